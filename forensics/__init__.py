@@ -1,0 +1,25 @@
+"""forensics: answer forensic questions about LLM iterate sessions with DuckDB."""
+
+from .writer import (
+    ReplayLogger,
+    SessionLogger,
+    build_session_record,
+    new_session_id,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ReplayLogger",
+    "SessionLogger",
+    "build_session_record",
+    "connect",
+    "new_session_id",
+]
+
+
+def connect(sessions=None, replay_runs=None, *, config=None, queries_dirs=None):
+    """Open the logs as a Store with `sessions`, `attempts` and `replay_runs` views (see forensics.store)."""
+    from .store import connect as _connect
+
+    return _connect(sessions, replay_runs, config=config, queries_dirs=queries_dirs)

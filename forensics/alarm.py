@@ -1,0 +1,237 @@
+"""`forensics alarm`: run every alarm query for cron; never report clean after reading nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from .catalog import parse_time
+from .errors import ForensicsError
+from .output import iso_utc, plain
+
+EXIT_CLEAN, EXIT_VIOLATION, EXIT_USAGE, EXIT_CANNOT_EVALUATE = 0, 1, 2, 3
+
+# Columns every alarm row is reported with; an alarm query should select them.
+ROW_KEYS = ("session_id", "timestamp", "model", "kind", "daemon", "source_file", "line")
+
+
+@dataclass
+class AlarmOptions:
+    """Everything `forensics alarm` takes, as plain values."""
+
+    sessions: list[str] | None = None
+    replay_runs: list[str] | None = None
+    config: str | os.PathLike | None = None
+    queries_dirs: list[str] = field(default_factory=list)
+    since: str | None = None
+    max_age: str | None = None
+    max_unreadable: int = 0
+    fail_on: str = "critical"
+    store_failures: str | os.PathLike | None = None
+    lock_wait: float = 10.0
+    now: datetime | None = None
+
+
+@dataclass
+class AlarmOutcome:
+    """The verdict: status, exit code, what was checked and every violating row."""
+
+    status: str = "clean"
+    exit_code: int = EXIT_CLEAN
+    reason: str | None = None
+    checked: dict[str, Any] = field(default_factory=dict)
+    violations: list[dict] = field(default_factory=list)
+    warnings: list[dict] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    stderr_lines: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        """The JSON status object `--format json` prints."""
+        out = {"status": self.status, "exit_code": self.exit_code}
+        if self.reason:
+            out["reason"] = self.reason
+        out["checked"] = self.checked
+        out["violations"] = self.violations
+        out["warnings"] = self.warnings
+        if self.problems:
+            out["problems"] = self.problems
+        return plain(out)
+
+
+def _age(text: str) -> timedelta:
+    now = datetime.now(timezone.utc)
+    return now - parse_time(text, now=now)
+
+
+def lock_path(files: list[Path]) -> Path:
+    """A lock file named for the exact set of sources, so two alarms on them never overlap."""
+    key = "\n".join(sorted(str(Path(f).resolve()) for f in files))
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"forensics-alarm-{digest}.lock"
+
+
+def evaluate(opts: AlarmOptions) -> AlarmOutcome:
+    """Evaluate every alarm query; any failure to evaluate is status 'error', exit 3."""
+    from filelock import FileLock, Timeout
+
+    from .sources import resolve
+
+    outcome = AlarmOutcome()
+    try:
+        src = resolve(opts.sessions, opts.replay_runs, config=opts.config,
+                      queries_dirs=opts.queries_dirs)
+        lock = FileLock(str(lock_path(src.files)))
+        try:
+            lock.acquire(timeout=opts.lock_wait)
+        except Timeout:
+            raise ForensicsError(
+                f"another forensics alarm is still running on the same logs (lock {lock.lock_file}); "
+                f"gave up after {opts.lock_wait:g}s") from None
+        try:
+            _evaluate(src, opts, outcome)
+        finally:
+            lock.release()
+    except ForensicsError as exc:
+        outcome.status, outcome.exit_code, outcome.reason = "error", EXIT_CANNOT_EVALUATE, str(exc)
+    except Exception as exc:  # an alarm that crashed has not evaluated anything
+        outcome.status, outcome.exit_code = "error", EXIT_CANNOT_EVALUATE
+        outcome.reason = f"unexpected {type(exc).__name__}: {exc}"
+    return outcome
+
+
+def _evaluate(src, opts: AlarmOptions, outcome: AlarmOutcome) -> None:
+    from .store import Store
+
+    now = opts.now or datetime.now(timezone.utc)
+    since = parse_time(opts.since, now=now) if opts.since else None
+    max_age = _age(opts.max_age) if opts.max_age else None
+    with Store(src) as store:
+        outcome.stderr_lines.extend(store.scan.warnings())
+        # One parse of the logs for the totals and every alarm query.
+        store.materialize(since=since)
+        rows, oldest, newest = store.execute(
+            'select count(*), min("timestamp"), max("timestamp") from sessions').rows[0]
+        outcome.checked = {
+            "files": [f.as_dict() for f in store.scan.files],
+            "rows": rows,
+            "unreadable_lines": store.scan.unreadable_lines,
+            "oldest_timestamp": oldest,
+            "newest_timestamp": newest,
+            "window": {"since": since, "until": None},
+        }
+        results = []
+        for q in store.catalog.alarms():
+            # The materialized table already is the window, so no `since` is passed.
+            results.append((q, store.query(q.name, {}, physical=False)))
+        if opts.store_failures:
+            keys = [(r[0], r[1]) for _, res in results for r in
+                    ((rec.get("source_file"), rec.get("line")) for rec in res.records())]
+            if keys:
+                store.write_rows(keys, Path(opts.store_failures))
+        for q, result in results:
+            store.to_physical(result)
+            target = outcome.violations if q.severity == "critical" else outcome.warnings
+            for rec in result.records():
+                item = {"alarm": q.name, "severity": q.severity}
+                item.update({k: rec.get(k) for k in ROW_KEYS})
+                item["row"] = {k: v for k, v in rec.items() if k not in ROW_KEYS}
+                target.append(item)
+
+    # What makes the evaluation untrustworthy, checked after the rows were read so
+    # that violations found despite them are still reported.
+    window = f" since {iso_utc(since)}" if since else ""
+    if rows == 0:
+        outcome.problems.append(f"zero readable session rows{window}: nothing was evaluated")
+    if outcome.checked["unreadable_lines"] > opts.max_unreadable:
+        outcome.problems.append(
+            f"{outcome.checked['unreadable_lines']} unreadable line(s), more than "
+            f"--max-unreadable {opts.max_unreadable}")
+    if max_age is not None and newest is not None and newest < now - max_age:
+        outcome.problems.append(
+            f"the newest row ({iso_utc(newest)}) is older than --max-age {opts.max_age}")
+
+    failing = outcome.violations + (outcome.warnings if opts.fail_on == "warn" else [])
+    if failing:
+        outcome.status, outcome.exit_code = "violations", EXIT_VIOLATION
+        if outcome.problems:
+            outcome.reason = "; ".join(outcome.problems)
+    elif outcome.problems:
+        outcome.status, outcome.exit_code = "error", EXIT_CANNOT_EVALUATE
+        outcome.reason = "; ".join(outcome.problems)
+
+
+def render_text(outcome: AlarmOutcome, *, verbose: bool = False) -> str:
+    """The compact human report: one line per violating row, then the totals; '' when clean."""
+    if outcome.status == "error":
+        return f"forensics alarm: could not evaluate: {outcome.reason}"
+    chk = outcome.checked
+    span = ""
+    if chk.get("oldest_timestamp"):
+        span = f", {iso_utc(chk['oldest_timestamp'])} .. {iso_utc(chk['newest_timestamp'])}"
+    summary = (f"checked {len(chk.get('files', []))} file(s), {chk.get('rows', 0)} row(s), "
+               f"{chk.get('unreadable_lines', 0)} unreadable line(s){span}")
+    if outcome.status == "clean" and not verbose:
+        return ""
+    lines = []
+    for v in outcome.violations + outcome.warnings:
+        ts = iso_utc(v["timestamp"]) if isinstance(v["timestamp"], datetime) else (v["timestamp"] or "-")
+        lines.append(
+            f"{v['severity'].upper():8} {v['alarm']}  {ts}  session={v['session_id']}  "
+            f"model={v['model']}  kind={v['kind']}  daemon={v['daemon']}  "
+            f"at={v['source_file']}:{v['line']}")
+    crit, warn = len(outcome.violations), len(outcome.warnings)
+    head = "CLEAN" if outcome.status == "clean" else "ALARM"
+    lines.append(f"{head}: {crit} critical, {warn} warning(s); {summary}")
+    if outcome.reason:
+        lines.append(f"also: {outcome.reason}")
+    return "\n".join(lines)
+
+
+def self_test() -> tuple[int, str]:
+    """Plant one violation among clean rows in a temporary log and check the real alarm path."""
+    from .writer import SessionLogger, build_session_record
+
+    with tempfile.TemporaryDirectory(prefix="forensics-selftest-") as tmp:
+        path = Path(tmp) / "sessions.jsonl"
+        log = SessionLogger(path, daemon="selftest")
+        req = {"kind": "fill", "model": "selftest-model", "provider": "none", "prompt": "self-test",
+               "max_iterations": 3}
+        history = [{"iteration": 0, "verdict_kind": "accepted", "span_id": "sp-0"}]
+        for i in range(10):
+            log.append(build_session_record(
+                {**req, "trace_id": f"selftest-clean-{i}"},
+                response={"artifact": {"fills": [{"candidate_id": "W-1"}]}, "iterations": 1,
+                          "history": history}, roster_check=lambda a: True, duration_ms=10))
+        log.append(build_session_record({**req, "trace_id": "selftest-exhausted"}, failure={
+            "iterations": 1, "history": [{"iteration": 0, "verdict_kind": "no_json"}]}))
+        log.append(build_session_record({**req, "trace_id": "selftest-infra"},
+                                        error=TimeoutError("probe timed out")))
+        planted = "selftest-planted-violation"
+        log.append(build_session_record(
+            {**req, "trace_id": planted},
+            response={"artifact": {"fills": [{"candidate_id": "W-404"}]}, "iterations": 1,
+                      "history": history}, roster_check=lambda a: False))
+        log.close()
+        if log.errors:
+            return EXIT_CANNOT_EVALUATE, f"self-test FAILED: the writer reported {log.errors} error(s)"
+        outcome = evaluate(AlarmOptions(sessions=[str(path)], config=os.devnull, lock_wait=5))
+    found = [v["session_id"] for v in outcome.violations]
+    if outcome.exit_code == EXIT_VIOLATION and found == [planted] and not outcome.warnings:
+        return EXIT_CLEAN, (f"self-test passed: the planted violation was found, "
+                            f"{outcome.checked['rows'] - 1} clean rows were not flagged")
+    return EXIT_CANNOT_EVALUATE, (
+        f"self-test FAILED: exit {outcome.exit_code}, status {outcome.status}, flagged {found}, "
+        f"warnings {[w['session_id'] for w in outcome.warnings]}, reason {outcome.reason}")
+
+
+def write_json_lines(rows: list[dict], path: Path) -> None:
+    """Write dicts as JSONL (used for --store-failures)."""
+    with open(path, "w", encoding="utf-8") as fh:
+        for r in rows:
+            fh.write(json.dumps(plain(r), ensure_ascii=False) + "\n")

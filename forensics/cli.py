@@ -1,0 +1,429 @@
+"""The `forensics` command line: thin commands over the library's functions."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .errors import ForensicsError
+from .output import FORMATS
+
+app = typer.Typer(
+    name="forensics",
+    help="Forensic questions about LLM iterate sessions, answered with DuckDB.\n\n"
+    "Logs come from --sessions / --replay-runs (a file, a glob or a directory), else "
+    "FORENSICS_SESSIONS / FORENSICS_REPLAY_RUNS, else ./forensics.toml.\n\n"
+    "Start with: forensics demo",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+
+Format = Enum("Format", {k: k for k in FORMATS}, type=str)
+
+
+class ReportFormat(str, Enum):
+    markdown = "markdown"
+    html = "html"
+
+
+class FailOn(str, Enum):
+    critical = "critical"
+    warn = "warn"
+
+
+class AlarmFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+# Shared source options, declared once and used by every command that reads logs.
+SessionsOpt = Annotated[Optional[list[str]], typer.Option(
+    "--sessions", "-s", metavar="PATH",
+    help="sessions.jsonl: a file, glob or directory (repeatable). Else $FORENSICS_SESSIONS.")]
+ReplayOpt = Annotated[Optional[list[str]], typer.Option(
+    "--replay-runs", "-r", metavar="PATH",
+    help="replay_runs.jsonl: a file, glob or directory (repeatable). Else $FORENSICS_REPLAY_RUNS.")]
+ConfigOpt = Annotated[Optional[Path], typer.Option(
+    "--config", metavar="FILE", help="A forensics.toml or lakehouse.toml (default: ./forensics.toml).")]
+QueriesOpt = Annotated[Optional[list[Path]], typer.Option(
+    "--queries-dir", "-q", metavar="DIR",
+    help="More named queries (repeatable; overrides built-ins of the same name). Also $FORENSICS_QUERIES.")]
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+TablefmtOpt = Annotated[str, typer.Option("--tablefmt", help="tabulate style for --format table.")]
+
+
+def _err(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def handle_errors(fn):
+    """Turn ForensicsError (and anything unexpected) into one line on stderr and exit 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except ForensicsError as exc:
+            _err(f"error: {exc}")
+            raise typer.Exit(1)
+        except BrokenPipeError:  # `forensics run ... | head` is fine
+            raise typer.Exit(0)
+        except Exception as exc:  # no traceback for users; FORENSICS_DEBUG=1 shows it
+            if os.environ.get("FORENSICS_DEBUG"):
+                raise
+            _err(f"error: unexpected {type(exc).__name__}: {exc} (FORENSICS_DEBUG=1 shows the traceback)")
+            raise typer.Exit(1)
+
+    return wrapper
+
+
+def _open_store(sessions, replay_runs, config, queries_dir, *, require_sessions=True):
+    from .sources import resolve
+    from .store import Store
+
+    src = resolve(sessions, replay_runs, config=config,
+                  queries_dirs=[str(q) for q in queries_dir or []],
+                  require_sessions=require_sessions)
+    store = Store(src)
+    for line in store.scan.warnings():
+        _err(line)
+    return store
+
+
+def _parse_params(pairs: list[str] | None) -> dict[str, str]:
+    out = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ForensicsError(f"--param takes key=value, got {pair!r}")
+        out[key.strip()] = value
+    return out
+
+
+def _emit(result, fmt: Format, tablefmt: str, limit: int | None) -> None:
+    from .output import render
+
+    rows = result.rows if limit is None else result.rows[:limit]
+    sys.stdout.write(render(fmt.value, result.columns, rows, tablefmt=tablefmt,
+                            json_columns=result.json_columns))
+
+
+@app.command()
+@handle_errors
+def demo(
+    out: Annotated[Path, typer.Option(help="Where the sample logs go.")] = Path("forensics-demo"),
+) -> None:
+    """Generate sample logs (or reuse them) and show what forensics tells you.
+
+    \b
+    Example:
+      forensics demo
+    """
+    from .demo import run_demo
+
+    run_demo(out, echo=typer.echo)
+
+
+@app.command()
+@handle_errors
+def generate(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for sessions.jsonl and replay_runs.jsonl.")],
+    sessions: Annotated[int, typer.Option("--sessions", "-n", min=1, help="How many session rows.")] = 2000,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed writes the same rows.")] = 7,
+    end: Annotated[Optional[str], typer.Option(help="Last instant covered (ISO); default 2026-11-16T00:00Z.")] = None,
+    weeks: Annotated[int, typer.Option(min=1, help="How many weeks the rows span.")] = 6,
+) -> None:
+    """Write realistic sample logs through the project's own writer.
+
+    \b
+    Example:
+      forensics generate --out /tmp/logs --sessions 5000 --seed 3
+    """
+    from .catalog import parse_time
+    from .sample import DEFAULT_END, generate as gen
+
+    result = gen(out, sessions=sessions, seed=seed, weeks=weeks,
+                 end=parse_time(end) if end else DEFAULT_END)
+    typer.echo(f"wrote {result.sessions} session rows to {result.sessions_path}")
+    typer.echo(f"wrote {result.replay_runs} replay rows to {result.replay_runs_path}")
+
+
+class Stream(str, Enum):
+    sessions = "sessions"
+    replay = "replay"
+
+
+@app.command()
+def roundtrip(
+    stream: Annotated[Stream, typer.Option(help="Which row format to write.")] = Stream.sessions,
+    daemon: Annotated[str, typer.Option(help="Producer name stamped when the record has none.")] = "forensics",
+) -> None:
+    """Read one record as JSON on stdin; print exactly the line the writer would append.
+
+    The helper for the cross-runtime parity probe.
+
+    \b
+    Example:
+      echo '{"session_id":"t-1","kind":"fill","iterations":0}' | forensics roundtrip
+    """
+    from .writer import encode_line, replay_row, session_row
+
+    text = sys.stdin.read()
+    try:
+        record = json.loads(text)
+    except ValueError as exc:
+        _err(f"error: stdin is not valid JSON: {exc}")
+        raise typer.Exit(1)
+    if not isinstance(record, dict):
+        _err(f"error: stdin must hold one JSON object, got {type(record).__name__}")
+        raise typer.Exit(1)
+    row = session_row(record, daemon=daemon) if stream is Stream.sessions else replay_row(record)
+    try:
+        line = encode_line(row)
+    except (TypeError, ValueError) as exc:
+        _err(f"error: cannot serialise the record: {exc}")
+        raise typer.Exit(1)
+    sys.stdout.buffer.write(line)
+    sys.stdout.flush()
+
+
+@app.command("list")
+@handle_errors
+def list_queries(
+    queries_dir: QueriesOpt = None,
+    config: ConfigOpt = None,
+    fmt: FormatOpt = Format.table,
+    tablefmt: TablefmtOpt = "simple",
+) -> None:
+    """List the named queries: name, kind, severity and description.
+
+    \b
+    Example:
+      forensics list
+      forensics list --queries-dir ./my-queries --format json
+    """
+    from .catalog import load_catalog
+    from .output import render
+    from .sources import resolve
+
+    src = resolve(config=config, queries_dirs=[str(q) for q in queries_dir or []], require_sessions=False)
+    cat = load_catalog(src.queries_dirs)
+    rows = [(q.name, q.kind, q.severity or "", "built-in" if q.builtin else str(q.path.parent),
+             q.description) for q in cat.queries.values()]
+    sys.stdout.write(render(fmt.value, ["name", "kind", "severity", "source", "description"], rows,
+                            tablefmt=tablefmt))
+
+
+@app.command()
+@handle_errors
+def show(
+    name: Annotated[str, typer.Argument(help="The query's name, as `forensics list` prints it.")],
+    queries_dir: QueriesOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Show a query: description, notes, parameters and SQL.
+
+    \b
+    Example:
+      forensics show first_shot_success_rate
+    """
+    from .catalog import load_catalog
+    from .sources import resolve
+
+    src = resolve(config=config, queries_dirs=[str(q) for q in queries_dir or []], require_sessions=False)
+    q = load_catalog(src.queries_dirs).get(name)
+    typer.echo(f"{q.name} ({q.kind}{', ' + q.severity if q.severity else ''})  {q.path}")
+    typer.echo(f"\n{q.description}")
+    if q.notes:
+        typer.echo(f"\n{q.notes}")
+    if q.params:
+        typer.echo("\nparameters:")
+        for p in q.params.values():
+            default = "required" if p.required else f"default {p.default if p.default is not None else 'none'}"
+            typer.echo(f"  {p.name} ({p.type}, {default})  {p.help}")
+    typer.echo(f"\n{q.sql}")
+
+
+@app.command()
+@handle_errors
+def run(
+    name: Annotated[str, typer.Argument(help="The query's name, as `forensics list` prints it.")],
+    param: Annotated[Optional[list[str]], typer.Option(
+        "--param", "-p", metavar="KEY=VALUE", help="A query parameter (repeatable).")] = None,
+    sessions: SessionsOpt = None,
+    replay_runs: ReplayOpt = None,
+    config: ConfigOpt = None,
+    queries_dir: QueriesOpt = None,
+    fmt: FormatOpt = Format.table,
+    tablefmt: TablefmtOpt = "simple",
+    limit: Annotated[Optional[int], typer.Option(min=0, help="Print at most N rows.")] = None,
+) -> None:
+    """Run a named query over the logs.
+
+    \b
+    Examples:
+      forensics run first_shot_success_rate --sessions logs/
+      forensics run top_rejection_errors -s logs/sessions.jsonl -p since=7d -p top=3
+      forensics run retrieval_depth_vs_first_shot -s logs/ -r logs/replay_runs.jsonl -f json
+    """
+    with _open_store(sessions, replay_runs, config, queries_dir) as store:
+        result = store.query(name, _parse_params(param))
+    _emit(result, fmt, tablefmt, limit)
+
+
+@app.command()
+@handle_errors
+def sql(
+    text: Annotated[str, typer.Argument(help="SQL over the sessions, attempts and replay_runs views.")],
+    sessions: SessionsOpt = None,
+    replay_runs: ReplayOpt = None,
+    config: ConfigOpt = None,
+    fmt: FormatOpt = Format.table,
+    tablefmt: TablefmtOpt = "simple",
+    limit: Annotated[Optional[int], typer.Option(min=0, help="Print at most N rows.")] = None,
+) -> None:
+    """Run ad-hoc SQL over the same views the named queries use.
+
+    \b
+    Example:
+      forensics sql "select model, count(*) from sessions group by model" -s logs/
+    """
+    with _open_store(sessions, replay_runs, config, None) as store:
+        result = store.execute(text)
+    _emit(result, fmt, tablefmt, limit)
+
+
+@app.command()
+def alarm(
+    sessions: SessionsOpt = None,
+    replay_runs: ReplayOpt = None,
+    config: ConfigOpt = None,
+    queries_dir: QueriesOpt = None,
+    since: Annotated[Optional[str], typer.Option(help="Only rows newer than this: 15m, 24h, 7d or an ISO time.")] = None,
+    max_age: Annotated[Optional[str], typer.Option(help="Exit 3 when the newest row is older than this (e.g. 2h).")] = None,
+    max_unreadable: Annotated[int, typer.Option(min=0, help="Exit 3 when more lines than this are unreadable.")] = 0,
+    fail_on: Annotated[FailOn, typer.Option(help="Exit 1 on critical only, or on warnings too.")] = FailOn.critical,
+    fmt: Annotated[AlarmFormat, typer.Option("--format", "-f", help="text, or one JSON status object.")] = AlarmFormat.text,
+    store_failures: Annotated[Optional[Path], typer.Option(help="Write full violating rows here (.jsonl or .parquet).")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Say so on stdout even when clean.")] = False,
+    lock_wait: Annotated[float, typer.Option(help="Seconds to wait for another running alarm.")] = 10.0,
+    self_test: Annotated[bool, typer.Option("--self-test", help="Plant a violation in a temporary log and check the alarm finds it.")] = False,
+) -> None:
+    """Run every alarm query; silent when clean, loud when an accepted artifact was ungrounded.
+
+    \b
+    Exit codes:
+      0  evaluated, no critical violation
+      1  at least one critical violation (or a warning, with --fail-on warn)
+      2  usage error
+      3  could not evaluate: no source, a file missing, a glob matching nothing,
+         zero readable rows in the window, newest row older than --max-age,
+         more unreadable lines than --max-unreadable, or any unexpected error
+    \b
+    Examples:
+      forensics alarm --sessions /var/log/validatord/sessions.jsonl --since 15m --max-age 2h
+      forensics alarm -s /var/log/*/sessions.jsonl --format json
+      forensics alarm --self-test
+    """
+    from .alarm import AlarmOptions, evaluate, render_text, self_test as run_self_test
+
+    if self_test:
+        code, message = run_self_test()
+        typer.echo(message, err=code != 0)
+        raise typer.Exit(code)
+    opts = AlarmOptions(
+        sessions=sessions, replay_runs=replay_runs, config=config,
+        queries_dirs=[str(q) for q in queries_dir or []], since=since, max_age=max_age,
+        max_unreadable=max_unreadable, fail_on=fail_on.value, store_failures=store_failures,
+        lock_wait=lock_wait)
+    outcome = evaluate(opts)
+    for line in outcome.stderr_lines:
+        _err(line)
+    if fmt is AlarmFormat.json:
+        typer.echo(json.dumps(outcome.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        text = render_text(outcome, verbose=verbose)
+        if text:
+            typer.echo(text, err=outcome.status == "error")
+    raise typer.Exit(outcome.exit_code)
+
+
+@app.command()
+@handle_errors
+def doctor(
+    sessions: SessionsOpt = None,
+    replay_runs: ReplayOpt = None,
+    config: ConfigOpt = None,
+    fmt: Annotated[AlarmFormat, typer.Option("--format", "-f", help="text, or one JSON object.")] = AlarmFormat.text,
+) -> None:
+    """Check the health of the logs themselves; exit 0 healthy, 1 with problems.
+
+    Per file: rows, unreadable lines by cause, schema versions, producers, time range;
+    rows that break the format's invariants; orphan rates between the two streams.
+
+    \b
+    Example:
+      forensics doctor -s logs/sessions.jsonl -r logs/replay_runs.jsonl
+    """
+    from .doctor import diagnose, render_text
+
+    with _open_store(sessions, replay_runs, config, None) as store:
+        health = diagnose(store)
+    if fmt is AlarmFormat.json:
+        typer.echo(json.dumps(health.as_dict(), ensure_ascii=False, indent=2, default=str))
+    else:
+        typer.echo(render_text(health))
+    raise typer.Exit(0 if health.healthy else 1)
+
+
+@app.command()
+@handle_errors
+def report(
+    sessions: SessionsOpt = None,
+    replay_runs: ReplayOpt = None,
+    config: ConfigOpt = None,
+    week: Annotated[Optional[str], typer.Option(help="ISO week in UTC, e.g. 2026-W46.")] = None,
+    last_week: Annotated[bool, typer.Option("--last-week", help="The last complete ISO week (the default).")] = False,
+    fmt: Annotated[ReportFormat, typer.Option("--format", "-f", help="markdown or standalone html.")] = ReportFormat.markdown,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write here instead of stdout.")] = None,
+    trend_weeks: Annotated[int, typer.Option(min=2, max=52, help="Weeks in the first-shot trend.")] = 8,
+) -> None:
+    """The weekly per-model success report, in markdown or standalone HTML.
+
+    \b
+    Examples:
+      forensics report -s logs/ -r logs/replay_runs.jsonl            # last week, markdown
+      forensics report -s logs/ --week 2026-W45 --format html --out week45.html
+    """
+    from .report import build_report, render_report, resolve_week
+
+    if week and last_week:
+        raise ForensicsError("give --week or --last-week, not both")
+    with _open_store(sessions, replay_runs, config, None) as store:
+        data = build_report(store, resolve_week(week), trend_weeks=trend_weeks)
+    text = render_report(data, fmt.value)
+    if out:
+        out.write_text(text, encoding="utf-8")
+        _err(f"wrote {fmt.value} report for {data['week']} to {out}")
+    else:
+        sys.stdout.write(text)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""`forensics doctor`: the health of the logs themselves, file by file and row by row."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .output import iso_utc, plain
+
+# Each check: a name, what it means, and the SQL condition (over `sessions`) that breaks it.
+INVARIANTS = (
+    ("iterations_mismatch", "`iterations` differs from the attempts that reached the model",
+     "iterations is distinct from len(list_filter(attempts, lambda a: a.verdict_kind <> 'infra_error'))"),
+    ("verdict_vs_last_attempt", "`final_verdict` does not match the last attempt",
+     """not coalesce(case final_verdict
+            when 'accepted' then attempts[-1].verdict_kind = 'accepted'
+            when 'infra_error' then attempts[-1].verdict_kind = 'infra_error'
+            when 'max_iter_exhausted' then attempts[-1].verdict_kind in ('validation_failed', 'no_json')
+                and len(list_filter(attempts, lambda a: a.verdict_kind = 'accepted')) = 0
+        end, false)"""),
+    ("artifact_iff_accepted", "`artifact` present on a row that was not accepted, or missing on one that was",
+     "(artifact is not null) <> (final_verdict = 'accepted')"),
+    ("unknown_verdict_kind", "an attempt's `verdict_kind` is not one the format knows",
+     "len(list_filter(attempts, lambda a: a.verdict_kind is null or a.verdict_kind not in "
+     "('accepted', 'validation_failed', 'no_json', 'infra_error'))) > 0"),
+    ("empty_session_id", "`session_id` is missing or empty", "coalesce(session_id, '') = ''"),
+    ("roster_verdict_not_boolean", "`grounded_in_roster` is present but not a JSON boolean",
+     "grounded_in_roster_raw is not null and grounded_in_roster is null"),
+    ("roster_verdict_not_accepted", "`grounded_in_roster` on a row that was not accepted",
+     "grounded_in_roster is not null and final_verdict <> 'accepted'"),
+    ("bad_timestamp", "`timestamp` is missing or not RFC 3339", '"timestamp" is null'),
+    ("unknown_schema", "`schema` is not session.iterate.v1",
+     "schema is distinct from 'session.iterate.v1'"),
+)
+
+
+@dataclass
+class Health:
+    """What doctor found: per-file facts, invariant breaks with examples, orphan rates."""
+
+    files: list[dict] = field(default_factory=list)
+    checks: list[dict] = field(default_factory=list)
+    orphans: dict = field(default_factory=dict)
+    unreadable_lines: int = 0
+
+    @property
+    def healthy(self) -> bool:
+        """True when no line was unreadable and no row breaks an invariant."""
+        return self.unreadable_lines == 0 and all(c["rows"] == 0 for c in self.checks)
+
+    def as_dict(self) -> dict:
+        """A JSON-ready summary."""
+        return plain({"healthy": self.healthy, "unreadable_lines": self.unreadable_lines,
+                      "files": self.files, "checks": self.checks, "orphans": self.orphans})
+
+
+def diagnose(store, *, examples: int = 5) -> Health:
+    """Check every file and row the store reads against the format's rules."""
+    health = Health(unreadable_lines=store.scan.unreadable_lines)
+    per_file = {r["source_file"]: r for r in store.execute(
+        """select source_file, count(*) as rows,
+            list(distinct schema order by schema) filter (where schema is not null) as schemas,
+            list(distinct daemon order by daemon) filter (where daemon is not null) as producers,
+            min("timestamp") as oldest, max("timestamp") as newest
+        from sessions group by source_file""").records()}
+    replay_files = {r["source_file"]: r for r in store.execute(
+        """select source_file, count(*) as rows,
+            list(distinct schema order by schema) filter (where schema is not null) as schemas,
+            min("timestamp") as oldest, max("timestamp") as newest
+        from replay_runs group by source_file""").records()}
+    for scan in store.scan.files:
+        facts = (per_file if scan.stream == "sessions" else replay_files).get(scan.path, {})
+        health.files.append({
+            **scan.as_dict(),
+            "schemas": facts.get("schemas") or [],
+            "producers": facts.get("producers") or [],
+            "oldest_timestamp": facts.get("oldest"),
+            "newest_timestamp": facts.get("newest"),
+        })
+    for name, meaning, condition in INVARIANTS:
+        res = store.execute(
+            f"""select session_id, source_file, line, count(*) over () as total
+            from sessions where {condition}
+            order by source_file, line limit {int(examples)}""")
+        total = res.rows[0][3] if res.rows else 0
+        health.checks.append({
+            "check": name, "meaning": meaning, "rows": total,
+            "examples": [{"session_id": r[0], "at": f"{r[1]}:{r[2]}"} for r in res.rows],
+        })
+    o = store.execute(
+        """with s as (select distinct session_id from sessions where session_id is not null),
+            r as (select distinct session_id from replay_runs where session_id is not null)
+        select
+            (select count(*) from s),
+            (select count(*) from s anti join r using (session_id)),
+            (select count(*) from r),
+            (select count(*) from r anti join s using (session_id)),
+            (select count(*) from replay_runs where session_id is null)""").rows[0]
+    health.orphans = {
+        "session_ids": o[0], "without_replay": o[1],
+        "without_replay_rate": o[1] / o[0] if o[0] else None,
+        "replay_session_ids": o[2], "replay_without_session": o[3],
+        "replay_without_session_rate": o[3] / o[2] if o[2] else None,
+        "replay_rows_without_session_id": o[4],
+    }
+    return health
+
+
+def render_text(health: Health) -> str:
+    """A readable health report."""
+    out = []
+    for f in health.files:
+        span = ""
+        if f["oldest_timestamp"]:
+            span = f"  {iso_utc(f['oldest_timestamp'])} .. {iso_utc(f['newest_timestamp'])}"
+        out.append(f"{f['file']} ({f['stream']}): {f['rows']} rows, "
+                   f"{f['unreadable_lines']} unreadable{span}")
+        if f["unreadable"]:
+            causes = ", ".join(f"{k}: {v}" for k, v in sorted(f["unreadable"].items()))
+            lines = ", ".join(str(u["line"]) for u in f["unreadable_at"])
+            out.append(f"    unreadable by cause: {causes} (lines {lines})")
+        if f["schemas"]:
+            out.append(f"    schemas: {', '.join(f['schemas'])}")
+        if f.get("producers"):
+            out.append(f"    producers: {', '.join(f['producers'])}")
+    out.append("")
+    for c in health.checks:
+        mark = "ok  " if c["rows"] == 0 else "FAIL"
+        line = f"{mark} {c['check']}: {c['rows']} row(s)"
+        if c["rows"]:
+            line += f" - {c['meaning']}; e.g. " + ", ".join(e["at"] for e in c["examples"])
+        out.append(line)
+    o = health.orphans
+    out.append("")
+    if o.get("session_ids"):
+        out.append(f"orphans: {o['without_replay']} of {o['session_ids']} session ids have no replay run "
+                   f"({o['without_replay_rate']:.1%})")
+    if o.get("replay_session_ids"):
+        out.append(f"orphans: {o['replay_without_session']} of {o['replay_session_ids']} replayed session ids "
+                   f"have no session row ({o['replay_without_session_rate']:.1%}); "
+                   f"{o['replay_rows_without_session_id']} replay row(s) carry no session id")
+    out.append("healthy" if health.healthy else "problems found")
+    return "\n".join(out)

@@ -1,0 +1,123 @@
+"""Output formats, all in one registry: table, markdown, csv, json, jsonl."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Callable
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from .errors import ForensicsError
+
+
+def iso_utc(value: datetime) -> str:
+    """ISO 8601 in UTC with a Z, the one time format every output uses."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def plain(value: Any) -> Any:
+    """A JSON-ready value: times in ISO UTC, decimals and NaN handled, structures kept."""
+    if isinstance(value, datetime):
+        return iso_utc(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+def cell(value: Any) -> str:
+    """A value as text for tables and CSV: structures as compact JSON, NULL as empty."""
+    value = plain(value)
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    if isinstance(value, float):
+        return f"{value:.4g}" if abs(value) < 1e6 else f"{value:.0f}"
+    return str(value)
+
+
+def _rows(columns, rows, *, json_columns=()) -> list[dict]:
+    out = []
+    for row in rows:
+        rec = {}
+        for c, v in zip(columns, row):
+            if c in json_columns and isinstance(v, str):
+                try:
+                    v = json.loads(v)
+                except ValueError:
+                    pass
+            rec[c] = plain(v)
+        out.append(rec)
+    return out
+
+
+def to_table(columns, rows, *, tablefmt="simple", **_) -> str:
+    """A text table via tabulate; --tablefmt passes through."""
+    from tabulate import tabulate
+
+    if not rows:
+        return "(no rows)\n"
+    # Numbers align right; text is never number-parsed (hex session ids look numeric).
+    numeric = [all(isinstance(r[i], (int, float, Decimal)) and not isinstance(r[i], bool)
+                   for r in rows if r[i] is not None) for i in range(len(columns))]
+    return tabulate([[cell(v) for v in r] for r in rows], headers=columns, tablefmt=tablefmt,
+                    disable_numparse=True,
+                    colalign=["right" if n else "left" for n in numeric]) + "\n"
+
+
+def to_markdown(columns, rows, **_) -> str:
+    """A GitHub-flavoured markdown table."""
+    return to_table(columns, rows, tablefmt="github")
+
+
+def to_csv(columns, rows, **_) -> str:
+    """RFC 4180 CSV with a header row."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(columns)
+    for r in rows:
+        w.writerow([cell(v) for v in r])
+    return buf.getvalue()
+
+
+def to_json(columns, rows, *, json_columns=(), **_) -> str:
+    """One JSON array of objects; numbers stay numbers, times are ISO 8601 UTC."""
+    return json.dumps(_rows(columns, rows, json_columns=json_columns), ensure_ascii=False, indent=2) + "\n"
+
+
+def to_jsonl(columns, rows, *, json_columns=(), **_) -> str:
+    """One JSON object per line."""
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n"
+                   for r in _rows(columns, rows, json_columns=json_columns))
+
+
+FORMATS: dict[str, Callable[..., str]] = {
+    "table": to_table,
+    "markdown": to_markdown,
+    "csv": to_csv,
+    "json": to_json,
+    "jsonl": to_jsonl,
+}
+
+
+def render(fmt: str, columns: list[str], rows: list[tuple], **options: Any) -> str:
+    """Render rows in a named format; an unknown name says which ones exist."""
+    try:
+        fn = FORMATS[fmt]
+    except KeyError:
+        raise ForensicsError(f"unknown format {fmt!r}; try one of: {', '.join(FORMATS)}") from None
+    return fn(columns, rows, **options)

@@ -1,0 +1,176 @@
+"""The weekly per-model success report: data from the named queries, text from Jinja2 templates."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from .errors import ForensicsError
+from .output import iso_utc
+
+# Fewer calls that reached the model than this, and a model's rate is flagged, not ranked.
+MIN_SESSIONS = 30
+_WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
+
+
+def resolve_week(week: str | None, *, today: date | None = None) -> tuple[str, datetime, datetime]:
+    """Turn 'YYYY-Www' (or None: the last complete ISO week, UTC) into (label, start, end)."""
+    if week:
+        m = _WEEK_RE.match(week.strip())
+        if not m:
+            raise ForensicsError(f"--week takes an ISO week like 2026-W46, got {week!r}")
+        try:
+            monday = date.fromisocalendar(int(m.group(1)), int(m.group(2)), 1)
+        except ValueError:
+            raise ForensicsError(f"no such ISO week: {week!r}") from None
+    else:
+        today = today or datetime.now(timezone.utc).date()
+        monday = today - timedelta(days=today.weekday() + 7)
+    start = datetime(monday.year, monday.month, monday.day, tzinfo=timezone.utc)
+    iso = monday.isocalendar()
+    return f"{iso[0]}-W{iso[1]:02d}", start, start + timedelta(days=7)
+
+
+def _by_model(rows: list[dict]) -> dict[str, dict]:
+    return {r["model"]: r for r in rows}
+
+
+def _change(cur: dict, prev: dict | None) -> dict:
+    """Compare first-shot rates across weeks; 'real' only when the Wilson intervals do not overlap."""
+    reached = cur["sessions"] - cur["infra_error"]
+    if prev is None:
+        return {"verdict": "new", "delta": None, "prev_rate": None}
+    prev_reached = prev["sessions"] - prev["infra_error"]
+    if reached < MIN_SESSIONS or prev_reached < MIN_SESSIONS:
+        return {"verdict": "too few sessions", "delta": None, "prev_rate": prev["first_shot_rate"]}
+    delta = (cur["first_shot_rate"] or 0) - (prev["first_shot_rate"] or 0)
+    if cur["ci_low"] > prev["ci_high"]:
+        verdict = "up"
+    elif cur["ci_high"] < prev["ci_low"]:
+        verdict = "down"
+    else:
+        verdict = "no real change"
+    return {"verdict": verdict, "delta": delta, "prev_rate": prev["first_shot_rate"]}
+
+
+def build_report(store, week: tuple[str, datetime, datetime], *, trend_weeks: int = 8) -> dict[str, Any]:
+    """Gather every section's figures; the logs are parsed once into temp tables first."""
+    label, start, end = week
+    trend_start = start - timedelta(weeks=trend_weeks - 1)
+    coverage = store.execute(
+        'select count(*), min("timestamp"), max("timestamp") from sessions').rows[0]
+    store.materialize(since=trend_start, until=end, replay=True)
+    wk = {"since": start, "until": end}
+    weekly = store.query("model_weekly_summary", {"since": trend_start, "until": end}).records()
+    this_week = [r for r in weekly if r["week"] == label]
+    prev_year, prev_week, _ = (start - timedelta(days=7)).isocalendar()
+    prev_label = f"{prev_year}-W{prev_week:02d}"
+    prev = _by_model([r for r in weekly if r["week"] == prev_label])
+    models = []
+    for r in this_week:
+        reached = r["sessions"] - r["infra_error"]
+        models.append({
+            **r,
+            "reached": reached,
+            "accepted_pct": r["accepted"] / r["sessions"] if r["sessions"] else None,
+            "max_iter_pct": r["max_iter_exhausted"] / r["sessions"] if r["sessions"] else None,
+            "infra_pct": r["infra_error"] / r["sessions"] if r["sessions"] else None,
+            "too_few": reached < MIN_SESSIONS,
+            "change": _change(r, prev.get(r["model"])),
+        })
+    # Ranked by first-shot rate; models with too few sessions to judge go last, unranked.
+    models.sort(key=lambda m: (m["too_few"], -(m["first_shot_rate"] or 0), m["model"]))
+    alarms = []
+    for q in store.catalog.alarms():
+        rows = store.query(q.name, {k: v for k, v in wk.items() if k in q.params}).records()
+        alarms.append({"name": q.name, "severity": q.severity, "count": len(rows),
+                       "session_ids": sorted({r.get("session_id") or "" for r in rows})})
+    rejections = store.query("top_rejection_errors", {**wk, "top": 3}).records()
+    depth = store.query("retrieval_depth_vs_first_shot", wk).records()
+    weeks = sorted({r["week"] for r in weekly})
+    trend_models = sorted({r["model"] for r in weekly})
+    trend = {m: {r["week"]: r["first_shot_rate"] for r in weekly if r["model"] == m} for m in trend_models}
+    return {
+        "week": label,
+        "start": start,
+        "end": end - timedelta(seconds=1),
+        "generated": datetime.now(timezone.utc),
+        "models": models,
+        "empty": not this_week,
+        "alarms": alarms,
+        "rejections": rejections,
+        "depth": depth,
+        "trend_weeks": weeks,
+        "trend": trend,
+        "chart": _chart(weeks, trend),
+        "min_sessions": MIN_SESSIONS,
+        "basis": {
+            "files": [f.as_dict() for f in store.scan.files],
+            "rows": coverage[0],
+            "unreadable_lines": store.scan.unreadable_lines,
+            "oldest": coverage[1],
+            "newest": coverage[2],
+        },
+    }
+
+
+_PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
+
+
+def _chart(weeks: list[str], trend: dict[str, dict[str, float]]) -> dict:
+    """Coordinates for an inline SVG line chart of first-shot % per model per week."""
+    width, height, left, right, top, bottom = 640, 240, 44, 150, 12, 28
+    plot_w, plot_h = width - left - right, height - top - bottom
+    xs = {w: left + (plot_w * i / max(len(weeks) - 1, 1)) for i, w in enumerate(weeks)}
+    series = []
+    for i, (model, points) in enumerate(trend.items()):
+        pts = [(xs[w], top + plot_h * (1 - points[w])) for w in weeks if points.get(w) is not None]
+        series.append({"model": model, "color": _PALETTE[i % len(_PALETTE)],
+                       "points": " ".join(f"{x:.1f},{y:.1f}" for x, y in pts),
+                       "dots": [{"x": round(x, 1), "y": round(y, 1)} for x, y in pts],
+                       "label_y": top + 14 * i + 8})
+    grid = [{"y": round(top + plot_h * (1 - v / 100), 1), "label": f"{v}%"} for v in (0, 25, 50, 75, 100)]
+    ticks = [{"x": round(x, 1), "label": w[-3:]} for w, x in xs.items()]
+    return {"width": width, "height": height, "left": left, "right_x": width - right + 10,
+            "bottom": height - bottom, "series": series, "grid": grid, "ticks": ticks}
+
+
+def _pct(value: Any, digits: int = 1) -> str:
+    return "–" if value is None else f"{value * 100:.{digits}f}%"
+
+
+def _num(value: Any, digits: int = 0) -> str:
+    if value is None:
+        return "–"
+    return f"{value:,.{digits}f}"
+
+
+def _md(value: Any) -> str:
+    """Untrusted text for markdown: a code span, so markup shows as text in chat and email."""
+    text = str(value if value is not None else "").replace("\n", " ").replace("|", "\\|")
+    ticks = "``" if "`" in text else "`"
+    return f"{ticks}{text}{ticks}" if text else ""
+
+
+def _environment(fmt: str):
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+    env = Environment(
+        loader=PackageLoader("forensics", "templates"),
+        # HTML templates always autoescape: model names, errors and prompts are untrusted.
+        autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(pct=_pct, num=_num, md=_md, utc=iso_utc)
+    return env
+
+
+def render_report(data: dict, fmt: str = "markdown") -> str:
+    """Render the report as markdown or standalone HTML."""
+    name = {"markdown": "report.md.j2", "html": "report.html.j2"}.get(fmt)
+    if name is None:
+        raise ForensicsError(f"unknown report format {fmt!r}; try one of: markdown, html")
+    return _environment(fmt).get_template(name).render(**data)

@@ -1,0 +1,163 @@
+"""Where the logs are: flags beat environment variables, which beat a config file."""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import SourceError
+
+ENV_SESSIONS = "FORENSICS_SESSIONS"
+ENV_REPLAY_RUNS = "FORENSICS_REPLAY_RUNS"
+ENV_QUERIES = "FORENSICS_QUERIES"
+CONFIG_NAME = "forensics.toml"
+
+# What a directory source contributes: live logs, rotated logs and compressed ones.
+_ROTATED = re.compile(r".*\.jsonl(\.\d+)?(\.gz)?$")
+_GLOB_CHARS = re.compile(r"[*?\[]")
+
+
+@dataclass
+class Sources:
+    """The resolved log files of both streams, and where each setting came from."""
+
+    sessions: list[Path] | None = None
+    replay_runs: list[Path] | None = None
+    queries_dirs: list[Path] = field(default_factory=list)
+    origin: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def files(self) -> list[Path]:
+        """Every file of both streams."""
+        return list(self.sessions or []) + list(self.replay_runs or [])
+
+
+def expand(spec: str | os.PathLike, what: str = "log") -> list[Path]:
+    """Expand a file, glob or directory into the sorted files it names; raise if it names none."""
+    text = os.path.expanduser(os.fspath(spec))
+    if _GLOB_CHARS.search(text):
+        found = sorted(Path(p) for p in glob.glob(text, recursive=True) if os.path.isfile(p))
+        if not found:
+            raise SourceError(f"{what}: the glob {text!r} matches no file")
+        return found
+    path = Path(text)
+    if path.is_dir():
+        found = sorted(p for p in path.iterdir() if p.is_file() and _ROTATED.match(p.name))
+        if not found:
+            raise SourceError(
+                f"{what}: the directory {text!r} holds no *.jsonl, *.jsonl.N or *.jsonl.gz file")
+        return found
+    if path.is_file():
+        return [path]
+    if path.exists():
+        raise SourceError(f"{what}: {text!r} is not a regular file")
+    raise SourceError(f"{what}: no such file or directory: {text!r}")
+
+
+def _expand_all(specs: list[str], what: str) -> list[Path]:
+    files: list[Path] = []
+    for spec in specs:
+        for f in expand(spec, what):
+            if f not in files:
+                files.append(f)
+    return files
+
+
+def _split_env(value: str) -> list[str]:
+    # Several sources in one variable, separated like PATH.
+    return [v for v in value.split(os.pathsep) if v.strip()]
+
+
+def load_config(path: Path) -> dict:
+    """Read a forensics.toml (or a lakehouse.toml) into {'sessions': [...], ...} with absolute paths."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SourceError(f"config: no such file: {str(path)!r}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SourceError(f"config: {path}: {exc}") from None
+    base = path.parent
+
+    def absolute(p: str) -> str:
+        p = os.path.expanduser(p)
+        return p if os.path.isabs(p) else str(base / p)
+
+    def as_list(v) -> list[str]:
+        if v is None:
+            return []
+        return [absolute(x) for x in ([v] if isinstance(v, str) else v)]
+
+    out: dict[str, list[str]] = {}
+    section = data.get("sources", data)
+    lakehouse = section.get("lakehouse")
+    if lakehouse:
+        out.update(load_config(Path(absolute(lakehouse))))
+    if _is_lakehouse(data):
+        out["sessions"] = as_list(
+            [data[d]["session_log_path"] for d in ("validatord", "gateway")
+             if isinstance(data.get(d), Mapping) and data[d].get("session_log_path")])
+    for key in ("sessions", "replay_runs", "queries_dirs"):
+        if key in section:
+            out[key] = as_list(section[key])
+    return out
+
+
+def _is_lakehouse(data: Mapping) -> bool:
+    return any(isinstance(data.get(d), Mapping) and "session_log_path" in data[d]
+               for d in ("validatord", "gateway"))
+
+
+def resolve(
+    sessions: list[str] | str | None = None,
+    replay_runs: list[str] | str | None = None,
+    *,
+    config: str | os.PathLike | None = None,
+    queries_dirs: list[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike | None = None,
+    require_sessions: bool = True,
+) -> Sources:
+    """Resolve both streams from flags, then environment, then config; raise SourceError if absent."""
+    env = os.environ if env is None else env
+    cwd = Path(cwd or os.getcwd())
+    cfg: dict = {}
+    cfg_name = None
+    if config:
+        cfg_path = Path(config)
+        cfg, cfg_name = load_config(cfg_path), str(cfg_path)
+    elif (cwd / CONFIG_NAME).is_file():
+        cfg, cfg_name = load_config(cwd / CONFIG_NAME), str(cwd / CONFIG_NAME)
+
+    def pick(flag, env_key, cfg_key):
+        if flag:
+            return ([flag] if isinstance(flag, (str, os.PathLike)) else list(flag)), "flag"
+        if env.get(env_key):
+            return _split_env(env[env_key]), f"${env_key}"
+        if cfg.get(cfg_key):
+            return cfg[cfg_key], f"config {cfg_name}"
+        return None, None
+
+    result = Sources()
+    s_specs, s_from = pick(sessions, ENV_SESSIONS, "sessions")
+    r_specs, r_from = pick(replay_runs, ENV_REPLAY_RUNS, "replay_runs")
+    if s_specs is None and require_sessions:
+        raise SourceError(
+            "no sessions log configured: pass --sessions PATH, set FORENSICS_SESSIONS, "
+            f"or name it in ./{CONFIG_NAME} (see `forensics --help`)")
+    if s_specs is not None:
+        result.sessions = _expand_all([os.fspath(s) for s in s_specs], "sessions")
+        result.origin["sessions"] = s_from
+    if r_specs is not None:
+        result.replay_runs = _expand_all([os.fspath(s) for s in r_specs], "replay runs")
+        result.origin["replay_runs"] = r_from
+    dirs = list(queries_dirs or [])
+    if env.get(ENV_QUERIES):
+        dirs += _split_env(env[ENV_QUERIES])
+    dirs += cfg.get("queries_dirs", [])
+    result.queries_dirs = [Path(d) for d in dirs]
+    return result

@@ -1,0 +1,27 @@
+-- name: clean_first_shot
+-- kind: report
+-- description: Every call where the model produced a real candidate without a retry: accepted on iteration 0 with a non-empty artifact.
+-- param: since timestamp = null  -- only rows at or after this time
+-- param: until timestamp = null  -- only rows before this time
+-- param: model text = null  -- only this model
+-- param: kind text = null  -- only this task kind
+-- An empty artifact ({}, [], "" or null) is not a candidate, even when accepted.
+select
+    session_id,
+    "timestamp",
+    model,
+    kind,
+    daemon,
+    artifact,
+    source_file,
+    line
+from sessions
+where final_verdict = 'accepted'
+    and len(list_filter(attempts, lambda a: a.iteration = 0 and a.verdict_kind = 'accepted')) > 0
+    and artifact is not null
+    and artifact::varchar not in ('{}', '[]', '""', 'null')
+    and ($since is null or "timestamp" >= $since::timestamptz)
+    and ($until is null or "timestamp" < $until::timestamptz)
+    and ($model is null or model = $model)
+    and ($kind is null or kind = $kind)
+order by "timestamp", session_id

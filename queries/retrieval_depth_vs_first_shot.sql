@@ -1,0 +1,62 @@
+-- name: retrieval_depth_vs_first_shot
+-- kind: report
+-- description: Did we feed the model enough corpus? First-shot rate per model by the retrieval hits of the session's replay runs.
+-- param: since timestamp = null  -- only rows at or after this time
+-- param: until timestamp = null  -- only rows before this time
+-- param: model text = null  -- only this model
+-- Replay runs are folded per session id first (the most hits any of its runs had), so a
+-- call is counted once however many replay rows share its id. Calls whose session has
+-- no replay run fall in the bucket `no replay`.
+with depth_per_session as (
+    select
+        session_id,
+        max(coalesce(hits, 0)) as hits
+    from replay_runs
+    where session_id is not null
+    group by session_id
+),
+calls as (
+    select
+        s.model,
+        d.hits,
+        len(list_filter(s.attempts, lambda a: a.iteration = 0 and a.verdict_kind = 'accepted')) > 0
+            as first_shot
+    from sessions as s
+    left join depth_per_session as d
+        on d.session_id = s.session_id
+    where s.final_verdict <> 'infra_error'
+        and ($since is null or s."timestamp" >= $since::timestamptz)
+        and ($until is null or s."timestamp" < $until::timestamptz)
+        and ($model is null or s.model = $model)
+),
+bucketed as (
+    select
+        model,
+        first_shot,
+        case
+            when hits is null then 'no replay'
+            when hits = 0 then '0'
+            when hits <= 2 then '1-2'
+            when hits <= 5 then '3-5'
+            else '6+'
+        end as hits_bucket,
+        case
+            when hits is null then 0
+            when hits = 0 then 1
+            when hits <= 2 then 2
+            when hits <= 5 then 3
+            else 4
+        end as bucket_order
+    from calls
+)
+select
+    model,
+    hits_bucket,
+    count(*) as sessions,
+    count(*) filter (where first_shot) as first_shot,
+    count(*) filter (where first_shot) / count(*) as rate,
+    wilson_low(count(*) filter (where first_shot), count(*)) as ci_low,
+    wilson_high(count(*) filter (where first_shot), count(*)) as ci_high
+from bucketed
+group by model, hits_bucket, bucket_order
+order by model, bucket_order
