@@ -272,6 +272,13 @@ class _AppendLog:
             return self._append_bytes(data) and False
         return self._append_bytes(data)
 
+    def append_line(self, line: bytes | str) -> bool:
+        """Append one already-encoded JSON line (a newline is added if missing), best effort."""
+        if not self.path:
+            return False
+        data = line.encode("utf-8") if isinstance(line, str) else bytes(line)
+        return self._append_bytes(data if data.endswith(b"\n") else data + b"\n")
+
     def __enter__(self):
         return self
 
