@@ -80,8 +80,12 @@ def to_table(columns, rows, *, tablefmt="simple", **_) -> str:
 
 
 def to_markdown(columns, rows, **_) -> str:
-    """A GitHub-flavoured markdown table."""
-    return to_table(columns, rows, tablefmt="github")
+    """A GitHub-flavoured markdown table; a `|` inside a cell is escaped so columns hold."""
+
+    def esc(v):
+        return cell(v).replace("|", "\\|").replace("\n", " ") if isinstance(v, str) else v
+
+    return to_table(columns, [[esc(v) for v in r] for r in rows], tablefmt="github")
 
 
 def to_csv(columns, rows, **_) -> str:

@@ -37,7 +37,18 @@ class Sources:
         return list(self.sessions or []) + list(self.replay_runs or [])
 
 
-def expand(spec: str | os.PathLike, what: str = "log") -> list[Path]:
+def _for_stream(files: list[Path], stream: str | None) -> list[Path]:
+    # Both streams often share one folder: a directory given for one stream leaves out
+    # the other stream's files (replay_runs*.jsonl), so rows are never read as the wrong kind.
+    replay = [p for p in files if p.name.startswith("replay")]
+    if stream == "sessions":
+        return [p for p in files if p not in replay]
+    if stream == "replay_runs" and replay:
+        return replay
+    return files
+
+
+def expand(spec: str | os.PathLike, what: str = "log", stream: str | None = None) -> list[Path]:
     """Expand a file, glob or directory into the sorted files it names; raise if it names none."""
     text = os.path.expanduser(os.fspath(spec))
     if _GLOB_CHARS.search(text):
@@ -47,7 +58,8 @@ def expand(spec: str | os.PathLike, what: str = "log") -> list[Path]:
         return found
     path = Path(text)
     if path.is_dir():
-        found = sorted(p for p in path.iterdir() if p.is_file() and _ROTATED.match(p.name))
+        found = _for_stream(sorted(p for p in path.iterdir() if p.is_file() and _ROTATED.match(p.name)),
+                            stream)
         if not found:
             raise SourceError(
                 f"{what}: the directory {text!r} holds no *.jsonl, *.jsonl.N or *.jsonl.gz file")
@@ -59,10 +71,10 @@ def expand(spec: str | os.PathLike, what: str = "log") -> list[Path]:
     raise SourceError(f"{what}: no such file or directory: {text!r}")
 
 
-def _expand_all(specs: list[str], what: str) -> list[Path]:
+def _expand_all(specs: list[str], what: str, stream: str) -> list[Path]:
     files: list[Path] = []
     for spec in specs:
-        for f in expand(spec, what):
+        for f in expand(spec, what, stream):
             if f not in files:
                 files.append(f)
     return files
@@ -150,10 +162,10 @@ def resolve(
             "no sessions log configured: pass --sessions PATH, set FORENSICS_SESSIONS, "
             f"or name it in ./{CONFIG_NAME} (see `forensics --help`)")
     if s_specs is not None:
-        result.sessions = _expand_all([os.fspath(s) for s in s_specs], "sessions")
+        result.sessions = _expand_all([os.fspath(s) for s in s_specs], "sessions", "sessions")
         result.origin["sessions"] = s_from
     if r_specs is not None:
-        result.replay_runs = _expand_all([os.fspath(s) for s in r_specs], "replay runs")
+        result.replay_runs = _expand_all([os.fspath(s) for s in r_specs], "replay runs", "replay_runs")
         result.origin["replay_runs"] = r_from
     dirs = list(queries_dirs or [])
     if env.get(ENV_QUERIES):

@@ -73,3 +73,10 @@ def test_bad_config_is_a_clear_error(tmp_path):
     bad.write_text("sessions = [unclosed\n")
     with pytest.raises(SourceError, match="forensics.toml"):
         resolve(config=bad, env={})
+
+
+def test_shared_directory_keeps_streams_apart(tmp_path):
+    s = write_jsonl(tmp_path / "sessions.jsonl", [session("a")])
+    r = write_jsonl(tmp_path / "replay_runs.jsonl", [])
+    got = resolve(str(tmp_path), str(tmp_path), env={})
+    assert got.sessions == [s] and got.replay_runs == [r]
