@@ -54,7 +54,8 @@ def _change(cur: dict, prev: dict | None) -> dict:
     return {"verdict": verdict, "delta": delta, "prev_rate": prev["first_shot_rate"]}
 
 
-def build_report(store, week: tuple[str, datetime, datetime], *, trend_weeks: int = 8) -> dict[str, Any]:
+def build_report(store, week: tuple[str, datetime, datetime], *, trend_weeks: int = 8,
+                 now: datetime | None = None) -> dict[str, Any]:
     """Gather every section's figures; the logs are parsed once into temp tables first."""
     label, start, end = week
     trend_start = start - timedelta(weeks=trend_weeks - 1)
@@ -95,7 +96,7 @@ def build_report(store, week: tuple[str, datetime, datetime], *, trend_weeks: in
         "week": label,
         "start": start,
         "end": end - timedelta(seconds=1),
-        "generated": datetime.now(timezone.utc),
+        "generated": now or datetime.now(timezone.utc),
         "models": models,
         "empty": not this_week,
         "alarms": alarms,

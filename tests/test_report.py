@@ -1,0 +1,136 @@
+"""The weekly report: golden markdown, hand-checked figures, standalone and inert HTML, empty weeks."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timezone
+from html.parser import HTMLParser
+
+import pytest
+
+from forensics.report import build_report, render_report, resolve_week
+from forensics.sources import resolve
+from forensics.store import Store
+
+from .conftest import replay, session, write_jsonl
+from .test_queries import MINI_REPLAYS, MINI_SESSIONS, wilson
+
+NOW = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
+PREVIOUS_WEEK = [session(f"p{i}", model="m-a", ts=f"2026-11-0{3 + i % 3}T09:00:00Z",
+                         attempts=["accepted"] if i % 2 else ["no_json", "accepted"]) for i in range(6)]
+
+
+@pytest.fixture
+def mini_report():
+    write_jsonl_rel = write_jsonl  # cwd is the test's tmp folder, so paths print relative
+    s = write_jsonl_rel(__import__("pathlib").Path("sessions.jsonl"), PREVIOUS_WEEK + MINI_SESSIONS)
+    r = write_jsonl_rel(__import__("pathlib").Path("replay_runs.jsonl"), MINI_REPLAYS)
+    with Store(resolve(str(s), str(r), env={})) as st:
+        return build_report(st, resolve_week("2026-W46"), trend_weeks=4, now=NOW)
+
+
+def test_resolve_week():
+    assert resolve_week("2026-W46")[1:] == (datetime(2026, 11, 9, tzinfo=timezone.utc),
+                                            datetime(2026, 11, 16, tzinfo=timezone.utc))
+    assert resolve_week(None, today=date(2026, 11, 22))[0] == "2026-W46"  # Sunday: last complete week
+    assert resolve_week(None, today=date(2026, 11, 23))[0] == "2026-W47"
+    assert resolve_week("2027-W01")[1] == datetime(2027, 1, 4, tzinfo=timezone.utc)
+
+
+def test_figures_match_hand_computation(mini_report):
+    m = {x["model"]: x for x in mini_report["models"]}
+    a, b = m["m-a"], m["m-b"]
+    assert (a["sessions"], a["accepted"], a["first_shot"], a["reached"]) == (5, 3, 2, 4)
+    assert a["accepted_pct"] == 0.6 and a["first_shot_rate"] == 0.5
+    assert (a["ci_low"], a["ci_high"]) == tuple(pytest.approx(x) for x in wilson(2, 4))
+    assert a["max_iter_pct"] == 0.2 and a["infra_pct"] == 0.2
+    assert a["mean_attempts_to_accept"] == pytest.approx(4 / 3)
+    assert (b["sessions"], b["accepted"], b["first_shot"]) == (4, 3, 2)  # s9 is in W47
+    assert a["too_few"] and b["too_few"]
+    assert a["change"]["verdict"] == "too few sessions" and b["change"]["verdict"] == "new"
+    alarms = {x["name"]: x for x in mini_report["alarms"]}
+    assert alarms["ungrounded_accepted"]["session_ids"] == ["s4"]
+    assert alarms["unverified_accepted_fill"]["session_ids"] == ["s5"]
+    assert mini_report["trend"]["m-a"] == {"2026-W45": 0.5, "2026-W46": 0.5}
+    assert mini_report["basis"]["rows"] == 16
+
+
+def test_golden_markdown(mini_report, golden):
+    golden("report_2026-W46.md", render_report(mini_report, "markdown"))
+
+
+class _Tags(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags, self.refs, self.text = [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self.refs += [v for k, v in attrs if k in ("src", "href") or (k or "").startswith("on")]
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def test_html_is_standalone_and_inert(tmp_path):
+    evil_model = "<script>alert('m')</script>"
+    evil_error = '<img src=x onerror="alert(document.domain)">'
+    rows = [session(f"e{i}", model=evil_model, ts="2026-11-10T10:00:00Z",
+                    attempts=["validation_failed", "accepted"]) for i in range(3)]
+    for r in rows:
+        r["attempts"][0]["error"] = evil_error
+    rows.append(session("<b>id</b>", model=evil_model, grounded=False, ts="2026-11-10T11:00:00Z"))
+    s = write_jsonl(tmp_path / "s.jsonl", rows)
+    with Store(resolve(str(s), env={})) as st:
+        data = build_report(st, resolve_week("2026-W46"), now=NOW)
+    html = render_report(data, "html")
+    parser = _Tags()
+    parser.feed(html)
+    assert "script" not in parser.tags and "img" not in parser.tags and "link" not in parser.tags
+    assert parser.refs == []  # no src, href or on* attribute anywhere: nothing external, nothing live
+    assert "&lt;script&gt;alert(&#39;m&#39;)&lt;/script&gt;" in html
+    assert "&lt;img src=x onerror=&#34;alert(document.domain)&#34;&gt;" in html
+    assert "&lt;b&gt;id&lt;/b&gt;" in html
+    assert not re.search(r"url\(|@import|https?://", html)
+    assert "<svg" in html and "<polyline" in html
+    md = render_report(data, "markdown")
+    assert "`<script>alert('m')</script>`" in md  # a code span: shows as text in chat and email
+
+
+def test_empty_week_is_a_clear_message(tmp_path, cli):
+    s = write_jsonl(tmp_path / "s.jsonl", [session("a", ts="2026-11-10T10:00:00Z")])
+    code, out, err = cli("report", "-s", s, "--week", "2026-W10")
+    assert code == 0 and "**No sessions in 2026-W10.**" in out and "1 row(s)" in out
+    code, _, err = cli("report", "-s", s, "--week", "2026-W10", "-f", "html", "-o", tmp_path / "r.html")
+    assert code == 0 and "No sessions in 2026-W10." in (tmp_path / "r.html").read_text()
+
+
+def test_report_reads_the_logs_once(tmp_path, monkeypatch):
+    """Once the report has parsed the logs, it never goes back to the files: emptying them
+    right after the parse changes no figure."""
+    s = write_jsonl(tmp_path / "s.jsonl", PREVIOUS_WEEK + MINI_SESSIONS)
+    r = write_jsonl(tmp_path / "r.jsonl", MINI_REPLAYS)
+    real = Store.materialize
+
+    def parse_then_empty_the_files(self, *a, **k):
+        n = real(self, *a, **k)
+        s.write_bytes(b"")
+        r.write_bytes(b"")
+        return n
+
+    monkeypatch.setattr(Store, "materialize", parse_then_empty_the_files)
+    with Store(resolve(str(s), str(r), env={})) as st:
+        data = build_report(st, resolve_week("2026-W46"), trend_weeks=4, now=NOW)
+    m = {x["model"]: x for x in data["models"]}
+    assert m["m-a"]["sessions"] == 5 and m["m-b"]["sessions"] == 4
+    assert [a["count"] for a in data["alarms"]] == [1, 1]
+    assert {(x["model"], x["hits_bucket"]) for x in data["depth"]} >= {("m-a", "6+"), ("m-b", "3-5")}
+
+
+def test_report_cli_writes_file(tmp_path, cli, sample_dir):
+    out = tmp_path / "w.html"
+    code, _, err = cli("report", "-s", sample_dir / "sessions.jsonl", "-r", sample_dir / "replay_runs.jsonl",
+                       "--week", "2026-W45", "--format", "html", "--out", out)
+    assert code == 0 and "wrote html report for 2026-W45" in err
+    text = out.read_text()
+    assert text.startswith("<!doctype html>") and "gpt-oss:20b" in text
