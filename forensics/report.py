@@ -89,6 +89,10 @@ def build_report(store, week: tuple[str, datetime, datetime], *, trend_weeks: in
                        "session_ids": sorted({r.get("session_id") or "" for r in rows})})
     rejections = store.query("top_rejection_errors", {**wk, "top": 3}).records()
     depth = store.query("retrieval_depth_vs_first_shot", wk).records()
+    buckets = list(dict.fromkeys(r["hits_bucket"] for r in sorted(depth, key=_bucket_order)))
+    depth_by_model: dict[str, dict] = {}
+    for r in depth:
+        depth_by_model.setdefault(r["model"], {})[r["hits_bucket"]] = r
     weeks = sorted({r["week"] for r in weekly})
     trend_models = sorted({r["model"] for r in weekly})
     trend = {m: {r["week"]: r["first_shot_rate"] for r in weekly if r["model"] == m} for m in trend_models}
@@ -102,6 +106,8 @@ def build_report(store, week: tuple[str, datetime, datetime], *, trend_weeks: in
         "alarms": alarms,
         "rejections": rejections,
         "depth": depth,
+        "depth_buckets": buckets,
+        "depth_by_model": dict(sorted(depth_by_model.items())),
         "trend_weeks": weeks,
         "trend": trend,
         "chart": _chart(weeks, trend),
@@ -114,6 +120,14 @@ def build_report(store, week: tuple[str, datetime, datetime], *, trend_weeks: in
             "newest": coverage[2],
         },
     }
+
+
+_BUCKETS = ("no replay", "0", "1-2", "3-5", "6+")
+
+
+def _bucket_order(row: dict) -> int:
+    b = row["hits_bucket"]
+    return _BUCKETS.index(b) if b in _BUCKETS else len(_BUCKETS)
 
 
 _PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
@@ -141,6 +155,11 @@ def _pct(value: Any, digits: int = 1) -> str:
     return "–" if value is None else f"{value * 100:.{digits}f}%"
 
 
+def _pp(value: Any) -> str:
+    """A difference of two rates, in percentage points."""
+    return "–" if value is None else f"{value * 100:+.1f} pp"
+
+
 def _num(value: Any, digits: int = 0) -> str:
     if value is None:
         return "–"
@@ -165,7 +184,7 @@ def _environment(fmt: str):
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(pct=_pct, num=_num, md=_md, utc=iso_utc)
+    env.filters.update(pct=_pct, pp=_pp, num=_num, md=_md, utc=iso_utc)
     return env
 
 

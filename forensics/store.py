@@ -96,16 +96,16 @@ where false"""
 # Helpers the named queries share; macros keep each query file short and readable.
 _MACROS = r"""
 create or replace temp macro wilson_low(k, n) as
-    case when n > 0 then
+    case when n > 0 then greatest(0.0,
         ((k / n) + 1.96 ^ 2 / (2 * n)
          - 1.96 * sqrt((k / n) * (1 - k / n) / n + 1.96 ^ 2 / (4 * n * n)))
-        / (1 + 1.96 ^ 2 / n)
+        / (1 + 1.96 ^ 2 / n))
     end;
 create or replace temp macro wilson_high(k, n) as
-    case when n > 0 then
+    case when n > 0 then least(1.0,
         ((k / n) + 1.96 ^ 2 / (2 * n)
          + 1.96 * sqrt((k / n) * (1 - k / n) / n + 1.96 ^ 2 / (4 * n * n)))
-        / (1 + 1.96 ^ 2 / n)
+        / (1 + 1.96 ^ 2 / n))
     end;
 create or replace temp macro fold_error(e) as
     regexp_replace(regexp_replace(coalesce(e, ''), 'W-[0-9]+', 'W-<n>', 'g'),
