@@ -80,6 +80,7 @@ def generate(
     seed: int = 7,
     end: datetime = DEFAULT_END,
     weeks: int = 6,
+    context_docs: tuple[int, int] = (5, 40),
 ) -> GenerateResult:
     """Write sessions.jsonl and replay_runs.jsonl into ``out``; the same seed gives the same rows."""
     rng = random.Random(seed)
@@ -121,7 +122,7 @@ def generate(
                 "model": model,
                 "provider": provider,
                 "prompt": f"Produce a {kind} for site {rng.choice('ABCDEFG')} week {when.isocalendar()[1]}. "
-                + "Context: " + " ".join(f"doc-{rng.randint(1, 500)}" for _ in range(rng.randint(5, 40))),
+                + "Context: " + " ".join(f"doc-{rng.randint(1, 500)}" for _ in range(rng.randint(*context_docs))),
                 "max_iterations": max_iter,
             }
             attempts = []
