@@ -123,7 +123,7 @@ def session_row(record: Any, *, daemon: str = "forensics") -> dict:
             row[key] = value
     value = get("duration_ms")
     row["duration_ms"] = 0 if value is None else value
-    if len(src) > len(row) or any(k not in _SESSION_KEYSET for k in src):
+    if not _SESSION_KEYSET.issuperset(src):
         for key, value in src.items():
             if key not in _SESSION_KEYSET:
                 row[key] = value
