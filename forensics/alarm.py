@@ -112,15 +112,16 @@ def _evaluate(src, opts: AlarmOptions, outcome: AlarmOutcome) -> None:
     since = parse_time(opts.since, now=now) if opts.since else None
     max_age = _age(opts.max_age) if opts.max_age else None
     with Store(src) as store:
-        outcome.stderr_lines.extend(store.scan.warnings())
         # One parse of the logs for the totals and every alarm query.
         store.materialize(since=since)
+        outcome.stderr_lines.extend(store.warnings())
         rows, oldest, newest = store.execute(
             'select count(*), min("timestamp"), max("timestamp") from sessions').rows[0]
+        scan = store.scan
         outcome.checked = {
-            "files": [f.as_dict() for f in store.scan.files],
+            "files": [f.as_dict() for f in scan.files],
             "rows": rows,
-            "unreadable_lines": store.scan.unreadable_lines,
+            "unreadable_lines": scan.unreadable_lines,
             "oldest_timestamp": oldest,
             "newest_timestamp": newest,
             "window": {"since": since, "until": None},

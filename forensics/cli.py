@@ -95,10 +95,13 @@ def _open_store(sessions, replay_runs, config, queries_dir, *, require_sessions=
     src = resolve(sessions, replay_runs, config=config,
                   queries_dirs=[str(q) for q in queries_dir or []],
                   require_sessions=require_sessions)
-    store = Store(src)
-    for line in store.scan.warnings():
+    return Store(src)
+
+
+def _warn_unreadable(store) -> None:
+    """Every command that read logs says on stderr what it could not read."""
+    for line in store.warnings():
         _err(line)
-    return store
 
 
 def _parse_params(pairs: list[str] | None) -> dict[str, str]:
@@ -279,6 +282,7 @@ def run(
     """
     with _open_store(sessions, replay_runs, config, queries_dir) as store:
         result = store.query(name, _parse_params(param))
+        _warn_unreadable(store)
     _emit(result, fmt, tablefmt, limit)
 
 
@@ -301,6 +305,7 @@ def sql(
     """
     with _open_store(sessions, replay_runs, config, None) as store:
         result = store.execute(text)
+        _warn_unreadable(store)
     _emit(result, fmt, tablefmt, limit)
 
 
@@ -380,6 +385,7 @@ def doctor(
 
     with _open_store(sessions, replay_runs, config, None) as store:
         health = diagnose(store)
+        _warn_unreadable(store)
     if fmt is AlarmFormat.json:
         typer.echo(json.dumps(health.as_dict(), ensure_ascii=False, indent=2, default=str))
     else:
@@ -412,6 +418,7 @@ def report(
         raise ForensicsError("give --week or --last-week, not both")
     with _open_store(sessions, replay_runs, config, None) as store:
         data = build_report(store, resolve_week(week), trend_weeks=trend_weeks)
+        _warn_unreadable(store)
     text = render_report(data, fmt.value)
     if out:
         out.write_text(text, encoding="utf-8")

@@ -59,9 +59,8 @@ def build_report(store, week: tuple[str, datetime, datetime], *, trend_weeks: in
     """Gather every section's figures; the logs are parsed once into temp tables first."""
     label, start, end = week
     trend_start = start - timedelta(weeks=trend_weeks - 1)
-    coverage = store.execute(
-        'select count(*), min("timestamp"), max("timestamp") from sessions').rows[0]
     store.materialize(since=trend_start, until=end, replay=True)
+    coverage = store.coverage()
     wk = {"since": start, "until": end}
     weekly = store.query("model_weekly_summary", {"since": trend_start, "until": end}).records()
     this_week = [r for r in weekly if r["week"] == label]

@@ -1,20 +1,21 @@
 """The DuckDB layer: typed views over both streams, and an honest count of what was unreadable.
 
-How a file is read (docs/SESSION_LOG.md, "How forensics reads a log"):
+How a log is read (docs/SESSION_LOG.md, "How forensics reads a log"):
 
-1. A check scan (``read_ndjson_objects``) counts the file's non-blank lines and the ones
-   DuckDB cannot read as a JSON object.
-2. Only when that count is not zero, Python reads those lines to name the cause
-   (invalid UTF-8, invalid JSON, not an object, torn last line) and their line numbers.
-   A first line that is only unreadable because of a byte-order mark is recovered.
-3. The views read every key with an explicit type (``read_json`` with ``columns``, never
-   sampling) and leave out exactly the lines the check found unreadable, so a bad line
-   is counted, reported, and never becomes a NULL row.
+1. Optimistically, in one scan: ``read_json`` with every key's type given (never sampling)
+   and DuckDB's errors left on. A clean file is read once, at raw DuckDB speed, and a
+   statement that completes has read every line it needed without a fault.
+2. The first time DuckDB refuses a line (invalid JSON or UTF-8, not an object, a torn
+   last line, a value of the wrong shape), the store switches to its tolerant reading:
+   a check scan counts each file's unreadable lines, Python names the cause and line
+   of each, and the views are rebuilt to skip exactly those lines and to read every
+   key as text or JSON (a wrong-typed value becomes a NULL cell that `doctor` lists).
+   The statement then runs again. A first line unreadable only because of a byte-order
+   mark is recovered. Either way a bad line is counted, reported, never a NULL row.
 """
 
 from __future__ import annotations
 
-import bisect
 import codecs
 import gzip
 import json
@@ -30,8 +31,10 @@ from .catalog import Catalog, Query, load_catalog
 from .errors import ForensicsError
 from .sources import Sources
 
-# Lines of tens of MiB exist (prompts are any size); DuckDB's default is 16 MiB.
-MAX_OBJECT_BYTES = 1 << 30
+# DuckDB's default: its read buffers are sized from it, so a larger default costs every
+# scan memory (1 GiB cost 1.3 GiB of RSS on a 1.4 GB log). A file whose lines are longer
+# (prompts are any size) gets a larger limit of its own after the check finds them.
+MAX_OBJECT_BYTES = 16 << 20
 
 # Every key is read as text or JSON and typed in the view, so a wrong-typed value
 # becomes a NULL cell that `doctor` reports, never a whole row lost to a cast error.
@@ -41,12 +44,16 @@ _SESSION_COLUMNS = {
     "iterations": "JSON", "max_iterations": "JSON", "final_verdict": "VARCHAR",
     "attempts": "JSON", "artifact": "JSON", "grounded_in_roster": "JSON", "duration_ms": "JSON",
 }
+# The optimistic reader types `attempts` directly; a shape error there stops the
+# statement and sends the store to the tolerant reader, which parses it from JSON.
+_STRICT_COLUMNS = {**_SESSION_COLUMNS,
+                   "attempts": "STRUCT(iteration BIGINT, verdict_kind VARCHAR, error VARCHAR, span_id VARCHAR)[]"}
 _ATTEMPTS_SHAPE = '[{"iteration":"BIGINT","verdict_kind":"VARCHAR","error":"VARCHAR","span_id":"VARCHAR"}]'
 _RETRIEVAL_SHAPE = '{"query":"VARCHAR","k":"BIGINT","hits":[{"doc_id":"VARCHAR","score":"DOUBLE"}]}'
 
 _INT = "case when json_type({c}) in ('UBIGINT', 'BIGINT') then {c}::bigint end"
 
-_SESSIONS_SELECT = f"""
+_SESSIONS_TEMPLATE = f"""
     schema,
     try_cast("timestamp" as timestamptz) as "timestamp",
     "timestamp" as timestamp_raw,
@@ -59,12 +66,17 @@ _SESSIONS_SELECT = f"""
     {_INT.format(c="iterations")} as iterations,
     {_INT.format(c="max_iterations")} as max_iterations,
     final_verdict,
-    json_transform(attempts, '{_ATTEMPTS_SHAPE}') as attempts,
+    {{attempts}} as attempts,
     case when json_type(artifact) <> 'NULL' then artifact end as artifact,
     case when json_type(grounded_in_roster) = 'BOOLEAN' then grounded_in_roster::boolean end
         as grounded_in_roster,
     grounded_in_roster as grounded_in_roster_raw,
     {_INT.format(c="duration_ms")} as duration_ms"""
+
+_SESSIONS_SELECT = {
+    "strict": _SESSIONS_TEMPLATE.format(attempts="attempts"),
+    "tolerant": _SESSIONS_TEMPLATE.format(attempts=f"json_transform(attempts, '{_ATTEMPTS_SHAPE}')"),
+}
 
 _REPLAY_SELECT = f"""
     json ->> 'schema' as schema,
@@ -205,7 +217,11 @@ def _is_blank(raw: bytes) -> bool:
 
 
 def classify_lines(path: str, ordinals: set[int]) -> tuple[dict[int, tuple[int, str]], str | None]:
-    """Name the cause and physical line of each non-blank line ordinal; recover a BOM first line."""
+    """Name the cause and physical line of each non-blank line ordinal; recover a BOM first line.
+
+    A line that is a good JSON object DuckDB refused only for its size gets the cause
+    ``too_large`` with its length in bytes in place of the line number.
+    """
     found: dict[int, tuple[int, str]] = {}
     fixed_first = None
     ordinal = 0
@@ -234,8 +250,9 @@ def classify_lines(path: str, ordinals: set[int]) -> tuple[dict[int, tuple[int, 
                 found[ordinal] = (lineno, "not_object")
             elif body is not raw:
                 fixed_first = text.strip()
-            # else: DuckDB refused a line Python reads; keep it out and call it invalid.
-            else:
+            elif len(raw) >= MAX_OBJECT_BYTES:
+                found[ordinal] = (len(raw), "too_large")
+            else:  # DuckDB refused a line Python reads: keep it out and call it invalid
                 found[ordinal] = (lineno, "invalid_json")
     return found, fixed_first
 
@@ -275,32 +292,48 @@ class Store:
             self.con.execute(f"set threads = {int(threads)}")
         self._tmp: tempfile.TemporaryDirectory | None = None
         self._blank_lines: dict[str, int] = {}
-        self.scan = ScanReport()
         self._vars = 0
-        self._build()
+        self._refs: dict[str, str] = {}
+        self._max_object: dict[str, int] = {}
+        self._checked: ScanReport | None = None
+        self._materialized = False
+        self._materialized_replay = False
+        self.mode = "strict"
+        self.con.execute("create temp table _forensics_skip (file varchar, ordinal bigint)")
+        self.con.execute(_MACROS)
+        self._build_views()
 
     # -- building ---------------------------------------------------------------------
 
-    def _var(self, value: str) -> str:
-        """Bind a value as a DuckDB variable so view text never holds a formatted literal."""
-        self._vars += 1
-        name = f"forensics_v{self._vars}"
-        self.con.execute(f"set variable {name} = ?", [value])
-        return f"getvariable('{name}')"
+    def _ref(self, value: str) -> str:
+        """Bind a path as a DuckDB variable so view text never holds a formatted literal."""
+        if value not in self._refs:
+            self._vars += 1
+            name = f"forensics_v{self._vars}"
+            self.con.execute(f"set variable {name} = ?", [value])
+            self._refs[value] = f"getvariable('{name}')"
+        return self._refs[value]
+
+    @property
+    def _session_paths(self) -> list[str]:
+        return [str(p) for p in self.sources.sessions or []]
+
+    @property
+    def _replay_paths(self) -> list[str]:
+        return [str(p) for p in self.sources.replay_runs or []]
 
     def _check(self, paths: list[str], stream: str) -> list[FileScan]:
-        """Count each file's lines and the unreadable ones in one statement."""
+        """Count each file's lines and the unreadable ones, then name each unreadable line."""
         if not paths:
             return []
-        refs = [self._var(p) for p in paths]
         parts = [
             f"""select {i} as i,
                 count(*) as lines,
                 count(*) filter (where json is null or not starts_with(ltrim(json::varchar), '{{'))
                     as bad
-            from read_ndjson_objects({ref}, ignore_errors = true,
+            from read_ndjson_objects({self._ref(p)}, ignore_errors = true,
                 maximum_object_size = {MAX_OBJECT_BYTES})"""
-            for i, ref in enumerate(refs)
+            for i, p in enumerate(paths)
         ]
         counts = {i: (lines, bad) for i, lines, bad in self.con.execute(" union all ".join(parts)).fetchall()}
         scans = []
@@ -309,7 +342,7 @@ class Store:
             scan = FileScan(path=path, stream=stream, rows=lines)
             if bad:
                 ordinals = [r[0] for r in self.con.execute(
-                    f"""select ordinality from read_ndjson_objects({refs[i]}, ignore_errors = true,
+                    f"""select ordinality from read_ndjson_objects({self._ref(path)}, ignore_errors = true,
                             maximum_object_size = {MAX_OBJECT_BYTES}) with ordinality
                         where json is null or not starts_with(ltrim(json::varchar), '{{')""").fetchall()]
                 found, fixed = classify_lines(path, set(ordinals))
@@ -319,65 +352,125 @@ class Store:
                         scan.bom = True
                         scan._fixed_first_line = fixed
                         continue
+                    if cause == "too_large":  # readable: this file gets a larger limit
+                        need = 1 << (lineno * 2).bit_length()
+                        self._max_object[path] = max(self._max_object.get(path, 0), need)
+                        continue
                     scan.unreadable[cause] += 1
                     scan.bad_lines.append((ordinal, lineno, cause))
                 scan.rows = lines - scan.unreadable_total
             scans.append(scan)
         return scans
 
-    def _file_branch(self, scan: FileScan, ref: str, select: str, reader: str) -> str:
+    def _file_branch(self, path: str, select: str, reader: str, scan: FileScan | None) -> str:
+        ref = self._ref(path)
         where = ""
-        if scan.bad_lines or scan.bom:
+        if scan is not None and (scan.bad_lines or scan.bom):
             skip = [o for o, _, _ in scan.bad_lines] + ([1] if scan.bom else [])
             self.con.execute("insert into _forensics_skip select ?, unnest(?)", [scan.path, skip])
             where = f"where ordinality not in (select ordinal from _forensics_skip where file = {ref})"
         branch = f"select {select}, {ref} as source_file, ordinality as line from {reader} with ordinality {where}"
-        if scan.bom and scan._fixed_first_line is not None:
+        if scan is not None and scan.bom and scan._fixed_first_line is not None:
             # The first line, less its byte-order mark, read by the same typed reader.
             if self._tmp is None:
                 self._tmp = tempfile.TemporaryDirectory(prefix="forensics-")
             fixed = Path(self._tmp.name) / f"bom-{self._vars}.jsonl"
             fixed.write_text(scan._fixed_first_line + "\n", encoding="utf-8")
-            fixed_reader = reader.replace(ref, self._var(str(fixed)))
+            fixed_reader = reader.replace(ref, self._ref(str(fixed)))
             branch += f" union all select {select}, {ref} as source_file, 1 as line from {fixed_reader}"
         return branch
 
-    def _build(self) -> None:
-        con = self.con
-        con.execute("create temp table _forensics_skip (file varchar, ordinal bigint)")
-        con.execute(_MACROS)
-        s_paths = [str(p) for p in self.sources.sessions or []]
-        r_paths = [str(p) for p in self.sources.replay_runs or []]
-        s_scans = self._check(s_paths, "sessions")
-        r_scans = self._check(r_paths, "replay_runs")
-        self.scan = ScanReport(s_scans + r_scans)
-
-        columns = "{" + ", ".join(f"'{k}': '{v}'" for k, v in _SESSION_COLUMNS.items()) + "}"
+    def _build_views(self) -> None:
+        """(Re)create the three views for the current mode: strict, or tolerant after a check."""
+        strict = self.mode == "strict"
+        scans = {f.path: f for f in (self._checked.files if self._checked else [])}
+        columns = _STRICT_COLUMNS if strict else _SESSION_COLUMNS
+        spec = "{" + ", ".join(f"'{k}': '{v}'" for k, v in columns.items()) + "}"
+        tolerance = "" if strict else ", ignore_errors = true"
         branches = []
-        for scan in s_scans:
-            ref = self._var(scan.path)
-            reader = (f"read_json({ref}, format = 'newline_delimited', records = true, "
-                      f"columns = {columns}, ignore_errors = true, "
-                      f"maximum_object_size = {MAX_OBJECT_BYTES})")
-            branches.append(self._file_branch(scan, ref, _SESSIONS_SELECT, reader))
+        for path in self._session_paths:
+            size = self._max_object.get(path, MAX_OBJECT_BYTES)
+            reader = (f"read_json({self._ref(path)}, format = 'newline_delimited', records = true, "
+                      f"columns = {spec}{tolerance}, maximum_object_size = {size})")
+            branches.append(self._file_branch(path, _SESSIONS_SELECT[self.mode], reader, scans.get(path)))
         body = "\nunion all\n".join(branches) if branches else _EMPTY_SESSIONS.format(shape=_ATTEMPTS_SHAPE)
-        con.execute(f"create or replace temp view sessions as {body}")
-        con.execute(_ATTEMPTS_VIEW)
+        self.con.execute(f"create or replace temp view _sessions_files as {body}")
+        self.con.execute("create or replace temp view sessions as select * from _sessions_files")
+        self.con.execute(_ATTEMPTS_VIEW)
 
         branches = []
-        for scan in r_scans:
-            ref = self._var(scan.path)
-            reader = (f"read_ndjson_objects({ref}, ignore_errors = true, "
-                      f"maximum_object_size = {MAX_OBJECT_BYTES})")
-            branches.append(self._file_branch(scan, ref, _REPLAY_SELECT, reader))
+        for path in self._replay_paths:
+            size = self._max_object.get(path, MAX_OBJECT_BYTES)
+            reader = f"read_ndjson_objects({self._ref(path)}{tolerance}, maximum_object_size = {size})"
+            select = _REPLAY_SELECT
+            if strict:
+                # ndjson_objects accepts any JSON value; a line that is not an object must
+                # stop the optimistic read like any other unreadable line.
+                select = (_REPLAY_SELECT.replace(
+                    "json ->> 'schema' as schema",
+                    "case when json_type(json) = 'OBJECT' then json ->> 'schema' "
+                    "else error('forensics: a replay line is not a JSON object') end as schema"))
+            branches.append(self._file_branch(path, select, reader, scans.get(path)))
         if branches:
             body = "\nunion all\n".join(branches)
         else:
             body = (f"select {_REPLAY_SELECT}, null::varchar as source_file, null::bigint as line "
                     "from (select null::json as json) where false")
-        con.execute(f"create or replace temp view replay_runs as {body}")
+        self.con.execute(f"create or replace temp view _replay_files as {body}")
+        self.con.execute("create or replace temp view replay_runs as select * from _replay_files")
+        self._materialized = self._materialized_replay = False
+
+    def check(self) -> ScanReport:
+        """Run the check scan (once) and switch to the tolerant views; returns every file's scan."""
+        if self._checked is None:
+            self._checked = ScanReport(self._check(self._session_paths, "sessions")
+                                       + self._check(self._replay_paths, "replay_runs"))
+            self.mode = "tolerant"
+            self._build_views()
+        return self._checked
+
+    @property
+    def scan(self) -> ScanReport:
+        """Every file's rows and unreadable lines (runs the check scan if nothing has yet)."""
+        if self._checked is not None:
+            return self._checked
+        if self._materialized:
+            # The optimistic reader read every line of every file into the table without
+            # a fault: nothing was unreadable, and the table holds every file's rows.
+            counts = dict(self.con.execute(
+                "select source_file, count(*) from _sessions_all group by source_file").fetchall())
+            files = [FileScan(path=p, stream="sessions", rows=counts.get(p, 0)) for p in self._session_paths]
+            if self._materialized_replay:
+                rcounts = dict(self.con.execute(
+                    "select source_file, count(*) from _replay_mat group by source_file").fetchall())
+                files += [FileScan(path=p, stream="replay_runs", rows=rcounts.get(p, 0))
+                          for p in self._replay_paths]
+            return ScanReport(files)
+        return self.check()
+
+    def warnings(self) -> list[str]:
+        """What to say on stderr about unreadable lines: nothing unless a line was refused."""
+        return self._checked.warnings() if self._checked is not None else []
 
     # -- querying ---------------------------------------------------------------------
+
+    def _run(self, fn):
+        """Run fn(); if DuckDB refuses a line under the optimistic reader, check and run again."""
+        import duckdb
+
+        try:
+            return fn()
+        except (duckdb.InvalidInputException, duckdb.ConversionException) as exc:
+            # What DuckDB raises for a line it cannot read; SQL mistakes go straight out.
+            if self.mode == "strict" and (self._session_paths or self._replay_paths):
+                self.check()
+                try:
+                    return fn()
+                except duckdb.Error as exc2:
+                    exc = exc2
+            raise ForensicsError(f"query failed: {str(exc).splitlines()[0]}") from None
+        except duckdb.Error as exc:
+            raise ForensicsError(f"query failed: {str(exc).splitlines()[0]}") from None
 
     def query(self, name: str, params: dict[str, Any] | None = None, *, physical: bool = True) -> "Result":
         """Run a named catalog query with validated, bound parameters and fetch the result."""
@@ -387,24 +480,48 @@ class Store:
 
     def materialize(self, since: datetime | None = None, until: datetime | None = None,
                     *, replay: bool = False) -> int:
-        """Parse the logs once into temp tables behind the same view names; returns session rows.
+        """Parse the logs once into temp tables behind the same view names; returns rows in the window.
 
-        Rows whose timestamp could not be parsed stay in any window: a broken timestamp
-        must not hide a violation.
+        Every row is kept with its file, line and time (so totals and coverage need no
+        second read); the wide values stay only for rows in the window. Rows whose
+        timestamp could not be parsed are in every window: a broken timestamp must not
+        hide a violation.
         """
+        params = {"since": since.isoformat() if since else None,
+                  "until": until.isoformat() if until else None}
+
+        def build():
+            self.con.execute(
+                """create or replace temp table _sessions_all as
+                with tagged as (
+                    select *,
+                        "timestamp" is null
+                        or (($since::timestamptz is null or "timestamp" >= $since::timestamptz)
+                            and ($until::timestamptz is null or "timestamp" < $until::timestamptz))
+                            as _in_window
+                    from _sessions_files
+                )
+                select * replace (
+                    case when _in_window then prompt end as prompt,
+                    case when _in_window then attempts end as attempts,
+                    case when _in_window then artifact end as artifact)
+                from tagged""", params)
+            self.con.execute("create or replace temp table _replay_mat as select * from "
+                             + ("_replay_files" if replay else "_replay_files where false"))
+
+        self._run(build)
         self.con.execute(
-            """create or replace temp table _sessions_mat as
-            select * from sessions
-            where "timestamp" is null
-                or (($since::timestamptz is null or "timestamp" >= $since::timestamptz)
-                    and ($until::timestamptz is null or "timestamp" < $until::timestamptz))""",
-            {"since": since.isoformat() if since else None,
-             "until": until.isoformat() if until else None})
-        self.con.execute("create or replace temp view sessions as select * from _sessions_mat")
+            "create or replace temp view sessions as select * exclude (_in_window) from _sessions_all where _in_window")
         if replay:
-            self.con.execute("create or replace temp table _replay_mat as select * from replay_runs")
             self.con.execute("create or replace temp view replay_runs as select * from _replay_mat")
-        return self.con.execute("select count(*) from _sessions_mat").fetchone()[0]
+        self._materialized = True
+        self._materialized_replay = replay
+        return self.con.execute("select count(*) from sessions").fetchall()[0][0]
+
+    def coverage(self) -> tuple[int, datetime | None, datetime | None]:
+        """All session rows read, and the oldest and newest timestamp among them."""
+        table = "_sessions_all" if self._materialized else "_sessions_files"
+        return self.execute(f'select count(*), min("timestamp"), max("timestamp") from {table}').rows[0]
 
     def write_rows(self, keys: list[tuple[str, int]], path: Path) -> int:
         """Write the full session rows at (source_file, line) keys to JSONL, or Parquet by extension."""
@@ -418,12 +535,12 @@ class Store:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.suffix == ".parquet":
-            rel.write_parquet(str(path))
+            self._run(lambda: rel.write_parquet(str(path)))
             return len(keys)
         from .output import plain
 
         columns = rel.columns
-        rows = rel.fetchall()
+        rows = self._run(rel.fetchall)
         with open(path, "w", encoding="utf-8") as fh:
             for row in rows:
                 rec = dict(zip(columns, row))
@@ -435,22 +552,22 @@ class Store:
 
     def execute(self, sql: str, params: dict[str, Any] | None = None, *, physical: bool = True) -> "Result":
         """Execute SQL with bound parameters and fetch the whole result."""
-        import duckdb
 
-        try:
-            cur = self.con.execute(sql, params or None) if params else self.con.execute(sql)
-            columns = [d[0] for d in cur.description] if cur.description else []
-            types = [str(d[1]) for d in cur.description] if cur.description else []
-            rows = cur.fetchall()
-        except duckdb.Error as exc:
-            raise ForensicsError(f"query failed: {str(exc).splitlines()[0]}") from None
+        def fetch():
+            cur = self.con.execute(sql, params) if params else self.con.execute(sql)
+            desc = cur.description or []
+            return [d[0] for d in desc], [str(d[1]) for d in desc], cur.fetchall()
+
+        columns, types, rows = self._run(fetch)
         result = Result(columns, rows, types)
         if physical:
             self.to_physical(result)
         return result
 
     def sql(self, text: str):
-        """A DuckDB relation over the views, for notebooks and ad-hoc work."""
+        """A DuckDB relation over the views, for notebooks and ad-hoc work (checks the logs first)."""
+        # A relation runs later, out of reach of the optimistic retry: read tolerantly.
+        self.check()
         return self.con.sql(text)
 
     def run(self, name: str, **params: Any):
@@ -495,10 +612,10 @@ class Store:
         result.rows = fixed
 
     def _has_blank_lines(self, path: str) -> bool:
-        scan = next((s for s in self.scan.files if s.path == path), None)
-        if scan is None:
-            return False
         if path not in self._blank_lines:
+            scan = next((s for s in self.scan.files if s.path == path), None)
+            if scan is None:
+                return False
             newlines = 0
             last = b"\n"
             with _open_binary(path) as fh:

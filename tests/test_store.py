@@ -128,3 +128,21 @@ def test_python_api_returns_dataframes(tmp_path, sample_dir):
         rel = st.sql("select count(*) as n from sessions")
         assert rel.fetchall() == [(800,)]
         assert st.df("select count(*) as n from sessions where model = $m", m="gpt-oss:20b")["n"][0] > 0
+
+
+def test_optimistic_read_falls_back_on_a_bad_shape(tmp_path):
+    p = write_jsonl(tmp_path / "s.jsonl", [session("a"), {**session("b"), "attempts": "not a list"}, session("c")])
+    with open_store(p) as st:
+        assert st.mode == "strict"
+        rows = st.execute("select session_id, attempts is null from sessions order by line").rows
+        assert rows == [("a", False), ("b", True), ("c", False)]
+        assert st.mode == "tolerant" and st.scan.unreadable_lines == 0
+
+
+def test_clean_files_are_read_once_without_a_check(tmp_path):
+    p = write_jsonl(tmp_path / "s.jsonl", [session("a"), session("b")])
+    with open_store(p) as st:
+        assert st.execute("select count(*) from sessions").rows == [(2,)]
+        assert st.mode == "strict" and st.warnings() == []
+        st.materialize()
+        assert [f.rows for f in st.scan.files] == [2] and st.mode == "strict"

@@ -1,0 +1,66 @@
+"""Shared by the benchmarks: the ~1M-session data set (made once) and a wall/peak-memory probe."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+DATA = Path(__file__).resolve().parent / "data"
+HERE = Path(__file__).resolve().parent
+
+
+def dataset(sessions: int = 1_000_000) -> Path:
+    """Generate (once) ~1M sessions of ~1 KB each with the project's own generator."""
+    from forensics.sample import generate
+
+    out = DATA / f"n{sessions}"
+    if not (out / "sessions.jsonl").exists():
+        print(f"generating {sessions} sessions into {out} (once) ...", file=sys.stderr)
+        t0 = time.time()
+        generate(out, sessions=sessions, seed=1, weeks=8, context_docs=(80, 150))
+        print(f"  done in {time.time() - t0:.0f}s", file=sys.stderr)
+    return out
+
+
+def measure(cmd: list[str], *, stdin=None, shell: bool = False) -> dict:
+    """Run a command; return its wall time and peak RSS (of it and the children it waited for)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=stdin,
+                            shell=shell)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    err = proc.stderr.read().decode(errors="replace")
+    proc.stderr.close()
+    code = os.waitstatus_to_exitcode(status)
+    return {"wall_s": round(wall, 3), "peak_mib": round(usage.ru_maxrss / 1024, 1), "exit": code,
+            "stderr": err.strip()[-300:] if code not in (0, 1) else ""}
+
+
+def python() -> str:
+    """The interpreter running the benchmark (the project's venv)."""
+    return sys.executable
+
+
+def forensics_cmd() -> list[str]:
+    """The installed console script."""
+    script = Path(sys.executable).parent / "forensics"
+    return [str(script)] if script.exists() else [shutil.which("forensics") or "forensics"]
+
+
+def have(module: str) -> bool:
+    """Whether a Python module is importable here."""
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def best_of(n: int, cmd: list[str], **kw) -> dict:
+    """Run n times; keep the fastest run (the one least disturbed by the machine)."""
+    runs = [measure(cmd, **kw) for _ in range(n)]
+    best = min(runs, key=lambda r: r["wall_s"])
+    best["runs"] = [r["wall_s"] for r in runs]
+    return best
