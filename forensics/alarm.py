@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -64,6 +65,17 @@ class AlarmOutcome:
         return plain(out)
 
 
+def columns_used(queries) -> set[str]:
+    """Columns a set of queries could name (any word of their SQL), plus what `attempts` needs."""
+    words: set[str] = set()
+    for q in queries:
+        words |= set(re.findall(r"[a-z_][a-z0-9_]*", q.sql.lower()))
+    if "attempts" in words:
+        words |= {"attempts", "session_id", "timestamp", "model", "provider", "kind", "daemon",
+                  "final_verdict", "source_file", "line"}
+    return words
+
+
 def _age(text: str) -> timedelta:
     now = datetime.now(timezone.utc)
     return now - parse_time(text, now=now)
@@ -112,8 +124,9 @@ def _evaluate(src, opts: AlarmOptions, outcome: AlarmOutcome) -> None:
     since = parse_time(opts.since, now=now) if opts.since else None
     max_age = _age(opts.max_age) if opts.max_age else None
     with Store(src) as store:
-        # One parse of the logs for the totals and every alarm query.
-        store.materialize(since=since)
+        # One parse of the logs, of only the columns the alarm queries use, for the totals
+        # and every alarm query.
+        store.materialize(since=since, columns=columns_used(store.catalog.alarms()))
         outcome.stderr_lines.extend(store.warnings())
         rows, oldest, newest = store.execute(
             'select count(*), min("timestamp"), max("timestamp") from sessions').rows[0]
@@ -129,16 +142,17 @@ def _evaluate(src, opts: AlarmOptions, outcome: AlarmOutcome) -> None:
         results = []
         for q in store.catalog.alarms():
             # The materialized table already is the window, so no `since` is passed.
-            results.append((q, store.query(q.name, {}, physical=False)))
-        if opts.store_failures:
-            keys = [(r[0], r[1]) for _, res in results for r in
-                    ((rec.get("source_file"), rec.get("line")) for rec in res.records())]
-            if keys:
-                store.write_rows(keys, Path(opts.store_failures))
-        for q, result in results:
-            store.to_physical(result)
+            records = store.query(q.name, {}, physical=False).records()
+            results.append((q, records))
+        every = [rec for _, records in results for rec in records]
+        store.locate_lines(every)  # only when something was found: one more read
+        if opts.store_failures and every:
+            store.write_rows([(r.get("source_file"), r.get("line")) for r in every],
+                             Path(opts.store_failures))
+        store.physical_records(every)
+        for q, records in results:
             target = outcome.violations if q.severity == "critical" else outcome.warnings
-            for rec in result.records():
+            for rec in records:
                 item = {"alarm": q.name, "severity": q.severity}
                 item.update({k: rec.get(k) for k in ROW_KEYS})
                 item["row"] = {k: v for k, v in rec.items() if k not in ROW_KEYS}

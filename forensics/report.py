@@ -59,7 +59,12 @@ def build_report(store, week: tuple[str, datetime, datetime], *, trend_weeks: in
     """Gather every section's figures; the logs are parsed once into temp tables first."""
     label, start, end = week
     trend_start = start - timedelta(weeks=trend_weeks - 1)
-    store.materialize(since=trend_start, until=end, replay=True)
+    from .alarm import columns_used
+
+    sections = ["model_weekly_summary", "top_rejection_errors", "retrieval_depth_vs_first_shot"]
+    needed = columns_used([store.catalog.get(n) for n in sections] + store.catalog.alarms())
+    # One parse, of only the columns the sections use (no prompts, no line numbers).
+    store.materialize(since=trend_start, until=end, replay=True, columns=needed)
     coverage = store.coverage()
     wk = {"since": start, "until": end}
     weekly = store.query("model_weekly_summary", {"since": trend_start, "until": end}).records()

@@ -78,21 +78,28 @@ _SESSIONS_SELECT = {
     "tolerant": _SESSIONS_TEMPLATE.format(attempts=f"json_transform(attempts, '{_ATTEMPTS_SHAPE}')"),
 }
 
+# One shape for every known replay key: parsed once per line (DuckDB folds the repeated
+# json_transform below into one call); `json ->> key` per column would parse it each time.
+_REPLAY_SHAPE = ('{"schema":"VARCHAR","timestamp":"VARCHAR","session_id":"VARCHAR","task_id":"VARCHAR",'
+                 '"model":"VARCHAR","provider":"VARCHAR","retrieval":' + _RETRIEVAL_SHAPE + ','
+                 '"output":"VARCHAR","latency_ms":"BIGINT","tokens_in":"BIGINT","tokens_out":"BIGINT",'
+                 '"status":"VARCHAR","error":"VARCHAR"}')
+_R = f"json_transform(json, '{_REPLAY_SHAPE}')"
 _REPLAY_SELECT = f"""
-    json ->> 'schema' as schema,
-    try_cast(json ->> 'timestamp' as timestamptz) as "timestamp",
-    json ->> 'session_id' as session_id,
-    json ->> 'task_id' as task_id,
-    json ->> 'model' as model,
-    json ->> 'provider' as provider,
-    json_transform(json -> 'retrieval', '{_RETRIEVAL_SHAPE}') as retrieval,
-    json_array_length(json -> 'retrieval' -> 'hits') as hits,
-    json ->> 'output' as output,
-    try_cast(json ->> 'latency_ms' as bigint) as latency_ms,
-    try_cast(json ->> 'tokens_in' as bigint) as tokens_in,
-    try_cast(json ->> 'tokens_out' as bigint) as tokens_out,
-    json ->> 'status' as status,
-    json ->> 'error' as error,
+    {_R}.schema as schema,
+    try_cast({_R}."timestamp" as timestamptz) as "timestamp",
+    {_R}.session_id as session_id,
+    {_R}.task_id as task_id,
+    {_R}.model as model,
+    {_R}.provider as provider,
+    {_R}.retrieval as retrieval,
+    len({_R}.retrieval.hits) as hits,
+    {_R}.output as output,
+    {_R}.latency_ms as latency_ms,
+    {_R}.tokens_in as tokens_in,
+    {_R}.tokens_out as tokens_out,
+    {_R}.status as status,
+    {_R}.error as error,
     json as raw"""
 
 _EMPTY_SESSIONS = """select
@@ -124,26 +131,45 @@ create or replace temp macro fold_error(e) as
                    '\b[0-9]+\b', '<n>', 'g');
 """
 
+# unnest() in the select list: a lateral join (`from sessions, unnest(...)`) is 100x
+# slower in DuckDB on a million rows.
 _ATTEMPTS_VIEW = """
 create or replace temp view attempts as
 select
-    s.session_id,
-    s."timestamp",
-    s.model,
-    s.provider,
-    s.kind,
-    s.daemon,
-    s.final_verdict,
-    s.source_file,
-    s.line,
-    a.attempt.iteration as iteration,
-    a.attempt.verdict_kind as verdict_kind,
-    a.attempt.error as error,
-    a.attempt.span_id as span_id,
-    a.position as position
-from sessions as s,
-    unnest(s.attempts) with ordinality as a(attempt, position)
+    session_id,
+    "timestamp",
+    model,
+    provider,
+    kind,
+    daemon,
+    final_verdict,
+    source_file,
+    line,
+    attempt.iteration as iteration,
+    attempt.verdict_kind as verdict_kind,
+    attempt.error as error,
+    attempt.span_id as span_id,
+    position
+from (
+    select
+        session_id,
+        "timestamp",
+        model,
+        provider,
+        kind,
+        daemon,
+        final_verdict,
+        source_file,
+        line,
+        unnest(attempts) as attempt,
+        generate_subscripts(attempts, 1) as position
+    from sessions
+)
 """
+
+# Kept in every narrow materialization: what an alarm row is reported with.
+_ALWAYS_KEPT = frozenset({"session_id", "timestamp", "timestamp_raw", "model", "kind", "daemon",
+                          "source_file"})
 
 UNREADABLE_CAUSES = ("invalid_utf8", "invalid_json", "not_object", "torn_last_line")
 
@@ -406,10 +432,10 @@ class Store:
             if strict:
                 # ndjson_objects accepts any JSON value; a line that is not an object must
                 # stop the optimistic read like any other unreadable line.
-                select = (_REPLAY_SELECT.replace(
-                    "json ->> 'schema' as schema",
-                    "case when json_type(json) = 'OBJECT' then json ->> 'schema' "
-                    "else error('forensics: a replay line is not a JSON object') end as schema"))
+                select = _REPLAY_SELECT.replace(
+                    f"{_R}.schema as schema",
+                    f"case when json_type(json) = 'OBJECT' then {_R}.schema "
+                    "else error('forensics: a replay line is not a JSON object') end as schema")
             branches.append(self._file_branch(path, select, reader, scans.get(path)))
         if branches:
             body = "\nunion all\n".join(branches)
@@ -479,37 +505,48 @@ class Store:
         return self.execute(q.sql, bound, physical=physical)
 
     def materialize(self, since: datetime | None = None, until: datetime | None = None,
-                    *, replay: bool = False) -> int:
+                    *, replay: bool = False, columns: set[str] | None = None) -> int:
         """Parse the logs once into temp tables behind the same view names; returns rows in the window.
 
-        Every row is kept with its file, line and time (so totals and coverage need no
-        second read); the wide values stay only for rows in the window. Rows whose
-        timestamp could not be parsed are in every window: a broken timestamp must not
-        hide a violation.
+        Every row is kept with its file and time (so totals and coverage need no second
+        read); the wide values stay only for rows in the window. ``columns`` keeps only
+        those columns (the alarm's narrow read) and leaves ``line`` empty, because numbering
+        lines makes DuckDB read a file on one thread: `locate_lines` fills it afterwards for
+        the few rows that need it. Rows whose timestamp could not be parsed are in every
+        window: a broken timestamp must not hide a violation.
         """
         params = {"since": since.isoformat() if since else None,
                   "until": until.isoformat() if until else None}
+        in_window = """("timestamp" is null
+            or (($since::timestamptz is null or "timestamp" >= $since::timestamptz)
+                and ($until::timestamptz is null or "timestamp" < $until::timestamptz)))"""
+        if columns is None:
+            select = (f"* replace (case when {in_window} then prompt end as prompt, "
+                      f"case when {in_window} then attempts end as attempts, "
+                      f"case when {in_window} then artifact end as artifact), {in_window} as _in_window")
+        else:
+            # Named columns only (no `select *` in between), so DuckDB reads just these.
+            keep = [c for c in self._session_columns() if c in columns | _ALWAYS_KEPT and c != "line"]
+            select = ", ".join(f'"{c}"' for c in keep) + f", null::bigint as line, {in_window} as _in_window"
+        replay_select = "*"
+        if columns is not None:
+            rkeep = [c for c in self._columns_of("_replay_files")
+                     if c in columns | {"session_id", "source_file"} and c != "line"]
+            replay_select = ", ".join(f'"{c}"' for c in rkeep) + ", null::bigint as line"
 
         def build():
             self.con.execute(
-                """create or replace temp table _sessions_all as
-                with tagged as (
-                    select *,
-                        "timestamp" is null
-                        or (($since::timestamptz is null or "timestamp" >= $since::timestamptz)
-                            and ($until::timestamptz is null or "timestamp" < $until::timestamptz))
-                            as _in_window
-                    from _sessions_files
-                )
-                select * replace (
-                    case when _in_window then prompt end as prompt,
-                    case when _in_window then attempts end as attempts,
-                    case when _in_window then artifact end as artifact)
-                from tagged""", params)
-            self.con.execute("create or replace temp table _replay_mat as select * from "
+                f"create or replace temp table _sessions_all as select {select} from _sessions_files", params)
+            self.con.execute(f"create or replace temp table _replay_mat as select {replay_select} from "
                              + ("_replay_files" if replay else "_replay_files where false"))
 
-        self._run(build)
+        # Row order in the table is never relied on (queries order explicitly, lines are
+        # numbered by the reader), and keeping it costs a fifth of the load.
+        self.con.execute("set preserve_insertion_order = false")
+        try:
+            self._run(build)
+        finally:
+            self.con.execute("reset preserve_insertion_order")
         self.con.execute(
             "create or replace temp view sessions as select * exclude (_in_window) from _sessions_all where _in_window")
         if replay:
@@ -517,6 +554,30 @@ class Store:
         self._materialized = True
         self._materialized_replay = replay
         return self.con.execute("select count(*) from sessions").fetchall()[0][0]
+
+    def _columns_of(self, view: str) -> list[str]:
+        return [r[0] for r in self.con.execute(f"select column_name from (describe {view})").fetchall()]
+
+    def _session_columns(self) -> list[str]:
+        return self._columns_of("_sessions_files")
+
+    def locate_lines(self, records: list[dict]) -> None:
+        """Fill `line` (DuckDB's row number) in place for records read without one, by file, id and time."""
+        missing = [r for r in records if r.get("line") is None and r.get("source_file") and r.get("session_id")]
+        if not missing:
+            return
+        # The file views, so a recovered first line and skipped bad lines count as usual.
+        found = self.execute(
+            """select source_file, session_id, "timestamp", line from _sessions_files
+            where session_id in (select unnest($ids::varchar[]))""",
+            {"ids": sorted({r["session_id"] for r in missing})}, physical=False)
+        lines: dict[tuple, list[int]] = {}
+        for path, sid, ts, line in sorted(found.rows, key=lambda r: (r[0], r[3])):
+            lines.setdefault((path, sid, ts), []).append(line)
+        for r in missing:
+            candidates = lines.get((r["source_file"], r["session_id"], r.get("timestamp")), [])
+            if candidates:
+                r["line"] = candidates.pop(0)
 
     def coverage(self) -> tuple[int, datetime | None, datetime | None]:
         """All session rows read, and the oldest and newest timestamp among them."""
@@ -528,8 +589,9 @@ class Store:
         self.con.execute("create or replace temp table _wanted (source_file varchar, line bigint)")
         if keys:
             self.con.executemany("insert into _wanted values (?, ?)", [list(k) for k in keys])
+        # From the files, not the (possibly narrow) materialized table: the full rows.
         rel = self.con.sql(
-            """select s.* from sessions as s
+            """select s.* from _sessions_files as s
             semi join _wanted as w on w.source_file = s.source_file and w.line = s.line
             order by s.source_file, s.line""")
         path = Path(path)
@@ -583,6 +645,15 @@ class Store:
 
         res = self.execute(text, params or None)
         return pd.DataFrame(res.rows, columns=res.columns)
+
+    def physical_records(self, records: list[dict]) -> None:
+        """Turn the `line` of dicts with a `source_file` into physical line numbers, in place."""
+        if not records:
+            return
+        res = Result(["source_file", "line"], [(r.get("source_file"), r.get("line")) for r in records])
+        self.to_physical(res)
+        for r, (_, line) in zip(records, res.rows):
+            r["line"] = line
 
     def to_physical(self, result: "Result") -> None:
         """Turn `line` values (DuckDB's non-blank row numbers) into physical line numbers in place."""

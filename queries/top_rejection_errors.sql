@@ -7,16 +7,13 @@
 -- param: top int = 5  -- how many reasons to keep per model
 -- Staff ids (W-123) become W-<n>, other numbers <n> and quoted values '<v>', so one
 -- validator complaint about different people counts as one reason. An answer with no
--- JSON in it counts as the reason `(no JSON in the answer)`.
+-- JSON in it counts as the reason `(no JSON in the answer)`. `sessions` counts the
+-- distinct session ids that met the reason.
 with rejected as (
     select
         model,
-        source_file,
-        line,
-        case
-            when verdict_kind = 'no_json' then '(no JSON in the answer)'
-            else fold_error(error)
-        end as reason,
+        session_id,
+        verdict_kind,
         error
     from attempts
     where verdict_kind in ('validation_failed', 'no_json')
@@ -24,15 +21,29 @@ with rejected as (
         and ($until is null or "timestamp" < $until::timestamptz)
         and ($model is null or model = $model)
 ),
+reasons as (
+    -- Folded once per distinct message, not once per attempt: the regexes are the cost.
+    select
+        verdict_kind,
+        error,
+        case
+            when verdict_kind = 'no_json' then '(no JSON in the answer)'
+            else fold_error(error)
+        end as reason
+    from (select distinct verdict_kind, error from rejected)
+),
 counted as (
     select
-        model,
-        reason,
+        r.model,
+        f.reason,
         count(*) as rejections,
-        count(distinct (source_file, line)) as sessions,
-        min(error) as example
-    from rejected
-    group by model, reason
+        count(distinct r.session_id) as sessions,
+        min(r.error) as example
+    from rejected as r
+    join reasons as f
+        on f.verdict_kind = r.verdict_kind
+        and f.error is not distinct from r.error
+    group by r.model, f.reason
 )
 select
     model,
