@@ -315,8 +315,10 @@ def alarm(
     replay_runs: ReplayOpt = None,
     config: ConfigOpt = None,
     queries_dir: QueriesOpt = None,
-    since: Annotated[Optional[str], typer.Option(help="Only rows newer than this: 15m, 24h, 7d or an ISO time.")] = None,
-    max_age: Annotated[Optional[str], typer.Option(help="Exit 3 when the newest row is older than this (e.g. 2h).")] = None,
+    since: Annotated[Optional[str], typer.Option(
+        metavar="AGE|TIME", help="Only rows newer than this: 15m, 24h, 7d or an ISO time.")] = None,
+    max_age: Annotated[Optional[str], typer.Option(
+        metavar="AGE", help="Exit 3 when the newest row is older than this (e.g. 2h).")] = None,
     max_unreadable: Annotated[int, typer.Option(min=0, help="Exit 3 when more lines than this are unreadable.")] = 0,
     fail_on: Annotated[FailOn, typer.Option(help="Exit 1 on critical only, or on warnings too.")] = FailOn.critical,
     fmt: Annotated[AlarmFormat, typer.Option("--format", "-f", help="text, or one JSON status object.")] = AlarmFormat.text,

@@ -130,3 +130,15 @@ def test_demo_runs_from_an_empty_folder(cli, tmp_path, monkeypatch):
     assert (tmp_path / "forensics-demo" / "sessions.jsonl").exists()
     code, out, _ = cli("demo")
     assert code == 0 and "Reusing" in out
+
+
+def test_installed_script_finds_its_queries_and_templates(run_script, sample_dir, tmp_path):
+    """Run from an empty folder, the installed package must carry queries/ and templates/."""
+    proc = run_script("list", "--format", "json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "first_shot_success_rate" in proc.stdout.decode()
+    out = tmp_path / "r.html"
+    proc = run_script("report", "-s", sample_dir / "sessions.jsonl", "--week", "2026-W45",
+                      "--format", "html", "--out", out, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_text().startswith("<!doctype html>")
