@@ -59,6 +59,7 @@ QueriesOpt = Annotated[Optional[list[Path]], typer.Option(
     help="More named queries (repeatable; overrides built-ins of the same name). Also $FORENSICS_QUERIES.")]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 TablefmtOpt = Annotated[str, typer.Option("--tablefmt", help="tabulate style for --format table.")]
+LimitOpt = Annotated[Optional[int], typer.Option(min=0, help="Print at most N rows.")]
 
 
 def _err(message: str) -> None:
@@ -270,7 +271,7 @@ def run(
     queries_dir: QueriesOpt = None,
     fmt: FormatOpt = Format.table,
     tablefmt: TablefmtOpt = "simple",
-    limit: Annotated[Optional[int], typer.Option(min=0, help="Print at most N rows.")] = None,
+    limit: LimitOpt = None,
 ) -> None:
     """Run a named query over the logs.
 
@@ -295,7 +296,7 @@ def sql(
     config: ConfigOpt = None,
     fmt: FormatOpt = Format.table,
     tablefmt: TablefmtOpt = "simple",
-    limit: Annotated[Optional[int], typer.Option(min=0, help="Print at most N rows.")] = None,
+    limit: LimitOpt = None,
 ) -> None:
     """Run ad-hoc SQL over the same views the named queries use.
 

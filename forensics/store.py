@@ -131,20 +131,15 @@ create or replace temp macro fold_error(e) as
                    '\b[0-9]+\b', '<n>', 'g');
 """
 
-# unnest() in the select list: a lateral join (`from sessions, unnest(...)`) is 100x
+# The call's columns every attempt row carries.
+_CALL_COLUMNS = ('session_id', '"timestamp"', 'model', 'provider', 'kind', 'daemon', 'final_verdict',
+                 'source_file', 'line')
+# unnest() in the select list: a lateral join (`from sessions, unnest(...)`) is 60x
 # slower in DuckDB on a million rows.
-_ATTEMPTS_VIEW = """
+_ATTEMPTS_VIEW = f"""
 create or replace temp view attempts as
 select
-    session_id,
-    "timestamp",
-    model,
-    provider,
-    kind,
-    daemon,
-    final_verdict,
-    source_file,
-    line,
+    {", ".join(_CALL_COLUMNS)},
     attempt.iteration as iteration,
     attempt.verdict_kind as verdict_kind,
     attempt.error as error,
@@ -152,15 +147,7 @@ select
     position
 from (
     select
-        session_id,
-        "timestamp",
-        model,
-        provider,
-        kind,
-        daemon,
-        final_verdict,
-        source_file,
-        line,
+        {", ".join(_CALL_COLUMNS)},
         unnest(attempts) as attempt,
         generate_subscripts(attempts, 1) as position
     from sessions
