@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -15,6 +14,7 @@ from typing import Any
 from .catalog import parse_time
 from .errors import ForensicsError
 from .output import iso_utc, plain
+from .store import columns_named
 
 EXIT_CLEAN, EXIT_VIOLATION, EXIT_USAGE, EXIT_CANNOT_EVALUATE = 0, 1, 2, 3
 
@@ -63,17 +63,6 @@ class AlarmOutcome:
         if self.problems:
             out["problems"] = self.problems
         return plain(out)
-
-
-def columns_used(queries) -> set[str]:
-    """Columns a set of queries could name (any word of their SQL), plus what `attempts` needs."""
-    words: set[str] = set()
-    for q in queries:
-        words |= set(re.findall(r"[a-z_][a-z0-9_]*", q.sql.lower()))
-    if "attempts" in words:
-        words |= {"attempts", "session_id", "timestamp", "model", "provider", "kind", "daemon",
-                  "final_verdict", "source_file", "line"}
-    return words
 
 
 def _age(text: str) -> timedelta:
@@ -126,7 +115,7 @@ def _evaluate(src, opts: AlarmOptions, outcome: AlarmOutcome) -> None:
     with Store(src) as store:
         # One parse of the logs, of only the columns the alarm queries use, for the totals
         # and every alarm query.
-        store.materialize(since=since, columns=columns_used(store.catalog.alarms()))
+        store.materialize(since=since, columns=columns_named(q.sql for q in store.catalog.alarms()))
         outcome.stderr_lines.extend(store.warnings())
         rows, oldest, newest = store.execute(
             'select count(*), min("timestamp"), max("timestamp") from sessions').rows[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .output import iso_utc, plain
+from .store import columns_named
 
 # Each check: a name, what it means, and the SQL condition (over `sessions`) that breaks it.
 INVARIANTS = (
@@ -53,20 +54,28 @@ class Health:
                       "files": self.files, "checks": self.checks, "orphans": self.orphans})
 
 
+_PER_FILE = """
+    select
+        source_file,
+        count(*) as rows,
+        list(distinct schema order by schema) filter (where schema is not null) as schemas,
+        list(distinct {producer} order by {producer}) filter (where {producer} is not null) as producers,
+        min("timestamp") as oldest,
+        max("timestamp") as newest
+    from {view}
+    group by source_file"""
+
+
 def diagnose(store, *, examples: int = 5) -> Health:
     """Check every file and row the store reads against the format's rules."""
-    health = Health(unreadable_lines=store.scan.unreadable_lines)
+    health = Health(unreadable_lines=store.check().unreadable_lines)
+    # One parse of what the checks name; every check below reads the tables.
+    store.materialize(replay=True, columns=columns_named(
+        [c for _, _, c in INVARIANTS] + [_PER_FILE, "schema daemon timestamp session_id"]))
     per_file = {r["source_file"]: r for r in store.execute(
-        """select source_file, count(*) as rows,
-            list(distinct schema order by schema) filter (where schema is not null) as schemas,
-            list(distinct daemon order by daemon) filter (where daemon is not null) as producers,
-            min("timestamp") as oldest, max("timestamp") as newest
-        from sessions group by source_file""").records()}
+        _PER_FILE.format(producer="daemon", view="sessions")).records()}
     replay_files = {r["source_file"]: r for r in store.execute(
-        """select source_file, count(*) as rows,
-            list(distinct schema order by schema) filter (where schema is not null) as schemas,
-            min("timestamp") as oldest, max("timestamp") as newest
-        from replay_runs group by source_file""").records()}
+        _PER_FILE.format(producer="null::varchar", view="replay_runs")).records()}
     for scan in store.scan.files:
         facts = (per_file if scan.stream == "sessions" else replay_files).get(scan.path, {})
         health.files.append({
@@ -78,13 +87,17 @@ def diagnose(store, *, examples: int = 5) -> Health:
         })
     for name, meaning, condition in INVARIANTS:
         res = store.execute(
-            f"""select session_id, source_file, line, count(*) over () as total
+            f"""select session_id, "timestamp", source_file, line, count(*) over () as total
             from sessions where {condition}
-            order by source_file, line limit {int(examples)}""")
-        total = res.rows[0][3] if res.rows else 0
+            order by source_file, session_id limit {int(examples)}""", physical=False)
+        total = res.rows[0][4] if res.rows else 0
+        found = [{"session_id": r[0], "timestamp": r[1], "source_file": r[2], "line": r[3]} for r in res.rows]
+        store.locate_lines(found)
+        store.physical_records(found)
         health.checks.append({
             "check": name, "meaning": meaning, "rows": total,
-            "examples": [{"session_id": r[0], "at": f"{r[1]}:{r[2]}"} for r in res.rows],
+            "examples": [{"session_id": f["session_id"], "at": f"{f['source_file']}:{f['line']}"}
+                         for f in found],
         })
     o = store.execute(
         """with s as (select distinct session_id from sessions where session_id is not null),

@@ -8,6 +8,7 @@ from typing import Any
 
 from .errors import ForensicsError
 from .output import iso_utc
+from .store import columns_named
 
 # Fewer calls that reached the model than this, and a model's rate is flagged, not ranked.
 MIN_SESSIONS = 30
@@ -59,10 +60,9 @@ def build_report(store, week: tuple[str, datetime, datetime], *, trend_weeks: in
     """Gather every section's figures; the logs are parsed once into temp tables first."""
     label, start, end = week
     trend_start = start - timedelta(weeks=trend_weeks - 1)
-    from .alarm import columns_used
-
     sections = ["model_weekly_summary", "top_rejection_errors", "retrieval_depth_vs_first_shot"]
-    needed = columns_used([store.catalog.get(n) for n in sections] + store.catalog.alarms())
+    needed = columns_named([store.catalog.get(n).sql for n in sections]
+                           + [q.sql for q in store.catalog.alarms()])
     # One parse, of only the columns the sections use (no prompts, no line numbers).
     store.materialize(since=trend_start, until=end, replay=True, columns=needed)
     coverage = store.coverage()

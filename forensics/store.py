@@ -20,6 +20,7 @@ import codecs
 import gzip
 import json
 import os
+import re
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
@@ -157,6 +158,17 @@ from (
 # Kept in every narrow materialization: what an alarm row is reported with.
 _ALWAYS_KEPT = frozenset({"session_id", "timestamp", "timestamp_raw", "model", "kind", "daemon",
                           "source_file"})
+
+def columns_named(sql_texts) -> set[str]:
+    """Columns some SQL could name (any word of it), plus what the `attempts` view needs."""
+    words: set[str] = set()
+    for text in sql_texts:
+        words |= set(re.findall(r"[a-z_][a-z0-9_]*", text.lower()))
+    if "attempts" in words:
+        words |= {"attempts", "session_id", "timestamp", "model", "provider", "kind", "daemon",
+                  "final_verdict", "source_file", "line"}
+    return words
+
 
 UNREADABLE_CAUSES = ("invalid_utf8", "invalid_json", "not_object", "torn_last_line")
 
@@ -550,19 +562,19 @@ class Store:
 
     def locate_lines(self, records: list[dict]) -> None:
         """Fill `line` (DuckDB's row number) in place for records read without one, by file, id and time."""
-        missing = [r for r in records if r.get("line") is None and r.get("source_file") and r.get("session_id")]
+        missing = [r for r in records if r.get("line") is None and r.get("source_file")]
         if not missing:
             return
         # The file views, so a recovered first line and skipped bad lines count as usual.
         found = self.execute(
-            """select source_file, session_id, "timestamp", line from _sessions_files
-            where session_id in (select unnest($ids::varchar[]))""",
-            {"ids": sorted({r["session_id"] for r in missing})}, physical=False)
+            """select source_file, coalesce(session_id, '') as sid, "timestamp", line from _sessions_files
+            where coalesce(session_id, '') in (select unnest($ids::varchar[]))""",
+            {"ids": sorted({r.get("session_id") or "" for r in missing})}, physical=False)
         lines: dict[tuple, list[int]] = {}
         for path, sid, ts, line in sorted(found.rows, key=lambda r: (r[0], r[3])):
             lines.setdefault((path, sid, ts), []).append(line)
         for r in missing:
-            candidates = lines.get((r["source_file"], r["session_id"], r.get("timestamp")), [])
+            candidates = lines.get((r["source_file"], r.get("session_id") or "", r.get("timestamp")), [])
             if candidates:
                 r["line"] = candidates.pop(0)
 
