@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -232,10 +231,3 @@ def self_test() -> tuple[int, str]:
     return EXIT_CANNOT_EVALUATE, (
         f"self-test FAILED: exit {outcome.exit_code}, status {outcome.status}, flagged {found}, "
         f"warnings {[w['session_id'] for w in outcome.warnings]}, reason {outcome.reason}")
-
-
-def write_json_lines(rows: list[dict], path: Path) -> None:
-    """Write dicts as JSONL (used for --store-failures)."""
-    with open(path, "w", encoding="utf-8") as fh:
-        for r in rows:
-            fh.write(json.dumps(plain(r), ensure_ascii=False) + "\n")

@@ -19,16 +19,15 @@ from __future__ import annotations
 import codecs
 import gzip
 import json
-import os
 import re
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .catalog import Catalog, Query, load_catalog
+from .catalog import Catalog, load_catalog
 from .errors import ForensicsError
 from .sources import Sources
 
@@ -169,8 +168,6 @@ def columns_named(sql_texts) -> set[str]:
                   "final_verdict", "source_file", "line"}
     return words
 
-
-UNREADABLE_CAUSES = ("invalid_utf8", "invalid_json", "not_object", "torn_last_line")
 
 
 @dataclass
@@ -485,14 +482,15 @@ class Store:
 
         try:
             return fn()
-        except (duckdb.InvalidInputException, duckdb.ConversionException) as exc:
+        except (duckdb.InvalidInputException, duckdb.ConversionException) as first:
             # What DuckDB raises for a line it cannot read; SQL mistakes go straight out.
+            exc: Exception = first
             if self.mode == "strict" and (self._session_paths or self._replay_paths):
                 self.check()
                 try:
                     return fn()
-                except duckdb.Error as exc2:
-                    exc = exc2
+                except duckdb.Error as again:
+                    exc = again
             raise ForensicsError(f"query failed: {str(exc).splitlines()[0]}") from None
         except duckdb.Error as exc:
             raise ForensicsError(f"query failed: {str(exc).splitlines()[0]}") from None
@@ -739,8 +737,3 @@ def connect(
 
     src = resolve(sessions, replay_runs, config=config, queries_dirs=queries_dirs)
     return Store(src)
-
-
-def now_utc() -> datetime:
-    """The current time, in UTC."""
-    return datetime.now(timezone.utc)

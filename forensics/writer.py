@@ -95,10 +95,6 @@ def _get(obj: Any, key: str, default: Any = None) -> Any:
     return getattr(obj, key, default)
 
 
-def _empty(value: Any) -> bool:
-    return value is None or value == ""
-
-
 _SESSION_KEYSET = frozenset(SESSION_KEYS)
 
 

@@ -142,3 +142,33 @@ def test_installed_script_finds_its_queries_and_templates(run_script, sample_dir
                       "--format", "html", "--out", out, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert out.read_text().startswith("<!doctype html>")
+
+
+def test_cli_path_never_imports_pandas(sample_dir, tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from forensics.cli import app\n"
+        "try:\n"
+        f"    app(['run', 'first_shot_success_rate', '-s', {str(sample_dir / 'sessions.jsonl')!r}, '-f', 'json'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "from forensics.cli import app as again\n"
+        "try:\n"
+        f"    again(['report', '-s', {str(sample_dir / 'sessions.jsonl')!r}, '--week', '2026-W45'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('PANDAS' if 'pandas' in sys.modules else 'NO-PANDAS', file=sys.stderr)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, cwd=tmp_path, timeout=120)
+    assert proc.stderr.decode().strip().endswith("NO-PANDAS"), proc.stderr.decode()
+
+
+def test_python_dash_m(tmp_path):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "forensics", "--help"], capture_output=True, cwd=tmp_path)
+    assert proc.returncode == 0 and b"forensics" in proc.stdout

@@ -12,7 +12,7 @@ from forensics.report import build_report, render_report, resolve_week
 from forensics.sources import resolve
 from forensics.store import Store
 
-from .conftest import replay, session, write_jsonl
+from .conftest import session, write_jsonl
 from .test_queries import MINI_REPLAYS, MINI_SESSIONS, wilson
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)

@@ -6,7 +6,6 @@ import codecs
 import gzip
 import json
 
-import pytest
 
 from forensics.sources import resolve
 from forensics.store import Store
@@ -146,3 +145,17 @@ def test_clean_files_are_read_once_without_a_check(tmp_path):
         assert st.mode == "strict" and st.warnings() == []
         st.materialize()
         assert [f.rows for f in st.scan.files] == [2] and st.mode == "strict"
+
+
+def test_genuine_errors_still_surface_as_one_line(tmp_path):
+    from forensics.errors import ForensicsError
+
+    p = write_jsonl(tmp_path / "s.jsonl", [session("a")])
+    with open_store(p) as st:
+        for sql in ("select error('boom from the query')", "select * from nowhere"):
+            try:
+                st.execute(sql)
+            except ForensicsError as exc:
+                assert str(exc).startswith("query failed:") and "\n" not in str(exc)
+            else:
+                raise AssertionError(f"{sql} did not fail")
