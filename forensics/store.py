@@ -85,6 +85,12 @@ _REPLAY_SHAPE = ('{"schema":"VARCHAR","timestamp":"VARCHAR","session_id":"VARCHA
                  '"output":"VARCHAR","latency_ms":"BIGINT","tokens_in":"BIGINT","tokens_out":"BIGINT",'
                  '"status":"VARCHAR","error":"VARCHAR"}')
 _R = f"json_transform(json, '{_REPLAY_SHAPE}')"
+_REPLAY_COLUMNS = (
+    "{'schema': 'VARCHAR', 'timestamp': 'VARCHAR', 'session_id': 'VARCHAR', 'task_id': 'VARCHAR', "
+    "'model': 'VARCHAR', 'provider': 'VARCHAR', "
+    "'retrieval': 'STRUCT(query VARCHAR, k BIGINT, hits STRUCT(doc_id VARCHAR, score DOUBLE)[])', "
+    "'output': 'VARCHAR', 'latency_ms': 'BIGINT', 'tokens_in': 'BIGINT', 'tokens_out': 'BIGINT', "
+    "'status': 'VARCHAR', 'error': 'VARCHAR'}")
 _REPLAY_SELECT = f"""
     {_R}.schema as schema,
     try_cast({_R}."timestamp" as timestamptz) as "timestamp",
@@ -534,8 +540,11 @@ class Store:
         def build():
             self.con.execute(
                 f"create or replace temp table _sessions_all as select {select} from _sessions_files", params)
+            source = "_replay_files"
+            if columns is not None and "raw" not in columns and self.mode == "strict" and self._replay_paths:
+                source = self._typed_replay_view()
             self.con.execute(f"create or replace temp table _replay_mat as select {replay_select} from "
-                             + ("_replay_files" if replay else "_replay_files where false"))
+                             + (source if replay else "_replay_files where false"))
 
         # Row order in the table is never relied on (queries order explicitly, lines are
         # numbered by the reader), and keeping it costs a fifth of the load.
@@ -551,6 +560,21 @@ class Store:
         self._materialized = True
         self._materialized_replay = replay
         return self.con.execute("select count(*) from sessions").fetchall()[0][0]
+
+    def _typed_replay_view(self) -> str:
+        """The replay files read by typed read_json: half the cost, when `raw` is not wanted."""
+        branches = []
+        for path in self._replay_paths:
+            ref = self._ref(path)
+            branches.append(
+                f"""select schema, try_cast("timestamp" as timestamptz) as "timestamp", session_id, task_id,
+                    model, provider, retrieval, len(retrieval.hits) as hits, output, latency_ms, tokens_in,
+                    tokens_out, status, error, null::json as raw, {ref} as source_file, null::bigint as line
+                from read_json({ref}, format = 'newline_delimited', records = true,
+                    columns = {_REPLAY_COLUMNS},
+                    maximum_object_size = {self._max_object.get(path, MAX_OBJECT_BYTES)})""")
+        self.con.execute("create or replace temp view _replay_typed as " + " union all ".join(branches))
+        return "_replay_typed"
 
     def _columns_of(self, view: str) -> list[str]:
         return [r[0] for r in self.con.execute(f"select column_name from (describe {view})").fetchall()]

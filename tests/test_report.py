@@ -134,3 +134,15 @@ def test_report_cli_writes_file(tmp_path, cli, sample_dir):
     assert code == 0 and "wrote html report for 2026-W45" in err
     text = out.read_text()
     assert text.startswith("<!doctype html>") and "gpt-oss:20b" in text
+
+
+def test_report_with_an_unreadable_replay_line(tmp_path):
+    """The report's fast typed read of replay runs falls back like every other read."""
+    s = write_jsonl(tmp_path / "s.jsonl", MINI_SESSIONS)
+    r = write_jsonl(tmp_path / "r.jsonl", MINI_REPLAYS + [b"{broken", b"[1, 2]"])
+    with Store(resolve(str(s), str(r), env={})) as st:
+        data = build_report(st, resolve_week("2026-W46"), trend_weeks=4, now=NOW)
+        assert st.mode == "tolerant"
+    assert data["basis"]["unreadable_lines"] == 2
+    depth = {(x["model"], x["hits_bucket"]): x["sessions"] for x in data["depth"]}
+    assert depth[("m-a", "6+")] == 2 and depth[("m-b", "3-5")] == 1
