@@ -3,6 +3,9 @@
     python bench/alarm.py [--sessions 1000000] [--repeat 3]
 
 Target: the alarm costs no more than one scan (within 1.25x of raw DuckDB's wall time).
+The sample data holds 3 planted violations, so `alarm` takes the path that also finds their
+line numbers (one more read); `--since 24h` matches no row of the data set and measures the
+path that finds nothing (same parse, exit 3 for an empty window).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ def main() -> None:
     sessions = str(dataset(args.sessions) / "sessions.jsonl")
     res = {
         "alarm": best_of(args.repeat, forensics_cmd() + ["alarm", "--sessions", sessions, "--format", "json"]),
-        "alarm_since_24h": best_of(args.repeat, forensics_cmd() + [
+        "alarm_nothing_found_since_24h": best_of(args.repeat, forensics_cmd() + [
             "alarm", "--sessions", sessions, "--since", "24h", "--format", "json"]),
         "raw_duckdb_scan": best_of(args.repeat, [python(), "-c", RAW_DUCKDB, sessions]),
     }

@@ -316,6 +316,8 @@ class Store:
         self.catalog = catalog or load_catalog(sources.queries_dirs)
         self.con = duckdb.connect(":memory:")
         self.con.execute("set TimeZone = 'UTC'")
+        # A progress bar on stderr would turn every long cron run into a mail.
+        self.con.execute("set enable_progress_bar = false")
         if threads:
             self.con.execute(f"set threads = {int(threads)}")
         self._tmp: tempfile.TemporaryDirectory | None = None
