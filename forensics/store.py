@@ -316,8 +316,12 @@ class Store:
         self.catalog = catalog or load_catalog(sources.queries_dirs)
         self.con = duckdb.connect(":memory:")
         self.con.execute("set TimeZone = 'UTC'")
-        # A progress bar on stderr would turn every long cron run into a mail.
-        self.con.execute("set enable_progress_bar = false")
+        # A progress bar on stderr would turn every long cron run into a mail. (Inside
+        # Jupyter DuckDB refuses to touch the setting without ipywidgets: no bar there.)
+        try:
+            self.con.execute("set enable_progress_bar = false")
+        except duckdb.Error:
+            pass
         if threads:
             self.con.execute(f"set threads = {int(threads)}")
         self._tmp: tempfile.TemporaryDirectory | None = None
