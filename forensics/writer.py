@@ -98,7 +98,7 @@ def _get(obj: Any, key: str, default: Any = None) -> Any:
 _SESSION_KEYSET = frozenset(SESSION_KEYS)
 
 
-def session_row(record: Any, *, daemon: str = "forensics") -> dict:
+def session_row(record: Any, daemon: str = "forensics") -> dict:
     """Return the ordered dict a session row is written as, with stamps and omission rules."""
     src = record if type(record) is dict else _as_mapping(record)
     get = src.get
@@ -182,8 +182,11 @@ def encode_line(row: Mapping) -> bytes:
     orjson writes the same bytes as ``json.dumps(ensure_ascii=False, separators=(",", ":"))``
     twenty times faster; it would write NaN as null, so non-finite floats are refused first.
     """
-    if _nonfinite(row):
-        raise ValueError("NaN and Infinity are not JSON")
+    for value in row.values():
+        # Text and integers are most of a row; only containers and floats need a look.
+        kind = type(value)
+        if kind is not str and kind is not int and kind is not bool and value is not None and _nonfinite(value):
+            raise ValueError("NaN and Infinity are not JSON")
     return orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE)
 
 
@@ -283,11 +286,11 @@ class _AppendLog:
         self.written += 1
         return True
 
-    def _append_row(self, build: Callable[[], dict]) -> bool:
+    def _append_row(self, build: Callable[..., dict], *args: Any) -> bool:
         if not self.path:
             return False
         try:
-            row = build()
+            row = build(*args)
         except Exception as exc:  # a bad record must not break the caller
             self._fail("build a row for", exc)
             return False
@@ -327,7 +330,7 @@ class SessionLogger(_AppendLog):
 
     def append(self, record: Any) -> bool:
         """Append one record (mapping or object); returns True when the row was written cleanly."""
-        return self._append_row(lambda: session_row(record, daemon=self.daemon))
+        return self._append_row(session_row, record, self.daemon)
 
 
 class ReplayLogger(_AppendLog):
@@ -335,7 +338,7 @@ class ReplayLogger(_AppendLog):
 
     def append(self, record: Any) -> bool:
         """Append one replay run; returns True when the row was written cleanly."""
-        return self._append_row(lambda: replay_row(record))
+        return self._append_row(replay_row, record)
 
 
 def _history(items: Any) -> list[dict]:
