@@ -221,7 +221,7 @@ def list_queries(
     from .output import render
     from .sources import resolve
 
-    src = resolve(config=config, queries_dirs=[str(q) for q in queries_dir or []], require_sessions=False)
+    src = resolve(config=config, queries_dirs=[str(q) for q in queries_dir or []], streams=False)
     cat = load_catalog(src.queries_dirs)
     rows = [(q.name, q.kind, q.severity or "", "built-in" if q.builtin else str(q.path.parent),
              q.description) for q in cat.queries.values()]
@@ -245,7 +245,7 @@ def show(
     from .catalog import load_catalog
     from .sources import resolve
 
-    src = resolve(config=config, queries_dirs=[str(q) for q in queries_dir or []], require_sessions=False)
+    src = resolve(config=config, queries_dirs=[str(q) for q in queries_dir or []], streams=False)
     q = load_catalog(src.queries_dirs).get(name)
     typer.echo(f"{q.name} ({q.kind}{', ' + q.severity if q.severity else ''})  {q.path}")
     typer.echo(f"\n{q.description}")

@@ -133,6 +133,7 @@ def resolve(
     env: Mapping[str, str] | None = None,
     cwd: str | os.PathLike | None = None,
     require_sessions: bool = True,
+    streams: bool = True,
 ) -> Sources:
     """Resolve both streams from flags, then environment, then config; raise SourceError if absent."""
     env = os.environ if env is None else env
@@ -155,9 +156,11 @@ def resolve(
         return None, None
 
     result = Sources()
-    s_specs, s_from = pick(sessions, ENV_SESSIONS, "sessions")
-    r_specs, r_from = pick(replay_runs, ENV_REPLAY_RUNS, "replay_runs")
-    if s_specs is None and require_sessions:
+    # `streams=False`: only the query folders are wanted (list, show), so a log that is
+    # missing right now must not stop them.
+    s_specs, s_from = pick(sessions, ENV_SESSIONS, "sessions") if streams else (None, None)
+    r_specs, r_from = pick(replay_runs, ENV_REPLAY_RUNS, "replay_runs") if streams else (None, None)
+    if s_specs is None and require_sessions and streams:
         raise SourceError(
             "no sessions log configured: pass --sessions PATH, set FORENSICS_SESSIONS, "
             f"or name it in ./{CONFIG_NAME} (see `forensics --help`)")

@@ -244,6 +244,16 @@ def _is_blank(raw: bytes) -> bool:
     return not raw.strip(b" \t\r\n")
 
 
+def _nonblank_lines(path: str):
+    """Yield (ordinal, physical line number, raw bytes) for each non-blank line, as DuckDB numbers them."""
+    ordinal = 0
+    with _open_binary(path) as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            if not _is_blank(raw):
+                ordinal += 1
+                yield ordinal, lineno, raw
+
+
 def classify_lines(path: str, ordinals: set[int]) -> tuple[dict[int, tuple[int, str]], str | None]:
     """Name the cause and physical line of each non-blank line ordinal; recover a BOM first line.
 
@@ -252,36 +262,31 @@ def classify_lines(path: str, ordinals: set[int]) -> tuple[dict[int, tuple[int, 
     """
     found: dict[int, tuple[int, str]] = {}
     fixed_first = None
-    ordinal = 0
-    with _open_binary(path) as fh:
-        for lineno, raw in enumerate(fh, start=1):
-            if _is_blank(raw):
-                continue
-            ordinal += 1
-            if ordinal not in ordinals:
-                continue
+    for ordinal, lineno, raw in _nonblank_lines(path):
+        if ordinal not in ordinals:
+            continue
+        body = raw
+        if ordinal == 1 and body.startswith(codecs.BOM_UTF8):
+            body = body[len(codecs.BOM_UTF8):]
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            found[ordinal] = (lineno, "invalid_utf8")
+            continue
+        try:
+            value = json.loads(text)
+        except ValueError:
             torn = not raw.endswith(b"\n")
-            body = raw
-            if ordinal == 1 and body.startswith(codecs.BOM_UTF8):
-                body = body[len(codecs.BOM_UTF8):]
-            try:
-                text = body.decode("utf-8")
-            except UnicodeDecodeError:
-                found[ordinal] = (lineno, "invalid_utf8")
-                continue
-            try:
-                value = json.loads(text)
-            except ValueError:
-                found[ordinal] = (lineno, "torn_last_line" if torn else "invalid_json")
-                continue
-            if not isinstance(value, dict):
-                found[ordinal] = (lineno, "not_object")
-            elif body is not raw:
-                fixed_first = text.strip()
-            elif len(raw) >= MAX_OBJECT_BYTES:
-                found[ordinal] = (len(raw), "too_large")
-            else:  # DuckDB refused a line Python reads: keep it out and call it invalid
-                found[ordinal] = (lineno, "invalid_json")
+            found[ordinal] = (lineno, "torn_last_line" if torn else "invalid_json")
+            continue
+        if not isinstance(value, dict):
+            found[ordinal] = (lineno, "not_object")
+        elif body is not raw:
+            fixed_first = text.strip()
+        elif len(raw) >= MAX_OBJECT_BYTES:
+            found[ordinal] = (len(raw), "too_large")
+        else:  # DuckDB refused a line Python reads: keep it out and call it invalid
+            found[ordinal] = (lineno, "invalid_json")
     return found, fixed_first
 
 
@@ -291,18 +296,13 @@ def physical_lines(path: str, ordinals: list[int]) -> dict[int, int]:
     if not wanted:
         return {}
     out: dict[int, int] = {}
-    ordinal = 0
     i = 0
-    with _open_binary(path) as fh:
-        for lineno, raw in enumerate(fh, start=1):
-            if _is_blank(raw):
-                continue
-            ordinal += 1
-            if ordinal == wanted[i]:
-                out[ordinal] = lineno
-                i += 1
-                if i == len(wanted):
-                    break
+    for ordinal, lineno, _ in _nonblank_lines(path):
+        if ordinal == wanted[i]:
+            out[ordinal] = lineno
+            i += 1
+            if i == len(wanted):
+                break
     return out
 
 

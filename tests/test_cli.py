@@ -172,3 +172,10 @@ def test_python_dash_m(tmp_path):
 
     proc = subprocess.run([sys.executable, "-m", "forensics", "--help"], capture_output=True, cwd=tmp_path)
     assert proc.returncode == 0 and b"forensics" in proc.stdout
+
+
+def test_list_and_show_do_not_need_the_logs(cli, monkeypatch):
+    monkeypatch.setenv("FORENSICS_SESSIONS", "/nowhere/sessions.jsonl")
+    assert cli("list")[0] == 0
+    assert cli("show", "orphans")[0] == 0
+    assert cli("run", "orphans")[0] == 1  # but anything that reads them says what is missing
