@@ -89,13 +89,12 @@ def handle_errors(fn):
     return wrapper
 
 
-def _open_store(sessions, replay_runs, config, queries_dir, *, require_sessions=True):
+def _open_store(sessions, replay_runs, config, queries_dir):
     from .sources import resolve
     from .store import Store
 
     src = resolve(sessions, replay_runs, config=config,
-                  queries_dirs=[str(q) for q in queries_dir or []],
-                  require_sessions=require_sessions)
+                  queries_dirs=[str(q) for q in queries_dir or []])
     return Store(src)
 
 

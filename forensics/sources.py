@@ -132,7 +132,6 @@ def resolve(
     queries_dirs: list[str] | None = None,
     env: Mapping[str, str] | None = None,
     cwd: str | os.PathLike | None = None,
-    require_sessions: bool = True,
     streams: bool = True,
 ) -> Sources:
     """Resolve both streams from flags, then environment, then config; raise SourceError if absent."""
@@ -160,7 +159,7 @@ def resolve(
     # missing right now must not stop them.
     s_specs, s_from = pick(sessions, ENV_SESSIONS, "sessions") if streams else (None, None)
     r_specs, r_from = pick(replay_runs, ENV_REPLAY_RUNS, "replay_runs") if streams else (None, None)
-    if s_specs is None and require_sessions and streams:
+    if s_specs is None and streams:
         raise SourceError(
             "no sessions log configured: pass --sessions PATH, set FORENSICS_SESSIONS, "
             f"or name it in ./{CONFIG_NAME} (see `forensics --help`)")
