@@ -401,6 +401,7 @@ def report(
     sessions: SessionsOpt = None,
     replay_runs: ReplayOpt = None,
     config: ConfigOpt = None,
+    queries_dir: QueriesOpt = None,
     week: Annotated[Optional[str], typer.Option(help="ISO week in UTC, e.g. 2026-W46.")] = None,
     last_week: Annotated[bool, typer.Option("--last-week", help="The last complete ISO week (the default).")] = False,
     fmt: Annotated[ReportFormat, typer.Option("--format", "-f", help="markdown or standalone html.")] = ReportFormat.markdown,
@@ -418,7 +419,7 @@ def report(
 
     if week and last_week:
         raise ForensicsError("give --week or --last-week, not both")
-    with _open_store(sessions, replay_runs, config, None) as store:
+    with _open_store(sessions, replay_runs, config, queries_dir) as store:
         data = build_report(store, resolve_week(week), trend_weeks=trend_weeks)
         _warn_unreadable(store)
     text = render_report(data, fmt.value)
