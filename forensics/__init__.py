@@ -1,12 +1,5 @@
 """forensics: answer forensic questions about LLM iterate sessions with DuckDB."""
 
-from .writer import (
-    ReplayLogger,
-    SessionLogger,
-    build_session_record,
-    new_session_id,
-)
-
 __version__ = "0.1.0"
 
 __all__ = [
@@ -16,6 +9,17 @@ __all__ = [
     "connect",
     "new_session_id",
 ]
+
+_WRITER_NAMES = {"ReplayLogger", "SessionLogger", "build_session_record", "new_session_id"}
+
+
+def __getattr__(name: str):
+    # Imported on first use, so the command line does not load the writer to run a query.
+    if name in _WRITER_NAMES:
+        from . import writer
+
+        return getattr(writer, name)
+    raise AttributeError(f"module 'forensics' has no attribute {name!r}")
 
 
 def connect(sessions=None, replay_runs=None, *, config=None, queries_dirs=None):
