@@ -114,13 +114,22 @@ def _evaluate(src, opts: AlarmOptions, outcome: AlarmOutcome) -> None:
     with Store(src) as store:
         # One parse of the logs, of only the columns the alarm queries use, for the totals
         # and every alarm query.
-        store.materialize(since=since, columns=columns_named(q.sql for q in store.catalog.alarms()))
+        store.materialize(since=since, columns=columns_named(q.sql for q in store.catalog.alarms()),
+                          window_only=True)
         outcome.stderr_lines.extend(store.warnings())
         rows, oldest, newest = store.execute(
             'select count(*), min("timestamp"), max("timestamp") from sessions').rows[0]
         scan = store.scan
+        in_window = dict(store.execute(
+            "select source_file, count(*) from sessions group by source_file").rows)
+        files = []
+        for f in scan.files:
+            # Per file: its rows in the window, and every unreadable line of the file.
+            entry = f.as_dict()
+            entry["rows"] = in_window.get(f.path, 0)
+            files.append(entry)
         outcome.checked = {
-            "files": [f.as_dict() for f in scan.files],
+            "files": files,
             "rows": rows,
             "unreadable_lines": scan.unreadable_lines,
             "oldest_timestamp": oldest,

@@ -514,7 +514,8 @@ class Store:
         return self.execute(q.sql, bound, physical=physical)
 
     def materialize(self, since: datetime | None = None, until: datetime | None = None,
-                    *, replay: bool = False, columns: set[str] | None = None) -> int:
+                    *, replay: bool = False, columns: set[str] | None = None,
+                    window_only: bool = False) -> int:
         """Parse the logs once into temp tables behind the same view names; returns rows in the window.
 
         Every row is kept with its file and time (so totals and coverage need no second
@@ -544,8 +545,9 @@ class Store:
             replay_select = ", ".join(f'"{c}"' for c in rkeep) + ", null::bigint as line"
 
         def build():
+            where = f" where {in_window}" if window_only else ""
             self.con.execute(
-                f"create or replace temp table _sessions_all as select {select} from _sessions_files", params)
+                f"create or replace temp table _sessions_all as select {select} from _sessions_files{where}", params)
             source = "_replay_files"
             if columns is not None and "raw" not in columns and self.mode == "strict" and self._replay_paths:
                 source = self._typed_replay_view()

@@ -200,3 +200,18 @@ def test_installed_script_under_cron_environment(clean, tmp_path, run_script):
     dirty = write_jsonl(tmp_path / "d.jsonl", clean_rows() + [session("BAD", grounded=False)])
     proc = run_script("alarm", "--sessions", dirty, env=env, cwd=tmp_path)
     assert proc.returncode == 1 and b"session=BAD" in proc.stdout
+
+
+def test_window_counts_in_both_reading_modes(tmp_path):
+    """checked.rows and each file's rows are the window's, whether or not a line was refused."""
+    from datetime import datetime, timedelta, timezone
+
+    fresh = (datetime.now(timezone.utc) - timedelta(minutes=5)).isoformat()
+    rows = [session("old", ts="2020-01-01T00:00:00Z"), session("new-1", ts=fresh), session("new-2", ts=fresh)]
+    clean = write_jsonl(tmp_path / "clean.jsonl", rows)
+    dirty = write_jsonl(tmp_path / "dirty.jsonl", rows + [b"{torn"])
+    for path, unreadable in ((clean, 0), (dirty, 1)):
+        out = evaluate(AlarmOptions(sessions=[str(path)], config=os.devnull, since="1h", max_unreadable=1))
+        assert out.exit_code == 0, out.reason
+        assert out.checked["rows"] == 2 and out.checked["files"][0]["rows"] == 2
+        assert out.checked["unreadable_lines"] == unreadable
