@@ -191,27 +191,16 @@ def test_self_test_fails_when_the_alarm_misses(cli, monkeypatch):
     assert code == 3 and "self-test FAILED" in err
 
 
-def test_installed_script_under_cron_environment(clean, tmp_path, run_script):
-    env = {"PATH": "/usr/bin:/bin"}  # what `env -i PATH=/usr/bin:/bin` leaves
+def test_installed_script_under_cron_environment(clean, tmp_path):
+    """What cron does: `env -i PATH=/usr/bin:/bin /abs/path/forensics alarm ...`."""
+    import subprocess
+
     script = os.path.abspath(script_path())
-    proc = run_script("alarm", "--sessions", clean, env=env, cwd=tmp_path)
+    cron = ["/usr/bin/env", "-i", "PATH=/usr/bin:/bin", script]
+    proc = subprocess.run(cron + ["alarm", "--sessions", str(clean)], capture_output=True, cwd=tmp_path,
+                          timeout=120)
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, b"", b""), proc.stderr
-    assert os.path.isabs(script)
     dirty = write_jsonl(tmp_path / "d.jsonl", clean_rows() + [session("BAD", grounded=False)])
-    proc = run_script("alarm", "--sessions", dirty, env=env, cwd=tmp_path)
+    proc = subprocess.run(cron + ["alarm", "--sessions", str(dirty)], capture_output=True, cwd=tmp_path,
+                          timeout=120)
     assert proc.returncode == 1 and b"session=BAD" in proc.stdout
-
-
-def test_window_counts_in_both_reading_modes(tmp_path):
-    """checked.rows and each file's rows are the window's, whether or not a line was refused."""
-    from datetime import datetime, timedelta, timezone
-
-    fresh = (datetime.now(timezone.utc) - timedelta(minutes=5)).isoformat()
-    rows = [session("old", ts="2020-01-01T00:00:00Z"), session("new-1", ts=fresh), session("new-2", ts=fresh)]
-    clean = write_jsonl(tmp_path / "clean.jsonl", rows)
-    dirty = write_jsonl(tmp_path / "dirty.jsonl", rows + [b"{torn"])
-    for path, unreadable in ((clean, 0), (dirty, 1)):
-        out = evaluate(AlarmOptions(sessions=[str(path)], config=os.devnull, since="1h", max_unreadable=1))
-        assert out.exit_code == 0, out.reason
-        assert out.checked["rows"] == 2 and out.checked["files"][0]["rows"] == 2
-        assert out.checked["unreadable_lines"] == unreadable
