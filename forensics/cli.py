@@ -231,7 +231,7 @@ def list_queries(
 @app.command()
 @handle_errors
 def show(
-    name: Annotated[str, typer.Argument(help="The query's name, as `forensics list` prints it.")],
+    name: Annotated[str, typer.Argument(metavar="QUERY", help="The query's name, as `forensics list` prints it.")],
     queries_dir: QueriesOpt = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -261,7 +261,7 @@ def show(
 @app.command()
 @handle_errors
 def run(
-    name: Annotated[str, typer.Argument(help="The query's name, as `forensics list` prints it.")],
+    name: Annotated[str, typer.Argument(metavar="QUERY", help="The query's name, as `forensics list` prints it.")],
     param: Annotated[Optional[list[str]], typer.Option(
         "--param", "-p", metavar="KEY=VALUE", help="A query parameter (repeatable).")] = None,
     sessions: SessionsOpt = None,
