@@ -309,7 +309,7 @@ def physical_lines(path: str, ordinals: list[int]) -> dict[int, int]:
 class Store:
     """One DuckDB connection with the `sessions`, `attempts` and `replay_runs` views."""
 
-    def __init__(self, sources: Sources, catalog: Catalog | None = None, *, threads: int | None = None):
+    def __init__(self, sources: Sources, catalog: Catalog | None = None):
         import duckdb  # imported here so `forensics --help` stays fast
 
         self.sources = sources
@@ -322,8 +322,6 @@ class Store:
             self.con.execute("set enable_progress_bar = false")
         except duckdb.Error:
             pass
-        if threads:
-            self.con.execute(f"set threads = {int(threads)}")
         self._tmp: tempfile.TemporaryDirectory | None = None
         self._blank_lines: dict[str, int] = {}
         self._vars = 0
@@ -332,6 +330,7 @@ class Store:
         self._checked: ScanReport | None = None
         self._materialized = False
         self._materialized_replay = False
+        self._window_only = False
         self.mode = "strict"
         self.con.execute("create temp table _forensics_skip (file varchar, ordinal bigint)")
         self.con.execute(_MACROS)
@@ -469,8 +468,8 @@ class Store:
         if self._checked is not None:
             return self._checked
         if self._materialized:
-            # The optimistic reader read every line of every file into the table without
-            # a fault: nothing was unreadable, and the table holds every file's rows.
+            # The optimistic reader read every line of every file without a fault: nothing
+            # was unreadable. The table holds every file's rows, or (window_only) the window's.
             counts = dict(self.con.execute(
                 "select source_file, count(*) from _sessions_all group by source_file").fetchall())
             files = [FileScan(path=p, stream="sessions", rows=counts.get(p, 0)) for p in self._session_paths]
@@ -567,6 +566,7 @@ class Store:
             self.con.execute("create or replace temp view replay_runs as select * from _replay_mat")
         self._materialized = True
         self._materialized_replay = replay
+        self._window_only = window_only
         return self.con.execute("select count(*) from sessions").fetchall()[0][0]
 
     def _typed_replay_view(self) -> str:
@@ -712,6 +712,10 @@ class Store:
         result.rows = fixed
 
     def _has_blank_lines(self, path: str) -> bool:
+        if self._checked is None and self._materialized and self._window_only:
+            # The file's count of non-blank lines is not known here: map by reading it,
+            # rather than count its newlines only to compare them with nothing.
+            return True
         if path not in self._blank_lines:
             scan = next((s for s in self.scan.files if s.path == path), None)
             if scan is None:
