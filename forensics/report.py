@@ -8,7 +8,6 @@ from typing import Any
 
 from .errors import ForensicsError
 from .output import iso_utc
-from .store import columns_named
 
 # Fewer calls that reached the model than this, and a model's rate is flagged, not ranked.
 MIN_SESSIONS = 30
@@ -60,14 +59,31 @@ def build_report(store, week: tuple[str, datetime, datetime], *, trend_weeks: in
     """Gather every section's figures; the logs are parsed once into temp tables first."""
     label, start, end = week
     trend_start = start - timedelta(weeks=trend_weeks - 1)
-    sections = ["model_weekly_summary", "top_rejection_errors", "retrieval_depth_vs_first_shot"]
-    needed = columns_named([store.catalog.get(n).sql for n in sections]
-                           + [q.sql for q in store.catalog.alarms()])
-    # One parse, of only the columns the sections use (no prompts, no line numbers).
-    store.materialize(since=trend_start, until=end, replay=True, columns=needed)
-    coverage = store.coverage()
     wk = {"since": start, "until": end}
-    weekly = store.query("model_weekly_summary", {"since": trend_start, "until": end}).records()
+    # Every statement the report runs, bound once, so that the store can ask DuckDB which
+    # columns they read and parse only those (no prompts, no line numbers), once.
+    sections = {
+        "model_weekly_summary": {"since": trend_start, "until": end},
+        "top_rejection_errors": {**wk, "top": 3},
+        "retrieval_depth_vs_first_shot": wk,
+    }
+    statements = {}
+    for name, params in sections.items():
+        q = store.catalog.get(name)
+        statements[name] = (q.sql, q.bind(params))
+    alarm_queries = store.catalog.alarms()
+    for q in alarm_queries:
+        params = q.bind({k: v for k, v in wk.items() if k in q.params})
+        statements[q.name] = (_ids_only(store, q.sql, params), params)
+    store.materialize(since=trend_start, until=end, replay=True,
+                      columns=store.columns_read(list(statements.values())))
+
+    def run(name: str):
+        sql, params = statements[name]
+        return store.execute(sql, params)
+
+    coverage = store.coverage()
+    weekly = run("model_weekly_summary").records()
     this_week = [r for r in weekly if r["week"] == label]
     prev_year, prev_week, _ = (start - timedelta(days=7)).isocalendar()
     prev_label = f"{prev_year}-W{prev_week:02d}"
@@ -87,12 +103,12 @@ def build_report(store, week: tuple[str, datetime, datetime], *, trend_weeks: in
     # Ranked by first-shot rate; models with too few sessions to judge go last, unranked.
     models.sort(key=lambda m: (m["too_few"], -(m["first_shot_rate"] or 0), m["model"]))
     alarms = []
-    for q in store.catalog.alarms():
-        rows = store.query(q.name, {k: v for k, v in wk.items() if k in q.params}).records()
+    for q in alarm_queries:
+        rows = run(q.name).rows
         alarms.append({"name": q.name, "severity": q.severity, "count": len(rows),
-                       "session_ids": sorted({r.get("session_id") or "" for r in rows})})
-    rejections = store.query("top_rejection_errors", {**wk, "top": 3}).records()
-    depth = store.query("retrieval_depth_vs_first_shot", wk).records()
+                       "session_ids": sorted({sid for (sid,) in rows if sid})})
+    rejections = run("top_rejection_errors").records()
+    depth = run("retrieval_depth_vs_first_shot").records()
     buckets = list(dict.fromkeys(r["hits_bucket"] for r in sorted(depth, key=_bucket_order)))
     depth_by_model: dict[str, dict] = {}
     for r in depth:
@@ -124,6 +140,13 @@ def build_report(store, week: tuple[str, datetime, datetime], *, trend_weeks: in
             "newest": coverage[2],
         },
     }
+
+
+def _ids_only(store, sql: str, params: dict) -> str:
+    """An alarm query cut down to its rows' session ids: all the report shows of them."""
+    columns = [row[0] for row in store.execute(f"describe {sql}", params, physical=False).rows]
+    ids = "session_id" if "session_id" in columns else "null::varchar as session_id"
+    return f"select {ids} from (\n{sql}\n)"
 
 
 _BUCKETS = ("no replay", "0", "1-2", "3-5", "6+")
@@ -178,10 +201,20 @@ def _md(value: Any) -> str:
 
 
 def _environment(fmt: str):
-    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+    from jinja2 import (
+        Environment,
+        FileSystemBytecodeCache,
+        PackageLoader,
+        StrictUndefined,
+        select_autoescape,
+    )
 
     env = Environment(
         loader=PackageLoader("forensics", "templates"),
+        # Compiling the HTML template is a tenth of a small report's run; Jinja keeps the
+        # compiled code in a private per-user folder under the temp dir, keyed by the
+        # template's checksum, so an edited template is never served stale.
+        bytecode_cache=FileSystemBytecodeCache(),
         # HTML templates always autoescape: model names, errors and prompts are untrusted.
         autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default=False),
         undefined=StrictUndefined,

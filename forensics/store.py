@@ -51,7 +51,11 @@ _STRICT_COLUMNS = {**_SESSION_COLUMNS,
 _ATTEMPTS_SHAPE = '[{"iteration":"BIGINT","verdict_kind":"VARCHAR","error":"VARCHAR","span_id":"VARCHAR"}]'
 _RETRIEVAL_SHAPE = '{"query":"VARCHAR","k":"BIGINT","hits":[{"doc_id":"VARCHAR","score":"DOUBLE"}]}'
 
-_INT = "case when json_type({c}) in ('UBIGINT', 'BIGINT') then {c}::bigint end"
+# A JSON value arrives as its minified text, so an integer is the text that survives a
+# round trip through BIGINT (not 1.5, 1e3, "12", true, nor one too large): a third
+# cheaper than asking json_type, which parses the text again.
+_INT = "case when try_cast({c}::varchar as bigint)::varchar = {c}::varchar then try_cast({c}::varchar as bigint) end"
+_BOOL = "case {c}::varchar when 'true' then true when 'false' then false end"
 
 _SESSIONS_TEMPLATE = f"""
     schema,
@@ -67,9 +71,15 @@ _SESSIONS_TEMPLATE = f"""
     {_INT.format(c="max_iterations")} as max_iterations,
     final_verdict,
     {{attempts}} as attempts,
+    -- Defined once here, so every query means the same by them (and a materialized
+    -- table computes them once, not once per query). First shot: the accepted attempt
+    -- was iteration 0; one list_filter serves both (DuckDB computes it once).
+    case when {{attempts}} is not null then coalesce(
+        list_filter({{attempts}}, lambda a: a.verdict_kind = 'accepted')[1].iteration = 0, false) end
+        as first_shot,
+    list_filter({{attempts}}, lambda a: a.verdict_kind = 'accepted')[1].iteration + 1 as attempts_to_accept,
     case when json_type(artifact) <> 'NULL' then artifact end as artifact,
-    case when json_type(grounded_in_roster) = 'BOOLEAN' then grounded_in_roster::boolean end
-        as grounded_in_roster,
+    {_BOOL.format(c="grounded_in_roster")} as grounded_in_roster,
     grounded_in_roster as grounded_in_roster_raw,
     {_INT.format(c="duration_ms")} as duration_ms"""
 
@@ -85,10 +95,11 @@ _REPLAY_SHAPE = ('{"schema":"VARCHAR","timestamp":"VARCHAR","session_id":"VARCHA
                  '"output":"VARCHAR","latency_ms":"BIGINT","tokens_in":"BIGINT","tokens_out":"BIGINT",'
                  '"status":"VARCHAR","error":"VARCHAR"}')
 _R = f"json_transform(json, '{_REPLAY_SHAPE}')"
+_RETRIEVAL_TYPE = "STRUCT(query VARCHAR, k BIGINT, hits STRUCT(doc_id VARCHAR, score DOUBLE)[])"
 _REPLAY_COLUMNS = (
     "{'schema': 'VARCHAR', 'timestamp': 'VARCHAR', 'session_id': 'VARCHAR', 'task_id': 'VARCHAR', "
     "'model': 'VARCHAR', 'provider': 'VARCHAR', "
-    "'retrieval': 'STRUCT(query VARCHAR, k BIGINT, hits STRUCT(doc_id VARCHAR, score DOUBLE)[])', "
+    f"'retrieval': '{_RETRIEVAL_TYPE}', "
     "'output': 'VARCHAR', 'latency_ms': 'BIGINT', 'tokens_in': 'BIGINT', 'tokens_out': 'BIGINT', "
     "'status': 'VARCHAR', 'error': 'VARCHAR'}")
 _REPLAY_SELECT = f"""
@@ -113,7 +124,8 @@ _EMPTY_SESSIONS = """select
     null::varchar as daemon, null::varchar as session_id, null::varchar as kind,
     null::varchar as model, null::varchar as provider, null::varchar as prompt,
     null::bigint as iterations, null::bigint as max_iterations, null::varchar as final_verdict,
-    json_transform(null::json, '{shape}') as attempts, null::json as artifact,
+    json_transform(null::json, '{shape}') as attempts, null::boolean as first_shot,
+    null::bigint as attempts_to_accept, null::json as artifact,
     null::boolean as grounded_in_roster, null::json as grounded_in_roster_raw,
     null::bigint as duration_ms, null::varchar as source_file, null::bigint as line
 where false"""
@@ -132,6 +144,12 @@ create or replace temp macro wilson_high(k, n) as
          + 1.96 * sqrt((k / n) * (1 - k / n) / n + 1.96 ^ 2 / (4 * n * n)))
         / (1 + 1.96 ^ 2 / n))
     end;
+create or replace temp macro utc_week_start(ts) as
+    -- The Monday (a DATE) of the ISO week holding ts, in UTC, by integer arithmetic on
+    -- epoch microseconds: ten times faster than date_trunc or strftime on a TIMESTAMPTZ.
+    -- 1970-01-01 was a Thursday; fdiv and fmod floor, so instants before 1970 are right too.
+    date '1970-01-01' + (fdiv(epoch_us(ts), 86400000000)
+                         - fmod(fdiv(epoch_us(ts), 86400000000) + 3, 7))::integer;
 create or replace temp macro fold_error(e) as
     regexp_replace(regexp_replace(coalesce(e, ''), 'W-[0-9]+', 'W-<n>', 'g'),
                    '\b[0-9]+\b', '<n>', 'g');
@@ -160,9 +178,37 @@ from (
 )
 """
 
+# Starts the error a stand-in column raises (see Store._view_select).
+_NOT_READ = "forensics: column "
+
+
+def _sql_text(value: str) -> str:
+    """A constant string as an SQL literal (only for text this module writes itself)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
 # Kept in every narrow materialization: what an alarm row is reported with.
 _ALWAYS_KEPT = frozenset({"session_id", "timestamp", "timestamp_raw", "model", "kind", "daemon",
                           "source_file"})
+
+
+def _scanned_columns(plan: list | dict, read: dict[str, set[str]]) -> bool:
+    """Add each stand-in table's scanned columns in an EXPLAIN (FORMAT JSON) plan to `read`.
+
+    False if a scan of one of them does not list its columns plainly.
+    """
+    for node in plan if isinstance(plan, list) else [plan]:
+        info = node.get("extra_info") or {}
+        table = str(info.get("Table", "")).rsplit(".", 1)[-1].strip('"')
+        if table in read:
+            projections = info.get("Projections")
+            if info.get("Filters") or projections is None:
+                return False
+            read[table] |= set([projections] if isinstance(projections, str) else projections)
+        if not _scanned_columns(node.get("children") or [], read):
+            return False
+    return True
+
 
 def columns_named(sql_texts) -> set[str]:
     """Columns some SQL could name (any word of it), plus what the `attempts` view needs."""
@@ -331,6 +377,8 @@ class Store:
         self._materialized = False
         self._materialized_replay = False
         self._window_only = False
+        self._scan_cache: ScanReport | None = None
+        self._described: dict[str, list[tuple[str, str]]] = {}
         self.mode = "strict"
         self.con.execute("create temp table _forensics_skip (file varchar, ordinal bigint)")
         self.con.execute(_MACROS)
@@ -415,6 +463,7 @@ class Store:
 
     def _build_views(self) -> None:
         """(Re)create the three views for the current mode: strict, or tolerant after a check."""
+        self._described = {}
         strict = self.mode == "strict"
         scans = {f.path: f for f in (self._checked.files if self._checked else [])}
         columns = _STRICT_COLUMNS if strict else _SESSION_COLUMNS
@@ -467,6 +516,8 @@ class Store:
         """Every file's rows and unreadable lines (runs the check scan if nothing has yet)."""
         if self._checked is not None:
             return self._checked
+        if self._materialized and self._scan_cache is not None:
+            return self._scan_cache
         if self._materialized:
             # The optimistic reader read every line of every file without a fault: nothing
             # was unreadable. The table holds every file's rows, or (window_only) the window's.
@@ -478,7 +529,8 @@ class Store:
                     "select source_file, count(*) from _replay_mat group by source_file").fetchall())
                 files += [FileScan(path=p, stream="replay_runs", rows=rcounts.get(p, 0))
                           for p in self._replay_paths]
-            return ScanReport(files)
+            self._scan_cache = ScanReport(files)
+            return self._scan_cache
         return self.check()
 
     def warnings(self) -> list[str]:
@@ -496,6 +548,8 @@ class Store:
         except (duckdb.InvalidInputException, duckdb.ConversionException) as first:
             # What DuckDB raises for a line it cannot read; SQL mistakes go straight out.
             exc: Exception = first
+            if _NOT_READ in str(first):
+                raise ForensicsError(str(first).split(_NOT_READ, 1)[1].join(["column ", ""])) from None
             if self.mode == "strict" and (self._session_paths or self._replay_paths):
                 self.check()
                 try:
@@ -512,44 +566,89 @@ class Store:
         bound = q.bind(params or {})
         return self.execute(q.sql, bound, physical=physical)
 
+    def columns_read(self, statements: list[tuple[str, dict[str, Any]]]) -> dict[str, set[str]]:
+        """The columns of `sessions` and `replay_runs` these (sql, params) statements read.
+
+        Asked of DuckDB's own optimizer: each statement is explained against empty stand-in
+        tables on a second connection, with filter pushdown off so that filtered columns
+        show as read. Where the plan cannot say, every column the SQL text names is kept,
+        so a column is never missing, at worst read needlessly.
+        """
+        sources = {"sessions": "_sessions_files", "replay_runs": "_replay_files"}
+        views = {view: self._columns_of(source) for view, source in sources.items()}
+        named = columns_named(sql for sql, _ in statements)
+        fallback = {v: {c for c in cols if c in named} for v, cols in views.items()}
+        import duckdb
+
+        probe = self.con.cursor()
+        try:
+            probe.execute("set TimeZone = 'UTC'")
+            for view, source in sources.items():
+                cols = self._describe(source)
+                probe.execute(f"create temp table {view} (" + ", ".join(f'"{n}" {t}' for n, t in cols) + ")")
+            probe.execute(_MACROS)
+            probe.execute(_ATTEMPTS_VIEW)
+            # Statistics on an empty table would fold every filter away, and pushed-down
+            # filters would hide the columns they read.
+            probe.execute("set disabled_optimizers = "
+                          "'statistics_propagation,empty_result_pullup,filter_pushdown'")
+            read: dict[str, set[str]] = {v: set() for v in views}
+            for sql, params in statements:
+                plan = probe.execute("explain (format json) " + sql, params).fetchall()[0][1]
+                if not _scanned_columns(json.loads(plan), read):
+                    return fallback
+            return read
+        except (duckdb.Error, KeyError, TypeError, ValueError, IndexError):
+            return fallback
+        finally:
+            probe.close()
+
     def materialize(self, since: datetime | None = None, until: datetime | None = None,
-                    *, replay: bool = False, columns: set[str] | None = None,
+                    *, replay: bool = False, columns: set[str] | dict[str, set[str]] | None = None,
                     window_only: bool = False) -> int:
         """Parse the logs once into temp tables behind the same view names; returns rows in the window.
 
         Every row is kept with its file and time (so totals and coverage need no second
         read); the wide values stay only for rows in the window. ``columns`` keeps only
-        those columns (the alarm's narrow read) and leaves ``line`` empty, because numbering
-        lines makes DuckDB read a file on one thread: `locate_lines` fills it afterwards for
-        the few rows that need it. Rows whose timestamp could not be parsed are in every
-        window: a broken timestamp must not hide a violation.
+        those columns and leaves ``line`` empty, because numbering lines makes DuckDB read a
+        file on one thread: `locate_lines` fills it afterwards for the few rows that need
+        it. A set of names (the alarm's narrow read) keeps them in both views, plus what an
+        alarm row is reported with; a mapping (from `columns_read`) keeps exactly each
+        view's own. Rows whose timestamp could not be parsed are in every window: a broken
+        timestamp must not hide a violation.
         """
-        params = {"since": since.isoformat() if since else None,
-                  "until": until.isoformat() if until else None}
+        # The window lives in two variables, so the views filter by it (DuckDB folds them
+        # into constants) instead of the load storing a flag per row.
+        self.con.execute("set variable forensics_since = ?::timestamptz", [since])
+        self.con.execute("set variable forensics_until = ?::timestamptz", [until])
         in_window = """("timestamp" is null
-            or (($since::timestamptz is null or "timestamp" >= $since::timestamptz)
-                and ($until::timestamptz is null or "timestamp" < $until::timestamptz)))"""
+            or ((getvariable('forensics_since') is null or "timestamp" >= getvariable('forensics_since'))
+                and (getvariable('forensics_until') is null or "timestamp" < getvariable('forensics_until'))))"""
         if columns is None:
             select = (f"* replace (case when {in_window} then prompt end as prompt, "
                       f"case when {in_window} then attempts end as attempts, "
-                      f"case when {in_window} then artifact end as artifact), {in_window} as _in_window")
+                      f"case when {in_window} then artifact end as artifact)")
+            replay_select = "*"
+            replay_keep: set[str] = set()
         else:
+            if isinstance(columns, dict):
+                session_keep = set(columns.get("sessions", ())) | {"timestamp", "source_file"}
+                replay_keep = set(columns.get("replay_runs", ())) | {"source_file"}
+            else:
+                session_keep = set(columns) | _ALWAYS_KEPT
+                replay_keep = set(columns) | {"session_id", "source_file"}
             # Named columns only (no `select *` in between), so DuckDB reads just these.
-            keep = [c for c in self._session_columns() if c in columns | _ALWAYS_KEPT and c != "line"]
-            select = ", ".join(f'"{c}"' for c in keep) + f", null::bigint as line, {in_window} as _in_window"
-        replay_select = "*"
-        if columns is not None:
-            rkeep = [c for c in self._columns_of("_replay_files")
-                     if c in columns | {"session_id", "source_file"} and c != "line"]
-            replay_select = ", ".join(f'"{c}"' for c in rkeep) + ", null::bigint as line"
+            keep = [c for c in self._session_columns() if c in session_keep and c != "line"]
+            select = ", ".join(f'"{c}"' for c in keep)
+            rkeep = [c for c in self._columns_of("_replay_files") if c in replay_keep and c != "line"]
+            replay_select = ", ".join(f'"{c}"' for c in rkeep)
 
         def build():
             where = f" where {in_window}" if window_only else ""
-            self.con.execute(
-                f"create or replace temp table _sessions_all as select {select} from _sessions_files{where}", params)
+            self.con.execute(f"create or replace temp table _sessions_all as select {select} from _sessions_files{where}")
             source = "_replay_files"
-            if columns is not None and "raw" not in columns and self.mode == "strict" and self._replay_paths:
-                source = self._typed_replay_view()
+            if columns is not None and "raw" not in replay_keep and self.mode == "strict" and self._replay_paths:
+                source = self._typed_replay_view(hits_only="retrieval" not in replay_keep)
             self.con.execute(f"create or replace temp table _replay_mat as select {replay_select} from "
                              + (source if replay else "_replay_files where false"))
 
@@ -560,17 +659,49 @@ class Store:
             self._run(build)
         finally:
             self.con.execute("reset preserve_insertion_order")
+        # A narrow table has no `line` (see above): the views give it empty until
+        # `locate_lines` fills it. With a mapping, every other column of the view stays
+        # nameable, so the statements still bind; one that was not read raises if a row
+        # ever needs its value, rather than reading NULL.
+        strict_names = isinstance(columns, dict)
+        session_view = self._view_select("_sessions_files", "_sessions_all", stand_ins=strict_names)
+        replay_view = self._view_select("_replay_files", "_replay_mat", stand_ins=strict_names)
         self.con.execute(
-            "create or replace temp view sessions as select * exclude (_in_window) from _sessions_all where _in_window")
+            f"create or replace temp view sessions as select {session_view} from _sessions_all where {in_window}")
         if replay:
-            self.con.execute("create or replace temp view replay_runs as select * from _replay_mat")
+            self.con.execute(f"create or replace temp view replay_runs as select {replay_view} from _replay_mat")
         self._materialized = True
         self._materialized_replay = replay
         self._window_only = window_only
+        self._scan_cache = None
         return self.con.execute("select count(*) from sessions").fetchall()[0][0]
 
-    def _typed_replay_view(self) -> str:
-        """The replay files read by typed read_json: half the cost, when `raw` is not wanted."""
+    def _view_select(self, source: str, table: str, *, stand_ins: bool) -> str:
+        """The select list of a view over a (narrow) table, in the file view's column order.
+
+        The table's own columns; `line`, empty, if the table has none; and, with
+        ``stand_ins``, every other column as a stand-in that raises when evaluated.
+        """
+        have = {r[0] for r in self.con.execute(f"select column_name from (describe {table})").fetchall()}
+        out = []
+        for name, kind in self._describe(source):
+            if name in have:
+                out.append(f'"{name}"')
+            elif name == "line":
+                out.append('null::bigint as "line"')
+            elif stand_ins:
+                message = f"{_NOT_READ}{name} was not read: the store parsed only what its statements use"
+                out.append(f"error({_sql_text(message)})::{kind} as \"{name}\"")
+        return ", ".join(out)
+
+    def _typed_replay_view(self, *, hits_only: bool = False) -> str:
+        """The replay files read by typed read_json: half the cost, when `raw` is not wanted.
+
+        With ``hits_only`` the retrieval is read only as far as counting its hits.
+        """
+        columns = _REPLAY_COLUMNS
+        if hits_only:
+            columns = columns.replace(_RETRIEVAL_TYPE, "STRUCT(hits JSON[])")
         branches = []
         for path in self._replay_paths:
             ref = self._ref(path)
@@ -579,13 +710,20 @@ class Store:
                     model, provider, retrieval, len(retrieval.hits) as hits, output, latency_ms, tokens_in,
                     tokens_out, status, error, null::json as raw, {ref} as source_file, null::bigint as line
                 from read_json({ref}, format = 'newline_delimited', records = true,
-                    columns = {_REPLAY_COLUMNS},
+                    columns = {columns},
                     maximum_object_size = {self._max_object.get(path, MAX_OBJECT_BYTES)})""")
         self.con.execute("create or replace temp view _replay_typed as " + " union all ".join(branches))
         return "_replay_typed"
 
+    def _describe(self, view: str) -> list[tuple[str, str]]:
+        """(name, type) of a file view's columns, kept until the views are rebuilt."""
+        if view not in self._described:
+            self._described[view] = self.con.execute(
+                f"select column_name, column_type from (describe {view})").fetchall()
+        return self._described[view]
+
     def _columns_of(self, view: str) -> list[str]:
-        return [r[0] for r in self.con.execute(f"select column_name from (describe {view})").fetchall()]
+        return [name for name, _ in self._describe(view)]
 
     def _session_columns(self) -> list[str]:
         return self._columns_of("_sessions_files")

@@ -4,12 +4,12 @@
 -- param: since timestamp = null  -- only rows at or after this time
 -- param: until timestamp = null  -- only rows before this time
 -- param: model text = null  -- only this model
--- `accepted_on_iteration` is 0-based as in the log; `attempts` is the same plus one.
+-- `accepted_on_iteration` is 0-based as in the log; `attempts` is the view's
+-- `attempts_to_accept`, the same plus one.
 with accepted as (
     select
         model,
-        list_filter(attempts, lambda a: a.verdict_kind = 'accepted')[1].iteration
-            as accepted_on_iteration
+        attempts_to_accept
     from sessions
     where final_verdict = 'accepted'
         and ($since is null or "timestamp" >= $since::timestamptz)
@@ -18,10 +18,10 @@ with accepted as (
 )
 select
     model,
-    accepted_on_iteration,
-    accepted_on_iteration + 1 as attempts,
+    attempts_to_accept - 1 as accepted_on_iteration,
+    attempts_to_accept as attempts,
     count(*) as sessions,
     count(*) / sum(count(*)) over (partition by model) as share
 from accepted
-group by model, accepted_on_iteration
-order by model, accepted_on_iteration
+group by model, attempts_to_accept
+order by model, attempts_to_accept

@@ -17,7 +17,7 @@ select
     line
 from sessions
 where final_verdict = 'accepted'
-    and len(list_filter(attempts, lambda a: a.iteration = 0 and a.verdict_kind = 'accepted')) > 0
+    and first_shot
     and artifact is not null
     and artifact::varchar not in ('{}', '[]', '""', 'null')
     and ($since is null or "timestamp" >= $since::timestamptz)

@@ -10,8 +10,7 @@
 with reached as (
     select
         model,
-        len(list_filter(attempts, lambda a: a.iteration = 0 and a.verdict_kind = 'accepted')) > 0
-            as first_shot
+        first_shot
     from sessions
     where final_verdict <> 'infra_error'
         and ($since is null or "timestamp" >= $since::timestamptz)

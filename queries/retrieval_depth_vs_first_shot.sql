@@ -5,29 +5,37 @@
 -- param: until timestamp = null  -- only rows before this time
 -- param: model text = null  -- only this model
 -- Replay runs are folded per session id first (the most hits any of its runs had), so a
--- call is counted once however many replay rows share its id. Calls whose session has
+-- call is counted once however many replay rows share its id; only the runs of the
+-- calls in question are folded. Calls whose session has
 -- no replay run fall in the bucket `no replay`.
-with depth_per_session as (
+with reached as materialized (
+    -- Read once, used twice: to pick the replay runs worth folding, and to count.
+    select
+        session_id,
+        model,
+        first_shot
+    from sessions
+    where final_verdict <> 'infra_error'
+        and ($since is null or "timestamp" >= $since::timestamptz)
+        and ($until is null or "timestamp" < $until::timestamptz)
+        and ($model is null or model = $model)
+),
+depth_per_session as (
     select
         session_id,
         max(coalesce(hits, 0)) as hits
     from replay_runs
-    where session_id is not null
+    where session_id in (select session_id from reached)
     group by session_id
 ),
 calls as (
     select
-        s.model,
+        r.model,
         d.hits,
-        len(list_filter(s.attempts, lambda a: a.iteration = 0 and a.verdict_kind = 'accepted')) > 0
-            as first_shot
-    from sessions as s
+        r.first_shot
+    from reached as r
     left join depth_per_session as d
-        on d.session_id = s.session_id
-    where s.final_verdict <> 'infra_error'
-        and ($since is null or s."timestamp" >= $since::timestamptz)
-        and ($until is null or s."timestamp" < $until::timestamptz)
-        and ($model is null or s.model = $model)
+        on d.session_id = r.session_id
 ),
 bucketed as (
     select

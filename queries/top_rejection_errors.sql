@@ -9,17 +9,33 @@
 -- validator complaint about different people counts as one reason. An answer with no
 -- JSON in it counts as the reason `(no JSON in the answer)`. `sessions` counts the
 -- distinct session ids that met the reason.
-with rejected as (
+with calls as (
+    -- Calls are filtered before their attempts are unnested: DuckDB does not push a
+    -- filter on the call's columns below an unnest, so the `attempts` view would unnest
+    -- every call first.
     select
         model,
         session_id,
-        verdict_kind,
-        error
-    from attempts
-    where verdict_kind in ('validation_failed', 'no_json')
-        and ($since is null or "timestamp" >= $since::timestamptz)
+        attempts
+    from sessions
+    where ($since is null or "timestamp" >= $since::timestamptz)
         and ($until is null or "timestamp" < $until::timestamptz)
         and ($model is null or model = $model)
+),
+rejected as (
+    select
+        model,
+        session_id,
+        attempt.verdict_kind as verdict_kind,
+        attempt.error as error
+    from (
+        select
+            model,
+            session_id,
+            unnest(attempts) as attempt
+        from calls
+    )
+    where attempt.verdict_kind in ('validation_failed', 'no_json')
 ),
 reasons as (
     -- Folded once per distinct message, not once per attempt: the regexes are the cost.

@@ -146,3 +146,31 @@ def test_report_with_an_unreadable_replay_line(tmp_path):
     assert data["basis"]["unreadable_lines"] == 2
     depth = {(x["model"], x["hits_bucket"]): x["sessions"] for x in data["depth"]}
     assert depth[("m-a", "6+")] == 2 and depth[("m-b", "3-5")] == 1
+
+
+def test_report_parses_only_what_its_statements_read(tmp_path):
+    s = write_jsonl(tmp_path / "s.jsonl", PREVIOUS_WEEK + MINI_SESSIONS)
+    r = write_jsonl(tmp_path / "r.jsonl", MINI_REPLAYS)
+    with Store(resolve(str(s), str(r), env={})) as st:
+        build_report(st, resolve_week("2026-W46"), trend_weeks=4, now=NOW)
+        kept = {row[0] for row in st.con.execute("select column_name from (describe _sessions_all)").fetchall()}
+        replay_kept = {row[0] for row in st.con.execute("select column_name from (describe _replay_mat)").fetchall()}
+    assert {"timestamp", "model", "final_verdict", "attempts", "grounded_in_roster", "kind"} <= kept
+    assert not kept & {"prompt", "artifact", "daemon", "provider", "timestamp_raw", "line"}
+    assert replay_kept == {"session_id", "hits", "source_file"}
+
+
+def test_a_custom_alarm_without_session_ids_is_still_counted(tmp_path):
+    qdir = tmp_path / "q"
+    qdir.mkdir()
+    (qdir / "slow_fill.sql").write_text(
+        "-- name: slow_fill\n-- kind: alarm\n-- severity: warn\n"
+        "-- param: since timestamp = null\n-- param: until timestamp = null\n"
+        "select model, duration_ms from sessions where kind = 'fill' and duration_ms > 150\n"
+        "    and ($since is null or \"timestamp\" >= $since::timestamptz)\n"
+        "    and ($until is null or \"timestamp\" < $until::timestamptz)\n")
+    s = write_jsonl(tmp_path / "s.jsonl", [session("a", duration_ms=500), session("b", duration_ms=5)])
+    with Store(resolve(str(s), None, queries_dirs=[str(qdir)], env={})) as st:
+        data = build_report(st, resolve_week("2026-W46"), trend_weeks=2, now=NOW)
+    slow = {a["name"]: a for a in data["alarms"]}["slow_fill"]
+    assert slow["count"] == 1 and slow["session_ids"] == []

@@ -5,8 +5,13 @@ from __future__ import annotations
 import codecs
 import gzip
 import json
+from datetime import datetime, timedelta, timezone
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as hst
 
+from forensics.errors import ForensicsError
 from forensics.sources import resolve
 from forensics.store import Store
 
@@ -159,3 +164,84 @@ def test_genuine_errors_still_surface_as_one_line(tmp_path):
                 assert str(exc).startswith("query failed:") and "\n" not in str(exc)
             else:
                 raise AssertionError(f"{sql} did not fail")
+
+
+def test_first_shot_and_attempts_to_accept_are_defined_once_in_the_view(tmp_path):
+    rows = [session("first", attempts=["accepted"]),
+            session("third", attempts=["validation_failed", "no_json", "accepted"]),
+            session("never", verdict="max_iter_exhausted"),
+            session("infra", verdict="infra_error"),
+            session("no-list", attempts=[])]
+    rows[-1]["attempts"] = None
+    p = write_jsonl(tmp_path / "s.jsonl", rows)
+    expected = {("first", True, 1), ("third", False, 3), ("never", False, None), ("infra", False, None),
+                ("no-list", None, None)}
+    with open_store(p) as st:
+        assert set(st.execute("select session_id, first_shot, attempts_to_accept from sessions").rows) == expected
+    # The tolerant reader (after an unreadable line) means the same by them.
+    write_jsonl(p, rows + [b"{torn"])
+    with open_store(p) as st:
+        assert set(st.execute("select session_id, first_shot, attempts_to_accept from sessions").rows) == expected
+        assert st.mode == "tolerant"
+
+
+def test_integer_and_boolean_cells_take_only_real_integers_and_booleans(tmp_path):
+    """Neither reader coerces: "12", 1.5, 1e3 and true are not integers; "true" and 1 are not booleans."""
+    ints = ['12', ' 12 ', '"12"', '1.5', '1e3', '12.0', 'true', '18446744073709551615', '-7', 'null']
+    bools = ['true', 'false', '"true"', '1', '0', 'null', '"false"', 'true', 'false', '[true]']
+    lines = [f'{{"session_id": "r{i}", "timestamp": "2026-11-10T10:00:00Z", "duration_ms": {d}, '
+             f'"grounded_in_roster": {g}}}' for i, (d, g) in enumerate(zip(ints, bools))]
+    p = write_jsonl(tmp_path / "s.jsonl", lines)
+    want_ints = [12, 12, None, None, None, None, None, None, -7, None]
+    want_bools = [True, False, None, None, None, None, None, True, False, None]
+    for tail in ([], [b"{torn"]):  # the optimistic reader, then the tolerant one
+        write_jsonl(p, lines + tail)
+        with open_store(p) as st:
+            got = st.execute("select duration_ms, grounded_in_roster from sessions "
+                             "order by cast(substr(session_id, 2) as int)").rows
+        assert got == list(zip(want_ints, want_bools)), tail
+
+
+@settings(max_examples=300, deadline=None)
+@given(instant=hst.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 12, 31),
+                             timezones=hst.sampled_from([timezone.utc, timezone(timedelta(hours=-5)),
+                                                         timezone(timedelta(hours=5, minutes=30))])))
+def test_utc_week_start_is_the_monday_of_the_utc_iso_week(week_store, instant):
+    (got,) = week_store.con.execute("select utc_week_start(?::timestamptz)", [instant]).fetchone()
+    day = instant.astimezone(timezone.utc).date()
+    assert got == day - timedelta(days=day.weekday())
+    assert got.isocalendar()[:2] == day.isocalendar()[:2]
+
+
+@pytest.fixture(scope="module")
+def week_store(tmp_path_factory):
+    p = write_jsonl(tmp_path_factory.mktemp("w") / "s.jsonl", [session("a")])
+    with open_store(p) as st:
+        yield st
+
+
+def test_columns_read_are_what_duckdb_plans_to_read(tmp_path):
+    p = write_jsonl(tmp_path / "s.jsonl", [session("a")])
+    r = write_jsonl(tmp_path / "r.jsonl", [replay("a", 3)])
+    with open_store(p, r) as st:
+        q = st.catalog.get("retrieval_depth_vs_first_shot")
+        used = st.columns_read([(q.sql, q.bind({"since": "2026-11-09T00:00:00Z"}))])
+        # Filters count as reads (final_verdict, timestamp); the rest of the row does not.
+        assert used["sessions"] == {"session_id", "model", "first_shot", "final_verdict", "timestamp"}
+        assert used["replay_runs"] == {"session_id", "hits"}
+        # Where the plan cannot be had, every column the text names is kept instead.
+        broken = st.columns_read([("select model, nonsense_column from sessions", {})])
+        assert broken["sessions"] == {"model"} and broken["replay_runs"] == {"model"}
+
+
+def test_a_column_left_unread_raises_rather_than_reading_null(tmp_path):
+    p = write_jsonl(tmp_path / "s.jsonl", [session("a", daemon="gatewayd"), session("b")])
+    with open_store(p) as st:
+        st.materialize(columns={"sessions": {"model", "session_id"}, "replay_runs": set()})
+        assert st.execute("select count(*), min(model) from sessions").rows == [(2, "m-a")]
+        # Named but not needed: the statement binds, and the value is never computed.
+        assert st.execute("select session_id from (select session_id, daemon from sessions) "
+                          "order by 1").rows == [("a",), ("b",)]
+        with pytest.raises(ForensicsError, match="column daemon was not read"):
+            st.execute("select session_id from sessions where daemon = 'gatewayd'")
+        assert st.mode == "strict"  # not mistaken for an unreadable line
