@@ -36,7 +36,8 @@ def measure(cmd: list[str], *, stdin=None, shell: bool = False) -> dict:
     err = proc.stderr.read().decode(errors="replace")
     proc.stderr.close()
     code = os.waitstatus_to_exitcode(status)
-    return {"wall_s": round(wall, 3), "peak_mib": round(usage.ru_maxrss / 1024, 1), "exit": code,
+    return {"wall_s": round(wall, 3), "cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
+            "peak_mib": round(usage.ru_maxrss / 1024, 1), "exit": code,
             "stderr": err.strip()[-300:] if code not in (0, 1) else ""}
 
 
@@ -64,3 +65,32 @@ def best_of(n: int, cmd: list[str], **kw) -> dict:
     best = min(runs, key=lambda r: r["wall_s"])
     best["runs"] = [r["wall_s"] for r in runs]
     return best
+
+
+def interleaved(n: int, cmds: dict[str, list[str]]) -> dict[str, dict]:
+    """Run the commands in turn, n rounds; keep each one's fastest run and every run's time.
+
+    Taking turns means a slow spell of the machine falls on every command alike, so the
+    ratios between them hold better than with one command's runs all in a row.
+    """
+    runs: dict[str, list[dict]] = {name: [] for name in cmds}
+    for _ in range(n):
+        for name, cmd in cmds.items():
+            runs[name].append(measure(cmd))
+    out = {}
+    for name, rs in runs.items():
+        best = dict(min(rs, key=lambda r: r["wall_s"]))
+        best["runs"] = [r["wall_s"] for r in rs]
+        best["cpu_s"] = min(r["cpu_s"] for r in rs)
+        out[name] = best
+    return out
+
+
+def paired_ratios(results: dict[str, dict], base: str) -> dict[str, dict]:
+    """Each command's time over the base command's, round by round: best, median and worst."""
+    out = {}
+    for name, res in results.items():
+        ratios = sorted(a / b for a, b in zip(res["runs"], results[base]["runs"]))
+        out[name] = {"best": round(ratios[0], 2), "median": round(ratios[len(ratios) // 2], 2),
+                     "worst": round(ratios[-1], 2)}
+    return out
