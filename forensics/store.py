@@ -521,12 +521,10 @@ class Store:
         if self._materialized:
             # The optimistic reader read every line of every file without a fault: nothing
             # was unreadable. The table holds every file's rows, or (window_only) the window's.
-            counts = dict(self.con.execute(
-                "select source_file, count(*) from _sessions_all group by source_file").fetchall())
+            counts = self._rows_per_file("_sessions_all", self._session_paths)
             files = [FileScan(path=p, stream="sessions", rows=counts.get(p, 0)) for p in self._session_paths]
             if self._materialized_replay:
-                rcounts = dict(self.con.execute(
-                    "select source_file, count(*) from _replay_mat group by source_file").fetchall())
+                rcounts = self._rows_per_file("_replay_mat", self._replay_paths)
                 files += [FileScan(path=p, stream="replay_runs", rows=rcounts.get(p, 0))
                           for p in self._replay_paths]
             self._scan_cache = ScanReport(files)
@@ -581,8 +579,9 @@ class Store:
         import duckdb
 
         probe = self.con.cursor()
+        # The optimizer settings are global to the database, so they are put back after.
+        (disabled,) = self.con.execute("select current_setting('disabled_optimizers')").fetchone()
         try:
-            probe.execute("set TimeZone = 'UTC'")
             for view, source in sources.items():
                 cols = self._describe(source)
                 probe.execute(f"create temp table {view} (" + ", ".join(f'"{n}" {t}' for n, t in cols) + ")")
@@ -602,6 +601,7 @@ class Store:
             return fallback
         finally:
             probe.close()
+            self.con.execute("set disabled_optimizers = ?", [disabled])
 
     def materialize(self, since: datetime | None = None, until: datetime | None = None,
                     *, replay: bool = False, columns: set[str] | dict[str, set[str]] | None = None,
@@ -637,6 +637,11 @@ class Store:
             else:
                 session_keep = set(columns) | _ALWAYS_KEPT
                 replay_keep = set(columns) | {"session_id", "source_file"}
+            # A stream read from one file needs no file name per row: its views say it once.
+            if len(self._session_paths) == 1:
+                session_keep.discard("source_file")
+            if len(self._replay_paths) == 1:
+                replay_keep.discard("source_file")
             # Named columns only (no `select *` in between), so DuckDB reads just these.
             keep = [c for c in self._session_columns() if c in session_keep and c != "line"]
             select = ", ".join(f'"{c}"' for c in keep)
@@ -664,8 +669,10 @@ class Store:
         # nameable, so the statements still bind; one that was not read raises if a row
         # ever needs its value, rather than reading NULL.
         strict_names = isinstance(columns, dict)
-        session_view = self._view_select("_sessions_files", "_sessions_all", stand_ins=strict_names)
-        replay_view = self._view_select("_replay_files", "_replay_mat", stand_ins=strict_names)
+        session_view = self._view_select("_sessions_files", "_sessions_all", self._session_paths,
+                                         stand_ins=strict_names)
+        replay_view = self._view_select("_replay_files", "_replay_mat", self._replay_paths,
+                                        stand_ins=strict_names)
         self.con.execute(
             f"create or replace temp view sessions as select {session_view} from _sessions_all where {in_window}")
         if replay:
@@ -676,17 +683,20 @@ class Store:
         self._scan_cache = None
         return self.con.execute("select count(*) from sessions").fetchall()[0][0]
 
-    def _view_select(self, source: str, table: str, *, stand_ins: bool) -> str:
+    def _view_select(self, source: str, table: str, paths: list[str], *, stand_ins: bool) -> str:
         """The select list of a view over a (narrow) table, in the file view's column order.
 
-        The table's own columns; `line`, empty, if the table has none; and, with
-        ``stand_ins``, every other column as a stand-in that raises when evaluated.
+        The table's own columns; `source_file` as a constant if the stream is one file;
+        `line`, empty, if the table has none; and, with ``stand_ins``, every other column
+        as a stand-in that raises when evaluated.
         """
-        have = {r[0] for r in self.con.execute(f"select column_name from (describe {table})").fetchall()}
+        have = self._table_columns(table)
         out = []
         for name, kind in self._describe(source):
             if name in have:
                 out.append(f'"{name}"')
+            elif name == "source_file" and len(paths) == 1:
+                out.append(f'{self._ref(paths[0])} as "source_file"')
             elif name == "line":
                 out.append('null::bigint as "line"')
             elif stand_ins:
@@ -714,6 +724,15 @@ class Store:
                     maximum_object_size = {self._max_object.get(path, MAX_OBJECT_BYTES)})""")
         self.con.execute("create or replace temp view _replay_typed as " + " union all ".join(branches))
         return "_replay_typed"
+
+    def _table_columns(self, table: str) -> set[str]:
+        return {r[0] for r in self.con.execute(f"select column_name from (describe {table})").fetchall()}
+
+    def _rows_per_file(self, table: str, paths: list[str]) -> dict[str, int]:
+        """Rows of a materialized table by file (a one-file stream's table has no file column)."""
+        if "source_file" in self._table_columns(table):
+            return dict(self.con.execute(f"select source_file, count(*) from {table} group by source_file").fetchall())
+        return {paths[0]: self.con.execute(f"select count(*) from {table}").fetchall()[0][0]} if paths else {}
 
     def _describe(self, view: str) -> list[tuple[str, str]]:
         """(name, type) of a file view's columns, kept until the views are rebuilt."""

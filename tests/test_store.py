@@ -232,6 +232,8 @@ def test_columns_read_are_what_duckdb_plans_to_read(tmp_path):
         # Where the plan cannot be had, every column the text names is kept instead.
         broken = st.columns_read([("select model, nonsense_column from sessions", {})])
         assert broken["sessions"] == {"model"} and broken["replay_runs"] == {"model"}
+        # The planner settings it turns off are global to the database: they are put back.
+        assert st.con.execute("select current_setting('disabled_optimizers')").fetchone() == ("",)
 
 
 def test_a_column_left_unread_raises_rather_than_reading_null(tmp_path):
@@ -245,3 +247,16 @@ def test_a_column_left_unread_raises_rather_than_reading_null(tmp_path):
         with pytest.raises(ForensicsError, match="column daemon was not read"):
             st.execute("select session_id from sessions where daemon = 'gatewayd'")
         assert st.mode == "strict"  # not mistaken for an unreadable line
+
+
+def test_narrow_tables_still_say_which_file_each_row_came_from(tmp_path):
+    a = write_jsonl(tmp_path / "a.jsonl", [session("a1"), session("a2")])
+    b = write_jsonl(tmp_path / "b.jsonl", [session("b1")])
+    for files, want in (([a, b], {str(a): 2, str(b): 1}), ([a], {str(a): 2})):
+        with open_store(files) as st:
+            st.materialize(columns={"sessions": {"session_id"}, "replay_runs": set()})
+            assert dict(st.execute("select source_file, count(*) from sessions group by 1").rows) == want
+            assert {f.path: f.rows for f in st.scan.files} == want
+        with open_store(files) as st:
+            st.materialize(columns={"session_id"})  # the alarm's way: a set of names
+            assert dict(st.execute("select source_file, count(*) from sessions group by 1").rows) == want
