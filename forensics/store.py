@@ -645,8 +645,9 @@ class Store:
             # Named columns only (no `select *` in between), so DuckDB reads just these.
             keep = [c for c in self._session_columns() if c in session_keep and c != "line"]
             select = ", ".join(f'"{c}"' for c in keep)
+            # Even when no statement reads a replay column, its rows are still counted.
             rkeep = [c for c in self._columns_of("_replay_files") if c in replay_keep and c != "line"]
-            replay_select = ", ".join(f'"{c}"' for c in rkeep)
+            replay_select = ", ".join(f'"{c}"' for c in rkeep or ["session_id"])
 
         def build():
             where = f" where {in_window}" if window_only else ""

@@ -260,3 +260,11 @@ def test_narrow_tables_still_say_which_file_each_row_came_from(tmp_path):
         with open_store(files) as st:
             st.materialize(columns={"session_id"})  # the alarm's way: a set of names
             assert dict(st.execute("select source_file, count(*) from sessions group by 1").rows) == want
+
+
+def test_a_replay_stream_no_statement_reads_is_still_counted(tmp_path):
+    s = write_jsonl(tmp_path / "s.jsonl", [session("a")])
+    r = write_jsonl(tmp_path / "r.jsonl", [replay("a", 2), replay("b", 1)])
+    with open_store(s, r) as st:
+        st.materialize(replay=True, columns={"sessions": {"model"}, "replay_runs": set()})
+        assert {f.path: f.rows for f in st.scan.files} == {str(s): 1, str(r): 2}
