@@ -59,12 +59,18 @@ def have(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def best_of(n: int, cmd: list[str], **kw) -> dict:
-    """Run n times; keep the fastest run (the one least disturbed by the machine)."""
-    runs = [measure(cmd, **kw) for _ in range(n)]
-    best = min(runs, key=lambda r: r["wall_s"])
+def _fastest(runs: list[dict]) -> dict:
+    """The fastest run (the one least disturbed by the machine), with every run's wall time
+    and the least CPU time of any run."""
+    best = dict(min(runs, key=lambda r: r["wall_s"]))
     best["runs"] = [r["wall_s"] for r in runs]
+    best["cpu_s"] = min(r["cpu_s"] for r in runs)
     return best
+
+
+def best_of(n: int, cmd: list[str], **kw) -> dict:
+    """Run n times in a row; keep the fastest run."""
+    return _fastest([measure(cmd, **kw) for _ in range(n)])
 
 
 def interleaved(n: int, cmds: dict[str, list[str]]) -> dict[str, dict]:
@@ -77,13 +83,7 @@ def interleaved(n: int, cmds: dict[str, list[str]]) -> dict[str, dict]:
     for _ in range(n):
         for name, cmd in cmds.items():
             runs[name].append(measure(cmd))
-    out = {}
-    for name, rs in runs.items():
-        best = dict(min(rs, key=lambda r: r["wall_s"]))
-        best["runs"] = [r["wall_s"] for r in rs]
-        best["cpu_s"] = min(r["cpu_s"] for r in rs)
-        out[name] = best
-    return out
+    return {name: _fastest(rs) for name, rs in runs.items()}
 
 
 def paired_ratios(results: dict[str, dict], base: str) -> dict[str, dict]:
