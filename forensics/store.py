@@ -547,7 +547,7 @@ class Store:
             # What DuckDB raises for a line it cannot read; SQL mistakes go straight out.
             exc: Exception = first
             if _NOT_READ in str(first):
-                raise ForensicsError(str(first).split(_NOT_READ, 1)[1].join(["column ", ""])) from None
+                raise ForensicsError("column " + str(first).split(_NOT_READ, 1)[1]) from None
             if self.mode == "strict" and (self._session_paths or self._replay_paths):
                 self.check()
                 try:
