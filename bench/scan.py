@@ -4,7 +4,8 @@ against the same aggregate in raw DuckDB, polars, pandas and jq (each where inst
     python bench/scan.py [--sessions 1000000] [--repeat 3] [--skip-slow]
 
 The commands take turns, --repeat rounds. Targets: within 1.25x of raw DuckDB wall time (the
-median round), peak memory under 400 MiB, and `forensics --help` under 0.3 s. Prints one JSON object with every figure.
+median round), peak memory under 400 MiB, and `forensics --help` under 0.3 s. Prints one JSON
+object with every figure.
 """
 
 from __future__ import annotations
