@@ -185,6 +185,18 @@ def test_first_shot_and_attempts_to_accept_are_defined_once_in_the_view(tmp_path
         assert st.mode == "tolerant"
 
 
+def test_the_first_shot_lambda_is_written_once_per_file(tmp_path):
+    """DuckDB evaluates a lambda once per expression naming it (0.3 s of CPU per 1M rows)."""
+    a = write_jsonl(tmp_path / "a.jsonl", [session("a")])
+    b = write_jsonl(tmp_path / "b.jsonl", [session("b")])
+    with open_store([a, b]) as st:
+        for _ in ("strict", "tolerant"):
+            (sql,) = st.con.execute(
+                "select sql from duckdb_views() where view_name = '_sessions_files'").fetchone()
+            assert sql.lower().count("list_filter(") == 2, st.mode
+            st.check()
+
+
 def test_integer_and_boolean_cells_take_only_real_integers_and_booleans(tmp_path):
     """Neither reader coerces: "12", 1.5, 1e3 and true are not integers; "true" and 1 are not booleans."""
     ints = ['12', ' 12 ', '"12"', '1.5', '1e3', '12.0', 'true', '18446744073709551615', '-7', 'null']
