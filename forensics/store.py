@@ -223,10 +223,8 @@ def columns_named(sql_texts) -> set[str]:
     for text in sql_texts:
         words |= set(re.findall(r"[a-z_][a-z0-9_]*", text.lower()))
     if "attempts" in words:
-        words |= {"attempts", "session_id", "timestamp", "model", "provider", "kind", "daemon",
-                  "final_verdict", "source_file", "line"}
+        words |= {"attempts"} | {c.strip('"') for c in _CALL_COLUMNS}
     return words
-
 
 
 @dataclass
@@ -653,7 +651,7 @@ class Store:
             if len(self._replay_paths) == 1:
                 replay_keep.discard("source_file")
             # Named columns only (no `select *` in between), so DuckDB reads just these.
-            keep = [c for c in self._session_columns() if c in session_keep and c != "line"]
+            keep = [c for c in self._columns_of("_sessions_files") if c in session_keep and c != "line"]
             select = ", ".join(f'"{c}"' for c in keep)
             # Even when no statement reads a replay column, its rows are still counted.
             rkeep = [c for c in self._columns_of("_replay_files") if c in replay_keep and c != "line"]
@@ -754,9 +752,6 @@ class Store:
 
     def _columns_of(self, view: str) -> list[str]:
         return [name for name, _ in self._describe(view)]
-
-    def _session_columns(self) -> list[str]:
-        return self._columns_of("_sessions_files")
 
     def locate_lines(self, records: list[dict]) -> None:
         """Fill `line` (DuckDB's row number) in place for records read without one, by file, id and time."""
