@@ -13,7 +13,7 @@ from typing import Any
 from .catalog import parse_time
 from .errors import ForensicsError
 from .output import iso_utc, plain
-from .store import columns_named
+from .narrow import columns_named
 
 EXIT_CLEAN, EXIT_VIOLATION, EXIT_USAGE, EXIT_CANNOT_EVALUATE = 0, 1, 2, 3
 
@@ -139,14 +139,12 @@ def _evaluate(src, opts: AlarmOptions, outcome: AlarmOutcome) -> None:
         results = []
         for q in store.catalog.alarms():
             # The materialized table already is the window, so no `since` is passed.
-            records = store.query(q.name, {}, physical=False).records()
+            records = store.query(q.name, {}).records()
             results.append((q, records))
         every = [rec for _, records in results for rec in records]
-        store.locate_lines(every)  # only when something was found: one more read
         if opts.store_failures and every:
             store.write_rows([(r.get("source_file"), r.get("line")) for r in every],
                              Path(opts.store_failures))
-        store.physical_records(every)
         for q, records in results:
             target = outcome.violations if q.severity == "critical" else outcome.warnings
             for rec in records:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .output import iso_utc, plain
-from .store import columns_named
+from .narrow import columns_named
 
 # Each check: a name, what it means, and the SQL condition (over `sessions`) that breaks it.
 INVARIANTS = (
@@ -89,11 +89,9 @@ def diagnose(store, *, examples: int = 5) -> Health:
         res = store.execute(
             f"""select session_id, "timestamp", source_file, line, count(*) over () as total
             from sessions where {condition}
-            order by source_file, session_id limit {int(examples)}""", physical=False)
+            order by source_file, session_id limit {int(examples)}""")
         total = res.rows[0][4] if res.rows else 0
         found = [{"session_id": r[0], "timestamp": r[1], "source_file": r[2], "line": r[3]} for r in res.rows]
-        store.locate_lines(found)
-        store.physical_records(found)
         health.checks.append({
             "check": name, "meaning": meaning, "rows": total,
             "examples": [{"session_id": f["session_id"], "at": f"{f['source_file']}:{f['line']}"}

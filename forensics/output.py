@@ -14,6 +14,20 @@ from typing import Any
 from .errors import ForensicsError
 
 
+# Characters that would let a field start a new line, move the cursor, recolour the
+# terminal or reorder what is shown: C0 and C1 controls, DEL, the Unicode line and
+# paragraph separators, and the bidirectional overrides. Shown escaped in text output,
+# so one field stays one field and every printed line is the tool's own.
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_ESCAPES = {c: _NAMED.get(chr(c), f"\\x{c:02x}") for c in [*range(0x20), 0x7F, *range(0x80, 0xA0)]}
+_ESCAPES.update({c: f"\\u{c:04x}" for c in [0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]})
+
+
+def escape(text: str) -> str:
+    """Untrusted text for a terminal or a mail: control and reordering characters shown escaped."""
+    return text.translate(_ESCAPES)
+
+
 def iso_utc(value: datetime) -> str:
     """ISO 8601 in UTC with a Z, the one time format every output uses."""
     if value.tzinfo is None:

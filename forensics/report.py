@@ -144,7 +144,7 @@ def build_report(store, week: tuple[str, datetime, datetime], *, trend_weeks: in
 
 def _ids_only(store, sql: str, params: dict) -> str:
     """An alarm query cut down to its rows' session ids: all the report shows of them."""
-    columns = [row[0] for row in store.execute(f"describe {sql}", params, physical=False).rows]
+    columns = [row[0] for row in store.execute(f"describe {sql}", params).rows]
     ids = "session_id" if "session_id" in columns else "null::varchar as session_id"
     return f"select {ids} from (\n{sql}\n)"
 

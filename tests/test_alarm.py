@@ -160,8 +160,10 @@ def test_hostile_file_flags_every_readable_violation(tmp_path):
     assert lines == {"V-bom": 1, "V-unknown-keys": 6, "V-huge": 9, "V-crlf": 10}
     assert outcome.exit_code == 1 and outcome.status == "violations"
     assert outcome.checked["unreadable_lines"] == 4
-    assert outcome.checked["files"][0]["unreadable"] == {"invalid_json": 1, "invalid_utf8": 1, "not_object": 1,
+    # The bad bytes are repaired, and the line is then seen for what it is: no session row.
+    assert outcome.checked["files"][0]["unreadable"] == {"invalid_json": 1, "not_a_row": 1, "not_object": 1,
                                                          "torn_last_line": 1}
+    assert outcome.checked["files"][0]["repaired"] == {"invalid_utf8": 1}
     assert "unreadable" in outcome.reason
 
 

@@ -41,24 +41,28 @@ def test_unreadable_lines_counted_by_cause_and_never_null_rows(tmp_path):
         b"{not json",
         b"[1, 2, 3]",
         b'"just a string"',
-        b'{"session_id": "bad-utf8", "prompt": "\xff\xfe"}',
+        b'{"schema": "session.iterate.v1", "session_id": "bad-utf8", "final_verdict": "accepted", '
+        b'"grounded_in_roster": false, "prompt": "\xff\xfe"}',
         b"",
         b"   ",
         session("ok-2"),
     ], raw_tail=b'{"session_id": "torn", "kind": "fi')
     with open_store(p) as st:
         scan = st.scan.files[0]
-        assert dict(scan.unreadable) == {"invalid_json": 1, "not_object": 2, "invalid_utf8": 1,
-                                         "torn_last_line": 1}
-        assert scan.rows == 2
+        assert dict(scan.unreadable) == {"invalid_json": 1, "not_object": 2, "torn_last_line": 1}
+        # A bad byte in a prompt costs the prompt that byte, never the row and its verdict.
+        assert dict(scan.repaired) == {"invalid_utf8": 1} and scan.repaired_lines == [(5, "invalid_utf8")]
+        assert scan.rows == 3
         assert [(line, cause) for _, line, cause in scan.bad_lines] == [
-            (2, "invalid_json"), (3, "not_object"), (4, "not_object"), (5, "invalid_utf8"),
-            (9, "torn_last_line")]
-        rows = st.execute("select session_id, source_file, line from sessions order by line").rows
-        assert [(r[0], r[2]) for r in rows] == [("ok-1", 1), ("ok-2", 8)]  # physical lines
+            (2, "invalid_json"), (3, "not_object"), (4, "not_object"), (9, "torn_last_line")]
+        rows = st.execute("select session_id, source_file, line, prompt, grounded_in_roster "
+                          "from sessions order by line").rows
+        assert [(r[0], r[2]) for r in rows] == [("ok-1", 1), ("bad-utf8", 5), ("ok-2", 8)]  # physical lines
+        assert rows[1][3] == "\ufffd\ufffd" and rows[1][4] is False
         assert st.execute("select count(*) from sessions where session_id is null").rows[0][0] == 0
         warning = st.scan.warnings()[0]
-        assert "5 unreadable line(s)" in warning and "torn_last_line: 1" in warning
+        assert "4 unreadable line(s)" in warning and "torn_last_line: 1" in warning
+        assert "1 line(s) repaired and read (invalid_utf8: 1; line 5)" in st.scan.warnings()[1]
 
 
 def test_crlf_bom_unknown_keys_and_key_order(tmp_path):
@@ -201,7 +205,7 @@ def test_integer_and_boolean_cells_take_only_real_integers_and_booleans(tmp_path
     """Neither reader coerces: "12", 1.5, 1e3 and true are not integers; "true" and 1 are not booleans."""
     ints = ['12', ' 12 ', '"12"', '1.5', '1e3', '12.0', 'true', '18446744073709551615', '-7', 'null']
     bools = ['true', 'false', '"true"', '1', '0', 'null', '"false"', 'true', 'false', '[true]']
-    lines = [f'{{"session_id": "r{i}", "timestamp": "2026-11-10T10:00:00Z", "duration_ms": {d}, '
+    lines = [f'{{"schema": "session.iterate.v1", "session_id": "r{i}", "timestamp": "2026-11-10T10:00:00Z", "duration_ms": {d}, '
              f'"grounded_in_roster": {g}}}' for i, (d, g) in enumerate(zip(ints, bools))]
     p = write_jsonl(tmp_path / "s.jsonl", lines)
     want_ints = [12, 12, None, None, None, None, None, None, -7, None]

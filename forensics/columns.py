@@ -1,0 +1,298 @@
+"""Each stream's columns, declared once: read specs, view selects and empty views derive from here.
+
+A column's *wire* type is what the format promises on the line (SESSION_FORMAT.md). From it
+follow how the tolerant reader reads the key (text or JSON, so a wrong-typed value never
+loses a row), how the optimistic reader types it, how the view types it, and how `doctor`
+tells a value of the wrong JSON type.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SESSION_SCHEMA_PREFIX = "session."
+REPLAY_SCHEMA_PREFIX = "replay."
+
+ATTEMPT_TYPE = "STRUCT(iteration BIGINT, verdict_kind VARCHAR, error VARCHAR, span_id VARCHAR)[]"
+ATTEMPTS_SHAPE = '[{"iteration":"BIGINT","verdict_kind":"VARCHAR","error":"VARCHAR","span_id":"VARCHAR"}]'
+RETRIEVAL_TYPE = "STRUCT(query VARCHAR, k BIGINT, hits STRUCT(doc_id VARCHAR, score DOUBLE)[])"
+RETRIEVAL_SHAPE = '{"query":"VARCHAR","k":"BIGINT","hits":[{"doc_id":"VARCHAR","score":"DOUBLE"}]}'
+
+# What json_type() answers for a value of each wire type (doctor's wrong-type check).
+JSON_TYPES = {
+    "string": ("VARCHAR",), "timestamp": ("VARCHAR",), "integer": ("BIGINT", "UBIGINT"),
+    "boolean": ("BOOLEAN",), "object": ("OBJECT",), "attempts": ("ARRAY",), "retrieval": ("OBJECT",),
+}
+
+# A JSON value arrives as its minified text, so an integer is the text that survives a
+# round trip through BIGINT (not 1.5, 1e3, "12", true, nor one too large): a third
+# cheaper than asking json_type, which parses the text again.
+_INT = "case when try_cast({c}::varchar as bigint)::varchar = {c}::varchar then try_cast({c}::varchar as bigint) end"
+_BOOL = "case {c}::varchar when 'true' then true when 'false' then false end"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One key of a stream's line: its name and the JSON type the format gives it."""
+
+    name: str
+    wire: str
+
+    @property
+    def ident(self) -> str:
+        """The name as an SQL identifier (`timestamp` must be quoted)."""
+        return f'"{self.name}"'
+
+    def read_type(self, strict: bool) -> str:
+        """The DuckDB type read_json is told to read this key as."""
+        if self.wire in ("string", "timestamp"):
+            return "VARCHAR"
+        if self.wire == "attempts" and strict:
+            return ATTEMPT_TYPE
+        return "JSON"
+
+    def select(self, strict: bool) -> list[str]:
+        """The per-file select expressions that type this key (some keys give two columns)."""
+        c = self.ident
+        if self.wire == "timestamp":
+            return [f"rfc3339({c}) as {c}", f"{c} as timestamp_raw"]
+        if self.wire == "integer":
+            return [f"{_INT.format(c=c)} as {c}"]
+        if self.wire == "boolean":
+            return [f"{_BOOL.format(c=c)} as {c}", f"{c} as {self.name}_raw"]
+        if self.wire == "object":
+            return [f"case when json_type({c}) <> 'NULL' then {c} end as {c}"]
+        if self.wire == "attempts" and not strict:
+            return [f"json_transform({c}, '{ATTEMPTS_SHAPE}') as {c}"]
+        return [c]
+
+    def empty(self) -> list[str]:
+        """Typed NULLs in the shape `select()` gives, for a stream with no file."""
+        c = self.ident
+        if self.wire == "timestamp":
+            return [f"null::timestamptz as {c}", "null::varchar as timestamp_raw"]
+        if self.wire == "integer":
+            return [f"null::bigint as {c}"]
+        if self.wire == "boolean":
+            return [f"null::boolean as {c}", f"null::json as {self.name}_raw"]
+        if self.wire == "object":
+            return [f"null::json as {c}"]
+        if self.wire == "attempts":
+            return [f"null::{ATTEMPT_TYPE} as {c}"]
+        return [f"null::varchar as {c}"]
+
+
+SESSION_COLUMNS = (
+    Column("schema", "string"), Column("timestamp", "timestamp"), Column("daemon", "string"),
+    Column("session_id", "string"), Column("kind", "string"), Column("model", "string"),
+    Column("provider", "string"), Column("prompt", "string"), Column("iterations", "integer"),
+    Column("max_iterations", "integer"), Column("final_verdict", "string"),
+    Column("attempts", "attempts"), Column("artifact", "object"),
+    Column("grounded_in_roster", "boolean"), Column("duration_ms", "integer"),
+)
+
+REPLAY_COLUMNS = (
+    Column("schema", "string"), Column("timestamp", "timestamp"), Column("session_id", "string"),
+    Column("task_id", "string"), Column("model", "string"), Column("provider", "string"),
+    Column("retrieval", "retrieval"), Column("output", "string"), Column("latency_ms", "integer"),
+    Column("tokens_in", "integer"), Column("tokens_out", "integer"), Column("status", "string"),
+    Column("error", "string"),
+)
+
+# The keys only a session row carries: a line without `schema` is a session row when it
+# has one of them (older producers), and never one when it has none.
+SESSION_MARKS = ("final_verdict", "iterations", "attempts")
+
+
+def read_spec(columns: tuple[Column, ...], strict: bool) -> str:
+    """The `columns = {...}` argument of read_json for a stream."""
+    return "{" + ", ".join(f"'{c.name}': '{c.read_type(strict)}'" for c in columns) + "}"
+
+
+def session_select(strict: bool) -> str:
+    """The per-file select of the sessions stream, over read_json's columns."""
+    parts = [e for c in SESSION_COLUMNS for e in c.select(strict)]
+    # The accepted attempt's iteration, computed once: first_shot and attempts_to_accept
+    # derive from it in SESSIONS_OUT (DuckDB does not share a lambda between columns).
+    attempts = "attempts" if strict else f"json_transform(attempts, '{ATTEMPTS_SHAPE}')"
+    parts.append(f"list_filter({attempts}, lambda a: a.verdict_kind = 'accepted')[1].iteration"
+                 " as _accepted_iteration")
+    return ",\n    ".join(parts)
+
+
+def _out_columns(columns: tuple[Column, ...]) -> list[str]:
+    names = []
+    for c in columns:
+        names.append(c.ident)
+        if c.wire == "timestamp":
+            names.append("timestamp_raw")
+        elif c.wire == "boolean":
+            names.append(f"{c.name}_raw")
+    return names
+
+
+# Derived once here, so every query means the same by them. First shot: the accepted
+# attempt was iteration 0.
+_DERIVED = {
+    "first_shot": "case when attempts is not null then coalesce(_accepted_iteration = 0, false) end",
+    "attempts_to_accept": "_accepted_iteration + 1",
+}
+
+
+def session_columns_out() -> str:
+    """The `sessions` view's columns, in order, over the per-file selects."""
+    names = _out_columns(SESSION_COLUMNS)
+    at = names.index('"artifact"')
+    derived = [f"{expr} as {name}" for name, expr in _DERIVED.items()]
+    return ", ".join(names[:at] + derived + names[at:] + ["source_file", "line"])
+
+
+def empty_sessions() -> str:
+    """A `sessions` body with the view's columns and no rows."""
+    parts = [e for c in SESSION_COLUMNS for e in c.empty()]
+    at = next(i for i, p in enumerate(parts) if p.endswith('as "artifact"'))
+    parts[at:at] = ["null::boolean as first_shot", "null::bigint as attempts_to_accept"]
+    return ("select " + ", ".join(parts + ["null::varchar as source_file", "null::bigint as line"])
+            + " where false")
+
+
+def _replay_shape(hits_only: bool = False) -> str:
+    fields = []
+    for c in REPLAY_COLUMNS:
+        if c.wire == "retrieval":
+            kind = '{"hits":["JSON"]}' if hits_only else RETRIEVAL_SHAPE
+        elif c.wire == "integer":
+            kind = '"BIGINT"'
+        else:
+            kind = '"VARCHAR"'
+        fields.append(f'"{c.name}":{kind}')
+    return "{" + ",".join(fields) + "}"
+
+
+def replay_select(source: str = "json") -> str:
+    """The per-file select of the replay stream over read_ndjson_objects' `json` column.
+
+    One shape for every key: DuckDB folds the repeated json_transform into one parse per
+    line, where `json ->> key` per column would parse it each time.
+    """
+    r = f"json_transform({source}, '{_replay_shape()}')"
+    parts = []
+    for c in REPLAY_COLUMNS:
+        if c.wire == "timestamp":
+            parts.append(f"rfc3339({r}.{c.ident}) as {c.ident}")
+        else:
+            parts.append(f"{r}.{c.ident} as {c.ident}")
+        if c.wire == "retrieval":
+            parts.append(f"len({r}.retrieval.hits) as hits")
+    parts.append(f"{source} as raw")
+    return ",\n    ".join(parts)
+
+
+def replay_typed_spec(hits_only: bool = False) -> str:
+    """The read_json `columns` of the replay stream typed directly (when `raw` is not needed)."""
+    out = []
+    for c in REPLAY_COLUMNS:
+        if c.wire == "retrieval":
+            kind = "STRUCT(hits JSON[])" if hits_only else RETRIEVAL_TYPE
+        elif c.wire == "integer":
+            kind = "BIGINT"
+        else:
+            kind = "VARCHAR"
+        out.append(f"'{c.name}': '{kind}'")
+    out += [f"'{m}': 'JSON'" for m in SESSION_MARKS]
+    return "{" + ", ".join(out) + "}"
+
+
+def replay_typed_select() -> str:
+    """The select over `replay_typed_spec()` columns, in the replay view's column order."""
+    parts = []
+    for c in REPLAY_COLUMNS:
+        parts.append(f"rfc3339({c.ident}) as {c.ident}" if c.wire == "timestamp" else c.ident)
+        if c.wire == "retrieval":
+            parts.append("len(retrieval.hits) as hits")
+    parts.append("null::json as raw")
+    return ", ".join(parts)
+
+
+def empty_replay() -> str:
+    """A `replay_runs` body with the view's columns and no rows."""
+    return (f"select {replay_select()}, null::varchar as source_file, null::bigint as line "
+            "from (select null::json as json) where false")
+
+
+# The call's columns every attempt row carries.
+CALL_COLUMNS = ('session_id', '"timestamp"', 'model', 'provider', 'kind', 'daemon', 'final_verdict',
+                'source_file', 'line')
+
+# unnest() in the select list: a lateral join (`from sessions, unnest(...)`) is much slower
+# in DuckDB on a million rows.
+ATTEMPTS_VIEW = f"""
+create or replace temp view attempts as
+select
+    {", ".join(CALL_COLUMNS)},
+    attempt.iteration as iteration,
+    attempt.verdict_kind as verdict_kind,
+    attempt.error as error,
+    attempt.span_id as span_id,
+    position
+from (
+    select
+        {", ".join(CALL_COLUMNS)},
+        unnest(attempts) as attempt,
+        generate_subscripts(attempts, 1) as position
+    from sessions
+)
+"""
+
+# Timestamps are RFC 3339 or nothing: DuckDB's cast alone also takes `epoch`, `infinity`,
+# a bare date and a time with no offset, none of which says when a row was written. The
+# shape test is plain string slicing, so the common case costs one cast; lower-case `t`/`z`
+# and a leap second (`:60`, read as the next second) take the second cast.
+READ_MACROS = r"""
+create or replace temp macro rfc3339(t) as
+    case when length(t) between 20 and 40
+        and substr(t, 5, 1) = '-' and substr(t, 8, 1) = '-' and substr(t, 11, 1) in ('T', 't', ' ')
+        and substr(t, 14, 1) = ':' and substr(t, 17, 1) = ':'
+        and (right(t, 1) in ('Z', 'z') or (substr(t, -6, 1) in ('+', '-') and substr(t, -3, 1) = ':'))
+    then coalesce(
+        try_cast(t as timestamptz),
+        case when substr(t, 18, 2) = '60'
+            then try_cast(substr(upper(t), 1, 17) || '59' || substr(upper(t), 20) as timestamptz)
+                + interval 1 second
+            else try_cast(upper(t) as timestamptz)
+        end)
+    end;
+"""
+
+
+# The replay stream is read as JSON text: its guard reads the keys it needs in one shape
+# (DuckDB folds the repeated json_transform into one parse per line).
+_GUARD_SHAPE = "{" + ",".join(
+    ['"schema":"VARCHAR"'] + [f'"{c.name}":"JSON"' for c in REPLAY_COLUMNS if c.name != "schema"]
+    + [f'"{m}":"JSON"' for m in SESSION_MARKS]) + "}"
+
+
+def is_row_sql(stream: str, *, typed: bool = False) -> str:
+    """The SQL condition that a line is a row of its stream (over read_json's columns for
+    sessions, over the `json` text for replay runs).
+
+    Another stream's row (its `schema` names another kind, or a replay line that carries a
+    session's verdict) or an object with none of the stream's keys is never read as a row:
+    it is counted as unreadable instead. ``typed``: replay runs read by read_json, whose
+    columns hold the keys (with the session marks read as JSON).
+    """
+    if stream == "sessions":
+        marks = " or ".join(f"{m} is not null" for m in SESSION_MARKS)
+        return (f"(coalesce(starts_with(schema, '{SESSION_SCHEMA_PREFIX}'), false) "
+                f"or (schema is null and ({marks})))")
+
+    def key(name: str) -> str:
+        if typed:
+            return f'"{name}"'
+        return f"json_transform(json, '{_GUARD_SHAPE}').\"{name}\""
+
+    keys = " or ".join(f"{key(c.name)} is not null" for c in REPLAY_COLUMNS if c.name != "schema")
+    marks = " or ".join(f"{key(m)} is not null" for m in SESSION_MARKS)
+    row = (f"(coalesce(starts_with({key('schema')}, '{REPLAY_SCHEMA_PREFIX}'), false) "
+           f"or ({key('schema')} is null and ({keys}) and not ({marks})))")
+    return row if typed else f"(starts_with(ltrim(json::varchar), '{{') and {row})"

@@ -1,0 +1,290 @@
+"""Lines as people and producers see them: why a line is unreadable, how to repair it, where it is.
+
+DuckDB numbers the non-blank lines of a file; people open files at physical lines. DuckDB
+refuses some lines that a producer's own decoder reads (a bad byte in a prompt, a key
+given twice, nesting past its depth limit): those are *repaired* here, so the row and its
+verdict survive, and counted, so nobody mistakes a repaired row for a clean one.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+
+# DuckDB's default: its read buffers are sized from it, so a larger default costs every
+# scan memory. A stream whose lines are longer (prompts are any size) gets a larger
+# limit of its own once the check finds them.
+MAX_OBJECT_BYTES = 16 << 20
+
+# DuckDB's JSON reader stops at 128 levels; deeper values are cut here, below that.
+MAX_DEPTH = 100
+
+# The first bytes of an unreadable line kept for the report: enough to recognise it.
+_PREVIEW_BYTES = 80
+
+
+def open_binary(path: str):
+    """Open a log for reading bytes, decompressing .gz and .zst by name."""
+    if path.endswith(".gz"):
+        return gzip.open(path, "rb")
+    if path.endswith(".zst"):
+        import io
+
+        import zstandard
+
+        # Buffered, so that it reads by lines like the others.
+        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), closefd=True))
+    return open(path, "rb")
+
+
+def _is_blank(raw: bytes) -> bool:
+    return not raw.strip(b" \t\r\n")
+
+
+def nonblank_lines(path: str):
+    """Yield (ordinal, physical line number, raw bytes) for each non-blank line, as DuckDB numbers them."""
+    ordinal = 0
+    with open_binary(path) as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            if not _is_blank(raw):
+                ordinal += 1
+                yield ordinal, lineno, raw
+
+
+def physical_lines(path: str, ordinals) -> dict[int, int]:
+    """Map non-blank line ordinals (DuckDB's row numbers) to physical line numbers."""
+    wanted = sorted(set(ordinals))
+    if not wanted:
+        return {}
+    out: dict[int, int] = {}
+    i = 0
+    for ordinal, lineno, _ in nonblank_lines(path):
+        if ordinal == wanted[i]:
+            out[ordinal] = lineno
+            i += 1
+            if i == len(wanted):
+                break
+    return out
+
+
+def count_lines(path: str) -> int:
+    """Physical lines in a file (a last line without a newline counts)."""
+    newlines, last = 0, b"\n"
+    with open_binary(path) as fh:
+        while chunk := fh.read(1 << 24):
+            newlines += chunk.count(b"\n")
+            last = chunk[-1:]
+    return newlines + (0 if last == b"\n" else 1)
+
+
+@dataclass
+class Verdict:
+    """What the check made of one line DuckDB could not take as it is."""
+
+    line: int
+    cause: str
+    repaired: str | None = None  # the line's JSON, repaired, when the row is kept
+    preview: str = ""
+
+
+class _Pairs(list):
+    """An object's (key, value) pairs, kept so that repeated keys can be seen."""
+
+
+def _keep_pairs(pairs):
+    return _Pairs(pairs)
+
+
+def _resolve(value, depth: int, found: set[str]):
+    """Turn parsed pairs into dicts (the last of a repeated key wins), noting what was repaired."""
+    if isinstance(value, _Pairs):
+        if depth > MAX_DEPTH:
+            found.add("too_deep")
+            return "[forensics: nested deeper than %d levels, cut]" % MAX_DEPTH
+        out: dict = {}
+        falses = set()
+        for k, v in value:
+            if k in out:
+                found.add("duplicate_keys")
+            v = _resolve(v, depth + 1, found)
+            if v is False:
+                falses.add(k)
+            out[k] = v
+        # A roster verdict given twice is read as false if any copy says false: the
+        # alarm must not be silenced by a second, friendlier copy.
+        if "grounded_in_roster" in falses and depth == 0:
+            out["grounded_in_roster"] = False
+        return out
+    if isinstance(value, list):
+        if depth > MAX_DEPTH:
+            found.add("too_deep")
+            return "[forensics: nested deeper than %d levels, cut]" % MAX_DEPTH
+        return [_resolve(v, depth + 1, found) for v in value]
+    return value
+
+
+def judge_line(raw: bytes, lineno: int, *, first: bool, max_bytes: int) -> Verdict:
+    """Name the cause of one refused line, and repair it where the row can be kept."""
+    preview = raw[:_PREVIEW_BYTES].decode("utf-8", "replace").rstrip("\r\n")
+    body = raw
+    repairs: set[str] = set()
+    if first and body.startswith(codecs.BOM_UTF8):
+        body = body[len(codecs.BOM_UTF8):]
+        repairs.add("bom")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        text = body.decode("utf-8", "replace")
+        repairs.add("invalid_utf8")
+    try:
+        value = json.loads(text, object_pairs_hook=_keep_pairs)
+    except RecursionError:
+        return Verdict(lineno, "too_deep", preview=preview)
+    except ValueError:
+        torn = not raw.endswith(b"\n")
+        return Verdict(lineno, "torn_last_line" if torn else "invalid_json", preview=preview)
+    if not isinstance(value, _Pairs):
+        return Verdict(lineno, "not_object", preview=preview)
+    try:
+        obj = _resolve(value, 0, repairs)
+    except RecursionError:
+        return Verdict(lineno, "too_deep", preview=preview)
+    if not repairs:
+        if len(raw) >= max_bytes:
+            return Verdict(len(raw), "too_large", preview=preview)
+        # DuckDB refused a line Python reads as it is: keep it out and say so.
+        return Verdict(lineno, "invalid_json", preview=preview)
+    repaired = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    return Verdict(lineno, "+".join(sorted(repairs)), repaired=repaired, preview=preview)
+
+
+def _emptiness(raw: bytes, lineno: int) -> Verdict:
+    preview = raw[:_PREVIEW_BYTES].decode("utf-8", "replace").rstrip("\r\n")
+    try:
+        empty = json.loads(raw.decode("utf-8", "replace")) == {}
+    except (ValueError, RecursionError):
+        empty = False
+    return Verdict(lineno, "empty_object" if empty else "object", preview=preview)
+
+
+def judge_lines(path: str, ordinals: set[int], *, max_bytes: int = MAX_OBJECT_BYTES,
+                empty_only: bool = False) -> dict[int, Verdict]:
+    """Judge the lines of a file at these non-blank ordinals (one read of the file).
+
+    With ``empty_only`` each line, an object that is not a row, is only told apart as
+    empty (``{}``) or not.
+    """
+    found: dict[int, Verdict] = {}
+    if not ordinals:
+        return found
+    last = max(ordinals)
+    for ordinal, lineno, raw in nonblank_lines(path):
+        if ordinal in ordinals:
+            found[ordinal] = (_emptiness(raw, lineno) if empty_only else
+                              judge_line(raw, lineno, first=ordinal == 1, max_bytes=max_bytes))
+        if ordinal >= last:
+            break
+    return found
+
+
+@dataclass
+class FileScan:
+    """What reading one file found: rows, unreadable and repaired lines by cause, and where."""
+
+    path: str
+    stream: str
+    rows: int = 0
+    unreadable: Counter = field(default_factory=Counter)
+    bad_lines: list[tuple[int, int, str]] = field(default_factory=list)  # (ordinal, line, cause)
+    repaired: Counter = field(default_factory=Counter)
+    repaired_lines: list[tuple[int, str]] = field(default_factory=list)  # (line, what)
+    error: str | None = None  # the file itself could not be read (or not to its end)
+    read_from: str | None = None  # a private copy read in its place (what could be salvaged)
+    deep: bool = False  # holds a line nested past DuckDB's depth limit
+    previews: dict[int, str] = field(default_factory=dict)  # line -> its first bytes
+
+    @property
+    def unreadable_total(self) -> int:
+        """All unreadable lines in this file."""
+        return sum(self.unreadable.values())
+
+    def as_dict(self) -> dict:
+        """A JSON-ready summary of this file."""
+        out = {
+            "file": self.path, "stream": self.stream, "rows": self.rows,
+            "unreadable_lines": self.unreadable_total, "unreadable": dict(self.unreadable),
+            "unreadable_at": [{"line": ln, "cause": c, "starts": self.previews.get(ln, "")}
+                              for _, ln, c in self.bad_lines[:20]],
+            "repaired_lines": sum(self.repaired.values()), "repaired": dict(self.repaired),
+            "repaired_at": [{"line": ln, "what": w} for ln, w in self.repaired_lines[:20]],
+        }
+        if self.error:
+            out["error"] = self.error
+        return out
+
+
+@dataclass
+class ScanReport:
+    """Every file's scan: the basis of every figure a command prints."""
+
+    files: list[FileScan] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        """Readable session rows."""
+        return sum(f.rows for f in self.files if f.stream == "sessions")
+
+    @property
+    def unreadable_lines(self) -> int:
+        """Unreadable lines across both streams."""
+        return sum(f.unreadable_total for f in self.files)
+
+    @property
+    def unreadable_files(self) -> list[FileScan]:
+        """Files that could not be read, or not to their end."""
+        return [f for f in self.files if f.error]
+
+    def warnings(self) -> list[str]:
+        """One line per file that held unreadable or repaired lines, or could not be read, for stderr."""
+        from .output import escape
+
+        out = []
+        for f in self.files:
+            if f.error:
+                out.append(f"warning: {escape(f.path)}: {escape(f.error)}")
+            if f.unreadable_total:
+                causes = ", ".join(f"{c}: {n}" for c, n in sorted(f.unreadable.items()))
+                where = ", ".join(str(ln) for _, ln, _ in f.bad_lines[:5])
+                more = "" if len(f.bad_lines) <= 5 else ", ..."
+                out.append(f"warning: {escape(f.path)}: {f.unreadable_total} unreadable line(s) skipped "
+                           f"({causes}; line {where}{more})")
+            if f.repaired:
+                what = ", ".join(f"{c}: {n}" for c, n in sorted(f.repaired.items()))
+                where = ", ".join(str(ln) for ln, _ in f.repaired_lines[:5])
+                more = "" if len(f.repaired_lines) <= 5 else ", ..."
+                out.append(f"warning: {escape(f.path)}: {sum(f.repaired.values())} line(s) repaired and read "
+                           f"({what}; line {where}{more})")
+        return out
+
+    def as_dict(self) -> dict:
+        """A JSON-ready summary of all files."""
+        return {"files": [f.as_dict() for f in self.files], "rows": self.rows,
+                "unreadable_lines": self.unreadable_lines}
+
+
+def ordinals_of(path: str, physical) -> dict[int, int]:
+    """Map physical line numbers to non-blank line ordinals (the inverse of physical_lines)."""
+    wanted = set(physical)
+    out: dict[int, int] = {}
+    if not wanted:
+        return out
+    last = max(wanted)
+    for ordinal, lineno, _ in nonblank_lines(path):
+        if lineno in wanted:
+            out[lineno] = ordinal
+        if lineno >= last:
+            break
+    return out

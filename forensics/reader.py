@@ -1,0 +1,413 @@
+"""How a log is read: one typed scan while every line is clean, a checked read once one is not.
+
+1. Optimistically: ``read_json`` with every key's type given (never sampling) and DuckDB's
+   errors left on, plus a guard that stops the statement at any line that is not a row of
+   its stream. A clean log is read once, at raw DuckDB speed.
+2. The first time DuckDB refuses a line or a file, the reader *checks*: one scan per stream
+   counts each file's lines and flags the ones that are not plain JSON objects or that
+   repeat a key; Python names the cause and physical line of each and repairs what a
+   producer's decoder would read (lines.py). The views are rebuilt to skip exactly the
+   unreadable lines, to read the repaired ones from a private copy, and to read every key
+   as text or JSON. A file that cannot be read is named and left out; a compressed file
+   cut short is read up to where it breaks. The statement then runs again.
+
+Either way a bad line is counted and reported, never a NULL row, and no line or file
+blinds the others.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from .columns import (
+    SESSION_COLUMNS,
+    empty_replay,
+    empty_sessions,
+    is_row_sql,
+    read_spec,
+    replay_select,
+    session_columns_out,
+    session_select,
+)
+from .lines import MAX_OBJECT_BYTES, FileScan, ScanReport, judge_lines, open_binary
+
+STREAMS = ("sessions", "replay_runs")
+
+# Up to this many files, each is read by its own table function, numbered by its own
+# ordinality; past it, one table function reads them all (binding a thousand of them costs
+# more than the read), and line numbers come from each file's first row in a count scan.
+FEW_FILES = 8
+
+NOT_A_ROW = "forensics: a line is not a row of its stream"
+
+# What the check flags in SQL; Python then names the exact cause.
+_FLAGS = """case
+        when json is null then 'unparsed'
+        when not starts_with(ltrim(json::varchar), '{') then 'not_object'
+        when len(json_keys(json)) <> len(list_distinct(json_keys(json))) then 'duplicate_keys'
+    end"""
+
+def _limit_for(length: int) -> int:
+    return 1 << (length * 2).bit_length()
+
+
+class LogReader:
+    """The files of both streams as the `_sessions_files` and `_replay_files` views."""
+
+    def __init__(self, con, paths: dict[str, list[str]]):
+        self.con = con
+        self.paths = paths
+        self.checked: ScanReport | None = None
+        self._refs: dict[str, str] = {}
+        self._limit = {s: MAX_OBJECT_BYTES for s in STREAMS}
+        self._tmp: tempfile.TemporaryDirectory | None = None
+        con.execute("create temp table _forensics_skip (stream varchar, source_file varchar, line bigint)")
+        con.execute("create temp table _forensics_repaired "
+                    "(stream varchar, copy_line bigint, source_file varchar, line bigint)")
+        con.execute("create temp table _forensics_starts (file varchar, start bigint)")
+
+    @property
+    def strict(self) -> bool:
+        """True until the first check: the optimistic reader is in use."""
+        return self.checked is None
+
+    def ref(self, value: str) -> str:
+        """Bind a text as a DuckDB variable so view text never holds a formatted literal."""
+        if value not in self._refs:
+            name = f"forensics_v{len(self._refs) + 1}"
+            self.con.execute(f"set variable {name} = ?", [value])
+            self._refs[value] = f"getvariable('{name}')"
+        return self._refs[value]
+
+    def _refs_list(self, paths: list[str]) -> str:
+        return "[" + ", ".join(self.ref(p) for p in paths) + "]"
+
+    def _private(self) -> Path:
+        if self._tmp is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="forensics-")
+        return Path(self._tmp.name)
+
+    # -- what is read, file by file --------------------------------------------------
+
+    def _scan_of(self, path: str) -> FileScan | None:
+        if self.checked is None:
+            return None
+        return next((f for f in self.checked.files if f.path == path), None)
+
+    def _readable(self, stream: str) -> list[tuple[str, str]]:
+        """(name people know, path DuckDB reads) for each file of a stream that can be read."""
+        out = []
+        for path in self.paths[stream]:
+            scan = self._scan_of(path)
+            if scan is not None and scan.error and not scan.read_from:
+                continue
+            out.append((path, scan.read_from if scan is not None and scan.read_from else path))
+        return out
+
+    def _groups(self, stream: str) -> list[list[tuple[str, str]]]:
+        files = self._readable(stream)
+        if len(files) <= FEW_FILES:
+            return [[f] for f in files]
+        # Files read from a private copy or past a depth limit go alone; the rest together.
+        alone = [f for f in files if f[0] != f[1] or self._deep(f[0])]
+        together = [f for f in files if f not in alone]
+        return ([together] if together else []) + [[f] for f in alone]
+
+    def _deep(self, path: str) -> bool:
+        scan = self._scan_of(path)
+        return scan is not None and scan.deep
+
+    # -- building the views ----------------------------------------------------------
+
+    def _reader(self, stream: str, files: list[tuple[str, str]], *, tolerant: bool) -> str:
+        """The table function that reads a group of files, with ordinality."""
+        many = len(files) > 1
+        where = self._refs_list([p for _, p in files]) if many else self.ref(files[0][1])
+        options = f", maximum_object_size = {self._limit[stream]}"
+        if tolerant:
+            options += ", ignore_errors = true"
+        if many:
+            options += ", filename = true"
+        if stream == "sessions" and not (tolerant and self._deep(files[0][0])):
+            spec = read_spec(SESSION_COLUMNS, strict=not tolerant)
+            return (f"read_json({where}, format = 'newline_delimited', records = true, "
+                    f"columns = {spec}{options}) with ordinality")
+        return f"read_ndjson_objects({where}{options}) with ordinality"
+
+    def _group_select(self, stream: str, files: list[tuple[str, str]], *, tolerant: bool) -> str:
+        """One group's rows with `source_file`, `line` and `_is_row` (or the strict guard)."""
+        many = len(files) > 1
+        source = "filename" if many else self.ref(files[0][0])
+        line = "ordinality - _s.start + 1" if many else "ordinality"
+        join = " join _forensics_starts as _s on _s.file = filename" if many else ""
+        reader = self._reader(stream, files, tolerant=tolerant)
+        if stream == "sessions":
+            select = session_select(strict=not tolerant)
+            if reader.startswith("read_ndjson_objects"):
+                shape = "{" + ",".join(
+                    f'"{c.name}":"{c.read_type(False)}"' for c in SESSION_COLUMNS) + "}"
+                reader = (f"(select unnest(json_transform(json, '{shape}')), ordinality"
+                          f"{', filename' if many else ''} from {reader} "
+                          f"where ordinality not in (select line from _forensics_skip "
+                          f"where stream = 'sessions' and source_file = {source}))")
+            guard = is_row_sql("sessions")
+        else:
+            select = replay_select("json")
+            guard = is_row_sql("replay_runs")
+        if tolerant:
+            return (f"select {select}, {source} as source_file, {line} as line, {guard} as _is_row "
+                    f"from {reader}{join}")
+        check = f"case when {guard} then true else error('{NOT_A_ROW}') end"
+        return f"select {select}, {source} as source_file, {line} as line from {reader}{join} where {check}"
+
+    def _repaired_select(self, stream: str) -> str | None:
+        copy = self._private() / f"repaired-{stream}.jsonl"
+        if self.checked is None or not copy.exists():
+            return None
+        files = [(str(copy), str(copy))]
+        reader = self._reader(stream, files, tolerant=True)
+        select = session_select(strict=False) if stream == "sessions" else replay_select("json")
+        guard = is_row_sql("sessions") if stream == "sessions" else "true"
+        return (f"select {select}, _r.source_file as source_file, _r.line as line, {guard} as _is_row "
+                f"from {reader} join _forensics_repaired as _r "
+                f"on _r.stream = '{stream}' and _r.copy_line = ordinality")
+
+    def _tolerant_rows(self, stream: str) -> str | None:
+        """Every line the tolerant reader reads but the skipped ones, with `_is_row`."""
+        branches = [self._group_select(stream, g, tolerant=True) for g in self._groups(stream)]
+        if branches:
+            body = "\nunion all\n".join(branches)
+            branches = [f"select * from ({body}) as _rows "
+                        f"where line not in (select line from _forensics_skip as _k "
+                        f"where _k.stream = '{stream}' and _k.source_file = _rows.source_file)"]
+        repaired = self._repaired_select(stream)
+        if repaired:
+            branches.append(repaired)
+        return "\nunion all\n".join(branches) if branches else None
+
+    def stream_body(self, stream: str) -> str:
+        """The body of a stream's file view: every readable row, typed, with file and line."""
+        if self.checked is None:
+            branches = [self._group_select(stream, g, tolerant=False) for g in self._groups(stream)]
+            body = "\nunion all\n".join(branches) if branches else None
+        else:
+            rows = self._tolerant_rows(stream)
+            body = f"select * exclude (_is_row) from ({rows}) where _is_row" if rows else None
+        if body is None:
+            return empty_sessions() if stream == "sessions" else empty_replay()
+        if stream == "sessions":
+            body = f"select {session_columns_out()}\nfrom (\n{body}\n)"
+        return body
+
+    def build(self) -> None:
+        """(Re)create `_sessions_files` and `_replay_files` for the current mode."""
+        for stream in STREAMS:
+            groups = [g for g in self._groups(stream) if len(g) > 1]
+            if groups:
+                self._count_starts(stream, groups)
+        self.con.execute(f"create or replace temp view _sessions_files as {self.stream_body('sessions')}")
+        self.con.execute(f"create or replace temp view _replay_files as {self.stream_body('replay_runs')}")
+
+    def _count_starts(self, stream: str, groups) -> None:
+        """Each many-file group's first row per file, so lines number within a file."""
+        self.con.execute("delete from _forensics_starts where file in (select unnest(?))",
+                         [[p for g in groups for _, p in g]])
+        for group in groups:
+            paths = [p for _, p in group]
+            counts = dict(self.con.execute(
+                f"""select filename, count(*) from read_ndjson_objects({self._refs_list(paths)},
+                    ignore_errors = true, filename = true, maximum_object_size = {self._limit[stream]})
+                group by filename""").fetchall())
+            start = 1
+            for p in paths:
+                self.con.execute("insert into _forensics_starts values (?, ?)", [p, start])
+                start += counts.get(p, 0)
+
+    # -- the check -------------------------------------------------------------------
+
+    def check(self) -> ScanReport:
+        """Check every file once, then rebuild the views to read tolerantly; returns the scans."""
+        if self.checked is None:
+            repairs: list[tuple[str, str, int, str]] = []
+            scans = []
+            for stream in STREAMS:
+                scans += self._check_stream(stream, repairs)
+            self.checked = ScanReport(scans)
+            self._write_repairs(repairs)
+            self.build()
+            for stream in STREAMS:
+                self._count_not_rows(stream)
+        return self.checked
+
+    def _check_stream(self, stream: str, repairs: list) -> list[FileScan]:
+        import duckdb
+
+        scans = {p: FileScan(path=p, stream=stream) for p in self.paths[stream]}
+        for path, scan in scans.items():
+            scan.error = _unopenable(path)
+        readable = [p for p in self.paths[stream] if not scans[p].error]
+        found: dict[str, tuple[int, list[tuple[int, str]]]] = {}
+        groups = [readable] if len(readable) > FEW_FILES else [[p] for p in readable]
+        for group in groups:
+            try:
+                found.update(self._flag(stream, group))
+                continue
+            except duckdb.Error:
+                pass
+            for path in group:  # find the file at fault, and read the others
+                try:
+                    found.update(self._flag(stream, [path]))
+                except duckdb.Error as exc:
+                    copy = self._salvage(path, scans[path], exc)
+                    if copy is not None:
+                        try:
+                            found.update({path: self._flag(stream, [copy])[copy]})
+                        except duckdb.Error as again:
+                            scans[path].read_from = None
+                            scans[path].error = _first_line(again)
+        for path, (count, flagged) in found.items():
+            scan = scans[path]
+            scan.rows = count
+            self._judge(stream, scan, dict(flagged), repairs)
+            scan.rows = count - scan.unreadable_total
+        return list(scans.values())
+
+    def _flag(self, stream: str, paths: list[str]) -> dict[str, tuple[int, list[tuple[int, str]]]]:
+        """Per file: its line count and the (ordinal, flag) of each line to look at."""
+        many = len(paths) > 1
+        source = self._refs_list(paths) if many else self.ref(paths[0])
+        rows = self.con.execute(
+            f"""select {'filename' if many else 'null'} as file, count(*) as lines,
+                list(ordinality) filter (where flag is not null) as ordinals,
+                list(flag) filter (where flag is not null) as flags
+            from (
+                select ordinality, {_FLAGS} as flag{', filename' if many else ''}
+                from read_ndjson_objects({source}, ignore_errors = true,
+                    maximum_object_size = {self._limit[stream]}{', filename = true' if many else ''})
+                    with ordinality
+            )
+            group by all""").fetchall()
+        by_file = {(f if many else paths[0]): (n, list(zip(o or [], fl or []))) for f, n, o, fl in rows}
+        out = {}
+        start = 1
+        for path in paths:  # a many-file read numbers rows across files: renumber per file
+            n, flagged = by_file.get(path, (0, []))
+            out[path] = (n, [(o - start + 1, f) for o, f in flagged])
+            start += n
+        return out
+
+    def _salvage(self, path: str, scan: FileScan, exc: Exception) -> str | None:
+        """Read a compressed file DuckDB could not finish up to where it breaks, into a private copy."""
+        scan.error = _first_line(exc)
+        if not path.endswith((".gz", ".zst")):
+            return None
+        copy = self._private() / f"salvaged-{len(self._refs)}-{Path(path).name}.jsonl"
+        kept = 0
+        with open(copy, "wb") as out:
+            try:
+                with open_binary(path) as fh:
+                    for line in fh:
+                        out.write(line)
+                        kept += 1
+            except Exception as broke:  # what each decompressor raises differs; all mean "cut short"
+                scan.error = f"compressed file cut short after {kept} line(s): {_first_line(broke)}"
+            else:
+                scan.error = None
+                return None
+        scan.read_from = str(copy)
+        scan.unreadable["truncated_compressed"] += 1
+        scan.bad_lines.append((0, kept + 1, "truncated_compressed"))
+        return str(copy)
+
+    def _judge(self, stream: str, scan: FileScan, flagged: dict[int, str], repairs: list) -> None:
+        if not flagged:
+            return
+        verdicts = judge_lines(scan.read_from or scan.path, set(flagged), max_bytes=self._limit[stream])
+        for ordinal in sorted(flagged):
+            v = verdicts.get(ordinal)
+            if v is None:
+                continue
+            if v.cause == "too_large":  # readable: this stream gets a larger limit
+                self._limit[stream] = max(self._limit[stream], _limit_for(v.line))
+                continue
+            self.con.execute("insert into _forensics_skip values (?, ?, ?)", [stream, scan.path, ordinal])
+            if "too_deep" in v.cause:
+                scan.deep = True
+            if v.repaired is not None:
+                for what in v.cause.split("+"):
+                    scan.repaired[what] += 1
+                scan.repaired_lines.append((v.line, v.cause))
+                repairs.append((stream, scan.path, ordinal, v.repaired))
+                self._limit[stream] = max(self._limit[stream], _limit_for(len(v.repaired)))
+            else:
+                scan.unreadable[v.cause] += 1
+                scan.bad_lines.append((ordinal, v.line, v.cause))
+                scan.previews[v.line] = v.preview
+
+    def _write_repairs(self, repairs: list) -> None:
+        for stream in STREAMS:
+            mine = [r for r in repairs if r[0] == stream]
+            if not mine:
+                continue
+            copy = self._private() / f"repaired-{stream}.jsonl"
+            with open(copy, "w", encoding="utf-8") as fh:
+                for _, _, _, text in mine:
+                    fh.write(text + "\n")
+            self.con.executemany("insert into _forensics_repaired values (?, ?, ?, ?)",
+                                 [[stream, i, path, ordinal] for i, (_, path, ordinal, _) in enumerate(mine, 1)])
+
+    def _count_not_rows(self, stream: str) -> None:
+        """Count the lines that are objects but not rows of their stream, as unreadable."""
+        rows = self._tolerant_rows(stream)
+        if rows is None:
+            return
+        found = self.con.execute(
+            f"select source_file, line, schema is not null from ({rows}) where not _is_row "
+            "order by source_file, line").fetchall()
+        by_file: dict[str, dict[int, bool]] = {}
+        for path, ordinal, foreign in found:
+            by_file.setdefault(path, {})[ordinal] = foreign
+        for scan in self.checked.files:
+            mine = by_file.get(scan.path) if scan.stream == stream else None
+            if not mine:
+                continue
+            verdicts = judge_lines(scan.read_from or scan.path, set(mine), max_bytes=1 << 62,
+                                   empty_only=True)
+            for ordinal, foreign in sorted(mine.items()):
+                v = verdicts.get(ordinal)
+                cause = "foreign_row" if foreign else ("empty_object" if v and v.cause == "empty_object"
+                                                       else "not_a_row")
+                line = v.line if v else ordinal
+                scan.unreadable[cause] += 1
+                scan.bad_lines.append((ordinal, line, cause))
+                if v:
+                    scan.previews[line] = v.preview
+                scan.rows -= 1
+            scan.bad_lines.sort(key=lambda b: b[1])
+
+    def close(self) -> None:
+        """Remove the private copies."""
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _unopenable(path: str) -> str | None:
+    """Why a file cannot be opened right now (gone, a folder, no permission), or None."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as exc:
+        return f"cannot be opened: {exc.strerror or exc}"
+    try:
+        if not os.path.isfile(path):
+            return "is not a regular file"
+    finally:
+        os.close(fd)
+    return None
