@@ -12,7 +12,7 @@ from typing import Any
 
 from .catalog import parse_time
 from .errors import ForensicsError
-from .output import iso_utc, plain
+from .output import escape, iso_utc, plain
 from .narrow import columns_named
 
 EXIT_CLEAN, EXIT_VIOLATION, EXIT_USAGE, EXIT_CANNOT_EVALUATE = 0, 1, 2, 3
@@ -70,10 +70,20 @@ def _age(text: str) -> timedelta:
 
 
 def lock_path(files: list[Path]) -> Path:
-    """A lock file named for the exact set of sources, so two alarms on them never overlap."""
+    """A lock file named for the exact set of sources, so two alarms on them never overlap.
+
+    It lives in the user's private cache folder: a name in a shared /tmp could be taken
+    by another user first, and the alarm would never run again.
+    """
+    from .paths import user_dir
+
     key = "\n".join(sorted(str(Path(f).resolve()) for f in files))
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    return Path(tempfile.gettempdir()) / f"forensics-alarm-{digest}.lock"
+    folder = user_dir("locks")
+    if folder is None:
+        raise ForensicsError("no private folder for the alarm's lock: set XDG_CACHE_HOME to a folder "
+                             "only this user can write")
+    return folder / f"alarm-{digest}.lock"
 
 
 def evaluate(opts: AlarmOptions) -> AlarmOutcome:
@@ -105,6 +115,11 @@ def evaluate(opts: AlarmOptions) -> AlarmOutcome:
     return outcome
 
 
+# A clock this far ahead of ours is wrong: such a row is still evaluated, but never
+# makes a log look fresh.
+FUTURE_SLACK = timedelta(minutes=5)
+
+
 def _evaluate(src, opts: AlarmOptions, outcome: AlarmOutcome) -> None:
     from .store import Store
 
@@ -112,14 +127,29 @@ def _evaluate(src, opts: AlarmOptions, outcome: AlarmOutcome) -> None:
     since = parse_time(opts.since, now=now) if opts.since else None
     max_age = _age(opts.max_age) if opts.max_age else None
     with Store(src) as store:
-        # One parse of the logs, of only the columns the alarm queries use, for the totals
-        # and every alarm query.
+        outcome.stderr_lines.extend(replaced_alarms(store.catalog))
+        # The alarm looks at every line (repeated keys, rows of another stream) before it
+        # trusts any; then one parse, of only the columns the alarm queries use, serves
+        # the totals and every alarm query.
+        scan = store.check()
         store.materialize(since=since, columns=columns_named(q.sql for q in store.catalog.alarms()),
                           window_only=True)
         outcome.stderr_lines.extend(store.warnings())
-        rows, oldest, newest = store.execute(
-            'select count(*), min("timestamp"), max("timestamp") from sessions').rows[0]
-        scan = store.scan
+        rows, valid, oldest, newest, untimed, future = store.execute(
+            """select
+                count(*),
+                count(*) filter (where "timestamp" <= $future),
+                min("timestamp") filter (where "timestamp" <= $future),
+                max("timestamp") filter (where "timestamp" <= $future),
+                count(*) filter (where "timestamp" is null),
+                count(*) filter (where "timestamp" > $future)
+            from sessions""", {"future": now + FUTURE_SLACK}).rows[0]
+        odd_times = store.execute(
+            """select source_file, line, timestamp_raw
+            from sessions
+            where "timestamp" is null or "timestamp" > $future
+            order by source_file, line
+            limit 5""", {"future": now + FUTURE_SLACK}).rows
         in_window = dict(store.execute(
             "select source_file, count(*) from sessions group by source_file").rows)
         files = []
@@ -131,7 +161,11 @@ def _evaluate(src, opts: AlarmOptions, outcome: AlarmOutcome) -> None:
         outcome.checked = {
             "files": files,
             "rows": rows,
+            "rows_with_valid_time": valid,
             "unreadable_lines": scan.unreadable_lines,
+            "unreadable_files": [f.path for f in scan.unreadable_files],
+            "timestamps": {"missing_or_invalid": untimed, "future": future,
+                           "at": [{"source_file": p, "line": ln, "timestamp": t} for p, ln, t in odd_times]},
             "oldest_timestamp": oldest,
             "newest_timestamp": newest,
             "window": {"since": since, "until": None},
@@ -153,11 +187,21 @@ def _evaluate(src, opts: AlarmOptions, outcome: AlarmOutcome) -> None:
                 item["row"] = {k: v for k, v in rec.items() if k not in ROW_KEYS}
                 target.append(item)
 
+    if untimed or future:
+        where = ", ".join(f"{p}:{ln}" for p, ln, _ in odd_times)
+        outcome.stderr_lines.append(
+            f"warning: {untimed} row(s) without a valid RFC 3339 timestamp and {future} stamped more "
+            f"than {int(FUTURE_SLACK.total_seconds() // 60)} minutes ahead: evaluated in every window, "
+            f"never counted as fresh (e.g. {escape(where)})")
     # What makes the evaluation untrustworthy, checked after the rows were read so
     # that violations found despite them are still reported.
     window = f" since {iso_utc(since)}" if since else ""
-    if rows == 0:
-        outcome.problems.append(f"zero readable session rows{window}: nothing was evaluated")
+    if valid == 0:
+        what = "zero readable session rows" if rows == 0 else \
+            f"no session row with a valid timestamp (of {rows} read)"
+        outcome.problems.append(f"{what}{window}: nothing was evaluated" if rows == 0 else f"{what}{window}")
+    for f in scan.unreadable_files:
+        outcome.problems.append(f"{escape(f.path)}: {escape(f.error)}")
     if outcome.checked["unreadable_lines"] > opts.max_unreadable:
         outcome.problems.append(
             f"{outcome.checked['unreadable_lines']} unreadable line(s), more than "
@@ -174,6 +218,22 @@ def _evaluate(src, opts: AlarmOptions, outcome: AlarmOutcome) -> None:
     elif outcome.problems:
         outcome.status, outcome.exit_code = "error", EXIT_CANNOT_EVALUATE
         outcome.reason = "; ".join(outcome.problems)
+
+
+def replaced_alarms(catalog) -> list[str]:
+    """One stderr line per built-in alarm that a user query replaces, demotes or turns into a report."""
+    out = []
+    for name, builtin in catalog.replaced.items():
+        if builtin.kind != "alarm":
+            continue
+        now = catalog.queries[name]
+        what = "replaced"
+        if now.kind != "alarm":
+            what = f"turned into a {now.kind} query (it no longer alarms)"
+        elif now.severity != builtin.severity:
+            what = f"demoted from {builtin.severity} to {now.severity}"
+        out.append(f"warning: the built-in alarm {name} ({builtin.severity}) is {what} by {escape(str(now.path))}")
+    return out
 
 
 def render_text(outcome: AlarmOutcome, *, verbose: bool = False) -> str:
@@ -203,12 +263,19 @@ def render_text(outcome: AlarmOutcome, *, verbose: bool = False) -> str:
     return "\n".join(lines)
 
 
-def self_test() -> tuple[int, str]:
-    """Plant one violation among clean rows in a temporary log and check the real alarm path."""
+def self_test(opts: AlarmOptions | None = None) -> tuple[int, str]:
+    """Plant one violation among clean rows in a temporary log and run the real alarm on it.
+
+    The alarm runs with the caller's configuration and query folders (``opts``), so a user
+    query that replaces a built-in alarm and misses the planted row fails the self-test.
+    """
     from .writer import SessionLogger, build_session_record
 
+    opts = opts or AlarmOptions()
     with tempfile.TemporaryDirectory(prefix="forensics-selftest-") as tmp:
         path = Path(tmp) / "sessions.jsonl"
+        replay = Path(tmp) / "replay_runs.jsonl"
+        replay.write_text("")
         log = SessionLogger(path, daemon="selftest")
         req = {"kind": "fill", "model": "selftest-model", "provider": "none", "prompt": "self-test",
                "max_iterations": 3}
@@ -230,7 +297,8 @@ def self_test() -> tuple[int, str]:
         log.close()
         if log.errors:
             return EXIT_CANNOT_EVALUATE, f"self-test FAILED: the writer reported {log.errors} error(s)"
-        outcome = evaluate(AlarmOptions(sessions=[str(path)], config=os.devnull, lock_wait=5))
+        outcome = evaluate(AlarmOptions(sessions=[str(path)], replay_runs=[str(replay)], config=opts.config,
+                                        queries_dirs=opts.queries_dirs, lock_wait=5))
     found = [v["session_id"] for v in outcome.violations]
     if outcome.exit_code == EXIT_VIOLATION and found == [planted] and not outcome.warnings:
         return EXIT_CLEAN, (f"self-test passed: the planted violation was found, "

@@ -202,8 +202,10 @@ def parse_query(path: Path, *, builtin: bool = False) -> Query:
 class Catalog:
     """The named queries: built-in ones, overridden by user folders."""
 
-    def __init__(self, queries: dict[str, Query]):
+    def __init__(self, queries: dict[str, Query], replaced: dict[str, Query] | None = None):
         self.queries = dict(sorted(queries.items()))
+        # Built-in queries that a user folder replaced, by name: the alarm says so every run.
+        self.replaced = dict(replaced or {})
 
     def names(self) -> list[str]:
         """All query names, sorted."""
@@ -229,6 +231,7 @@ class Catalog:
 def load_catalog(extra_dirs: list[Path] | None = None) -> Catalog:
     """Load built-in queries, then each extra folder in rising priority (the first given wins)."""
     queries: dict[str, Query] = {}
+    replaced: dict[str, Query] = {}
     folders = [(builtin_dir(), True)] + [(Path(d), False) for d in reversed(extra_dirs or [])]
     for folder, builtin in folders:
         if not folder.is_dir():
@@ -237,5 +240,7 @@ def load_catalog(extra_dirs: list[Path] | None = None) -> Catalog:
             raise CatalogError(f"queries folder not found: {folder}")
         for path in sorted(folder.glob("*.sql")):
             q = parse_query(path, builtin=builtin)
+            if q.name in queries and queries[q.name].builtin and not builtin:
+                replaced.setdefault(q.name, queries[q.name])
             queries[q.name] = q
-    return Catalog(queries)
+    return Catalog(queries, replaced)

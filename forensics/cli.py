@@ -345,15 +345,15 @@ def alarm(
     """
     from .alarm import AlarmOptions, evaluate, render_text, self_test as run_self_test
 
-    if self_test:
-        code, message = run_self_test()
-        typer.echo(message, err=code != 0)
-        raise typer.Exit(code)
     opts = AlarmOptions(
         sessions=sessions, replay_runs=replay_runs, config=config,
         queries_dirs=[str(q) for q in queries_dir or []], since=since, max_age=max_age,
         max_unreadable=max_unreadable, fail_on=fail_on.value, store_failures=store_failures,
         lock_wait=lock_wait)
+    if self_test:
+        code, message = run_self_test(opts)
+        typer.echo(message, err=code != 0)
+        raise typer.Exit(code)
     outcome = evaluate(opts)
     for line in outcome.stderr_lines:
         _err(line)

@@ -62,7 +62,8 @@ def test_json_status_object(cli, dirty):
     code, out, _ = cli("alarm", "-s", dirty, "--format", "json")
     data = json.loads(out)
     assert code == 1 and data["status"] == "violations" and data["exit_code"] == 1
-    assert set(data["checked"]) == {"files", "rows", "unreadable_lines", "oldest_timestamp",
+    assert set(data["checked"]) == {"files", "rows", "rows_with_valid_time", "unreadable_lines",
+                                    "unreadable_files", "timestamps", "oldest_timestamp",
                                     "newest_timestamp", "window"}
     assert data["checked"]["rows"] == 10 and data["checked"]["newest_timestamp"] == "2026-11-10T10:00:00Z"
     (v,) = data["violations"]

@@ -1,0 +1,25 @@
+"""Private per-user places: never a predictable name in a shared /tmp that another user could squat."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+
+def user_dir(*parts: str) -> Path | None:
+    """A folder under $XDG_CACHE_HOME/forensics (or ~/.cache/forensics) that only this user can write.
+
+    None when it cannot be made private (not ours, or writable by others): callers then do
+    without it rather than trust it.
+    """
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    path = Path(base, "forensics", *parts)
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = path.lstat()
+    except OSError:
+        return None
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
+        return None
+    return path
