@@ -239,7 +239,7 @@ def replaced_alarms(catalog) -> list[str]:
 def render_text(outcome: AlarmOutcome, *, verbose: bool = False) -> str:
     """The compact human report: one line per violating row, then the totals; '' when clean."""
     if outcome.status == "error":
-        return f"forensics alarm: could not evaluate: {outcome.reason}"
+        return f"forensics alarm: could not evaluate: {escape(outcome.reason or '')}"
     chk = outcome.checked
     span = ""
     if chk.get("oldest_timestamp"):
@@ -251,15 +251,19 @@ def render_text(outcome: AlarmOutcome, *, verbose: bool = False) -> str:
     lines = []
     for v in outcome.violations + outcome.warnings:
         ts = iso_utc(v["timestamp"]) if isinstance(v["timestamp"], datetime) else (v["timestamp"] or "-")
+        # Every field came from a log (a model's output, a producer's name): escaped, so
+        # one field stays on its line and cannot forge another.
+        f = {k: escape(str(v[k])) if v[k] is not None else "None" for k in
+             ("alarm", "session_id", "model", "kind", "daemon", "source_file", "line")}
         lines.append(
-            f"{v['severity'].upper():8} {v['alarm']}  {ts}  session={v['session_id']}  "
-            f"model={v['model']}  kind={v['kind']}  daemon={v['daemon']}  "
-            f"at={v['source_file']}:{v['line']}")
+            f"{v['severity'].upper():8} {f['alarm']}  {escape(ts)}  session={f['session_id']}  "
+            f"model={f['model']}  kind={f['kind']}  daemon={f['daemon']}  "
+            f"at={f['source_file']}:{f['line']}")
     crit, warn = len(outcome.violations), len(outcome.warnings)
     head = "CLEAN" if outcome.status == "clean" else "ALARM"
     lines.append(f"{head}: {crit} critical, {warn} warning(s); {summary}")
     if outcome.reason:
-        lines.append(f"also: {outcome.reason}")
+        lines.append(f"also: {escape(outcome.reason)}")
     return "\n".join(lines)
 
 

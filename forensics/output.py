@@ -52,16 +52,24 @@ def plain(value: Any) -> Any:
     return value
 
 
-def cell(value: Any) -> str:
-    """A value as text for tables and CSV: structures as compact JSON, NULL as empty."""
+def cell(value: Any, *, terminal: bool = True) -> str:
+    """A value as text: structures as compact JSON, NULL as empty.
+
+    For a terminal (``terminal``), floats are rounded to 4 significant digits and control
+    characters are shown escaped; otherwise (CSV) every digit and character is kept.
+    """
     value = plain(value)
     if value is None:
         return ""
     if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    if isinstance(value, float):
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    elif isinstance(value, float):
+        if not terminal:
+            return repr(value)
         return f"{value:.4g}" if abs(value) < 1e6 else f"{value:.0f}"
-    return str(value)
+    else:
+        text = str(value)
+    return escape(text) if terminal else text
 
 
 def _rows(columns, rows, *, json_columns=()) -> list[dict]:
@@ -88,18 +96,24 @@ def to_table(columns, rows, *, tablefmt="simple", **_) -> str:
     # Numbers align right; text is never number-parsed (hex session ids look numeric).
     numeric = [all(isinstance(r[i], (int, float, Decimal)) and not isinstance(r[i], bool)
                    for r in rows if r[i] is not None) for i in range(len(columns))]
-    return tabulate([[cell(v) for v in r] for r in rows], headers=columns, tablefmt=tablefmt,
-                    disable_numparse=True,
+    return tabulate([[cell(v) for v in r] for r in rows], headers=[escape(c) for c in columns],
+                    tablefmt=tablefmt, disable_numparse=True,
                     colalign=["right" if n else "left" for n in numeric]) + "\n"
 
 
+def md_text(text: str) -> str:
+    """Text for a markdown table cell: HTML and pipes escaped, so data cannot add markup or columns."""
+    return (escape(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("|", "\\|"))
+
+
 def to_markdown(columns, rows, **_) -> str:
-    """A GitHub-flavoured markdown table; a `|` inside a cell is escaped so columns hold."""
+    """A GitHub-flavoured markdown table; HTML, pipes and control characters in a cell are escaped."""
 
     def esc(v):
-        return cell(v).replace("|", "\\|").replace("\n", " ") if isinstance(v, str) else v
+        return md_text(cell(v)) if isinstance(v, (str, dict, list)) else v
 
-    return to_table(columns, [[esc(v) for v in r] for r in rows], tablefmt="github")
+    return to_table([md_text(c) for c in columns], [[esc(v) for v in r] for r in rows], tablefmt="github")
 
 
 def to_csv(columns, rows, **_) -> str:
@@ -108,7 +122,7 @@ def to_csv(columns, rows, **_) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(columns)
     for r in rows:
-        w.writerow([cell(v) for v in r])
+        w.writerow([cell(v, terminal=False) for v in r])
     return buf.getvalue()
 
 

@@ -18,6 +18,7 @@ blinds the others.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -48,6 +49,11 @@ _FLAGS = """case
         when not starts_with(ltrim(json::varchar), '{') then 'not_object'
         when len(json_keys(json)) <> len(list_distinct(json_keys(json))) then 'duplicate_keys'
     end"""
+
+def duck_path(path: str) -> str:
+    """A path as DuckDB's file readers take it literally: they read every name as a glob."""
+    return re.sub(r"[\[*?]", lambda m: f"[{m.group(0)}]", path)
+
 
 def _limit_for(length: int) -> int:
     return 1 << (length * 2).bit_length()
@@ -82,7 +88,11 @@ class LogReader:
         return self._refs[value]
 
     def _refs_list(self, paths: list[str]) -> str:
-        return "[" + ", ".join(self.ref(p) for p in paths) + "]"
+        return "[" + ", ".join(self.ref(duck_path(p)) for p in paths) + "]"
+
+    def file_ref(self, path: str) -> str:
+        """A file for DuckDB's readers to read as named, bound as a variable."""
+        return self.ref(duck_path(path))
 
     def _private(self) -> Path:
         if self._tmp is None:
@@ -124,7 +134,7 @@ class LogReader:
     def _reader(self, stream: str, files: list[tuple[str, str]], *, tolerant: bool) -> str:
         """The table function that reads a group of files, with ordinality."""
         many = len(files) > 1
-        where = self._refs_list([p for _, p in files]) if many else self.ref(files[0][1])
+        where = self._refs_list([p for _, p in files]) if many else self.file_ref(files[0][1])
         options = f", maximum_object_size = {self._limit[stream]}"
         if tolerant:
             options += ", ignore_errors = true"
@@ -277,7 +287,7 @@ class LogReader:
     def _flag(self, stream: str, paths: list[str]) -> dict[str, tuple[int, list[tuple[int, str]]]]:
         """Per file: its line count and the (ordinal, flag) of each line to look at."""
         many = len(paths) > 1
-        source = self._refs_list(paths) if many else self.ref(paths[0])
+        source = self._refs_list(paths) if many else self.file_ref(paths[0])
         rows = self.con.execute(
             f"""select {'filename' if many else 'null'} as file, count(*) as lines,
                 list(ordinality) filter (where flag is not null) as ordinals,

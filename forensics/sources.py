@@ -17,8 +17,9 @@ ENV_REPLAY_RUNS = "FORENSICS_REPLAY_RUNS"
 ENV_QUERIES = "FORENSICS_QUERIES"
 CONFIG_NAME = "forensics.toml"
 
-# What a directory source contributes: live logs, rotated logs and compressed ones.
-_ROTATED = re.compile(r".*\.jsonl(\.\d+)?(\.gz)?$")
+# What a directory source contributes: live logs and what logrotate leaves of them:
+# numbered (`.1`, `.2.gz`), dated (`-20261130`, `-2026113012`, `.gz`), zstd-compressed.
+_ROTATED = re.compile(r".*\.jsonl(\.\d+|-\d{8,10})?(\.gz|\.zst)?$")
 _GLOB_CHARS = re.compile(r"[*?\[]")
 
 
@@ -38,8 +39,10 @@ class Sources:
 
 
 def _for_stream(files: list[Path], stream: str | None) -> list[Path]:
-    # Both streams often share one folder: a directory given for one stream leaves out
-    # the other stream's files (replay_runs*.jsonl), so rows are never read as the wrong kind.
+    # Both streams often share one folder: a directory or glob given for one stream leaves
+    # out the other stream's files (replay_runs*.jsonl), so rows are never read as the
+    # wrong kind. (A replay row that still reaches the sessions stream is counted as a
+    # foreign row by the reader, never read as a session.)
     replay = [p for p in files if p.name.startswith("replay")]
     if stream == "sessions":
         return [p for p in files if p not in replay]
@@ -51,8 +54,10 @@ def _for_stream(files: list[Path], stream: str | None) -> list[Path]:
 def expand(spec: str | os.PathLike, what: str = "log", stream: str | None = None) -> list[Path]:
     """Expand a file, glob or directory into the sorted files it names; raise if it names none."""
     text = os.path.expanduser(os.fspath(spec))
-    if _GLOB_CHARS.search(text):
-        found = sorted(Path(p) for p in glob.glob(text, recursive=True) if os.path.isfile(p))
+    # A name that exists is that file or folder, glob characters and all (`sessions[1].jsonl`).
+    if _GLOB_CHARS.search(text) and not os.path.exists(text):
+        found = _for_stream(sorted(Path(p) for p in glob.glob(text, recursive=True) if os.path.isfile(p)),
+                            stream)
         if not found:
             raise SourceError(f"{what}: the glob {text!r} matches no file")
         return found
@@ -71,11 +76,24 @@ def expand(spec: str | os.PathLike, what: str = "log", stream: str | None = None
     raise SourceError(f"{what}: no such file or directory: {text!r}")
 
 
-def _expand_all(specs: list[str], what: str, stream: str) -> list[Path]:
+def _identity(path: Path) -> tuple:
+    """What makes two names one file: its device and inode (two spellings, a symlink)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return ("name", str(path))
+    return (st.st_dev, st.st_ino)
+
+
+def _expand_all(specs: list[str], what: str, stream: str, seen: set | None = None) -> list[Path]:
+    """Every file the specs name, each once however it is reached (`seen` spans both streams)."""
     files: list[Path] = []
+    seen = set() if seen is None else seen
     for spec in specs:
         for f in expand(spec, what, stream):
-            if f not in files:
+            key = _identity(f)
+            if key not in seen:
+                seen.add(key)
                 files.append(f)
     return files
 
@@ -163,11 +181,13 @@ def resolve(
         raise SourceError(
             "no sessions log configured: pass --sessions PATH, set FORENSICS_SESSIONS, "
             f"or name it in ./{CONFIG_NAME} (see `forensics --help`)")
+    seen: set = set()
     if s_specs is not None:
-        result.sessions = _expand_all([os.fspath(s) for s in s_specs], "sessions", "sessions")
+        result.sessions = _expand_all([os.fspath(s) for s in s_specs], "sessions", "sessions", seen)
         result.origin["sessions"] = s_from
     if r_specs is not None:
-        result.replay_runs = _expand_all([os.fspath(s) for s in r_specs], "replay runs", "replay_runs")
+        # A file already read as sessions is not read again as replay runs (nor the reverse).
+        result.replay_runs = _expand_all([os.fspath(s) for s in r_specs], "replay runs", "replay_runs", seen)
         result.origin["replay_runs"] = r_from
     dirs = list(queries_dirs or [])
     if env.get(ENV_QUERIES):

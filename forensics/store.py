@@ -294,11 +294,11 @@ class Store:
         spec = replay_typed_spec(hits_only=hits_only)
         guard = is_row_sql("replay_runs", typed=True)
         for path in self.reader.paths["replay_runs"]:
-            ref = self.reader.ref(path)
+            ref, read = self.reader.ref(path), self.reader.file_ref(path)
             branches.append(
                 f"""select {replay_typed_select()}, {ref} as source_file,
                     {'ordinality' if line else 'null::bigint'} as line
-                from read_json({ref}, format = 'newline_delimited', records = true, columns = {spec},
+                from read_json({read}, format = 'newline_delimited', records = true, columns = {spec},
                     maximum_object_size = {self.reader._limit['replay_runs']}){' with ordinality' if line else ''}
                 where case when {guard} then true else error('{NOT_A_ROW}') end""")
         self.con.execute("create or replace temp view _replay_typed as " + " union all ".join(branches))
