@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .output import iso_utc, plain
+from .columns import JSON_TYPES, SESSION_COLUMNS
+from .lines import physical_lines
 from .narrow import columns_named
+from .output import escape, iso_utc, plain
+
+# The attempt keys whose JSON type doctor checks, with the wire type they must have.
+_ATTEMPT_TYPES = (("iteration", "integer"), ("verdict_kind", "string"), ("error", "string"),
+                  ("span_id", "string"))
+# Unreadable causes that are lines of the wrong kind rather than broken lines.
+_NOT_ROWS = ("foreign_row", "not_a_row", "empty_object")
 
 # Each check: a name, what it means, and the SQL condition (over `sessions`) that breaks it.
 INVARIANTS = (
@@ -29,6 +37,10 @@ INVARIANTS = (
     ("roster_verdict_not_accepted", "`grounded_in_roster` on a row that was not accepted",
      "grounded_in_roster is not null and final_verdict <> 'accepted'"),
     ("bad_timestamp", "`timestamp` is missing or not RFC 3339", '"timestamp" is null'),
+    ("future_timestamp", "`timestamp` more than 5 minutes ahead of this machine's clock",
+     "\"timestamp\" > get_current_timestamp() + interval 5 minute"),
+    ("ungrounded_accepted", "an accepted row names someone not on the roster (`grounded_in_roster` false)",
+     "final_verdict = 'accepted' and grounded_in_roster = false"),
     ("unknown_schema", "`schema` is not session.iterate.v1",
      "schema is distinct from 'session.iterate.v1'"),
 )
@@ -42,16 +54,19 @@ class Health:
     checks: list[dict] = field(default_factory=list)
     orphans: dict = field(default_factory=dict)
     unreadable_lines: int = 0
+    replay_given: bool = True
 
     @property
     def healthy(self) -> bool:
-        """True when no line was unreadable and no row breaks an invariant."""
-        return self.unreadable_lines == 0 and all(c["rows"] == 0 for c in self.checks)
+        """True when every line was readable, every file read, and no row breaks a rule."""
+        return (self.unreadable_lines == 0 and all(c["rows"] == 0 for c in self.checks)
+                and not any(f.get("error") for f in self.files))
 
     def as_dict(self) -> dict:
         """A JSON-ready summary."""
         return plain({"healthy": self.healthy, "unreadable_lines": self.unreadable_lines,
-                      "files": self.files, "checks": self.checks, "orphans": self.orphans})
+                      "files": self.files, "checks": self.checks,
+                      "orphans": self.orphans if self.replay_given else "no replay runs given"})
 
 
 _PER_FILE = """
@@ -97,6 +112,9 @@ def diagnose(store, *, examples: int = 5) -> Health:
             "examples": [{"session_id": f["session_id"], "at": f"{f['source_file']}:{f['line']}"}
                          for f in found],
         })
+    health.checks += _line_checks(store.scan, examples)
+    health.checks += _wrong_types(store, examples)
+    health.replay_given = bool(store.sources.replay_runs)
     o = store.execute(
         """with s as (select distinct session_id from sessions where session_id is not null),
             r as (select distinct session_id from replay_runs where session_id is not null)
@@ -116,38 +134,112 @@ def diagnose(store, *, examples: int = 5) -> Health:
     return health
 
 
+def _line_checks(scan, examples: int) -> list[dict]:
+    """Lines that were repaired (keys given twice, bad bytes, too deep) or are rows of another kind."""
+    out = []
+    for name, meaning, pick in (
+            ("duplicate_keys", "a key given twice on one line (read as the last copy; a false roster "
+             "verdict in any copy wins)", lambda f: [ln for ln, w in f.repaired_lines if "duplicate_keys" in w]),
+            ("repaired_bytes", "invalid UTF-8 replaced by U+FFFD, or nesting past 100 levels cut, to keep the row",
+             lambda f: [ln for ln, w in f.repaired_lines if "invalid_utf8" in w or "too_deep" in w]),
+            ("not_session_rows", "a line that is an object but not a row of its stream (another stream's "
+             "schema, no verdict, empty)", lambda f: [ln for _, ln, c in f.bad_lines if c in _NOT_ROWS])):
+        found = [(f.path, ln) for f in scan.files for ln in pick(f)]
+        out.append({"check": name, "meaning": meaning, "rows": len(found),
+                    "examples": [{"session_id": None, "at": f"{p}:{ln}"} for p, ln in found[:examples]]})
+    return out
+
+
+def _type_checks() -> list[tuple[str, str, str, str]]:
+    """(name, SQL condition over `_j`, the value shown, wire type) for each key doctor type-checks."""
+    out = []
+    for c in SESSION_COLUMNS:
+        allowed = ", ".join(f"'{t}'" for t in JSON_TYPES[c.wire] + ("NULL",))
+        out.append((c.name, f"_j.{c.ident} is not null and json_type(_j.{c.ident}) not in ({allowed})",
+                    f"_j.{c.ident}", c.wire))
+    for key, wire in _ATTEMPT_TYPES:
+        allowed = ", ".join(f"'{t}'" for t in JSON_TYPES[wire] + ("NULL",))
+        out.append((f"attempts[].{key}",
+                    f"json_type(_j.attempts) = 'ARRAY' and list_bool_or(list_transform("
+                    f"json_type(_j.attempts, '$[*].{key}'), lambda t: t is not null and t not in ({allowed})))",
+                    "_j.attempts", wire))
+    return out
+
+
+def _wrong_types(store, examples: int) -> list[dict]:
+    """Per session key: values whose JSON type is not the one the format gives it, with examples."""
+    checks = _type_checks()
+    shape = "{" + ",".join(f'"{c.name}":"JSON"' for c in SESSION_COLUMNS) + "}"
+    totals = {name: 0 for name, _, _, _ in checks}
+    found: dict[str, list[dict]] = {name: [] for name, _, _, _ in checks}
+    reader = store.reader
+    for path, read in reader.readable("sessions"):
+        selects = ", ".join(
+            f"count(*) filter (where {cond}), "
+            f"list({{'ordinal': ordinality, 'value': left({value}::varchar, 80)}}) "
+            f"filter (where {cond})[:{int(examples)}]"
+            for _, cond, value, _ in checks)
+        row = store.execute(
+            f"""select {selects}
+            from (
+                select json_transform(json, '{shape}') as _j, ordinality
+                from read_ndjson_objects({reader.file_ref(read)}, ignore_errors = true,
+                    maximum_object_size = {reader.limit('sessions')}) with ordinality
+                where starts_with(ltrim(json::varchar), '{{')
+            )""").rows[0]
+        for i, (name, _, _, _) in enumerate(checks):
+            totals[name] += row[2 * i]
+            picked = row[2 * i + 1] or []
+            lines = physical_lines(read, [p["ordinal"] for p in picked])
+            found[name] += [{"session_id": None, "at": f"{path}:{lines.get(p['ordinal'], p['ordinal'])}",
+                             "value": p["value"]} for p in picked]
+    return [{"check": f"type:{name}", "meaning": f"`{name}` is not a JSON {wire}", "rows": totals[name],
+             "examples": found[name][:examples]} for name, _, _, wire in checks]
+
+
 def render_text(health: Health) -> str:
-    """A readable health report."""
+    """A readable health report; every text that came from a log is shown escaped."""
     out = []
     for f in health.files:
         span = ""
         if f["oldest_timestamp"]:
             span = f"  {iso_utc(f['oldest_timestamp'])} .. {iso_utc(f['newest_timestamp'])}"
-        out.append(f"{f['file']} ({f['stream']}): {f['rows']} rows, "
+        out.append(f"{escape(f['file'])} ({f['stream']}): {f['rows']} rows, "
                    f"{f['unreadable_lines']} unreadable{span}")
+        if f.get("error"):
+            out.append(f"    FILE NOT READ WHOLE: {escape(f['error'])}")
         if f["unreadable"]:
             causes = ", ".join(f"{k}: {v}" for k, v in sorted(f["unreadable"].items()))
             lines = ", ".join(str(u["line"]) for u in f["unreadable_at"])
             out.append(f"    unreadable by cause: {causes} (lines {lines})")
+        if f.get("repaired"):
+            what = ", ".join(f"{k}: {v}" for k, v in sorted(f["repaired"].items()))
+            lines = ", ".join(str(u["line"]) for u in f["repaired_at"])
+            out.append(f"    repaired and read: {what} (lines {lines})")
         if f["schemas"]:
-            out.append(f"    schemas: {', '.join(f['schemas'])}")
+            out.append(f"    schemas: {escape(', '.join(f['schemas']))}")
         if f.get("producers"):
-            out.append(f"    producers: {', '.join(f['producers'])}")
+            out.append(f"    producers: {escape(', '.join(f['producers']))}")
     out.append("")
     for c in health.checks:
         mark = "ok  " if c["rows"] == 0 else "FAIL"
         line = f"{mark} {c['check']}: {c['rows']} row(s)"
         if c["rows"]:
-            line += f" - {c['meaning']}; e.g. " + ", ".join(e["at"] for e in c["examples"])
+            examples = ", ".join(e["at"] + (f" ({e['value']})" if e.get("value") is not None else "")
+                                 for e in c["examples"])
+            line += f" - {c['meaning']}; e.g. " + escape(examples)
         out.append(line)
     o = health.orphans
     out.append("")
-    if o.get("session_ids"):
-        out.append(f"orphans: {o['without_replay']} of {o['session_ids']} session ids have no replay run "
-                   f"({o['without_replay_rate']:.1%})")
-    if o.get("replay_session_ids"):
-        out.append(f"orphans: {o['replay_without_session']} of {o['replay_session_ids']} replayed session ids "
-                   f"have no session row ({o['replay_without_session_rate']:.1%}); "
-                   f"{o['replay_rows_without_session_id']} replay row(s) carry no session id")
+    if not health.replay_given:
+        out.append("orphans: no replay runs given (--replay-runs): nothing is known about replays")
+    else:
+        if o.get("session_ids"):
+            out.append(f"orphans: {o['without_replay']} of {o['session_ids']} session ids have no replay run "
+                       f"({o['without_replay_rate']:.1%})")
+        if o.get("replay_session_ids"):
+            out.append(f"orphans: {o['replay_without_session']} of {o['replay_session_ids']} replayed session "
+                       f"ids have no session row ({o['replay_without_session_rate']:.1%}); "
+                       f"{o['replay_rows_without_session_id']} replay row(s) carry no session id")
     out.append("healthy" if health.healthy else "problems found")
     return "\n".join(out)

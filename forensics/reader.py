@@ -106,7 +106,11 @@ class LogReader:
             return None
         return next((f for f in self.checked.files if f.path == path), None)
 
-    def _readable(self, stream: str) -> list[tuple[str, str]]:
+    def limit(self, stream: str) -> int:
+        """The longest line a stream's readers take, in bytes."""
+        return self._limit[stream]
+
+    def readable(self, stream: str) -> list[tuple[str, str]]:
         """(name people know, path DuckDB reads) for each file of a stream that can be read."""
         out = []
         for path in self.paths[stream]:
@@ -117,7 +121,7 @@ class LogReader:
         return out
 
     def _groups(self, stream: str) -> list[list[tuple[str, str]]]:
-        files = self._readable(stream)
+        files = self.readable(stream)
         if len(files) <= FEW_FILES:
             return [[f] for f in files]
         # Files read from a private copy or past a depth limit go alone; the rest together.

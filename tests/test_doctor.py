@@ -23,6 +23,8 @@ CRAFTED = {
     "roster_verdict_not_accepted": session("c7", verdict="infra_error", grounded_in_roster=False),
     "bad_timestamp": session("c8", ts="yesterday at noon"),
     "unknown_schema": session("c9", schema="session.iterate.v0"),
+    "future_timestamp": session("c10", ts="2999-01-01T00:00:00Z"),
+    "ungrounded_accepted": session("c11", grounded=False),
 }
 
 
@@ -41,10 +43,13 @@ def test_each_invariant_is_caught(check, tmp_path):
     assert not health.healthy
 
 
-def test_healthy_sample_and_exit_codes(cli, sample_dir, tmp_path):
+def test_sample_is_unhealthy_only_for_its_incidents_and_exit_codes(cli, sample_dir, tmp_path):
     code, out, _ = cli("doctor", "-s", sample_dir / "sessions.jsonl", "-r", sample_dir / "replay_runs.jsonl")
-    assert code == 0, out
-    assert "healthy" in out.splitlines()[-1] and "producers: gateway, validatord" in out
+    # The sample holds ungrounded accepted rows on purpose: a log with one is never healthy.
+    assert code == 1, out
+    assert [line.split(":")[0] for line in out.splitlines() if line.startswith("FAIL")] == [
+        "FAIL ungrounded_accepted"]
+    assert "problems found" in out.splitlines()[-1] and "producers: gateway, validatord" in out
     assert "schemas: session.iterate.v1" in out and "have no replay run" in out
     p = write_jsonl(tmp_path / "s.jsonl", [session("a"), CRAFTED["bad_timestamp"], b"not json"])
     code, out, _ = cli("doctor", "-s", p, "-f", "json")
