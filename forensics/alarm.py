@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .catalog import parse_time
-from .errors import ForensicsError
+from .errors import ForensicsError, UsageError
 from .output import escape, iso_utc, plain
 from .narrow import columns_named
 
@@ -107,6 +107,8 @@ def evaluate(opts: AlarmOptions) -> AlarmOutcome:
             _evaluate(src, opts, outcome)
         finally:
             lock.release()
+    except UsageError as exc:
+        outcome.status, outcome.exit_code, outcome.reason = "error", EXIT_USAGE, str(exc)
     except ForensicsError as exc:
         outcome.status, outcome.exit_code, outcome.reason = "error", EXIT_CANNOT_EVALUATE, str(exc)
     except Exception as exc:  # an alarm that crashed has not evaluated anything

@@ -13,13 +13,14 @@ Parameters are `$name` DuckDB bound parameters; values are never formatted into 
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from .errors import CatalogError, ParameterError
+from .errors import CatalogError, ParameterError, UnknownQueryError
 
 NAME_RE = re.compile(r"^[a-z0-9_]+$")
 _HEADER_RE = re.compile(r"^--\s*(name|kind|severity|description|param)\s*:\s*(.*)$")
@@ -50,7 +51,10 @@ def parse_time(value: Any, *, now: datetime | None = None) -> datetime:
     m = _RELATIVE_RE.match(text)
     if m:
         now = now or datetime.now(timezone.utc)
-        return now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+        try:
+            return now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+        except (OverflowError, ValueError):
+            raise ParameterError(f"not a time: {text!r} reaches past the calendar (year 1 to 9999)") from None
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
@@ -80,9 +84,15 @@ class Param:
             if self.type == "timestamp":
                 return parse_time(value).isoformat()
             if self.type == "int":
-                return int(value)
+                number = int(value)
+                if not -(2**63) <= number < 2**63:  # what DuckDB binds as BIGINT
+                    raise OverflowError(number)
+                return number
             if self.type == "float":
-                return float(value)
+                number = float(value)
+                if not math.isfinite(number):
+                    raise ValueError(number)
+                return number
             if self.type == "bool":
                 if isinstance(value, bool):
                     return value
@@ -90,8 +100,8 @@ class Param:
                 if text not in ("true", "false", "1", "0", "yes", "no"):
                     raise ValueError(value)
                 return text in ("true", "1", "yes")
-        except (TypeError, ValueError):
-            raise ParameterError(f"parameter {self.name}: {value!r} is not a {self.type}") from None
+        except (TypeError, ValueError, OverflowError):
+            raise ParameterError(f"parameter {self.name}: {value!r} is not a valid {self.type}") from None
         return str(value)
 
 
@@ -214,13 +224,13 @@ class Catalog:
     def get(self, name: str) -> Query:
         """The query called ``name``; a clear error when there is none."""
         if not NAME_RE.match(name or ""):
-            raise CatalogError(f"invalid query name {name!r}: names match [a-z0-9_]+")
+            raise UnknownQueryError(f"invalid query name {name!r}: names match [a-z0-9_]+")
         try:
             return self.queries[name]
         except KeyError:
             close = [n for n in self.queries if name in n or n in name]
             hint = f" (did you mean {', '.join(close)}?)" if close else ""
-            raise CatalogError(
+            raise UnknownQueryError(
                 f"no query named {name!r}{hint}; `forensics list` shows them all") from None
 
     def alarms(self) -> list[Query]:

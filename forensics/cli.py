@@ -12,8 +12,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from .errors import ForensicsError
-from .output import FORMATS
+from .errors import ForensicsError, ParameterError, UsageError
+from .output import FORMATS, escape
 
 app = typer.Typer(
     name="forensics",
@@ -67,7 +67,7 @@ def _err(message: str) -> None:
 
 
 def handle_errors(fn):
-    """Turn ForensicsError (and anything unexpected) into one line on stderr and exit 1."""
+    """Turn a usage error into exit 2, ForensicsError (and anything unexpected) into exit 1, one line on stderr."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -75,15 +75,19 @@ def handle_errors(fn):
             return fn(*args, **kwargs)
         except (typer.Exit, typer.Abort, SystemExit):
             raise
+        except UsageError as exc:
+            _err(f"error: {escape(str(exc))}")
+            raise typer.Exit(2)
         except ForensicsError as exc:
-            _err(f"error: {exc}")
+            _err(f"error: {escape(str(exc))}")
             raise typer.Exit(1)
         except BrokenPipeError:  # `forensics run ... | head` is fine
             raise typer.Exit(0)
         except Exception as exc:  # no traceback for users; FORENSICS_DEBUG=1 shows it
             if os.environ.get("FORENSICS_DEBUG"):
                 raise
-            _err(f"error: unexpected {type(exc).__name__}: {exc} (FORENSICS_DEBUG=1 shows the traceback)")
+            _err(f"error: unexpected {type(exc).__name__}: {escape(str(exc))} "
+                 "(FORENSICS_DEBUG=1 shows the traceback)")
             raise typer.Exit(1)
 
     return wrapper
@@ -98,10 +102,16 @@ def _open_store(sessions, replay_runs, config, queries_dir):
     return Store(src)
 
 
-def _warn_unreadable(store) -> None:
-    """Every command that read logs says on stderr what it could not read."""
+_NO_REPLAY = ("note: no replay runs given (--replay-runs, $FORENSICS_REPLAY_RUNS or replay_runs in "
+              "forensics.toml): replay_runs is empty, so what it says about replays is no finding")
+
+
+def _warn_unreadable(store, sql_texts=()) -> None:
+    """Every command that read logs says on stderr what it could not read, and what it was not given."""
     for line in store.warnings():
         _err(line)
+    if store.replay_missing(sql_texts):
+        _err(_NO_REPLAY)
 
 
 def _parse_params(pairs: list[str] | None) -> dict[str, str]:
@@ -109,7 +119,7 @@ def _parse_params(pairs: list[str] | None) -> dict[str, str]:
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise ForensicsError(f"--param takes key=value, got {pair!r}")
+            raise ParameterError(f"--param takes key=value, got {pair!r}")
         out[key.strip()] = value
     return out
 
@@ -146,6 +156,7 @@ def generate(
     seed: Annotated[int, typer.Option(help="Random seed: the same seed writes the same rows.")] = 7,
     end: Annotated[Optional[str], typer.Option(help="Last instant covered (ISO); default 2026-11-16T00:00Z.")] = None,
     weeks: Annotated[int, typer.Option(min=1, help="How many weeks the rows span.")] = 6,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite logs already in the folder.")] = False,
 ) -> None:
     """Write realistic sample logs through the project's own writer.
 
@@ -157,7 +168,7 @@ def generate(
     from .sample import DEFAULT_END, generate as gen
 
     result = gen(out, sessions=sessions, seed=seed, weeks=weeks,
-                 end=parse_time(end) if end else DEFAULT_END)
+                 end=parse_time(end) if end else DEFAULT_END, force=force)
     typer.echo(f"wrote {result.sessions} session rows to {result.sessions_path}")
     typer.echo(f"wrote {result.replay_runs} replay rows to {result.replay_runs_path}")
 
@@ -282,7 +293,7 @@ def run(
     """
     with _open_store(sessions, replay_runs, config, queries_dir) as store:
         result = store.query(name, _parse_params(param))
-        _warn_unreadable(store)
+        _warn_unreadable(store, [store.catalog.get(name).sql])
     _emit(result, fmt, tablefmt, limit)
 
 
@@ -305,7 +316,7 @@ def sql(
     """
     with _open_store(sessions, replay_runs, config, None) as store:
         result = store.execute(text)
-        _warn_unreadable(store)
+        _warn_unreadable(store, [text])
     _emit(result, fmt, tablefmt, limit)
 
 
@@ -387,7 +398,7 @@ def doctor(
 
     with _open_store(sessions, replay_runs, config, None) as store:
         health = diagnose(store)
-        _warn_unreadable(store)
+        _warn_unreadable(store, ["replay_runs"])
     if fmt is AlarmFormat.json:
         typer.echo(json.dumps(health.as_dict(), ensure_ascii=False, indent=2, default=str))
     else:
@@ -418,10 +429,10 @@ def report(
     from .report import build_report, render_report, resolve_week
 
     if week and last_week:
-        raise ForensicsError("give --week or --last-week, not both")
+        raise ParameterError("give --week or --last-week, not both")
     with _open_store(sessions, replay_runs, config, queries_dir) as store:
         data = build_report(store, resolve_week(week), trend_weeks=trend_weeks)
-        _warn_unreadable(store)
+        _warn_unreadable(store, ["replay_runs"])
     text = render_report(data, fmt.value)
     if out:
         out.write_text(text, encoding="utf-8")

@@ -13,5 +13,13 @@ class CatalogError(ForensicsError):
     """A query file that does not parse, or a query name that is not in the catalog."""
 
 
-class ParameterError(ForensicsError):
-    """A query parameter that is unknown, missing or of the wrong form."""
+class UsageError(ForensicsError):
+    """A command given something it cannot take: the CLI exits 2."""
+
+
+class UnknownQueryError(CatalogError, UsageError):
+    """A query name that is not in the catalog (or not a valid name at all)."""
+
+
+class ParameterError(UsageError):
+    """A query parameter (or an option's value) that is unknown, missing, of the wrong form or out of range."""

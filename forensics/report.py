@@ -6,8 +6,8 @@ import re
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from .errors import ForensicsError
-from .output import iso_utc
+from .errors import ForensicsError, ParameterError
+from .output import escape, iso_utc
 
 # Fewer calls that reached the model than this, and a model's rate is flagged, not ranked.
 MIN_SESSIONS = 30
@@ -19,11 +19,14 @@ def resolve_week(week: str | None, *, today: date | None = None) -> tuple[str, d
     if week:
         m = _WEEK_RE.match(week.strip())
         if not m:
-            raise ForensicsError(f"--week takes an ISO week like 2026-W46, got {week!r}")
+            raise ParameterError(f"--week takes an ISO week like 2026-W46, got {week!r}")
         try:
             monday = date.fromisocalendar(int(m.group(1)), int(m.group(2)), 1)
-        except ValueError:
-            raise ForensicsError(f"no such ISO week: {week!r}") from None
+            # The report reads the week and the weeks of its trend before it, and ends a week on.
+            datetime(monday.year, monday.month, monday.day, tzinfo=timezone.utc) + timedelta(days=7)
+            monday - timedelta(weeks=52)
+        except (ValueError, OverflowError):
+            raise ParameterError(f"no such ISO week, or one too close to the calendar's ends: {week!r}") from None
     else:
         today = today or datetime.now(timezone.utc).date()
         monday = today - timedelta(days=today.weekday() + 7)
@@ -101,7 +104,8 @@ def build_report(store, week: tuple[str, datetime, datetime], *, trend_weeks: in
             "change": _change(r, prev.get(r["model"])),
         })
     # Ranked by first-shot rate; models with too few sessions to judge go last, unranked.
-    models.sort(key=lambda m: (m["too_few"], -(m["first_shot_rate"] or 0), m["model"]))
+    # A row without a model (a producer that wrote none) is a model of its own, last.
+    models.sort(key=lambda m: (m["too_few"], -(m["first_shot_rate"] or 0), _model_key(m["model"])))
     alarms = []
     for q in alarm_queries:
         rows = run(q.name).rows
@@ -114,7 +118,7 @@ def build_report(store, week: tuple[str, datetime, datetime], *, trend_weeks: in
     for r in depth:
         depth_by_model.setdefault(r["model"], {})[r["hits_bucket"]] = r
     weeks = sorted({r["week"] for r in weekly})
-    trend_models = sorted({r["model"] for r in weekly})
+    trend_models = sorted({r["model"] for r in weekly}, key=_model_key)
     trend = {m: {r["week"]: r["first_shot_rate"] for r in weekly if r["model"] == m} for m in trend_models}
     return {
         "week": label,
@@ -127,7 +131,8 @@ def build_report(store, week: tuple[str, datetime, datetime], *, trend_weeks: in
         "rejections": rejections,
         "depth": depth,
         "depth_buckets": buckets,
-        "depth_by_model": dict(sorted(depth_by_model.items())),
+        "depth_by_model": dict(sorted(depth_by_model.items(), key=lambda kv: _model_key(kv[0]))),
+        "replay_given": bool(store.sources.replay_runs),
         "trend_weeks": weeks,
         "trend": trend,
         "chart": _chart(weeks, trend),
@@ -140,6 +145,11 @@ def build_report(store, week: tuple[str, datetime, datetime], *, trend_weeks: in
             "newest": coverage[2],
         },
     }
+
+
+def _model_key(model: str | None) -> tuple[bool, str]:
+    """Sort models by name, a missing one last (None does not compare with text)."""
+    return (model is None, model or "")
 
 
 def _ids_only(store, sql: str, params: dict) -> str:
@@ -194,10 +204,21 @@ def _num(value: Any, digits: int = 0) -> str:
 
 
 def _md(value: Any) -> str:
-    """Untrusted text for markdown: a code span, so markup shows as text in chat and email."""
-    text = str(value if value is not None else "").replace("\n", " ").replace("|", "\\|")
-    ticks = "``" if "`" in text else "`"
-    return f"{ticks}{text}{ticks}" if text else ""
+    """Untrusted text for markdown: a code span, so markup shows as text in chat and email.
+
+    Control characters (a newline or CR would end the table row and let the data start a
+    heading) are shown escaped; the span's fence is one backtick longer than any run of
+    backticks in the text, so the text cannot close it; pipes are escaped for the table.
+    """
+    text = escape(str(value if value is not None else "")).replace("|", "\\|")
+    if not text:
+        return ""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    # A span whose text starts or ends with a backtick (or space) needs a space inside
+    # the fence, which CommonMark then strips.
+    pad = " " if text[0] in "` " or text[-1] in "` " else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def _environment(fmt: str):
@@ -209,12 +230,16 @@ def _environment(fmt: str):
         select_autoescape,
     )
 
+    from .paths import user_dir
+
+    # Compiling the HTML template is a noticeable part of a small report's run, so the
+    # compiled code is kept, keyed by the template's checksum (an edited template is never
+    # served stale), in the user's private cache folder: never a shared /tmp name that
+    # another user could create first and fill.
+    cache = user_dir("jinja")
     env = Environment(
         loader=PackageLoader("forensics", "templates"),
-        # Compiling the HTML template is a tenth of a small report's run; Jinja keeps the
-        # compiled code in a private per-user folder under the temp dir, keyed by the
-        # template's checksum, so an edited template is never served stale.
-        bytecode_cache=FileSystemBytecodeCache(),
+        bytecode_cache=FileSystemBytecodeCache(str(cache)) if cache is not None else None,
         # HTML templates always autoescape: model names, errors and prompts are untrusted.
         autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default=False),
         undefined=StrictUndefined,

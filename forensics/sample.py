@@ -81,12 +81,21 @@ def generate(
     end: datetime = DEFAULT_END,
     weeks: int = 6,
     context_docs: tuple[int, int] = (5, 40),
+    force: bool = False,
 ) -> GenerateResult:
-    """Write sessions.jsonl and replay_runs.jsonl into ``out``; the same seed gives the same rows."""
+    """Write sessions.jsonl and replay_runs.jsonl into ``out``; the same seed gives the same rows.
+
+    Logs already there are never overwritten unless ``force``: they may be real ones.
+    """
+    from .errors import UsageError
+
     rng = random.Random(seed)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     s_path, r_path = out / "sessions.jsonl", out / "replay_runs.jsonl"
+    there = [str(p) for p in (s_path, r_path) if p.exists()]
+    if there and not force:
+        raise UsageError(f"{', '.join(there)} already exist(s); pass --force to overwrite them")
+    out.mkdir(parents=True, exist_ok=True)
     for p in (s_path, r_path):
         p.unlink(missing_ok=True)
     slog, rlog = SessionLogger(s_path), ReplayLogger(r_path)

@@ -190,6 +190,12 @@ class Store:
         res = self.execute(text, params or None)
         return pd.DataFrame(res.rows, columns=res.columns)
 
+    def replay_missing(self, sql_texts) -> bool:
+        """True when these statements read `replay_runs` but no replay log was given."""
+        from .narrow import columns_named
+
+        return not self.reader.paths["replay_runs"] and "replay_runs" in columns_named(sql_texts)
+
     def describe(self, view: str) -> list[tuple[str, str]]:
         """(name, type) of a file view's columns."""
         return self._run(lambda: self.con.execute(

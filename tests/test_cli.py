@@ -52,18 +52,22 @@ def test_sql_command(cli, sample_dir):
     assert code == 0 and json.loads(out) == [{"n": 800}]
 
 
-@pytest.mark.parametrize("args, message", [
-    (["run", "nope", "-s", "{sample}"], "no query named 'nope'"),
-    (["run", "first_shot_success_rate", "-s", "missing.jsonl"], "no such file or directory"),
-    (["run", "first_shot_success_rate"], "no sessions log configured"),
-    (["run", "first_shot_success_rate", "-s", "{sample}", "-p", "since"], "--param takes key=value"),
-    (["run", "first_shot_success_rate", "-s", "{sample}", "-p", "since=yesterdayish"], "not a time"),
-    (["sql", "select * from nowhere", "-s", "{sample}"], "query failed"),
-    (["report", "-s", "{sample}", "--week", "2026-47"], "ISO week"),
+@pytest.mark.parametrize("args, message, exit_code", [
+    (["run", "nope", "-s", "{sample}"], "no query named 'nope'", 2),
+    (["run", "first_shot_success_rate", "-s", "missing.jsonl"], "no such file or directory", 1),
+    (["run", "first_shot_success_rate"], "no sessions log configured", 1),
+    (["run", "first_shot_success_rate", "-s", "{sample}", "-p", "since"], "--param takes key=value", 2),
+    (["run", "first_shot_success_rate", "-s", "{sample}", "-p", "since=yesterdayish"], "not a time", 2),
+    (["run", "first_shot_success_rate", "-s", "{sample}", "-p", "since=99999999999d"], "calendar", 2),
+    (["run", "top_rejection_errors", "-s", "{sample}", "-p", "top=99999999999999999999"], "is not a valid int", 2),
+    (["sql", "select * from nowhere", "-s", "{sample}"], "query failed", 1),
+    (["report", "-s", "{sample}", "--week", "2026-47"], "ISO week", 2),
+    (["report", "-s", "{sample}", "--week", "9999-W52"], "calendar's ends", 2),
+    (["report", "-s", "{sample}", "--week", "0001-W01"], "calendar's ends", 2),
 ])
-def test_errors_are_one_clear_line(cli, sample_dir, args, message):
+def test_errors_are_one_clear_line(cli, sample_dir, args, message, exit_code):
     code, out, err = cli(*[a.replace("{sample}", str(sample_dir)) for a in args])
-    assert code == 1
+    assert code == exit_code
     assert out == ""
     assert message in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1

@@ -231,7 +231,7 @@ def test_time_windows(mini):
     ("first_shot_success_rate", {"nope": 1}, "unknown parameter nope"),
     ("session_attempts", {}, "missing parameter session_id"),
     ("first_shot_success_rate", {"since": "last tuesday"}, "not a time"),
-    ("top_rejection_errors", {"top": "many"}, "is not a int"),
+    ("top_rejection_errors", {"top": "many"}, "is not a valid int"),
 ])
 def test_parameter_errors(mini, name, params, message):
     with pytest.raises(ParameterError, match=message):
