@@ -288,3 +288,16 @@ def ordinals_of(path: str, physical) -> dict[int, int]:
         if lineno >= last:
             break
     return out
+
+
+def longest_line(path: str) -> int:
+    """The length in bytes of the longest line of a file (for a reader's size limit)."""
+    longest, current = 0, 0
+    with open_binary(path) as fh:
+        while chunk := fh.read(1 << 24):
+            parts = chunk.split(b"\n")
+            current += len(parts[0])
+            if len(parts) > 1:
+                longest = max(longest, current, *(len(p) for p in parts[1:-1]))
+                current = len(parts[-1])
+    return max(longest, current)

@@ -32,7 +32,7 @@ from .columns import (
     session_columns_out,
     session_select,
 )
-from .lines import MAX_OBJECT_BYTES, FileScan, ScanReport, judge_lines, open_binary
+from .lines import MAX_OBJECT_BYTES, FileScan, ScanReport, judge_lines, longest_line, open_binary
 
 STREAMS = ("sessions", "replay_runs")
 
@@ -272,7 +272,7 @@ class LogReader:
                 pass
             for path in group:  # find the file at fault, and read the others
                 try:
-                    found.update(self._flag(stream, [path]))
+                    found.update(self._flag_sized(stream, path))
                 except duckdb.Error as exc:
                     copy = self._salvage(path, scans[path], exc)
                     if copy is not None:
@@ -287,6 +287,18 @@ class LogReader:
             self._judge(stream, scan, dict(flagged), repairs)
             scan.rows = count - scan.unreadable_total
         return list(scans.values())
+
+    def _flag_sized(self, stream: str, path: str) -> dict[str, tuple[int, list[tuple[int, str]]]]:
+        """`_flag` for one file, with a size limit raised to its longest line if DuckDB asks for one."""
+        import duckdb
+
+        try:
+            return self._flag(stream, [path])
+        except duckdb.InvalidInputException as exc:
+            if "maximum_object_size" not in str(exc):
+                raise
+        self._limit[stream] = max(self._limit[stream], _limit_for(longest_line(path)))
+        return self._flag(stream, [path])
 
     def _flag(self, stream: str, paths: list[str]) -> dict[str, tuple[int, list[tuple[int, str]]]]:
         """Per file: its line count and the (ordinal, flag) of each line to look at."""

@@ -67,7 +67,8 @@ def expand(spec: str | os.PathLike, what: str = "log", stream: str | None = None
                             stream)
         if not found:
             raise SourceError(
-                f"{what}: the directory {text!r} holds no *.jsonl, *.jsonl.N or *.jsonl.gz file")
+                f"{what}: the directory {text!r} holds no *.jsonl file nor one logrotate made of it "
+                "(*.jsonl.N, *.jsonl-YYYYMMDD, .gz, .zst)")
         return found
     if path.is_file():
         return [path]
