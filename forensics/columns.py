@@ -265,34 +265,44 @@ create or replace temp macro rfc3339(t) as
 """
 
 
-# The replay stream is read as JSON text: its guard reads the keys it needs in one shape
-# (DuckDB folds the repeated json_transform into one parse per line).
+# Over JSON text, the guard reads the keys it needs in one shape (DuckDB folds the
+# repeated json_transform into one parse per line).
 _GUARD_SHAPE = "{" + ",".join(
     ['"schema":"VARCHAR"'] + [f'"{c.name}":"JSON"' for c in REPLAY_COLUMNS if c.name != "schema"]
     + [f'"{m}":"JSON"' for m in SESSION_MARKS]) + "}"
+_REPLAY_KEYS = tuple(c.name for c in REPLAY_COLUMNS if c.name != "schema")
 
 
-def is_row_sql(stream: str, *, typed: bool = False) -> str:
-    """The SQL condition that a line is a row of its stream (over read_json's columns for
-    sessions, over the `json` text for replay runs).
+def is_row_sql(stream: str, *, over: str = "columns") -> str:
+    """The SQL condition that a line is a row of its stream, over read_json's columns or
+    (``over="json"``) over the line's JSON text in a column `json`.
 
     Another stream's row (its `schema` names another kind, or a replay line that carries a
     session's verdict) or an object with none of the stream's keys is never read as a row:
-    it is counted as unreadable instead. ``typed``: replay runs read by read_json, whose
-    columns hold the keys (with the session marks read as JSON).
+    it is counted as unreadable instead. `is_row` says the same of a parsed line.
     """
-    if stream == "sessions":
-        marks = " or ".join(f"{m} is not null" for m in SESSION_MARKS)
-        return (f"(coalesce(starts_with(schema, '{SESSION_SCHEMA_PREFIX}'), false) "
-                f"or (schema is null and ({marks})))")
-
     def key(name: str) -> str:
-        if typed:
-            return f'"{name}"'
-        return f"json_transform(json, '{_GUARD_SHAPE}').\"{name}\""
+        if over == "json":
+            return f"json_transform(json, '{_GUARD_SHAPE}').\"{name}\""
+        return f'"{name}"'
 
-    keys = " or ".join(f"{key(c.name)} is not null" for c in REPLAY_COLUMNS if c.name != "schema")
     marks = " or ".join(f"{key(m)} is not null" for m in SESSION_MARKS)
+    if stream == "sessions":
+        row = (f"(coalesce(starts_with({key('schema')}, '{SESSION_SCHEMA_PREFIX}'), false) "
+               f"or ({key('schema')} is null and ({marks})))")
+        return f"(starts_with(ltrim(json::varchar), '{{') and {row})" if over == "json" else row
+    keys = " or ".join(f"{key(k)} is not null" for k in _REPLAY_KEYS)
     row = (f"(coalesce(starts_with({key('schema')}, '{REPLAY_SCHEMA_PREFIX}'), false) "
            f"or ({key('schema')} is null and ({keys}) and not ({marks})))")
-    return row if typed else f"(starts_with(ltrim(json::varchar), '{{') and {row})"
+    return f"(starts_with(ltrim(json::varchar), '{{') and {row})" if over == "json" else row
+
+
+def is_row(obj: dict, stream: str) -> bool:
+    """`is_row_sql` for a line Python parsed (one that was repaired)."""
+    schema = obj.get("schema")
+    has = lambda keys: any(obj.get(k) is not None for k in keys)  # noqa: E731
+    if stream == "sessions":
+        return (isinstance(schema, str) and schema.startswith(SESSION_SCHEMA_PREFIX)) or (
+            schema is None and has(SESSION_MARKS))
+    return (isinstance(schema, str) and schema.startswith(REPLAY_SCHEMA_PREFIX)) or (
+        schema is None and has(_REPLAY_KEYS) and not has(SESSION_MARKS))

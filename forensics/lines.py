@@ -19,9 +19,6 @@ from dataclasses import dataclass, field
 # limit of its own once the check finds them.
 MAX_OBJECT_BYTES = 16 << 20
 
-# DuckDB's JSON reader stops at 128 levels; deeper values are cut here, below that.
-MAX_DEPTH = 100
-
 # The first bytes of an unreadable line kept for the report: enough to recognise it.
 _PREVIEW_BYTES = 80
 
@@ -101,9 +98,6 @@ def _keep_pairs(pairs):
 def _resolve(value, depth: int, found: set[str]):
     """Turn parsed pairs into dicts (the last of a repeated key wins), noting what was repaired."""
     if isinstance(value, _Pairs):
-        if depth > MAX_DEPTH:
-            found.add("too_deep")
-            return "[forensics: nested deeper than %d levels, cut]" % MAX_DEPTH
         out: dict = {}
         falses = set()
         for k, v in value:
@@ -119,9 +113,6 @@ def _resolve(value, depth: int, found: set[str]):
             out["grounded_in_roster"] = False
         return out
     if isinstance(value, list):
-        if depth > MAX_DEPTH:
-            found.add("too_deep")
-            return "[forensics: nested deeper than %d levels, cut]" % MAX_DEPTH
         return [_resolve(v, depth + 1, found) for v in value]
     return value
 
@@ -157,7 +148,10 @@ def judge_line(raw: bytes, lineno: int, *, first: bool, max_bytes: int) -> Verdi
             return Verdict(len(raw), "too_large", preview=preview)
         # DuckDB refused a line Python reads as it is: keep it out and say so.
         return Verdict(lineno, "invalid_json", preview=preview)
-    repaired = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    try:
+        repaired = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    except RecursionError:
+        return Verdict(lineno, "too_deep", preview=preview)
     return Verdict(lineno, "+".join(sorted(repairs)), repaired=repaired, preview=preview)
 
 
@@ -203,7 +197,6 @@ class FileScan:
     repaired_lines: list[tuple[int, str]] = field(default_factory=list)  # (line, what)
     error: str | None = None  # the file itself could not be read (or not to its end)
     read_from: str | None = None  # a private copy read in its place (what could be salvaged)
-    deep: bool = False  # holds a line nested past DuckDB's depth limit
     previews: dict[int, str] = field(default_factory=dict)  # line -> its first bytes
 
     @property
@@ -231,6 +224,14 @@ class ScanReport:
     """Every file's scan: the basis of every figure a command prints."""
 
     files: list[FileScan] = field(default_factory=list)
+
+    _index: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def by_path(self) -> dict[str, FileScan]:
+        """Each file's scan by its path."""
+        if len(self._index) != len(self.files):
+            self._index = {f.path: f for f in self.files}
+        return self._index
 
     @property
     def rows(self) -> int:

@@ -17,6 +17,7 @@ blinds the others.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tempfile
@@ -26,6 +27,7 @@ from .columns import (
     SESSION_COLUMNS,
     empty_replay,
     empty_sessions,
+    is_row,
     is_row_sql,
     read_spec,
     replay_select,
@@ -43,11 +45,24 @@ FEW_FILES = 8
 
 NOT_A_ROW = "forensics: a line is not a row of its stream"
 
-# What the check flags in SQL; Python then names the exact cause.
-_FLAGS = """case
+# Lines that are JSON objects, but not rows of the stream they were found in.
+_NOT_ROWS = ("foreign_row", "empty_object", "not_a_row")
+
+
+def _flags(stream: str) -> str:
+    """What the check flags of a line, in SQL; Python then names the exact cause and repairs.
+
+    A line that is an object but no row of its stream is named here: `foreign_row` when its
+    `schema` names another kind, `empty_object`, or `not_a_row` (no verdict, no known key).
+    """
+    schema = f"json_transform(json, '{{\"schema\":\"VARCHAR\"}}').schema"
+    return f"""case
         when json is null then 'unparsed'
-        when not starts_with(ltrim(json::varchar), '{') then 'not_object'
+        when not starts_with(ltrim(json::varchar), '{{') then 'not_object'
         when len(json_keys(json)) <> len(list_distinct(json_keys(json))) then 'duplicate_keys'
+        when len(json_keys(json)) = 0 then 'empty_object'
+        when not {is_row_sql(stream, over="json")} then
+            case when {schema} is not null then 'foreign_row' else 'not_a_row' end
     end"""
 
 def duck_path(path: str) -> str:
@@ -72,7 +87,6 @@ class LogReader:
         con.execute("create temp table _forensics_skip (stream varchar, source_file varchar, line bigint)")
         con.execute("create temp table _forensics_repaired "
                     "(stream varchar, copy_line bigint, source_file varchar, line bigint)")
-        con.execute("create temp table _forensics_starts (file varchar, start bigint)")
 
     @property
     def strict(self) -> bool:
@@ -88,7 +102,13 @@ class LogReader:
         return self._refs[value]
 
     def _refs_list(self, paths: list[str]) -> str:
-        return "[" + ", ".join(self.ref(duck_path(p)) for p in paths) + "]"
+        """A list of files for DuckDB's readers, bound as one variable (a thousand files, one bind)."""
+        key = "\0".join(duck_path(p) for p in paths)
+        if key not in self._refs:
+            name = f"forensics_v{len(self._refs) + 1}"
+            self.con.execute(f"set variable {name} = ?::varchar[]", [[duck_path(p) for p in paths]])
+            self._refs[key] = f"getvariable('{name}')"
+        return self._refs[key]
 
     def file_ref(self, path: str) -> str:
         """A file for DuckDB's readers to read as named, bound as a variable."""
@@ -101,10 +121,11 @@ class LogReader:
 
     # -- what is read, file by file --------------------------------------------------
 
-    def _scan_of(self, path: str) -> FileScan | None:
+    def scan_of(self, path: str) -> FileScan | None:
+        """What the check found of one file (None before the check)."""
         if self.checked is None:
             return None
-        return next((f for f in self.checked.files if f.path == path), None)
+        return self.checked.by_path().get(path)
 
     def limit(self, stream: str) -> int:
         """The longest line a stream's readers take, in bytes."""
@@ -114,7 +135,7 @@ class LogReader:
         """(name people know, path DuckDB reads) for each file of a stream that can be read."""
         out = []
         for path in self.paths[stream]:
-            scan = self._scan_of(path)
+            scan = self.scan_of(path)
             if scan is not None and scan.error and not scan.read_from:
                 continue
             out.append((path, scan.read_from if scan is not None and scan.read_from else path))
@@ -124,14 +145,10 @@ class LogReader:
         files = self.readable(stream)
         if len(files) <= FEW_FILES:
             return [[f] for f in files]
-        # Files read from a private copy or past a depth limit go alone; the rest together.
-        alone = [f for f in files if f[0] != f[1] or self._deep(f[0])]
-        together = [f for f in files if f not in alone]
+        # Files read from a private copy go alone (their rows carry the original's name).
+        alone = [f for f in files if f[0] != f[1]]
+        together = [f for f in files if f[0] == f[1]]
         return ([together] if together else []) + [[f] for f in alone]
-
-    def _deep(self, path: str) -> bool:
-        scan = self._scan_of(path)
-        return scan is not None and scan.deep
 
     # -- building the views ----------------------------------------------------------
 
@@ -144,7 +161,7 @@ class LogReader:
             options += ", ignore_errors = true"
         if many:
             options += ", filename = true"
-        if stream == "sessions" and not (tolerant and self._deep(files[0][0])):
+        if stream == "sessions":
             spec = read_spec(SESSION_COLUMNS, strict=not tolerant)
             return (f"read_json({where}, format = 'newline_delimited', records = true, "
                     f"columns = {spec}{options}) with ordinality")
@@ -154,22 +171,17 @@ class LogReader:
         """One group's rows with `source_file`, `line` and `_is_row` (or the strict guard)."""
         many = len(files) > 1
         source = "filename" if many else self.ref(files[0][0])
-        line = "ordinality - _s.start + 1" if many else "ordinality"
-        join = " join _forensics_starts as _s on _s.file = filename" if many else ""
+        # One reader over many files numbers rows across them, in file order: a file's own
+        # line is its row's number less the file's first.
+        line = "ordinality - min(ordinality) over (partition by filename) + 1" if many else "ordinality"
+        join = ""
         reader = self._reader(stream, files, tolerant=tolerant)
         if stream == "sessions":
             select = session_select(strict=not tolerant)
-            if reader.startswith("read_ndjson_objects"):
-                shape = "{" + ",".join(
-                    f'"{c.name}":"{c.read_type(False)}"' for c in SESSION_COLUMNS) + "}"
-                reader = (f"(select unnest(json_transform(json, '{shape}')), ordinality"
-                          f"{', filename' if many else ''} from {reader} "
-                          f"where ordinality not in (select line from _forensics_skip "
-                          f"where stream = 'sessions' and source_file = {source}))")
             guard = is_row_sql("sessions")
         else:
             select = replay_select("json")
-            guard = is_row_sql("replay_runs")
+            guard = is_row_sql("replay_runs", over="json")
         if tolerant:
             return (f"select {select}, {source} as source_file, {line} as line, {guard} as _is_row "
                     f"from {reader}{join}")
@@ -183,7 +195,7 @@ class LogReader:
         files = [(str(copy), str(copy))]
         reader = self._reader(stream, files, tolerant=True)
         select = session_select(strict=False) if stream == "sessions" else replay_select("json")
-        guard = is_row_sql("sessions") if stream == "sessions" else "true"
+        guard = is_row_sql("sessions") if stream == "sessions" else is_row_sql("replay_runs", over="json")
         return (f"select {select}, _r.source_file as source_file, _r.line as line, {guard} as _is_row "
                 f"from {reader} join _forensics_repaired as _r "
                 f"on _r.stream = '{stream}' and _r.copy_line = ordinality")
@@ -217,27 +229,8 @@ class LogReader:
 
     def build(self) -> None:
         """(Re)create `_sessions_files` and `_replay_files` for the current mode."""
-        for stream in STREAMS:
-            groups = [g for g in self._groups(stream) if len(g) > 1]
-            if groups:
-                self._count_starts(stream, groups)
         self.con.execute(f"create or replace temp view _sessions_files as {self.stream_body('sessions')}")
         self.con.execute(f"create or replace temp view _replay_files as {self.stream_body('replay_runs')}")
-
-    def _count_starts(self, stream: str, groups) -> None:
-        """Each many-file group's first row per file, so lines number within a file."""
-        self.con.execute("delete from _forensics_starts where file in (select unnest(?))",
-                         [[p for g in groups for _, p in g]])
-        for group in groups:
-            paths = [p for _, p in group]
-            counts = dict(self.con.execute(
-                f"""select filename, count(*) from read_ndjson_objects({self._refs_list(paths)},
-                    ignore_errors = true, filename = true, maximum_object_size = {self._limit[stream]})
-                group by filename""").fetchall())
-            start = 1
-            for p in paths:
-                self.con.execute("insert into _forensics_starts values (?, ?)", [p, start])
-                start += counts.get(p, 0)
 
     # -- the check -------------------------------------------------------------------
 
@@ -250,9 +243,6 @@ class LogReader:
                 scans += self._check_stream(stream, repairs)
             self.checked = ScanReport(scans)
             self._write_repairs(repairs)
-            self.build()
-            for stream in STREAMS:
-                self._count_not_rows(stream)
         return self.checked
 
     def _check_stream(self, stream: str, repairs: list) -> list[FileScan]:
@@ -283,9 +273,10 @@ class LogReader:
                             scans[path].error = _first_line(again)
         for path, (count, flagged) in found.items():
             scan = scans[path]
-            scan.rows = count
             self._judge(stream, scan, dict(flagged), repairs)
-            scan.rows = count - scan.unreadable_total
+            # Every line DuckDB numbered is a row but the unreadable ones (a compressed
+            # file's lost tail was never numbered).
+            scan.rows = count - sum(n for c, n in scan.unreadable.items() if c != "truncated_compressed")
         return list(scans.values())
 
     def _flag_sized(self, stream: str, path: str) -> dict[str, tuple[int, list[tuple[int, str]]]]:
@@ -309,7 +300,7 @@ class LogReader:
                 list(ordinality) filter (where flag is not null) as ordinals,
                 list(flag) filter (where flag is not null) as flags
             from (
-                select ordinality, {_FLAGS} as flag{', filename' if many else ''}
+                select ordinality, {_flags(stream)} as flag{', filename' if many else ''}
                 from read_ndjson_objects({source}, ignore_errors = true,
                     maximum_object_size = {self._limit[stream]}{', filename = true' if many else ''})
                     with ordinality
@@ -348,29 +339,36 @@ class LogReader:
         return str(copy)
 
     def _judge(self, stream: str, scan: FileScan, flagged: dict[int, str], repairs: list) -> None:
+        """Name each flagged line's cause, repair what a producer's decoder would read, skip the rest."""
         if not flagged:
             return
         verdicts = judge_lines(scan.read_from or scan.path, set(flagged), max_bytes=self._limit[stream])
+        skip = []
         for ordinal in sorted(flagged):
             v = verdicts.get(ordinal)
             if v is None:
                 continue
-            if v.cause == "too_large":  # readable: this stream gets a larger limit
+            cause = flagged[ordinal] if flagged[ordinal] in _NOT_ROWS else v.cause
+            if cause == "too_large":  # readable: this stream gets a larger limit
                 self._limit[stream] = max(self._limit[stream], _limit_for(v.line))
                 continue
-            self.con.execute("insert into _forensics_skip values (?, ?, ?)", [stream, scan.path, ordinal])
-            if "too_deep" in v.cause:
-                scan.deep = True
-            if v.repaired is not None:
-                for what in v.cause.split("+"):
-                    scan.repaired[what] += 1
-                scan.repaired_lines.append((v.line, v.cause))
-                repairs.append((stream, scan.path, ordinal, v.repaired))
-                self._limit[stream] = max(self._limit[stream], _limit_for(len(v.repaired)))
-            else:
-                scan.unreadable[v.cause] += 1
-                scan.bad_lines.append((ordinal, v.line, v.cause))
-                scan.previews[v.line] = v.preview
+            skip.append([stream, scan.path, ordinal])
+            if v.repaired is not None and cause not in _NOT_ROWS:
+                obj = json.loads(v.repaired)
+                if is_row(obj, stream):
+                    for what in cause.split("+"):
+                        scan.repaired[what] += 1
+                    scan.repaired_lines.append((v.line, cause))
+                    repairs.append((stream, scan.path, ordinal, v.repaired))
+                    self._limit[stream] = max(self._limit[stream], _limit_for(len(v.repaired)))
+                    continue
+                cause = "empty_object" if not obj else "foreign_row" if obj.get("schema") is not None \
+                    else "not_a_row"
+            scan.unreadable[cause] += 1
+            scan.bad_lines.append((ordinal, v.line, cause))
+            scan.previews[v.line] = v.preview
+        if skip:
+            self.con.executemany("insert into _forensics_skip values (?, ?, ?)", skip)
 
     def _write_repairs(self, repairs: list) -> None:
         for stream in STREAMS:
@@ -383,35 +381,6 @@ class LogReader:
                     fh.write(text + "\n")
             self.con.executemany("insert into _forensics_repaired values (?, ?, ?, ?)",
                                  [[stream, i, path, ordinal] for i, (_, path, ordinal, _) in enumerate(mine, 1)])
-
-    def _count_not_rows(self, stream: str) -> None:
-        """Count the lines that are objects but not rows of their stream, as unreadable."""
-        rows = self._tolerant_rows(stream)
-        if rows is None:
-            return
-        found = self.con.execute(
-            f"select source_file, line, schema is not null from ({rows}) where not _is_row "
-            "order by source_file, line").fetchall()
-        by_file: dict[str, dict[int, bool]] = {}
-        for path, ordinal, foreign in found:
-            by_file.setdefault(path, {})[ordinal] = foreign
-        for scan in self.checked.files:
-            mine = by_file.get(scan.path) if scan.stream == stream else None
-            if not mine:
-                continue
-            verdicts = judge_lines(scan.read_from or scan.path, set(mine), max_bytes=1 << 62,
-                                   empty_only=True)
-            for ordinal, foreign in sorted(mine.items()):
-                v = verdicts.get(ordinal)
-                cause = "foreign_row" if foreign else ("empty_object" if v and v.cause == "empty_object"
-                                                       else "not_a_row")
-                line = v.line if v else ordinal
-                scan.unreadable[cause] += 1
-                scan.bad_lines.append((ordinal, line, cause))
-                if v:
-                    scan.previews[line] = v.preview
-                scan.rows -= 1
-            scan.bad_lines.sort(key=lambda b: b[1])
 
     def close(self) -> None:
         """Remove the private copies."""

@@ -298,7 +298,7 @@ class Store:
         """
         branches = []
         spec = replay_typed_spec(hits_only=hits_only)
-        guard = is_row_sql("replay_runs", typed=True)
+        guard = is_row_sql("replay_runs")
         for path in self.reader.paths["replay_runs"]:
             ref, read = self.reader.ref(path), self.reader.file_ref(path)
             branches.append(
@@ -351,7 +351,7 @@ class Store:
         result.rows = fixed
 
     def _readable_path(self, path: str) -> str:
-        scan = self.reader._scan_of(path)
+        scan = self.reader.scan_of(path)
         return scan.read_from if scan is not None and scan.read_from else path
 
     def _has_blank_lines(self, path: str) -> bool:
