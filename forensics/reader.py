@@ -26,6 +26,8 @@ from pathlib import Path
 from .columns import (
     SESSION_COLUMNS,
     empty_replay,
+    REPLAY_COLUMNS,
+    SESSION_MARKS,
     empty_sessions,
     is_row,
     is_row_sql,
@@ -48,22 +50,6 @@ NOT_A_ROW = "forensics: a line is not a row of its stream"
 # Lines that are JSON objects, but not rows of the stream they were found in.
 _NOT_ROWS = ("foreign_row", "empty_object", "not_a_row")
 
-
-def _flags(stream: str) -> str:
-    """What the check flags of a line, in SQL; Python then names the exact cause and repairs.
-
-    A line that is an object but no row of its stream is named here: `foreign_row` when its
-    `schema` names another kind, `empty_object`, or `not_a_row` (no verdict, no known key).
-    """
-    schema = f"json_transform(json, '{{\"schema\":\"VARCHAR\"}}').schema"
-    return f"""case
-        when json is null then 'unparsed'
-        when not starts_with(ltrim(json::varchar), '{{') then 'not_object'
-        when len(json_keys(json)) <> len(list_distinct(json_keys(json))) then 'duplicate_keys'
-        when len(json_keys(json)) = 0 then 'empty_object'
-        when not {is_row_sql(stream, over="json")} then
-            case when {schema} is not null then 'foreign_row' else 'not_a_row' end
-    end"""
 
 def duck_path(path: str) -> str:
     """A path as DuckDB's file readers take it literally: they read every name as a glob."""
@@ -292,26 +278,53 @@ class LogReader:
         return self._flag(stream, [path])
 
     def _flag(self, stream: str, paths: list[str]) -> dict[str, tuple[int, list[tuple[int, str]]]]:
-        """Per file: its line count and the (ordinal, flag) of each line to look at."""
+        """Per file: its line count and the (ordinal, flag) of each line to look at.
+
+        Two narrow scans: the lines as JSON text (what does not parse, is no object, repeats a
+        key or is empty), and the guard's keys typed by read_json (objects that are no row of
+        their stream): cheaper than asking both of the text, which each JSON function parses
+        again.
+        """
         many = len(paths) > 1
         source = self._refs_list(paths) if many else self.file_ref(paths[0])
+        options = f"ignore_errors = true, maximum_object_size = {self._limit[stream]}"
+        if many:
+            options += ", filename = true"
+        file = "filename" if many else "null"
         rows = self.con.execute(
-            f"""select {'filename' if many else 'null'} as file, count(*) as lines,
+            f"""select {file} as file, count(*) as lines,
                 list(ordinality) filter (where flag is not null) as ordinals,
                 list(flag) filter (where flag is not null) as flags
             from (
-                select ordinality, {_flags(stream)} as flag{', filename' if many else ''}
-                from read_ndjson_objects({source}, ignore_errors = true,
-                    maximum_object_size = {self._limit[stream]}{', filename = true' if many else ''})
-                    with ordinality
+                select ordinality, {file} as filename, case
+                    when json is null then 'unparsed'
+                    when not starts_with(ltrim(json::varchar), '{{') then 'not_object'
+                    when len(json_keys(json)) = 0 then 'empty_object'
+                    when len(json_keys(json)) <> len(list_distinct(json_keys(json))) then 'duplicate_keys'
+                end as flag
+                from read_ndjson_objects({source}, {options}) with ordinality
             )
             group by all""").fetchall()
-        by_file = {(f if many else paths[0]): (n, list(zip(o or [], fl or []))) for f, n, o, fl in rows}
+        guard_keys = ["schema", *SESSION_MARKS] if stream == "sessions" else \
+            ["schema", *(c.name for c in REPLAY_COLUMNS if c.name != "schema"), *SESSION_MARKS]
+        spec = "{" + ", ".join(f"'{k}': '{'VARCHAR' if k == 'schema' else 'JSON'}'" for k in guard_keys) + "}"
+        strangers = self.con.execute(
+            f"""select {file} as file, list(ordinality), list(schema is not null)
+            from read_json({source}, format = 'newline_delimited', records = true, columns = {spec},
+                {options}) with ordinality
+            where not {is_row_sql(stream)}
+            group by all""").fetchall()
+        by_file = {(f if many else paths[0]): (n, dict(zip(o or [], fl or []))) for f, n, o, fl in rows}
+        for f, ordinals, foreign in strangers:
+            flags = by_file.setdefault(f if many else paths[0], (0, {}))[1]
+            for o, is_foreign in zip(ordinals or [], foreign or []):
+                # A line that did not parse reads as a row of NULLs here: it is flagged already.
+                flags.setdefault(o, "foreign_row" if is_foreign else "not_a_row")
         out = {}
         start = 1
         for path in paths:  # a many-file read numbers rows across files: renumber per file
-            n, flagged = by_file.get(path, (0, []))
-            out[path] = (n, [(o - start + 1, f) for o, f in flagged])
+            n, flagged = by_file.get(path, (0, {}))
+            out[path] = (n, [(o - start + 1, f) for o, f in sorted(flagged.items())])
             start += n
         return out
 
