@@ -299,3 +299,34 @@ def test_a_thousand_small_files_number_their_own_lines(tmp_path):
     assert outcome.checked["rows"] == 3000 and outcome.checked["unreadable_lines"] == 1
     (v,) = outcome.violations
     assert v["session_id"] == "f777-1" and v["line"] == 2 and v["source_file"].endswith("2026010877")
+
+
+# -- any bytes at all ----------------------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as hst  # noqa: E402
+
+_FRAGMENTS = [b"null", b"{}", b"[", b"{\"a\":", b"\xff\xfe", b"\x00", b"\r", b"   ", b"\"x\"", b"1e999",
+              b'{"schema": "replay.run.v1", "session_id": "r"}', b'{"final_verdict": "accepted"}',
+              b'{"schema": "session.iterate.v1", "schema": 5}', b'{"timestamp": "infinity", "iterations": 1}',
+              b'{"attempts": "no", "final_verdict": 7}', b"\xef\xbb\xbf{}", b"[" * 300 + b"]" * 300]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(junk=hst.lists(hst.one_of(hst.sampled_from(_FRAGMENTS), hst.binary(max_size=40)), max_size=12),
+       tail=hst.binary(max_size=30))
+def test_any_bytes_around_the_violations_never_hide_them(tmp_path_factory, junk, tail):
+    """Whatever the other lines hold, the alarm finds the real violations and never crashes."""
+    folder = tmp_path_factory.mktemp("fuzz")
+    lines = [session("V-first", grounded=False)]
+    for i, j in enumerate(junk):
+        lines.append(j.replace(b"\n", b" ") or b" ")
+        if i == len(junk) // 2:
+            lines.append(session("V-middle", grounded=False))
+    lines.append(session("V-last", grounded=False))
+    p = write_jsonl(folder / "sessions.jsonl", lines, raw_tail=tail.replace(b"\n", b" "))
+    outcome = alarm(p)
+    assert outcome.status != "error" or "unexpected" not in (outcome.reason or ""), outcome.reason
+    found = {v["session_id"] for v in outcome.violations}
+    assert {"V-first", "V-last"} <= found and (not junk or "V-middle" in found)
+    assert outcome.exit_code == 1
