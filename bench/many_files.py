@@ -17,20 +17,8 @@ from datetime import datetime, timedelta
 from itertools import islice
 
 from _common import DATA, dataset, forensics_cmd, interleaved, paired_ratios, python
+from scan import RAW_DUCKDB  # the same aggregate; DuckDB takes a glob where a file goes
 
-RAW_GLOB = r"""
-import duckdb, json, sys
-con = duckdb.connect()
-rows = con.execute('''
-    select model, count(*) as sessions,
-        count(*) filter (where attempts[1].iteration = 0 and attempts[1].verdict_kind = 'accepted') as first_shot
-    from read_json(?, format = 'newline_delimited', records = true,
-        columns = {'model': 'VARCHAR', 'final_verdict': 'VARCHAR',
-                   'attempts': 'STRUCT(iteration BIGINT, verdict_kind VARCHAR)[]'})
-    where final_verdict <> 'infra_error'
-    group by model order by model''', [sys.argv[1]]).fetchall()
-print(json.dumps([{"model": m, "sessions": n, "first_shot": k} for m, n, k in rows]))
-"""
 
 
 def split(files: int, rows: int):
@@ -60,7 +48,7 @@ def main() -> None:
     res = interleaved(args.repeat, {
         "forensics_run": forensics_cmd() + ["run", "first_shot_success_rate", "-s", str(folder), "-f", "json"],
         "forensics_alarm": forensics_cmd() + ["alarm", "-s", str(folder), "--format", "json"],
-        "raw_duckdb_glob": [python(), "-c", RAW_GLOB, glob],
+        "raw_duckdb_glob": [python(), "-c", RAW_DUCKDB, glob],
     })
     rounds = paired_ratios(res, "raw_duckdb_glob")
     print(json.dumps({

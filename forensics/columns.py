@@ -156,17 +156,15 @@ def empty_sessions() -> str:
             + " where false")
 
 
+def _replay_type(c: Column, hits_only: bool) -> tuple[str, str]:
+    """A replay key's type, as DuckDB names it and as a json_transform shape."""
+    if c.wire == "retrieval":
+        return ("STRUCT(hits JSON[])", '{"hits":["JSON"]}') if hits_only else (RETRIEVAL_TYPE, RETRIEVAL_SHAPE)
+    return ("BIGINT", '"BIGINT"') if c.wire == "integer" else ("VARCHAR", '"VARCHAR"')
+
+
 def _replay_shape(hits_only: bool = False) -> str:
-    fields = []
-    for c in REPLAY_COLUMNS:
-        if c.wire == "retrieval":
-            kind = '{"hits":["JSON"]}' if hits_only else RETRIEVAL_SHAPE
-        elif c.wire == "integer":
-            kind = '"BIGINT"'
-        else:
-            kind = '"VARCHAR"'
-        fields.append(f'"{c.name}":{kind}')
-    return "{" + ",".join(fields) + "}"
+    return "{" + ",".join(f'"{c.name}":{_replay_type(c, hits_only)[1]}' for c in REPLAY_COLUMNS) + "}"
 
 
 def replay_select(source: str = "json") -> str:
@@ -190,15 +188,7 @@ def replay_select(source: str = "json") -> str:
 
 def replay_typed_spec(hits_only: bool = False) -> str:
     """The read_json `columns` of the replay stream typed directly (when `raw` is not needed)."""
-    out = []
-    for c in REPLAY_COLUMNS:
-        if c.wire == "retrieval":
-            kind = "STRUCT(hits JSON[])" if hits_only else RETRIEVAL_TYPE
-        elif c.wire == "integer":
-            kind = "BIGINT"
-        else:
-            kind = "VARCHAR"
-        out.append(f"'{c.name}': '{kind}'")
+    out = [f"'{c.name}': '{_replay_type(c, hits_only)[0]}'" for c in REPLAY_COLUMNS]
     out += [f"'{m}': 'JSON'" for m in SESSION_MARKS]
     return "{" + ", ".join(out) + "}"
 

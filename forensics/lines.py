@@ -53,18 +53,7 @@ def nonblank_lines(path: str):
 
 def physical_lines(path: str, ordinals) -> dict[int, int]:
     """Map non-blank line ordinals (DuckDB's row numbers) to physical line numbers."""
-    wanted = sorted(set(ordinals))
-    if not wanted:
-        return {}
-    out: dict[int, int] = {}
-    i = 0
-    for ordinal, lineno, _ in nonblank_lines(path):
-        if ordinal == wanted[i]:
-            out[ordinal] = lineno
-            i += 1
-            if i == len(wanted):
-                break
-    return out
+    return {ordinal: lineno for ordinal, lineno, _ in _lines_at(path, set(ordinals))}
 
 
 def count_lines(path: str) -> int:
@@ -155,33 +144,22 @@ def judge_line(raw: bytes, lineno: int, *, first: bool, max_bytes: int) -> Verdi
     return Verdict(lineno, "+".join(sorted(repairs)), repaired=repaired, preview=preview)
 
 
-def _emptiness(raw: bytes, lineno: int) -> Verdict:
-    preview = raw[:_PREVIEW_BYTES].decode("utf-8", "replace").rstrip("\r\n")
-    try:
-        empty = json.loads(raw.decode("utf-8", "replace")) == {}
-    except (ValueError, RecursionError):
-        empty = False
-    return Verdict(lineno, "empty_object" if empty else "object", preview=preview)
+def judge_lines(path: str, ordinals: set[int], *, max_bytes: int = MAX_OBJECT_BYTES) -> dict[int, Verdict]:
+    """Judge the lines of a file at these non-blank ordinals (one read of the file)."""
+    return {ordinal: judge_line(raw, lineno, first=ordinal == 1, max_bytes=max_bytes)
+            for ordinal, lineno, raw in _lines_at(path, set(ordinals))}
 
 
-def judge_lines(path: str, ordinals: set[int], *, max_bytes: int = MAX_OBJECT_BYTES,
-                empty_only: bool = False) -> dict[int, Verdict]:
-    """Judge the lines of a file at these non-blank ordinals (one read of the file).
-
-    With ``empty_only`` each line, an object that is not a row, is only told apart as
-    empty (``{}``) or not.
-    """
-    found: dict[int, Verdict] = {}
+def _lines_at(path: str, ordinals: set[int]):
+    """(ordinal, physical line, raw bytes) of the non-blank lines at these ordinals."""
     if not ordinals:
-        return found
+        return
     last = max(ordinals)
     for ordinal, lineno, raw in nonblank_lines(path):
         if ordinal in ordinals:
-            found[ordinal] = (_emptiness(raw, lineno) if empty_only else
-                              judge_line(raw, lineno, first=ordinal == 1, max_bytes=max_bytes))
+            yield ordinal, lineno, raw
         if ordinal >= last:
-            break
-    return found
+            return
 
 
 @dataclass
