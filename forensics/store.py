@@ -29,6 +29,8 @@ from typing import Any
 
 from .catalog import Catalog, load_catalog
 from .errors import ForensicsError
+from .measures import ATTEMPTS_IN_ORDER, ATTEMPTS_TO_ACCEPT, FIRST_SHOT
+from .measures import MACROS as _MACROS
 from .sources import Sources
 
 # DuckDB's default: its read buffers are sized from it, so a larger default costs every
@@ -71,10 +73,9 @@ _SESSIONS_TEMPLATE = f"""
     {_INT.format(c="max_iterations")} as max_iterations,
     final_verdict,
     {{attempts}} as attempts,
-    -- The accepted attempt's iteration, computed once: `_SESSIONS_COLUMNS_OUT` derives
-    -- first_shot and attempts_to_accept from it. Written into both, the lambda ran twice
-    -- (DuckDB does not share it between columns): 0.3 s of CPU on a 1M-row load.
-    list_filter({{attempts}}, lambda a: a.verdict_kind = 'accepted')[1].iteration as _accepted_iteration,
+    -- Computed once: `_SESSIONS_COLUMNS_OUT` derives first_shot and attempts_to_accept
+    -- from it (DuckDB does not share a lambda between columns).
+    {ATTEMPTS_IN_ORDER} as _attempts_in_order,
     case when json_type(artifact) <> 'NULL' then artifact end as artifact,
     {_BOOL.format(c="grounded_in_roster")} as grounded_in_roster,
     grounded_in_roster as grounded_in_roster_raw,
@@ -82,12 +83,12 @@ _SESSIONS_TEMPLATE = f"""
 
 # The file view's columns, in order, over the per-file selects above. Defined once here,
 # so every query means the same by them (and a materialized table computes them once,
-# not once per query). First shot: the accepted attempt was iteration 0.
-_SESSIONS_COLUMNS_OUT = """
+# not once per query). The measures themselves are defined in measures.py.
+_SESSIONS_COLUMNS_OUT = f"""
     schema, "timestamp", timestamp_raw, daemon, session_id, kind, model, provider, prompt,
     iterations, max_iterations, final_verdict, attempts,
-    case when attempts is not null then coalesce(_accepted_iteration = 0, false) end as first_shot,
-    _accepted_iteration + 1 as attempts_to_accept,
+    {FIRST_SHOT} as first_shot,
+    {ATTEMPTS_TO_ACCEPT} as attempts_to_accept,
     artifact, grounded_in_roster, grounded_in_roster_raw, duration_ms, source_file, line"""
 
 _SESSIONS_SELECT = {
@@ -136,31 +137,6 @@ _EMPTY_SESSIONS = """select
     null::boolean as grounded_in_roster, null::json as grounded_in_roster_raw,
     null::bigint as duration_ms, null::varchar as source_file, null::bigint as line
 where false"""
-
-# Helpers the named queries share; macros keep each query file short and readable.
-_MACROS = r"""
-create or replace temp macro wilson_low(k, n) as
-    case when n > 0 then greatest(0.0,
-        ((k / n) + 1.96 ^ 2 / (2 * n)
-         - 1.96 * sqrt((k / n) * (1 - k / n) / n + 1.96 ^ 2 / (4 * n * n)))
-        / (1 + 1.96 ^ 2 / n))
-    end;
-create or replace temp macro wilson_high(k, n) as
-    case when n > 0 then least(1.0,
-        ((k / n) + 1.96 ^ 2 / (2 * n)
-         + 1.96 * sqrt((k / n) * (1 - k / n) / n + 1.96 ^ 2 / (4 * n * n)))
-        / (1 + 1.96 ^ 2 / n))
-    end;
-create or replace temp macro utc_week_start(ts) as
-    -- The Monday (a DATE) of the ISO week holding ts, in UTC, by integer arithmetic on
-    -- epoch microseconds: ten times faster than date_trunc or strftime on a TIMESTAMPTZ.
-    -- 1970-01-01 was a Thursday; fdiv and fmod floor, so instants before 1970 are right too.
-    date '1970-01-01' + (fdiv(epoch_us(ts), 86400000000)
-                         - fmod(fdiv(epoch_us(ts), 86400000000) + 3, 7))::integer;
-create or replace temp macro fold_error(e) as
-    regexp_replace(regexp_replace(coalesce(e, ''), 'W-[0-9]+', 'W-<n>', 'g'),
-                   '\b[0-9]+\b', '<n>', 'g');
-"""
 
 # The call's columns every attempt row carries.
 _CALL_COLUMNS = ('session_id', '"timestamp"', 'model', 'provider', 'kind', 'daemon', 'final_verdict',
