@@ -40,7 +40,7 @@ def test_resolve_week():
 def test_figures_match_hand_computation(mini_report):
     m = {x["model"]: x for x in mini_report["models"]}
     a, b = m["m-a"], m["m-b"]
-    assert (a["sessions"], a["accepted"], a["first_shot"], a["reached"]) == (5, 3, 2, 4)
+    assert (a["sessions"], a["accepted"], a["first_shot"], a["reached_model"]) == (5, 3, 2, 4)
     assert a["accepted_pct"] == 0.6 and a["first_shot_rate"] == 0.5
     assert (a["ci_low"], a["ci_high"]) == tuple(pytest.approx(x) for x in wilson(2, 4))
     assert a["max_iter_pct"] == 0.2 and a["infra_pct"] == 0.2
@@ -145,7 +145,7 @@ def test_report_with_an_unreadable_replay_line(tmp_path):
         data = build_report(st, resolve_week("2026-W46"), trend_weeks=4, now=NOW)
         assert st.mode == "tolerant"
     assert data["basis"]["unreadable_lines"] == 2
-    depth = {(x["model"], x["hits_bucket"]): x["sessions"] for x in data["depth"]}
+    depth = {(x["model"], x["hits_bucket"]): x["reached_model"] for x in data["depth"]}
     assert depth[("m-a", "6+")] == 2 and depth[("m-b", "3-5")] == 1
 
 

@@ -127,8 +127,8 @@ def test_python_api_returns_dataframes(tmp_path, sample_dir):
 
     with forensics.connect(str(sample_dir / "sessions.jsonl"), str(sample_dir / "replay_runs.jsonl")) as st:
         df = st.run("first_shot_success_rate")
-        assert list(df.columns)[:4] == ["model", "sessions", "first_shot", "rate"]
-        assert df["sessions"].sum() > 0
+        assert list(df.columns)[:4] == ["model", "reached_model", "first_shot", "rate"]
+        assert df["reached_model"].sum() > 0
         rel = st.sql("select count(*) as n from sessions")
         assert rel.fetchall() == [(800,)]
         assert st.df("select count(*) as n from sessions where model = $m", m="gpt-oss:20b")["n"][0] > 0
