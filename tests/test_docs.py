@@ -52,6 +52,10 @@ def test_worked_example_runs_verbatim(index, logs_dir, monkeypatch):
     assert rows, f"example {index + 1} returned nothing"
 
 
+# That each example returns what its named query returns is tested in test_measures.py, on the
+# sample logs, on anomalous ones and on generated logs.
+
+
 COMMANDS = sorted(c.name or c.callback.__name__ for c in app.registered_commands)
 
 
