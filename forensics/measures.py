@@ -11,7 +11,9 @@ from __future__ import annotations
 
 # A call's attempts are taken in one order everywhere: by `iteration` (an attempt without
 # one goes last), then by position in the list, so a repeated iteration number is still an
-# attempt and a gap moves nothing. Each attempt keeps its 1-based `position` in the list.
+# attempt and a gap moves nothing. The ordered list holds what the order and the measures
+# need (its 1-based `position` in the list, `iteration`, `verdict_kind`); the rest of an
+# attempt is `attempts[position]`: copying every error text into it costs the view's load.
 MACROS = r"""
 create or replace temp macro reached_model(final_verdict) as
     -- An unknown or missing verdict did not (as far as anyone can tell) reach the model.
@@ -21,9 +23,7 @@ create or replace temp macro attempts_in_order(attempts) as
         'unnumbered': a.iteration is null,
         'iteration': a.iteration,
         'position': i,
-        'verdict_kind': a.verdict_kind,
-        'error': a.error,
-        'span_id': a.span_id}));
+        'verdict_kind': a.verdict_kind}));
 create or replace temp macro first_shot(final_verdict, ordered) as
     -- Accepted, and the first attempt in that order is the accepted one, at iteration 0:
     -- a subset of the calls that reached the model, so every rate lies in [0, 1].

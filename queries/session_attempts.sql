@@ -21,8 +21,8 @@ select
     attempt.iteration as iteration,
     attempt.position as position,
     attempt.verdict_kind as verdict_kind,
-    attempt.error as error,
-    attempt.span_id as span_id,
+    attempts[attempt.position].error as error,
+    attempts[attempt.position].span_id as span_id,
     source_file,
     line
 from steps

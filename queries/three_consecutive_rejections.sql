@@ -19,6 +19,7 @@ with calls as (
         final_verdict,
         source_file,
         line,
+        attempts,
         attempts_in_order(attempts) as ordered
     from sessions
     where ($since is null or "timestamp" >= $since::timestamptz)
@@ -29,6 +30,7 @@ steps as (
     select
         source_file,
         line,
+        attempts,
         unnest(ordered) as attempt,
         generate_subscripts(ordered, 1) as step
     from calls
@@ -38,7 +40,7 @@ rejections as (
         source_file,
         line,
         step,
-        attempt.error as error,
+        attempts[attempt.position].error as error,
         step - row_number() over (partition by source_file, line order by step) as run_id
     from steps
     where attempt.verdict_kind = 'validation_failed'
