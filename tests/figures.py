@@ -7,7 +7,7 @@ import json
 import math
 import os
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
@@ -127,6 +127,35 @@ def check_queries(sessions: list[str], replays: list[str], start: datetime, end:
                 assert_rows(got, reference(calls, runs, **params), order, what=what)
 
 
+def check_figures_agree(sessions: list[str], replays: list[str], start: datetime, end: datetime,
+                        report: dict) -> None:
+    """The first-shot figures of the queries and the report say the same about one week, per model."""
+    window = {"since": start, "until": end}
+    with Store(resolve(sessions, replays, env={})) as st:
+        rate = {r["model"]: r for r in st.query("first_shot_success_rate", window).records()}
+        weekly = {r["model"]: r for r in st.query("model_weekly_summary", window).records()}
+        depth: dict = {}
+        for r in st.query("retrieval_depth_vs_first_shot", window).records():
+            n, k = depth.get(r["model"], (0, 0))
+            depth[r["model"]] = (n + r["reached_model"], k + r["first_shot"])
+        clean = st.query("clean_first_shot", window).records()
+        shots = {(r[0], r[1]) for r in st.execute(
+            "select source_file, line from sessions where first_shot", physical=True).rows}
+    in_report = {m["model"]: m for m in report["models"]}
+    assert weekly.keys() == in_report.keys()
+    for model, r in rate.items():
+        figures = {"first_shot_success_rate": (r["reached_model"], r["first_shot"], r["rate"])}
+        if r["reached_model"] or r["infra_error"]:
+            figures["retrieval_depth_vs_first_shot"] = depth[model] + (r["rate"],)
+        if model in weekly:
+            w, m = weekly[model], in_report[model]
+            figures["model_weekly_summary"] = (w["reached_model"], w["first_shot"], w["first_shot_rate"])
+            figures["report"] = (m["reached_model"], m["first_shot"], m["first_shot_rate"])
+        assert len(set(figures.values())) == 1, (model, figures)
+        assert sum(c["model"] == model for c in clean) <= r["first_shot"]
+    assert {(c["source_file"], c["line"]) for c in clean} <= shots, "a clean first shot that is no first shot"
+
+
 REPORT_KEYS = ("model", "sessions", "reached_model", "accepted", "first_shot", "first_shot_rate", "ci_low",
                "ci_high", "max_iter_exhausted", "infra_error", "mean_attempts_to_accept", "p50_duration_ms",
                "p95_duration_ms", "p50_reached_model_ms", "p95_reached_model_ms", "too_few")
@@ -194,19 +223,3 @@ def check_doc_examples(folder: Path) -> None:
             columns = list(doc_rows[0]) if doc_rows else []
             ours = [{c: row[c] for c in columns} for row in records(st.query(name))]
             assert_rows(doc_rows, ours, [], what=f"worked example for {name}")
-
-
-def week_bounds(label: str) -> tuple[datetime, datetime]:
-    """The UTC start and end of an ISO week label."""
-    _, start, end = resolve_week(label)
-    return start, end
-
-
-def utc(*args) -> datetime:
-    """A UTC datetime."""
-    return datetime(*args, tzinfo=timezone.utc)
-
-
-def days(n: float) -> timedelta:
-    """A timedelta of n days."""
-    return timedelta(days=n)

@@ -291,6 +291,7 @@ def _rate(k: int, n: int) -> float | None:
 # -- the named queries ---------------------------------------------------------------------------
 
 def first_shot_success_rate(calls, since=None, until=None, model=None, kind=None):
+    """First shots out of the calls that reached the model, per model."""
     out = []
     for m, group in sorted(_group(_pick(calls, since, until, model, kind), lambda c: c.model).items(),
                            key=lambda kv: _model_order(kv[0])):
@@ -304,6 +305,7 @@ def first_shot_success_rate(calls, since=None, until=None, model=None, kind=None
 
 
 def clean_first_shot(calls, since=None, until=None, model=None, kind=None):
+    """First shots with a non-empty artifact."""
     rows = [c for c in _pick(calls, since, until, model, kind)
             if first_shot(c) and c.artifact is not None and c.artifact not in ({}, [], "")]
     rows.sort(key=lambda c: (nulls_last(c.timestamp), nulls_last(c.session_id)))
@@ -313,6 +315,7 @@ def clean_first_shot(calls, since=None, until=None, model=None, kind=None):
 
 
 def attempts_to_accept_query(calls, since=None, until=None, model=None):
+    """Accepted calls per model by attempts to accept."""
     accepted = [c for c in _pick(calls, since, until, model) if c.final_verdict == "accepted"]
     out = []
     for m, group in _group(accepted, lambda c: c.model).items():
@@ -324,6 +327,7 @@ def attempts_to_accept_query(calls, since=None, until=None, model=None):
 
 
 def model_weekly_summary(calls, since=None, until=None, model=None):
+    """Per UTC ISO week and model: volume, verdicts, first shots, attempts, durations."""
     timed = [c for c in _pick(calls, since, until, model) if c.timestamp is not None]
     out = []
     for (monday, m), group in sorted(_group(timed, lambda c: (_monday(c.timestamp), c.model)).items(),
@@ -349,6 +353,7 @@ def model_weekly_summary(calls, since=None, until=None, model=None):
 
 
 def three_consecutive_rejections(calls, since=None, until=None, model=None, min_run=3):
+    """Calls whose longest run of adjacent rejections is at least min_run."""
     out = []
     for c in _pick(calls, since, until, model):
         runs = rejection_runs(c)
@@ -366,6 +371,7 @@ def three_consecutive_rejections(calls, since=None, until=None, model=None, min_
 
 
 def top_rejection_errors(calls, since=None, until=None, model=None, top=5):
+    """The most common folded rejection reasons per model."""
     rejected = []
     for c in _pick(calls, since, until, model):
         for a in c.attempts or []:
@@ -387,6 +393,7 @@ def top_rejection_errors(calls, since=None, until=None, model=None, top=5):
 
 
 def ungrounded_accepted(calls, since=None, until=None):
+    """Accepted rows whose roster verdict is false."""
     rows = [c for c in calls if in_alarm_window(c.timestamp, since, until)
             and c.final_verdict == "accepted" and c.grounded is False]
     rows.sort(key=lambda c: (nulls_last(c.timestamp), nulls_last(c.session_id)))
@@ -396,6 +403,7 @@ def ungrounded_accepted(calls, since=None, until=None):
 
 
 def unverified_accepted_fill(calls, since=None, until=None):
+    """Accepted fills without a boolean roster verdict."""
     rows = [c for c in calls if in_alarm_window(c.timestamp, since, until)
             and c.final_verdict == "accepted" and c.kind == "fill" and c.grounded is None]
     rows.sort(key=lambda c: (nulls_last(c.timestamp), nulls_last(c.session_id)))
@@ -417,6 +425,7 @@ def hits_bucket(hits: int | None) -> str:
 
 
 def retrieval_depth_vs_first_shot(calls, replays, since=None, until=None, model=None):
+    """First-shot rate per model by the most hits of the session's replay runs."""
     picked = [c for c in _pick(calls, since, until, model) if reached_model(c) or c.final_verdict == "infra_error"]
     depth: dict[str, int] = {}
     for r in replays:
@@ -435,6 +444,7 @@ def retrieval_depth_vs_first_shot(calls, replays, since=None, until=None, model=
 
 
 def verdict_breakdown(calls, since=None, until=None, model=None):
+    """Calls per model and final verdict."""
     out = []
     for m, group in _group(_pick(calls, since, until, model), lambda c: c.model).items():
         for verdict, same in _group(group, lambda c: c.final_verdict).items():
@@ -445,6 +455,7 @@ def verdict_breakdown(calls, since=None, until=None, model=None):
 
 
 def infra_error_rate(calls, since=None, until=None):
+    """Infra errors per UTC day and provider."""
     timed = [c for c in _pick(calls, since, until) if c.timestamp is not None]
     out = []
     for (day, provider), group in _group(timed, lambda c: (c.timestamp.date(), c.provider)).items():
@@ -456,6 +467,7 @@ def infra_error_rate(calls, since=None, until=None):
 
 
 def orphans(calls, replays):
+    """Session ids in one stream and not the other."""
     def ids(rows):
         seen = _group([r for r in rows if r.session_id is not None], lambda r: r.session_id)
         return {sid: (len(g), [r.timestamp for r in g if r.timestamp is not None]) for sid, g in seen.items()}
@@ -474,6 +486,7 @@ def orphans(calls, replays):
 
 
 def session_attempts(calls, session_id):
+    """One session id's calls, each one's attempts in order."""
     rows = sorted((c for c in calls if c.session_id == session_id),
                   key=lambda c: (nulls_last(c.timestamp), c.source_file, c.line))
     return [{"session_id": c.session_id, "timestamp": c.timestamp, "model": c.model, "kind": c.kind,
@@ -484,6 +497,7 @@ def session_attempts(calls, session_id):
 
 
 def session_replays(replays, session_id):
+    """One session id's replay runs."""
     rows = sorted((r for r in replays if r.session_id == session_id),
                   key=lambda r: (nulls_last(r.timestamp), r.source_file, r.line))
     out = []

@@ -5,6 +5,7 @@ full of anomalies (tests/reference.py)."""
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -19,7 +20,8 @@ from forensics.store import Store
 
 from . import reference as ref
 from .conftest import session, write_jsonl
-from .figures import DOC, DOC_EXAMPLES, check_doc_examples, check_queries, check_report, records
+from .figures import (DOC, DOC_EXAMPLES, check_doc_examples, check_figures_agree, check_queries,
+                      check_report, records)
 
 WEEK = "2026-W46"
 START = datetime(2026, 11, 9, tzinfo=timezone.utc)
@@ -163,7 +165,7 @@ def _folded(store, text):
 def test_rejection_reasons_fold_as_the_docs_and_the_note_say(first_shot_store):
     """The docs' own example of two messages that are one reason folds to one reason."""
     example = DOC[DOC.index("**Rejection reasons.**"):DOC.index("**Durations.**")]
-    a, b = [m for m in __import__("re").findall(r"`([^`]*(?:'|\")[^`]*)`", example) if "required" in m]
+    a, b = [m for m in re.findall(r"`([^`]*(?:'|\")[^`]*)`", example) if "required" in m]
     assert _folded(first_shot_store, a) == _folded(first_shot_store, b) == "missing required field '<v>' for W-<n>"
     assert _folded(first_shot_store, 'unknown field "notes" at 12, W-7\'s \'x\'') == (
         "unknown field '<v>' at <n>, W-<n>'<v>'x'")
@@ -298,7 +300,7 @@ def test_every_figure_agrees_with_the_reference_on_the_sample(sample_dir):
     s, r = [str(sample_dir / "sessions.jsonl")], [str(sample_dir / "replay_runs.jsonl")]
     start, end = resolve_week("2026-W46")[1:]
     check_queries(s, r, start, end)
-    check_report(s, r, "2026-W46", trend_weeks=4, now=NOW)
+    check_figures_agree(s, r, start, end, check_report(s, r, "2026-W46", trend_weeks=4, now=NOW))
 
 
 # -- generated logs full of anomalies --------------------------------------------------------------
@@ -382,6 +384,7 @@ def attempt_lists(draw, verdict):
 
 @st.composite
 def session_rows(draw):
+    """One session row (now and then logged twice), anomalies included."""
     verdict = draw(st.sampled_from(["accepted", "accepted", "max_iter_exhausted", "infra_error", MISSING,
                                     "timeout"]))
     r = {"schema": "session.iterate.v1",
@@ -405,6 +408,7 @@ def session_rows(draw):
 
 @st.composite
 def replay_rows(draw):
+    """One replay run, with or without a session id and a hit list."""
     r = {"schema": "replay.run.v1", "timestamp": "2026-11-10T11:00:00Z", "task_id": "t", "model": "m-a",
          "status": "ok", "latency_ms": 10}
     sid = draw(st.sampled_from(["s1", "s2", "s3", "s-orphan", MISSING]))
@@ -418,6 +422,7 @@ def replay_rows(draw):
 
 @st.composite
 def logs(draw):
+    """Session rows and replay runs, sometimes in bulk, in one or two files, maybe with a torn line."""
     groups = draw(st.lists(session_rows(), max_size=24))
     volume = draw(st.sampled_from([1, 1, 1, 14]))  # now and then enough calls to judge a change
     rows = [r for g in groups for r in g] * volume
@@ -451,7 +456,8 @@ def test_every_figure_agrees_with_the_reference_on_anomalous_logs(log):
         folder = Path(tmp)
         sessions, replays = _write(folder, log)
         check_queries(sessions, replays, START, END)
-        check_report(sessions, replays, WEEK, trend_weeks=TREND_WEEKS, now=NOW)
+        report = check_report(sessions, replays, WEEK, trend_weeks=TREND_WEEKS, now=NOW)
+        check_figures_agree(sessions, replays, START, END, report)
         if len(sessions) == 1 and not log["broken_line"]:
             check_doc_examples(folder)
 
