@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .measures import ATTEMPTS_IN_ORDER, ATTEMPTS_TO_ACCEPT, FIRST_SHOT
+
 SESSION_SCHEMA_PREFIX = "session."
 REPLAY_SCHEMA_PREFIX = "replay."
 
@@ -112,11 +114,10 @@ def read_spec(columns: tuple[Column, ...], strict: bool) -> str:
 def session_select(strict: bool) -> str:
     """The per-file select of the sessions stream, over read_json's columns."""
     parts = [e for c in SESSION_COLUMNS for e in c.select(strict)]
-    # The accepted attempt's iteration, computed once: first_shot and attempts_to_accept
-    # derive from it in SESSIONS_OUT (DuckDB does not share a lambda between columns).
+    # The attempts in their one order, computed once: first_shot and attempts_to_accept
+    # derive from it (DuckDB does not share a lambda between columns).
     attempts = "attempts" if strict else f"json_transform(attempts, '{ATTEMPTS_SHAPE}')"
-    parts.append(f"list_filter({attempts}, lambda a: a.verdict_kind = 'accepted')[1].iteration"
-                 " as _accepted_iteration")
+    parts.append(f"{ATTEMPTS_IN_ORDER.format(attempts=attempts)} as _attempts_in_order")
     return ",\n    ".join(parts)
 
 
@@ -131,12 +132,9 @@ def _out_columns(columns: tuple[Column, ...]) -> list[str]:
     return names
 
 
-# Derived once here, so every query means the same by them. First shot: the accepted
-# attempt was iteration 0.
-_DERIVED = {
-    "first_shot": "case when attempts is not null then coalesce(_accepted_iteration = 0, false) end",
-    "attempts_to_accept": "_accepted_iteration + 1",
-}
+# Derived once here, so every query means the same by them; the measures themselves are
+# defined in measures.py.
+_DERIVED = {"first_shot": FIRST_SHOT, "attempts_to_accept": ATTEMPTS_TO_ACCEPT}
 
 
 def session_columns_out() -> str:

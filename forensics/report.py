@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -35,26 +36,36 @@ def resolve_week(week: str | None, *, today: date | None = None) -> tuple[str, d
     return f"{iso[0]}-W{iso[1]:02d}", start, start + timedelta(days=7)
 
 
+def _model_order(model: str | None) -> tuple[bool, str]:
+    """Models by name, a row without one last (as the queries order them)."""
+    return (model is None, model or "")
+
+
 def _by_model(rows: list[dict]) -> dict[str, dict]:
     return {r["model"]: r for r in rows}
 
 
+def newcombe_interval(p1: float, low1: float, high1: float,
+                      p0: float, low0: float, high0: float) -> tuple[float, float]:
+    """The 95% interval for p1 - p0 from each rate's Wilson interval (Newcombe 1998, method 10)."""
+    d = p1 - p0
+    return (d - math.sqrt((p1 - low1) ** 2 + (high0 - p0) ** 2),
+            d + math.sqrt((high1 - p1) ** 2 + (p0 - low0) ** 2))
+
+
 def _change(cur: dict, prev: dict | None) -> dict:
-    """Compare first-shot rates across weeks; 'real' only when the Wilson intervals do not overlap."""
-    reached = cur["sessions"] - cur["infra_error"]
+    """Compare first-shot rates across weeks: 'up' or 'down' only when the difference's interval excludes 0."""
     if prev is None:
-        return {"verdict": "new", "delta": None, "prev_rate": None}
-    prev_reached = prev["sessions"] - prev["infra_error"]
-    if reached < MIN_SESSIONS or prev_reached < MIN_SESSIONS:
-        return {"verdict": "too few sessions", "delta": None, "prev_rate": prev["first_shot_rate"]}
-    delta = (cur["first_shot_rate"] or 0) - (prev["first_shot_rate"] or 0)
-    if cur["ci_low"] > prev["ci_high"]:
-        verdict = "up"
-    elif cur["ci_high"] < prev["ci_low"]:
-        verdict = "down"
-    else:
-        verdict = "no real change"
-    return {"verdict": verdict, "delta": delta, "prev_rate": prev["first_shot_rate"]}
+        return {"verdict": "new", "delta": None, "prev_rate": None, "low": None, "high": None}
+    if cur["reached_model"] < MIN_SESSIONS or prev["reached_model"] < MIN_SESSIONS:
+        return {"verdict": "too few sessions", "delta": None, "prev_rate": prev["first_shot_rate"],
+                "low": None, "high": None}
+    # Both weeks have calls that reached the model, so both rates and intervals exist.
+    low, high = newcombe_interval(cur["first_shot_rate"], cur["ci_low"], cur["ci_high"],
+                                  prev["first_shot_rate"], prev["ci_low"], prev["ci_high"])
+    verdict = "up" if low > 0 else "down" if high < 0 else "no real change"
+    return {"verdict": verdict, "delta": cur["first_shot_rate"] - prev["first_shot_rate"],
+            "prev_rate": prev["first_shot_rate"], "low": low, "high": high}
 
 
 def build_report(store, week: tuple[str, datetime, datetime], *, trend_weeks: int = 8,
@@ -93,10 +104,9 @@ def build_report(store, week: tuple[str, datetime, datetime], *, trend_weeks: in
     prev = _by_model([r for r in weekly if r["week"] == prev_label])
     models = []
     for r in this_week:
-        reached = r["sessions"] - r["infra_error"]
+        reached = r["reached_model"]
         models.append({
             **r,
-            "reached": reached,
             "accepted_pct": r["accepted"] / r["sessions"] if r["sessions"] else None,
             "max_iter_pct": r["max_iter_exhausted"] / r["sessions"] if r["sessions"] else None,
             "infra_pct": r["infra_error"] / r["sessions"] if r["sessions"] else None,
@@ -104,8 +114,7 @@ def build_report(store, week: tuple[str, datetime, datetime], *, trend_weeks: in
             "change": _change(r, prev.get(r["model"])),
         })
     # Ranked by first-shot rate; models with too few sessions to judge go last, unranked.
-    # A row without a model (a producer that wrote none) is a model of its own, last.
-    models.sort(key=lambda m: (m["too_few"], -(m["first_shot_rate"] or 0), _model_key(m["model"])))
+    models.sort(key=lambda m: (m["too_few"], -(m["first_shot_rate"] or 0), _model_order(m["model"])))
     alarms = []
     for q in alarm_queries:
         rows = run(q.name).rows
@@ -118,7 +127,7 @@ def build_report(store, week: tuple[str, datetime, datetime], *, trend_weeks: in
     for r in depth:
         depth_by_model.setdefault(r["model"], {})[r["hits_bucket"]] = r
     weeks = sorted({r["week"] for r in weekly})
-    trend_models = sorted({r["model"] for r in weekly}, key=_model_key)
+    trend_models = sorted({r["model"] for r in weekly}, key=_model_order)
     trend = {m: {r["week"]: r["first_shot_rate"] for r in weekly if r["model"] == m} for m in trend_models}
     return {
         "week": label,
@@ -131,12 +140,13 @@ def build_report(store, week: tuple[str, datetime, datetime], *, trend_weeks: in
         "rejections": rejections,
         "depth": depth,
         "depth_buckets": buckets,
-        "depth_by_model": dict(sorted(depth_by_model.items(), key=lambda kv: _model_key(kv[0]))),
+        "depth_by_model": dict(sorted(depth_by_model.items(), key=lambda kv: _model_order(kv[0]))),
         "replay_given": bool(store.sources.replay_runs),
         "trend_weeks": weeks,
         "trend": trend,
         "chart": _chart(weeks, trend),
         "min_sessions": MIN_SESSIONS,
+        "unknown_verdicts": sum(m["sessions"] - m["reached_model"] - m["infra_error"] for m in models),
         "basis": {
             "files": [f.as_dict() for f in store.scan.files],
             "rows": coverage[0],
@@ -145,11 +155,6 @@ def build_report(store, week: tuple[str, datetime, datetime], *, trend_weeks: in
             "newest": coverage[2],
         },
     }
-
-
-def _model_key(model: str | None) -> tuple[bool, str]:
-    """Sort models by name, a missing one last (None does not compare with text)."""
-    return (model is None, model or "")
 
 
 def _ids_only(store, sql: str, params: dict) -> str:

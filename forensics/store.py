@@ -16,35 +16,14 @@ from typing import Any
 from .catalog import Catalog, load_catalog
 from .columns import ATTEMPTS_VIEW, READ_MACROS, replay_typed_select, replay_typed_spec, is_row_sql
 from .errors import ForensicsError
+from .measures import MACROS as MEASURE_MACROS
 from .lines import FileScan, ScanReport, count_lines, physical_lines
 from .narrow import NOT_READ, columns_read, view_over
 from .reader import FEW_FILES, NOT_A_ROW, LogReader
 from .sources import Sources
 
-# Helpers the named queries share; macros keep each query file short and readable.
-_MACROS = READ_MACROS + r"""
-create or replace temp macro wilson_low(k, n) as
-    case when n > 0 then greatest(0.0,
-        ((k / n) + 1.96 ^ 2 / (2 * n)
-         - 1.96 * sqrt((k / n) * (1 - k / n) / n + 1.96 ^ 2 / (4 * n * n)))
-        / (1 + 1.96 ^ 2 / n))
-    end;
-create or replace temp macro wilson_high(k, n) as
-    case when n > 0 then least(1.0,
-        ((k / n) + 1.96 ^ 2 / (2 * n)
-         + 1.96 * sqrt((k / n) * (1 - k / n) / n + 1.96 ^ 2 / (4 * n * n)))
-        / (1 + 1.96 ^ 2 / n))
-    end;
-create or replace temp macro utc_week_start(ts) as
-    -- The Monday (a DATE) of the ISO week holding ts, in UTC, by integer arithmetic on
-    -- epoch microseconds: much faster than date_trunc or strftime on a TIMESTAMPTZ.
-    -- 1970-01-01 was a Thursday; fdiv and fmod floor, so instants before 1970 are right too.
-    date '1970-01-01' + (fdiv(epoch_us(ts), 86400000000)
-                         - fmod(fdiv(epoch_us(ts), 86400000000) + 3, 7))::integer;
-create or replace temp macro fold_error(e) as
-    regexp_replace(regexp_replace(coalesce(e, ''), 'W-[0-9]+', 'W-<n>', 'g'),
-                   '\b[0-9]+\b', '<n>', 'g');
-"""
+# Helpers the named queries share (measures.py), and the reading ones (columns.py).
+_MACROS = READ_MACROS + MEASURE_MACROS
 
 # Kept in every narrow load: what an alarm row is reported with.
 _ALWAYS_KEPT = frozenset({"session_id", "timestamp", "timestamp_raw", "model", "kind", "daemon",

@@ -1,11 +1,14 @@
 -- name: attempts_to_accept
 -- kind: report
--- description: Distribution of the attempt at which calls were accepted (1 = first shot), per model.
+-- description: Distribution of the attempts it took to accept (1 = first shot), per model.
 -- param: since timestamp = null  -- only rows at or after this time
 -- param: until timestamp = null  -- only rows before this time
 -- param: model text = null  -- only this model
--- `accepted_on_iteration` is 0-based as in the log; `attempts` is the view's
--- `attempts_to_accept`, the same plus one.
+-- `attempts_to_accept` is the view's: the accepted attempt's place among the call's
+-- attempts ordered by iteration, then position (not iteration + 1, which gaps and repeats
+-- in the numbering would move). An accepted call with no accepted attempt has none: its
+-- row shows an empty `attempts_to_accept` (`forensics doctor` lists such calls).
+-- `sessions` counts calls; `share` is of the model's accepted calls.
 with accepted as (
     select
         model,
@@ -18,8 +21,7 @@ with accepted as (
 )
 select
     model,
-    attempts_to_accept - 1 as accepted_on_iteration,
-    attempts_to_accept as attempts,
+    attempts_to_accept,
     count(*) as sessions,
     count(*) / sum(count(*)) over (partition by model) as share
 from accepted

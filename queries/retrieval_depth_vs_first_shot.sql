@@ -6,16 +6,20 @@
 -- param: model text = null  -- only this model
 -- Replay runs are folded per session id first (the most hits any of its runs had), so a
 -- call is counted once however many replay rows share its id; only the runs of the
--- calls in question are folded. Calls whose session has
--- no replay run fall in the bucket `no replay`.
-with reached as materialized (
+-- calls in question are folded. Calls whose session has no replay run fall in the bucket
+-- `no replay`. `rate` is first shots out of `reached_model` (accepted or
+-- max_iter_exhausted); `infra_error` counts the bucket's calls left out of it. Calls with
+-- a missing or unknown final_verdict are in neither.
+with calls_in_window as materialized (
     -- Read once, used twice: to pick the replay runs worth folding, and to count.
     select
         session_id,
         model,
+        reached_model(final_verdict) as reached,
+        final_verdict = 'infra_error' as infra_error,
         first_shot
     from sessions
-    where final_verdict <> 'infra_error'
+    where (reached_model(final_verdict) or final_verdict = 'infra_error')
         and ($since is null or "timestamp" >= $since::timestamptz)
         and ($until is null or "timestamp" < $until::timestamptz)
         and ($model is null or model = $model)
@@ -25,21 +29,25 @@ depth_per_session as (
         session_id,
         max(coalesce(hits, 0)) as hits
     from replay_runs
-    where session_id in (select session_id from reached)
+    where session_id in (select session_id from calls_in_window)
     group by session_id
 ),
 calls as (
     select
-        r.model,
+        c.model,
         d.hits,
-        r.first_shot
-    from reached as r
+        c.reached,
+        c.infra_error,
+        c.first_shot
+    from calls_in_window as c
     left join depth_per_session as d
-        on d.session_id = r.session_id
+        on d.session_id = c.session_id
 ),
 bucketed as (
     select
         model,
+        reached,
+        infra_error,
         first_shot,
         case
             when hits is null then 'no replay'
@@ -56,15 +64,26 @@ bucketed as (
             else 4
         end as bucket_order
     from calls
+),
+counted as (
+    select
+        model,
+        hits_bucket,
+        bucket_order,
+        count(*) filter (where reached) as reached_model,
+        count(*) filter (where first_shot) as first_shot,
+        count(*) filter (where infra_error) as infra_error
+    from bucketed
+    group by model, hits_bucket, bucket_order
 )
 select
     model,
     hits_bucket,
-    count(*) as sessions,
-    count(*) filter (where first_shot) as first_shot,
-    count(*) filter (where first_shot) / count(*) as rate,
-    wilson_low(count(*) filter (where first_shot), count(*)) as ci_low,
-    wilson_high(count(*) filter (where first_shot), count(*)) as ci_high
-from bucketed
-group by model, hits_bucket, bucket_order
+    reached_model,
+    first_shot,
+    first_shot / nullif(reached_model, 0) as rate,
+    wilson_low(first_shot, reached_model) as ci_low,
+    wilson_high(first_shot, reached_model) as ci_high,
+    infra_error
+from counted
 order by model, bucket_order

@@ -2,18 +2,28 @@
 -- kind: report
 -- description: Drill into one session id: every call's attempts in order, with the validator's errors.
 -- param: session_id text  -- the session (trace) id to show
+-- Each call's attempts in the order every figure takes them (attempts_in_order: by
+-- iteration, then by `position` in the logged list, 1-based).
+with steps as (
+    select
+        *,
+        unnest(attempts_in_order(attempts)) as attempt,
+        generate_subscripts(attempts_in_order(attempts), 1) as step
+    from sessions
+    where session_id = $session_id
+)
 select
     session_id,
     "timestamp",
     model,
     kind,
     final_verdict,
-    iteration,
-    verdict_kind,
-    error,
-    span_id,
+    attempt.iteration as iteration,
+    attempt.position as position,
+    attempt.verdict_kind as verdict_kind,
+    attempts[attempt.position].error as error,
+    attempts[attempt.position].span_id as span_id,
     source_file,
     line
-from attempts
-where session_id = $session_id
-order by "timestamp", source_file, line, iteration
+from steps
+order by "timestamp", source_file, line, step

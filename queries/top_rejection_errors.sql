@@ -5,10 +5,11 @@
 -- param: until timestamp = null  -- only rows before this time
 -- param: model text = null  -- only this model
 -- param: top int = 5  -- how many reasons to keep per model
--- Staff ids (W-123) become W-<n>, other numbers <n> and quoted values '<v>', so one
--- validator complaint about different people counts as one reason. An answer with no
--- JSON in it counts as the reason `(no JSON in the answer)`. `sessions` counts the
--- distinct session ids that met the reason.
+-- Reasons are folded by the fold_error macro, in this order: a value in single or double
+-- quotes becomes '<v>', a staff id (W-123) W-<n>, any other number standing alone <n>; so
+-- one validator complaint about different people or fields counts as one reason. An
+-- answer with no JSON in it counts as the reason `(no JSON in the answer)`. `sessions`
+-- counts the distinct session ids that met the reason; `example` is one raw message.
 with calls as (
     -- Calls are filtered before their attempts are unnested: DuckDB does not push a
     -- filter on the call's columns below an unnest, so the `attempts` view would unnest

@@ -16,17 +16,20 @@ from .conftest import replay, session, write_jsonl
 
 QUERY_FILES = sorted(builtin_dir().glob("*.sql"))
 REQUIRED = {
-    "first_shot_success_rate": ["model", "sessions", "first_shot", "rate", "ci_low", "ci_high"],
+    "first_shot_success_rate": ["model", "reached_model", "first_shot", "rate", "ci_low", "ci_high",
+                                "infra_error", "unknown_verdict"],
     "clean_first_shot": ["session_id"],
     "three_consecutive_rejections": ["session_id", "timestamp", "model", "kind", "longest_run", "errors"],
     "ungrounded_accepted": ["session_id", "timestamp", "model", "kind", "daemon", "source_file", "line"],
     "unverified_accepted_fill": ["session_id", "timestamp", "model", "kind", "daemon"],
-    "retrieval_depth_vs_first_shot": ["model", "hits_bucket", "sessions", "first_shot", "rate"],
-    "model_weekly_summary": ["week", "model", "sessions", "accepted", "first_shot", "first_shot_rate",
-                             "max_iter_exhausted", "infra_error", "mean_attempts_to_accept",
-                             "p50_duration_ms", "p95_duration_ms"],
+    "retrieval_depth_vs_first_shot": ["model", "hits_bucket", "reached_model", "first_shot", "rate",
+                                      "infra_error"],
+    "model_weekly_summary": ["week", "model", "sessions", "reached_model", "accepted", "first_shot",
+                             "first_shot_rate", "max_iter_exhausted", "infra_error",
+                             "mean_attempts_to_accept", "p50_duration_ms", "p95_duration_ms",
+                             "p50_reached_model_ms", "p95_reached_model_ms"],
     "verdict_breakdown": ["model", "final_verdict"],
-    "attempts_to_accept": ["model"],
+    "attempts_to_accept": ["model", "attempts_to_accept", "sessions", "share"],
     "top_rejection_errors": ["model", "reason"],
     "infra_error_rate": ["day", "provider"],
     "orphans": ["direction", "session_id"],
@@ -113,7 +116,7 @@ def test_first_shot_success_rate(mini):
     got = {r["model"]: r for r in rows(mini, "first_shot_success_rate")}
     for model, (n, k) in {"m-a": (4, 2), "m-b": (5, 3)}.items():
         r = got[model]
-        assert (r["sessions"], r["first_shot"]) == (n, k)
+        assert (r["reached_model"], r["first_shot"]) == (n, k)
         assert r["rate"] == pytest.approx(k / n)
         low, high = wilson(k, n)
         assert (r["ci_low"], r["ci_high"]) == (pytest.approx(low), pytest.approx(high))
@@ -130,7 +133,8 @@ def test_production_figure_is_75_percent(tmp_path):
     p = write_jsonl(tmp_path / "prod.jsonl", data)
     with Store(resolve(str(p), env={})) as st:
         (r,) = rows(st, "first_shot_success_rate")
-    assert (r["sessions"], r["first_shot"], r["rate"]) == (8, 6, 0.75)
+    assert (r["reached_model"], r["first_shot"], r["rate"]) == (8, 6, 0.75)
+    assert (r["infra_error"], r["unknown_verdict"]) == (1, 0)
 
 
 def test_clean_first_shot(mini):
@@ -156,11 +160,11 @@ def test_alarm_queries(mini):
 
 def test_retrieval_depth_counts_each_call_once(mini):
     """s1 has two replay runs (2 and 7 hits): its two calls land once each in '6+', not four times."""
-    got = {(r["model"], r["hits_bucket"]): (r["sessions"], r["first_shot"]) for r in
+    got = {(r["model"], r["hits_bucket"]): (r["reached_model"], r["first_shot"], r["infra_error"]) for r in
            rows(mini, "retrieval_depth_vs_first_shot")}
     assert got == {
-        ("m-a", "no replay"): (1, 1), ("m-a", "0"): (1, 0), ("m-a", "6+"): (2, 1),
-        ("m-b", "no replay"): (4, 2), ("m-b", "3-5"): (1, 1),
+        ("m-a", "no replay"): (1, 1, 1), ("m-a", "0"): (1, 0, 0), ("m-a", "6+"): (2, 1, 0),
+        ("m-b", "no replay"): (4, 2, 0), ("m-b", "3-5"): (1, 1, 0),
     }
 
 
@@ -192,7 +196,7 @@ def test_verdict_breakdown_and_attempts_to_accept(mini):
     assert got == {("m-a", "accepted"): (3, 0.6), ("m-a", "max_iter_exhausted"): (1, 0.2),
                    ("m-a", "infra_error"): (1, 0.2), ("m-b", "accepted"): (4, 0.8),
                    ("m-b", "max_iter_exhausted"): (1, 0.2)}
-    got = {(r["model"], r["attempts"]): r["sessions"] for r in rows(mini, "attempts_to_accept")}
+    got = {(r["model"], r["attempts_to_accept"]): r["sessions"] for r in rows(mini, "attempts_to_accept")}
     assert got == {("m-a", 1): 2, ("m-a", 2): 1, ("m-b", 1): 3, ("m-b", 4): 1}
 
 

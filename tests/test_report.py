@@ -40,7 +40,7 @@ def test_resolve_week():
 def test_figures_match_hand_computation(mini_report):
     m = {x["model"]: x for x in mini_report["models"]}
     a, b = m["m-a"], m["m-b"]
-    assert (a["sessions"], a["accepted"], a["first_shot"], a["reached"]) == (5, 3, 2, 4)
+    assert (a["sessions"], a["accepted"], a["first_shot"], a["reached_model"]) == (5, 3, 2, 4)
     assert a["accepted_pct"] == 0.6 and a["first_shot_rate"] == 0.5
     assert (a["ci_low"], a["ci_high"]) == tuple(pytest.approx(x) for x in wilson(2, 4))
     assert a["max_iter_pct"] == 0.2 and a["infra_pct"] == 0.2
@@ -89,7 +89,8 @@ def test_html_is_standalone_and_inert(tmp_path):
     assert "script" not in parser.tags and "img" not in parser.tags and "link" not in parser.tags
     assert parser.refs == []  # no src, href or on* attribute anywhere: nothing external, nothing live
     assert "&lt;script&gt;alert(&#39;m&#39;)&lt;/script&gt;" in html
-    assert "&lt;img src=x onerror=&#34;alert(document.domain)&#34;&gt;" in html
+    # The reason is folded (the quoted value becomes '<v>') and then escaped.
+    assert "&lt;img src=x onerror=&#39;&lt;v&gt;&#39;&gt;" in html
     assert "&lt;b&gt;id&lt;/b&gt;" in html
     assert not re.search(r"url\(|@import|https?://", html)
     assert "<svg" in html and "<polyline" in html
@@ -144,7 +145,7 @@ def test_report_with_an_unreadable_replay_line(tmp_path):
         data = build_report(st, resolve_week("2026-W46"), trend_weeks=4, now=NOW)
         assert st.mode == "tolerant"
     assert data["basis"]["unreadable_lines"] == 2
-    depth = {(x["model"], x["hits_bucket"]): x["sessions"] for x in data["depth"]}
+    depth = {(x["model"], x["hits_bucket"]): x["reached_model"] for x in data["depth"]}
     assert depth[("m-a", "6+")] == 2 and depth[("m-b", "3-5")] == 1
 
 
