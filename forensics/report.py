@@ -107,9 +107,9 @@ def build_report(store, week: tuple[str, datetime, datetime], *, trend_weeks: in
         reached = r["reached_model"]
         models.append({
             **r,
-            "accepted_pct": r["accepted"] / r["sessions"] if r["sessions"] else None,
-            "max_iter_pct": r["max_iter_exhausted"] / r["sessions"] if r["sessions"] else None,
-            "infra_pct": r["infra_error"] / r["sessions"] if r["sessions"] else None,
+            "accepted_pct": r["accepted"] / r["calls"] if r["calls"] else None,
+            "max_iter_pct": r["max_iter_exhausted"] / r["calls"] if r["calls"] else None,
+            "infra_pct": r["infra_error"] / r["calls"] if r["calls"] else None,
             "too_few": reached < MIN_SESSIONS,
             "change": _change(r, prev.get(r["model"])),
         })
@@ -146,7 +146,7 @@ def build_report(store, week: tuple[str, datetime, datetime], *, trend_weeks: in
         "trend": trend,
         "chart": _chart(weeks, trend),
         "min_sessions": MIN_SESSIONS,
-        "unknown_verdicts": sum(m["sessions"] - m["reached_model"] - m["infra_error"] for m in models),
+        "unknown_verdicts": sum(m["calls"] - m["reached_model"] - m["infra_error"] for m in models),
         "basis": {
             "files": [f.as_dict() for f in store.scan.files],
             "rows": coverage[0],

@@ -8,7 +8,8 @@
 -- attempts ordered by iteration, then position (not iteration + 1, which gaps and repeats
 -- in the numbering would move). An accepted call with no accepted attempt has none: its
 -- row shows an empty `attempts_to_accept` (`forensics doctor` lists such calls).
--- `sessions` counts calls; `share` is of the model's accepted calls.
+-- `calls` counts accepted calls (rows, not distinct session ids); `share` is of the model's
+-- accepted calls.
 with accepted as (
     select
         model,
@@ -22,7 +23,7 @@ with accepted as (
 select
     model,
     attempts_to_accept,
-    count(*) as sessions,
+    count(*) as calls,
     count(*) / sum(count(*)) over (partition by model) as share
 from accepted
 group by model, attempts_to_accept

@@ -4,7 +4,7 @@
 -- param: since timestamp = null  -- only rows at or after this time
 -- param: until timestamp = null  -- only rows before this time
 -- param: model text = null  -- only this model
--- `sessions` counts every row; `reached_model` the calls that ended accepted or
+-- `calls` counts every row (an iterate call); `reached_model` the calls that ended accepted or
 -- max_iter_exhausted, the denominator of `first_shot_rate` (as in first_shot_success_rate;
 -- infra errors and unknown verdicts are left out of it). Durations are percentiles by
 -- linear interpolation (numpy's default, DuckDB's quantile_cont): `p50_duration_ms` and
@@ -32,7 +32,7 @@ with calls as (
 select
     strftime(monday, '%G-W%V') as "week",
     model,
-    count(*) as sessions,
+    count(*) as calls,
     count(*) filter (where reached) as reached_model,
     count(*) filter (where final_verdict = 'accepted') as accepted,
     count(*) filter (where first_shot) as first_shot,

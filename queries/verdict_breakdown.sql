@@ -4,14 +4,15 @@
 -- param: since timestamp = null  -- only rows at or after this time
 -- param: until timestamp = null  -- only rows before this time
 -- param: model text = null  -- only this model
+-- `calls` counts rows (iterate calls); a coordinator session can make several.
 select
     model,
     final_verdict,
-    count(*) as sessions,
+    count(*) as calls,
     count(*) / sum(count(*)) over (partition by model) as share
 from sessions
 where ($since is null or "timestamp" >= $since::timestamptz)
     and ($until is null or "timestamp" < $until::timestamptz)
     and ($model is null or model = $model)
 group by model, final_verdict
-order by model, sessions desc, final_verdict
+order by model, calls desc, final_verdict

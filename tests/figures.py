@@ -156,7 +156,7 @@ def check_figures_agree(sessions: list[str], replays: list[str], start: datetime
     assert {(c["source_file"], c["line"]) for c in clean} <= shots, "a clean first shot that is no first shot"
 
 
-REPORT_KEYS = ("model", "sessions", "reached_model", "accepted", "first_shot", "first_shot_rate", "ci_low",
+REPORT_KEYS = ("model", "calls", "reached_model", "accepted", "first_shot", "first_shot_rate", "ci_low",
                "ci_high", "max_iter_exhausted", "infra_error", "mean_attempts_to_accept", "p50_duration_ms",
                "p95_duration_ms", "p50_reached_model_ms", "p95_reached_model_ms", "too_few")
 

@@ -320,7 +320,7 @@ def attempts_to_accept_query(calls, since=None, until=None, model=None):
     out = []
     for m, group in _group(accepted, lambda c: c.model).items():
         for n, same in _group(group, attempts_to_accept).items():
-            out.append({"model": m, "attempts_to_accept": n, "sessions": len(same),
+            out.append({"model": m, "attempts_to_accept": n, "calls": len(same),
                         "share": len(same) / len(group)})
     out.sort(key=lambda r: (_model_order(r["model"]), nulls_last(r["attempts_to_accept"])))
     return out
@@ -339,7 +339,7 @@ def model_weekly_summary(calls, since=None, until=None, model=None):
         every = [c.duration_ms for c in group if c.duration_ms is not None]
         asked = [c.duration_ms for c in reached if c.duration_ms is not None]
         out.append({
-            "week": iso_week(group[0].timestamp), "model": m, "sessions": len(group),
+            "week": iso_week(group[0].timestamp), "model": m, "calls": len(group),
             "reached_model": len(reached),
             "accepted": sum(c.final_verdict == "accepted" for c in group), "first_shot": k,
             "first_shot_rate": _rate(k, len(reached)), "ci_low": low, "ci_high": high,
@@ -448,9 +448,9 @@ def verdict_breakdown(calls, since=None, until=None, model=None):
     out = []
     for m, group in _group(_pick(calls, since, until, model), lambda c: c.model).items():
         for verdict, same in _group(group, lambda c: c.final_verdict).items():
-            out.append({"model": m, "final_verdict": verdict, "sessions": len(same),
+            out.append({"model": m, "final_verdict": verdict, "calls": len(same),
                         "share": len(same) / len(group)})
-    out.sort(key=lambda r: (_model_order(r["model"]), -r["sessions"], nulls_last(r["final_verdict"])))
+    out.sort(key=lambda r: (_model_order(r["model"]), -r["calls"], nulls_last(r["final_verdict"])))
     return out
 
 

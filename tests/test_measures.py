@@ -115,9 +115,9 @@ def test_production_figure_still_reproduces(tmp_path):
         (w,) = st.query("model_weekly_summary").records()
         data = build_report(st, resolve_week(WEEK), trend_weeks=2, now=NOW)
     assert (r["reached_model"], r["first_shot"], r["rate"], r["infra_error"]) == (8, 6, 0.75, 1)
-    assert (w["sessions"], w["reached_model"], w["first_shot"], w["first_shot_rate"]) == (9, 8, 6, 0.75)
+    assert (w["calls"], w["reached_model"], w["first_shot"], w["first_shot_rate"]) == (9, 8, 6, 0.75)
     (m,) = data["models"]
-    assert (m["sessions"], m["reached_model"], m["first_shot"], m["first_shot_rate"]) == (9, 8, 6, 0.75)
+    assert (m["calls"], m["reached_model"], m["first_shot"], m["first_shot_rate"]) == (9, 8, 6, 0.75)
     assert "| 9 | 8 | 66.7% | 75.0% (41%–93%)" in render_report(data, "markdown")
 
 

@@ -24,12 +24,12 @@ REQUIRED = {
     "unverified_accepted_fill": ["session_id", "timestamp", "model", "kind", "daemon"],
     "retrieval_depth_vs_first_shot": ["model", "hits_bucket", "reached_model", "first_shot", "rate",
                                       "infra_error"],
-    "model_weekly_summary": ["week", "model", "sessions", "reached_model", "accepted", "first_shot",
+    "model_weekly_summary": ["week", "model", "calls", "reached_model", "accepted", "first_shot",
                              "first_shot_rate", "max_iter_exhausted", "infra_error",
                              "mean_attempts_to_accept", "p50_duration_ms", "p95_duration_ms",
                              "p50_reached_model_ms", "p95_reached_model_ms"],
     "verdict_breakdown": ["model", "final_verdict"],
-    "attempts_to_accept": ["model", "attempts_to_accept", "sessions", "share"],
+    "attempts_to_accept": ["model", "attempts_to_accept", "calls", "share"],
     "top_rejection_errors": ["model", "reason"],
     "infra_error_rate": ["day", "provider"],
     "orphans": ["direction", "session_id"],
@@ -173,16 +173,16 @@ def test_model_weekly_summary(mini):
     got = {(r["week"], r["model"]): r for r in rows(mini, "model_weekly_summary")}
     assert set(got) == {("2026-W46", "m-a"), ("2026-W46", "m-b"), ("2026-W47", "m-b")}
     a = got[("2026-W46", "m-a")]
-    assert (a["sessions"], a["accepted"], a["first_shot"], a["max_iter_exhausted"], a["infra_error"]) == (
+    assert (a["calls"], a["accepted"], a["first_shot"], a["max_iter_exhausted"], a["infra_error"]) == (
         5, 3, 2, 1, 1)
     assert a["first_shot_rate"] == 0.5
     assert a["mean_attempts_to_accept"] == pytest.approx(4 / 3)
     assert (a["p50_duration_ms"], a["p95_duration_ms"]) == (300, pytest.approx(480))
     b = got[("2026-W46", "m-b")]
-    assert (b["sessions"], b["accepted"], b["first_shot"], b["first_shot_rate"]) == (4, 3, 2, 0.5)
+    assert (b["calls"], b["accepted"], b["first_shot"], b["first_shot_rate"]) == (4, 3, 2, 0.5)
     assert b["mean_attempts_to_accept"] == 2.0
     assert (b["p50_duration_ms"], b["p95_duration_ms"]) == (750, pytest.approx(885))
-    assert got[("2026-W47", "m-b")]["sessions"] == 1
+    assert got[("2026-W47", "m-b")]["calls"] == 1
 
 
 def test_sunday_night_local_time_lands_in_next_iso_week(tmp_path):
@@ -192,11 +192,11 @@ def test_sunday_night_local_time_lands_in_next_iso_week(tmp_path):
 
 
 def test_verdict_breakdown_and_attempts_to_accept(mini):
-    got = {(r["model"], r["final_verdict"]): (r["sessions"], r["share"]) for r in rows(mini, "verdict_breakdown")}
+    got = {(r["model"], r["final_verdict"]): (r["calls"], r["share"]) for r in rows(mini, "verdict_breakdown")}
     assert got == {("m-a", "accepted"): (3, 0.6), ("m-a", "max_iter_exhausted"): (1, 0.2),
                    ("m-a", "infra_error"): (1, 0.2), ("m-b", "accepted"): (4, 0.8),
                    ("m-b", "max_iter_exhausted"): (1, 0.2)}
-    got = {(r["model"], r["attempts_to_accept"]): r["sessions"] for r in rows(mini, "attempts_to_accept")}
+    got = {(r["model"], r["attempts_to_accept"]): r["calls"] for r in rows(mini, "attempts_to_accept")}
     assert got == {("m-a", 1): 2, ("m-a", 2): 1, ("m-b", 1): 3, ("m-b", 4): 1}
 
 

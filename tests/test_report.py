@@ -40,12 +40,12 @@ def test_resolve_week():
 def test_figures_match_hand_computation(mini_report):
     m = {x["model"]: x for x in mini_report["models"]}
     a, b = m["m-a"], m["m-b"]
-    assert (a["sessions"], a["accepted"], a["first_shot"], a["reached_model"]) == (5, 3, 2, 4)
+    assert (a["calls"], a["accepted"], a["first_shot"], a["reached_model"]) == (5, 3, 2, 4)
     assert a["accepted_pct"] == 0.6 and a["first_shot_rate"] == 0.5
     assert (a["ci_low"], a["ci_high"]) == tuple(pytest.approx(x) for x in wilson(2, 4))
     assert a["max_iter_pct"] == 0.2 and a["infra_pct"] == 0.2
     assert a["mean_attempts_to_accept"] == pytest.approx(4 / 3)
-    assert (b["sessions"], b["accepted"], b["first_shot"]) == (4, 3, 2)  # s9 is in W47
+    assert (b["calls"], b["accepted"], b["first_shot"]) == (4, 3, 2)  # s9 is in W47
     assert a["too_few"] and b["too_few"]
     assert a["change"]["verdict"] == "too few sessions" and b["change"]["verdict"] == "new"
     alarms = {x["name"]: x for x in mini_report["alarms"]}
@@ -101,9 +101,9 @@ def test_html_is_standalone_and_inert(tmp_path):
 def test_empty_week_is_a_clear_message(tmp_path, cli):
     s = write_jsonl(tmp_path / "s.jsonl", [session("a", ts="2026-11-10T10:00:00Z")])
     code, out, err = cli("report", "-s", s, "--week", "2026-W10")
-    assert code == 0 and "**No sessions in 2026-W10.**" in out and "1 row(s)" in out
+    assert code == 0 and "**No calls in 2026-W10.**" in out and "1 row(s)" in out
     code, _, err = cli("report", "-s", s, "--week", "2026-W10", "-f", "html", "-o", tmp_path / "r.html")
-    assert code == 0 and "No sessions in 2026-W10." in (tmp_path / "r.html").read_text()
+    assert code == 0 and "No calls in 2026-W10." in (tmp_path / "r.html").read_text()
 
 
 def test_report_reads_the_logs_once(tmp_path, monkeypatch):
@@ -123,7 +123,7 @@ def test_report_reads_the_logs_once(tmp_path, monkeypatch):
     with Store(resolve(str(s), str(r), env={})) as st:
         data = build_report(st, resolve_week("2026-W46"), trend_weeks=4, now=NOW)
     m = {x["model"]: x for x in data["models"]}
-    assert m["m-a"]["sessions"] == 5 and m["m-b"]["sessions"] == 4
+    assert m["m-a"]["calls"] == 5 and m["m-b"]["calls"] == 4
     assert [a["count"] for a in data["alarms"]] == [1, 1]
     assert {(x["model"], x["hits_bucket"]) for x in data["depth"]} >= {("m-a", "6+"), ("m-b", "3-5")}
 

@@ -214,3 +214,30 @@ def test_paths_in_json_output_are_kept_whole(cli, tmp_path):
     p = write_jsonl(tmp_path / "s.jsonl", [session("BAD", grounded=False)])
     code, out, _ = cli("alarm", "-s", p, "-f", "json")
     assert json.loads(out)["violations"][0]["source_file"] == str(Path(p))
+
+
+# -- 12. one vocabulary -----------------------------------------------------------------------
+
+def test_a_column_named_sessions_counts_session_ids_everywhere(tmp_path):
+    """A coordinator session makes several calls: `sessions` counts ids, `calls` counts rows."""
+    from forensics.catalog import load_catalog
+
+    rows = [session("S", verdict=v, ts="2026-11-10T10:00:00Z") for v in
+            ("accepted", "max_iter_exhausted", "max_iter_exhausted", "infra_error")]
+    p = write_jsonl(tmp_path / "s.jsonl", rows)
+    seen = set()
+    with Store(resolve(str(p), env={})) as st:
+        for q in load_catalog().queries.values():
+            required = {p.name: "S" for p in q.params.values() if p.required}
+            res = st.query(q.name, required)
+            name = q.name
+            for col in ("sessions", "calls"):
+                if col in res.columns:
+                    seen.add((name, col))
+                    values = [r[res.columns.index(col)] for r in res.rows]
+                    if col == "sessions":
+                        assert max(values) == 1, (name, values)
+        total_calls = sum(r[2] for r in st.query("verdict_breakdown").rows)
+    assert total_calls == 4
+    assert ("top_rejection_errors", "sessions") in seen and ("verdict_breakdown", "calls") in seen
+    assert ("model_weekly_summary", "calls") in seen and ("attempts_to_accept", "calls") in seen
