@@ -241,3 +241,13 @@ def test_a_column_named_sessions_counts_session_ids_everywhere(tmp_path):
     assert total_calls == 4
     assert ("top_rejection_errors", "sessions") in seen and ("verdict_breakdown", "calls") in seen
     assert ("model_weekly_summary", "calls") in seen and ("attempts_to_accept", "calls") in seen
+
+
+@pytest.mark.parametrize("option", [["--since", "99999999999d"], ["--max-age", "99999999999w"],
+                                    ["--since", "not-a-time"]])
+def test_an_alarm_option_out_of_range_is_a_usage_error(cli, tmp_path, option):
+    p = write_jsonl(tmp_path / "s.jsonl", [session("a")])
+    code, out, err = cli("alarm", "-s", p, *option)
+    assert code == 2 and "could not evaluate" in err and "unexpected" not in err
+    code, out, _ = cli("alarm", "-s", p, *option, "-f", "json")
+    assert code == 2 and json.loads(out)["exit_code"] == 2
