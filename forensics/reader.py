@@ -160,7 +160,6 @@ class LogReader:
         # One reader over many files numbers rows across them, in file order: a file's own
         # line is its row's number less the file's first.
         line = "ordinality - min(ordinality) over (partition by filename) + 1" if many else "ordinality"
-        join = ""
         reader = self._reader(stream, files, tolerant=tolerant)
         if stream == "sessions":
             select = session_select(strict=not tolerant)
@@ -170,13 +169,15 @@ class LogReader:
             guard = is_row_sql("replay_runs", over="json")
         if tolerant:
             return (f"select {select}, {source} as source_file, {line} as line, {guard} as _is_row "
-                    f"from {reader}{join}")
+                    f"from {reader}")
         check = f"case when {guard} then true else error('{NOT_A_ROW}') end"
-        return f"select {select}, {source} as source_file, {line} as line from {reader}{join} where {check}"
+        return f"select {select}, {source} as source_file, {line} as line from {reader} where {check}"
 
     def _repaired_select(self, stream: str) -> str | None:
+        if self.checked is None or self._tmp is None:
+            return None
         copy = self._private() / f"repaired-{stream}.jsonl"
-        if self.checked is None or not copy.exists():
+        if not copy.exists():
             return None
         files = [(str(copy), str(copy))]
         reader = self._reader(stream, files, tolerant=True)
@@ -221,7 +222,7 @@ class LogReader:
     # -- the check -------------------------------------------------------------------
 
     def check(self) -> ScanReport:
-        """Check every file once, then rebuild the views to read tolerantly; returns the scans."""
+        """Check every file once; from then on `stream_body` reads tolerantly. Returns the scans."""
         if self.checked is None:
             repairs: list[tuple[str, str, int, str]] = []
             scans = []
