@@ -254,7 +254,7 @@ class LogReader:
                     copy = self._salvage(path, scans[path], exc)
                     if copy is not None:
                         try:
-                            found.update({path: self._flag(stream, [copy])[copy]})
+                            found.update({path: self._flag_sized(stream, copy)[copy]})
                         except duckdb.Error as again:
                             scans[path].read_from = None
                             scans[path].error = _first_line(again)
