@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .catalog import parse_time
-from .errors import ForensicsError, UsageError
+from .errors import ForensicsError, ParameterError, UsageError
 from .output import escape, iso_utc, plain
 from .narrow import columns_named
 
@@ -96,6 +96,8 @@ def evaluate(opts: AlarmOptions) -> AlarmOutcome:
     try:
         src = resolve(opts.sessions, opts.replay_runs, config=opts.config,
                       queries_dirs=opts.queries_dirs)
+        if not 0 <= opts.lock_wait <= 86400:  # filelock waits forever on a negative wait (and NaN fails this)
+            raise ParameterError(f"--lock-wait takes 0 to 86400 seconds, got {opts.lock_wait}")
         lock = FileLock(str(lock_path(src.files)))
         try:
             lock.acquire(timeout=opts.lock_wait)

@@ -314,6 +314,8 @@ def sql(
     Example:
       forensics sql "select model, count(*) from sessions group by model" -s logs/
     """
+    if not text.strip():
+        raise ParameterError("no SQL given: try sql \"select count(*) from sessions\"")
     with _open_store(sessions, replay_runs, config, None) as store:
         result = store.execute(text)
         _warn_unreadable(store, [text])
@@ -335,7 +337,7 @@ def alarm(
     fmt: Annotated[AlarmFormat, typer.Option("--format", "-f", help="text, or one JSON status object.")] = AlarmFormat.text,
     store_failures: Annotated[Optional[Path], typer.Option(help="Write full violating rows here (.jsonl or .parquet).")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Say so on stdout even when clean.")] = False,
-    lock_wait: Annotated[float, typer.Option(help="Seconds to wait for another running alarm.")] = 10.0,
+    lock_wait: Annotated[float, typer.Option(min=0, max=86400, help="Seconds to wait for another running alarm.")] = 10.0,
     self_test: Annotated[bool, typer.Option("--self-test", help="Plant a violation in a temporary log and check the alarm finds it.")] = False,
 ) -> None:
     """Run every alarm query; silent when clean, loud when an accepted artifact was ungrounded.

@@ -240,8 +240,12 @@ READ_MACROS = r"""
 create or replace temp macro rfc3339(t) as
     case when length(t) between 20 and 40
         and substr(t, 5, 1) = '-' and substr(t, 8, 1) = '-' and substr(t, 11, 1) in ('T', 't', ' ')
-        and substr(t, 14, 1) = ':' and substr(t, 17, 1) = ':'
-        and (right(t, 1) in ('Z', 'z') or (substr(t, -6, 1) in ('+', '-') and substr(t, -3, 1) = ':'))
+        and substr(t, 14, 1) = ':' and substr(t, 17, 1) = ':' and substr(t, 12, 2) <= '23'
+        and (right(t, 1) in ('Z', 'z') or (substr(t, -6, 1) in ('+', '-') and substr(t, -3, 1) = ':'
+                                           and substr(t, -5, 2) <= '23' and substr(t, -2, 2) <= '59'))
+        -- No log of this kind was written before 2000: Go's zero time (0001-01-01) and
+        -- the Unix epoch are a producer's unset clock, so they read as no time.
+        and substr(t, 1, 4) >= '2000'
     then coalesce(
         try_cast(t as timestamptz),
         case when substr(t, 18, 2) = '60'

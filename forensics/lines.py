@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import gzip
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -38,7 +39,9 @@ def open_binary(path: str):
 
 
 def _is_blank(raw: bytes) -> bool:
-    return not raw.strip(b" \t\r\n")
+    # DuckDB skips a line of ASCII whitespace (form feed and vertical tab included) without
+    # numbering it; bytes.strip() strips exactly that set, so both count lines alike.
+    return not raw.strip()
 
 
 def nonblank_lines(path: str):
@@ -84,12 +87,26 @@ def _keep_pairs(pairs):
     return _Pairs(pairs)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _text(value: str, found: set[str]) -> str:
+    """A string with lone surrogates (an escape like \\ud800 that no UTF-8 can hold) made U+FFFD, as Go does."""
+    if _SURROGATE.search(value):
+        found.add("lone_surrogate")
+        return _SURROGATE.sub("\ufffd", value)
+    return value
+
+
 def _resolve(value, depth: int, found: set[str]):
     """Turn parsed pairs into dicts (the last of a repeated key wins), noting what was repaired."""
+    if isinstance(value, str):
+        return _text(value, found)
     if isinstance(value, _Pairs):
         out: dict = {}
         falses = set()
         for k, v in value:
+            k = _text(k, found)
             if k in out:
                 found.add("duplicate_keys")
             v = _resolve(v, depth + 1, found)
@@ -106,12 +123,17 @@ def _resolve(value, depth: int, found: set[str]):
     return value
 
 
-def judge_line(raw: bytes, lineno: int, *, first: bool, max_bytes: int) -> Verdict:
+def judge_line(raw: bytes, lineno: int, *, max_bytes: int) -> Verdict:
     """Name the cause of one refused line, and repair it where the row can be kept."""
     preview = raw[:_PREVIEW_BYTES].decode("utf-8", "replace").rstrip("\r\n")
     body = raw
     repairs: set[str] = set()
-    if first and body.startswith(codecs.BOM_UTF8):
+    if body.startswith(b"\x00"):
+        # A crash leaves a block of NULs where a write did not land; the next row follows it.
+        body = body.lstrip(b"\x00")
+        repairs.add("nul_padding")
+    if body.startswith(codecs.BOM_UTF8):
+        # A BOM on any line: a producer restarted and wrote one, or files were concatenated.
         body = body[len(codecs.BOM_UTF8):]
         repairs.add("bom")
     try:
@@ -146,7 +168,7 @@ def judge_line(raw: bytes, lineno: int, *, first: bool, max_bytes: int) -> Verdi
 
 def judge_lines(path: str, ordinals: set[int], *, max_bytes: int = MAX_OBJECT_BYTES) -> dict[int, Verdict]:
     """Judge the lines of a file at these non-blank ordinals (one read of the file)."""
-    return {ordinal: judge_line(raw, lineno, first=ordinal == 1, max_bytes=max_bytes)
+    return {ordinal: judge_line(raw, lineno, max_bytes=max_bytes)
             for ordinal, lineno, raw in _lines_at(path, set(ordinals))}
 
 

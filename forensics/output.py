@@ -43,6 +43,8 @@ def plain(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, Decimal):
         return float(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).decode("utf-8", "backslashreplace")
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):

@@ -330,7 +330,12 @@ class LogReader:
         return out
 
     def _salvage(self, path: str, scan: FileScan, exc: Exception) -> str | None:
-        """Read a compressed file DuckDB could not finish up to where it breaks, into a private copy."""
+        """Decompress a file DuckDB could not read into a private copy, up to where it breaks.
+
+        Python's decompressors take some files DuckDB's refuse (an empty .gz, a header with a
+        comment, zero padding after the stream): those are read whole from the copy. A file
+        cut short is read up to the break, and its lost tail counted.
+        """
         scan.error = _first_line(exc)
         if not path.endswith((".gz", ".zst")):
             return None
@@ -344,12 +349,11 @@ class LogReader:
                         kept += 1
             except Exception as broke:  # what each decompressor raises differs; all mean "cut short"
                 scan.error = f"compressed file cut short after {kept} line(s): {_first_line(broke)}"
+                scan.unreadable["truncated_compressed"] += 1
+                scan.bad_lines.append((0, kept + 1, "truncated_compressed"))
             else:
                 scan.error = None
-                return None
         scan.read_from = str(copy)
-        scan.unreadable["truncated_compressed"] += 1
-        scan.bad_lines.append((0, kept + 1, "truncated_compressed"))
         return str(copy)
 
     def _judge(self, stream: str, scan: FileScan, flagged: dict[int, str], repairs: list) -> None:

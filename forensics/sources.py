@@ -19,7 +19,7 @@ CONFIG_NAME = "forensics.toml"
 
 # What a directory source contributes: live logs and what logrotate leaves of them:
 # numbered (`.1`, `.2.gz`), dated (`-20261130`, `-2026113012`, `.gz`), zstd-compressed.
-_ROTATED = re.compile(r".*\.jsonl(\.\d+|-\d{8,10})?(\.gz|\.zst)?$")
+_ROTATED = re.compile(r".*\.jsonl(\.\d+|-\d{4}-?\d{2}-?\d{2}(\d{2})?([-_.]\d+)?)?(\.gz|\.zst)?", re.DOTALL)
 _GLOB_CHARS = re.compile(r"[*?\[]")
 
 
@@ -63,7 +63,7 @@ def expand(spec: str | os.PathLike, what: str = "log", stream: str | None = None
         return found
     path = Path(text)
     if path.is_dir():
-        found = _for_stream(sorted(p for p in path.iterdir() if p.is_file() and _ROTATED.match(p.name)),
+        found = _for_stream(sorted(p for p in path.iterdir() if p.is_file() and _ROTATED.fullmatch(p.name)),
                             stream)
         if not found:
             raise SourceError(

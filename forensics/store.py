@@ -137,7 +137,8 @@ class Store:
         def fetch():
             cur = self.con.execute(sql, params) if params else self.con.execute(sql)
             desc = cur.description or []
-            return [d[0] for d in desc], [str(d[1]) for d in desc], cur.fetchall()
+            # A statement that returns nothing (a `set`, a `create`) has no rows to fetch.
+            return [d[0] for d in desc], [str(d[1]) for d in desc], cur.fetchall() if desc else []
 
         columns, types, rows = self._run(fetch)
         result = Result(columns, rows, types)

@@ -330,3 +330,91 @@ def test_any_bytes_around_the_violations_never_hide_them(tmp_path_factory, junk,
     found = {v["session_id"] for v in outcome.violations}
     assert {"V-first", "V-last"} <= found and (not junk or "V-middle" in found)
     assert outcome.exit_code == 1
+
+
+# -- found by an adversarial pass ---------------------------------------------------------
+
+def _viol(sid="VIOL", **kw):
+    return json.dumps(session(sid, grounded=False, ts=fresh(), **kw)).encode()
+
+
+@pytest.mark.parametrize("blank", [b"\f", b"\v", b" \f ", b"\t\v\r"])
+def test_every_ascii_whitespace_line_is_blank_to_both_counters(cli, tmp_path, blank):
+    clean = json.dumps(session("x1", ts=fresh())).encode().replace(b'"attempts": [{', b'"attempts": [{"iteration": 0, ')
+    repeated = _viol().replace(b'"grounded_in_roster": false', b'"grounded_in_roster": true, "grounded_in_roster": false')
+    p = write_jsonl(tmp_path / "s.jsonl", [session("c0", ts=fresh()), blank, clean, repeated])
+    code, out, _ = cli("alarm", "-s", p)
+    assert code == 1 and "session=VIOL" in out and out.split("\n")[0].endswith("s.jsonl:4")
+    code, out, _ = cli("sql", "select session_id, source_file, line from sessions order by line", "-s", p, "-f", "json")
+    assert [(r["session_id"], r["line"]) for r in json.loads(out)] == [("c0", 1), ("x1", 3), ("VIOL", 4)]
+
+
+def test_a_lone_surrogate_escape_is_repaired_not_fatal(cli, tmp_path):
+    a = write_jsonl(tmp_path / "a.jsonl", [session("c", ts=fresh()), _viol(prompt="PROMPT").replace(
+        b'"PROMPT"', b'"\\ud800 half"')])
+    other = json.dumps(session("o", ts=fresh(), prompt="P")).encode().replace(b'"P"', b'"\\udc00", "model": "m2"')
+    b = write_jsonl(tmp_path / "b.jsonl", [other])
+    code, out, err = cli("alarm", "-s", a, "-s", b)
+    assert code == 1 and "session=VIOL" in out and "unexpected" not in err
+    assert "lone_surrogate" in err
+
+
+@pytest.mark.parametrize("body", [b"", gzip.compress(b"") + b"\0" * 512,
+                                  b"\x1f\x8b\x08\x10" + b"\0" * 6 + b"a comment\0" + gzip.compress(b"")[10:]])
+def test_a_gzip_duckdb_refuses_but_python_reads_blinds_nothing(cli, tmp_path, body):
+    logs = tmp_path / "logs"
+    write_jsonl(logs / "sessions.jsonl", [session("c1", ts=fresh()), _viol()])
+    (logs / "sessions.jsonl.2.gz").write_bytes(body)
+    code, out, err = cli("alarm", "-s", logs)
+    assert code == 1 and "session=VIOL" in out, err
+    for args in (["doctor"], ["sql", "select count(*) from sessions"], ["report", "--week", "2026-W46"]):
+        code, _, err = cli(*args, "-s", logs)
+        assert code in (0, 1) and "query failed" not in err, (args, err)
+
+
+@pytest.mark.parametrize("ts", ["2026-11-30T10:00:00-99:00", "2026-11-30T10:00:00+24:00", "2026-11-30T24:00:00Z",
+                                "2026-11-30T10:00:00+05:60"])
+def test_out_of_range_times_and_offsets_are_no_time(tmp_path, ts):
+    p = write_jsonl(tmp_path / "s.jsonl", [session("a", ts=ts)])
+    with Store(resolve(str(p), env={})) as st:
+        assert st.execute('select "timestamp" from sessions').rows == [(None,)]
+
+
+@pytest.mark.parametrize("ts", ["0001-01-01T00:00:00Z", "1970-01-01T00:00:00Z", "1999-12-31T23:59:59Z"])
+def test_an_unset_clock_is_no_time_and_never_drops_out_of_a_window(cli, tmp_path, ts):
+    p = write_jsonl(tmp_path / "s.jsonl", [session("c0", ts=fresh()), session("VIOL", grounded=False, ts=ts)])
+    code, out, err = cli("alarm", "-s", p, "--since", "15m", "--max-age", "2h")
+    assert code == 1 and "session=VIOL" in out and "without a valid RFC 3339 timestamp" in err
+
+
+@pytest.mark.parametrize("wait", ["-1", "nan", "1e9"])
+def test_a_lock_wait_out_of_range_is_a_usage_error(cli, tmp_path, wait):
+    p = write_jsonl(tmp_path / "s.jsonl", [session("a")])
+    assert cli("alarm", "-s", p, "--lock-wait", wait)[0] == 2
+
+
+def test_a_folder_finds_every_name_logrotate_can_write(tmp_path):
+    logs = tmp_path / "logs"
+    names = ["n\nCRITICAL fake.jsonl", "sessions.jsonl-20261130-1701234567", "sessions.jsonl-2026-11-30",
+             "sessions.jsonl-2026-11-30.gz"]
+    for name in names:
+        body = json.dumps(session(name)).encode() + b"\n"
+        write = gzip.compress(body) if name.endswith(".gz") else body
+        logs.mkdir(exist_ok=True)
+        (logs / name).write_bytes(write)
+    assert sorted(p.name for p in resolve(str(logs), env={}).sessions) == sorted(names)
+
+
+@pytest.mark.parametrize("prefix, what", [(b"\0" * 64, "nul_padding"), (b"\xef\xbb\xbf", "bom")])
+def test_a_crash_left_nul_block_or_a_mid_file_bom_costs_no_row(cli, tmp_path, prefix, what):
+    p = write_jsonl(tmp_path / "s.jsonl", [session("c0", ts=fresh()), prefix + _viol(), session("c1", ts=fresh())])
+    code, out, err = cli("alarm", "-s", p)
+    assert code == 1 and "session=VIOL" in out and out.splitlines()[0].endswith(":2") and what in err
+
+
+def test_sql_with_nothing_to_run_and_bytes_in_json(cli, tmp_path):
+    p = write_jsonl(tmp_path / "s.jsonl", [session("a")])
+    code, _, err = cli("sql", "  ", "-s", p)
+    assert code == 2 and "no SQL given" in err
+    code, out, _ = cli("sql", "select 'a\\x01'::blob as b", "-s", p, "-f", "json")
+    assert code == 0 and json.loads(out) == [{"b": "a\x01"}]
