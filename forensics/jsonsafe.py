@@ -1,0 +1,345 @@
+"""JSON lines that always encode: a value JSON cannot hold becomes a marker saying what it was.
+
+The writer's fast path hands a row of plain JSON types straight to orjson. Anything else (a
+numpy number, a ``Decimal``, a cycle, a NaN, nesting orjson refuses, a container too big to
+walk) goes through :class:`_Cleaner`, which copies the row iteratively within a budget, converts
+what has a faithful JSON form and replaces the rest with a :class:`Marker`, noting each one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import enum
+import reprlib
+import sys
+import uuid
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+# Container elements one row may hold. Past it the rest is replaced by a marker: the budget is
+# what keeps a cycle or a shared-reference bomb (``x = [x, x]`` sixty times) from hanging a caller.
+MAX_NODES = 100_000
+# orjson's own limit: containers nested deeper than this (the row counts as one) are refused.
+MAX_DEPTH = 254
+
+_NL = orjson.OPT_APPEND_NEWLINE
+_I64_MIN, _U64_END = -(1 << 63), 1 << 64
+_PASS_THROUGH = (_dt.datetime, _dt.date, _dt.time, uuid.UUID)  # exact types orjson writes itself
+
+
+class Marker(str):
+    """Text written in place of a value that could not be written as given."""
+
+    __slots__ = ("tag",)
+
+    def __new__(cls, what: str, tag: str = "unwritable") -> "Marker":
+        self = super().__new__(cls, safe_text(f"<forensics: {what}>"))
+        self.tag = tag
+        return self
+
+
+def safe_text(text: str) -> str:
+    """The text with any lone surrogate spelled out as ``\\udcxx``, so it encodes as UTF-8."""
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 60
+_REPR.maxlong = 40
+_REPR.maxlevel = 2
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = _REPR.maxset = _REPR.maxfrozenset = 4
+
+
+def type_name(value: Any) -> str:
+    """The value's type name, never raising."""
+    try:
+        return str(type(value).__qualname__)
+    except Exception:
+        return "object"
+
+
+def describe(value: Any) -> str:
+    """A short, bounded description of a value: its type and a truncated repr."""
+    try:
+        shown = _REPR.repr(value)
+    except Exception:  # a hostile __repr__: recursion, MemoryError, anything
+        shown = "(unprintable)"
+    return safe_text(f"{type_name(value)} {shown}")
+
+
+_SCALARS = frozenset((str, int, bool, type(None)))
+
+
+def _plain(row: dict) -> bool:
+    """True when the row holds only exact JSON types and finite floats, within the budget."""
+    budget = MAX_NODES - len(row)
+    stack = [row.values()]
+    pop, push = stack.pop, stack.append
+    scalars = _SCALARS
+    while stack:
+        for v in pop():
+            t = type(v)
+            if t in scalars:
+                continue
+            if t is float:
+                if v - v == 0.0:  # false for NaN and the infinities
+                    continue
+                return False
+            if t is dict:
+                budget -= len(v)
+                push(v.values())
+            elif t is list or t is tuple:
+                budget -= len(v)
+                push(v)
+            else:
+                return False
+            if budget < 0:
+                return False
+    return True
+
+
+def encode_row(row: dict, problems: list) -> bytes:
+    """Encode a row as one JSON line, never raising; each value replaced by a marker is noted."""
+    if _plain(row):
+        try:
+            return orjson.dumps(row, option=_NL)
+        except Exception:  # a lone surrogate, an int past 64 bits, a non-text key, deep nesting
+            pass
+    try:
+        clean = _Cleaner(problems).clean(row)
+    except Exception as exc:  # MemoryError copying the row: keep its plain top-level values
+        problems.append(("unreadable", f"row: could not be copied ({type_name(exc)})"))
+        clean = {k: v for k, v in row.items() if type(k) is str and type(v) in (str, int, bool)}
+    try:
+        return orjson.dumps(clean, option=_NL)
+    except Exception:
+        pass
+    # Still refused (memory): give up on each top-level value that will not encode alone.
+    for key, value in list(clean.items()):
+        try:
+            orjson.dumps(value)
+        except Exception as exc:
+            problems.append(("unreadable", f"{key}: could not be encoded ({type_name(exc)})"))
+            clean[key] = Marker(f"not written: {type_name(exc)}")
+    return orjson.dumps(clean, option=_NL)
+
+
+def encode_line(row: Mapping) -> bytes:
+    """Serialise one row as compact UTF-8 JSON plus newline; raise ValueError on a bad value.
+
+    A bad value is one the writer would replace by a marker: NaN, a cycle, a lone surrogate,
+    an object JSON has no form for. The parity helper (``forensics roundtrip``) refuses those.
+    """
+    problems: list = []
+    data = encode_row(row if type(row) is dict else dict(row), problems)
+    if problems:
+        raise ValueError("; ".join(text for _, text in problems))
+    return data
+
+
+_END = object()
+
+
+class _Cleaner:
+    """Copies a value into exact JSON types, iteratively, within MAX_NODES and MAX_DEPTH."""
+
+    def __init__(self, problems: list) -> None:
+        self.problems = problems
+        self.budget = MAX_NODES
+        self.np = sys.modules.get("numpy")  # only if the caller imported it: then values may be numpy's
+
+    def note(self, tag: str, where: str, what: str) -> Marker:
+        self.problems.append((tag, f"{_shown(where)}: {what}"))
+        return Marker(what, tag)
+
+    def clean(self, root: Any) -> Any:
+        top, items, source = self.convert(root, "")
+        if items is None:
+            return top
+        # A frame: [copy, items iterator, path, id of the source, depth, source length or None]
+        stack = [[top, items, "", id(source), 1, _length(source)]]
+        on_path = {id(source)}
+        while stack:
+            frame = stack[-1]
+            out, items, where = frame[0], frame[1], frame[2]
+            try:
+                item = next(items, _END)
+            except Exception as exc:  # a Mapping or iterator that breaks half-way
+                self.put(out, self.note("unreadable", where,
+                                        f"could not read further items: {exception_text(exc)}"))
+                item = _END
+            if item is _END:
+                stack.pop()
+                on_path.discard(frame[3])
+                continue
+            if self.budget <= 0:
+                left = "" if frame[5] is None else f"{frame[5] - len(out)} "
+                self.put(out, self.note("budget", where, f"{left}more items not written: the row "
+                                        f"holds more than {MAX_NODES} values"))
+                stack.pop()
+                on_path.discard(frame[3])
+                continue
+            self.budget -= 1
+            if type(out) is dict:
+                key, child = item
+                key = self.key(key, where, out)
+                path = (f"{where}.{key}" if where else key) if len(where) < _PATH_MAX else where
+            else:
+                key, child = None, item
+                path = f"{where}[{len(out)}]" if len(where) < _PATH_MAX else where
+            try:
+                value, sub, source = self.convert(child, path)
+            except Exception as exc:
+                value, sub = self.note("unreadable", path, f"could not read {a_type(child)}: "
+                                       f"{exception_text(exc)}"), None
+            if sub is not None:
+                if id(source) in on_path:
+                    value, sub = self.note("circular", path,
+                                           f"circular reference to {a_type(source)}"), None
+                elif frame[4] >= MAX_DEPTH:
+                    value, sub = self.note("deep", path, f"{type_name(source)} nested deeper than "
+                                           f"{MAX_DEPTH} levels"), None
+            if key is None:
+                out.append(value)
+            else:
+                out[key] = value
+            if sub is not None:
+                stack.append([value, sub, path, id(source), frame[4] + 1, _length(source)])
+                on_path.add(id(source))
+        return top
+
+    @staticmethod
+    def put(out: Any, marker: Marker) -> None:
+        if type(out) is dict:
+            out["<forensics: truncated>"] = marker
+        else:
+            out.append(marker)
+
+    def key(self, key: Any, where: str, out: dict) -> str:
+        """A JSON object key: text as itself, scalars as json.dumps writes them, else a marker."""
+        t = type(key)
+        if t is str:
+            text = key if key.isascii() else self.text(key, where)
+        elif key is None or t is bool:
+            text = "null" if key is None else ("true" if key else "false")
+        elif t is int or t is float:
+            text = repr(key)
+        elif isinstance(key, str):
+            text = str.__str__(key)
+        else:
+            text = str.__str__(self.note("key", where, f"a key that is not text: {describe(key)}"))
+        if text in out:
+            text = str.__str__(self.note("key", where, f"a second key {text[:60]!r}"))
+        return text
+
+    def text(self, value: str, where: str) -> str:
+        try:
+            value.encode("utf-8")
+            return value
+        except UnicodeEncodeError:
+            self.problems.append(("surrogate", f"{_shown(where)}: a lone surrogate in a str, "
+                                  "written as a \\u escape in the text"))
+            return safe_text(value)
+
+    def convert(self, v: Any, where: str) -> tuple[Any, Any, Any]:
+        """(copy, iterator over the children or None, the container iterated)."""
+        for _ in range(8):  # an Enum's value or a numpy scalar's item may need another look
+            t = type(v)
+            if t is str:
+                return (v if v.isascii() else self.text(v, where)), None, None
+            if t is int:
+                return (v if _I64_MIN <= v < _U64_END else self.big_int(v, where)), None, None
+            if t is bool or v is None:
+                return v, None, None
+            if t is float:
+                if v - v == 0.0:
+                    return v, None, None
+                return self.note("nan", where, f"float {v!r}"), None, None
+            if t is dict:
+                return {}, iter(v.items()), v
+            if t is list or t is tuple:
+                return [], iter(v), v
+            if t is Marker:
+                self.problems.append((v.tag, f"{_shown(where)}: {v}"))
+                return str.__str__(v), None, None
+            if t in _PASS_THROUGH:
+                return v, None, None
+            if isinstance(v, str):
+                v = str.__str__(v)
+            elif isinstance(v, enum.Enum):
+                v = v.value
+            elif isinstance(v, int):
+                v = int(v)
+            elif isinstance(v, float):
+                v = float(v)
+            elif isinstance(v, Decimal):
+                return self.decimal(v, where), None, None
+            elif self.np is not None and isinstance(v, self.np.generic):
+                v = v.item()
+            elif self.np is not None and isinstance(v, self.np.ndarray):
+                if v.size > self.budget:
+                    return self.note("budget", where, f"a numpy array of {v.size} values, more than "
+                                     f"the row's budget of {MAX_NODES}"), None, None
+                v = v.tolist()
+            elif isinstance(v, Mapping):
+                return {}, iter(v.items()), v
+            elif isinstance(v, (list, tuple)):
+                return [], iter(v), v
+            elif isinstance(v, _PASS_THROUGH):  # a subclass: written as orjson writes the type
+                v = v.isoformat() if hasattr(v, "isoformat") else str(v)
+            elif dataclasses.is_dataclass(v) and not isinstance(v, type):
+                return {}, ((f.name, getattr(v, f.name)) for f in dataclasses.fields(v)), v
+            else:
+                return self.note("unserialisable", where, f"unserialisable {describe(v)}"), None, None
+        return self.note("unserialisable", where, f"unserialisable {describe(v)}"), None, None
+
+    def big_int(self, v: int, where: str) -> Any:
+        try:
+            return orjson.Fragment(str(v))  # JSON numbers have no size limit; orjson's ints do
+        except ValueError:  # past Python's int-to-text limit
+            return self.note("unserialisable", where, f"an int of {v.bit_length()} bits")
+
+    def decimal(self, v: Decimal, where: str) -> Any:
+        if not v.is_finite():
+            return self.note("nan", where, f"Decimal {v}")
+        if v == v.to_integral_value() and v.adjusted() < 4000:
+            n = int(v)
+            return n if _I64_MIN <= n < _U64_END else self.big_int(n, where)
+        return orjson.Fragment(str(v))  # a Decimal's text is a JSON number, digit for digit
+
+
+_PATH_MAX = 80  # a value's path in a message stops growing here (nesting can be 254 deep)
+
+
+def _shown(where: str) -> str:
+    if not where:
+        return "row"
+    return where if len(where) < _PATH_MAX else where[:_PATH_MAX] + "..."
+
+
+def _length(source: Any) -> int | None:
+    try:
+        return len(source)
+    except Exception:
+        return None
+
+
+def a_type(value: Any) -> str:
+    """The value's type name with its article: 'a dict', 'an OrderedDict'."""
+    noun = type_name(value)
+    return f"an {noun}" if noun[:1].lower() in "aeiou" else f"a {noun}"
+
+
+def exception_text(exc: BaseException) -> str:
+    """'Type: message' of an exception, bounded and never raising."""
+    try:
+        text = str(exc)
+    except Exception:
+        text = ""
+    return safe_text(f"{type_name(exc)}: {text[:200]}" if text else type_name(exc))
