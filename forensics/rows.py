@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from .jsonsafe import Marker, a_type, describe, exception_text, safe_text, type_name
+from .jsonsafe import MAX_NODES, Marker, a_type, describe, exception_text, safe_text, type_name
 
 SESSION_SCHEMA = "session.iterate.v1"
 REPLAY_SCHEMA = "replay.run.v1"
@@ -39,6 +39,7 @@ MAX_ATTEMPTS = 10_000
 
 _SESSION_KEYSET = frozenset(SESSION_KEYS)
 _REPLAY_KEYSET = frozenset(REPLAY_KEYS)
+_KNOWN_KEYS = tuple(dict.fromkeys(SESSION_KEYS + REPLAY_KEYS))
 
 
 def new_session_id() -> str:
@@ -70,7 +71,16 @@ def _fields(record: Any) -> dict:
         return record
     try:
         if isinstance(record, Mapping):
-            return dict(record)
+            total = len(record)
+            if total <= MAX_NODES // 2:
+                return dict(record)
+            # A row holds no more than MAX_NODES values: copy the known keys and some others.
+            fields = {k: record[k] for k in _KNOWN_KEYS if k in record}
+            fields.update(itertools.islice(record.items(), MAX_NODES // 2))
+            fields["<forensics: truncated>"] = Marker(
+                f"{total - len(fields)} more keys not written: a row holds at most {MAX_NODES} values",
+                "budget")
+            return fields
         if dataclasses.is_dataclass(record) and not isinstance(record, type):
             return {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}
         if isinstance(record, tuple) and hasattr(record, "_asdict"):
@@ -154,9 +164,7 @@ def session_row(record: Any, daemon: str = "forensics", problems: list | None = 
     v = get("duration_ms")
     row["duration_ms"] = 0 if v is None else v
     if not _SESSION_KEYSET.issuperset(src):
-        for key, value in src.items():
-            if key not in _SESSION_KEYSET:
-                row[key] = value
+        _extras(row, src, _SESSION_KEYSET)
     return row
 
 
@@ -235,10 +243,23 @@ def replay_row(record: Any) -> dict:
             continue
         row[key] = v
     if not _REPLAY_KEYSET.issuperset(src):
-        for key, value in src.items():
-            if key not in _REPLAY_KEYSET:
-                row[key] = value
+        _extras(row, src, _REPLAY_KEYSET)
     return row
+
+
+def _extras(row: dict, src: dict, known: frozenset) -> None:
+    """Copy the keys the format does not know, in the caller's order, while the row has room."""
+    room = MAX_NODES - len(row) - 1  # one left for the marker
+    copied = 0
+    for key, value in src.items():
+        if key not in known:
+            if copied == room:
+                left = len(src) - len(known.intersection(src)) - copied
+                row["<forensics: truncated>"] = Marker(
+                    f"{left} more keys not written: a row holds at most {MAX_NODES} values", "budget")
+                return
+            row[key] = value
+            copied += 1
 
 
 class _NoVerdict(str):

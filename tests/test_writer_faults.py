@@ -124,9 +124,14 @@ def test_hostile_records_terminate_and_each_leaves_a_row(tmp_path):
             "a-trillion-attempts": {"attempts": range(10**12)},
             "many-keys": {"artifact": {f"k{i}": i for i in range(300_000)}},
         }
+        cases["record-of-two-million-keys"] = {f"k{i}": i for i in range(2_000_000)}
         results = {}
         for name, extra in cases.items():
             results[name] = log.append({"session_id": name, "final_verdict": "accepted", **extra})
+        from collections import UserDict
+        huge = UserDict({"session_id": "mapping-of-two-million-keys", "final_verdict": "accepted",
+                         **cases["record-of-two-million-keys"]})
+        results[huge["session_id"]] = log.append(huge)
         print(json.dumps({"results": results, "errors": log.errors, "written": log.written}))
         """, str(tmp_path / "s.jsonl"), timeout=180)
     assert out["results"] and not any(out["results"].values())  # written, but not as given
@@ -151,6 +156,12 @@ def test_hostile_records_terminate_and_each_leaves_a_row(tmp_path):
     assert rows["a-trillion-attempts"]["attempts"][-1].startswith(
         f"<forensics: {10**12 - MAX_ATTEMPTS} more attempts not written")
     assert len(rows["many-keys"]["artifact"]) <= MAX_NODES + 1
+    for name in ("record-of-two-million-keys", "mapping-of-two-million-keys"):
+        assert len(rows[name]) <= MAX_NODES and rows[name]["k0"] == 0
+        assert rows[name]["<forensics: truncated>"].endswith(
+            f"more keys not written: a row holds at most {MAX_NODES} values>")
+    assert rows["record-of-two-million-keys"]["<forensics: truncated>"].startswith(
+        f"<forensics: {2_000_000 - (MAX_NODES - 14)} more keys")
 
 
 def _warnings(caplog) -> list[str]:
