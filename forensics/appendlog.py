@@ -15,7 +15,7 @@ import threading
 import weakref
 from typing import Any
 
-from .jsonsafe import describe, exception_text, safe_text
+from .markers import describe, exception_text, safe_text
 
 log = logging.getLogger("forensics.writer")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import enum
-import reprlib
+import mmap
 import sys
 import uuid
 from collections.abc import Mapping
@@ -19,6 +19,8 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
+
+from .markers import Marker, a_type, describe, exception_text, safe_text, type_name
 
 # Container elements one row may hold. Past it the rest is replaced by a marker: the budget is
 # what keeps a cycle or a shared-reference bomb (``x = [x, x]`` sixty times) from hanging a caller.
@@ -29,48 +31,6 @@ MAX_DEPTH = 254
 _NL = orjson.OPT_APPEND_NEWLINE
 _I64_MIN, _U64_END = -(1 << 63), 1 << 64
 _PASS_THROUGH = (_dt.datetime, _dt.date, _dt.time, uuid.UUID)  # exact types orjson writes itself
-
-
-class Marker(str):
-    """Text written in place of a value that could not be written as given."""
-
-    __slots__ = ("tag",)
-
-    def __new__(cls, what: str, tag: str = "unwritable") -> "Marker":
-        self = super().__new__(cls, safe_text(f"<forensics: {what}>"))
-        self.tag = tag
-        return self
-
-
-def safe_text(text: str) -> str:
-    """The text with any lone surrogate spelled out as ``\\udcxx``, so it encodes as UTF-8."""
-    if text.isascii():
-        return text
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
-_REPR = reprlib.Repr()
-_REPR.maxstring = _REPR.maxother = 60
-_REPR.maxlong = 40
-_REPR.maxlevel = 2
-_REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = _REPR.maxset = _REPR.maxfrozenset = 4
-
-
-def type_name(value: Any) -> str:
-    """The value's type name, never raising."""
-    try:
-        return str(type(value).__qualname__)
-    except Exception:
-        return "object"
-
-
-def describe(value: Any) -> str:
-    """A short, bounded description of a value: its type and a truncated repr."""
-    try:
-        shown = _REPR.repr(value)
-    except Exception:  # a hostile __repr__: recursion, MemoryError, anything
-        shown = "(unprintable)"
-    return safe_text(f"{type_name(value)} {shown}")
 
 
 _SCALARS = frozenset((str, int, bool, type(None)))
@@ -104,23 +64,56 @@ def _plain(row: dict) -> bool:
     return True
 
 
+def _allocation_may_fail() -> bool:
+    """True when a failed allocation is returned as an error here (an address-space or data
+    limit, or strict overcommit) rather than answered by the kernel's OOM killer."""
+    try:
+        import resource
+
+        if any(resource.getrlimit(limit)[0] != resource.RLIM_INFINITY
+               for limit in (resource.RLIMIT_AS, resource.RLIMIT_DATA)):
+            return True
+    except (ImportError, OSError, ValueError, AttributeError):
+        pass
+    try:
+        with open("/proc/sys/vm/overcommit_memory", encoding="ascii") as fh:
+            return fh.read().strip() == "2"
+    except OSError:
+        return False
+
+
+# orjson cannot report an allocation that fails: it crashes the process (segfault). Where
+# allocations can fail (as seen at import), every row goes through _Cleaner, which measures its
+# text, and a row with more than _LARGE bytes of it is encoded only once _ENCODE_ROOM times
+# that much address space could be mapped: orjson's buffers for a long string reach about ten
+# times its length.
+_GUARD_MEMORY = _allocation_may_fail()
+_LARGE = 1 << 20
+_ENCODE_ROOM = 12
+
+
 def encode_row(row: dict, problems: list) -> bytes:
     """Encode a row as one JSON line, never raising; each value replaced by a marker is noted."""
-    if _plain(row):
+    if not _GUARD_MEMORY and _plain(row):
         try:
             return orjson.dumps(row, option=_NL)
         except Exception:  # a lone surrogate, an int past 64 bits, a non-text key, deep nesting
             pass
+    cleaner = _Cleaner(problems)
     try:
-        clean = _Cleaner(problems).clean(row)
+        clean = cleaner.clean(row)
     except Exception as exc:  # MemoryError copying the row: keep its plain top-level values
         problems.append(("unreadable", f"row: could not be copied ({type_name(exc)})"))
-        clean = {k: v for k, v in row.items() if type(k) is str and type(v) in (str, int, bool)}
+        clean = _small_values(row, "the row could not be copied")
+    if _GUARD_MEMORY and cleaner.text_bytes > _LARGE and not _memory_for(_ENCODE_ROOM * cleaner.text_bytes):
+        problems.append(("memory", f"row: {cleaner.text_bytes} bytes of text, more than the "
+                         "memory left to encode them"))
+        clean = _small_values(clean, f"no memory left to encode {cleaner.text_bytes} bytes of text")
     try:
         return orjson.dumps(clean, option=_NL)
     except Exception:
         pass
-    # Still refused (memory): give up on each top-level value that will not encode alone.
+    # Still refused: give up on each top-level value that will not encode alone.
     for key, value in list(clean.items()):
         try:
             orjson.dumps(value)
@@ -128,6 +121,29 @@ def encode_row(row: dict, problems: list) -> bytes:
             problems.append(("unreadable", f"{key}: could not be encoded ({type_name(exc)})"))
             clean[key] = Marker(f"not written: {type_name(exc)}")
     return orjson.dumps(clean, option=_NL)
+
+
+def _memory_for(size: int) -> bool:
+    """Whether size bytes can be had now: mapped (not touched) and given back at once."""
+    try:
+        mmap.mmap(-1, size).close()
+        return True
+    except (OSError, ValueError, OverflowError, MemoryError):
+        return False
+
+
+def _small_values(row: dict, why: str) -> dict:
+    """The row's plain top-level values up to 64 KiB; each other value becomes a marker."""
+    out = {}
+    for key, value in row.items():
+        if type(key) is not str:
+            continue
+        t = type(value)
+        if t is int or t is bool or value is None or (t is str and len(value) <= 65_536 and value.isascii()):
+            out[key] = value
+        else:
+            out[key] = Marker(f"{type_name(value)} not written: {why}", "memory")
+    return out
 
 
 def encode_line(row: Mapping) -> bytes:
@@ -152,6 +168,7 @@ class _Cleaner:
     def __init__(self, problems: list) -> None:
         self.problems = problems
         self.budget = MAX_NODES
+        self.text_bytes = 0  # an upper bound on the UTF-8 of the text copied
         self.np = sys.modules.get("numpy")  # only if the caller imported it: then values may be numpy's
 
     def note(self, tag: str, where: str, what: str) -> Marker:
@@ -252,7 +269,11 @@ class _Cleaner:
         for _ in range(8):  # an Enum's value or a numpy scalar's item may need another look
             t = type(v)
             if t is str:
-                return (v if v.isascii() else self.text(v, where)), None, None
+                if v.isascii():
+                    self.text_bytes += len(v)
+                    return v, None, None
+                self.text_bytes += 4 * len(v)
+                return self.text(v, where), None, None
             if t is int:
                 return (v if _I64_MIN <= v < _U64_END else self.big_int(v, where)), None, None
             if t is bool or v is None:
@@ -328,18 +349,3 @@ def _length(source: Any) -> int | None:
         return len(source)
     except Exception:
         return None
-
-
-def a_type(value: Any) -> str:
-    """The value's type name with its article: 'a dict', 'an OrderedDict'."""
-    noun = type_name(value)
-    return f"an {noun}" if noun[:1].lower() in "aeiou" else f"a {noun}"
-
-
-def exception_text(exc: BaseException) -> str:
-    """'Type: message' of an exception, bounded and never raising."""
-    try:
-        text = str(exc)
-    except Exception:
-        text = ""
-    return safe_text(f"{type_name(exc)}: {text[:200]}" if text else type_name(exc))

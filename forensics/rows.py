@@ -16,7 +16,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from .jsonsafe import MAX_NODES, Marker, a_type, describe, exception_text, safe_text, type_name
+from .jsonsafe import MAX_NODES
+from .markers import Marker, a_type, describe, exception_text, safe_text, type_name
 
 SESSION_SCHEMA = "session.iterate.v1"
 REPLAY_SCHEMA = "replay.run.v1"

@@ -18,7 +18,8 @@ import os
 from typing import Any
 
 from .appendlog import AppendLog
-from .jsonsafe import MAX_DEPTH, MAX_NODES, Marker, encode_line, encode_row, exception_text
+from .jsonsafe import MAX_DEPTH, MAX_NODES, encode_line, encode_row
+from .markers import Marker, exception_text
 from .rows import (
     ATTEMPT_KEYS,
     MAX_ATTEMPTS,

@@ -164,6 +164,32 @@ def test_hostile_records_terminate_and_each_leaves_a_row(tmp_path):
         f"<forensics: {2_000_000 - (MAX_NODES - 14)} more keys")
 
 
+@pytest.mark.parametrize("headroom_mib,written_whole", [(300, False), (1_600, True)])
+def test_a_huge_row_under_an_address_space_limit_is_written_not_crashed(headroom_mib, written_whole,
+                                                                        tmp_path):
+    # orjson crashes (SIGSEGV) when an allocation fails; under a limit the writer must not let it.
+    out = run_child("""
+        import json, resource, sys
+        prompt = "x" * (64 << 20)
+        with open("/proc/self/status") as fh:
+            size = next(int(line.split()[1]) << 10 for line in fh if line.startswith("VmSize"))
+        resource.setrlimit(resource.RLIMIT_AS, (size + (int(sys.argv[2]) << 20), resource.RLIM_INFINITY))
+        from forensics import SessionLogger
+        log = SessionLogger(sys.argv[1])
+        big = log.append({"session_id": "big", "model": "m", "prompt": prompt, "artifact": {"a": 1}})
+        small = log.append({"session_id": "small", "prompt": "p", "artifact": {"a": [1.5, None]}})
+        print(json.dumps({"big": big, "small": small, "errors": log.errors, "written": log.written}))
+        """, str(tmp_path / "s.jsonl"), str(headroom_mib))
+    assert out == {"big": written_whole, "small": True, "errors": 0 if written_whole else 1, "written": 2}
+    big, small = (json.loads(line) for line in (tmp_path / "s.jsonl").read_bytes().splitlines())
+    assert big["session_id"] == "big" and big["model"] == "m"
+    if written_whole:
+        assert len(big["prompt"]) == 64 << 20 and big["artifact"] == {"a": 1}
+    else:
+        assert big["prompt"].startswith("<forensics: str not written: no memory left to encode")
+    assert small["artifact"] == {"a": [1.5, None]}
+
+
 def _warnings(caplog) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.name == "forensics.writer"]
 
