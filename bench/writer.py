@@ -67,6 +67,7 @@ def bare_write(path: str, rows: int) -> float:
 
 
 def run(fn, rows: int) -> float:
+    """Rows per second of one pattern writing a fresh file; checks every row is there."""
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "sessions.jsonl")
         elapsed = fn(path, rows)
@@ -77,6 +78,7 @@ def run(fn, rows: int) -> float:
 
 
 def main() -> None:
+    """Take turns, print the figures as JSON."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=50_000)
     ap.add_argument("--repeat", type=int, default=7, help="rounds; medians are printed")

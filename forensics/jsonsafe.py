@@ -172,10 +172,12 @@ class _Cleaner:
         self.np = sys.modules.get("numpy")  # only if the caller imported it: then values may be numpy's
 
     def note(self, tag: str, where: str, what: str) -> Marker:
+        """Note a problem at a path; the marker that takes the value's place."""
         self.problems.append((tag, f"{_shown(where)}: {what}"))
         return Marker(what, tag)
 
     def clean(self, root: Any) -> Any:
+        """A copy of root in exact JSON types, depth first, without recursion."""
         top, items, source = self.convert(root, "")
         if items is None:
             return top
@@ -233,6 +235,7 @@ class _Cleaner:
 
     @staticmethod
     def put(out: Any, marker: Marker) -> None:
+        """Add a marker for what was left out to a list, or to an object under its own key."""
         if type(out) is dict:
             out["<forensics: truncated>"] = marker
         else:
@@ -256,6 +259,7 @@ class _Cleaner:
         return text
 
     def text(self, value: str, where: str) -> str:
+        """Non-ASCII text as itself, or with its lone surrogates spelled out (and noted)."""
         try:
             value.encode("utf-8")
             return value
@@ -321,12 +325,14 @@ class _Cleaner:
         return self.note("unserialisable", where, f"unserialisable {describe(v)}"), None, None
 
     def big_int(self, v: int, where: str) -> Any:
+        """An int past 64 bits as a JSON number, digit for digit."""
         try:
             return orjson.Fragment(str(v))  # JSON numbers have no size limit; orjson's ints do
         except ValueError:  # past Python's int-to-text limit
             return self.note("unserialisable", where, f"an int of {v.bit_length()} bits")
 
     def decimal(self, v: Decimal, where: str) -> Any:
+        """A Decimal as a JSON number: an integer when it is one, else its own digits."""
         if not v.is_finite():
             return self.note("nan", where, f"Decimal {v}")
         if v == v.to_integral_value() and v.adjusted() < 4000:
