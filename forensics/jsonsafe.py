@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import enum
+import marshal
 import mmap
 import sys
 import uuid
@@ -83,10 +84,10 @@ def _allocation_may_fail() -> bool:
 
 
 # orjson cannot report an allocation that fails: it crashes the process (segfault). Where
-# allocations can fail (as seen at import), every row goes through _Cleaner, which measures its
-# text, and a row with more than _LARGE bytes of it is encoded only once _ENCODE_ROOM times
-# that much address space could be mapped: orjson's buffers for a long string reach about ten
-# times its length.
+# allocations can fail (as seen at import), a row of more than _LARGE bytes goes through
+# _Cleaner, which measures its text, and is encoded only once _ENCODE_ROOM times that much
+# address space could be mapped: orjson's buffers for a long string reach about ten times
+# its length.
 _GUARD_MEMORY = _allocation_may_fail()
 _LARGE = 1 << 20
 _ENCODE_ROOM = 12
@@ -94,7 +95,7 @@ _ENCODE_ROOM = 12
 
 def encode_row(row: dict, problems: list) -> bytes:
     """Encode a row as one JSON line, never raising; each value replaced by a marker is noted."""
-    if not _GUARD_MEMORY and _plain(row):
+    if _plain(row) and (not _GUARD_MEMORY or _small(row)):
         try:
             return orjson.dumps(row, option=_NL)
         except Exception:  # a lone surrogate, an int past 64 bits, a non-text key, deep nesting
@@ -121,6 +122,14 @@ def encode_row(row: dict, problems: list) -> bytes:
             problems.append(("unreadable", f"{key}: could not be encoded ({type_name(exc)})"))
             clean[key] = Marker(f"not written: {type_name(exc)}")
     return orjson.dumps(clean, option=_NL)
+
+
+def _small(row: dict) -> bool:
+    """Whether a plain row holds no more than _LARGE bytes: marshal measures it in C."""
+    try:
+        return len(marshal.dumps(row)) <= _LARGE
+    except Exception:  # MemoryError: certainly not small
+        return False
 
 
 def _memory_for(size: int) -> bool:
