@@ -217,13 +217,14 @@ def test_permission_denied_is_counted(tmp_path, monkeypatch):
     assert log.errors == 1
 
 
-def test_removed_directory_is_counted(tmp_path):
+def test_removed_directory_is_recreated_on_the_next_append(tmp_path):
     d = tmp_path / "logs"
     log = SessionLogger(d / "s.jsonl")
     assert log.append({"session_id": "1"})
     shutil.rmtree(d)
-    assert log.append({"session_id": "2"}) is False
-    assert log.errors == 1
+    assert log.append({"session_id": "2"}) is True
+    assert log.errors == 0 and log.written == 2
+    assert [json.loads(x)["session_id"] for x in (d / "s.jsonl").read_text().splitlines()] == ["2"]
 
 
 def test_rotation_reopens_the_path(tmp_path):
@@ -238,10 +239,12 @@ def test_rotation_reopens_the_path(tmp_path):
 def test_unserialisable_value_is_counted_and_row_kept(tmp_path):
     path = tmp_path / "s.jsonl"
     log = SessionLogger(path)
-    assert log.append({"session_id": "x", "artifact": {"when": object(), "nan": float("nan")}}) is False
-    assert log.errors == 1
+    assert log.append({"session_id": "x", "artifact": {"when": object(), "nan": float("nan"), "ok": 1}}) is False
+    assert log.errors == 1 and log.written == 1
     row = json.loads(path.read_text())  # the line is still valid JSON
-    assert row["artifact"]["nan"] is None and row["artifact"]["when"].startswith("<object")
+    assert row["artifact"]["nan"] == "<forensics: float nan>"
+    assert row["artifact"]["when"].startswith("<forensics: unserialisable object <object")
+    assert row["artifact"]["ok"] == 1 and row["session_id"] == "x"
 
 
 def test_bad_record_type_is_counted():

@@ -1,0 +1,384 @@
+"""The shapes of session and replay rows, row-for-row compatible with the Go and Rust producers.
+
+Building a row never raises and never guesses a verdict: a value that cannot take its place
+(an attempt that is not a mapping, ``attempts`` given as text) becomes a :class:`Marker`, and a
+``grounded_in_roster`` that is not a real boolean is left out and noted in ``problems``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import secrets
+import sys
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from .jsonsafe import MAX_NODES
+from .markers import Marker, a_type, describe, exception_text, safe_text, type_name
+
+SESSION_SCHEMA = "session.iterate.v1"
+REPLAY_SCHEMA = "replay.run.v1"
+
+# The stable key order of a session row: the order of the format's table. Keys the
+# format does not know (newer producers add fields) follow in the caller's order.
+SESSION_KEYS = (
+    "schema", "timestamp", "daemon", "session_id", "kind", "model", "provider", "prompt",
+    "iterations", "max_iterations", "final_verdict", "attempts", "artifact",
+    "grounded_in_roster", "duration_ms",
+)
+ATTEMPT_KEYS = ("iteration", "verdict_kind", "error", "span_id")
+REPLAY_KEYS = (
+    "schema", "timestamp", "session_id", "task_id", "model", "provider", "retrieval",
+    "output", "latency_ms", "tokens_in", "tokens_out", "status", "error",
+)
+# An iterate loop makes a handful of attempts; past this many the rest become one marker,
+# so an endless iterator given as ``attempts`` cannot hold the caller.
+MAX_ATTEMPTS = 10_000
+
+_SESSION_KEYSET = frozenset(SESSION_KEYS)
+_REPLAY_KEYSET = frozenset(REPLAY_KEYS)
+_KNOWN_KEYS = tuple(dict.fromkeys(SESSION_KEYS + REPLAY_KEYS))
+
+
+def new_session_id() -> str:
+    """Return a time-ordered id: 16 hex digits of Unix nanoseconds, '-', 8 random hex digits."""
+    return f"{time.time_ns():016x}-{secrets.token_hex(4)}"
+
+
+_last_second: list = [None, ""]  # (whole second, its formatted prefix): strftime is costly
+
+
+def utc_timestamp(ns: int | None = None) -> str:
+    """Format Unix nanoseconds (default: now) as RFC 3339 UTC with trimmed fractional seconds."""
+    ns = time.time_ns() if ns is None else ns
+    seconds, frac = divmod(ns, 1_000_000_000)
+    cached = _last_second
+    if cached[0] != seconds:
+        cached[1] = datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+        cached[0] = seconds
+    base = cached[1]
+    # Go's RFC3339Nano trims trailing zeros; we keep at least one digit so the
+    # value always carries fractional seconds as the format asks.
+    digits = f"{frac:09d}".rstrip("0") or "0"
+    return f"{base}.{digits}Z"
+
+
+def _fields(record: Any) -> dict:
+    """A record's keys and values: a mapping, dataclass, named tuple or plain object."""
+    if type(record) is dict:
+        return record
+    try:
+        if isinstance(record, Mapping):
+            total = len(record)
+            if total <= MAX_NODES // 2:
+                return dict(record)
+            # A row holds no more than MAX_NODES values: copy the known keys and some others.
+            fields = {k: record[k] for k in _KNOWN_KEYS if k in record}
+            fields.update(itertools.islice(record.items(), MAX_NODES // 2))
+            fields["<forensics: truncated>"] = Marker(
+                f"{total - len(fields)} more keys not written: a row holds at most {MAX_NODES} values",
+                "budget")
+            return fields
+        if dataclasses.is_dataclass(record) and not isinstance(record, type):
+            return {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}
+        if isinstance(record, tuple) and hasattr(record, "_asdict"):
+            return dict(record._asdict())
+        if hasattr(record, "__dict__") and not isinstance(record, type):
+            return {k: v for k, v in vars(record).items() if not (type(k) is str and k.startswith("_"))}
+    except Exception as exc:
+        return {"record": Marker(f"could not read {a_type(record)} record: {type_name(exc)}",
+                                 "record")}
+    return {"record": Marker(f"not a record: {describe(record)}", "record")}
+
+
+def _absent(value: Any) -> bool:
+    """None or empty text: the values Go's omitempty leaves out. Never asks the value's truth."""
+    return value is None or (type(value) is str and not value)
+
+
+def _as_bool(value: Any) -> bool | None:
+    """A real boolean (Python's or numpy's) as bool; anything else is no verdict (None)."""
+    if value is True or value is False:
+        return value
+    np = sys.modules.get("numpy")
+    if np is not None and isinstance(value, np.bool_):
+        return bool(value)
+    return None
+
+
+def session_row(record: Any, daemon: str = "forensics", problems: list | None = None) -> dict:
+    """Return the ordered dict a session row is written as, with stamps and omission rules.
+
+    A ``grounded_in_roster`` that is not a boolean is left out; when ``problems`` is given,
+    a note saying so is appended to it.
+    """
+    src = record if type(record) is dict else _fields(record)
+    get = src.get
+    # Written out key by key, with Go's zero value for a key left unset: this is the writer's
+    # hot path (see bench/writer.py). Emptiness is tested by type, never by truth: an object's
+    # __bool__ or __eq__ may raise.
+    v = get("schema")
+    row: dict[str, Any] = {"schema": v if v is not None and (type(v) is not str or v) else SESSION_SCHEMA}
+    v = get("timestamp")
+    row["timestamp"] = v if v is not None and (type(v) is not str or v) else utc_timestamp()
+    v = get("daemon")
+    row["daemon"] = v if v is not None and (type(v) is not str or v) else daemon
+    v = get("session_id")
+    row["session_id"] = v if v is not None and (type(v) is not str or v) else new_session_id()
+    v = get("kind")
+    row["kind"] = "" if v is None else v
+    v = get("model")
+    row["model"] = "" if v is None else v
+    v = get("provider")
+    row["provider"] = "" if v is None else v
+    v = get("prompt")
+    row["prompt"] = "" if v is None else v
+    v = get("iterations")
+    row["iterations"] = 0 if v is None else v
+    v = get("max_iterations")
+    row["max_iterations"] = 0 if v is None else v
+    v = get("final_verdict")
+    row["final_verdict"] = "" if v is None else v
+    v = get("attempts")
+    if v is None:
+        row["attempts"] = []
+    elif (type(v) is list or type(v) is tuple) and len(v) <= MAX_ATTEMPTS:
+        row["attempts"] = [attempt_row(a, i) for i, a in enumerate(v)]
+    else:
+        row["attempts"] = _attempts(v)
+    v = get("artifact")
+    if v is not None:
+        row["artifact"] = v
+    v = get("grounded_in_roster")
+    if v is True or v is False:
+        row["grounded_in_roster"] = v
+    elif v is not None:
+        verdict = _as_bool(v)
+        if verdict is not None:
+            row["grounded_in_roster"] = verdict
+        elif problems is not None:
+            why = str.__str__(v) if type(v) is _NoVerdict else f"{describe(v)} is not a boolean"
+            problems.append(("verdict", f"grounded_in_roster: {why}: no verdict written"))
+    v = get("duration_ms")
+    row["duration_ms"] = 0 if v is None else v
+    if not _SESSION_KEYSET.issuperset(src):
+        _extras(row, src, _SESSION_KEYSET)
+    return row
+
+
+def _attempts(value: Any) -> Any:
+    """The attempts of a value that is not a short list: a marker, or the first MAX_ATTEMPTS."""
+    if type(value) is Marker:
+        return value
+    if isinstance(value, (str, bytes, bytearray, Mapping)):
+        return Marker(f"attempts is not a list of attempts: {describe(value)}", "attempts")
+    try:
+        items = list(itertools.islice(value, MAX_ATTEMPTS + 1))
+    except Exception as exc:
+        return Marker(f"attempts is not a list of attempts: {describe(value)} ({type_name(exc)})",
+                      "attempts")
+    rows: list = [attempt_row(a, i) for i, a in enumerate(items[:MAX_ATTEMPTS])]
+    if len(items) > MAX_ATTEMPTS:
+        try:
+            more = f"{len(value) - MAX_ATTEMPTS} more attempts"
+        except Exception:
+            more = "more attempts"
+        rows.append(Marker(f"{more} not written: a row holds at most {MAX_ATTEMPTS}", "budget"))
+    return rows
+
+
+def _attempt_fields(attempt: Any) -> Any:
+    """An attempt's four keys from a mapping or an object, or a marker when it has none."""
+    if type(attempt) is Marker:
+        return attempt
+    try:
+        if isinstance(attempt, Mapping):
+            return {k: attempt.get(k) for k in ATTEMPT_KEYS}
+        if not isinstance(attempt, (str, bytes, int, float)) and attempt is not None:
+            found = {k: getattr(attempt, k, None) for k in ATTEMPT_KEYS}
+            if any(v is not None for v in found.values()):
+                return found
+    except Exception as exc:
+        return Marker(f"could not read an attempt ({type_name(attempt)}): {type_name(exc)}", "attempts")
+    return Marker(f"not an attempt: {describe(attempt)}", "attempts")
+
+
+def attempt_row(attempt: Any, position: int = 0) -> Any:
+    """Return one attempt object in the stable key order; empty error and span_id omitted.
+
+    An attempt without an ``iteration`` takes ``position``, its place in the list; a value that
+    is not an attempt comes back as a marker.
+    """
+    if type(attempt) is not dict:
+        attempt = _attempt_fields(attempt)
+        if type(attempt) is Marker:
+            return attempt
+    get = attempt.get
+    v = get("iteration")
+    row: dict[str, Any] = {"iteration": v if v is not None and (type(v) is not str or v) else position}
+    v = get("verdict_kind")
+    row["verdict_kind"] = "" if v is None else v
+    v = get("error")
+    if v is not None and (type(v) is not str or v):
+        row["error"] = v
+    v = get("span_id")
+    if v is not None and (type(v) is not str or v):
+        row["span_id"] = v
+    return row
+
+
+def replay_row(record: Any) -> dict:
+    """Return the ordered dict a replay row is written as; absent keys stay absent."""
+    src = record if type(record) is dict else _fields(record)
+    get = src.get
+    v = get("schema")
+    row: dict[str, Any] = {"schema": REPLAY_SCHEMA if _absent(v) else v}
+    v = get("timestamp")
+    row["timestamp"] = utc_timestamp() if _absent(v) else v
+    for key in REPLAY_KEYS[2:]:
+        v = get(key)
+        if v is None or (key in ("error", "session_id") and _absent(v)):
+            continue
+        row[key] = v
+    if not _REPLAY_KEYSET.issuperset(src):
+        _extras(row, src, _REPLAY_KEYSET)
+    return row
+
+
+def _extras(row: dict, src: dict, known: frozenset) -> None:
+    """Copy the keys the format does not know, in the caller's order, while the row has room."""
+    room = MAX_NODES - len(row) - 1  # one left for the marker
+    copied = 0
+    for key, value in src.items():
+        if key not in known:
+            if copied == room:
+                left = len(src) - len(known.intersection(src)) - copied
+                row["<forensics: truncated>"] = Marker(
+                    f"{left} more keys not written: a row holds at most {MAX_NODES} values", "budget")
+                return
+            row[key] = value
+            copied += 1
+
+
+class _NoVerdict(str):
+    """Why the roster check gave no verdict; session_row leaves the key out and notes this."""
+
+    __slots__ = ()
+
+
+def _get(obj: Any, key: str, default: Any = None) -> Any:
+    """Read ``key`` from a mapping or an attribute from an object; a failure becomes a marker."""
+    if obj is None:
+        return default
+    try:
+        if isinstance(obj, Mapping):
+            return obj.get(key, default)
+        return getattr(obj, key, default)
+    except Exception as exc:
+        return Marker(f"could not read {key} from {a_type(obj)}: {type_name(exc)}", "unreadable")
+
+
+def _history(items: Any) -> Any:
+    """The attempt keys of each item of a history; anything else is left for session_row to mark."""
+    if items is None:
+        return []
+    if isinstance(items, (str, bytes, bytearray, Mapping)):
+        return items
+    if (type(items) is list or type(items) is tuple) and len(items) <= MAX_ATTEMPTS:
+        return [_attempt_keys(item) for item in items]
+    try:
+        return map(_attempt_keys, iter(items))  # session_row takes at most MAX_ATTEMPTS of it
+    except Exception:
+        return items
+
+
+def _attempt_keys(item: Any) -> Any:
+    # Only the attempt keys: the raw model text and other extras stay out of the log.
+    fields = _attempt_fields(item)
+    return fields if type(fields) is Marker else {k: fields[k] for k in ATTEMPT_KEYS}
+
+
+def _error_text(error: Any) -> str:
+    if error is None:
+        return "no response, failure or error was given"
+    try:
+        text = str(error)
+    except Exception:
+        text = ""
+    if isinstance(error, BaseException) and not text:
+        text = type_name(error)
+    return safe_text(text)
+
+
+def _roster_verdict(roster_check: Callable[[Any], Any], artifact: Any) -> Any:
+    """The check's verdict as given (session_row keeps only a real boolean), or why there is none."""
+    try:
+        verdict = roster_check(artifact)
+    except Exception as exc:
+        return _NoVerdict(f"the roster check raised {exception_text(exc)}")
+    return verdict
+
+
+def build_session_record(
+    request: Any,
+    *,
+    response: Any = None,
+    failure: Any = None,
+    error: BaseException | str | None = None,
+    roster_check: Callable[[Any], bool | None] | None = None,
+    duration_ms: int = 0,
+) -> dict:
+    """Assemble a session row from any outcome of an iterate call (accepted, exhausted, infra error)."""
+    record: dict[str, Any] = {
+        "kind": _get(request, "kind"),
+        "model": _get(request, "model"),
+        "provider": _get(request, "provider"),
+        "prompt": _get(request, "prompt"),
+        "max_iterations": _get(request, "max_iterations"),
+        "duration_ms": _duration(duration_ms),
+    }
+    outcome = response if response is not None else failure
+    trace = _get(outcome, "trace_id")
+    if _absent(trace):
+        trace = _get(request, "trace_id")
+    record["session_id"] = new_session_id() if _absent(trace) else trace
+    if response is not None:
+        artifact = _get(response, "artifact")
+        record.update(
+            iterations=_get(response, "iterations", 0),
+            final_verdict="accepted",
+            attempts=_history(_get(response, "history")),
+            artifact=artifact,
+        )
+        if roster_check is not None:
+            verdict = _roster_verdict(roster_check, artifact)
+            if verdict is not None:  # None: the check ran to no verdict; the key stays absent
+                record["grounded_in_roster"] = verdict
+    elif failure is not None:
+        record.update(
+            iterations=_get(failure, "iterations", 0),
+            final_verdict="max_iter_exhausted",
+            attempts=_history(_get(failure, "history")),
+        )
+    else:
+        record.update(
+            iterations=0,
+            final_verdict="infra_error",
+            attempts=[{"iteration": 0, "verdict_kind": "infra_error", "error": _error_text(error)}],
+        )
+    return record
+
+
+def _duration(value: Any) -> Any:
+    """Whole milliseconds when the value is a number; anything else is kept for the writer to mark."""
+    if value is None:
+        return 0
+    if isinstance(value, (str, bytes)):
+        return value
+    try:
+        return int(value)
+    except Exception:
+        return value
