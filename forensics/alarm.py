@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .catalog import parse_time
-from .errors import ForensicsError, ParameterError, UsageError
+from .errors import ColumnNotRead, ForensicsError, ParameterError, UsageError
 from .output import escape, iso_utc, plain
 from .narrow import columns_named
 
@@ -136,26 +136,15 @@ def _evaluate(src, opts: AlarmOptions, outcome: AlarmOutcome) -> None:
         # trusts any; then one parse, of only the columns the alarm queries use, serves
         # the totals and every alarm query.
         scan = store.check()
-        store.materialize(since=since, columns=columns_named(q.sql for q in store.catalog.alarms()),
-                          window_only=True)
+        try:
+            # Numbering lines costs the load most of its threads, and a clean window needs
+            # none: the first pass leaves `line` out, and a statement that needs a row's line
+            # (a row was found) sends the alarm to the second, which numbers them.
+            found = _gather(store, since, now, lines=False)
+        except ColumnNotRead:
+            found = _gather(store, since, now, lines=True)
+        (rows, valid, oldest, newest, untimed, future), odd_times, in_window, results = found
         outcome.stderr_lines.extend(store.warnings())
-        rows, valid, oldest, newest, untimed, future = store.execute(
-            """select
-                count(*),
-                count(*) filter (where "timestamp" <= $future),
-                min("timestamp") filter (where "timestamp" <= $future),
-                max("timestamp") filter (where "timestamp" <= $future),
-                count(*) filter (where "timestamp" is null),
-                count(*) filter (where "timestamp" > $future)
-            from sessions""", {"future": now + FUTURE_SLACK}).rows[0]
-        odd_times = store.execute(
-            """select source_file, line, timestamp_raw
-            from sessions
-            where "timestamp" is null or "timestamp" > $future
-            order by source_file, line
-            limit 5""", {"future": now + FUTURE_SLACK}).rows
-        in_window = dict(store.execute(
-            "select source_file, count(*) from sessions group by source_file").rows)
         files = []
         for f in scan.files:
             # Per file: its rows in the window, and every unreadable line of the file.
@@ -174,11 +163,6 @@ def _evaluate(src, opts: AlarmOptions, outcome: AlarmOutcome) -> None:
             "newest_timestamp": newest,
             "window": {"since": since, "until": None},
         }
-        results = []
-        for q in store.catalog.alarms():
-            # The materialized table already is the window, so no `since` is passed.
-            records = store.query(q.name, {}).records()
-            results.append((q, records))
         every = [rec for _, records in results for rec in records]
         if opts.store_failures and every:
             store.write_rows([(r.get("source_file"), r.get("line")) for r in every],
@@ -222,6 +206,32 @@ def _evaluate(src, opts: AlarmOptions, outcome: AlarmOutcome) -> None:
     elif outcome.problems:
         outcome.status, outcome.exit_code = "error", EXIT_CANNOT_EVALUATE
         outcome.reason = "; ".join(outcome.problems)
+
+
+def _gather(store, since: datetime | None, now: datetime, *, lines: bool):
+    """One load of the window, then the totals, the odd timestamps and every alarm query's rows."""
+    store.materialize(since=since, columns=columns_named(q.sql for q in store.catalog.alarms()),
+                      window_only=True, lines=lines)
+    future = {"future": now + FUTURE_SLACK}
+    totals = store.execute(
+        """select
+            count(*),
+            count(*) filter (where "timestamp" <= $future),
+            min("timestamp") filter (where "timestamp" <= $future),
+            max("timestamp") filter (where "timestamp" <= $future),
+            count(*) filter (where "timestamp" is null),
+            count(*) filter (where "timestamp" > $future)
+        from sessions""", future).rows[0]
+    odd_times = store.execute(
+        """select source_file, line, timestamp_raw
+        from sessions
+        where "timestamp" is null or "timestamp" > $future
+        order by source_file, line
+        limit 5""", future).rows
+    in_window = dict(store.execute("select source_file, count(*) from sessions group by source_file").rows)
+    # The loaded table already is the window, so no `since` is passed to the queries.
+    results = [(q, store.query(q.name, {}).records()) for q in store.catalog.alarms()]
+    return totals, odd_times, in_window, results
 
 
 def replaced_alarms(catalog) -> list[str]:

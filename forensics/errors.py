@@ -13,6 +13,10 @@ class CatalogError(ForensicsError):
     """A query file that does not parse, or a query name that is not in the catalog."""
 
 
+class ColumnNotRead(ForensicsError):
+    """A statement needed a column that a narrow load left out (it raises rather than read NULL)."""
+
+
 class UsageError(ForensicsError):
     """A command given something it cannot take: the CLI exits 2."""
 

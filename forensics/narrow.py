@@ -91,12 +91,12 @@ def columns_read(con, described: dict[str, list[tuple[str, str]]], macros: str,
 
 
 def view_over(described: list[tuple[str, str]], have: set[str], *, one_file: str | None,
-              stand_ins: bool) -> str:
+              stand_ins: bool | set[str]) -> str:
     """The select list of a view over a (narrow) table, in the file view's column order.
 
     The table's own columns; `source_file` as a constant (``one_file``, an SQL expression)
-    when the stream is one file; and, with ``stand_ins``, every other column as a stand-in
-    that raises when evaluated.
+    when the stream is one file; and, with ``stand_ins`` (True, or a set of names), every
+    other column (or those named) as a stand-in that raises when evaluated.
     """
     out = []
     for name, kind in described:
@@ -104,7 +104,7 @@ def view_over(described: list[tuple[str, str]], have: set[str], *, one_file: str
             out.append(f'"{name}"')
         elif name == "source_file" and one_file is not None:
             out.append(f'{one_file} as "source_file"')
-        elif stand_ins:
+        elif stand_ins is True or (isinstance(stand_ins, set) and name in stand_ins):
             message = f"{NOT_READ}{name} was not read: the store parsed only what its statements use"
             out.append(f"error({sql_text(message)})::{kind} as \"{name}\"")
     return ", ".join(out)

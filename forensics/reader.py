@@ -67,6 +67,9 @@ class LogReader:
         self.con = con
         self.paths = paths
         self.checked: ScanReport | None = None
+        # The views read tolerantly once a statement failed, or the check found a line or
+        # a file that the optimistic reader would stop at (or read wrong).
+        self.tolerant = False
         self._refs: dict[str, str] = {}
         self._limit = {s: MAX_OBJECT_BYTES for s in STREAMS}
         self._tmp: tempfile.TemporaryDirectory | None = None
@@ -76,8 +79,8 @@ class LogReader:
 
     @property
     def strict(self) -> bool:
-        """True until the first check: the optimistic reader is in use."""
-        return self.checked is None
+        """True while the optimistic reader is in use."""
+        return not self.tolerant
 
     def ref(self, value: str) -> str:
         """Bind a text as a DuckDB variable so view text never holds a formatted literal."""
@@ -202,7 +205,7 @@ class LogReader:
 
     def stream_body(self, stream: str) -> str:
         """The body of a stream's file view: every readable row, typed, with file and line."""
-        if self.checked is None:
+        if not self.tolerant:
             branches = [self._group_select(stream, g, tolerant=False) for g in self._groups(stream)]
             body = "\nunion all\n".join(branches) if branches else None
         else:
@@ -222,14 +225,21 @@ class LogReader:
     # -- the check -------------------------------------------------------------------
 
     def check(self) -> ScanReport:
-        """Check every file once; from then on `stream_body` reads tolerantly. Returns the scans."""
+        """Check every file once; if anything was found, `stream_body` reads tolerantly from then on.
+
+        A log in which the check finds nothing keeps the optimistic reader: its views are
+        already right, and cheaper.
+        """
         if self.checked is None:
             repairs: list[tuple[str, str, int, str]] = []
             scans = []
+            limits = dict(self._limit)
             for stream in STREAMS:
                 scans += self._check_stream(stream, repairs)
             self.checked = ScanReport(scans)
             self._write_repairs(repairs)
+            found = any(f.error or f.read_from or f.unreadable or f.repaired for f in scans)
+            self.tolerant = self.tolerant or found or limits != self._limit
         return self.checked
 
     def _check_stream(self, stream: str, repairs: list) -> list[FileScan]:
@@ -281,10 +291,11 @@ class LogReader:
     def _flag(self, stream: str, paths: list[str]) -> dict[str, tuple[int, list[tuple[int, str]]]]:
         """Per file: its line count and the (ordinal, flag) of each line to look at.
 
-        Two narrow scans: the lines as JSON text (what does not parse, is no object, repeats a
-        key or is empty), and the guard's keys typed by read_json (objects that are no row of
-        their stream): cheaper than asking both of the text, which each JSON function parses
-        again.
+        Two narrow scans count, on every core: the lines as JSON text (what does not parse,
+        is no object, is empty or repeats a key), and the guard's keys typed by read_json
+        (objects that are no row of their stream). Numbering lines makes DuckDB read on one
+        thread, so only a file where something was counted is read again to find where, and
+        only for what was counted there.
         """
         many = len(paths) > 1
         source = self._refs_list(paths) if many else self.file_ref(paths[0])
@@ -292,42 +303,68 @@ class LogReader:
         if many:
             options += ", filename = true"
         file = "filename" if many else "null"
-        rows = self.con.execute(
-            f"""select {file} as file, count(*) as lines,
-                list(ordinality) filter (where flag is not null) as ordinals,
-                list(flag) filter (where flag is not null) as flags
+        counts = self.con.execute(
+            f"""select {file} as file, count(*), count(*) filter (where broken),
+                count(*) filter (where not broken and (len(keys) = 0 or len(keys) <> list_unique(keys)))
             from (
-                select ordinality, {file} as filename, case
-                    when json is null then 'unparsed'
-                    when not starts_with(ltrim(json::varchar), '{{') then 'not_object'
-                    when len(json_keys(json)) = 0 then 'empty_object'
-                    when len(json_keys(json)) <> len(list_distinct(json_keys(json))) then 'duplicate_keys'
-                end as flag
-                from read_ndjson_objects({source}, {options}) with ordinality
+                select {file} as filename, json is null or not starts_with(ltrim(json::varchar), '{{') as broken,
+                    json_keys(json) as keys
+                from read_ndjson_objects({source}, {options})
             )
             group by all""").fetchall()
-        guard_keys = ["schema", *SESSION_MARKS] if stream == "sessions" else \
-            ["schema", *(c.name for c in REPLAY_COLUMNS if c.name != "schema"), *SESSION_MARKS]
-        spec = "{" + ", ".join(f"'{k}': '{'VARCHAR' if k == 'schema' else 'JSON'}'" for k in guard_keys) + "}"
-        strangers = self.con.execute(
-            f"""select {file} as file, list(ordinality), list(schema is not null)
-            from read_json({source}, format = 'newline_delimited', records = true, columns = {spec},
-                {options}) with ordinality
+        strangers = dict(self.con.execute(
+            f"""select {file} as file, count(*)
+            from read_json({source}, format = 'newline_delimited', records = true,
+                columns = {self._guard_spec(stream)}, {options})
             where not {is_row_sql(stream)}
-            group by all""").fetchall()
-        by_file = {(f if many else paths[0]): (n, dict(zip(o or [], fl or []))) for f, n, o, fl in rows}
-        for f, ordinals, foreign in strangers:
-            flags = by_file.setdefault(f if many else paths[0], (0, {}))[1]
-            for o, is_foreign in zip(ordinals or [], foreign or []):
-                # A line that did not parse reads as a row of NULLs here: it is flagged already.
-                flags.setdefault(o, "foreign_row" if is_foreign else "not_a_row")
+            group by all""").fetchall())
         out = {}
-        start = 1
-        for path in paths:  # a many-file read numbers rows across files: renumber per file
-            n, flagged = by_file.get(path, (0, {}))
-            out[path] = (n, [(o - start + 1, f) for o, f in sorted(flagged.items())])
-            start += n
+        for f, lines, broken, odd_keys in counts:
+            path = f if many else paths[0]
+            flagged: dict[int, str] = {}
+            if broken or odd_keys:
+                flagged = self._locate_text(stream, path, keys=bool(odd_keys))
+            if strangers.get(f):
+                for o, foreign in self._locate_strangers(stream, path):
+                    # A line that did not parse reads as a row of NULLs there: flagged already.
+                    flagged.setdefault(o, "foreign_row" if foreign else "not_a_row")
+            out[path] = (lines, sorted(flagged.items()))
+        for path in paths:
+            out.setdefault(path, (0, []))
         return out
+
+    def _guard_spec(self, stream: str) -> str:
+        keys = ["schema", *SESSION_MARKS] if stream == "sessions" else \
+            ["schema", *(c.name for c in REPLAY_COLUMNS if c.name != "schema"), *SESSION_MARKS]
+        return "{" + ", ".join(f"'{k}': '{'VARCHAR' if k == 'schema' else 'JSON'}'" for k in keys) + "}"
+
+    def _locate_text(self, stream: str, path: str, *, keys: bool) -> dict[int, str]:
+        """Where in one file the lines that are not plain JSON objects are (and, with ``keys``,
+        the empty ones and those that repeat a key)."""
+        cases = ["when json is null then 'unparsed'",
+                 "when not starts_with(ltrim(json::varchar), '{') then 'not_object'"]
+        if keys:
+            cases += ["when len(json_keys(json)) = 0 then 'empty_object'",
+                      "when len(json_keys(json)) <> list_unique(json_keys(json)) then 'duplicate_keys'"]
+        rows = self.con.execute(
+            f"""select ordinality, flag
+            from (
+                select ordinality, case {" ".join(cases)} end as flag
+                from read_ndjson_objects({self.file_ref(path)}, ignore_errors = true,
+                    maximum_object_size = {self._limit[stream]}) with ordinality
+            )
+            where flag is not null""").fetchall()
+        return dict(rows)
+
+    def _locate_strangers(self, stream: str, path: str) -> list[tuple[int, bool]]:
+        """Where in one file the objects that are no row of its stream are, and whether each
+        names another stream's schema."""
+        return self.con.execute(
+            f"""select ordinality, schema is not null
+            from read_json({self.file_ref(path)}, format = 'newline_delimited', records = true,
+                columns = {self._guard_spec(stream)}, ignore_errors = true,
+                maximum_object_size = {self._limit[stream]}) with ordinality
+            where not {is_row_sql(stream)}""").fetchall()
 
     def _salvage(self, path: str, scan: FileScan, exc: Exception) -> str | None:
         """Decompress a file DuckDB could not read into a private copy, up to where it breaks.

@@ -15,7 +15,7 @@ from typing import Any
 
 from .catalog import Catalog, load_catalog
 from .columns import ATTEMPTS_VIEW, READ_MACROS, replay_typed_select, replay_typed_spec, is_row_sql
-from .errors import ForensicsError
+from .errors import ColumnNotRead, ForensicsError
 from .measures import MACROS as MEASURE_MACROS
 from .lines import FileScan, ScanReport, count_lines, physical_lines
 from .narrow import NOT_READ, columns_read, view_over
@@ -80,16 +80,23 @@ class Store:
         self._loaded = None
 
     def check(self) -> ScanReport:
-        """Check every file (once) and switch to the tolerant views; returns every file's scan."""
-        if self.reader.strict:
+        """Check every file (once), reading tolerantly from then on if anything was found; returns every file's scan."""
+        if self.reader.checked is None:
             self.reader.check()
-            self._build_views()
+            if self.reader.tolerant:
+                self._build_views()
         return self.reader.checked
+
+    def _read_tolerantly(self) -> None:
+        """After a statement the optimistic reader could not finish: check, and read tolerantly."""
+        self.reader.check()
+        self.reader.tolerant = True
+        self._build_views()
 
     @property
     def scan(self) -> ScanReport:
         """Every file's rows and unreadable lines (runs the check if nothing has been read yet)."""
-        if not self.reader.strict:
+        if self.reader.checked is not None:
             return self.reader.checked
         if self._loaded is not None:
             if self._loaded.scan is None:
@@ -106,7 +113,7 @@ class Store:
 
     def warnings(self) -> list[str]:
         """What to say on stderr about unreadable lines and files: nothing unless one was refused."""
-        return [] if self.reader.strict else self.reader.checked.warnings()
+        return [] if self.reader.checked is None else self.reader.checked.warnings()
 
     # -- querying ---------------------------------------------------------------------
 
@@ -120,9 +127,9 @@ class Store:
             # What DuckDB raises for a line or file it cannot read; SQL mistakes go straight out.
             exc: Exception = first
             if NOT_READ in str(first):
-                raise ForensicsError("column " + str(first).split(NOT_READ, 1)[1].splitlines()[0]) from None
+                raise ColumnNotRead("column " + str(first).split(NOT_READ, 1)[1].splitlines()[0]) from None
             if self.reader.strict and (self.reader.paths["sessions"] or self.reader.paths["replay_runs"]):
-                self.check()
+                self._read_tolerantly()
                 try:
                     return fn()
                 except duckdb.Error as again:
@@ -153,7 +160,8 @@ class Store:
     def sql(self, text: str):
         """A DuckDB relation over the views, for notebooks and ad-hoc work (checks the logs first)."""
         # A relation runs later, out of reach of the optimistic retry: read tolerantly.
-        self.check()
+        if self.reader.strict:
+            self._read_tolerantly()
         return self.con.sql(text)
 
     def run(self, name: str, **params: Any):
@@ -195,7 +203,7 @@ class Store:
 
     def materialize(self, since: datetime | None = None, until: datetime | None = None,
                     *, replay: bool = False, columns: set[str] | dict[str, set[str]] | None = None,
-                    window_only: bool = False) -> int:
+                    window_only: bool = False, lines: bool = True) -> int:
         """Parse the logs once into temp tables behind the same view names; returns rows in the window.
 
         Every row is kept with its file, line and time (so totals and coverage need no
@@ -203,7 +211,9 @@ class Store:
         only those columns: a set of names (the alarm's narrow read) keeps them in both
         views, plus what an alarm row is reported with; a mapping (from `columns_read`)
         keeps exactly each view's own. Rows whose timestamp is not valid are in every
-        window: a broken timestamp must not hide a violation.
+        window: a broken timestamp must not hide a violation. Without ``lines`` the load
+        numbers no lines (numbering them makes DuckDB read on one thread): `line` is then a
+        stand-in that raises `ColumnNotRead` the moment a statement needs a row's line.
         """
         # The window lives in two variables, so the views filter by it (DuckDB folds them
         # into constants) instead of the load storing a flag per row.
@@ -224,6 +234,8 @@ class Store:
             # A stream read from one file needs no file name per row: its views say it once.
             if keep[stream] is not None and len(paths[stream]) == 1:
                 keep[stream].discard("source_file")
+            if keep[stream] is not None and not lines:
+                keep[stream].discard("line")
 
         def build():
             described = {stream: self.describe(view) for stream, view in _VIEWS.items()}
@@ -257,12 +269,12 @@ class Store:
             described = self._run(build)
         finally:
             self.con.execute("reset preserve_insertion_order")
-        strict_names = isinstance(columns, dict)
+        stand_ins = True if isinstance(columns, dict) else (set() if lines else {"line"})
         views = {}
         for stream, table in _TABLES.items():
             have = {r[0] for r in self.con.execute(f"select column_name from (describe {table})").fetchall()}
             one = self.reader.ref(paths[stream][0]) if len(paths[stream]) == 1 else None
-            views[stream] = view_over(described[stream], have, one_file=one, stand_ins=strict_names)
+            views[stream] = view_over(described[stream], have, one_file=one, stand_ins=stand_ins)
         self.con.execute(f"create or replace temp view sessions as select {views['sessions']} "
                          f"from _sessions_all where {in_window}")
         if replay:
@@ -337,7 +349,7 @@ class Store:
     def _has_blank_lines(self, path: str) -> bool:
         if path not in self.reader.paths["sessions"] + self.reader.paths["replay_runs"]:
             return False
-        if self.reader.strict and self._loaded is not None and self._loaded.window_only:
+        if self.reader.checked is None and self._loaded is not None and self._loaded.window_only:
             # The file's count of non-blank lines is not known here: map by reading it,
             # rather than count its newlines only to compare them with nothing.
             return True
