@@ -103,7 +103,7 @@ REPLAY_COLUMNS = (
 
 # The keys only a session row carries: a line without `schema` is a session row when it
 # has one of them (older producers), and never one when it has none.
-SESSION_MARKS = ("final_verdict", "iterations", "attempts")
+SESSION_MARKS = ("final_verdict", "attempts")
 
 
 def read_spec(columns: tuple[Column, ...], strict: bool) -> str:
@@ -233,19 +233,18 @@ from (
 """
 
 # Timestamps are RFC 3339 or nothing: DuckDB's cast alone also takes `epoch`, `infinity`,
-# a bare date and a time with no offset, none of which says when a row was written. The
-# shape test is plain string slicing, so the common case costs one cast; lower-case `t`/`z`
-# and a leap second (`:60`, read as the next second) take the second cast.
+# a bare date, a time with no offset, hour 24 and offsets past ±23:59, none of which says
+# when a row was written. The cast checks the date and time themselves; the shape test
+# around it is a few string slices (length, offset, year), so the common case costs one
+# cast; lower-case `t`/`z` and a leap second (`:60`, read as the next second) take a second.
 READ_MACROS = r"""
 create or replace temp macro rfc3339(t) as
     case when length(t) between 20 and 40
-        and substr(t, 5, 1) = '-' and substr(t, 8, 1) = '-' and substr(t, 11, 1) in ('T', 't', ' ')
-        and substr(t, 14, 1) = ':' and substr(t, 17, 1) = ':' and substr(t, 12, 2) <= '23'
-        and (right(t, 1) in ('Z', 'z') or (substr(t, -6, 1) in ('+', '-') and substr(t, -3, 1) = ':'
+        -- no log of this kind was written before 2000: Go's zero time (0001-01-01) and
+        -- the Unix epoch are a producer's unset clock, so they read as no time
+        and substr(t, 1, 4) >= '2000' and substr(t, 12, 2) <= '23'
+        and (ends_with(t, 'Z') or ends_with(t, 'z') or (substr(t, -6, 1) in ('+', '-') and substr(t, -3, 1) = ':'
                                            and substr(t, -5, 2) <= '23' and substr(t, -2, 2) <= '59'))
-        -- No log of this kind was written before 2000: Go's zero time (0001-01-01) and
-        -- the Unix epoch are a producer's unset clock, so they read as no time.
-        and substr(t, 1, 4) >= '2000'
     then coalesce(
         try_cast(t as timestamptz),
         case when substr(t, 18, 2) = '60'
