@@ -39,6 +39,8 @@ QUERIES = {
                                      [("timestamp", 1), ("session_id", 1)]),
     "top_rejection_errors": (lambda c, r, **p: ref.top_rejection_errors(c, **p), None),
     "ungrounded_accepted": (lambda c, r, **p: ref.ungrounded_accepted(c, **p), [("timestamp", 1), ("session_id", 1)]),
+    "ungrounded_unknown_verdict": (lambda c, r, **p: ref.ungrounded_unknown_verdict(c, **p),
+                                   [("timestamp", 1), ("session_id", 1)]),
     "unverified_accepted_fill": (lambda c, r, **p: ref.unverified_accepted_fill(c, **p),
                                  [("timestamp", 1), ("session_id", 1)]),
     "verdict_breakdown": (lambda c, r, **p: ref.verdict_breakdown(c, **p), None),

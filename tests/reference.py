@@ -402,6 +402,16 @@ def ungrounded_accepted(calls, since=None, until=None):
             for c in rows]
 
 
+def ungrounded_unknown_verdict(calls, since=None, until=None):
+    """Rows with a false roster verdict and a final verdict the format does not know."""
+    rows = [c for c in calls if in_alarm_window(c.timestamp, since, until) and c.grounded is False
+            and c.final_verdict not in ("accepted", "max_iter_exhausted", "infra_error")]
+    rows.sort(key=lambda c: (nulls_last(c.timestamp), nulls_last(c.session_id)))
+    return [{"session_id": c.session_id, "timestamp": c.timestamp, "model": c.model, "kind": c.kind,
+             "daemon": c.daemon, "final_verdict": c.final_verdict, "source_file": c.source_file,
+             "line": c.line} for c in rows]
+
+
 def unverified_accepted_fill(calls, since=None, until=None):
     """Accepted fills without a boolean roster verdict."""
     rows = [c for c in calls if in_alarm_window(c.timestamp, since, until)
@@ -549,6 +559,7 @@ def report(calls, replays, start: datetime, *, trend_weeks: int) -> ReportFigure
     models.sort(key=lambda m: (m["too_few"], -(m["first_shot_rate"] or 0), _model_order(m["model"])))
     alarms = {}
     for name, query in (("ungrounded_accepted", ungrounded_accepted),
+                        ("ungrounded_unknown_verdict", ungrounded_unknown_verdict),
                         ("unverified_accepted_fill", unverified_accepted_fill)):
         rows = query(calls, start, end)
         alarms[name] = (len(rows), sorted({r["session_id"] for r in rows if r["session_id"]}))

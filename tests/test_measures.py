@@ -264,7 +264,8 @@ def test_the_reports_alarm_section_counts_rows_whose_timestamp_does_not_parse(tm
     outcome = evaluate(AlarmOptions(sessions=[str(p)], config="/dev/null", since=START.isoformat()))
     assert outcome.exit_code == 1 and [v["session_id"] for v in outcome.violations] == ["bad-ts"]
     alarms = {a["name"]: (a["count"], a["session_ids"]) for a in report["alarms"]}
-    assert alarms == {"ungrounded_accepted": (1, ["bad-ts"]), "unverified_accepted_fill": (1, ["unverified"])}
+    assert alarms == {"ungrounded_accepted": (1, ["bad-ts"]), "ungrounded_unknown_verdict": (0, []),
+                      "unverified_accepted_fill": (1, ["unverified"])}
 
 
 # -- the worked examples return what their named queries return -----------------------------------

@@ -124,7 +124,8 @@ def test_report_reads_the_logs_once(tmp_path, monkeypatch):
         data = build_report(st, resolve_week("2026-W46"), trend_weeks=4, now=NOW)
     m = {x["model"]: x for x in data["models"]}
     assert m["m-a"]["calls"] == 5 and m["m-b"]["calls"] == 4
-    assert [a["count"] for a in data["alarms"]] == [1, 1]
+    assert {a["name"]: a["count"] for a in data["alarms"]} == {
+        "ungrounded_accepted": 1, "ungrounded_unknown_verdict": 0, "unverified_accepted_fill": 1}
     assert {(x["model"], x["hits_bucket"]) for x in data["depth"]} >= {("m-a", "6+"), ("m-b", "3-5")}
 
 

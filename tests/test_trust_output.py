@@ -251,3 +251,14 @@ def test_an_alarm_option_out_of_range_is_a_usage_error(cli, tmp_path, option):
     assert code == 2 and "could not evaluate" in err and "unexpected" not in err
     code, out, _ = cli("alarm", "-s", p, *option, "-f", "json")
     assert code == 2 and json.loads(out)["exit_code"] == 2
+
+
+@pytest.mark.parametrize("verdict", ["Accepted", "accepted ", "ACCEPTED", None, ""])
+def test_a_false_roster_verdict_beside_an_unknown_verdict_alarms(cli, tmp_path, verdict):
+    row = session("ODD", grounded=False)
+    row["final_verdict"] = verdict
+    exhausted = session("EX", verdict="max_iter_exhausted", grounded_in_roster=False)
+    p = write_jsonl(tmp_path / "s.jsonl", [session("ok"), row, exhausted])
+    code, out, _ = cli("alarm", "-s", p)
+    assert code == 1 and "CRITICAL ungrounded_unknown_verdict" in out and "session=ODD" in out
+    assert "session=EX" not in out
