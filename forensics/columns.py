@@ -68,21 +68,6 @@ class Column:
             return [f"json_transform({c}, '{ATTEMPTS_SHAPE}') as {c}"]
         return [c]
 
-    def empty(self) -> list[str]:
-        """Typed NULLs in the shape `select()` gives, for a stream with no file."""
-        c = self.ident
-        if self.wire == "timestamp":
-            return [f"null::timestamptz as {c}", "null::varchar as timestamp_raw"]
-        if self.wire == "integer":
-            return [f"null::bigint as {c}"]
-        if self.wire == "boolean":
-            return [f"null::boolean as {c}", f"null::json as {self.name}_raw"]
-        if self.wire == "object":
-            return [f"null::json as {c}"]
-        if self.wire == "attempts":
-            return [f"null::{ATTEMPT_TYPE} as {c}"]
-        return [f"null::varchar as {c}"]
-
 
 SESSION_COLUMNS = (
     Column("schema", "string"), Column("timestamp", "timestamp"), Column("daemon", "string"),
@@ -146,12 +131,11 @@ def session_columns_out() -> str:
 
 
 def empty_sessions() -> str:
-    """A `sessions` body with the view's columns and no rows."""
-    parts = [e for c in SESSION_COLUMNS for e in c.empty()]
-    at = next(i for i, p in enumerate(parts) if p.endswith('as "artifact"'))
-    parts[at:at] = ["null::boolean as first_shot", "null::bigint as attempts_to_accept"]
-    return ("select " + ", ".join(parts + ["null::varchar as source_file", "null::bigint as line"])
-            + " where false")
+    """A `sessions` body with the view's columns and no rows: the tolerant select over NULLs
+    of the read types, so its types are the file view's by construction."""
+    nulls = ", ".join(f"null::{c.read_type(False)} as {c.ident}" for c in SESSION_COLUMNS)
+    return (f"select {session_columns_out()} from (select {session_select(False)}, "
+            f"null::varchar as source_file, null::bigint as line from (select {nulls}) where false)")
 
 
 def _replay_type(c: Column, hits_only: bool) -> tuple[str, str]:
@@ -258,10 +242,16 @@ create or replace temp macro rfc3339(t) as
 
 # Over JSON text, the guard reads the keys it needs in one shape (DuckDB folds the
 # repeated json_transform into one parse per line).
-_GUARD_SHAPE = "{" + ",".join(
-    ['"schema":"VARCHAR"'] + [f'"{c.name}":"JSON"' for c in REPLAY_COLUMNS if c.name != "schema"]
-    + [f'"{m}":"JSON"' for m in SESSION_MARKS]) + "}"
 _REPLAY_KEYS = tuple(c.name for c in REPLAY_COLUMNS if c.name != "schema")
+
+
+def guard_keys(stream: str) -> tuple[str, ...]:
+    """The keys `is_row_sql` reads: `schema` as text, the rest only for being present (JSON)."""
+    return ("schema", *(() if stream == "sessions" else _REPLAY_KEYS), *SESSION_MARKS)
+
+
+_GUARD_SHAPE = "{" + ",".join(
+    f'"{k}":"{"VARCHAR" if k == "schema" else "JSON"}"' for k in guard_keys("replay_runs")) + "}"
 
 
 def is_row_sql(stream: str, *, over: str = "columns") -> str:

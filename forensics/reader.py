@@ -26,9 +26,8 @@ from pathlib import Path
 from .columns import (
     SESSION_COLUMNS,
     empty_replay,
-    REPLAY_COLUMNS,
-    SESSION_MARKS,
     empty_sessions,
+    guard_keys,
     is_row,
     is_row_sql,
     read_spec,
@@ -334,9 +333,8 @@ class LogReader:
         return out
 
     def _guard_spec(self, stream: str) -> str:
-        keys = ["schema", *SESSION_MARKS] if stream == "sessions" else \
-            ["schema", *(c.name for c in REPLAY_COLUMNS if c.name != "schema"), *SESSION_MARKS]
-        return "{" + ", ".join(f"'{k}': '{'VARCHAR' if k == 'schema' else 'JSON'}'" for k in keys) + "}"
+        return "{" + ", ".join(f"'{k}': '{'VARCHAR' if k == 'schema' else 'JSON'}'"
+                               for k in guard_keys(stream)) + "}"
 
     def _locate_text(self, stream: str, path: str, *, keys: bool) -> dict[int, str]:
         """Where in one file the lines that are not plain JSON objects are (and, with ``keys``,
