@@ -34,6 +34,25 @@ def test_views_have_explicit_types(tmp_path):
         assert ts.isoformat() == "2026-05-02T15:39:29.123456+00:00"  # normalised to UTC
 
 
+@pytest.mark.parametrize("tolerant", [False, True])
+def test_a_stream_without_files_has_the_same_columns_and_types_as_one_with_files(tmp_path, tolerant):
+    s = write_jsonl(tmp_path / "s.jsonl", [session("a")])
+    r = write_jsonl(tmp_path / "r.jsonl", [replay("a", 2)])
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"")
+
+    def shapes(sessions, replay_runs):
+        with open_store(sessions, replay_runs) as st:
+            if tolerant:
+                st.check()
+            return {v: st.con.execute(f"select column_name, column_type from (describe {v})").fetchall()
+                    for v in ("sessions", "attempts", "replay_runs")}
+
+    with_files = shapes(s, r)
+    assert all(with_files.values())
+    assert shapes(empty, None) == with_files
+
+
 def test_unreadable_lines_counted_by_cause_and_never_null_rows(tmp_path):
     p = tmp_path / "s.jsonl"
     write_jsonl(p, [
