@@ -7,6 +7,7 @@ __all__ = [
     "SessionLogger",
     "build_session_record",
     "connect",
+    "ingest",
     "new_session_id",
 ]
 
@@ -22,8 +23,16 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'forensics' has no attribute {name!r}")
 
 
-def connect(sessions=None, replay_runs=None, *, config=None, queries_dirs=None):
-    """Open the logs as a Store with `sessions`, `attempts` and `replay_runs` views (see forensics.store)."""
+def connect(sessions=None, replay_runs=None, *, config=None, queries_dirs=None, store=None, ingest=False):
+    """Open the logs (or a store folder and its sources' tails) as a Store with `sessions`,
+    `attempts` and `replay_runs` views (see forensics.store)."""
     from .store import connect as _connect
 
-    return _connect(sessions, replay_runs, config=config, queries_dirs=queries_dirs)
+    return _connect(sessions, replay_runs, config=config, queries_dirs=queries_dirs, store=store, ingest=ingest)
+
+
+def ingest(store, sessions=None, replay_runs=None, **kwargs):
+    """Append every new complete line of the sources to a store folder (see forensics.ingest)."""
+    from .ingest import ingest as _ingest
+
+    return _ingest(store, sessions, replay_runs, **kwargs)

@@ -216,10 +216,11 @@ class LogReader:
             body = f"select {session_columns_out()}\nfrom (\n{body}\n)"
         return body
 
-    def build(self) -> None:
-        """(Re)create `_sessions_files` and `_replay_files` for the current mode."""
-        self.con.execute(f"create or replace temp view _sessions_files as {self.stream_body('sessions')}")
-        self.con.execute(f"create or replace temp view _replay_files as {self.stream_body('replay_runs')}")
+    def build(self, names: dict[str, str] | None = None) -> None:
+        """(Re)create `_sessions_files` and `_replay_files` (or the given names) for the current mode."""
+        names = names or {"sessions": "_sessions_files", "replay_runs": "_replay_files"}
+        for stream in STREAMS:
+            self.con.execute(f"create or replace temp view {names[stream]} as {self.stream_body(stream)}")
 
     # -- the check -------------------------------------------------------------------
 

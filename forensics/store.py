@@ -21,6 +21,7 @@ from .lines import FileScan, ScanReport, count_lines, physical_lines
 from .narrow import NOT_READ, columns_read, view_over
 from .reader import FEW_FILES, NOT_A_ROW, LogReader
 from .sources import Sources
+from .storeview import Lake
 
 # Helpers the named queries share (measures.py), and the reading ones (columns.py).
 _MACROS = READ_MACROS + MEASURE_MACROS
@@ -45,7 +46,7 @@ class _Loaded:
 class Store:
     """One DuckDB connection with the `sessions`, `attempts` and `replay_runs` views."""
 
-    def __init__(self, sources: Sources, catalog: Catalog | None = None):
+    def __init__(self, sources: Sources, catalog: Catalog | None = None, *, lake: "Lake | None" = None):
         import duckdb  # imported here so `forensics --help` stays fast
 
         self.sources = sources
@@ -59,12 +60,17 @@ class Store:
         except duckdb.Error:
             pass
         self.con.execute(_MACROS)
+        # With a store folder (`lake`), the logs read are the tails of its sources, and the
+        # views are its Parquet files plus those tails, every line of which is checked.
+        self.lake = lake
         self.reader = LogReader(self.con, {
-            "sessions": [str(p) for p in sources.sessions or []],
-            "replay_runs": [str(p) for p in sources.replay_runs or []],
+            "sessions": lake.source_files("sessions") if lake else [str(p) for p in sources.sessions or []],
+            "replay_runs": lake.source_files("replay_runs") if lake else [str(p) for p in sources.replay_runs or []],
         })
         self._loaded: _Loaded | None = None
         self._blank_lines: dict[str, int] = {}
+        if lake is not None:
+            self.reader.check()
         self._run(self._build_views)
 
     @property
@@ -73,9 +79,16 @@ class Store:
         return "strict" if self.reader.strict else "tolerant"
 
     def _build_views(self) -> None:
-        self.reader.build()
-        self.con.execute("create or replace temp view sessions as select * from _sessions_files")
-        self.con.execute("create or replace temp view replay_runs as select * from _replay_files")
+        if self.lake is None:
+            self.reader.build()
+            hidden = ""
+        else:
+            from .storeview import PROVENANCE, install
+
+            install(self.con, self.reader, self.lake)
+            hidden = f" exclude ({', '.join(PROVENANCE)})"
+        self.con.execute(f"create or replace temp view sessions as select *{hidden} from _sessions_files")
+        self.con.execute(f"create or replace temp view replay_runs as select *{hidden} from _replay_files")
         self.con.execute(ATTEMPTS_VIEW)
         self._loaded = None
 
@@ -96,6 +109,10 @@ class Store:
     @property
     def scan(self) -> ScanReport:
         """Every file's rows and unreadable lines (runs the check if nothing has been read yet)."""
+        if self.lake is not None:
+            from .storeview import store_report
+
+            return store_report(self.con, self.reader.checked, self.lake)
         if self.reader.checked is not None:
             return self.reader.checked
         if self._loaded is not None:
@@ -113,6 +130,10 @@ class Store:
 
     def warnings(self) -> list[str]:
         """What to say on stderr about unreadable lines and files: nothing unless one was refused."""
+        if self.lake is not None:
+            from .storeview import tail_report
+
+            return tail_report(self.reader.checked, self.lake).warnings()
         return [] if self.reader.checked is None else self.reader.checked.warnings()
 
     # -- querying ---------------------------------------------------------------------
@@ -182,12 +203,15 @@ class Store:
         """True when these statements read `replay_runs` but no replay log was given."""
         from .narrow import columns_named
 
-        return not self.reader.paths["replay_runs"] and "replay_runs" in columns_named(sql_texts)
+        given = self.lake.replay_sources if self.lake is not None else self.reader.paths["replay_runs"]
+        return not given and "replay_runs" in columns_named(sql_texts)
 
     def describe(self, view: str) -> list[tuple[str, str]]:
         """(name, type) of a file view's columns."""
-        return self._run(lambda: self.con.execute(
-            f"select column_name, column_type from (describe {view})").fetchall())
+        from .storeview import PROVENANCE
+
+        return [(n, t) for n, t in self._run(lambda: self.con.execute(
+            f"select column_name, column_type from (describe {view})").fetchall()) if n not in PROVENANCE]
 
     def columns_read(self, statements: list[tuple[str, dict[str, Any]]]) -> dict[str, set[str]]:
         """The columns of `sessions` and `replay_runs` these (sql, params) statements read."""
@@ -203,7 +227,7 @@ class Store:
 
     def materialize(self, since: datetime | None = None, until: datetime | None = None,
                     *, replay: bool = False, columns: set[str] | dict[str, set[str]] | None = None,
-                    window_only: bool = False, lines: bool = True) -> int:
+                    window_only: bool = False, lines: bool = True, after_batch: int | None = None) -> int:
         """Parse the logs once into temp tables behind the same view names; returns rows in the window.
 
         Every row is kept with its file, line and time (so totals and coverage need no
@@ -222,7 +246,13 @@ class Store:
         in_window = """("timestamp" is null
             or ((getvariable('forensics_since') is null or "timestamp" >= getvariable('forensics_since'))
                 and (getvariable('forensics_until') is null or "timestamp" < getvariable('forensics_until'))))"""
-        paths = self.reader.paths
+        if self.lake is not None:
+            # A row that arrived since the last alarm is in the window whatever its time: a
+            # producer whose clock is slow must not slip a violation past `--since`.
+            self.con.execute("set variable forensics_after_batch = ?::bigint", [after_batch])
+            in_window = (f"({in_window} or (getvariable('forensics_after_batch') is not null "
+                         f"and coalesce(_batch > getvariable('forensics_after_batch'), true)))")
+        paths = self.reader.paths if self.lake is None else {"sessions": [None, None], "replay_runs": [None, None]}
         keep: dict[str, set[str] | None] = {"sessions": None, "replay_runs": None}
         if isinstance(columns, dict):
             keep["sessions"] = set(columns.get("sessions", ())) | {"timestamp", "source_file"}
@@ -230,6 +260,10 @@ class Store:
         elif columns is not None:
             keep["sessions"] = set(columns) | _ALWAYS_KEPT
             keep["replay_runs"] = set(columns) | {"session_id", "source_file", "line"}
+        if self.lake is not None:
+            for stream in keep:
+                if keep[stream] is not None:
+                    keep[stream].add("_batch")
         for stream in keep:
             # A stream read from one file needs no file name per row: its views say it once.
             if keep[stream] is not None and len(paths[stream]) == 1:
@@ -240,11 +274,15 @@ class Store:
         def build():
             described = {stream: self.describe(view) for stream, view in _VIEWS.items()}
             if keep["sessions"] is None:
-                select = (f"* replace (case when {in_window} then prompt end as prompt, "
+                select = (f"* exclude (_file_id, _fingerprint) replace (case when {in_window} then prompt end as prompt, "
+                      if self.lake is not None else
+                      f"* replace (case when {in_window} then prompt end as prompt, "
                           f"case when {in_window} then attempts end as attempts, "
                           f"case when {in_window} then artifact end as artifact)")
             else:
                 select = ", ".join(f'"{n}"' for n, _ in described["sessions"] if n in keep["sessions"])
+                if self.lake is not None:
+                    select += ", _batch"
             where = f" where {in_window}" if window_only else ""
             self.con.execute(f"create or replace temp table _sessions_all as select {select} "
                              f"from _sessions_files{where}")
@@ -255,7 +293,7 @@ class Store:
                 # Even when no statement reads a replay column, its rows are still counted.
                 rselect = ", ".join(f'"{n}"' for n, _ in described["replay_runs"] if n in rkeep) or "session_id"
             source = "_replay_files"
-            if replay and rkeep is not None and "raw" not in rkeep and self.reader.strict \
+            if replay and rkeep is not None and "raw" not in rkeep and self.reader.strict and self.lake is None \
                     and 0 < len(paths["replay_runs"]) <= FEW_FILES:
                 source = self._typed_replay_view(hits_only="retrieval" not in rkeep, line="line" in rkeep)
             self.con.execute(f"create or replace temp table _replay_mat as select {rselect} from "
@@ -319,7 +357,8 @@ class Store:
         """Turn `line` values (DuckDB's non-blank row numbers) into physical line numbers in place."""
         # DuckDB numbers non-blank lines; people open files at physical lines. Blank lines
         # are rare, so the mapping is only computed for files a result actually names.
-        if "source_file" not in result.columns or "line" not in result.columns:
+        if self.lake is not None or "source_file" not in result.columns or "line" not in result.columns:
+            # A store's rows carry physical lines already.
             return
         fi, li = result.columns.index("source_file"), result.columns.index("line")
         wanted: dict[str, list[int]] = {}
@@ -347,6 +386,8 @@ class Store:
         return scan.read_from if scan is not None and scan.read_from else path
 
     def _has_blank_lines(self, path: str) -> bool:
+        if self.lake is not None:
+            return False
         if path not in self.reader.paths["sessions"] + self.reader.paths["replay_runs"]:
             return False
         if self.reader.checked is None and self._loaded is not None and self._loaded.window_only:
@@ -371,6 +412,8 @@ class Store:
         """Close the connection and remove temporary files."""
         self.con.close()
         self.reader.close()
+        if self.lake is not None:
+            self.lake.close()
 
     def __enter__(self):
         return self
@@ -408,9 +451,35 @@ def connect(
     *,
     config: str | None = None,
     queries_dirs: list[str] | None = None,
+    store: str | Path | None = None,
+    ingest: bool = False,
 ) -> Store:
-    """Open the logs (flags, then FORENSICS_* variables, then forensics.toml) as a Store."""
+    """Open the logs (flags, then FORENSICS_* variables, then forensics.toml) as a Store.
+
+    With ``store`` (a folder `forensics ingest` writes), the views are the store plus the
+    live tail of each of its sources; ``ingest`` appends the new lines to it first.
+    """
     from .sources import resolve
 
-    src = resolve(sessions, replay_runs, config=config, queries_dirs=queries_dirs)
-    return Store(src)
+    if store is None:
+        src = resolve(sessions, replay_runs, config=config, queries_dirs=queries_dirs)
+        return Store(src)
+    return open_store(store, sessions, replay_runs, config=config, queries_dirs=queries_dirs, ingest=ingest)
+
+
+def open_store(store, sessions=None, replay_runs=None, *, config=None, queries_dirs=None,
+               ingest: bool = False) -> Store:
+    """A Store over a store folder and its sources' tails (sources given here override its own)."""
+    from .sources import resolve
+    from .storeview import open_lake
+
+    if ingest:
+        from .ingest import ingest as run_ingest
+
+        run_ingest(store, sessions, replay_runs, config=config)
+    src = resolve(config=config, queries_dirs=queries_dirs, streams=False)
+    specs = None
+    if sessions or replay_runs:
+        as_list = lambda v: [] if v is None else [str(v)] if isinstance(v, (str, Path)) else [str(x) for x in v]
+        specs = {"sessions": as_list(sessions), "replay_runs": as_list(replay_runs)}
+    return Store(src, lake=open_lake(Path(store).expanduser(), specs))

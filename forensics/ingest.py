@@ -1,0 +1,401 @@
+"""`forensics ingest`: append every complete line that is new since the last ingest to the store.
+
+One ingest at a time (a lock inside the store). New Parquet files are written under names
+no committed manifest lists, and the manifest is replaced as the last step: an ingest
+killed at any point leaves the last committed state, and the next ingest removes what the
+killed one wrote and reads the same bytes again.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ForensicsError, ParameterError
+from .manifest import STREAM_DIRS, Manifest, StoreError, commit, load, now_iso
+
+STREAMS = ("sessions", "replay_runs")
+LOCK_NAME = ".lock"
+# A compaction merges a day's files once it has this many.
+COMPACT_AT = 24
+# Files a compaction replaced are deleted this long after, so a reader that opened the
+# manifest before can still read them.
+RETIRE_AFTER_S = 3600
+
+
+@dataclass
+class FileIngest:
+    """What one ingest did with one file."""
+
+    path: str
+    stream: str
+    action: str
+    rows: int = 0
+    unreadable: int = 0
+    bytes: int = 0
+    reason: str = ""
+
+    def as_dict(self) -> dict:
+        """A JSON-ready entry."""
+        out = {"file": self.path, "stream": self.stream, "action": self.action, "rows": self.rows,
+               "unreadable_lines": self.unreadable, "bytes": self.bytes}
+        if self.reason:
+            out["reason"] = self.reason
+        return out
+
+
+@dataclass
+class IngestReport:
+    """What an ingest read and committed."""
+
+    store: str
+    batch: int
+    files: list[FileIngest] = field(default_factory=list)
+    rows: dict = field(default_factory=lambda: {s: 0 for s in STREAMS})
+    unreadable: int = 0
+    bytes: int = 0
+    compacted: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def retried(self) -> list[FileIngest]:
+        """Files that could not be read now and are tried again next run."""
+        return [f for f in self.files if f.action == "retry"]
+
+    def as_dict(self) -> dict:
+        """A JSON-ready summary."""
+        return {"store": self.store, "batch": self.batch, "rows": self.rows,
+                "unreadable_lines": self.unreadable, "bytes": self.bytes, "compacted_files": self.compacted,
+                "files": [f.as_dict() for f in self.files]}
+
+
+def store_lock(root: Path, wait: float):
+    """The store's own lock, held by one ingest at a time."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(root / LOCK_NAME))
+    try:
+        lock.acquire(timeout=wait)
+    except Timeout:
+        raise ForensicsError(f"store {root}: another ingest holds {root / LOCK_NAME}; "
+                             f"gave up after {wait:g}s") from None
+    return lock
+
+
+def ingest(store: str | os.PathLike, sessions: list[str] | str | None = None,
+           replay_runs: list[str] | str | None = None, *, config: str | os.PathLike | None = None,
+           env: dict | None = None, compact: bool = False, lock_wait: float = 60.0) -> IngestReport:
+    """Append every new complete line of the store's sources to it; returns what was read."""
+    root = Path(store).expanduser()
+    if root.exists() and not root.is_dir():
+        raise ParameterError(f"--store {root}: not a folder")
+    if not 0 <= lock_wait <= 86400:
+        raise ParameterError(f"lock wait takes 0 to 86400 seconds, got {lock_wait}")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"store {root}: cannot create it: {exc.strerror}") from exc
+    lock = store_lock(root, lock_wait)
+    try:
+        manifest = load(root)
+        if manifest is None:
+            if any(p.name not in (LOCK_NAME, ".tmp") for p in root.iterdir()):
+                raise StoreError(f"store {root}: the folder holds other files and no manifest.json; "
+                                 "give an empty or new folder")
+            manifest = Manifest(created_at=now_iso())
+        _clean(root, manifest)
+        manifest.sources = _sources(manifest, sessions, replay_runs, config, env)
+        report = _ingest(root, manifest)
+        if compact or _needs_compaction(manifest):
+            report.compacted = compact_store(root, manifest)
+        _delete_retired(root, manifest)
+        return report
+    finally:
+        lock.release()
+
+
+def _sources(manifest: Manifest, sessions, replay_runs, config, env) -> dict:
+    """The specs to read: as given, else the store's own, else $FORENSICS_* or forensics.toml."""
+    from .errors import SourceError
+    from .sources import resolve
+
+    if sessions or replay_runs:
+        specs = {"sessions": _as_list(sessions), "replay_runs": _as_list(replay_runs)}
+    elif manifest.sources.get("sessions") or manifest.sources.get("replay_runs"):
+        return manifest.sources
+    else:
+        try:
+            src = resolve(None, None, config=config, env=env)
+        except SourceError as exc:
+            raise SourceError(f"{exc}; the store remembers its sources after the first ingest") from None
+        specs = {"sessions": [str(p) for p in src.sessions or []],
+                 "replay_runs": [str(p) for p in src.replay_runs or []]}
+    return {k: [os.path.abspath(os.path.expanduser(v)) for v in vs] for k, vs in specs.items()}
+
+
+def _as_list(v) -> list[str]:
+    if v is None:
+        return []
+    return [os.fspath(v)] if isinstance(v, (str, os.PathLike)) else [os.fspath(x) for x in v]
+
+
+def _ingest(root: Path, manifest: Manifest) -> IngestReport:
+    from .storeview import Lake, plan_tails, private_folder, remove_folder, source_files
+
+    batch = manifest.batch + 1
+    report = IngestReport(store=str(root), batch=batch)
+    files, missing = source_files(manifest.sources)
+    if not files and not manifest.checkpoints:
+        reasons = "; ".join(m.reason for m in missing) or "no files"
+        raise ForensicsError(f"store {root}: its sources name no file now ({reasons})")
+    tmp = private_folder(root)
+    try:
+        for attempt in range(3):
+            checkpoints = [type(c).from_dict(c.as_dict()) for c in manifest.checkpoints]
+            tails, skipped, new = plan_tails(checkpoints, files, manifest.next_id(), tmp, consume=True)
+            # A file read in place must not have grown while it was read: its rows past the
+            # planned end would be read twice. If one did, its bytes are read from a copy.
+            before = {t.read_path: _stamp(t.read_path) for t in tails if t.direct}
+            lake = Lake(root=root, tails=tails, checkpoints=checkpoints + new,
+                        file_paths=_paths(checkpoints + new, tails))
+            written, scans = _write_batch(root, lake, batch, tmp)
+            if all(_stamp(p) == s for p, s in before.items()) or attempt == 2:
+                break
+            _remove(root, written)
+            for f in os.listdir(tmp):
+                os.unlink(tmp / f)
+        _finish(manifest, report, checkpoints, new, tails, skipped + missing, scans, written, batch)
+        commit(root, manifest)
+    finally:
+        remove_folder(tmp)
+    return report
+
+
+def _stamp(path: str):
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns)
+
+
+def _paths(checkpoints, tails) -> list:
+    paths = [None] * max((c.id for c in checkpoints), default=0)
+    for c in checkpoints:
+        paths[c.id - 1] = c.path
+    for t in tails:
+        paths[t.segment.checkpoint.id - 1] = t.segment.path
+    return paths
+
+
+def _write_batch(root: Path, lake, batch: int, tmp: Path):
+    """Read the tails (every line checked) and write them as this batch's Parquet files."""
+    from .sources import Sources
+    from .store import Store
+
+    from .storeview import tail_report
+
+    written: list[dict] = []
+    with Store(Sources(), lake=lake) as st:
+        scans = tail_report(st.reader.checked, lake)
+        con = st.con
+        con.execute("set preserve_insertion_order = false")
+        for stream in STREAMS:
+            view = "_sessions_files" if stream == "sessions" else "_replay_files"
+            cols = [c for c, _ in con.execute(f"select column_name, column_type from (describe {view})").fetchall()
+                    if not c.startswith("_")]
+            select = ", ".join(f'"{c}"' for c in cols)
+            stage = tmp / f"stage-{stream}"
+            con.execute(
+                f"""copy (
+                    select {select}, _file_id as file_id, _fingerprint as fingerprint, $batch::bigint as batch,
+                        coalesce(strftime("timestamp", '%Y-%m-%d'), 'unknown') as day
+                    from {view}
+                ) to '{_sql_path(stage)}' (format parquet, partition_by (day), compression zstd)""", {"batch": batch})
+            written += _place(con, root, stage, stream, batch)
+        bad = _unreadable_rows(scans, lake, batch)
+        if bad:
+            con.execute("create temp table _forensics_bad (batch bigint, stream varchar, source_file varchar, "
+                        "file_id bigint, line bigint, cause varchar, starts varchar)")
+            con.executemany("insert into _forensics_bad values (?, ?, ?, ?, ?, ?, ?)", bad)
+            rel = f"unreadable/b{batch:09d}.parquet"
+            (root / "unreadable").mkdir(exist_ok=True)
+            con.execute(f"copy _forensics_bad to '{_sql_path(root / rel)}' (format parquet)")
+            written.append({"path": rel, "stream": "unreadable", "day": None, "rows": len(bad), "batch": batch,
+                            "bytes": (root / rel).stat().st_size})
+    return written, scans
+
+
+def _sql_path(path: Path) -> str:
+    # COPY takes no bound file name; the store's own folder is the only path formatted in.
+    return str(path).replace("'", "''")
+
+
+def _place(con, root: Path, stage: Path, stream: str, batch: int) -> list[dict]:
+    """Move the staged day folders' files into the store under this batch's names."""
+    out = []
+    if not stage.exists():
+        return out
+    for day_dir in sorted(stage.iterdir()):
+        day = day_dir.name.split("=", 1)[1]
+        target = root / stream / day_dir.name
+        target.mkdir(parents=True, exist_ok=True)
+        for i, f in enumerate(sorted(day_dir.glob("*.parquet"))):
+            rel = f"{stream}/{day_dir.name}/b{batch:09d}-{i}.parquet"
+            rows = con.execute("select coalesce(sum(num_rows), 0) from parquet_file_metadata(?)",
+                               [str(f)]).fetchone()[0]
+            os.replace(f, root / rel)
+            out.append({"path": rel, "stream": stream, "day": day, "rows": int(rows), "batch": batch,
+                        "bytes": (root / rel).stat().st_size})
+    return out
+
+
+def _unreadable_rows(scans, lake, batch: int) -> list[list[Any]]:
+    by_path = {t.segment.path: t for t in lake.tails}
+    rows = []
+    for scan in scans.files:
+        t = by_path.get(scan.path)
+        if t is None:
+            continue
+        for _, line, cause in scan.bad_lines:
+            rows.append([batch, scan.stream, scan.path, t.segment.checkpoint.id, line, cause,
+                         scan.previews.get(line, "")])
+    return rows
+
+
+def _finish(manifest: Manifest, report: IngestReport, checkpoints, new, tails, skipped, scans, written, batch):
+    """Advance the checkpoints past what was read, and record the batch in the manifest."""
+    at = now_iso()
+    by_path = scans.by_path()
+    for t in tails:
+        seg, ck = t.segment, t.segment.checkpoint
+        scan = by_path.get(seg.path)
+        if scan is not None and scan.error:
+            report.files.append(FileIngest(seg.path, seg.stream, "retry", reason=scan.error))
+            continue
+        rows = scan.rows if scan else 0
+        bad = scan.unreadable_total if scan else 0
+        ck.offset, ck.lines = t.end, t.base + t.lines
+        ck.fp, ck.fp_len = t.fp, t.fp_len
+        ck.rows += rows
+        ck.unreadable += bad
+        ck.ingested_at = ck.seen_at = at
+        if seg.compressed:
+            ck.copies.append([seg.stat.st_dev, seg.stat.st_ino, seg.stat.st_size, seg.stat.st_mtime_ns])
+            if not ck.path or not os.path.exists(ck.path) or ck.compressed:
+                ck.path = seg.path
+        else:
+            ck.path, ck.dev, ck.ino = seg.path, seg.stat.st_dev, seg.stat.st_ino
+            ck.size, ck.mtime_ns = seg.stat.st_size, seg.stat.st_mtime_ns
+        report.files.append(FileIngest(seg.path, seg.stream, seg.action, rows, bad, t.end - seg.start))
+        report.rows[seg.stream] += rows
+        report.unreadable += bad
+        report.bytes += t.end - seg.start
+    pending = {p["path"]: p for p in manifest.pending}
+    manifest.pending = []
+    for sk in skipped:
+        if sk.checkpoint is not None:
+            sk.checkpoint.seen_at = at
+        if sk.action == "retry":
+            since = pending.get(sk.path, {}).get("since", at)
+            manifest.pending.append({"path": sk.path, "stream": sk.stream, "reason": sk.reason, "since": since})
+            report.warnings.append(f"warning: {sk.path}: not read now, retried next run: {sk.reason}")
+        if sk.action in ("retry", "empty") or (sk.action == "unchanged" and sk.path not in
+                                               {f.path for f in report.files}):
+            report.files.append(FileIngest(sk.path, sk.stream, sk.action, reason=sk.reason))
+    # A new file is known once something of it was read.
+    manifest.checkpoints = checkpoints + [c for c in new if c.fp_len]
+    manifest.files += written
+    manifest.batch = batch
+    manifest.batches.append({"batch": batch, "at": at, "rows": dict(report.rows),
+                             "unreadable": report.unreadable, "bytes": report.bytes})
+    report.warnings += scans.warnings()
+
+
+def _clean(root: Path, manifest: Manifest) -> None:
+    """Remove what an ingest killed before its commit left: files no committed manifest lists."""
+    live = {f["path"] for f in manifest.files} | {r["path"] for r in manifest.retired}
+    for sub in STREAM_DIRS:
+        folder = root / sub
+        if not folder.is_dir():
+            continue
+        for f in folder.rglob("*.parquet"):
+            rel = f.relative_to(root).as_posix()
+            if rel not in live:
+                f.unlink()
+    shutil.rmtree(root / ".tmp", ignore_errors=True)
+    for f in root.glob(".manifest-*.json"):
+        f.unlink()
+
+
+def _remove(root: Path, written: list[dict]) -> None:
+    for f in written:
+        try:
+            (root / f["path"]).unlink()
+        except FileNotFoundError:
+            pass
+
+
+def _needs_compaction(manifest: Manifest) -> bool:
+    counts: dict = {}
+    for f in manifest.files:
+        key = (f["stream"], f["day"])
+        counts[key] = counts.get(key, 0) + 1
+    return any(n >= COMPACT_AT for (stream, _), n in counts.items() if stream != "unreadable")
+
+
+def compact_store(root: Path, manifest: Manifest) -> int:
+    """Merge each day's small files into one (a commit of its own); returns the files replaced."""
+    import duckdb
+
+    groups: dict = {}
+    for f in manifest.files:
+        if f["stream"] != "unreadable":
+            groups.setdefault((f["stream"], f["day"]), []).append(f)
+    replaced = 0
+    merged = []
+    con = duckdb.connect()
+    try:
+        for (stream, day), files in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
+            if len(files) < 2:
+                continue
+            rel = f"{stream}/day={day}/c{manifest.batch:09d}-{len(merged)}.parquet"
+            con.execute(f"copy (select * from read_parquet(?::varchar[])) to '{_sql_path(root / rel)}' "
+                        "(format parquet, compression zstd)", [[str(root / f["path"]) for f in files]])
+            merged.append((files, {"path": rel, "stream": stream, "day": day,
+                                   "rows": sum(f["rows"] for f in files),
+                                   "batch": max(f["batch"] for f in files), "bytes": (root / rel).stat().st_size}))
+    finally:
+        con.close()
+    if not merged:
+        return 0
+    at = now_iso()
+    for files, new in merged:
+        gone = {f["path"] for f in files}
+        manifest.files = [f for f in manifest.files if f["path"] not in gone] + [new]
+        manifest.retired += [{"path": p, "at": at} for p in gone]
+        replaced += len(files)
+    commit(root, manifest)
+    return replaced
+
+
+def _delete_retired(root: Path, manifest: Manifest) -> None:
+    from datetime import datetime, timezone
+
+    now = datetime.now(timezone.utc)
+    keep = []
+    for r in manifest.retired:
+        age = (now - datetime.strptime(r["at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)).total_seconds()
+        if age >= RETIRE_AFTER_S:
+            try:
+                (root / r["path"]).unlink()
+            except FileNotFoundError:
+                pass
+        else:
+            keep.append(r)
+    if len(keep) != len(manifest.retired):
+        manifest.retired = keep
+        commit(root, manifest)

@@ -1,0 +1,121 @@
+"""The store's manifest: its sources, checkpoints and live files, replaced atomically as an ingest's last step.
+
+Readers read the manifest once and then only the Parquet files it lists, which are never
+changed in place: they never wait for an ingest and always see one committed state.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .checkpoints import Checkpoint
+from .errors import ForensicsError
+
+FORMAT = 1
+NAME = "manifest.json"
+STREAM_DIRS = ("sessions", "replay_runs", "unreadable")
+# How many recent ingests the manifest remembers (for doctor and the alarm).
+KEEP_BATCHES = 500
+
+
+class StoreError(ForensicsError):
+    """The store folder is not a store, or is one this version cannot read."""
+
+
+@dataclass
+class Manifest:
+    """One committed state of a store."""
+
+    batch: int = 0                                    # the last committed ingest
+    sources: dict = field(default_factory=dict)       # stream -> specs, as given to ingest
+    files: list = field(default_factory=list)         # {path, stream, day, rows, batch, bytes}
+    checkpoints: list[Checkpoint] = field(default_factory=list)
+    retired: list = field(default_factory=list)       # {path, at}: replaced by a compaction
+    batches: list = field(default_factory=list)       # {batch, at, rows, unreadable, bytes}
+    pending: list = field(default_factory=list)       # {path, stream, reason, since}: to retry
+    created_at: str | None = None
+
+    def next_id(self) -> int:
+        """The next free checkpoint id."""
+        return max((c.id for c in self.checkpoints), default=0) + 1
+
+    def files_of(self, stream: str) -> list[dict]:
+        """The live Parquet files of one stream (or of `unreadable`)."""
+        return [f for f in self.files if f["stream"] == stream]
+
+    def as_dict(self) -> dict:
+        """The JSON document written to manifest.json."""
+        return {"format": FORMAT, "batch": self.batch, "created_at": self.created_at,
+                "sources": self.sources, "files": self.files,
+                "checkpoints": [c.as_dict() for c in self.checkpoints],
+                "retired": self.retired, "batches": self.batches[-KEEP_BATCHES:], "pending": self.pending}
+
+
+def now_iso() -> str:
+    """Now, UTC, to the second."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def load(root: Path) -> Manifest | None:
+    """The committed manifest of a store folder, or None if nothing was ever committed."""
+    path = Path(root) / NAME
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StoreError(f"store {root}: cannot read {NAME}: {exc.strerror}") from exc
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise StoreError(f"store {root}: {NAME} is not valid JSON ({exc})") from exc
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise StoreError(f"store {root}: {NAME} has format {data.get('format') if isinstance(data, dict) else '?'}"
+                         f", this forensics reads format {FORMAT}")
+    return Manifest(batch=data["batch"], sources=data.get("sources", {}), files=data.get("files", []),
+                    checkpoints=[Checkpoint.from_dict(c) for c in data.get("checkpoints", [])],
+                    retired=data.get("retired", []), batches=data.get("batches", []),
+                    pending=data.get("pending", []), created_at=data.get("created_at"))
+
+
+def commit(root: Path, manifest: Manifest) -> None:
+    """Write the manifest beside the old one and rename it over it: the ingest's commit."""
+    root = Path(root)
+    fd, tmp = tempfile.mkstemp(prefix=".manifest-", suffix=".json", dir=root)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(manifest.as_dict(), fh, ensure_ascii=False, indent=1)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, root / NAME)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    _fsync_dir(root)
+
+
+def _fsync_dir(path: Path) -> None:
+    # The rename is durable only once the folder's entry is.
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def is_store(root: Path) -> bool:
+    """A folder that holds a committed manifest."""
+    return (Path(root) / NAME).is_file()
