@@ -18,6 +18,7 @@ writers really append, and nothing is lost by the harness itself.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import math
@@ -62,10 +63,10 @@ def needs_logrotate(fn):
     if LOGROTATE is not None:
         return fn
     if _REQUIRED:
+        @functools.wraps(fn)  # keeps its signature (fixtures) and marks (parametrize)
         def failing(*args, **kwargs):
             pytest.fail("FORENSICS_REQUIRE_LOGROTATE=1 but " + _MISSING)
 
-        failing.__name__, failing.__doc__ = fn.__name__, fn.__doc__
         return failing
     return pytest.mark.skip(reason="SKIPPED: " + _MISSING)(fn)
 
@@ -380,9 +381,10 @@ def ids_on_disk(paths: Iterable[str | os.PathLike]) -> Counter:
 def keep_before_rotation(folder: str | os.PathLike, keep: str | os.PathLike, tag: str) -> dict:
     """Copy every file of folder into keep (named tag-NAME), to find what a rotation deletes.
 
-    Returns {inode: kept copy}. A copy, not a hard link: logrotate refuses to rotate a log with
-    more than one link. Only sound for modes that never compress (an inode that a compression
-    consumed lives on in the .gz) and while nobody appends to the files being kept.
+    Returns {kept copy: (inode, first bytes)}. A copy, not a hard link: logrotate refuses to
+    rotate a log with more than one link. Only sound for modes that never compress (an inode
+    that a compression consumed lives on in the .gz) and while nobody appends to the files
+    that will be deleted.
     """
     keep = Path(keep)
     keep.mkdir(parents=True, exist_ok=True)
@@ -391,16 +393,29 @@ def keep_before_rotation(folder: str | os.PathLike, keep: str | os.PathLike, tag
         if p.is_file():
             target = keep / f"{tag}-{p.name}"
             shutil.copyfile(p, target)
-            out[p.stat().st_ino] = target
+            out[target] = (p.stat().st_ino, _head(target))
     return out
 
 
+def _head(path: Path) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read(4096)
+
+
 def rotated_away(kept: dict, folder: str | os.PathLike) -> list[Path]:
-    """The kept files whose inode is no longer in folder (logrotate deleted them); the rest unlinked."""
-    alive = {p.stat().st_ino for p in Path(folder).iterdir() if p.is_file()}
+    """The kept copies of files no longer in folder (logrotate deleted them); the other copies removed.
+
+    A file is the same one when its inode and its first bytes are: a file system reuses the
+    inode of a deleted file at once (logrotate deletes name.1, then creates name).
+    """
+    alive = {(p.stat().st_ino, _head(p)) for p in Path(folder).iterdir() if p.is_file()}
+    alive_inodes = {ino for ino, _ in alive}
     gone = []
-    for ino, path in kept.items():
-        if ino in alive:
+    for path, (ino, head) in kept.items():
+        # the live log keeps its inode and grows: same inode and a head that starts the same
+        same = ino in alive_inodes and any(i == ino and (h.startswith(head) or head.startswith(h)) and h
+                                           for i, h in alive)
+        if same or (ino in alive_inodes and not head):
             path.unlink()
         else:
             gone.append(path)
