@@ -196,10 +196,7 @@ def _evaluate(src, opts: AlarmOptions, outcome: AlarmOutcome, *, store=None, aft
             "rows": rows,
             "rows_with_valid_time": valid,
             "unreadable_lines": scan.unreadable_lines,
-            # With a store, --max-unreadable counts the lines that arrived since the last alarm:
-            # one bad line three weeks ago must not page every five minutes forever.
-            "unreadable_lines_new": _new_unreadable(store, after_batch) if after_batch is not None
-            else scan.unreadable_lines,
+
             "unreadable_files": [f.path for f in scan.unreadable_files],
             "timestamps": {"missing_or_invalid": untimed, "future": future,
                            "at": [{"source_file": p, "line": ln, "timestamp": t} for p, ln, t in odd_times]},
@@ -207,6 +204,10 @@ def _evaluate(src, opts: AlarmOptions, outcome: AlarmOutcome, *, store=None, aft
             "newest_timestamp": newest,
             "window": {"since": since, "until": None},
         }
+        if after_batch is not None:
+            # With a store, --max-unreadable counts the lines that arrived since the last alarm:
+            # one bad line three weeks ago must not page every five minutes forever.
+            outcome.checked["unreadable_lines_new"] = _new_unreadable(store, after_batch)
         every = [rec for _, records in results for rec in records]
         if opts.store_failures and every:
             store.write_rows([(r.get("source_file"), r.get("line")) for r in every],
@@ -234,10 +235,11 @@ def _evaluate(src, opts: AlarmOptions, outcome: AlarmOutcome, *, store=None, aft
         outcome.problems.append(f"{what}{window}: nothing was evaluated" if rows == 0 else f"{what}{window}")
     for f in scan.unreadable_files:
         outcome.problems.append(f"{escape(f.path)}: {escape(f.error)}")
-    if outcome.checked["unreadable_lines_new"] > opts.max_unreadable:
+    unreadable = outcome.checked.get("unreadable_lines_new", outcome.checked["unreadable_lines"])
+    if unreadable > opts.max_unreadable:
         new = " new" if after_batch is not None else ""
         outcome.problems.append(
-            f"{outcome.checked['unreadable_lines_new']}{new} unreadable line(s), more than "
+            f"{unreadable}{new} unreadable line(s), more than "
             f"--max-unreadable {opts.max_unreadable}")
     if max_age is not None and newest is not None and newest < now - max_age:
         outcome.problems.append(
