@@ -509,6 +509,56 @@ def report(
         sys.stdout.write(text)
 
 
+class ExportFormat(str, Enum):
+    parquet = "parquet"
+    csv = "csv"
+    jsonl = "jsonl"
+
+
+class ExportView(str, Enum):
+    sessions = "sessions"
+    attempts = "attempts"
+    replay_runs = "replay_runs"
+
+
+@app.command()
+@handle_errors
+def export(
+    out: Annotated[Path, typer.Option("--out", "-o", metavar="DIR", help="Folder for <view>.<format>, made if absent.")],
+    sessions: SessionsOpt = None,
+    replay_runs: ReplayOpt = None,
+    config: ConfigOpt = None,
+    fmt: Annotated[ExportFormat, typer.Option("--format", "-f", help="The files' format.")] = ExportFormat.parquet,
+    view: Annotated[Optional[list[ExportView]], typer.Option(
+        "--view", help="Only this view (repeatable). Default: all three, replay_runs when replay logs are given.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite files already in the folder.")] = False,
+    store: StoreOpt = None,
+    ingest: IngestOpt = False,
+) -> None:
+    """Write the sessions, attempts and replay_runs views as files for other tools, streamed.
+
+    Every line is checked first: what could not be read is said on stderr, never exported.
+    Rows come in no particular order (sort by source_file, line). One line per file written
+    on stdout: path, rows, bytes.
+
+    \b
+    Examples:
+      forensics export -s logs/ -r logs/ --out /tmp/export
+      forensics export -s logs/sessions.jsonl -o /tmp/export -f csv --view sessions --force
+      forensics export --store /var/lib/forensics -o /tmp/export
+    """
+    from .export import export_views
+
+    with _open_store(sessions, replay_runs, config, None, store, ingest) as store:
+        files = export_views(store, out, fmt.value, view, force=force)
+        _warn_unreadable(store)
+        if view is None and store.replay_missing(["replay_runs"]):
+            _err("note: no replay runs given (--replay-runs, $FORENSICS_REPLAY_RUNS or replay_runs in "
+                 "forensics.toml): replay_runs not exported")
+    for f in files:
+        typer.echo(f"{escape(str(f.path))}: {f.rows} rows, {f.bytes} bytes")
+
+
 def main() -> None:
     """Console-script entry point."""
     app()
