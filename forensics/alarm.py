@@ -36,6 +36,7 @@ class AlarmOptions:
     store_failures: str | os.PathLike | None = None
     lock_wait: float = 10.0
     now: datetime | None = None
+    store: str | os.PathLike | None = None
 
 
 @dataclass
@@ -92,13 +93,19 @@ def evaluate(opts: AlarmOptions) -> AlarmOutcome:
 
     from .sources import resolve
 
+    from .sources import resolve_store
+
     outcome = AlarmOutcome()
     try:
-        src = resolve(opts.sessions, opts.replay_runs, config=opts.config,
-                      queries_dirs=opts.queries_dirs)
+        folder = resolve_store(opts.store, config=opts.config)
+        if folder is None:
+            src = resolve(opts.sessions, opts.replay_runs, config=opts.config,
+                          queries_dirs=opts.queries_dirs)
+        else:
+            src = resolve(config=opts.config, queries_dirs=opts.queries_dirs, streams=False)
         if not 0 <= opts.lock_wait <= 86400:  # filelock waits forever on a negative wait (and NaN fails this)
             raise ParameterError(f"--lock-wait takes 0 to 86400 seconds, got {opts.lock_wait}")
-        lock = FileLock(str(lock_path(src.files)))
+        lock = FileLock(str(lock_path(src.files if folder is None else [Path(folder)])))
         try:
             lock.acquire(timeout=opts.lock_wait)
         except Timeout:
@@ -106,7 +113,10 @@ def evaluate(opts: AlarmOptions) -> AlarmOutcome:
                 f"another forensics alarm is still running on the same logs (lock {lock.lock_file}); "
                 f"gave up after {opts.lock_wait:g}s") from None
         try:
-            _evaluate(src, opts, outcome)
+            if folder is None:
+                _evaluate(src, opts, outcome)
+            else:
+                _evaluate_store(Path(folder), src, opts, outcome)
         finally:
             lock.release()
     except UsageError as exc:
@@ -124,13 +134,43 @@ def evaluate(opts: AlarmOptions) -> AlarmOutcome:
 FUTURE_SLACK = timedelta(minutes=5)
 
 
-def _evaluate(src, opts: AlarmOptions, outcome: AlarmOutcome) -> None:
+STATE_NAME = "alarm-state.json"
+
+
+def _evaluate_store(root: Path, src, opts: AlarmOptions, outcome: AlarmOutcome) -> None:
+    """Ingest, then evaluate the window plus every row that arrived since the last alarm on this store."""
+    import json
+
+    from .ingest import ingest
+    from .manifest import load
+    from .store import Store
+    from .storeview import open_lake
+
+    before = load(root)
+    report = ingest(root, opts.sessions, opts.replay_runs, config=opts.config)
+    outcome.stderr_lines.extend(escape(w) for w in report.warnings)
+    state_path = root / STATE_NAME
+    try:
+        after = json.loads(state_path.read_text(encoding="utf-8"))["batch"]
+    except (OSError, ValueError, KeyError, TypeError):
+        # The first alarm on a store: what this run ingested is what is new.
+        after = before.batch if before is not None else 0
+    lake = open_lake(root)
+    _evaluate(src, opts, outcome, store=lambda: Store(src, lake=lake), after_batch=after)
+    if outcome.exit_code != EXIT_CANNOT_EVALUATE:
+        tmp = state_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"batch": report.batch, "at": iso_utc(datetime.now(timezone.utc))}),
+                       encoding="utf-8")
+        os.replace(tmp, state_path)
+
+
+def _evaluate(src, opts: AlarmOptions, outcome: AlarmOutcome, *, store=None, after_batch: int | None = None) -> None:
     from .store import Store
 
     now = opts.now or datetime.now(timezone.utc)
     since = parse_time(opts.since, now=now) if opts.since else None
     max_age = _age(opts.max_age) if opts.max_age else None
-    with Store(src) as store:
+    with (store() if store is not None else Store(src)) as store:
         outcome.stderr_lines.extend(replaced_alarms(store.catalog))
         # The alarm looks at every line (repeated keys, rows of another stream) before it
         # trusts any; then one parse, of only the columns the alarm queries use, serves
@@ -140,9 +180,9 @@ def _evaluate(src, opts: AlarmOptions, outcome: AlarmOutcome) -> None:
             # Numbering lines costs the load most of its threads, and a clean window needs
             # none: the first pass leaves `line` out, and a statement that needs a row's line
             # (a row was found) sends the alarm to the second, which numbers them.
-            found = _gather(store, since, now, lines=False)
+            found = _gather(store, since, now, lines=False, after_batch=after_batch)
         except ColumnNotRead:
-            found = _gather(store, since, now, lines=True)
+            found = _gather(store, since, now, lines=True, after_batch=after_batch)
         (rows, valid, oldest, newest, untimed, future), odd_times, in_window, results = found
         outcome.stderr_lines.extend(store.warnings())
         files = []
@@ -156,6 +196,7 @@ def _evaluate(src, opts: AlarmOptions, outcome: AlarmOutcome) -> None:
             "rows": rows,
             "rows_with_valid_time": valid,
             "unreadable_lines": scan.unreadable_lines,
+
             "unreadable_files": [f.path for f in scan.unreadable_files],
             "timestamps": {"missing_or_invalid": untimed, "future": future,
                            "at": [{"source_file": p, "line": ln, "timestamp": t} for p, ln, t in odd_times]},
@@ -163,6 +204,10 @@ def _evaluate(src, opts: AlarmOptions, outcome: AlarmOutcome) -> None:
             "newest_timestamp": newest,
             "window": {"since": since, "until": None},
         }
+        if after_batch is not None:
+            # With a store, --max-unreadable counts the lines that arrived since the last alarm:
+            # one bad line three weeks ago must not page every five minutes forever.
+            outcome.checked["unreadable_lines_new"] = _new_unreadable(store, after_batch)
         every = [rec for _, records in results for rec in records]
         if opts.store_failures and every:
             store.write_rows([(r.get("source_file"), r.get("line")) for r in every],
@@ -190,9 +235,11 @@ def _evaluate(src, opts: AlarmOptions, outcome: AlarmOutcome) -> None:
         outcome.problems.append(f"{what}{window}: nothing was evaluated" if rows == 0 else f"{what}{window}")
     for f in scan.unreadable_files:
         outcome.problems.append(f"{escape(f.path)}: {escape(f.error)}")
-    if outcome.checked["unreadable_lines"] > opts.max_unreadable:
+    unreadable = outcome.checked.get("unreadable_lines_new", outcome.checked["unreadable_lines"])
+    if unreadable > opts.max_unreadable:
+        new = " new" if after_batch is not None else ""
         outcome.problems.append(
-            f"{outcome.checked['unreadable_lines']} unreadable line(s), more than "
+            f"{unreadable}{new} unreadable line(s), more than "
             f"--max-unreadable {opts.max_unreadable}")
     if max_age is not None and newest is not None and newest < now - max_age:
         outcome.problems.append(
@@ -208,10 +255,22 @@ def _evaluate(src, opts: AlarmOptions, outcome: AlarmOutcome) -> None:
         outcome.reason = "; ".join(outcome.problems)
 
 
-def _gather(store, since: datetime | None, now: datetime, *, lines: bool):
+def _new_unreadable(store, after_batch: int) -> int:
+    """Unreadable lines stored by ingests after `after_batch`, and in the tails not ingested yet."""
+    from .storeview import tail_report
+
+    lake = store.lake
+    stored = 0
+    if lake.unreadable:
+        stored = store.con.execute("select count(*) from read_parquet(?::varchar[]) where batch > ?",
+                                   [lake.unreadable, after_batch]).fetchone()[0]
+    return stored + tail_report(store.reader.checked, lake).unreadable_lines
+
+
+def _gather(store, since: datetime | None, now: datetime, *, lines: bool, after_batch: int | None = None):
     """One load of the window, then the totals, the odd timestamps and every alarm query's rows."""
     store.materialize(since=since, columns=columns_named(q.sql for q in store.catalog.alarms()),
-                      window_only=True, lines=lines)
+                      window_only=True, lines=lines, after_batch=after_batch)
     future = {"future": now + FUTURE_SLACK}
     totals = store.execute(
         """select

@@ -148,16 +148,26 @@ def _copy_key(st: os.stat_result) -> list:
     return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns]
 
 
-def plan(checkpoints: list[Checkpoint], files: list[tuple[str, str, bool]], next_id: int):
+def plan(checkpoints: list[Checkpoint], files: list[tuple[str, str, bool]], next_id: int, *,
+         consume: bool = True):
     """Sort each (stream, path, followed_only) file into a Segment to read or a Skipped.
 
     ``followed_only`` marks a rotation sibling of a one-file source: read only to finish a
-    file already known. Returns (segments, skipped, new checkpoints).
+    file already known. Without ``consume`` (a reading command, not an ingest) a plain
+    file's segment runs to its end, torn last line included. Returns (segments, skipped,
+    new checkpoints).
     """
     segments: list[Segment] = []
     skipped: list[Skipped] = []
     new: list[Checkpoint] = []
     claimed: dict[int, int] = {}  # checkpoint id -> offset already planned this run
+    located: set[int] = set()     # checkpoints whose current name was found this run
+
+    def locate(c: Checkpoint, path: str) -> None:
+        # A file's current name: the first place its content is found (plain files come first).
+        if c.id not in located:
+            c.path = path
+            located.add(c.id)
 
     def order(item):
         # Plain files first (a live file before its compressed copy), live sources before siblings.
@@ -175,11 +185,13 @@ def plan(checkpoints: list[Checkpoint], files: list[tuple[str, str, bool]], next
         # A file not touched since it was read to its end needs no look at its bytes.
         for c in mine:
             if compressed and _copy_key(st) in c.copies:
+                locate(c, path)
                 skipped.append(Skipped(stream, path, "unchanged", checkpoint=c))
                 break
             if not compressed and not c.compressed and (c.dev, c.ino, c.size, c.mtime_ns) == \
-                    (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) and c.id not in claimed:
-                c.path = path
+                    (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) and c.id not in claimed \
+                    and (consume or c.offset == st.st_size):
+                locate(c, path)
                 skipped.append(Skipped(stream, path, "unchanged", checkpoint=c))
                 break
         else:
@@ -198,8 +210,8 @@ def plan(checkpoints: list[Checkpoint], files: list[tuple[str, str, bool]], next
             if known is not None and not compressed and st.st_size < claimed.get(known.id, known.offset):
                 known, action = None, "truncated"
             elif known is None:
-                same_file = any((c.dev, c.ino) == (st.st_dev, st.st_ino) and not c.compressed for c in mine)
-                action = "rewritten" if same_file else "new"
+                was = [c for c in mine if (c.dev, c.ino) == (st.st_dev, st.st_ino) and not c.compressed]
+                action = "new" if not was else "truncated" if st.st_size < max(c.offset for c in was) else "rewritten"
             if known is None:
                 if followed:
                     skipped.append(Skipped(stream, path, "not_ours"))
@@ -210,18 +222,18 @@ def plan(checkpoints: list[Checkpoint], files: list[tuple[str, str, bool]], next
                 start = 0
             else:
                 start = claimed.get(known.id, known.offset)
-                action = ("compressed_copy" if compressed else
-                          "grown" if (known.dev, known.ino) == (st.st_dev, st.st_ino) else "renamed")
+                action = "compressed_copy" if compressed else "grown" if known.path == path else "renamed"
             if compressed:
                 end = None
             else:
-                end = complete_end(path, start, st.st_size)
+                end = complete_end(path, start, st.st_size) if consume else st.st_size
                 if end <= start:
                     claimed.setdefault(known.id, start)
-                    known.path = path
+                    locate(known, path)
                     skipped.append(Skipped(stream, path, "unchanged", checkpoint=known))
                     continue
             claimed[known.id] = end if end is not None else start
+            locate(known, path)
             segments.append(Segment(stream, path, action, known, start, end, compressed, st, head))
     return segments, skipped, new
 

@@ -60,6 +60,10 @@ QueriesOpt = Annotated[Optional[list[Path]], typer.Option(
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 TablefmtOpt = Annotated[str, typer.Option("--tablefmt", help="tabulate style for --format table.")]
 LimitOpt = Annotated[Optional[int], typer.Option(min=0, help="Print at most N rows.")]
+StoreOpt = Annotated[Optional[Path], typer.Option(
+    "--store", metavar="DIR",
+    help="A store `forensics ingest` keeps: read it plus each source's live tail. Else $FORENSICS_STORE.")]
+IngestOpt = Annotated[bool, typer.Option("--ingest", help="With a store: ingest the new lines first.")]
 
 
 def _err(message: str) -> None:
@@ -93,10 +97,16 @@ def handle_errors(fn):
     return wrapper
 
 
-def _open_store(sessions, replay_runs, config, queries_dir):
-    from .sources import resolve
-    from .store import Store
+def _open_store(sessions, replay_runs, config, queries_dir, store=None, ingest=False):
+    from .sources import resolve, resolve_store
+    from .store import Store, open_store
 
+    folder = resolve_store(store, config=config)
+    if folder is not None:
+        return open_store(folder, sessions, replay_runs, config=config,
+                          queries_dirs=[str(q) for q in queries_dir or []], ingest=ingest)
+    if ingest:
+        raise ParameterError("--ingest needs a store: --store DIR, $FORENSICS_STORE or store in forensics.toml")
     src = resolve(sessions, replay_runs, config=config,
                   queries_dirs=[str(q) for q in queries_dir or []])
     return Store(src)
@@ -282,6 +292,8 @@ def run(
     fmt: FormatOpt = Format.table,
     tablefmt: TablefmtOpt = "simple",
     limit: LimitOpt = None,
+    store: StoreOpt = None,
+    ingest: IngestOpt = False,
 ) -> None:
     """Run a named query over the logs.
 
@@ -290,8 +302,9 @@ def run(
       forensics run first_shot_success_rate --sessions logs/
       forensics run top_rejection_errors -s logs/sessions.jsonl -p since=7d -p top=3
       forensics run retrieval_depth_vs_first_shot -s logs/ -r logs/replay_runs.jsonl -f json
+      forensics run first_shot_success_rate --store /var/lib/forensics
     """
-    with _open_store(sessions, replay_runs, config, queries_dir) as store:
+    with _open_store(sessions, replay_runs, config, queries_dir, store, ingest) as store:
         result = store.query(name, _parse_params(param))
         _warn_unreadable(store, [store.catalog.get(name).sql])
     _emit(result, fmt, tablefmt, limit)
@@ -307,6 +320,8 @@ def sql(
     fmt: FormatOpt = Format.table,
     tablefmt: TablefmtOpt = "simple",
     limit: LimitOpt = None,
+    store: StoreOpt = None,
+    ingest: IngestOpt = False,
 ) -> None:
     """Run ad-hoc SQL over the same views the named queries use.
 
@@ -316,10 +331,53 @@ def sql(
     """
     if not text.strip():
         raise ParameterError("no SQL given: try sql \"select count(*) from sessions\"")
-    with _open_store(sessions, replay_runs, config, None) as store:
+    with _open_store(sessions, replay_runs, config, None, store, ingest) as store:
         result = store.execute(text)
         _warn_unreadable(store, [text])
     _emit(result, fmt, tablefmt, limit)
+
+
+@app.command("ingest")
+@handle_errors
+def ingest_cmd(
+    store: Annotated[Optional[Path], typer.Option(
+        "--store", metavar="DIR", help="The store folder (made if absent). Else $FORENSICS_STORE.")] = None,
+    sessions: SessionsOpt = None,
+    replay_runs: ReplayOpt = None,
+    config: ConfigOpt = None,
+    compact: Annotated[bool, typer.Option("--compact", help="Merge each day's small files now.")] = False,
+    fmt: Annotated[AlarmFormat, typer.Option("--format", "-f", help="text, or one JSON object.")] = AlarmFormat.text,
+    lock_wait: Annotated[float, typer.Option(min=0, max=86400, help="Seconds to wait for another ingest.")] = 60.0,
+) -> None:
+    """Append every complete line new since the last ingest to the store; print what was read.
+
+    The store remembers its sources: later runs (and every reading command) need only
+    --store. Renamed, copied, compressed and truncated logs are followed (docs/STORE.md).
+
+    \b
+    Examples:
+      forensics ingest --store /var/lib/forensics -s /var/log/validatord/sessions.jsonl -r /var/log/replay/
+      forensics ingest --store /var/lib/forensics
+    """
+    from .ingest import ingest
+    from .sources import resolve_store
+
+    folder = resolve_store(store, config=config)
+    if folder is None:
+        raise ParameterError("no store given: pass --store DIR, set FORENSICS_STORE or store in forensics.toml")
+    report = ingest(folder, sessions, replay_runs, config=config, compact=compact, lock_wait=lock_wait)
+    for line in report.warnings:
+        _err(escape(line))
+    if fmt is AlarmFormat.json:
+        typer.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+        return
+    read = [f for f in report.files if f.bytes or f.action == "retry"]
+    for f in read:
+        what = f"{f.rows} rows, {f.unreadable} unreadable, {f.bytes} bytes" if f.action != "retry" else escape(f.reason)
+        typer.echo(f"{f.action:<16} {escape(f.path)}: {what}")
+    typer.echo(f"batch {report.batch}: {report.rows['sessions']} session rows, {report.rows['replay_runs']} replay "
+               f"rows, {report.unreadable} unreadable lines, {report.bytes} bytes from {len(read)} of "
+               f"{len(report.files)} files" + (f"; {report.compacted} small files merged" if report.compacted else ""))
 
 
 @app.command()
@@ -339,6 +397,9 @@ def alarm(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Say so on stdout even when clean.")] = False,
     lock_wait: Annotated[float, typer.Option(min=0, max=86400, help="Seconds to wait for another running alarm.")] = 10.0,
     self_test: Annotated[bool, typer.Option("--self-test", help="Plant a violation in a temporary log and check the alarm finds it.")] = False,
+    store: Annotated[Optional[Path], typer.Option(
+        "--store", metavar="DIR",
+        help="Ingest into this store first, then evaluate the window plus every row new since the last alarm.")] = None,
 ) -> None:
     """Run every alarm query; silent when clean, loud when an accepted artifact was ungrounded.
 
@@ -354,6 +415,7 @@ def alarm(
     Examples:
       forensics alarm --sessions /var/log/validatord/sessions.jsonl --since 15m --max-age 2h
       forensics alarm -s /var/log/*/sessions.jsonl --format json
+      forensics alarm --store /var/lib/forensics --since 15m --max-age 2h
       forensics alarm --self-test
     """
     from .alarm import AlarmOptions, evaluate, render_text, self_test as run_self_test
@@ -362,7 +424,7 @@ def alarm(
         sessions=sessions, replay_runs=replay_runs, config=config,
         queries_dirs=[str(q) for q in queries_dir or []], since=since, max_age=max_age,
         max_unreadable=max_unreadable, fail_on=fail_on.value, store_failures=store_failures,
-        lock_wait=lock_wait)
+        lock_wait=lock_wait, store=store)
     if self_test:
         code, message = run_self_test(opts)
         typer.echo(message, err=code != 0)
@@ -386,6 +448,8 @@ def doctor(
     replay_runs: ReplayOpt = None,
     config: ConfigOpt = None,
     fmt: Annotated[AlarmFormat, typer.Option("--format", "-f", help="text, or one JSON object.")] = AlarmFormat.text,
+    store: StoreOpt = None,
+    ingest: IngestOpt = False,
 ) -> None:
     """Check the health of the logs themselves; exit 0 healthy, 1 with problems.
 
@@ -398,7 +462,7 @@ def doctor(
     """
     from .doctor import diagnose, render_text
 
-    with _open_store(sessions, replay_runs, config, None) as store:
+    with _open_store(sessions, replay_runs, config, None, store, ingest) as store:
         health = diagnose(store)
         _warn_unreadable(store, ["replay_runs"])
     if fmt is AlarmFormat.json:
@@ -420,6 +484,8 @@ def report(
     fmt: Annotated[ReportFormat, typer.Option("--format", "-f", help="markdown or standalone html.")] = ReportFormat.markdown,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write here instead of stdout.")] = None,
     trend_weeks: Annotated[int, typer.Option(min=2, max=52, help="Weeks in the first-shot trend.")] = 8,
+    store: StoreOpt = None,
+    ingest: IngestOpt = False,
 ) -> None:
     """The weekly per-model success report, in markdown or standalone HTML.
 
@@ -432,7 +498,7 @@ def report(
 
     if week and last_week:
         raise ParameterError("give --week or --last-week, not both")
-    with _open_store(sessions, replay_runs, config, queries_dir) as store:
+    with _open_store(sessions, replay_runs, config, queries_dir, store, ingest) as store:
         data = build_report(store, resolve_week(week), trend_weeks=trend_weeks)
         _warn_unreadable(store, ["replay_runs"])
     text = render_report(data, fmt.value)
@@ -441,6 +507,56 @@ def report(
         _err(f"wrote {fmt.value} report for {data['week']} to {out}")
     else:
         sys.stdout.write(text)
+
+
+class ExportFormat(str, Enum):
+    parquet = "parquet"
+    csv = "csv"
+    jsonl = "jsonl"
+
+
+class ExportView(str, Enum):
+    sessions = "sessions"
+    attempts = "attempts"
+    replay_runs = "replay_runs"
+
+
+@app.command()
+@handle_errors
+def export(
+    out: Annotated[Path, typer.Option("--out", "-o", metavar="DIR", help="Folder for <view>.<format>, made if absent.")],
+    sessions: SessionsOpt = None,
+    replay_runs: ReplayOpt = None,
+    config: ConfigOpt = None,
+    fmt: Annotated[ExportFormat, typer.Option("--format", "-f", help="The files' format.")] = ExportFormat.parquet,
+    view: Annotated[Optional[list[ExportView]], typer.Option(
+        "--view", help="Only this view (repeatable). Default: all three, replay_runs when replay logs are given.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite files already in the folder.")] = False,
+    store: StoreOpt = None,
+    ingest: IngestOpt = False,
+) -> None:
+    """Write the sessions, attempts and replay_runs views as files for other tools, streamed.
+
+    Every line is checked first: what could not be read is said on stderr, never exported.
+    Rows come in no particular order (sort by source_file, line). One line per file written
+    on stdout: path, rows, bytes.
+
+    \b
+    Examples:
+      forensics export -s logs/ -r logs/ --out /tmp/export
+      forensics export -s logs/sessions.jsonl -o /tmp/export -f csv --view sessions --force
+      forensics export --store /var/lib/forensics -o /tmp/export
+    """
+    from .export import export_views
+
+    with _open_store(sessions, replay_runs, config, None, store, ingest) as store:
+        files = export_views(store, out, fmt.value, view, force=force)
+        _warn_unreadable(store)
+        if view is None and store.replay_missing(["replay_runs"]):
+            _err("note: no replay runs given (--replay-runs, $FORENSICS_REPLAY_RUNS or replay_runs in "
+                 "forensics.toml): replay_runs not exported")
+    for f in files:
+        typer.echo(f"{escape(str(f.path))}: {f.rows} rows, {f.bytes} bytes")
 
 
 def main() -> None:

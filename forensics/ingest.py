@@ -123,7 +123,9 @@ def _sources(manifest: Manifest, sessions, replay_runs, config, env) -> dict:
     from .sources import resolve
 
     if sessions or replay_runs:
-        specs = {"sessions": _as_list(sessions), "replay_runs": _as_list(replay_runs)}
+        # A stream not given keeps the sources the store remembers for it.
+        specs = {"sessions": _as_list(sessions) or manifest.sources.get("sessions", []),
+                 "replay_runs": _as_list(replay_runs) or manifest.sources.get("replay_runs", [])}
     elif manifest.sources.get("sessions") or manifest.sources.get("replay_runs"):
         return manifest.sources
     else:
@@ -186,8 +188,6 @@ def _paths(checkpoints, tails) -> list:
     paths = [None] * max((c.id for c in checkpoints), default=0)
     for c in checkpoints:
         paths[c.id - 1] = c.path
-    for t in tails:
-        paths[t.segment.checkpoint.id - 1] = t.segment.path
     return paths
 
 
@@ -285,10 +285,8 @@ def _finish(manifest: Manifest, report: IngestReport, checkpoints, new, tails, s
         ck.ingested_at = ck.seen_at = at
         if seg.compressed:
             ck.copies.append([seg.stat.st_dev, seg.stat.st_ino, seg.stat.st_size, seg.stat.st_mtime_ns])
-            if not ck.path or not os.path.exists(ck.path) or ck.compressed:
-                ck.path = seg.path
         else:
-            ck.path, ck.dev, ck.ino = seg.path, seg.stat.st_dev, seg.stat.st_ino
+            ck.dev, ck.ino = seg.stat.st_dev, seg.stat.st_ino
             ck.size, ck.mtime_ns = seg.stat.st_size, seg.stat.st_mtime_ns
         report.files.append(FileIngest(seg.path, seg.stream, seg.action, rows, bad, t.end - seg.start))
         report.rows[seg.stream] += rows

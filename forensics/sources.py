@@ -15,6 +15,7 @@ from .errors import SourceError
 ENV_SESSIONS = "FORENSICS_SESSIONS"
 ENV_REPLAY_RUNS = "FORENSICS_REPLAY_RUNS"
 ENV_QUERIES = "FORENSICS_QUERIES"
+ENV_STORE = "FORENSICS_STORE"
 CONFIG_NAME = "forensics.toml"
 
 # What a directory source contributes: live logs and what logrotate leaves of them:
@@ -135,7 +136,24 @@ def load_config(path: Path) -> dict:
     for key in ("sessions", "replay_runs", "queries_dirs"):
         if key in section:
             out[key] = as_list(section[key])
+    if isinstance(section.get("store"), str):
+        out["store"] = as_list(section["store"])
     return out
+
+
+def resolve_store(flag: str | os.PathLike | None = None, *, config: str | os.PathLike | None = None,
+                  env: Mapping[str, str] | None = None, cwd: str | os.PathLike | None = None) -> str | None:
+    """The store folder: --store, else $FORENSICS_STORE, else `store = "..."` in forensics.toml; or None."""
+    env = os.environ if env is None else env
+    if flag:
+        return os.path.expanduser(os.fspath(flag))
+    if env.get(ENV_STORE):
+        return os.path.expanduser(env[ENV_STORE])
+    path = Path(config) if config else Path(cwd or os.getcwd()) / CONFIG_NAME
+    if config or path.is_file():
+        found = load_config(path).get("store")
+        return found[0] if found else None
+    return None
 
 
 def _is_lakehouse(data: Mapping) -> bool:

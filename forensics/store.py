@@ -94,6 +94,8 @@ class Store:
 
     def check(self) -> ScanReport:
         """Check every file (once), reading tolerantly from then on if anything was found; returns every file's scan."""
+        if self.lake is not None:
+            return self.scan  # a store's tails were checked when it was opened
         if self.reader.checked is None:
             self.reader.check()
             if self.reader.tolerant:

@@ -103,7 +103,7 @@ def plan_tails(checkpoints: list[Checkpoint], files, next_id: int, folder: Path,
     With ``consume`` (an ingest) a plain file's tail stops at its last newline; without it
     (a reading command) the torn last line is read too, as a cold read would.
     """
-    segments, skipped, new = plan(checkpoints, files, next_id)
+    segments, skipped, new = plan(checkpoints, files, next_id, consume=consume)
     tails: list[TailFile] = []
     running: dict[int, tuple[int, int]] = {}  # checkpoint id -> (offset, lines) after this run's reads
     for seg in segments:
@@ -111,8 +111,6 @@ def plan_tails(checkpoints: list[Checkpoint], files, next_id: int, folder: Path,
         offset, lines = running.get(ck.id, (ck.offset, ck.lines))
         if seg.start != offset:  # another copy of this file was read further this run
             seg.start = max(seg.start, offset)
-        if not consume and not seg.compressed:
-            seg.end = seg.stat.st_size
         tail = TailFile(seg, seg.path, base=lines)
         try:
             _cut(tail, folder, consume=consume)
@@ -122,6 +120,9 @@ def plan_tails(checkpoints: list[Checkpoint], files, next_id: int, folder: Path,
             skipped.append(Skipped(seg.stream, seg.path, "retry", _reason(exc), ck))
             continue
         if tail.end <= seg.start and tail.lines == 0:
+            if seg.compressed:  # a copy of what was read: never decompressed again
+                st = seg.stat
+                ck.copies.append([st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns])
             skipped.append(Skipped(seg.stream, seg.path, "unchanged", checkpoint=ck))
             continue
         running[ck.id] = (tail.end, lines + tail.lines)
@@ -358,8 +359,6 @@ def open_lake(root: Path, sources: dict | None = None) -> Lake:
     lake.file_paths = [None] * max((c.id for c in ids), default=0)
     for c in ids:
         lake.file_paths[c.id - 1] = c.path
-    for t in tails:  # the name a file has now
-        lake.file_paths[t.segment.checkpoint.id - 1] = t.segment.path
     for stream in ("sessions", "replay_runs"):
         lake.parquet[stream] = [str(root / f["path"]) for f in manifest.files_of(stream)]
     lake.unreadable = [str(root / f["path"]) for f in manifest.files_of("unreadable")]

@@ -105,7 +105,8 @@ def sample_dir(tmp_path_factory) -> Path:
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch, tmp_path):
     """No test sees the developer's FORENSICS_* variables or ./forensics.toml."""
-    for key in ("FORENSICS_SESSIONS", "FORENSICS_REPLAY_RUNS", "FORENSICS_QUERIES", "FORENSICS_DEBUG"):
+    for key in ("FORENSICS_SESSIONS", "FORENSICS_REPLAY_RUNS", "FORENSICS_QUERIES", "FORENSICS_DEBUG",
+                "FORENSICS_STORE"):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.chdir(tmp_path)
 

@@ -12,8 +12,8 @@ COMMANDS = sorted(c.name or c.callback.__name__ for c in app.registered_commands
 
 
 def test_commands_are_the_documented_set():
-    assert COMMANDS == sorted(["alarm", "demo", "doctor", "generate", "list", "report", "roundtrip",
-                               "run", "show", "sql"])
+    assert COMMANDS == sorted(["alarm", "demo", "doctor", "export", "generate", "ingest", "list", "report",
+                               "roundtrip", "run", "show", "sql"])
 
 
 @pytest.mark.parametrize("command", COMMANDS)
