@@ -6,7 +6,7 @@ Three parts, none of which knows about the store:
   ``delaycompress``, ``compress``, ``compress-dateext``) into a folder of its own and forces a
   rotation with its own state file, the way cron's ``logrotate`` would do it, only now.
 - :class:`Writers` starts N processes that append realistic rows (forensics.sample's, each with
-  a session id of its own) through :class:`forensics.writer.SessionLogger` and
+  a session id of its own, stamped with the time they are written) through :class:`forensics.writer.SessionLogger` and
   :class:`~forensics.writer.ReplayLogger` while the test rotates and ingests, and returns the
   ledger of what each one wrote.
 - Reading what is on disk (plain and ``.gz``) and comparing a store with a cold read: every
@@ -95,6 +95,8 @@ MODES: dict[str, list[str]] = {
     # rotation a day and refuses ("destination ... already exists, skipping rotation") the next
     # one; %s (seconds since 1970) is logrotate's own idiom for more, one per second at most.
     "compress-dateext": ["create", "compress", "dateext", "dateformat -%Y%m%d-%s"],
+    # the same, named to the second in one run of digits (name-YYYYMMDDHHMMSS.gz)
+    "compress-dateext-hms": ["create", "compress", "dateext", "dateformat -%Y%m%d%H%M%S"],
 }
 
 
@@ -138,7 +140,7 @@ class Logrotate:
     def rotate(self) -> subprocess.CompletedProcess:
         """Force one rotation of every log; raise RotationFailed unless logrotate did it cleanly."""
         if self.dated:
-            # dateformat %s names by the second: wait for a second not used yet.
+            # These dateformats name by the second: wait for a second not used yet.
             while int(time.time()) <= self._last_second:
                 time.sleep(0.02)
         before = {p: _ident(p) for p in self.logs}
@@ -202,11 +204,15 @@ while n < cfg["max_rows"] and not os.path.exists(cfg["stop"]):
     row = dict(sessions[n % len(sessions)])
     sid = "%s-%06d" % (tag, n)
     row["session_id"] = sid
+    if cfg["now"]:  # a live daemon: the writer stamps the row with the time it is written
+        row.pop("timestamp", None)
     failed += not slog.append(row)
     n += 1
     if rlog is not None and n % every == 0:
         rep = dict(replays[r % len(replays)])
         rep["session_id"] = sid
+        if cfg["now"]:
+            rep.pop("timestamp", None)
         failed += not rlog.append(rep)
         r += 1
     if pause:
@@ -260,7 +266,8 @@ class Writers:
 
     def __init__(self, sessions: str | os.PathLike, replay_runs: str | os.PathLike | None = None, *,
                  templates: tuple[Path, Path], workdir: str | os.PathLike, n: int = 2,
-                 pause: float = 0.001, max_rows: int = 10**7, tag: str = "w", replay_every: int = 3):
+                 pause: float = 0.001, max_rows: int = 10**7, tag: str = "w", replay_every: int = 3,
+                 now: bool = True):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.stop_file = self.workdir / f"{tag}.stop"
@@ -270,6 +277,7 @@ class Writers:
             "session_templates": str(templates[0]), "replay_templates": str(templates[1]),
             "ready": str(self.workdir / f"{tag}{k}.ready"), "stop": str(self.stop_file),
             "pause": pause, "max_rows": max_rows, "tag": f"{tag}{k}", "replay_every": replay_every,
+            "now": now,
         } for k in range(n)]
         self._procs: list[subprocess.Popen] = []
         self.ledger: Ledger | None = None

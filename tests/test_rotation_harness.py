@@ -19,11 +19,12 @@ EXPECTED_NAMES = {
     "delaycompress": [r"\.1", r"\.2\.gz", r"\.3\.gz"],
     "compress": [r"\.1\.gz", r"\.2\.gz", r"\.3\.gz"],
     "compress-dateext": [r"-\d{8}-\d{10}\.gz"] * 3,
+    "compress-dateext-hms": [r"-\d{14}\.gz"] * 3,
 }
 # Modes where logrotate itself may lose a row written at the wrong moment: copytruncate (rows
 # between the copy and the truncation; a documented caveat) and compress without delaycompress
 # (a writer that had not yet reopened when gzip had read the renamed file).
-LOSSY = {"copytruncate", "compress", "compress-dateext"}
+LOSSY = {"copytruncate", "compress", "compress-dateext", "compress-dateext-hms"}
 
 
 @pytest.fixture(scope="module")
