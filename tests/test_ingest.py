@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 import forensics
-from forensics import ingest
+from forensics.ingest import ingest
 from forensics.errors import ForensicsError
 
 from .conftest import replay, session, write_jsonl
