@@ -7,7 +7,6 @@ __all__ = [
     "SessionLogger",
     "build_session_record",
     "connect",
-    "ingest",
     "new_session_id",
 ]
 
@@ -30,9 +29,3 @@ def connect(sessions=None, replay_runs=None, *, config=None, queries_dirs=None, 
 
     return _connect(sessions, replay_runs, config=config, queries_dirs=queries_dirs, store=store, ingest=ingest)
 
-
-def ingest(store, sessions=None, replay_runs=None, **kwargs):
-    """Append every new complete line of the sources to a store folder (see forensics.ingest)."""
-    from .ingest import ingest as _ingest
-
-    return _ingest(store, sessions, replay_runs, **kwargs)

@@ -102,7 +102,7 @@ def ingest(store: str | os.PathLike, sessions: list[str] | str | None = None,
     try:
         manifest = load(root)
         if manifest is None:
-            if any(p.name not in (LOCK_NAME, ".tmp") for p in root.iterdir()):
+            if not all(_ours(root, p) for p in root.rglob("*")):
                 raise StoreError(f"store {root}: the folder holds other files and no manifest.json; "
                                  "give an empty or new folder")
             manifest = Manifest(created_at=now_iso())
@@ -115,6 +115,17 @@ def ingest(store: str | os.PathLike, sessions: list[str] | str | None = None,
         return report
     finally:
         lock.release()
+
+
+def _ours(root: Path, path: Path) -> bool:
+    """A file a store's ingest writes (a first ingest killed before its commit leaves these)."""
+    rel = path.relative_to(root).as_posix()
+    if path.is_dir() or rel in (LOCK_NAME,) or rel.startswith(".tmp/") or rel == ".tmp":
+        return True
+    import re
+
+    return bool(re.fullmatch(r"(sessions|replay_runs)/day=[^/]+/b\d{9}-\d+\.parquet|unreadable/b\d{9}\.parquet"
+                             r"|\.manifest-[^/]*\.json", rel))
 
 
 def _sources(manifest: Manifest, sessions, replay_runs, config, env) -> dict:

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 import forensics
-from forensics import ingest
+from forensics.ingest import ingest
 from forensics.errors import ForensicsError
 
 from .conftest import replay, session, write_jsonl
@@ -219,3 +219,21 @@ def test_alarm_on_a_store_sees_late_rows_and_counts_new_unreadable_lines(tmp_pat
     assert code == 1 and "slow-clock" in out
     code, out, err = cli("alarm", "--store", st, "--since", "15m")
     assert code == 0, out + err  # reported once; it is older than the window now
+
+
+def test_a_first_ingest_killed_before_its_commit_is_redone(tmp_path, monkeypatch):
+    import forensics.ingest as ing
+
+    log, st = tmp_path / "sessions.jsonl", tmp_path / "store"
+    write_jsonl(log, rows(12))
+
+    def killed(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ing, "commit", killed)
+    with pytest.raises(KeyboardInterrupt):
+        ingest(st, [str(log)])
+    monkeypatch.undo()
+    assert list((st / "sessions").rglob("*.parquet"))  # what the killed ingest left
+    assert ingest(st, [str(log)]).rows["sessions"] == 12
+    assert same_as_cold(st, [log]) == (12, 12)
