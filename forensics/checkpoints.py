@@ -122,12 +122,11 @@ def complete_end(path: str, start: int, size: int) -> int:
     return start
 
 
-_DATED = r"-\d{4}-?\d{2}-?\d{2}(?:[-_.T]?\d{2,6})?"
-
-
 def rotation_siblings(path: Path) -> list[Path]:
-    """What logrotate leaves beside a log: name.1, name.2.gz, name-20261201[.gz], name-2026120112.zst."""
-    pattern = re.compile(re.escape(path.name) + rf"(?:\.\d+|{_DATED})(?:\.gz|\.zst)?", re.DOTALL)
+    """What logrotate leaves beside a log: name.1, name.2.gz, name-20261201[.gz], name-20261201-1796125905.zst."""
+    from .sources import DATED
+
+    pattern = re.compile(re.escape(path.name) + rf"(?:\.\d+|{DATED})(?:\.gz|\.zst)?", re.DOTALL)
     try:
         names = os.listdir(path.parent)
     except OSError:
@@ -149,11 +148,13 @@ def _copy_key(st: os.stat_result) -> list:
 
 
 def plan(checkpoints: list[Checkpoint], files: list[tuple[str, str, bool]], next_id: int, *,
-         consume: bool = True):
+         consume: bool = True, adopt_after_ns: int | None = None):
     """Sort each (stream, path, followed_only) file into a Segment to read or a Skipped.
 
     ``followed_only`` marks a rotation sibling of a one-file source: read only to finish a
-    file already known. Without ``consume`` (a reading command, not an ingest) a plain
+    file already known, or one changed after ``adopt_after_ns`` (the store's creation): a
+    generation that logrotate made and rotated away between two ingests is still read.
+    Without ``consume`` (a reading command, not an ingest) a plain
     file's segment runs to its end, torn last line included. Returns (segments, skipped,
     new checkpoints).
     """
@@ -213,7 +214,7 @@ def plan(checkpoints: list[Checkpoint], files: list[tuple[str, str, bool]], next
                 was = [c for c in mine if (c.dev, c.ino) == (st.st_dev, st.st_ino) and not c.compressed]
                 action = "new" if not was else "truncated" if st.st_size < max(c.offset for c in was) else "rewritten"
             if known is None:
-                if followed:
+                if followed and (adopt_after_ns is None or st.st_mtime_ns <= adopt_after_ns):
                     skipped.append(Skipped(stream, path, "not_ours"))
                     continue
                 known = Checkpoint(id=next_id, stream=stream, path=path, fp="", fp_len=0, compressed=compressed)

@@ -164,26 +164,32 @@ def _ingest(root: Path, manifest: Manifest) -> IngestReport:
     if not files and not manifest.checkpoints:
         reasons = "; ".join(m.reason for m in missing) or "no files"
         raise ForensicsError(f"store {root}: its sources name no file now ({reasons})")
-    tmp = private_folder(root)
+    copy: set[str] = set()
+    tmp = None
     try:
-        for attempt in range(3):
+        while True:
+            tmp = private_folder(root)
             checkpoints = [type(c).from_dict(c.as_dict()) for c in manifest.checkpoints]
-            tails, skipped, new = plan_tails(checkpoints, files, manifest.next_id(), tmp, consume=True)
-            # A file read in place must not have grown while it was read: its rows past the
-            # planned end would be read twice. If one did, its bytes are read from a copy.
-            before = {t.read_path: _stamp(t.read_path) for t in tails if t.direct}
+            tails, skipped, new = plan_tails(checkpoints, files, manifest.next_id(), tmp, consume=True,
+                                             adopt_after_ns=manifest.created_ns(), copy=frozenset(copy))
+            # A file read in place must not grow while it is read: its rows past the planned
+            # end would be stored, then read again. One that did is read again, from a copy
+            # of exactly the planned bytes (each pass copies one more file at least: it ends).
+            before = {t.read_path: (t.segment.stat.st_size, t.segment.stat.st_mtime_ns) for t in tails if t.direct}
             lake = Lake(root=root, tails=tails, checkpoints=checkpoints + new,
                         file_paths=_paths(checkpoints + new, tails))
             written, scans = _write_batch(root, lake, batch, tmp)
-            if all(_stamp(p) == s for p, s in before.items()) or attempt == 2:
+            grown = {p for p, s in before.items() if _stamp(p) != s}
+            if not grown:
                 break
             _remove(root, written)
-            for f in os.listdir(tmp):
-                os.unlink(tmp / f)
+            remove_folder(tmp)
+            copy |= grown
         _finish(manifest, report, checkpoints, new, tails, skipped + missing, scans, written, batch)
         commit(root, manifest)
     finally:
-        remove_folder(tmp)
+        if tmp is not None:
+            remove_folder(tmp)
     return report
 
 
@@ -335,7 +341,9 @@ def _clean(root: Path, manifest: Manifest) -> None:
             rel = f.relative_to(root).as_posix()
             if rel not in live:
                 f.unlink()
-    shutil.rmtree(root / ".tmp", ignore_errors=True)
+    # Only an ingest's own leftovers: a reader's tail copies are elsewhere, and in use.
+    for f in (root / ".tmp").glob("ingest-*"):
+        shutil.rmtree(f, ignore_errors=True)
     for f in root.glob(".manifest-*.json"):
         f.unlink()
 

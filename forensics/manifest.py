@@ -44,6 +44,13 @@ class Manifest:
         """The next free checkpoint id."""
         return max((c.id for c in self.checkpoints), default=0) + 1
 
+    def created_ns(self) -> int | None:
+        """When the store was made, in nanoseconds since the epoch (a file's mtime's unit)."""
+        if not self.created_at:
+            return None
+        made = datetime.strptime(self.created_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        return int(made.timestamp()) * 10**9
+
     def files_of(self, stream: str) -> list[dict]:
         """The live Parquet files of one stream (or of `unreadable`)."""
         return [f for f in self.files if f["stream"] == stream]

@@ -20,7 +20,11 @@ CONFIG_NAME = "forensics.toml"
 
 # What a directory source contributes: live logs and what logrotate leaves of them:
 # numbered (`.1`, `.2.gz`), dated (`-20261130`, `-2026113012`, `.gz`), zstd-compressed.
-_ROTATED = re.compile(r".*\.jsonl(\.\d+|-\d{4}-?\d{2}-?\d{2}(\d{2})?([-_.]\d+)?)?(\.gz|\.zst)?", re.DOTALL)
+# logrotate's dateext: -YYYYMMDD, -YYYY-MM-DD, then what a dateformat adds: an hour, a time
+# (-%Y%m%d%H%M%S), or epoch seconds (-%Y%m%d-%s, the man page's idiom for several a day).
+DATED = r"-\d{4}-?\d{2}-?\d{2}(?:[-_.T]?\d{2,10})?(?:[-_.]\d+)?"
+ROTATED_SUFFIX = rf"(?:\.\d+|{DATED})?(?:\.gz|\.zst)?"
+_ROTATED = re.compile(r".*\.jsonl" + ROTATED_SUFFIX, re.DOTALL)
 _GLOB_CHARS = re.compile(r"[*?\[]")
 
 

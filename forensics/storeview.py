@@ -97,13 +97,15 @@ def source_files(sources: dict, *, env=None) -> tuple[list[tuple[str, str, bool]
     return out, missing
 
 
-def plan_tails(checkpoints: list[Checkpoint], files, next_id: int, folder: Path, *, consume: bool):
+def plan_tails(checkpoints: list[Checkpoint], files, next_id: int, folder: Path, *, consume: bool,
+               adopt_after_ns: int | None = None, copy: frozenset = frozenset()):
     """Plan every file's new bytes and cut them out into `folder`: (tails, skipped, new checkpoints).
 
     With ``consume`` (an ingest) a plain file's tail stops at its last newline; without it
-    (a reading command) the torn last line is read too, as a cold read would.
+    (a reading command) the torn last line is read too, as a cold read does. Files in
+    ``copy`` are never read in place.
     """
-    segments, skipped, new = plan(checkpoints, files, next_id, consume=consume)
+    segments, skipped, new = plan(checkpoints, files, next_id, consume=consume, adopt_after_ns=adopt_after_ns)
     tails: list[TailFile] = []
     running: dict[int, tuple[int, int]] = {}  # checkpoint id -> (offset, lines) after this run's reads
     for seg in segments:
@@ -113,7 +115,7 @@ def plan_tails(checkpoints: list[Checkpoint], files, next_id: int, folder: Path,
             seg.start = max(seg.start, offset)
         tail = TailFile(seg, seg.path, base=lines)
         try:
-            _cut(tail, folder, consume=consume)
+            _cut(tail, folder, consume=consume, in_place=seg.path not in copy)
         except Exception as exc:  # a gzip still being written, a file gone: retried next run
             from .checkpoints import _reason
 
@@ -130,10 +132,10 @@ def plan_tails(checkpoints: list[Checkpoint], files, next_id: int, folder: Path,
     return tails, skipped, new
 
 
-def _cut(tail: TailFile, folder: Path, *, consume: bool) -> None:
+def _cut(tail: TailFile, folder: Path, *, consume: bool, in_place: bool = True) -> None:
     seg = tail.segment
     head = seg.head
-    if not seg.compressed and seg.start == 0 and seg.end == seg.stat.st_size:
+    if in_place and not seg.compressed and seg.start == 0 and seg.end == seg.stat.st_size:
         tail.read_path, tail.end = seg.path, seg.end
         tail.lines = _count_newlines(seg.path, seg.end) if consume else 0
     else:
@@ -185,13 +187,14 @@ def _count_newlines(path: str, end: int) -> int:
     return count
 
 
-def private_folder(root: Path | None) -> Path:
-    """A private temporary folder for tail copies: inside the store when it is ours, else the system's."""
+def private_folder(root: Path | None = None) -> Path:
+    """A private temporary folder: an ingest's inside its store (`.tmp/ingest-*`, which the next
+    ingest clears if this one is killed); a reader's in the system's, where no ingest reaches."""
     base = None
-    if root is not None and os.access(root, os.W_OK):
+    if root is not None:
         base = root / ".tmp"
         base.mkdir(mode=0o700, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix="tail-", dir=base))
+    return Path(tempfile.mkdtemp(prefix="ingest-" if root is not None else "forensics-tail-", dir=base))
 
 
 def remove_folder(path: Path) -> None:
@@ -346,10 +349,11 @@ def open_lake(root: Path, sources: dict | None = None) -> Lake:
         raise StoreError(f"store {root}: nothing ingested yet; run `forensics ingest --store {root} -s LOGS`")
     specs = sources or manifest.sources
     files, missing = source_files(specs)
-    tmp = private_folder(root)
+    tmp = private_folder()
     lake = Lake(root=root, tmp=tmp, checkpoints=manifest.checkpoints)
     try:
-        tails, skipped, new = plan_tails(manifest.checkpoints, files, manifest.next_id(), tmp, consume=False)
+        tails, skipped, new = plan_tails(manifest.checkpoints, files, manifest.next_id(), tmp, consume=False,
+                                         adopt_after_ns=manifest.created_ns())
     except BaseException:
         remove_folder(tmp)
         raise
