@@ -168,6 +168,7 @@ def plan(checkpoints: list[Checkpoint], files: list[tuple[str, str, bool]], next
         # A file's current name: the first place its content is found (plain files come first).
         if c.id not in located:
             c.path = path
+            c.located = True  # not a field: never written to the manifest
             located.add(c.id)
 
     def order(item):
@@ -237,6 +238,20 @@ def plan(checkpoints: list[Checkpoint], files: list[tuple[str, str, bool]], next
             locate(known, path)
             segments.append(Segment(stream, path, action, known, start, end, compressed, st, head))
     return segments, skipped, new
+
+
+def current_names(checkpoints: list[Checkpoint]) -> list[str | None]:
+    """Each file's name now, by checkpoint id - 1: its path, unless it was not found this run
+    and another file holds that name (logrotate deleted it, or moved another there); then the
+    name says so, so that no two files ever share one (a row is its file and line)."""
+    names: list[str | None] = [None] * max((c.id for c in checkpoints), default=0)
+    holders: dict[str, int] = {}
+    for c in checkpoints:
+        holders[c.path] = holders.get(c.path, 0) + 1
+    for c in checkpoints:
+        gone = not getattr(c, "located", False) and holders[c.path] > 1
+        names[c.id - 1] = f"{c.path} (rotated away, {c.fp[:12]})" if gone else c.path
+    return names
 
 
 def _reason(exc: BaseException) -> str:

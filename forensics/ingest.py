@@ -202,10 +202,9 @@ def _stamp(path: str):
 
 
 def _paths(checkpoints, tails) -> list:
-    paths = [None] * max((c.id for c in checkpoints), default=0)
-    for c in checkpoints:
-        paths[c.id - 1] = c.path
-    return paths
+    from .checkpoints import current_names
+
+    return current_names(checkpoints)
 
 
 def _write_batch(root: Path, lake, batch: int, tmp: Path):

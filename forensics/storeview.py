@@ -359,10 +359,9 @@ def open_lake(root: Path, sources: dict | None = None) -> Lake:
         raise
     lake.tails = tails
     lake.skipped = missing + skipped
-    ids = manifest.checkpoints + new
-    lake.file_paths = [None] * max((c.id for c in ids), default=0)
-    for c in ids:
-        lake.file_paths[c.id - 1] = c.path
+    from .checkpoints import current_names
+
+    lake.file_paths = current_names(manifest.checkpoints + new)
     for stream in ("sessions", "replay_runs"):
         lake.parquet[stream] = [str(root / f["path"]) for f in manifest.files_of(stream)]
     lake.unreadable = [str(root / f["path"]) for f in manifest.files_of("unreadable")]
