@@ -446,6 +446,7 @@ def _write(folder: Path, log: dict) -> tuple[list[str], list[str]]:
     return [str(folder / n) for n in parts], [str(folder / "replay_runs.jsonl")]
 
 
+@pytest.mark.slow  # about a minute: on the slow line of .ci/run
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(log=logs())
 def test_every_figure_agrees_with_the_reference_on_anomalous_logs(log):
