@@ -450,6 +450,9 @@ def doctor(
     fmt: Annotated[AlarmFormat, typer.Option("--format", "-f", help="text, or one JSON object.")] = AlarmFormat.text,
     store: StoreOpt = None,
     ingest: IngestOpt = False,
+    grace: Annotated[Optional[str], typer.Option(
+        metavar="AGE", help="With a store: how long a changed source may wait to be ingested "
+        "(default twice the ingests' cadence, or 10m).")] = None,
 ) -> None:
     """Check the health of the logs themselves; exit 0 healthy, 1 with problems.
 
@@ -459,17 +462,32 @@ def doctor(
     \b
     Example:
       forensics doctor -s logs/sessions.jsonl -r logs/replay_runs.jsonl
+      forensics doctor --store /var/lib/forensics --grace 15m
     """
     from .doctor import diagnose, render_text
 
     with _open_store(sessions, replay_runs, config, None, store, ingest) as store:
-        health = diagnose(store)
+        health = diagnose(store, grace=_grace(grace))
         _warn_unreadable(store, ["replay_runs"])
     if fmt is AlarmFormat.json:
         typer.echo(json.dumps(health.as_dict(), ensure_ascii=False, indent=2, default=str))
     else:
         typer.echo(render_text(health))
     raise typer.Exit(0 if health.healthy else 1)
+
+
+def _grace(text: str | None):
+    from datetime import datetime, timezone
+
+    from .catalog import parse_time
+
+    if text is None:
+        return None
+    now = datetime.now(timezone.utc)
+    grace = now - parse_time(text, now=now)
+    if grace.total_seconds() <= 0:
+        raise ParameterError(f"--grace takes an age such as 10m or 2h, got {text!r}")
+    return grace
 
 
 @app.command()

@@ -86,18 +86,23 @@ class Health:
     orphans: dict = field(default_factory=dict)
     unreadable_lines: int = 0
     replay_given: bool = True
+    ingest: dict | None = None  # with a store: is it keeping up (storehealth.py)
 
     @property
     def healthy(self) -> bool:
         """True when every line was readable, every file read, and no row breaks a rule."""
         return (self.unreadable_lines == 0 and all(c["rows"] == 0 for c in self.checks)
-                and not any(f.get("error") for f in self.files))
+                and not any(f.get("error") for f in self.files)
+                and (self.ingest is None or self.ingest["healthy"]))
 
     def as_dict(self) -> dict:
         """A JSON-ready summary."""
-        return plain({"healthy": self.healthy, "unreadable_lines": self.unreadable_lines,
-                      "files": self.files, "checks": self.checks,
-                      "orphans": self.orphans if self.replay_given else "no replay runs given"})
+        out = {"healthy": self.healthy, "unreadable_lines": self.unreadable_lines,
+               "files": self.files, "checks": self.checks,
+               "orphans": self.orphans if self.replay_given else "no replay runs given"}
+        if self.ingest is not None:
+            out["ingest"] = self.ingest
+        return plain(out)
 
 
 _PER_FILE = """
@@ -112,9 +117,14 @@ _PER_FILE = """
     group by source_file"""
 
 
-def diagnose(store, *, examples: int = 5) -> Health:
-    """Check every file and row the store reads against the format's rules."""
+def diagnose(store, *, examples: int = 5, grace=None) -> Health:
+    """Check every file and row the store reads against the format's rules (and, on a store,
+    whether its ingests keep up: ``grace``, a timedelta, defaults to twice their cadence)."""
     health = Health(unreadable_lines=store.check().unreadable_lines)
+    if store.lake is not None:
+        from .storehealth import ingest_health
+
+        health.ingest = ingest_health(store.lake, grace=grace)
     # One parse of what the checks name; every check below reads the tables.
     store.materialize(replay=True, columns=columns_named(
         [c for _, _, c in INVARIANTS] + [_PER_FILE, "schema daemon timestamp session_id"]))
@@ -145,7 +155,7 @@ def diagnose(store, *, examples: int = 5) -> Health:
         })
     health.checks += _line_checks(store.scan, examples)
     health.checks += _wrong_types(store, examples)
-    health.replay_given = bool(store.sources.replay_runs)
+    health.replay_given = not store.replay_missing(["replay_runs"])
     o = store.execute(
         """with s as (select distinct session_id from sessions where session_id is not null),
             r as (select distinct session_id from replay_runs where session_id is not null)
@@ -204,7 +214,12 @@ def _wrong_types(store, examples: int) -> list[dict]:
     totals = {name: 0 for name, _, _, _ in checks}
     found: dict[str, list[dict]] = {name: [] for name, _, _, _ in checks}
     reader = store.reader
+    # On a store, the raw values of what was ingested are gone (typed, a wrong type is a
+    # NULL): the tails are checked, under their files' names and lines.
+    tails = {t.read_path: t for t in store.lake.tails} if store.lake is not None else {}
     for path, read in reader.readable("sessions"):
+        tail = tails.get(path)
+        shown, base = (tail.segment.path, tail.base) if tail else (path, 0)
         selects = ", ".join(
             f"count(*) filter (where {cond}), "
             f"list({{'ordinal': ordinality, 'value': left({value}::varchar, 80)}}) "
@@ -222,7 +237,7 @@ def _wrong_types(store, examples: int) -> list[dict]:
             totals[name] += row[2 * i]
             picked = row[2 * i + 1] or []
             lines = physical_lines(read, [p["ordinal"] for p in picked])
-            found[name] += [{"session_id": None, "at": f"{path}:{lines.get(p['ordinal'], p['ordinal'])}",
+            found[name] += [{"session_id": None, "at": f"{shown}:{lines.get(p['ordinal'], p['ordinal']) + base}",
                              "value": p["value"]} for p in picked]
     return [{"check": f"type:{name}", "meaning": f"`{name}` is not a JSON {wire}", "rows": totals[name],
              "examples": found[name][:examples]} for name, _, _, wire in checks]
@@ -272,5 +287,10 @@ def render_text(health: Health) -> str:
             out.append(f"orphans: {o['replay_without_session']} of {o['replay_session_ids']} replayed session "
                        f"ids have no session row ({o['replay_without_session_rate']:.1%}); "
                        f"{o['replay_rows_without_session_id']} replay row(s) carry no session id")
+    if health.ingest is not None:
+        from .storehealth import render
+
+        out.append("")
+        out += render(health.ingest)
     out.append("healthy" if health.healthy else "problems found")
     return "\n".join(out)

@@ -54,6 +54,8 @@ class Lake:
     checkpoints: list = field(default_factory=list)  # every file the store holds rows of
     tmp: Path | None = None                          # the private folder of the tail copies
     skipped: list = field(default_factory=list)      # files named but not read now, and why
+    batches: list = field(default_factory=list)      # the manifest's recent ingests
+    pending: list = field(default_factory=list)      # files the ingests could not read, since when
 
     def close(self) -> None:
         """Remove the tail copies."""
@@ -350,7 +352,8 @@ def open_lake(root: Path, sources: dict | None = None) -> Lake:
     specs = sources or manifest.sources
     files, missing = source_files(specs)
     tmp = private_folder()
-    lake = Lake(root=root, tmp=tmp, checkpoints=manifest.checkpoints)
+    lake = Lake(root=root, tmp=tmp, checkpoints=manifest.checkpoints, batches=manifest.batches,
+                pending=manifest.pending)
     try:
         tails, skipped, new = plan_tails(manifest.checkpoints, files, manifest.next_id(), tmp, consume=False,
                                          adopt_after_ns=manifest.created_ns())

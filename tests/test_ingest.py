@@ -237,3 +237,30 @@ def test_a_first_ingest_killed_before_its_commit_is_redone(tmp_path, monkeypatch
     assert list((st / "sessions").rglob("*.parquet"))  # what the killed ingest left
     assert ingest(st, [str(log)]).rows["sessions"] == 12
     assert same_as_cold(st, [log]) == (12, 12)
+
+
+def test_doctor_names_a_source_not_ingested_and_one_every_ingest_skips(tmp_path, cli):
+    from forensics.storehealth import ingest_health
+
+    d, st = tmp_path / "logs", tmp_path / "store"
+    d.mkdir()
+    write_jsonl(d / "sessions.jsonl", rows(5))
+    full = gzip.compress(b"".join((json.dumps(r) + "\n").encode() for r in rows(50, 100)))
+    (d / "sessions.jsonl-20261130.gz").write_bytes(full[:len(full) // 2])  # never completes
+    ingest(st, [str(d)])
+    append(d / "sessions.jsonl", rows(2, 5))  # changed, not ingested yet
+    later = datetime.now(timezone.utc) + timedelta(hours=1)
+    with forensics.connect(store=st) as s:
+        assert ingest_health(s.lake, now=datetime.now(timezone.utc))["healthy"]  # within the grace
+        h = ingest_health(s.lake, grace=timedelta(minutes=15), now=later)
+    assert [os.path.basename(e["file"]) for e in h["not_ingested"]] == ["sessions.jsonl"]
+    assert [os.path.basename(e["file"]) for e in h["stuck"]] == ["sessions.jsonl-20261130.gz"]
+    assert h["stuck"][0]["age_s"] >= 3600 and not h["healthy"]
+    ingest(st)  # the newer file is ingested, the broken one is skipped again: still stuck
+    with forensics.connect(store=st) as s:
+        h = ingest_health(s.lake, grace=timedelta(minutes=15), now=later)
+    assert not h["not_ingested"] and len(h["stuck"]) == 1
+    code, out, _ = cli("doctor", "--store", st, "--grace", "0s")
+    assert code == 2
+    code, out, _ = cli("doctor", "--store", st, "--format", "json")
+    assert code == 1 and json.loads(out)["ingest"]["grace_s"] == 600
