@@ -273,6 +273,12 @@ class Store:
             if keep[stream] is not None and not lines:
                 keep[stream].discard("line")
 
+        if self.lake is not None and window_only and (since is not None or until is not None):
+            # Only the Parquet files that can hold a row of the window are read.
+            from .storeview import install, pruned
+
+            install(self.con, self.reader, pruned(self.lake, since, until, after_batch))
+
         def build():
             described = {stream: self.describe(view) for stream, view in _VIEWS.items()}
             if keep["sessions"] is None:

@@ -12,6 +12,7 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
+from datetime import timezone
 from pathlib import Path
 
 from .checkpoints import Checkpoint, Segment, Skipped, fingerprint, plan, rotation_siblings, FP_BYTES
@@ -47,6 +48,7 @@ class Lake:
 
     root: Path | None = None
     parquet: dict = field(default_factory=dict)      # stream -> [absolute paths]
+    parts: dict = field(default_factory=dict)        # stream -> [(absolute path, day, batch)]
     file_paths: list = field(default_factory=list)   # checkpoint id - 1 -> current name
     tails: list[TailFile] = field(default_factory=list)
     unreadable: list = field(default_factory=list)   # Parquet files of stored unreadable lines
@@ -205,6 +207,26 @@ def remove_folder(path: Path) -> None:
 
 
 # -- SQL ---------------------------------------------------------------------------------
+
+
+def pruned(lake: Lake, since, until, after_batch: int | None) -> Lake:
+    """The lake with only the Parquet files that can hold a row of the window: a file's day
+    is its rows' UTC day, and its batch the newest of its rows' (rows without a valid time
+    are in every window, and in `day=unknown`)."""
+    from dataclasses import replace
+
+    lo = since.astimezone(timezone.utc).date().isoformat() if since is not None else None
+    hi = until.astimezone(timezone.utc).date().isoformat() if until is not None else None
+
+    def keep(day, batch) -> bool:
+        if after_batch is not None and batch > after_batch:
+            return True
+        if day is None or day == "unknown":
+            return True
+        return (lo is None or day >= lo) and (hi is None or day <= hi)
+
+    parquet = {s: [p for p, day, batch in parts if keep(day, batch)] for s, parts in lake.parts.items()}
+    return replace(lake, parquet=parquet)
 
 
 def install(con, reader, lake: Lake) -> None:
@@ -366,7 +388,9 @@ def open_lake(root: Path, sources: dict | None = None) -> Lake:
 
     lake.file_paths = current_names(manifest.checkpoints + new)
     for stream in ("sessions", "replay_runs"):
-        lake.parquet[stream] = [str(root / f["path"]) for f in manifest.files_of(stream)]
+        lake.parts[stream] = [(str(root / f["path"]), f.get("day"), f.get("batch", 0))
+                              for f in manifest.files_of(stream)]
+        lake.parquet[stream] = [p for p, _, _ in lake.parts[stream]]
     lake.unreadable = [str(root / f["path"]) for f in manifest.files_of("unreadable")]
     lake.replay_sources = bool(specs.get("replay_runs")) or bool(lake.parquet["replay_runs"])
     return lake
