@@ -1,7 +1,10 @@
 """The store (issue 15): ingest and the cron path against one raw DuckDB `read_json` scan of the
 same log, in one run, taking turns.
 
-    python bench/store.py [--sessions 1000000] [--repeat 3] [--new 1000] [--skip-many]
+    python bench/store.py [--sessions 1000000] [--repeat 3] [--new 1000] [--skip-many] [--copies K]
+
+With --copies K the store holds K copies of the log (K x SESSIONS rows, in K files), to say how
+each figure grows with the store's size; the unit stays one raw scan of one copy.
 
 Figures, each as a ratio to the raw scan (`bench/scan.py`'s aggregate) of the SESSIONS file:
 - the first ingest of the whole log (target within 1.5x), and the store's size on disk
@@ -35,6 +38,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--new", type=int, default=1000)
     ap.add_argument("--skip-many", action="store_true", help="skip the 1,000-file case")
+    ap.add_argument("--copies", type=int, default=1, help="the store holds this many copies of the log")
     args = ap.parse_args()
     source = dataset(args.sessions)
     work = DATA / f"store-{args.sessions}"
@@ -49,8 +53,10 @@ def main() -> None:
     del lines
     (logs / "sessions.jsonl").write_bytes(b"".join(head))
     shutil.copy(source / "replay_runs.jsonl", logs / "replay_runs.jsonl")
+    for i in range(1, args.copies):
+        shutil.copy(source / "sessions.jsonl", logs / f"sessions-copy{i}.jsonl")
     jsonl = logs / "sessions.jsonl"
-    out: dict = {"sessions": args.sessions, "new_sessions": args.new,
+    out: dict = {"sessions": args.sessions, "copies": args.copies, "new_sessions": args.new,
                  "jsonl_mib": round(jsonl.stat().st_size / 2**20, 1), "results": {}}
     fx = forensics_cmd()
     raw = [python(), "-c", RAW_DUCKDB, str(jsonl)]
@@ -59,7 +65,7 @@ def main() -> None:
     ingests, raws = [], []
     for i in range(args.repeat):
         store = work / f"store-{i}"
-        ingests.append(measure(fx + ["ingest", "--store", str(store), "-s", str(jsonl),
+        ingests.append(measure(fx + ["ingest", "--store", str(store), "-s", str(logs),
                                      "-r", str(logs / "replay_runs.jsonl")]))
         raws.append(measure(raw))
     store = work / "store-0"
@@ -85,7 +91,8 @@ def main() -> None:
         copies.append(c)
     alarm_runs, raw_runs = [], []
     for c in copies:
-        alarm_runs.append(measure(fx + ["alarm", "--store", str(c), "--format", "json"]))
+        # As cron runs it: the last 15 minutes, plus every row new since the last alarm.
+        alarm_runs.append(measure(fx + ["alarm", "--store", str(c), "--since", "15m", "--format", "json"]))
         raw_runs.append(measure(raw))
     r = sorted(a["wall_s"] / b["wall_s"] for a, b in zip(alarm_runs, raw_runs))
     out["results"]["alarm_store_after_new"] = {"runs": [x["wall_s"] for x in alarm_runs],
@@ -111,7 +118,10 @@ def main() -> None:
         measure(fx + ["ingest", "--store", str(mstore), "-s", str(many)])
         with open(many / "sessions.jsonl-2026100100", "ab") as fh:
             fh.write(tail[0])
-        m = measure(fx + ["alarm", "--store", str(mstore), "--format", "json"])
+        measure(fx + ["alarm", "--store", str(mstore), "--since", "15m", "--format", "json"])  # its state
+        with open(many / "sessions.jsonl-2026100100", "ab") as fh:
+            fh.write(tail[1])
+        m = measure(fx + ["alarm", "--store", str(mstore), "--since", "15m", "--format", "json"])
         b = measure(raw)
         out["results"]["many_files_alarm_store"] = {"wall_s": m["wall_s"], "exit": m["exit"],
                                                     "ratio": round(m["wall_s"] / b["wall_s"], 3)}
