@@ -294,7 +294,10 @@ def _finish(manifest: Manifest, report: IngestReport, checkpoints, new, tails, s
     """Advance the checkpoints past what was read, and record the batch in the manifest."""
     at = now_iso()
     by_path = scans.by_path()
+    last: dict[int, object] = {}  # a segment read in pieces: its last piece says how far
     for t in tails:
+        last[id(t.segment)] = t
+    for t in last.values():
         seg, ck = t.segment, t.segment.checkpoint
         scan = by_path.get(seg.path)
         if scan is not None and scan.error:

@@ -20,6 +20,9 @@ from .lines import open_binary
 
 # Columns the store's rows carry besides the views' own; the views hide them.
 PROVENANCE = ("_batch", "_file_id", "_fingerprint")
+# An ingest cuts a file's new bytes past this size into one piece per core: DuckDB numbers a
+# file's lines on one thread, and so writes its Parquet on one; pieces are written side by side.
+PIECE_BYTES = 64 << 20
 TAIL_VIEWS = {"sessions": "_sessions_tail", "replay_runs": "_replay_tail"}
 _CHUNK = 1 << 24
 
@@ -117,6 +120,17 @@ def plan_tails(checkpoints: list[Checkpoint], files, next_id: int, folder: Path,
         offset, lines = running.get(ck.id, (ck.offset, ck.lines))
         if seg.start != offset:  # another copy of this file was read further this run
             seg.start = max(seg.start, offset)
+        if consume and not seg.compressed and seg.end - seg.start >= 2 * PIECE_BYTES:
+            try:
+                pieces = _pieces(seg, folder, base=lines)
+            except OSError as exc:
+                from .checkpoints import _reason
+
+                skipped.append(Skipped(seg.stream, seg.path, "retry", _reason(exc), ck))
+                continue
+            running[ck.id] = (pieces[-1].end, pieces[-1].base + pieces[-1].lines)
+            tails += pieces
+            continue
         tail = TailFile(seg, seg.path, base=lines)
         try:
             _cut(tail, folder, consume=consume, in_place=seg.path not in copy)
@@ -138,7 +152,6 @@ def plan_tails(checkpoints: list[Checkpoint], files, next_id: int, folder: Path,
 
 def _cut(tail: TailFile, folder: Path, *, consume: bool, in_place: bool = True) -> None:
     seg = tail.segment
-    head = seg.head
     if in_place and not seg.compressed and seg.start == 0 and seg.end == seg.stat.st_size:
         tail.read_path, tail.end = seg.path, seg.end
         tail.lines = _count_newlines(seg.path, seg.end) if consume else 0
@@ -164,13 +177,52 @@ def _cut(tail: TailFile, folder: Path, *, consume: bool, in_place: bool = True) 
                     remaining -= len(chunk)
         tail.end = seg.start + written
         tail.lines = newlines + (0 if last == b"\n" else 1)
+    tail.fp, tail.fp_len = _fp(seg, tail.end, consume=consume)
+
+
+def _pieces(seg: Segment, folder: Path, *, base: int) -> list[TailFile]:
+    """Copy a large plain segment into one piece per core, each ending at a newline."""
+    n = max(1, min(os.cpu_count() or 1, (seg.end - seg.start) // PIECE_BYTES))
+    cuts = [seg.start]
+    with open(seg.path, "rb") as fh:
+        for i in range(1, n):
+            fh.seek(seg.start + (seg.end - seg.start) * i // n)
+            fh.readline()  # to the end of the line this lands in
+            pos = fh.tell()
+            if cuts[-1] < pos < seg.end:
+                cuts.append(pos)
+    cuts.append(seg.end)
+    out = []
+    for a, b in zip(cuts, cuts[1:]):
+        tail = TailFile(seg, seg.path, base=base)
+        _copy_range(tail, folder, a, b)
+        tail.fp, tail.fp_len = _fp(seg, tail.end, consume=True)
+        base += tail.lines
+        out.append(tail)
+    return out
+
+
+def _copy_range(tail: TailFile, folder: Path, a: int, b: int) -> None:
+    fd, copy = tempfile.mkstemp(prefix="tail-", suffix=".jsonl", dir=folder)
+    tail.read_path = copy
+    newlines = 0
+    with os.fdopen(fd, "wb") as out, open(tail.segment.path, "rb") as fh:
+        fh.seek(a)
+        remaining = b - a
+        while remaining > 0 and (chunk := fh.read(min(_CHUNK, remaining))):
+            out.write(chunk)
+            newlines += chunk.count(b"\n")
+            remaining -= len(chunk)
+    if remaining:
+        raise OSError(f"{tail.segment.path} is shorter than when it was planned")
+    tail.end, tail.lines = b, newlines
+
+
+def _fp(seg: Segment, end: int, *, consume: bool) -> tuple[str, int]:
     # The fingerprint covers the first bytes read to their line's end, up to FP_BYTES.
-    complete = min(len(head), tail.end if consume else len(head), FP_BYTES)
+    complete = min(len(seg.head), end if consume else len(seg.head), FP_BYTES)
     ck = seg.checkpoint
-    if ck.fp_len < complete:
-        tail.fp, tail.fp_len = fingerprint(head[:complete]), complete
-    else:
-        tail.fp, tail.fp_len = ck.fp, ck.fp_len
+    return (fingerprint(seg.head[:complete]), complete) if ck.fp_len < complete else (ck.fp, ck.fp_len)
 
 
 def _skip(fh, n: int) -> None:
@@ -303,18 +355,31 @@ def tail_report(checked, lake: Lake):
     if checked is None:
         return ScanReport([])
     by_read = {t.read_path: t for t in lake.tails}
-    files = []
+    merged: dict[tuple[str, str], object] = {}  # one scan a file, however many pieces it was read in
     for scan in checked.files:
         t = by_read.get(scan.path)
         if t is None:
             continue
         b = t.base
-        files.append(replace(
+        mine = replace(
             scan, path=t.segment.path,
             bad_lines=[(o, ln + b, c) for o, ln, c in scan.bad_lines],
             repaired_lines=[(ln + b, w) for ln, w in scan.repaired_lines],
             previews={ln + b: p for ln, p in scan.previews.items()},
-            read_from=None))
+            read_from=None, unreadable=scan.unreadable.copy(), repaired=scan.repaired.copy())
+        key = (scan.stream, mine.path)
+        if key not in merged:
+            merged[key] = mine
+            continue
+        into = merged[key]
+        into.rows += mine.rows
+        into.unreadable.update(mine.unreadable)
+        into.repaired.update(mine.repaired)
+        into.bad_lines += mine.bad_lines
+        into.repaired_lines += mine.repaired_lines
+        into.previews.update(mine.previews)
+        into.error = into.error or mine.error
+    files = list(merged.values())
     for sk in lake.skipped:
         if sk.action == "retry":
             from .lines import FileScan

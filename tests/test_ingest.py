@@ -270,3 +270,26 @@ def test_doctor_names_a_source_not_ingested_and_one_every_ingest_skips(tmp_path,
     assert code == 2
     code, out, _ = cli("doctor", "--store", st, "--format", "json")
     assert code == 1 and json.loads(out)["ingest"]["grace_s"] == 600
+
+
+def test_a_large_file_read_in_pieces_is_named_and_numbered_as_one(tmp_path, monkeypatch):
+    import forensics.storeview as storeview
+
+    monkeypatch.setattr(storeview, "PIECE_BYTES", 2000)  # a handful of rows a piece
+    log, st = tmp_path / "sessions.jsonl", tmp_path / "store"
+    items = rows(30)
+    items[7:7] = [b"\n", b"{not json\n"]
+    items[20:20] = [b"   \n", "{\"schema\": \"replay.run.v1\", \"session_id\": \"foreign\"}"]
+    write_jsonl(log, items)
+    report = ingest(st, [str(log)])
+    assert [(f.path, f.rows, f.unreadable) for f in report.files] == [(str(log), 30, 2)]
+    assert same_as_cold(st, [log]) == (30, 30)
+    with forensics.connect(store=st) as s, forensics.connect(sessions=[str(log)]) as cold:
+        cold.check()
+        q = "select session_id, source_file, line from sessions order by line"
+        assert s.execute(q).rows == cold.execute(q).rows
+        assert [(ln, c) for _, ln, c in s.scan.files[0].bad_lines] == \
+            [(ln, c) for _, ln, c in cold.scan.files[0].bad_lines]
+    append(log, rows(3, 30))
+    assert ingest(st).rows["sessions"] == 3
+    assert same_as_cold(st, [log]) == (33, 33)
