@@ -279,6 +279,13 @@ class Store:
 
             install(self.con, self.reader, pruned(self.lake, since, until, after_batch))
 
+        # A store's rows are columnar already: a view over them reads each statement's columns
+        # from Parquet faster than a table would be loaded (the tails are checked, and small).
+        kind = "view" if self.lake is not None else "table"
+        for name in _TABLES.values():
+            self.con.execute(f"drop view if exists {name}")
+            self.con.execute(f"drop table if exists {name}")
+
         def build():
             described = {stream: self.describe(view) for stream, view in _VIEWS.items()}
             if keep["sessions"] is None:
@@ -292,7 +299,7 @@ class Store:
                 if self.lake is not None:
                     select += ", _batch"
             where = f" where {in_window}" if window_only else ""
-            self.con.execute(f"create or replace temp table _sessions_all as select {select} "
+            self.con.execute(f"create or replace temp {kind} _sessions_all as select {select} "
                              f"from _sessions_files{where}")
             rkeep = keep["replay_runs"]
             if rkeep is None:
@@ -304,7 +311,7 @@ class Store:
             if replay and rkeep is not None and "raw" not in rkeep and self.reader.strict and self.lake is None \
                     and 0 < len(paths["replay_runs"]) <= FEW_FILES:
                 source = self._typed_replay_view(hits_only="retrieval" not in rkeep, line="line" in rkeep)
-            self.con.execute(f"create or replace temp table _replay_mat as select {rselect} from "
+            self.con.execute(f"create or replace temp {kind} _replay_mat as select {rselect} from "
                              + (source if replay else "_replay_files where false"))
             return described
 
