@@ -282,9 +282,14 @@ class Store:
         # A store's rows are columnar already: a view over them reads each statement's columns
         # from Parquet faster than a table would be loaded (the tails are checked, and small).
         kind = "view" if self.lake is not None else "table"
+        import duckdb
+
         for name in _TABLES.values():
-            self.con.execute(f"drop view if exists {name}")
-            self.con.execute(f"drop table if exists {name}")
+            for other in ("view", "table"):  # a second load may change the kind
+                try:
+                    self.con.execute(f"drop {other} if exists {name}")
+                except duckdb.CatalogException:
+                    pass
 
         def build():
             described = {stream: self.describe(view) for stream, view in _VIEWS.items()}
