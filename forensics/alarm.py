@@ -97,7 +97,10 @@ def evaluate(opts: AlarmOptions) -> AlarmOutcome:
 
     outcome = AlarmOutcome()
     try:
-        folder = resolve_store(opts.store, config=opts.config)
+        # Logs named by flags are evaluated as named: a store from $FORENSICS_STORE or
+        # forensics.toml applies only when none is (--store itself always does).
+        folder = (resolve_store(opts.store, config=opts.config)
+                  if opts.store or not (opts.sessions or opts.replay_runs) else None)
         if folder is None:
             src = resolve(opts.sessions, opts.replay_runs, config=opts.config,
                           queries_dirs=opts.queries_dirs)
@@ -159,9 +162,14 @@ def _evaluate_store(root: Path, src, opts: AlarmOptions, outcome: AlarmOutcome) 
     _evaluate(src, opts, outcome, store=lambda: Store(src, lake=lake), after_batch=after)
     if outcome.exit_code != EXIT_CANNOT_EVALUATE:
         tmp = state_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"batch": report.batch, "at": iso_utc(datetime.now(timezone.utc))}),
-                       encoding="utf-8")
-        os.replace(tmp, state_path)
+        try:
+            tmp.write_text(json.dumps({"batch": report.batch, "at": iso_utc(datetime.now(timezone.utc))}),
+                           encoding="utf-8")
+            os.replace(tmp, state_path)
+        except OSError as exc:
+            # The verdict stands; the next run looks again at what this one saw.
+            outcome.stderr_lines.append(f"warning: cannot record this alarm in {escape(str(state_path))} "
+                                        f"({escape(exc.strerror or str(exc))}): the next run re-evaluates its rows")
 
 
 def _evaluate(src, opts: AlarmOptions, outcome: AlarmOutcome, *, store=None, after_batch: int | None = None) -> None:

@@ -53,6 +53,7 @@ class Checkpoint:
     seen_at: str | None = None       # when a source last named it (UTC)
     ingested_at: str | None = None   # when bytes of it were last consumed
     copies: list = field(default_factory=list)  # compressed copies read to their end: [dev, ino, size, mtime]
+    real: str | None = None   # the file a symlink pointed to when it was read
 
     @classmethod
     def from_dict(cls, d: dict) -> "Checkpoint":
@@ -126,7 +127,11 @@ def rotation_siblings(path: Path) -> list[Path]:
     """What logrotate leaves beside a log: name.1, name.2.gz, name-20261201[.gz], name-20261201-1796125905.zst."""
     from .sources import DATED
 
-    pattern = re.compile(re.escape(path.name) + rf"(?:\.\d+|{DATED})(?:\.gz|\.zst)?", re.DOTALL)
+    # logrotate's `extension .jsonl` puts the number or date before it: name.1.jsonl, name-20261201.jsonl.
+    stem, ext = os.path.splitext(path.name)
+    pattern = re.compile(rf"(?:{re.escape(path.name)}(?:\.\d+|{DATED})|{re.escape(stem)}(?:\.\d+|{DATED}){re.escape(ext)})"
+                         r"(?:\.gz|\.zst)?", re.DOTALL) if ext else \
+        re.compile(re.escape(path.name) + rf"(?:\.\d+|{DATED})(?:\.gz|\.zst)?", re.DOTALL)
     try:
         names = os.listdir(path.parent)
     except OSError:
@@ -162,6 +167,7 @@ def plan(checkpoints: list[Checkpoint], files: list[tuple[str, str, bool]], next
     skipped: list[Skipped] = []
     new: list[Checkpoint] = []
     claimed: dict[int, int] = {}  # checkpoint id -> offset already planned this run
+    claimed_by: dict[int, str] = {}  # checkpoint id -> the plain file that claimed it
     located: set[int] = set()     # checkpoints whose current name was found this run
 
     def locate(c: Checkpoint, path: str) -> None:
@@ -171,10 +177,18 @@ def plan(checkpoints: list[Checkpoint], files: list[tuple[str, str, bool]], next
             c.located = True  # not a field: never written to the manifest
             located.add(c.id)
 
+    inodes = {(c.dev, c.ino) for c in checkpoints if not c.compressed}
+
     def order(item):
-        # Plain files first (a live file before its compressed copy), live sources before siblings.
+        # Plain files first (a live file before its compressed copy), live sources before
+        # siblings, and a known file itself before any other that begins with its bytes.
         stream, path, followed = item
-        return (is_compressed(path), followed, path)
+        try:
+            st = os.stat(path)
+            known_inode = (st.st_dev, st.st_ino) in inodes
+        except OSError:
+            known_inode = False
+        return (is_compressed(path), followed, not known_inode, path)
 
     for stream, path, followed in sorted(files, key=order):
         try:
@@ -194,6 +208,7 @@ def plan(checkpoints: list[Checkpoint], files: list[tuple[str, str, bool]], next
                     (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) and c.id not in claimed \
                     and (consume or c.offset == st.st_size):
                 locate(c, path)
+                claimed[c.id], claimed_by[c.id] = c.offset, path
                 skipped.append(Skipped(stream, path, "unchanged", checkpoint=c))
                 break
         else:
@@ -209,6 +224,15 @@ def plan(checkpoints: list[Checkpoint], files: list[tuple[str, str, bool]], next
                 skipped.append(Skipped(stream, path, "empty"))
                 continue
             known = _match(mine, head, st, path)
+            if known is not None and known.id in claimed_by and not compressed:
+                upto = claimed[known.id]
+                if not _same_bytes(path, claimed_by[known.id], min(st.st_size, upto)):
+                    # Begins like a file read this run, but is another file (a short first
+                    # row in common): its own, from byte 0.
+                    known = None
+                elif st.st_size <= upto:  # a copy of that file (a backup): nothing of its own
+                    skipped.append(Skipped(stream, path, "unchanged", checkpoint=known))
+                    continue
             if known is not None and not compressed and st.st_size < claimed.get(known.id, known.offset):
                 known, action = None, "truncated"
             elif known is None:
@@ -231,10 +255,13 @@ def plan(checkpoints: list[Checkpoint], files: list[tuple[str, str, bool]], next
                 end = complete_end(path, start, st.st_size) if consume else st.st_size
                 if end <= start:
                     claimed.setdefault(known.id, start)
+                    claimed_by.setdefault(known.id, path)
                     locate(known, path)
                     skipped.append(Skipped(stream, path, "unchanged", checkpoint=known))
                     continue
             claimed[known.id] = end if end is not None else start
+            if not compressed:
+                claimed_by.setdefault(known.id, path)
             locate(known, path)
             segments.append(Segment(stream, path, action, known, start, end, compressed, st, head))
     return segments, skipped, new
@@ -252,6 +279,21 @@ def current_names(checkpoints: list[Checkpoint]) -> list[str | None]:
         gone = not getattr(c, "located", False) and holders[c.path] > 1
         names[c.id - 1] = f"{c.path} (rotated away, {c.fp[:12]})" if gone else c.path
     return names
+
+
+def _same_bytes(a: str, b: str, n: int) -> bool:
+    """Whether two files hold the same first n bytes."""
+    try:
+        with open(a, "rb") as fa, open(b, "rb") as fb:
+            while n > 0:
+                size = min(n, 1 << 20)
+                x, y = fa.read(size), fb.read(size)
+                if x != y or not x:
+                    return x == y and not x and n <= 0
+                n -= len(x)
+    except OSError:
+        return False
+    return True
 
 
 def _reason(exc: BaseException) -> str:

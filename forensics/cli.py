@@ -101,7 +101,9 @@ def _open_store(sessions, replay_runs, config, queries_dir, store=None, ingest=F
     from .sources import resolve, resolve_store
     from .store import Store, open_store
 
-    folder = resolve_store(store, config=config)
+    # Logs named on the command line are read as named: a store from $FORENSICS_STORE or
+    # forensics.toml applies only when none is (--store itself always does).
+    folder = resolve_store(store, config=config) if store or not (sessions or replay_runs) else None
     if folder is not None:
         return open_store(folder, sessions, replay_runs, config=config,
                           queries_dirs=[str(q) for q in queries_dir or []], ingest=ingest)

@@ -79,9 +79,11 @@ def store_lock(root: Path, wait: float):
     lock = FileLock(str(root / LOCK_NAME))
     try:
         lock.acquire(timeout=wait)
-    except Timeout:
+    except Timeout:  # (a TimeoutError, so an OSError: caught first)
         raise ForensicsError(f"store {root}: another ingest holds {root / LOCK_NAME}; "
                              f"gave up after {wait:g}s") from None
+    except OSError as exc:  # a read-only store, a full disk
+        raise StoreError(f"store {root}: cannot take its lock {root / LOCK_NAME}: {exc.strerror or exc}") from exc
     return lock
 
 
@@ -106,9 +108,24 @@ def ingest(store: str | os.PathLike, sessions: list[str] | str | None = None,
                 raise StoreError(f"store {root}: the folder holds other files and no manifest.json; "
                                  "give an empty or new folder")
             manifest = Manifest(created_at=now_iso())
+        from .manifest import check_whole
+
+        check_whole(root, manifest)
         _clean(root, manifest)
+        before = {s: list(manifest.sources.get(s, [])) for s in STREAMS}
         manifest.sources = _sources(manifest, sessions, replay_runs, config, env)
-        report = _ingest(root, manifest)
+        try:
+            report = _ingest(root, manifest)
+        except OSError as exc:  # a full disk, a folder gone: the last committed state stands
+            raise StoreError(f"store {root}: the ingest stopped ({exc.strerror or exc}); nothing was "
+                             "committed, and the next ingest reads the same bytes again") from exc
+        for stream in STREAMS:
+            for spec in before[stream]:
+                if spec not in manifest.sources.get(stream, []):
+                    # Sources given replace the store's own: say what it stops following.
+                    report.warnings.append(
+                        f"warning: the store no longer follows {spec} ({stream}); its sources are now "
+                        f"{', '.join(manifest.sources.get(stream, [])) or 'none'} (give every source to keep them all)")
         if compact or _needs_compaction(manifest):
             report.compacted = compact_store(root, manifest)
         _delete_retired(root, manifest)
@@ -314,6 +331,8 @@ def _finish(manifest: Manifest, report: IngestReport, checkpoints, new, tails, s
             ck.copies.append([seg.stat.st_dev, seg.stat.st_ino, seg.stat.st_size, seg.stat.st_mtime_ns])
         else:
             ck.dev, ck.ino = seg.stat.st_dev, seg.stat.st_ino
+            real = os.path.realpath(seg.path)
+            ck.real = real if real != os.path.abspath(seg.path) else None
             ck.size, ck.mtime_ns = seg.stat.st_size, seg.stat.st_mtime_ns
         report.files.append(FileIngest(seg.path, seg.stream, seg.action, rows, bad, t.end - seg.start))
         report.rows[seg.stream] += rows

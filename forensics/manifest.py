@@ -75,6 +75,8 @@ def load(root: Path) -> Manifest | None:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
+    except UnicodeDecodeError as exc:
+        raise StoreError(f"store {root}: {NAME} is not UTF-8 text ({exc.reason})") from exc
     except OSError as exc:
         raise StoreError(f"store {root}: cannot read {NAME}: {exc.strerror}") from exc
     try:
@@ -84,10 +86,45 @@ def load(root: Path) -> Manifest | None:
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise StoreError(f"store {root}: {NAME} has format {data.get('format') if isinstance(data, dict) else '?'}"
                          f", this forensics reads format {FORMAT}")
-    return Manifest(batch=data["batch"], sources=data.get("sources", {}), files=data.get("files", []),
-                    checkpoints=[Checkpoint.from_dict(c) for c in data.get("checkpoints", [])],
-                    retired=data.get("retired", []), batches=data.get("batches", []),
-                    pending=data.get("pending", []), created_at=data.get("created_at"))
+    try:
+        manifest = Manifest(batch=int(data["batch"]), sources=dict(data.get("sources", {})),
+                            files=list(data.get("files", [])),
+                            checkpoints=[Checkpoint.from_dict(c) for c in data.get("checkpoints", [])],
+                            retired=list(data.get("retired", [])), batches=list(data.get("batches", [])),
+                            pending=list(data.get("pending", [])), created_at=data.get("created_at"))
+        for f in manifest.files:
+            if not isinstance(f["path"], str) or f["stream"] not in STREAM_DIRS:
+                raise ValueError(f"a file entry {f!r}")
+        for c in manifest.checkpoints:
+            if not (isinstance(c.id, int) and isinstance(c.path, str) and isinstance(c.fp, str)):
+                raise ValueError(f"checkpoint {c.id!r}")
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise StoreError(f"store {root}: {NAME} is damaged ({type(exc).__name__}: {exc}); "
+                         "restore it from a backup, or ingest into a new store") from exc
+    return manifest
+
+
+def damaged(root: Path, manifest: Manifest) -> list[str]:
+    """Files the manifest lists that are missing or not the size it recorded."""
+    out = []
+    for f in manifest.files:
+        try:
+            size = (Path(root) / f["path"]).stat().st_size
+        except OSError:
+            out.append(f"{f['path']} is missing")
+            continue
+        if f.get("bytes") is not None and size != f["bytes"]:
+            out.append(f"{f['path']} has {size} bytes, the manifest says {f['bytes']}")
+    return out
+
+
+def check_whole(root: Path, manifest: Manifest) -> None:
+    """Raise StoreError naming what is missing or changed among the store's own files."""
+    bad = damaged(root, manifest)
+    if bad:
+        more = f" (and {len(bad) - 3} more)" if len(bad) > 3 else ""
+        raise StoreError(f"store {root} is damaged: {'; '.join(bad[:3])}{more}. Its rows there are "
+                         "lost to it: restore the files from a backup, or ingest into a new store")
 
 
 def commit(root: Path, manifest: Manifest) -> None:

@@ -9,6 +9,7 @@ current name, and the physical line counted from the file's first byte.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -87,7 +88,8 @@ def source_files(sources: dict, *, env=None) -> tuple[list[tuple[str, str, bool]
     seen: set = set()
     for stream in ("sessions", "replay_runs"):
         for spec in sources.get(stream) or []:
-            single = not any(ch in spec for ch in "*?[") and not os.path.isdir(spec)
+            # A name that is a file is that file, glob characters and all (as `expand` reads it).
+            single = os.path.isfile(spec) or (not any(ch in spec for ch in "*?[") and not os.path.isdir(spec))
             found: list[tuple[Path, bool]] = []
             try:
                 found = [(p, False) for p in expand(spec, stream.replace("_", " "), stream)]
@@ -112,7 +114,8 @@ def plan_tails(checkpoints: list[Checkpoint], files, next_id: int, folder: Path,
     (a reading command) the torn last line is read too, as a cold read does. Files in
     ``copy`` are never read in place.
     """
-    segments, skipped, new = plan(checkpoints, files, next_id, consume=consume, adopt_after_ns=adopt_after_ns)
+    segments, skipped, new = plan(checkpoints, files + _followed_targets(checkpoints, files), next_id,
+                                  consume=consume, adopt_after_ns=adopt_after_ns)
     tails: list[TailFile] = []
     running: dict[int, tuple[int, int]] = {}  # checkpoint id -> (offset, lines) after this run's reads
     for seg in segments:
@@ -148,6 +151,20 @@ def plan_tails(checkpoints: list[Checkpoint], files, next_id: int, folder: Path,
         running[ck.id] = (tail.end, lines + tail.lines)
         tails.append(tail)
     return tails, skipped, new
+
+
+def _followed_targets(checkpoints: list[Checkpoint], files) -> list[tuple[str, str, bool]]:
+    """The files symlinked sources pointed to, where no source names them now (a repointed
+    link): their last rows are finished, as a rotated file's are."""
+    from .sources import _identity
+
+    seen = {_identity(Path(p)) for _, p, _ in files}
+    out = []
+    for c in checkpoints:
+        if c.real and os.path.isfile(c.real) and _identity(Path(c.real)) not in seen:
+            seen.add(_identity(Path(c.real)))
+            out.append((c.stream, c.real, True))
+    return out
 
 
 def _cut(tail: TailFile, folder: Path, *, consume: bool, in_place: bool = True) -> None:
@@ -273,8 +290,8 @@ def pruned(lake: Lake, since, until, after_batch: int | None) -> Lake:
     def keep(day, batch) -> bool:
         if after_batch is not None and batch > after_batch:
             return True
-        if day is None or day == "unknown":
-            return True
+        if day is None or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", day):
+            return True  # `unknown`, or a year past 9999, which sorts before every other day
         return (lo is None or day >= lo) and (hi is None or day <= hi)
 
     parquet = {s: [p for p, day, batch in parts if keep(day, batch)] for s, parts in lake.parts.items()}
@@ -334,10 +351,14 @@ def add_line_maps(con, reader, lake: Lake) -> None:
         if physical <= numbered:
             continue
         fd, csv = tempfile.mkstemp(suffix=".csv", dir=reader._private())
+        shifted = 0
         with os.fdopen(fd, "w") as fh:
             for ordinal, lineno, _ in nonblank_lines(t.read_path):
                 if ordinal != lineno:
                     fh.write(f"{ordinal},{lineno}\n")
+                    shifted += 1
+        if not shifted:  # the blank lines all come after the last line DuckDB numbers
+            continue
         con.execute("insert into _forensics_linemap select ?, column0, column1 from "
                     "read_csv(?, header = false, columns = {'column0': 'BIGINT', 'column1': 'BIGINT'})",
                     [t.read_path, csv])
@@ -427,7 +448,7 @@ def open_lake(root: Path, sources: dict | None = None) -> Lake:
 
     ``sources`` (stream -> specs) overrides the sources the store remembers.
     """
-    from .manifest import StoreError, load
+    from .manifest import StoreError, check_whole, load
 
     root = Path(root)
     manifest = load(root)
@@ -436,7 +457,9 @@ def open_lake(root: Path, sources: dict | None = None) -> Lake:
             raise StoreError(f"store {root}: not a forensics store (no manifest.json); "
                              "make one with `forensics ingest --store DIR -s LOGS`")
         raise StoreError(f"store {root}: nothing ingested yet; run `forensics ingest --store {root} -s LOGS`")
-    specs = sources or manifest.sources
+    check_whole(root, manifest)
+    # A stream not given keeps the sources the store remembers for it.
+    specs = {s: (sources or {}).get(s) or manifest.sources.get(s, []) for s in ("sessions", "replay_runs")}
     files, missing = source_files(specs)
     tmp = private_folder()
     lake = Lake(root=root, tmp=tmp, checkpoints=manifest.checkpoints, batches=manifest.batches,
