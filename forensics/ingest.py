@@ -19,6 +19,8 @@ from .manifest import STREAM_DIRS, Manifest, StoreError, commit, load, now_iso
 
 STREAMS = ("sessions", "replay_runs")
 LOCK_NAME = ".lock"
+# What an ingest lets DuckDB hold (the process adds some 100 MiB of its own).
+INGEST_MEMORY = "2GB"
 # A compaction merges a day's files once it has this many.
 COMPACT_AT = 24
 # Files a compaction replaced are deleted this long after, so a reader that opened the
@@ -241,9 +243,11 @@ def _write_batch(root: Path, lake, batch: int, tmp: Path):
         scans = tail_report(st.reader.checked, lake)
         con = st.con
         con.execute("set preserve_insertion_order = false")
-        # A partitioned write buffers this many rows per thread before it flushes: at the
-        # default (524,288 rows of ~1.4 KB) a 1M-session ingest peaked near 3 GiB.
+        # A partitioned write keeps every day's rows in memory until its file closes: without
+        # a limit an ingest's memory grows with the log (bench/README.md). With one, DuckDB
+        # flushes and spills instead, whatever the log's size.
         con.execute("set partitioned_write_flush_threshold = 32768")
+        con.execute(f"set memory_limit = '{INGEST_MEMORY}'")
         for stream in STREAMS:
             view = "_sessions_files" if stream == "sessions" else "_replay_files"
             cols = [c for c, _ in con.execute(f"select column_name, column_type from (describe {view})").fetchall()
