@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from .catalog import parse_time
+from .catalog import parse_age, parse_time
 from .errors import ColumnNotRead, ForensicsError, ParameterError, UsageError
 from .output import escape, iso_utc, plain
 from .narrow import columns_named
@@ -63,11 +63,6 @@ class AlarmOutcome:
         if self.problems:
             out["problems"] = self.problems
         return plain(out)
-
-
-def _age(text: str) -> timedelta:
-    now = datetime.now(timezone.utc)
-    return now - parse_time(text, now=now)
 
 
 def lock_path(files: list[Path]) -> Path:
@@ -177,7 +172,7 @@ def _evaluate(src, opts: AlarmOptions, outcome: AlarmOutcome, *, store=None, aft
 
     now = opts.now or datetime.now(timezone.utc)
     since = parse_time(opts.since, now=now) if opts.since else None
-    max_age = _age(opts.max_age) if opts.max_age else None
+    max_age = parse_age(opts.max_age) if opts.max_age else None
     with (store() if store is not None else Store(src)) as store:
         outcome.stderr_lines.extend(replaced_alarms(store.catalog))
         # The alarm looks at every line (repeated keys, rows of another stream) before it

@@ -41,6 +41,12 @@ def builtin_dir() -> Path:
     return packaged if packaged.is_dir() else here.parent / "queries"
 
 
+def parse_age(text: str) -> timedelta:
+    """How long ago a relative age (15m, 2h) or an ISO time is, from now."""
+    now = datetime.now(timezone.utc)
+    return now - parse_time(text, now=now)
+
+
 def parse_time(value: Any, *, now: datetime | None = None) -> datetime:
     """Parse an ISO date or timestamp, or a relative age like 15m, 24h, 7d, into a UTC datetime."""
     if isinstance(value, datetime):

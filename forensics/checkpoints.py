@@ -16,11 +16,9 @@ what stays. The rules, applied to every file a source names now:
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import os
 import re
-import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -127,11 +125,12 @@ def rotation_siblings(path: Path) -> list[Path]:
     """What logrotate leaves beside a log: name.1, name.2.gz, name-20261201[.gz], name-20261201-1796125905.zst."""
     from .sources import DATED
 
-    # logrotate's `extension .jsonl` puts the number or date before it: name.1.jsonl, name-20261201.jsonl.
+    mark = rf"(?:\.\d+|{DATED})"
+    names = [re.escape(path.name) + mark]
     stem, ext = os.path.splitext(path.name)
-    pattern = re.compile(rf"(?:{re.escape(path.name)}(?:\.\d+|{DATED})|{re.escape(stem)}(?:\.\d+|{DATED}){re.escape(ext)})"
-                         r"(?:\.gz|\.zst)?", re.DOTALL) if ext else \
-        re.compile(re.escape(path.name) + rf"(?:\.\d+|{DATED})(?:\.gz|\.zst)?", re.DOTALL)
+    if ext:  # logrotate's `extension .jsonl` puts the mark before it: name.1.jsonl, name-20261201.jsonl
+        names.append(re.escape(stem) + mark + re.escape(ext))
+    pattern = re.compile(rf"(?:{'|'.join(names)})(?:\.gz|\.zst)?", re.DOTALL)
     try:
         names = os.listdir(path.parent)
     except OSError:
@@ -214,11 +213,8 @@ def plan(checkpoints: list[Checkpoint], files: list[tuple[str, str, bool]], next
         else:
             try:
                 head = read_head(path)
-            except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
-                skipped.append(Skipped(stream, path, "retry", _reason(exc)))
-                continue
-            except Exception as exc:  # zstandard's errors have no common base we can import cheaply
-                skipped.append(Skipped(stream, path, "retry", _reason(exc)))
+            except Exception as exc:  # OSError, a cut gzip or zstd stream (zstandard's errors share no base)
+                skipped.append(Skipped(stream, path, "retry", error_text(exc)))
                 continue
             if not head:
                 skipped.append(Skipped(stream, path, "empty"))
@@ -287,15 +283,16 @@ def _same_bytes(a: str, b: str, n: int) -> bool:
         with open(a, "rb") as fa, open(b, "rb") as fb:
             while n > 0:
                 size = min(n, 1 << 20)
-                x, y = fa.read(size), fb.read(size)
-                if x != y or not x:
-                    return x == y and not x and n <= 0
+                x = fa.read(size)
+                if not x or x != fb.read(size):
+                    return False
                 n -= len(x)
     except OSError:
         return False
     return True
 
 
-def _reason(exc: BaseException) -> str:
+def error_text(exc: BaseException) -> str:
+    """Why a file could not be read now, in one line."""
     text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
     return f"{type(exc).__name__}: {text}" if text != type(exc).__name__ else text

@@ -479,14 +479,11 @@ def doctor(
 
 
 def _grace(text: str | None):
-    from datetime import datetime, timezone
-
-    from .catalog import parse_time
+    from .catalog import parse_age
 
     if text is None:
         return None
-    now = datetime.now(timezone.utc)
-    grace = now - parse_time(text, now=now)
+    grace = parse_age(text)
     if grace.total_seconds() <= 0:
         raise ParameterError(f"--grace takes an age such as 10m or 2h, got {text!r}")
     return grace

@@ -15,17 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ForensicsError, ParameterError
-from .manifest import STREAM_DIRS, Manifest, StoreError, commit, load, now_iso
+from .compaction import compact_store, delete_retired, needs_compaction, sql_path
+from .manifest import STREAM_DIRS, Manifest, StoreError, check_whole, commit, load, now_iso
 
 STREAMS = ("sessions", "replay_runs")
 LOCK_NAME = ".lock"
 # What an ingest lets DuckDB hold (the process adds some 100 MiB of its own).
 INGEST_MEMORY = "2GB"
-# A compaction merges a day's files once it has this many.
-COMPACT_AT = 24
-# Files a compaction replaced are deleted this long after, so a reader that opened the
-# manifest before can still read them.
-RETIRE_AFTER_S = 3600
 
 
 @dataclass
@@ -110,8 +106,6 @@ def ingest(store: str | os.PathLike, sessions: list[str] | str | None = None,
                 raise StoreError(f"store {root}: the folder holds other files and no manifest.json; "
                                  "give an empty or new folder")
             manifest = Manifest(created_at=now_iso())
-        from .manifest import check_whole
-
         check_whole(root, manifest)
         _clean(root, manifest)
         before = {s: list(manifest.sources.get(s, [])) for s in STREAMS}
@@ -128,9 +122,9 @@ def ingest(store: str | os.PathLike, sessions: list[str] | str | None = None,
                     report.warnings.append(
                         f"warning: the store no longer follows {spec} ({stream}); its sources are now "
                         f"{', '.join(manifest.sources.get(stream, [])) or 'none'} (give every source to keep them all)")
-        if compact or _needs_compaction(manifest):
+        if compact or needs_compaction(manifest):
             report.compacted = compact_store(root, manifest)
-        _delete_retired(root, manifest)
+        delete_retired(root, manifest)
         return report
     finally:
         lock.release()
@@ -150,12 +144,12 @@ def _ours(root: Path, path: Path) -> bool:
 def _sources(manifest: Manifest, sessions, replay_runs, config, env) -> dict:
     """The specs to read: as given, else the store's own, else $FORENSICS_* or forensics.toml."""
     from .errors import SourceError
-    from .sources import resolve
+    from .sources import as_list, resolve
 
     if sessions or replay_runs:
         # A stream not given keeps the sources the store remembers for it.
-        specs = {"sessions": _as_list(sessions) or manifest.sources.get("sessions", []),
-                 "replay_runs": _as_list(replay_runs) or manifest.sources.get("replay_runs", [])}
+        specs = {"sessions": as_list(sessions) or manifest.sources.get("sessions", []),
+                 "replay_runs": as_list(replay_runs) or manifest.sources.get("replay_runs", [])}
     elif manifest.sources.get("sessions") or manifest.sources.get("replay_runs"):
         return manifest.sources
     else:
@@ -168,14 +162,10 @@ def _sources(manifest: Manifest, sessions, replay_runs, config, env) -> dict:
     return {k: [os.path.abspath(os.path.expanduser(v)) for v in vs] for k, vs in specs.items()}
 
 
-def _as_list(v) -> list[str]:
-    if v is None:
-        return []
-    return [os.fspath(v)] if isinstance(v, (str, os.PathLike)) else [os.fspath(x) for x in v]
-
-
 def _ingest(root: Path, manifest: Manifest) -> IngestReport:
-    from .storeview import Lake, plan_tails, private_folder, remove_folder, source_files
+    from .checkpoints import current_names
+    from .storeview import Lake
+    from .tails import plan_tails, private_folder, remove_folder, source_files
 
     batch = manifest.batch + 1
     report = IngestReport(store=str(root), batch=batch)
@@ -196,7 +186,7 @@ def _ingest(root: Path, manifest: Manifest) -> IngestReport:
             # of exactly the planned bytes (each pass copies one more file at least: it ends).
             before = {t.read_path: (t.segment.stat.st_size, t.segment.stat.st_mtime_ns) for t in tails if t.direct}
             lake = Lake(root=root, tails=tails, checkpoints=checkpoints + new,
-                        file_paths=_paths(checkpoints + new, tails))
+                        file_paths=current_names(checkpoints + new))
             if not tails:  # nothing new: the cron run's common case costs no DuckDB at all
                 from .lines import ScanReport
 
@@ -223,12 +213,6 @@ def _stamp(path: str):
     except OSError:
         return None
     return (st.st_size, st.st_mtime_ns)
-
-
-def _paths(checkpoints, tails) -> list:
-    from .checkpoints import current_names
-
-    return current_names(checkpoints)
 
 
 def _write_batch(root: Path, lake, batch: int, tmp: Path):
@@ -259,7 +243,7 @@ def _write_batch(root: Path, lake, batch: int, tmp: Path):
                     select {select}, _file_id as file_id, _fingerprint as fingerprint, $batch::bigint as batch,
                         coalesce(strftime("timestamp", '%Y-%m-%d'), 'unknown') as day
                     from {view}
-                ) to '{_sql_path(stage)}' (format parquet, partition_by (day), compression zstd)""", {"batch": batch})
+                ) to '{sql_path(stage)}' (format parquet, partition_by (day), compression zstd)""", {"batch": batch})
             written += _place(con, root, stage, stream, batch)
         bad = _unreadable_rows(scans, lake, batch)
         if bad:
@@ -268,15 +252,10 @@ def _write_batch(root: Path, lake, batch: int, tmp: Path):
             con.executemany("insert into _forensics_bad values (?, ?, ?, ?, ?, ?, ?)", bad)
             rel = f"unreadable/b{batch:09d}.parquet"
             (root / "unreadable").mkdir(exist_ok=True)
-            con.execute(f"copy _forensics_bad to '{_sql_path(root / rel)}' (format parquet)")
+            con.execute(f"copy _forensics_bad to '{sql_path(root / rel)}' (format parquet)")
             written.append({"path": rel, "stream": "unreadable", "day": None, "rows": len(bad), "batch": batch,
                             "bytes": (root / rel).stat().st_size})
     return written, scans
-
-
-def _sql_path(path: Path) -> str:
-    # COPY takes no bound file name; the store's own folder is the only path formatted in.
-    return str(path).replace("'", "''")
 
 
 def _place(con, root: Path, stage: Path, stream: str, batch: int) -> list[dict]:
@@ -387,65 +366,3 @@ def _remove(root: Path, written: list[dict]) -> None:
             (root / f["path"]).unlink()
         except FileNotFoundError:
             pass
-
-
-def _needs_compaction(manifest: Manifest) -> bool:
-    counts: dict = {}
-    for f in manifest.files:
-        key = (f["stream"], f["day"])
-        counts[key] = counts.get(key, 0) + 1
-    return any(n >= COMPACT_AT for (stream, _), n in counts.items() if stream != "unreadable")
-
-
-def compact_store(root: Path, manifest: Manifest) -> int:
-    """Merge each day's small files into one (a commit of its own); returns the files replaced."""
-    import duckdb
-
-    groups: dict = {}
-    for f in manifest.files:
-        if f["stream"] != "unreadable":
-            groups.setdefault((f["stream"], f["day"]), []).append(f)
-    replaced = 0
-    merged = []
-    con = duckdb.connect()
-    try:
-        for (stream, day), files in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
-            if len(files) < 2:
-                continue
-            rel = f"{stream}/day={day}/c{manifest.batch:09d}-{len(merged)}.parquet"
-            con.execute(f"copy (select * from read_parquet(?::varchar[])) to '{_sql_path(root / rel)}' "
-                        "(format parquet, compression zstd)", [[str(root / f["path"]) for f in files]])
-            merged.append((files, {"path": rel, "stream": stream, "day": day,
-                                   "rows": sum(f["rows"] for f in files),
-                                   "batch": max(f["batch"] for f in files), "bytes": (root / rel).stat().st_size}))
-    finally:
-        con.close()
-    if not merged:
-        return 0
-    at = now_iso()
-    for files, new in merged:
-        gone = {f["path"] for f in files}
-        manifest.files = [f for f in manifest.files if f["path"] not in gone] + [new]
-        manifest.retired += [{"path": p, "at": at} for p in gone]
-        replaced += len(files)
-    commit(root, manifest)
-    return replaced
-
-
-def _delete_retired(root: Path, manifest: Manifest) -> None:
-    from datetime import datetime, timezone
-
-    now = datetime.now(timezone.utc)
-    keep = []
-    for r in manifest.retired:
-        age = (now - datetime.strptime(r["at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)).total_seconds()
-        if age >= RETIRE_AFTER_S:
-            try:
-                (root / r["path"]).unlink()
-            except FileNotFoundError:
-                pass
-        else:
-            keep.append(r)
-    if len(keep) != len(manifest.retired):
-        manifest.retired = keep
-        commit(root, manifest)

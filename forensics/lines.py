@@ -199,6 +199,16 @@ class FileScan:
     read_from: str | None = None  # a private copy read in its place (what could be salvaged)
     previews: dict[int, str] = field(default_factory=dict)  # line -> its first bytes
 
+    def absorb(self, other: "FileScan") -> None:
+        """Add another scan of the same file (another piece of it, or its stored part) to this one."""
+        self.rows += other.rows
+        self.unreadable.update(other.unreadable)
+        self.repaired.update(other.repaired)
+        self.bad_lines += other.bad_lines
+        self.repaired_lines += other.repaired_lines
+        self.previews.update(other.previews)
+        self.error = self.error or other.error
+
     @property
     def unreadable_total(self) -> int:
         """All unreadable lines in this file."""

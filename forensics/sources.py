@@ -104,6 +104,13 @@ def _expand_all(specs: list[str], what: str, stream: str, seen: set | None = Non
     return files
 
 
+def as_list(value) -> list[str]:
+    """A flag's value (None, one path, or several) as a list of path strings."""
+    if value is None:
+        return []
+    return [os.fspath(value)] if isinstance(value, (str, os.PathLike)) else [os.fspath(v) for v in value]
+
+
 def _split_env(value: str) -> list[str]:
     # Several sources in one variable, separated like PATH.
     return [v for v in value.split(os.pathsep) if v.strip()]

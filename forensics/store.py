@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .catalog import Catalog, load_catalog
 from .columns import ATTEMPTS_VIEW, READ_MACROS, replay_typed_select, replay_typed_spec, is_row_sql
@@ -21,7 +21,9 @@ from .lines import FileScan, ScanReport, count_lines, physical_lines
 from .narrow import NOT_READ, columns_read, view_over
 from .reader import FEW_FILES, NOT_A_ROW, LogReader
 from .sources import Sources
-from .storeview import Lake
+
+if TYPE_CHECKING:
+    from .storeview import Lake
 
 # Helpers the named queries share (measures.py), and the reading ones (columns.py).
 _MACROS = READ_MACROS + MEASURE_MACROS
@@ -490,7 +492,7 @@ def connect(
 def open_store(store, sessions=None, replay_runs=None, *, config=None, queries_dirs=None,
                ingest: bool = False) -> Store:
     """A Store over a store folder and its sources' tails (sources given here override its own)."""
-    from .sources import resolve
+    from .sources import as_list, resolve
     from .storeview import open_lake
 
     if ingest:
@@ -500,6 +502,5 @@ def open_store(store, sessions=None, replay_runs=None, *, config=None, queries_d
     src = resolve(config=config, queries_dirs=queries_dirs, streams=False)
     specs = None
     if sessions or replay_runs:
-        as_list = lambda v: [] if v is None else [str(v)] if isinstance(v, (str, Path)) else [str(x) for x in v]
         specs = {"sessions": as_list(sessions), "replay_runs": as_list(replay_runs)}
     return Store(src, lake=open_lake(Path(store).expanduser(), specs))

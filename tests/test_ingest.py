@@ -273,9 +273,9 @@ def test_doctor_names_a_source_not_ingested_and_one_every_ingest_skips(tmp_path,
 
 
 def test_a_large_file_read_in_pieces_is_named_and_numbered_as_one(tmp_path, monkeypatch):
-    import forensics.storeview as storeview
+    import forensics.tails as tails
 
-    monkeypatch.setattr(storeview, "PIECE_BYTES", 2000)  # a handful of rows a piece
+    monkeypatch.setattr(tails, "PIECE_BYTES", 2000)  # a handful of rows a piece
     log, st = tmp_path / "sessions.jsonl", tmp_path / "store"
     items = rows(30)
     items[7:7] = [b"\n", b"{not json\n"]
