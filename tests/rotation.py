@@ -325,6 +325,29 @@ class Writers:
         self.ledger = Ledger(results, self.replay_every)
         return self.ledger
 
+    def moved_on(self, *paths: str | os.PathLike, timeout: float = 60) -> None:
+        """Wait until every writer has appended to each live file in paths since a rotation.
+
+        A writer checks the name before each append; one paused between that check and its
+        write still writes into the generation just rotated away. Once each writer's row is in
+        the new file, its writes to the old one have all returned, so that generation no longer
+        changes (and a copy of it is the whole of it).
+        """
+        deadline = time.monotonic() + timeout
+        for path in paths:
+            while True:
+                try:
+                    text = Path(path).read_bytes()
+                except FileNotFoundError:
+                    text = b""
+                # a writer that has exited (max_rows) has no write in flight either
+                if all(f'"{cfg["tag"]}-'.encode() in text or proc.poll() is not None
+                       for cfg, proc in zip(self._configs, self._procs)):
+                    break
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"the writers did not append to {path} after the rotation")
+                time.sleep(0.01)
+
     def kill(self) -> None:
         for p in self._procs:
             if p.poll() is None:
@@ -391,8 +414,8 @@ def keep_before_rotation(folder: str | os.PathLike, keep: str | os.PathLike, tag
 
     Returns {kept copy: (inode, first bytes)}. A copy, not a hard link: logrotate refuses to
     rotate a log with more than one link. Only sound for modes that never compress (an inode
-    that a compression consumed lives on in the .gz) and while nobody appends to the files
-    that will be deleted.
+    that a compression consumed lives on in the .gz) and once nobody appends to the files
+    that will be deleted (``Writers.moved_on`` after each rotation).
     """
     keep = Path(keep)
     keep.mkdir(parents=True, exist_ok=True)

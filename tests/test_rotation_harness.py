@@ -95,6 +95,7 @@ def test_what_a_rotation_deletes_is_kept_aside(tmp_path, templates):
             time.sleep(0.15)
             kept = keep_before_rotation(logs, tmp_path / "keep", f"r{k}")
             rot.rotate()
+            writers.moved_on(s)
             gone += rotated_away(kept, logs)
         ledger = writers.stop()
     assert len(gone) == ROTATIONS - 1 and [p.name for p in log_files(logs, "sessions.jsonl")] == \
