@@ -12,6 +12,7 @@ from typing import Any
 
 from .catalog import parse_age, parse_time
 from .errors import ColumnNotRead, ForensicsError, ParameterError, UsageError
+from .alarmstate import Memory, reconcile
 from .output import escape, iso_utc, plain
 from .narrow import columns_named
 
@@ -37,6 +38,10 @@ class AlarmOptions:
     lock_wait: float = 10.0
     now: datetime | None = None
     store: str | os.PathLike | None = None
+    state: str | os.PathLike | None = None  # the memory where there is no store
+    repeat: str = "24h"  # how long a firing alarm stays quiet before its reminder
+    max_rows: int = 20  # rows printed per alarm; JSON and --store-failures carry them all
+    lock_file: str | os.PathLike | None = None  # the self-test's own, in its temporary folder
 
 
 @dataclass
@@ -51,18 +56,30 @@ class AlarmOutcome:
     warnings: list[dict] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     stderr_lines: list[str] = field(default_factory=list)
+    reminders: list[dict] = field(default_factory=list)
+    resolved: list[dict] = field(default_factory=list)
+    # How the person paged reaches the same data: `--store DIR` or `-s ... -r ...`, and the
+    # memory's own option (for `forensics ack`).
+    source_args: str = ""
+    memory_args: str | None = None
+
+    @property
+    def summary(self) -> dict:
+        """How many violating rows are in each state."""
+        rows = self.violations + self.warnings
+        count = lambda pick: sum(1 for v in rows if pick(v))  # noqa: E731
+        return {"new_critical": count(lambda v: v["state"] == "new" and v["severity"] == "critical"),
+                "new_warnings": count(lambda v: v["state"] == "new" and v["severity"] != "critical"),
+                "firing": count(lambda v: v["state"] == "firing"),
+                "acknowledged": count(lambda v: v["state"] == "acknowledged"),
+                "resolved": len(self.resolved)}
 
     def as_dict(self) -> dict:
-        """The JSON status object `--format json` prints."""
-        out = {"status": self.status, "exit_code": self.exit_code}
-        if self.reason:
-            out["reason"] = self.reason
-        out["checked"] = self.checked
-        out["violations"] = self.violations
-        out["warnings"] = self.warnings
-        if self.problems:
-            out["problems"] = self.problems
-        return plain(out)
+        """The JSON status object `--format json` prints: the same keys in every outcome."""
+        return plain({"status": self.status, "exit_code": self.exit_code, "reason": self.reason or "",
+                      "problems": self.problems, "summary": self.summary, "checked": self.checked,
+                      "violations": self.violations, "warnings": self.warnings,
+                      "reminders": self.reminders, "resolved": self.resolved})
 
 
 def lock_path(files: list[Path]) -> Path:
@@ -103,7 +120,10 @@ def evaluate(opts: AlarmOptions) -> AlarmOutcome:
             src = resolve(config=opts.config, queries_dirs=opts.queries_dirs, streams=False)
         if not 0 <= opts.lock_wait <= 86400:  # filelock waits forever on a negative wait (and NaN fails this)
             raise ParameterError(f"--lock-wait takes 0 to 86400 seconds, got {opts.lock_wait}")
-        lock = FileLock(str(lock_path(src.files if folder is None else [Path(folder)])))
+        if opts.state is not None and folder is None and not src.files:
+            raise ParameterError("--state needs logs to remember violations of")
+        outcome.source_args = _source_args(opts, folder)
+        lock = FileLock(str(opts.lock_file or lock_path(src.files if folder is None else [Path(folder)])))
         try:
             lock.acquire(timeout=opts.lock_wait)
         except Timeout:
@@ -112,7 +132,9 @@ def evaluate(opts: AlarmOptions) -> AlarmOutcome:
                 f"gave up after {opts.lock_wait:g}s") from None
         try:
             if folder is None:
-                _evaluate(src, opts, outcome)
+                memory = Memory.of_file(opts.state) if opts.state else None
+                outcome.memory_args = f"--state {_quote(opts.state)}" if opts.state else None
+                _evaluate(src, opts, outcome, memory=memory)
             else:
                 _evaluate_store(Path(folder), src, opts, outcome)
         finally:
@@ -132,13 +154,8 @@ def evaluate(opts: AlarmOptions) -> AlarmOutcome:
 FUTURE_SLACK = timedelta(minutes=5)
 
 
-STATE_NAME = "alarm-state.json"
-
-
 def _evaluate_store(root: Path, src, opts: AlarmOptions, outcome: AlarmOutcome) -> None:
     """Ingest, then evaluate the window plus every row that arrived since the last alarm on this store."""
-    import json
-
     from .ingest import ingest
     from .manifest import load
     from .store import Store
@@ -147,32 +164,27 @@ def _evaluate_store(root: Path, src, opts: AlarmOptions, outcome: AlarmOutcome) 
     before = load(root)
     report = ingest(root, opts.sessions, opts.replay_runs, config=opts.config)
     outcome.stderr_lines.extend(escape(w) for w in report.warnings)
-    state_path = root / STATE_NAME
-    try:
-        after = json.loads(state_path.read_text(encoding="utf-8"))["batch"]
-    except (OSError, ValueError, KeyError, TypeError):
+    memory = Memory.of_file(opts.state) if opts.state else Memory.of_store(root)
+    outcome.memory_args = f"--state {_quote(opts.state)}" if opts.state else f"--store {_quote(root)}"
+    after = memory.load()["batch"]
+    if not isinstance(after, int):
         # The first alarm on a store: what this run ingested is what is new.
         after = before.batch if before is not None else 0
     lake = open_lake(root)
-    _evaluate(src, opts, outcome, store=lambda: Store(src, lake=lake), after_batch=after)
-    if outcome.exit_code != EXIT_CANNOT_EVALUATE:
-        tmp = state_path.with_suffix(".tmp")
-        try:
-            tmp.write_text(json.dumps({"batch": report.batch, "at": iso_utc(datetime.now(timezone.utc))}),
-                           encoding="utf-8")
-            os.replace(tmp, state_path)
-        except OSError as exc:
-            # The verdict stands; the next run looks again at what this one saw.
-            outcome.stderr_lines.append(f"warning: cannot record this alarm in {escape(str(state_path))} "
-                                        f"({escape(exc.strerror or str(exc))}): the next run re-evaluates its rows")
+    _evaluate(src, opts, outcome, store=lambda: Store(src, lake=lake), after_batch=after,
+              memory=memory, batch=report.batch)
 
 
-def _evaluate(src, opts: AlarmOptions, outcome: AlarmOutcome, *, store=None, after_batch: int | None = None) -> None:
+def _evaluate(src, opts: AlarmOptions, outcome: AlarmOutcome, *, store=None, after_batch: int | None = None,
+              memory: Memory | None = None, batch: int | None = None) -> None:
     from .store import Store
 
     now = opts.now or datetime.now(timezone.utc)
     since = parse_time(opts.since, now=now) if opts.since else None
     max_age = parse_age(opts.max_age) if opts.max_age else None
+    repeat = parse_age(opts.repeat)
+    if repeat.total_seconds() < 0:
+        raise ParameterError(f"--repeat takes an age such as 24h or 30m, got {opts.repeat!r}")
     with (store() if store is not None else Store(src)) as store:
         outcome.stderr_lines.extend(replaced_alarms(store.catalog))
         # The alarm looks at every line (repeated keys, rows of another stream) before it
@@ -211,17 +223,41 @@ def _evaluate(src, opts: AlarmOptions, outcome: AlarmOutcome, *, store=None, aft
             # With a store, --max-unreadable counts the lines that arrived since the last alarm:
             # one bad line three weeks ago must not page every five minutes forever.
             outcome.checked["unreadable_lines_new"] = _new_unreadable(store, after_batch)
-        every = [rec for _, records in results for rec in records]
-        if opts.store_failures and every:
-            store.write_rows([(r.get("source_file"), r.get("line")) for r in every],
-                             Path(opts.store_failures))
+        found = []
         for q, records in results:
-            target = outcome.violations if q.severity == "critical" else outcome.warnings
             for rec in records:
                 item = {"alarm": q.name, "severity": q.severity}
                 item.update({k: rec.get(k) for k in ROW_KEYS})
                 item["row"] = {k: v for k, v in rec.items() if k not in ROW_KEYS}
-                target.append(item)
+                found.append(item)
+        problems = _problems(scan, opts, outcome, valid=valid, rows=rows, newest=newest, now=now,
+                             since=since, max_age=max_age, after_batch=after_batch)
+        alarms = {q.name for q in store.catalog.alarms()}
+
+        def gone(unseen: dict[str, dict]) -> set[str]:
+            # Resolved means the row is gone; an evaluation that was not whole (a window, a
+            # problem) cannot say so, so there only an absent session id resolves.
+            if since is None and not problems:
+                return set(unseen)
+            if problems:
+                return set()
+            present = store.sessions_present(i.get("session_id") for i in unseen.values())
+            return {k for k, i in unseen.items() if i.get("alarm") not in alarms
+                    or i.get("session_id") is None or i.get("session_id") not in present}
+
+        remembered = _remember(memory, found, now=now, repeat=repeat, gone=gone, batch=batch, outcome=outcome,
+                               remind={"critical", "warn"} if opts.fail_on == "warn" else {"critical"})
+        for item in remembered.items:
+            item["incident"] = f"forensics incident {_quote(item.get('session_id'))} {outcome.source_args}".rstrip() \
+                if item.get("session_id") is not None else None
+            (outcome.violations if item["severity"] == "critical" else outcome.warnings).append(item)
+        outcome.reminders, outcome.resolved = remembered.reminders, remembered.resolved
+        if opts.store_failures:
+            reminded = {r["alarm"] for r in remembered.reminders}
+            notified = [dict(i, found_at=now) for i in remembered.items
+                        if i.get("in_window", True) and (i["state"] == "new" or i["alarm"] in reminded)]
+            if notified:
+                store.write_rows(notified, Path(opts.store_failures))
 
     if untimed or future:
         where = ", ".join(f"{p}:{ln}" for p, ln, _ in odd_times)
@@ -229,26 +265,11 @@ def _evaluate(src, opts: AlarmOptions, outcome: AlarmOutcome, *, store=None, aft
             f"warning: {untimed} row(s) without a valid RFC 3339 timestamp and {future} stamped more "
             f"than {int(FUTURE_SLACK.total_seconds() // 60)} minutes ahead: evaluated in every window, "
             f"never counted as fresh (e.g. {escape(where)})")
-    # What makes the evaluation untrustworthy, checked after the rows were read so
-    # that violations found despite them are still reported.
-    window = f" since {iso_utc(since)}" if since else ""
-    if valid == 0:
-        what = "zero readable session rows" if rows == 0 else \
-            f"no session row with a valid timestamp (of {rows} read)"
-        outcome.problems.append(f"{what}{window}: nothing was evaluated" if rows == 0 else f"{what}{window}")
-    for f in scan.unreadable_files:
-        outcome.problems.append(f"{escape(f.path)}: {escape(f.error)}")
-    unreadable = outcome.checked.get("unreadable_lines_new", outcome.checked["unreadable_lines"])
-    if unreadable > opts.max_unreadable:
-        new = " new" if after_batch is not None else ""
-        outcome.problems.append(
-            f"{unreadable}{new} unreadable line(s), more than "
-            f"--max-unreadable {opts.max_unreadable}")
-    if max_age is not None and newest is not None and newest < now - max_age:
-        outcome.problems.append(
-            f"the newest row ({iso_utc(newest)}) is older than --max-age {opts.max_age}")
-
-    failing = outcome.violations + (outcome.warnings if opts.fail_on == "warn" else [])
+    outcome.problems.extend(problems)
+    # An acknowledged row, or a warning (unless --fail-on warn), leaves the exit code alone;
+    # a firing one keeps it at 1, so a monitor fed the exit code stays red until it is acknowledged.
+    failing = [v for v in outcome.violations + (outcome.warnings if opts.fail_on == "warn" else [])
+               if v["state"] in ("new", "firing")]
     if failing:
         outcome.status, outcome.exit_code = "violations", EXIT_VIOLATION
         if outcome.problems:
@@ -256,6 +277,66 @@ def _evaluate(src, opts: AlarmOptions, outcome: AlarmOutcome, *, store=None, aft
     elif outcome.problems:
         outcome.status, outcome.exit_code = "error", EXIT_CANNOT_EVALUATE
         outcome.reason = "; ".join(outcome.problems)
+
+
+def _problems(scan, opts: AlarmOptions, outcome: AlarmOutcome, *, valid: int, rows: int, newest, now: datetime,
+              since, max_age, after_batch) -> list[str]:
+    """What makes the evaluation untrustworthy (violations found despite it are still reported)."""
+    out = []
+    window = f" since {iso_utc(since)}" if since else ""
+    if valid == 0:
+        what = "zero readable session rows" if rows == 0 else \
+            f"no session row with a valid timestamp (of {rows} read)"
+        out.append(f"{what}{window}: nothing was evaluated" if rows == 0 else f"{what}{window}")
+    for f in scan.unreadable_files:
+        out.append(f"{escape(f.path)}: {escape(f.error)}")
+    unreadable = outcome.checked.get("unreadable_lines_new", outcome.checked["unreadable_lines"])
+    if unreadable > opts.max_unreadable:
+        new = " new" if after_batch is not None else ""
+        out.append(f"{unreadable}{new} unreadable line(s), more than --max-unreadable {opts.max_unreadable}")
+    if max_age is not None and newest is not None and newest < now - max_age:
+        out.append(f"the newest row ({iso_utc(newest)}) is older than --max-age {opts.max_age}")
+    return out
+
+
+def _remember(memory: Memory | None, found: list[dict], *, now: datetime, repeat, gone, batch, outcome, remind):
+    """Reconcile this run's rows with the memory and write it back; without one, every row is new."""
+    if memory is None:
+        return reconcile({"incidents": {}}, found, now=now, repeat=repeat, remind=remind)
+    result = None
+    try:
+        with memory.lock():
+            state = memory.load()
+            result = reconcile(state, found, now=now, repeat=repeat, gone=gone, remind=remind)
+            if batch is not None:
+                state["batch"] = batch
+            state["at"] = iso_utc(now)
+            memory.save(state)
+            memory.log(result.events)
+    except OSError as exc:
+        # The verdict stands; the next run looks again at what this one saw (and says it anew).
+        outcome.stderr_lines.append(f"warning: cannot record this alarm in {escape(str(memory.state_path))} "
+                                    f"({escape(exc.strerror or str(exc))}): the next run notifies its rows again")
+        if result is None:
+            result = reconcile({"incidents": {}}, found, now=now, repeat=repeat, remind=remind)
+    return result
+
+
+def _quote(value) -> str:
+    """A value for a shell command line the alarm prints (escaped first: it may come from a log)."""
+    import shlex
+
+    return shlex.quote(escape(str(value)))
+
+
+def _source_args(opts: AlarmOptions, folder) -> str:
+    """The options that make another command read what this alarm read."""
+    if folder is not None:
+        return f"--store {_quote(folder)}"
+    parts = [f"-s {_quote(p)}" for p in opts.sessions or []] + [f"-r {_quote(p)}" for p in opts.replay_runs or []]
+    if opts.config:
+        parts.append(f"--config {_quote(opts.config)}")
+    return " ".join(parts)
 
 
 def _new_unreadable(store, after_batch: int) -> int:
@@ -310,79 +391,3 @@ def replaced_alarms(catalog) -> list[str]:
             what = f"demoted from {builtin.severity} to {now.severity}"
         out.append(f"warning: the built-in alarm {name} ({builtin.severity}) is {what} by {escape(str(now.path))}")
     return out
-
-
-def render_text(outcome: AlarmOutcome, *, verbose: bool = False) -> str:
-    """The compact human report: one line per violating row, then the totals; '' when clean."""
-    if outcome.status == "error":
-        return f"forensics alarm: could not evaluate: {escape(outcome.reason or '')}"
-    chk = outcome.checked
-    span = ""
-    if chk.get("oldest_timestamp"):
-        span = f", {iso_utc(chk['oldest_timestamp'])} .. {iso_utc(chk['newest_timestamp'])}"
-    summary = (f"checked {len(chk.get('files', []))} file(s), {chk.get('rows', 0)} row(s), "
-               f"{chk.get('unreadable_lines', 0)} unreadable line(s){span}")
-    if outcome.status == "clean" and not verbose:
-        return ""
-    lines = []
-    for v in outcome.violations + outcome.warnings:
-        ts = iso_utc(v["timestamp"]) if isinstance(v["timestamp"], datetime) else (v["timestamp"] or "-")
-        # Every field came from a log (a model's output, a producer's name): escaped, so
-        # one field stays on its line and cannot forge another.
-        f = {k: escape(str(v[k])) if v[k] is not None else "None" for k in
-             ("alarm", "session_id", "model", "kind", "daemon", "source_file", "line")}
-        lines.append(
-            f"{v['severity'].upper():8} {f['alarm']}  {escape(ts)}  session={f['session_id']}  "
-            f"model={f['model']}  kind={f['kind']}  daemon={f['daemon']}  "
-            f"at={f['source_file']}:{f['line']}")
-    crit, warn = len(outcome.violations), len(outcome.warnings)
-    head = "CLEAN" if outcome.status == "clean" else "ALARM"
-    lines.append(f"{head}: {crit} critical, {warn} warning(s); {summary}")
-    if outcome.reason:
-        lines.append(f"also: {escape(outcome.reason)}")
-    return "\n".join(lines)
-
-
-def self_test(opts: AlarmOptions | None = None) -> tuple[int, str]:
-    """Plant one violation among clean rows in a temporary log and run the real alarm on it.
-
-    The alarm runs with the caller's configuration and query folders (``opts``), so a user
-    query that replaces a built-in alarm and misses the planted row fails the self-test.
-    """
-    from .writer import SessionLogger, build_session_record
-
-    opts = opts or AlarmOptions()
-    with tempfile.TemporaryDirectory(prefix="forensics-selftest-") as tmp:
-        path = Path(tmp) / "sessions.jsonl"
-        replay = Path(tmp) / "replay_runs.jsonl"
-        replay.write_text("")
-        log = SessionLogger(path, daemon="selftest")
-        req = {"kind": "fill", "model": "selftest-model", "provider": "none", "prompt": "self-test",
-               "max_iterations": 3}
-        history = [{"iteration": 0, "verdict_kind": "accepted", "span_id": "sp-0"}]
-        for i in range(10):
-            log.append(build_session_record(
-                {**req, "trace_id": f"selftest-clean-{i}"},
-                response={"artifact": {"fills": [{"candidate_id": "W-1"}]}, "iterations": 1,
-                          "history": history}, roster_check=lambda a: True, duration_ms=10))
-        log.append(build_session_record({**req, "trace_id": "selftest-exhausted"}, failure={
-            "iterations": 1, "history": [{"iteration": 0, "verdict_kind": "no_json"}]}))
-        log.append(build_session_record({**req, "trace_id": "selftest-infra"},
-                                        error=TimeoutError("probe timed out")))
-        planted = "selftest-planted-violation"
-        log.append(build_session_record(
-            {**req, "trace_id": planted},
-            response={"artifact": {"fills": [{"candidate_id": "W-404"}]}, "iterations": 1,
-                      "history": history}, roster_check=lambda a: False))
-        log.close()
-        if log.errors:
-            return EXIT_CANNOT_EVALUATE, f"self-test FAILED: the writer reported {log.errors} error(s)"
-        outcome = evaluate(AlarmOptions(sessions=[str(path)], replay_runs=[str(replay)], config=opts.config,
-                                        queries_dirs=opts.queries_dirs, lock_wait=5))
-    found = [v["session_id"] for v in outcome.violations]
-    if outcome.exit_code == EXIT_VIOLATION and found == [planted] and not outcome.warnings:
-        return EXIT_CLEAN, (f"self-test passed: the planted violation was found, "
-                            f"{outcome.checked['rows'] - 1} clean rows were not flagged")
-    return EXIT_CANNOT_EVALUATE, (
-        f"self-test FAILED: exit {outcome.exit_code}, status {outcome.status}, flagged {found}, "
-        f"warnings {[w['session_id'] for w in outcome.warnings]}, reason {outcome.reason}")

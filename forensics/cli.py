@@ -383,67 +383,6 @@ def ingest_cmd(
 
 
 @app.command()
-def alarm(
-    sessions: SessionsOpt = None,
-    replay_runs: ReplayOpt = None,
-    config: ConfigOpt = None,
-    queries_dir: QueriesOpt = None,
-    since: Annotated[Optional[str], typer.Option(
-        metavar="AGE|TIME", help="Only rows newer than this: 15m, 24h, 7d or an ISO time.")] = None,
-    max_age: Annotated[Optional[str], typer.Option(
-        metavar="AGE", help="Exit 3 when the newest row is older than this (e.g. 2h).")] = None,
-    max_unreadable: Annotated[int, typer.Option(min=0, help="Exit 3 when more lines than this are unreadable.")] = 0,
-    fail_on: Annotated[FailOn, typer.Option(help="Exit 1 on critical only, or on warnings too.")] = FailOn.critical,
-    fmt: Annotated[AlarmFormat, typer.Option("--format", "-f", help="text, or one JSON status object.")] = AlarmFormat.text,
-    store_failures: Annotated[Optional[Path], typer.Option(help="Write full violating rows here (.jsonl or .parquet).")] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Say so on stdout even when clean.")] = False,
-    lock_wait: Annotated[float, typer.Option(min=0, max=86400, help="Seconds to wait for another running alarm.")] = 10.0,
-    self_test: Annotated[bool, typer.Option("--self-test", help="Plant a violation in a temporary log and check the alarm finds it.")] = False,
-    store: Annotated[Optional[Path], typer.Option(
-        "--store", metavar="DIR",
-        help="Ingest into this store first, then evaluate the window plus every row new since the last alarm.")] = None,
-) -> None:
-    """Run every alarm query; silent when clean, loud when an accepted artifact was ungrounded.
-
-    \b
-    Exit codes:
-      0  evaluated, no critical violation
-      1  at least one critical violation (or a warning, with --fail-on warn)
-      2  usage error
-      3  could not evaluate: no source, a file missing, a glob matching nothing,
-         zero readable rows in the window, newest row older than --max-age,
-         more unreadable lines than --max-unreadable, or any unexpected error
-    \b
-    Examples:
-      forensics alarm --sessions /var/log/validatord/sessions.jsonl --since 15m --max-age 2h
-      forensics alarm -s /var/log/*/sessions.jsonl --format json
-      forensics alarm --store /var/lib/forensics --since 15m --max-age 2h
-      forensics alarm --self-test
-    """
-    from .alarm import AlarmOptions, evaluate, render_text, self_test as run_self_test
-
-    opts = AlarmOptions(
-        sessions=sessions, replay_runs=replay_runs, config=config,
-        queries_dirs=[str(q) for q in queries_dir or []], since=since, max_age=max_age,
-        max_unreadable=max_unreadable, fail_on=fail_on.value, store_failures=store_failures,
-        lock_wait=lock_wait, store=store)
-    if self_test:
-        code, message = run_self_test(opts)
-        typer.echo(message, err=code != 0)
-        raise typer.Exit(code)
-    outcome = evaluate(opts)
-    for line in outcome.stderr_lines:
-        _err(line)
-    if fmt is AlarmFormat.json:
-        typer.echo(json.dumps(outcome.as_dict(), ensure_ascii=False, indent=2))
-    else:
-        text = render_text(outcome, verbose=verbose)
-        if text:
-            typer.echo(text, err=outcome.status == "error")
-    raise typer.Exit(outcome.exit_code)
-
-
-@app.command()
 @handle_errors
 def doctor(
     sessions: SessionsOpt = None,
@@ -574,6 +513,10 @@ def export(
                  "forensics.toml): replay_runs not exported")
     for f in files:
         typer.echo(f"{escape(str(f.path))}: {f.rows} rows, {f.bytes} bytes")
+
+
+# The on-call commands (alarm, ack, incident) live in their own module.
+from . import cli_oncall  # noqa: E402,F401
 
 
 def main() -> None:

@@ -11,7 +11,8 @@ from .sample import DEFAULT_END, generate
 
 def run_demo(out: Path, *, echo: Callable[[str], None] = print, sessions: int = 2000) -> int:
     """Generate (or reuse) sample logs in ``out`` and print the tour; returns the alarm's exit code."""
-    from .alarm import AlarmOptions, evaluate, render_text
+    from .alarm import AlarmOptions, evaluate
+    from .alarmtext import render_text
     from .output import render
     from .report import build_report, render_report, resolve_week
     from .sources import resolve

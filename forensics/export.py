@@ -218,40 +218,73 @@ def _insert_spans(con, path: str, spans: list[tuple[int, int, int]]) -> None:
                     {"path": path, "b": buckets, "lo": los, "hi": his, "s": shifts})
 
 
-def write_rows(store, keys: list[tuple[str, int]], path: Path) -> int:
-    """Write the full session rows at (source_file, physical line) keys to JSONL, or Parquet by extension."""
+def write_rows(store, found: list[dict], path: Path) -> int:
+    """Append the full session rows of these alarm findings to JSONL, or Parquet by extension.
+
+    Each finding names its row by ``source_file`` and physical ``line`` and carries
+    ``alarm``, ``severity``, ``state`` and ``found_at``, written before the row's own columns.
+    Nothing already in the file is overwritten: JSONL is appended to, and a Parquet file is
+    rewritten with its old rows plus the new ones, then atomically replaced.
+    """
     from .output import plain
 
     wanted = []
-    by_file: dict[str, list[int]] = {}
-    for source_file, line in keys:
-        if source_file is not None and line is not None:
-            by_file.setdefault(source_file, []).append(line)
-    for source_file, lines in by_file.items():
+    by_file: dict[str, list[dict]] = {}
+    for f in found:
+        if f.get("source_file") is not None and f.get("line") is not None:
+            by_file.setdefault(f["source_file"], []).append(f)
+    for source_file, items in by_file.items():
         # The views number non-blank lines; a file with blank lines is mapped back.
-        back = ordinals_of(store._readable_path(source_file), lines) if store._has_blank_lines(source_file) else {}
-        wanted += [(source_file, back.get(ln, ln)) for ln in lines]
+        back = ordinals_of(store._readable_path(source_file), [f["line"] for f in items]) \
+            if store._has_blank_lines(source_file) else {}
+        wanted += [(source_file, back.get(f["line"], f["line"]), f["alarm"], f["severity"], f["state"],
+                    f["found_at"]) for f in items]
     con = store.con
-    con.execute("create or replace temp table _wanted (source_file varchar, line bigint)")
+    con.execute("create or replace temp table _wanted (source_file varchar, line bigint, alarm varchar, "
+                "severity varchar, state varchar, found_at timestamptz)")
     if wanted:
-        con.executemany("insert into _wanted values (?, ?)", [list(k) for k in wanted])
+        con.executemany("insert into _wanted values (?, ?, ?, ?, ?, ?)", [list(k) for k in wanted])
     # From the files, not the (possibly narrow) loaded table: the full rows.
     rel = con.sql(
-        """select s.* from _sessions_files as s
-        semi join _wanted as w on w.source_file = s.source_file and w.line = s.line
-        order by s.source_file, s.line""")
+        """select w.alarm, w.severity, w.state, w.found_at, s.*
+        from _sessions_files as s
+        join _wanted as w
+            on w.source_file = s.source_file
+            and w.line = s.line
+        order by s.source_file, s.line, w.alarm""")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".parquet":
-        store._run(lambda: rel.write_parquet(str(path)))
-        return len(wanted)
+        return store._run(lambda: _append_parquet(con, rel, path))
     columns = rel.columns
     rows = store._run(rel.fetchall)
-    with open(path, "w", encoding="utf-8") as fh:
-        for row in rows:
-            rec = dict(zip(columns, row))
-            for k in ("artifact", "grounded_in_roster_raw"):
-                if isinstance(rec.get(k), str):
-                    rec[k] = json.loads(rec[k])
-            fh.write(json.dumps(plain(rec), ensure_ascii=False) + "\n")
+    hidden = {"_batch", "_file_id", "_fingerprint"}
+    text = []
+    for row in rows:
+        rec = {k: v for k, v in zip(columns, row) if k not in hidden}
+        for k in ("artifact", "grounded_in_roster_raw"):
+            if isinstance(rec.get(k), str):
+                rec[k] = json.loads(rec[k])
+        text.append(json.dumps(plain(rec), ensure_ascii=False) + "\n")
+    with open(path, "a", encoding="utf-8") as fh:  # one write: a reader never sees half a run
+        fh.write("".join(text))
     return len(rows)
+
+
+def _append_parquet(con, rel, path: Path) -> int:
+    """Write rel's rows after those already in a Parquet file, replacing it atomically."""
+    hidden = [c for c in ("_batch", "_file_id", "_fingerprint") if c in rel.columns]
+    con.execute("create or replace temp table _failures as select *"
+                + (f" exclude ({', '.join(hidden)})" if hidden else "") + " from rel")
+    n = con.execute("select count(*) from _failures").fetchone()[0]
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        if path.exists():
+            con.execute("copy (select * from read_parquet($old) union all by name select * from _failures) "
+                        "to $path (format parquet)", {"old": str(path), "path": str(tmp)})
+        else:
+            con.execute("copy _failures to $path (format parquet)", {"path": str(tmp)})
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return n

@@ -424,11 +424,25 @@ class Store:
             self._blank_lines[path] = total - (scan.rows + scan.unreadable_total)
         return self._blank_lines[path] > 0
 
-    def write_rows(self, keys: list[tuple[str, int]], path: Path) -> int:
-        """Write the full session rows at (source_file, line) keys to JSONL, or Parquet by extension."""
+    def write_rows(self, found: list[dict], path: Path) -> int:
+        """Append the full session rows of alarm findings (source_file, line, alarm, ...) to JSONL or Parquet."""
         from .export import write_rows
 
-        return write_rows(self, keys, path)
+        return write_rows(self, found, path)
+
+    def sessions_present(self, ids) -> set[str]:
+        """Which of these session ids some session row still has, in every file (not only a window)."""
+        ids = sorted({i for i in ids if i is not None})
+        if not ids:
+            return set()
+        if self.lake is not None:
+            from .storeview import install
+
+            install(self.con, self.reader, self.lake)  # a window's load may have pruned the files
+        rows = self.execute("""select distinct session_id
+            from _sessions_files
+            where session_id in (select unnest($ids::varchar[]))""", {"ids": ids}).rows
+        return {r[0] for r in rows}
 
     def close(self) -> None:
         """Close the connection and remove temporary files."""

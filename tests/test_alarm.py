@@ -37,18 +37,21 @@ def test_clean_is_silent_and_exit_0(cli, clean):
     code, out, err = cli("alarm", "-s", clean)
     assert (code, out, err) == (0, "", "")
     code, out, _ = cli("alarm", "-s", clean, "--verbose")
-    assert code == 0 and "CLEAN: 0 critical, 0 warning(s); checked 1 file(s), 8 row(s)" in out
+    assert code == 0 and out.startswith("CLEAN: 0 new critical, 0 firing, 0 acknowledged, 0 new warning(s), "
+                                         "0 resolved; checked 1 file(s), 8 row(s)")
 
 
 def test_critical_violation_is_loud_and_exit_1(cli, dirty):
     code, out, _ = cli("alarm", "-s", dirty)
     assert code == 1
     lines = out.strip().splitlines()
-    assert lines[0].startswith("CRITICAL ungrounded_accepted  2026-11-10T10:00:00Z  session=BAD-1  model=m-x  "
-                               "kind=fill  daemon=gateway  at=")
-    assert lines[0].endswith("sessions.jsonl:9")
-    assert lines[1].startswith("WARN     unverified_accepted_fill") and "session=WARN-1" in lines[1]
-    assert lines[-1].startswith("ALARM: 1 critical, 1 warning(s); checked 1 file(s), 10 row(s)")
+    assert lines[0].startswith("ALARM: 1 new critical, 0 firing, 0 acknowledged, 1 new warning(s), 0 resolved; "
+                               "checked 1 file(s), 10 row(s)")
+    assert lines[1].startswith("NEW      CRITICAL ungrounded_accepted  2026-11-10T10:00:00Z  session=BAD-1  "
+                               "model=m-x  kind=fill  daemon=gateway  at=")
+    assert lines[1].endswith("sessions.jsonl:9")
+    assert lines[2] == f"  incident: forensics incident BAD-1 -s {dirty}"
+    assert lines[3].startswith("NEW      WARN     unverified_accepted_fill") and "session=WARN-1" in lines[3]
 
 
 def test_warnings_fail_only_with_fail_on_warn(cli, tmp_path):
@@ -177,8 +180,9 @@ def test_second_run_waits_then_exits_3(cli, clean):
 
 
 def test_self_test_passes(cli):
-    code, out, err = cli("alarm", "--self-test")
-    assert code == 0 and "self-test passed" in out
+    assert cli("alarm", "--self-test") == (0, "", "")  # a cron line: silent when it passes
+    code, out, err = cli("alarm", "--self-test", "--verbose")
+    assert code == 0 and "self-test passed" in out and "remembered" in out
 
 
 def test_self_test_fails_when_the_alarm_misses(cli, monkeypatch):
