@@ -350,6 +350,9 @@ def ingest_cmd(
     compact: Annotated[bool, typer.Option("--compact", help="Merge each day's small files now.")] = False,
     fmt: Annotated[AlarmFormat, typer.Option("--format", "-f", help="text, or one JSON object.")] = AlarmFormat.text,
     lock_wait: Annotated[float, typer.Option(min=0, max=86400, help="Seconds to wait for another ingest.")] = 60.0,
+    retain: Annotated[Optional[str], typer.Option(
+        metavar="AGE", help="Keep this many days of rows (90d, 12w), dropping older UTC days on every "
+        "later ingest too; 0 keeps every day again.")] = None,
 ) -> None:
     """Append every complete line new since the last ingest to the store; print what was read.
 
@@ -359,7 +362,7 @@ def ingest_cmd(
     \b
     Examples:
       forensics ingest --store /var/lib/forensics -s /var/log/validatord/sessions.jsonl -r /var/log/replay/
-      forensics ingest --store /var/lib/forensics
+      forensics ingest --store /var/lib/forensics --retain 90d
     """
     from .ingest import ingest
     from .sources import resolve_store
@@ -367,7 +370,8 @@ def ingest_cmd(
     folder = resolve_store(store, config=config)
     if folder is None:
         raise ParameterError("no store given: pass --store DIR, set FORENSICS_STORE or store in forensics.toml")
-    report = ingest(folder, sessions, replay_runs, config=config, compact=compact, lock_wait=lock_wait)
+    report = ingest(folder, sessions, replay_runs, config=config, compact=compact, lock_wait=lock_wait,
+                    retain_days=_days(retain))
     for line in report.warnings:
         _err(escape(line))
     if fmt is AlarmFormat.json:
@@ -379,7 +383,22 @@ def ingest_cmd(
         typer.echo(f"{f.action:<16} {escape(f.path)}: {what}")
     typer.echo(f"batch {report.batch}: {report.rows['sessions']} session rows, {report.rows['replay_runs']} replay "
                f"rows, {report.unreadable} unreadable lines, {report.bytes} bytes from {len(read)} of "
-               f"{len(report.files)} files" + (f"; {report.compacted} small files merged" if report.compacted else ""))
+               f"{len(report.files)} files" + (f"; {report.compacted} small files merged" if report.compacted else "")
+               + (f"; {report.expired} files of days past the retention dropped" if report.expired else ""))
+
+
+def _days(text: str | None) -> int | None:
+    """A retention (90d, 12w; 0 for none) in whole days."""
+    from .catalog import parse_age
+
+    if text is None:
+        return None
+    if text.strip() in ("0", "0d"):
+        return 0
+    days = parse_age(text).total_seconds() / 86400
+    if days < 1 or days != int(days):
+        raise ParameterError(f"--retain takes whole days such as 90d or 12w (or 0), got {text!r}")
+    return int(days)
 
 
 @app.command()
@@ -442,8 +461,14 @@ def report(
     trend_weeks: Annotated[int, typer.Option(min=2, max=52, help="Weeks in the first-shot trend.")] = 8,
     store: StoreOpt = None,
     ingest: IngestOpt = False,
+    state: Annotated[Optional[Path], typer.Option(
+        "--state", metavar="FILE", help="The alarm's memory (`alarm --state`), for the week's incidents; "
+        "a store has its own.")] = None,
 ) -> None:
     """The weekly per-model success report, in markdown or standalone HTML.
+
+    With the alarm's memory (a store, or --state) it lists the week's incidents and how
+    long each went unacknowledged.
 
     \b
     Examples:
@@ -455,7 +480,10 @@ def report(
     if week and last_week:
         raise ParameterError("give --week or --last-week, not both")
     with _open_store(sessions, replay_runs, config, queries_dir, store, ingest) as store:
-        data = build_report(store, resolve_week(week), trend_weeks=trend_weeks)
+        from .alarmstate import Memory
+
+        data = build_report(store, resolve_week(week), trend_weeks=trend_weeks,
+                            memory=Memory.of_file(state) if state else None)
         _warn_unreadable(store, ["replay_runs"])
     text = render_report(data, fmt.value)
     if out:

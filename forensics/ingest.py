@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ForensicsError, ParameterError
-from .compaction import compact_store, delete_retired, needs_compaction, sql_path
+from .compaction import compact_store, delete_retired, expire_days, needs_compaction, sql_path
 from .manifest import STREAM_DIRS, Manifest, StoreError, check_whole, commit, load, now_iso
 
 STREAMS = ("sessions", "replay_runs")
@@ -56,6 +56,7 @@ class IngestReport:
     unreadable: int = 0
     bytes: int = 0
     compacted: int = 0
+    expired: int = 0
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -67,6 +68,7 @@ class IngestReport:
         """A JSON-ready summary."""
         return {"store": self.store, "batch": self.batch, "rows": self.rows,
                 "unreadable_lines": self.unreadable, "bytes": self.bytes, "compacted_files": self.compacted,
+                "expired_files": self.expired,
                 "files": [f.as_dict() for f in self.files]}
 
 
@@ -87,8 +89,13 @@ def store_lock(root: Path, wait: float):
 
 def ingest(store: str | os.PathLike, sessions: list[str] | str | None = None,
            replay_runs: list[str] | str | None = None, *, config: str | os.PathLike | None = None,
-           env: dict | None = None, compact: bool = False, lock_wait: float = 60.0) -> IngestReport:
-    """Append every new complete line of the store's sources to it; returns what was read."""
+           env: dict | None = None, compact: bool = False, lock_wait: float = 60.0,
+           retain_days: int | None = None) -> IngestReport:
+    """Append every new complete line of the store's sources to it; returns what was read.
+
+    ``retain_days`` (kept in the manifest, so every later ingest applies it; 0 keeps every
+    day again) drops the UTC days older than that many days.
+    """
     root = Path(store).expanduser()
     if root.exists() and not root.is_dir():
         raise ParameterError(f"--store {root}: not a folder")
@@ -108,6 +115,11 @@ def ingest(store: str | os.PathLike, sessions: list[str] | str | None = None,
             manifest = Manifest(created_at=now_iso())
         check_whole(root, manifest)
         _clean(root, manifest)
+        retain_changed = retain_days is not None and (retain_days or None) != manifest.retain_days
+        if retain_days is not None:
+            if retain_days < 0:
+                raise ParameterError(f"--retain takes a number of days, got {retain_days}")
+            manifest.retain_days = retain_days or None
         before = {s: list(manifest.sources.get(s, [])) for s in STREAMS}
         manifest.sources = _sources(manifest, sessions, replay_runs, config, env)
         try:
@@ -115,6 +127,8 @@ def ingest(store: str | os.PathLike, sessions: list[str] | str | None = None,
         except OSError as exc:  # a full disk, a folder gone: the last committed state stands
             raise StoreError(f"store {root}: the ingest stopped ({exc.strerror or exc}); nothing was "
                              "committed, and the next ingest reads the same bytes again") from exc
+        if retain_changed:
+            commit(root, manifest)
         for stream in STREAMS:
             for spec in before[stream]:
                 if spec not in manifest.sources.get(stream, []):
@@ -124,6 +138,7 @@ def ingest(store: str | os.PathLike, sessions: list[str] | str | None = None,
                         f"{', '.join(manifest.sources.get(stream, [])) or 'none'} (give every source to keep them all)")
         if compact or needs_compaction(manifest):
             report.compacted = compact_store(root, manifest)
+        report.expired = expire_days(root, manifest)
         delete_retired(root, manifest)
         return report
     finally:

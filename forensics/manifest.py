@@ -39,6 +39,7 @@ class Manifest:
     batches: list = field(default_factory=list)       # {batch, at, rows, unreadable, bytes}
     pending: list = field(default_factory=list)       # {path, stream, reason, since}: to retry
     created_at: str | None = None
+    retain_days: int | None = None                    # days of rows kept (`ingest --retain`)
 
     def next_id(self) -> int:
         """The next free checkpoint id."""
@@ -60,7 +61,8 @@ class Manifest:
         return {"format": FORMAT, "batch": self.batch, "created_at": self.created_at,
                 "sources": self.sources, "files": self.files,
                 "checkpoints": [c.as_dict() for c in self.checkpoints],
-                "retired": self.retired, "batches": self.batches[-KEEP_BATCHES:], "pending": self.pending}
+                "retired": self.retired, "batches": self.batches[-KEEP_BATCHES:], "pending": self.pending,
+                "retain_days": self.retain_days}
 
 
 def now_iso() -> str:
@@ -91,7 +93,11 @@ def load(root: Path) -> Manifest | None:
                             files=list(data.get("files", [])),
                             checkpoints=[Checkpoint.from_dict(c) for c in data.get("checkpoints", [])],
                             retired=list(data.get("retired", [])), batches=list(data.get("batches", [])),
-                            pending=list(data.get("pending", [])), created_at=data.get("created_at"))
+                            pending=list(data.get("pending", [])), created_at=data.get("created_at"),
+                            retain_days=data.get("retain_days"))
+        if manifest.retain_days is not None and not (isinstance(manifest.retain_days, int)
+                                                     and manifest.retain_days >= 1):
+            raise ValueError(f"retain_days {manifest.retain_days!r}")
         for f in manifest.files:
             if not isinstance(f["path"], str) or f["stream"] not in STREAM_DIRS:
                 raise ValueError(f"a file entry {f!r}")

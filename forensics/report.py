@@ -69,8 +69,11 @@ def _change(cur: dict, prev: dict | None) -> dict:
 
 
 def build_report(store, week: tuple[str, datetime, datetime], *, trend_weeks: int = 8,
-                 now: datetime | None = None) -> dict[str, Any]:
-    """Gather every section's figures; the logs are parsed once into temp tables first."""
+                 now: datetime | None = None, memory=None) -> dict[str, Any]:
+    """Gather every section's figures; the logs are parsed once into temp tables first.
+
+    With the alarm's memory (a store's own, or ``memory``), the incidents of the week too.
+    """
     label, start, end = week
     trend_start = start - timedelta(weeks=trend_weeks - 1)
     wk = {"since": start, "until": end}
@@ -129,8 +132,18 @@ def build_report(store, week: tuple[str, datetime, datetime], *, trend_weeks: in
     weeks = sorted({r["week"] for r in weekly})
     trend_models = sorted({r["model"] for r in weekly}, key=_model_order)
     trend = {m: {r["week"]: r["first_shot_rate"] for r in weekly if r["model"] == m} for m in trend_models}
+    if memory is None and store.lake is not None:
+        from .alarmstate import Memory
+
+        memory = Memory.of_store(store.lake.root)
+    incidents = None
+    if memory is not None:
+        from .alarmstate import history
+
+        incidents = history(memory.events(), start, end, now)
     return {
         "week": label,
+        "incidents": incidents,
         "start": start,
         "end": end - timedelta(seconds=1),
         "generated": now or datetime.now(timezone.utc),
@@ -208,6 +221,16 @@ def _num(value: Any, digits: int = 0) -> str:
     return f"{value:,.{digits}f}"
 
 
+def _duration(seconds: Any) -> str:
+    """A span of time as days, hours and minutes."""
+    if seconds is None:
+        return "–"
+    minutes = int(seconds // 60)
+    days, rest = divmod(minutes, 1440)
+    hours, minutes = divmod(rest, 60)
+    return (f"{days} d {hours} h" if days else f"{hours} h {minutes} min" if hours else f"{minutes} min")
+
+
 def _md(value: Any) -> str:
     """Untrusted text for markdown: a code span, so markup shows as text in chat and email.
 
@@ -251,7 +274,7 @@ def _environment(fmt: str):
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(pct=_pct, pp=_pp, num=_num, md=_md, utc=iso_utc)
+    env.filters.update(pct=_pct, pp=_pp, num=_num, md=_md, utc=iso_utc, duration=_duration)
     return env
 
 
