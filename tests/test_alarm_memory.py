@@ -337,3 +337,49 @@ def test_incident_markdown_and_html_escape_untrusted_text(cli, tmp_path):
 def test_incident_of_an_unknown_session_is_a_clear_error(cli, incident_logs):
     code, out, err = cli("incident", "NOPE", "-s", incident_logs / "a")
     assert code == 1 and "no call and no replay run has session_id 'NOPE'" in err
+
+
+# --- the week's incidents in the report ----------------------------------------------------------
+
+def test_the_report_lists_the_week_s_incidents_and_how_long_each_went_unacknowledged(cli, logs, tmp_path):
+    st = tmp_path / "store"
+    _append(logs, [session("BAD-2", grounded=False, ts=_ts(1))])
+    cli("alarm", "--store", st, "-s", logs)
+    assert cli("ack", "BAD-1", "--note", "known | cause", "--store", st)[0] == 0
+    year, week, _ = datetime.now(timezone.utc).isocalendar()
+    code, md, _ = cli("report", "--store", st, "--week", f"{year}-W{week:02d}")
+    section = md.split("## Incidents", 1)[1].split("\n## ", 1)[0]
+    rows = [x for x in section.splitlines() if x.startswith("| 20")]
+    assert code == 0 and len(rows) == 2
+    bad1, bad2 = sorted(rows, key=lambda r: "BAD-2" in r)
+    assert "`BAD-1`" in bad1 and "by `" in bad1 and "`known \\| cause`" in bad1 and "so far" not in bad1
+    assert "`BAD-2`" in bad2 and "**not yet**" in bad2 and "so far" in bad2
+    code, html, _ = cli("report", "--store", st, "--week", f"{year}-W{week:02d}", "--format", "html")
+    incidents = html.split("<h2>Incidents</h2>", 1)[1].split("<h2>", 1)[0]
+    assert code == 0 and incidents.count("<code>BAD-") == 2 and "<strong>not yet</strong>" in incidents
+    # last week's report: both were opened after it ended
+    last = datetime.now(timezone.utc) - timedelta(days=7)
+    y, w, _ = last.isocalendar()
+    code, md, _ = cli("report", "--store", st, "--week", f"{y}-W{w:02d}")
+    assert "No incident was opened this week, and none was open at its start." in md
+
+
+def test_incident_history_of_a_week():
+    from forensics.alarmstate import history
+
+    start, end = datetime(2026, 11, 16, tzinfo=timezone.utc), datetime(2026, 11, 23, tzinfo=timezone.utc)
+    ev = lambda at, kind, key, **kw: {"at": at, "event": kind, "identity": key, "alarm": "a",  # noqa: E731
+                                      "severity": "critical", "session_id": key, **kw}
+    events = [
+        ev("2026-11-10T00:00:00Z", "new", "closed-before"), ev("2026-11-12T00:00:00Z", "acknowledged", "closed-before"),
+        ev("2026-11-15T22:00:00Z", "new", "carried"), ev("2026-11-16T04:00:00Z", "acknowledged", "carried", by="ann"),
+        ev("2026-11-18T10:00:00Z", "new", "open"),
+        ev("2026-11-19T00:00:00Z", "new", "again"), ev("2026-11-19T01:00:00Z", "resolved", "again"),
+        ev("2026-11-20T00:00:00Z", "new", "again"),
+        {"at": "2026-11-20T00:00:00Z", "event": "reminded", "alarm": "a", "count": 3},
+        ev("2026-11-24T00:00:00Z", "new", "after"),
+    ]
+    got = [(r["session_id"], r["unacknowledged_s"] / 3600, r["open"]) for r in
+           history(events, start, end, now=datetime(2026, 12, 1, tzinfo=timezone.utc))]
+    assert got == [("carried", 6.0, False), ("open", 5 * 24 - 10, True), ("again", 1.0, False),
+                   ("again", 3 * 24, True)]
