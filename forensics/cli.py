@@ -25,7 +25,22 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        typer.echo(f"forensics {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False) -> None:
+    """Forensic questions about LLM iterate sessions, answered with DuckDB."""
 
 Format = Enum("Format", {k: k for k in FORMATS}, type=str)
 
@@ -59,7 +74,11 @@ QueriesOpt = Annotated[Optional[list[Path]], typer.Option(
     help="More named queries (repeatable; overrides built-ins of the same name). Also $FORENSICS_QUERIES.")]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 TablefmtOpt = Annotated[str, typer.Option("--tablefmt", help="tabulate style for --format table.")]
-LimitOpt = Annotated[Optional[int], typer.Option(min=0, help="Print at most N rows.")]
+LimitOpt = Annotated[Optional[int], typer.Option(min=0, help="Print at most N rows (stderr says how many were left out).")]
+SinceOpt = Annotated[Optional[str], typer.Option(
+    metavar="AGE|TIME", help="Only rows at or after this: 15m, 24h, 7d or an ISO time (the query's `since`).")]
+UntilOpt = Annotated[Optional[str], typer.Option(
+    metavar="AGE|TIME", help="Only rows before this (the query's `until`).")]
 StoreOpt = Annotated[Optional[Path], typer.Option(
     "--store", metavar="DIR",
     help="A store `forensics ingest` keeps: read it plus each source's live tail. Else $FORENSICS_STORE.")]
@@ -142,6 +161,9 @@ def _emit(result, fmt: Format, tablefmt: str, limit: int | None) -> None:
     rows = result.rows if limit is None else result.rows[:limit]
     sys.stdout.write(render(fmt.value, result.columns, rows, tablefmt=tablefmt,
                             json_columns=result.json_columns))
+    if len(rows) < len(result.rows):
+        _err(f"note: {len(result.rows) - len(rows)} more row(s) not shown (--limit {limit}); "
+             f"{len(result.rows)} in all")
 
 
 @app.command()
@@ -296,6 +318,8 @@ def run(
     limit: LimitOpt = None,
     store: StoreOpt = None,
     ingest: IngestOpt = False,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
 ) -> None:
     """Run a named query over the logs.
 
@@ -304,10 +328,21 @@ def run(
       forensics run first_shot_success_rate --sessions logs/
       forensics run top_rejection_errors -s logs/sessions.jsonl -p since=7d -p top=3
       forensics run retrieval_depth_vs_first_shot -s logs/ -r logs/replay_runs.jsonl -f json
-      forensics run first_shot_success_rate --store /var/lib/forensics
+      forensics run first_shot_success_rate --store /var/lib/forensics --since 7d
     """
+    params = _parse_params(param)
     with _open_store(sessions, replay_runs, config, queries_dir, store, ingest) as store:
-        result = store.query(name, _parse_params(param))
+        q = store.catalog.get(name)
+        for key, value in (("since", since), ("until", until)):
+            if value is None:
+                continue
+            if key not in q.params:
+                raise ParameterError(f"query {name} takes no {key} (its parameters: "
+                                     f"{', '.join(q.params) or 'none'})")
+            if key in params:
+                raise ParameterError(f"give --{key} or -p {key}=..., not both")
+            params[key] = value
+        result = store.query(name, params)
         _warn_unreadable(store, [store.catalog.get(name).sql])
     _emit(result, fmt, tablefmt, limit)
 
@@ -316,6 +351,8 @@ def run(
 @handle_errors
 def sql(
     text: Annotated[str, typer.Argument(help="SQL over the sessions, attempts and replay_runs views.")],
+    param: Annotated[Optional[list[str]], typer.Option(
+        "--param", "-p", metavar="KEY=VALUE", help="Bind $KEY in the SQL to VALUE, as text (repeatable).")] = None,
     sessions: SessionsOpt = None,
     replay_runs: ReplayOpt = None,
     config: ConfigOpt = None,
@@ -328,13 +365,23 @@ def sql(
     """Run ad-hoc SQL over the same views the named queries use.
 
     \b
-    Example:
+    Examples:
       forensics sql "select model, count(*) from sessions group by model" -s logs/
+      forensics sql "select * from sessions where model = \$m and \"timestamp\" >= \$t::timestamptz" -p m=qwen3.5:latest -p t=2026-11-01 -s logs/
     """
+    import re
+
     if not text.strip():
         raise ParameterError("no SQL given: try sql \"select count(*) from sessions\"")
+    params = _parse_params(param)
+    named = set(re.findall(r"\$([A-Za-z_][A-Za-z0-9_]*)", text))
+    if named - set(params):
+        raise ParameterError(f"the SQL uses {', '.join('$' + n for n in sorted(named - set(params)))}: "
+                             "give each with -p NAME=VALUE")
+    if set(params) - named:
+        raise ParameterError(f"-p {', '.join(sorted(set(params) - named))}: the SQL has no such $parameter")
     with _open_store(sessions, replay_runs, config, None, store, ingest) as store:
-        result = store.execute(text)
+        result = store.execute(text, params or None)
         _warn_unreadable(store, [text])
     _emit(result, fmt, tablefmt, limit)
 
@@ -545,6 +592,11 @@ def export(
 
 # The on-call commands (alarm, ack, incident) live in their own module.
 from . import cli_oncall  # noqa: E402,F401
+
+# The top-level help shows each command's first docstring line whole (click cuts it at ~45 characters).
+for _info in app.registered_commands:
+    if _info.short_help is None and _info.callback.__doc__:
+        _info.short_help = _info.callback.__doc__.strip().splitlines()[0]
 
 
 def main() -> None:

@@ -27,3 +27,7 @@ class UnknownQueryError(CatalogError, UsageError):
 
 class ParameterError(UsageError):
     """A query parameter (or an option's value) that is unknown, missing, of the wrong form or out of range."""
+
+
+class ConfigError(SourceError, UsageError):
+    """A config file with a key it does not know (a typo would otherwise read nothing): exit 2."""

@@ -12,7 +12,7 @@ from .output import escape, iso_utc
 
 # Fewer calls that reached the model than this, and a model's rate is flagged, not ranked.
 MIN_SESSIONS = 30
-_WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
+_WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$", re.IGNORECASE)
 
 
 def resolve_week(week: str | None, *, today: date | None = None) -> tuple[str, datetime, datetime]:
@@ -34,6 +34,11 @@ def resolve_week(week: str | None, *, today: date | None = None) -> tuple[str, d
     start = datetime(monday.year, monday.month, monday.day, tzinfo=timezone.utc)
     iso = monday.isocalendar()
     return f"{iso[0]}-W{iso[1]:02d}", start, start + timedelta(days=7)
+
+
+def _week_label(day: datetime) -> str:
+    iso = day.isocalendar()
+    return f"{iso[0]}-W{iso[1]:02d}"
 
 
 def _model_order(model: str | None) -> tuple[bool, str]:
@@ -129,7 +134,9 @@ def build_report(store, week: tuple[str, datetime, datetime], *, trend_weeks: in
     depth_by_model: dict[str, dict] = {}
     for r in depth:
         depth_by_model.setdefault(r["model"], {})[r["hits_bucket"]] = r
-    weeks = sorted({r["week"] for r in weekly})
+    # Every week of the trend, those without a call included: a report whose logs end early
+    # shows the empty weeks as empty, never an older week as the latest.
+    weeks = [_week_label(trend_start + timedelta(weeks=k)) for k in range(trend_weeks)]
     trend_models = sorted({r["model"] for r in weekly}, key=_model_order)
     trend = {m: {r["week"]: r["first_shot_rate"] for r in weekly if r["model"] == m} for m in trend_models}
     if memory is None and store.lake is not None:
@@ -156,6 +163,7 @@ def build_report(store, week: tuple[str, datetime, datetime], *, trend_weeks: in
         "depth_by_model": dict(sorted(depth_by_model.items(), key=lambda kv: _model_order(kv[0]))),
         "replay_given": bool(store.sources.replay_runs),
         "trend_weeks": weeks,
+        "trend_empty": [w for w in weeks if not any(p.get(w) is not None for p in trend.values())],
         "trend": trend,
         "chart": _chart(weeks, trend),
         "min_sessions": MIN_SESSIONS,
@@ -185,23 +193,31 @@ def _bucket_order(row: dict) -> int:
     return _BUCKETS.index(b) if b in _BUCKETS else len(_BUCKETS)
 
 
-_PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
-
-
 def _chart(weeks: list[str], trend: dict[str, dict[str, float]]) -> dict:
-    """Coordinates for an inline SVG line chart of first-shot % per model per week."""
-    width, height, left, right, top, bottom = 640, 240, 44, 150, 12, 28
+    """Coordinates for an inline SVG line chart of first-shot % per model per week (a gap where a week has no data)."""
+    from .palette import styles
+
+    width, top, bottom, left, right = 640, 12, 40, 44, 170
+    height = max(240, top + 16 * len(trend) + bottom)
     plot_w, plot_h = width - left - right, height - top - bottom
     xs = {w: left + (plot_w * i / max(len(weeks) - 1, 1)) for i, w in enumerate(weeks)}
+    style = styles(trend)
     series = []
     for i, (model, points) in enumerate(trend.items()):
-        pts = [(xs[w], top + plot_h * (1 - points[w])) for w in weeks if points.get(w) is not None]
-        series.append({"model": model, "color": _PALETTE[i % len(_PALETTE)],
-                       "points": " ".join(f"{x:.1f},{y:.1f}" for x, y in pts),
-                       "dots": [{"x": round(x, 1), "y": round(y, 1)} for x, y in pts],
-                       "label_y": top + 14 * i + 8})
+        segments, run = [], []
+        for w in weeks:
+            if points.get(w) is None:
+                segments, run = (segments + [run] if run else segments), []
+            else:
+                run.append((xs[w], top + plot_h * (1 - points[w])))
+        segments += [run] if run else []
+        series.append({"model": model, **style[model],
+                       "segments": [" ".join(f"{x:.1f},{y:.1f}" for x, y in seg) for seg in segments],
+                       "dots": [{"x": round(x, 1), "y": round(y, 1)} for seg in segments for x, y in seg],
+                       "label_y": top + 16 * i + 8})
+    has_data = {w for points in trend.values() for w, v in points.items() if v is not None}
     grid = [{"y": round(top + plot_h * (1 - v / 100), 1), "label": f"{v}%"} for v in (0, 25, 50, 75, 100)]
-    ticks = [{"x": round(x, 1), "label": w[-3:]} for w, x in xs.items()]
+    ticks = [{"x": round(x, 1), "label": w[-3:], "empty": w not in has_data} for w, x in xs.items()]
     return {"width": width, "height": height, "left": left, "right_x": width - right + 10,
             "bottom": height - bottom, "series": series, "grid": grid, "ticks": ticks}
 

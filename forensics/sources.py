@@ -10,13 +10,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import SourceError
+from .errors import ConfigError, SourceError
 
 ENV_SESSIONS = "FORENSICS_SESSIONS"
 ENV_REPLAY_RUNS = "FORENSICS_REPLAY_RUNS"
 ENV_QUERIES = "FORENSICS_QUERIES"
 ENV_STORE = "FORENSICS_STORE"
 CONFIG_NAME = "forensics.toml"
+# What a forensics.toml (or its [sources] table) may say.
+CONFIG_KEYS = ("sessions", "replay_runs", "queries_dirs", "store", "lakehouse")
 
 # What a directory source contributes: live logs and what logrotate leaves of them:
 # numbered (`.1`, `.2.gz`), dated (`-20261130`, `-2026113012`, `.gz`), zstd-compressed.
@@ -137,6 +139,16 @@ def load_config(path: Path) -> dict:
 
     out: dict[str, list[str]] = {}
     section = data.get("sources", data)
+    if not _is_lakehouse(data):
+        # A misspelt key would otherwise be silence, and the logs it names never read.
+        import difflib
+
+        for key in section:
+            if key not in CONFIG_KEYS and not (section is data and key == "sources"):
+                close = difflib.get_close_matches(key, CONFIG_KEYS, n=1)
+                raise ConfigError(f"config: {path}: unknown key {key!r}"
+                                  + (f"; did you mean {close[0]!r}?" if close else "")
+                                  + f" (it takes {', '.join(CONFIG_KEYS)})")
     lakehouse = section.get("lakehouse")
     if lakehouse:
         out.update(load_config(Path(absolute(lakehouse))))

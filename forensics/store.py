@@ -191,14 +191,14 @@ class Store:
 
     def run(self, name: str, **params: Any):
         """Run a named query and return it as a pandas DataFrame (pandas imported only here)."""
-        import pandas as pd
+        pd = _pandas()
 
         res = self.query(name, params)
         return pd.DataFrame(res.rows, columns=res.columns)
 
     def df(self, text: str, **params: Any):
         """Run ad-hoc SQL (with $name parameters) and return a pandas DataFrame."""
-        import pandas as pd
+        pd = _pandas()
 
         res = self.execute(text, params or None)
         return pd.DataFrame(res.rows, columns=res.columns)
@@ -456,6 +456,16 @@ class Store:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _pandas():
+    """pandas, or an error that says how to install it (the CLI never needs it)."""
+    try:
+        import pandas
+    except ImportError as exc:
+        raise ForensicsError("DataFrames need pandas, which the default install leaves out: "
+                             "pip install 'forensics[notebook]'") from exc
+    return pandas
 
 
 def _first_line(exc: BaseException) -> str:

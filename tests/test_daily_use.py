@@ -1,0 +1,144 @@
+"""Daily use: the same options and exit codes on every command, the config typo, the trend's empty
+weeks, twelve distinguishable models, DataFrames without pandas."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+
+import pytest
+
+from forensics.cli import app
+
+from .conftest import session, write_jsonl
+
+
+@pytest.fixture
+def log(tmp_path):
+    rows = [session(f"s-{i}", model=f"m-{i % 3}", ts=f"2026-11-1{i % 5}T10:00:00Z") for i in range(30)]
+    return write_jsonl(tmp_path / "logs" / "sessions.jsonl", rows)
+
+
+@pytest.mark.parametrize("args", [
+    ["run", "nope"],
+    ["run", "top_rejection_errors", "-p", "top"],
+    ["run", "top_rejection_errors", "-p", "top=x"],
+    ["run", "top_rejection_errors", "-p", "nope=1"],
+    ["run", "orphans", "--since", "7d"],
+    ["run", "first_shot_success_rate", "--since", "tomorrow-ish"],
+    ["run", "first_shot_success_rate", "--since", "7d", "-p", "since=7d"],
+    ["sql", "select $x"],
+    ["sql", "select 1", "-p", "x=1"],
+    ["sql", "select 1", "-p", "x"],
+    ["report", "--week", "46"],
+    ["report", "--week", "2026-W54"],
+    ["show", "nope"],
+    ["ingest", "--store", "st", "--retain", "2h"],
+    ["alarm", "--repeat", "soon"],
+    ["run", "first_shot_success_rate", "--limit", "-1"],
+])
+def test_every_usage_error_exits_2_with_one_line(cli, log, args):
+    code, out, err = cli(*args, "-s", log)
+    assert code == 2, (out, err)
+    assert "Traceback" not in err
+
+
+def test_a_config_key_it_does_not_know_is_an_error_naming_the_closest(cli, log, tmp_path):
+    cfg = tmp_path / "forensics.toml"
+    cfg.write_text(f'sesions = "{log}"\n')
+    for command in (["run", "first_shot_success_rate"], ["alarm"], ["report"], ["doctor"], ["sql", "select 1"]):
+        code, out, err = cli(*command, "--config", cfg)
+        assert code == 2 and "unknown key 'sesions'" in out + err and "did you mean 'sessions'" in out + err, command
+    cfg.write_text(f'[sources]\nsessions = "{log}"\nreplay_run = "x"\n')
+    code, out, err = cli("run", "first_shot_success_rate", "--config", cfg)
+    assert code == 2 and "'replay_run'" in err and "'replay_runs'" in err
+
+
+def test_version_and_h(cli):
+    from forensics import __version__
+
+    assert cli("--version") == (0, f"forensics {__version__}\n", "")
+    code, out, _ = cli("-h")
+    assert code == 0 and "Commands:" in out
+    code, out, _ = cli("run", "-h")
+    assert code == 0 and "--since" in out
+
+
+def test_the_top_level_help_shows_each_summary_whole(cli):
+    code, out, _ = cli("--help")
+    flat = " ".join(out.split())
+    for info in app.registered_commands:
+        summary = " ".join(info.callback.__doc__.strip().splitlines()[0].split())
+        assert summary in flat and "..." not in summary
+
+
+def test_run_takes_since_and_until_like_the_alarm(cli, log):
+    a = cli("run", "first_shot_success_rate", "-s", log, "--since", "2026-11-12", "--until", "2026-11-14", "-f", "json")
+    b = cli("run", "first_shot_success_rate", "-s", log, "-p", "since=2026-11-12", "-p", "until=2026-11-14",
+            "-f", "json")
+    assert a == b and a[0] == 0
+    everything = json.loads(cli("run", "first_shot_success_rate", "-s", log, "-f", "json")[1])
+    assert sum(r["reached_model"] for r in json.loads(a[1])) == 12 < sum(r["reached_model"] for r in everything)
+
+
+def test_sql_binds_parameters_like_run(cli, log):
+    code, out, _ = cli("sql", "select count(*) as n from sessions where model = $m and \"timestamp\" >= $t::timestamptz",
+                       "-p", "m=m-1", "-p", "t=2026-11-12", "-s", log, "-f", "json")
+    assert code == 0 and json.loads(out) == [{"n": 6}]
+    code, out, _ = cli("sql", "select $m as m", "-p", "m=it's; drop table sessions", "-s", log, "-f", "json")
+    assert json.loads(out) == [{"m": "it's; drop table sessions"}]  # bound, never spliced
+
+
+def test_limit_says_on_stderr_how_many_rows_it_left_out(cli, log):
+    code, out, err = cli("sql", "select session_id from sessions", "-s", log, "--limit", "4", "-f", "csv")
+    assert code == 0 and len(out.splitlines()) == 5
+    assert err.strip() == "note: 26 more row(s) not shown (--limit 4); 30 in all"
+    assert cli("sql", "select session_id from sessions", "-s", log, "--limit", "40")[2] == ""
+
+
+def test_a_lower_case_week_is_the_same_week(cli, log):
+    assert cli("report", "-s", log, "--week", "2026-w46")[1].replace("W46", "") != ""
+    a, b = cli("report", "-s", log, "--week", "2026-w46"), cli("report", "-s", log, "--week", "2026-W46")
+    strip = lambda t: re.sub(r"Generated \S+", "", t)  # noqa: E731
+    assert a[0] == b[0] == 0 and strip(a[1]) == strip(b[1])
+
+
+def test_the_trend_shows_weeks_without_data_as_empty(cli, log):
+    code, md, _ = cli("report", "-s", log, "--week", "2026-W48", "--trend-weeks", "4")
+    trend = md.split("## First-shot trend", 1)[1].split("\n## ", 1)[0]
+    header = [x for x in trend.splitlines() if x.startswith("| model")][0]
+    assert header.split("|")[2:-1] == [" 2026-W45 ", " 2026-W46 ", " 2026-W47 ", " 2026-W48 "]
+    assert "No calls at all in 2026-W45, 2026-W47, 2026-W48 (shown –)." in trend
+    m0 = [x for x in trend.splitlines() if x.startswith("| `m-0`")][0]
+    assert m0.split("|")[2:-1] == [" – ", " 100% ", " – ", " – "]
+    code, html, _ = cli("report", "-s", log, "--week", "2026-W48", "--trend-weeks", "4", "--format", "html")
+    assert html.count(">no data</text>") == 3
+
+
+def test_twelve_models_are_twelve_distinguishable_lines(cli, tmp_path):
+    from forensics.palette import styles
+
+    models = [f"model-{i:02d}" for i in range(12)]
+    rows = [session(f"s-{m}-{i}", model=m, ts=f"2026-11-1{i % 2}T10:00:00Z") for m in models for i in range(4)]
+    log = write_jsonl(tmp_path / "s.jsonl", rows)
+    code, html, _ = cli("report", "-s", log, "--week", "2026-W46", "--format", "html", "--trend-weeks", "2")
+    legend = re.findall(r'<line x1="[\d.]+" x2="[\d.]+" y1="[\d.]+" y2="[\d.]+" stroke="(#\w+)" stroke-width="2"'
+                        r'(?: stroke-dasharray="([\d ]+)")?/>\s*<text[^>]*>([^<]+)</text>', html)
+    assert sorted(name for _, _, name in legend) == models
+    assert len({(colour, dash) for colour, dash, _ in legend}) == 12
+    # the notebook takes its styles from the same place: the same model, the same line
+    by_name = {name: (colour, dash) for colour, dash, name in legend}
+    assert {m: (s["color"], s["dash"]) for m, s in styles(models).items()} == by_name
+
+
+def test_dataframes_without_pandas_say_how_to_install_it(log, monkeypatch):
+    import forensics
+    from forensics.errors import ForensicsError
+
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    with forensics.connect(str(log)) as st:
+        with pytest.raises(ForensicsError, match=r"pip install 'forensics\[notebook\]'"):
+            st.run("first_shot_success_rate")
+        with pytest.raises(ForensicsError, match=r"forensics\[notebook\]"):
+            st.df("select 1")
