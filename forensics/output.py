@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import math
+import re
 from collections.abc import Callable
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -89,18 +90,78 @@ def _rows(columns, rows, *, json_columns=()) -> list[dict]:
     return out
 
 
-def to_table(columns, rows, *, tablefmt="simple", **_) -> str:
-    """A text table via tabulate; --tablefmt passes through."""
+# Columns that hold a proportion: a terminal table shows them as percentages.
+_RATE_RE = re.compile(r"(^|_)(rate|share|pct|ci_low|ci_high)$")
+# Free text (an error, an artifact, a description) is cut to fit, never narrower than this;
+# what names a row (its id, time, file) is never cut.
+MIN_WIDTH = 24
+_NEVER_CUT = frozenset({"session_id", "timestamp", "source_file", "line", "model", "week", "day",
+                        "first_seen", "last_seen", "name"})
+
+
+def _numeric(columns, rows) -> list[bool]:
+    return [all(isinstance(r[i], (int, float, Decimal)) and not isinstance(r[i], bool)
+                for r in rows if r[i] is not None) for i in range(len(columns))]
+
+
+def _tabulate(columns, rows, tablefmt: str, numeric: list[bool] | None = None) -> str:
     from tabulate import tabulate
 
     if not rows:
         return "(no rows)\n"
     # Numbers align right; text is never number-parsed (hex session ids look numeric).
-    numeric = [all(isinstance(r[i], (int, float, Decimal)) and not isinstance(r[i], bool)
-                   for r in rows if r[i] is not None) for i in range(len(columns))]
-    return tabulate([[cell(v) for v in r] for r in rows], headers=[escape(c) for c in columns],
-                    tablefmt=tablefmt, disable_numparse=True,
+    numeric = numeric if numeric is not None else _numeric(columns, rows)
+    cells = [[v if isinstance(v, str) and getattr(v, "_ready", False) else cell(v) for v in r] for r in rows]
+    return tabulate(cells, headers=[escape(c) for c in columns], tablefmt=tablefmt, disable_numparse=True,
                     colalign=["right" if n else "left" for n in numeric]) + "\n"
+
+
+def to_table(columns, rows, *, tablefmt="simple", width: int | None = None, **_) -> str:
+    """A text table for a terminal via tabulate (--tablefmt passes through): rates as percentages,
+    and wide text cut with an ellipsis so the table fits the terminal ($COLUMNS, else 100)."""
+    import shutil
+
+    if not rows:
+        return "(no rows)\n"
+    numeric = _numeric(columns, rows)
+    rate = [n and bool(_RATE_RE.search(c)) for c, n in zip(columns, numeric)]
+    text = [[f"{float(v) * 100:.1f}%" if rate[i] and v is not None else cell(v) for i, v in enumerate(r)]
+            for r in rows]
+    width = width or shutil.get_terminal_size((100, 24)).columns
+    fixed = [n or c in _NEVER_CUT for c, n in zip(columns, numeric)]
+    caps = _caps([escape(c) for c in columns], text, fixed, width)
+    fitted = [[_Ready(_cut(v, caps[i])) for i, v in enumerate(r)] for r in text]
+    return _tabulate([_cut(escape(c), caps[i]) for i, c in enumerate(columns)], fitted, tablefmt, numeric)
+
+
+class _Ready(str):
+    """A cell already rendered (a percentage, a cut text): shown as it is."""
+
+    _ready = True
+
+
+def _caps(headers, text, fixed, width: int) -> list[int | None]:
+    """Per column, the widest a cell may be (None: uncut) so that the table fits ``width``."""
+    # tabulate pads a header by two (its MIN_PADDING) and puts two spaces between columns.
+    widths = [max([len(h) + 2] + [len(r[i]) for r in text]) for i, h in enumerate(headers)]
+    room = width - 2 * (len(widths) - 1)
+    cuttable = [i for i, w in enumerate(widths) if w > MIN_WIDTH and not fixed[i]]
+    if sum(widths) <= room or not cuttable:
+        return [None] * len(widths)
+    left = room - sum(w for i, w in enumerate(widths) if i not in cuttable)
+    # The widest text columns give way first, down to one cap they share (water-filling).
+    cap = max(MIN_WIDTH, left // len(cuttable))
+    for _ in range(len(cuttable)):
+        small = [i for i in cuttable if widths[i] <= cap]
+        big = [i for i in cuttable if widths[i] > cap]
+        if not big:
+            break
+        cap = max(MIN_WIDTH, (left - sum(widths[i] for i in small)) // len(big))
+    return [cap if i in cuttable and widths[i] > cap else None for i in range(len(widths))]
+
+
+def _cut(text: str, cap: int | None) -> str:
+    return text if cap is None or len(text) <= cap else text[:cap - 1] + "…"
 
 
 def md_text(text: str) -> str:
@@ -115,7 +176,7 @@ def to_markdown(columns, rows, **_) -> str:
     def esc(v):
         return md_text(cell(v)) if isinstance(v, (str, dict, list)) else v
 
-    return to_table([md_text(c) for c in columns], [[esc(v) for v in r] for r in rows], tablefmt="github")
+    return _tabulate([md_text(c) for c in columns], [[esc(v) for v in r] for r in rows], tablefmt="github")
 
 
 def to_csv(columns, rows, **_) -> str:

@@ -108,6 +108,7 @@ def _clean_env(monkeypatch, tmp_path):
     for key in ("FORENSICS_SESSIONS", "FORENSICS_REPLAY_RUNS", "FORENSICS_QUERIES", "FORENSICS_DEBUG",
                 "FORENSICS_STORE"):
         monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("COLUMNS", "100")  # terminal tables fit the terminal: one width for every test
     monkeypatch.chdir(tmp_path)
 
 

@@ -142,3 +142,30 @@ def test_dataframes_without_pandas_say_how_to_install_it(log, monkeypatch):
             st.run("first_shot_success_rate")
         with pytest.raises(ForensicsError, match=r"forensics\[notebook\]"):
             st.df("select 1")
+
+
+def test_terminal_tables_show_rates_as_percentages_and_fit_the_terminal(cli, log, tmp_path, monkeypatch):
+    code, out, _ = cli("run", "first_shot_success_rate", "-s", log)
+    header, _, first = out.splitlines()[:3]
+    assert header.split()[:6] == ["model", "reached_model", "first_shot", "rate", "ci_low", "ci_high"]
+    assert re.fullmatch(r"\d{1,3}\.\d%", first.split()[3]) and re.fullmatch(r"\d{1,3}\.\d%", first.split()[4])
+    csv_rate = cli("run", "first_shot_success_rate", "-s", log, "-f", "csv")[1].splitlines()[1].split(",")[3]
+    assert float(csv_rate) <= 1 and "%" not in csv_rate  # csv and json keep the number
+    long_error = "schema: " + "x" * 300
+    rows = [session(f"r-{i}", verdict="max_iter_exhausted", ts="2026-11-10T10:00:00Z") for i in range(3)]
+    for r in rows:
+        for a in r["attempts"]:
+            a["error"] = long_error
+    write_jsonl(tmp_path / "wide.jsonl", rows)
+    wide = "wide.jsonl"  # (the tests run in tmp_path) a file name, not a 70-character temp path
+    for columns in (140, 200):  # (nine columns: at 100 the ids and times alone leave no room)
+        monkeypatch.setenv("COLUMNS", str(columns))
+        code, out, _ = cli("run", "three_consecutive_rejections", "-s", wide)
+        lines = out.splitlines()
+        assert code == 0 and max(len(x) for x in lines) <= columns, (columns, out)
+        assert "…" in lines[2] and "r-0" in out  # the free text is cut, the id never
+    code, out, _ = cli("run", "three_consecutive_rejections", "-s", wide, "-f", "json")
+    assert long_error in json.loads(out)[0]["errors"]
+    monkeypatch.setenv("COLUMNS", "100")
+    code, out, _ = cli("list")
+    assert code == 0 and max(len(x) for x in out.splitlines()) <= 100
