@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import logging
 import secrets
 import sys
 import time
@@ -18,6 +19,8 @@ from typing import Any
 
 from .jsonsafe import MAX_NODES
 from .markers import Marker, a_type, describe, exception_text, safe_text, type_name
+
+_log = logging.getLogger("forensics.writer")
 
 SESSION_SCHEMA = "session.iterate.v1"
 REPLAY_SCHEMA = "replay.run.v1"
@@ -331,7 +334,19 @@ def build_session_record(
     roster_check: Callable[[Any], bool | None] | None = None,
     duration_ms: int = 0,
 ) -> dict:
-    """Assemble a session row from any outcome of an iterate call (accepted, exhausted, infra error)."""
+    """Assemble a session row from any outcome of an iterate call (accepted, exhausted, infra error).
+
+    Each argument may be a dict or an object with attributes. It reads, from ``request``:
+    ``kind``, ``model``, ``provider``, ``prompt``, ``max_iterations`` and the id as ``trace_id`` or
+    ``session_id``; from ``response`` (accepted) or ``failure`` (exhausted): ``iterations``, the
+    attempts as ``history`` or ``attempts``, the id (which wins over the request's), and for a
+    response the ``artifact``; ``error`` is an infra error (an exception or its text). What it
+    cannot read (no attempts on a call that made some, a request that is not a record) is logged
+    on the ``forensics.writer`` logger and the row is still built: it never raises.
+    """
+    if request is not None and not isinstance(request, Mapping) and isinstance(request, (str, bytes, int, float)):
+        _log.warning("forensics: build_session_record: the request is a %s, not a dict or an object: "
+                     "its kind, model and prompt are left empty", type(request).__name__)
     record: dict[str, Any] = {
         "kind": _get(request, "kind"),
         "model": _get(request, "model"),
@@ -341,16 +356,24 @@ def build_session_record(
         "duration_ms": _duration(duration_ms),
     }
     outcome = response if response is not None else failure
-    trace = _get(outcome, "trace_id")
+    trace = _first(outcome, "trace_id", "session_id")
     if _absent(trace):
-        trace = _get(request, "trace_id")
+        trace = _first(request, "trace_id", "session_id")
     record["session_id"] = new_session_id() if _absent(trace) else trace
+    if outcome is not None:
+        iterations = _get(outcome, "iterations", 0)
+        attempts = _first(outcome, "history", "attempts")
+        if attempts is None and not (isinstance(iterations, int) and iterations == 0):
+            _log.warning("forensics: build_session_record: the %s of session %s has no history or attempts "
+                         "(iterations %r): its row is written with no attempts",
+                         "response" if response is not None else "failure", safe_text(record["session_id"]),
+                         iterations)
     if response is not None:
         artifact = _get(response, "artifact")
         record.update(
-            iterations=_get(response, "iterations", 0),
+            iterations=iterations,
             final_verdict="accepted",
-            attempts=_history(_get(response, "history")),
+            attempts=_history(attempts),
             artifact=artifact,
         )
         if roster_check is not None:
@@ -359,9 +382,9 @@ def build_session_record(
                 record["grounded_in_roster"] = verdict
     elif failure is not None:
         record.update(
-            iterations=_get(failure, "iterations", 0),
+            iterations=iterations,
             final_verdict="max_iter_exhausted",
-            attempts=_history(_get(failure, "history")),
+            attempts=_history(attempts),
         )
     else:
         record.update(
@@ -370,6 +393,15 @@ def build_session_record(
             attempts=[{"iteration": 0, "verdict_kind": "infra_error", "error": _error_text(error)}],
         )
     return record
+
+
+def _first(obj: Any, *keys: str) -> Any:
+    """The first of these keys (or attributes) that obj has and is not empty."""
+    for key in keys:
+        value = _get(obj, key)
+        if not _absent(value):
+            return value
+    return None
 
 
 def _duration(value: Any) -> Any:
