@@ -256,8 +256,14 @@ def _evaluate(src, opts: AlarmOptions, outcome: AlarmOutcome, *, store=None, aft
             reminded = {r["alarm"] for r in remembered.reminders}
             notified = [dict(i, found_at=now) for i in remembered.items
                         if i.get("in_window", True) and (i["state"] == "new" or i["alarm"] in reminded)]
-            if notified:
-                store.write_rows(notified, Path(opts.store_failures))
+            try:
+                if notified:
+                    store.write_rows(notified, Path(opts.store_failures))
+            except (OSError, ForensicsError) as exc:
+                # The memory already holds these rows as notified: a failures file that cannot
+                # be written must not take the mail (and the rows) down with it.
+                problems.append(f"cannot append to --store-failures {escape(str(opts.store_failures))}: "
+                                f"{escape(getattr(exc, 'strerror', None) or str(exc))}")
 
     if untimed or future:
         where = ", ".join(f"{p}:{ln}" for p, ln, _ in odd_times)

@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterable
 
 from .errors import ForensicsError, ParameterError
 from .output import iso_utc, plain
+from .paths import append_lines
 
 STATE_NAME = "alarm-state.json"
 EVENTS_NAME = "alarm-events.jsonl"
@@ -105,10 +106,7 @@ class Memory:
         if not lines:
             return
         self.events_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.events_path, "a", encoding="utf-8") as fh:
-            fh.write(lines)
-            fh.flush()
-            os.fsync(fh.fileno())
+        append_lines(self.events_path, lines, sync=True)  # written under the memory's lock
 
     def events(self) -> list[dict]:
         """Every logged state change, oldest first (a torn last line is skipped)."""
