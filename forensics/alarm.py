@@ -248,8 +248,10 @@ def _evaluate(src, opts: AlarmOptions, outcome: AlarmOutcome, *, store=None, aft
         remembered = _remember(memory, found, now=now, repeat=repeat, gone=gone, batch=batch, outcome=outcome,
                                remind={"critical", "warn"} if opts.fail_on == "warn" else {"critical"})
         for item in remembered.items:
-            item["incident"] = f"forensics incident {_quote(item.get('session_id'))} {outcome.source_args}".rstrip() \
-                if item.get("session_id") is not None else None
+            # With --state, the incident reads that memory too (the store's is found on its own).
+            item["incident"] = " ".join(filter(None, (
+                f"forensics incident {_quote(item.get('session_id'))}", outcome.source_args,
+                f"--state {_quote(opts.state)}" if opts.state else ""))) if item.get("session_id") is not None else None
             (outcome.violations if item["severity"] == "critical" else outcome.warnings).append(item)
         outcome.reminders, outcome.resolved = remembered.reminders, remembered.resolved
         if opts.store_failures:
@@ -329,19 +331,31 @@ def _remember(memory: Memory | None, found: list[dict], *, now: datetime, repeat
 
 
 def _quote(value) -> str:
-    """A value for a shell command line the alarm prints (escaped first: it may come from a log)."""
+    """A value for a shell command line the alarm prints, which the shell gives back as it is."""
     import shlex
 
-    return shlex.quote(escape(str(value)))
+    text = str(value)
+    if escape(text) == text:
+        return shlex.quote(text)
+    # A control or reordering character (it may come from a log) must not reach the terminal,
+    # yet escaped inside '...' the command would name another session: bash's $'...' spells
+    # each one by its UTF-8 bytes, which the shell turns back into the character in any locale.
+    spelled = "".join("\\" + c if c in "\\'" else c if escape(c) == c
+                      else escape(c) if ord(c) < 0x80
+                      else "".join(f"\\x{b:02x}" for b in c.encode("utf-8", "surrogatepass")) for c in text)
+    return f"$'{spelled}'"
 
 
 def _source_args(opts: AlarmOptions, folder) -> str:
     """The options that make another command read what this alarm read."""
     if folder is not None:
-        return f"--store {_quote(folder)}"
-    parts = [f"-s {_quote(p)}" for p in opts.sessions or []] + [f"-r {_quote(p)}" for p in opts.replay_runs or []]
+        parts = [f"--store {_quote(folder)}"]
+    else:
+        parts = [f"-s {_quote(p)}" for p in opts.sessions or []] + [f"-r {_quote(p)}" for p in opts.replay_runs or []]
     if opts.config:
         parts.append(f"--config {_quote(opts.config)}")
+    # Without them a user's alarm is unknown to `run` and missing from the incident's alarms.
+    parts += [f"--queries-dir {_quote(q)}" for q in opts.queries_dirs]
     return " ".join(parts)
 
 

@@ -86,8 +86,15 @@ class Memory:
                                  "aside to start afresh (every open violation is then new again)") from exc
         if not isinstance(data, dict):
             raise ForensicsError(f"the alarm state {self.state_path} is not a JSON object; move it aside")
-        incidents = data.get("incidents")
-        return {"batch": data.get("batch"), "incidents": incidents if isinstance(incidents, dict) else {}}
+        # The old format held only the batch; any other shape is damage, named rather than
+        # reset (a reset loses every acknowledgement) or left to crash the alarm.
+        incidents = data.get("incidents", {})
+        wrong = "its incidents are not an object" if not isinstance(incidents, dict) else next(
+            (f"incident {k!r} is not one" for k, i in incidents.items() if not _whole(i)), None)
+        if wrong:
+            raise ForensicsError(f"the alarm state {self.state_path} is damaged ({wrong}); move it aside to "
+                                 "start afresh (every open violation is then new again)")
+        return {"batch": data.get("batch"), "incidents": incidents}
 
     def save(self, state: dict) -> None:
         """Replace the state file atomically (a reader sees the old state or the new, never half)."""
@@ -232,6 +239,13 @@ def acknowledge(memory: Memory, session_ids: list[str], *, alarm: str | None = N
             memory.log(events)
         return [{"identity": k, **_public(incidents[k]), "alarm": incidents[k]["alarm"],
                  "session_id": incidents[k].get("session_id")} for k in chosen]
+
+
+def _whole(inc: Any) -> bool:
+    """Whether a remembered incident has what the alarm reads of it."""
+    return (isinstance(inc, dict) and inc.get("state") in ("firing", "acknowledged")
+            and all(isinstance(inc.get(k), str) for k in ("alarm", "severity", "first_seen", "last_notified"))
+            and isinstance(inc.get("row", {}), dict))
 
 
 def _public(inc: dict) -> dict:

@@ -76,3 +76,89 @@ def test_a_torn_store_failures_line_does_not_swallow_the_next_rows(cli, logs, tm
     assert cli("alarm", "-s", logs, "--store-failures", out_jsonl)[0] == 1
     lines = out_jsonl.read_text().splitlines()
     assert len(lines) == 2 and json.loads(lines[1])["session_id"] == "BAD-1"
+
+
+# --- the commands the alarm prints reach what it read ------------------------------------------
+
+_USER_ALARM = """-- name: slow_ungrounded
+-- kind: alarm
+-- severity: critical
+-- description: A user's own alarm.
+select session_id, "timestamp", model, kind, daemon, source_file, line
+from sessions
+where grounded_in_roster = false and duration_ms >= 100
+"""
+
+_AGGREGATE_ALARM = """-- name: ungrounded_count
+-- kind: alarm
+-- severity: critical
+-- description: How many ungrounded rows there are (no session_id: an aggregate).
+select count(*) as n
+from sessions
+where grounded_in_roster = false
+having count(*) >= 1
+"""
+
+
+def _incident_commands(out: str) -> list[list[str]]:
+    return [shlex.split(x.split("incident: ", 1)[1]) for x in out.splitlines() if x.startswith("  incident: ")]
+
+
+def test_the_printed_incident_command_shows_the_memory_and_the_user_alarms(cli, logs, tmp_path):
+    queries = tmp_path / "queries"
+    queries.mkdir()
+    (queries / "slow_ungrounded.sql").write_text(_USER_ALARM)
+    state = tmp_path / "alarm.json"
+    code, out, _ = cli("alarm", "-s", logs, "--state", state, "--queries-dir", queries)
+    assert code == 1
+    cmds = _incident_commands(out)
+    assert len(cmds) == 2 and all(c[:3] == ["forensics", "incident", "BAD-1"] for c in cmds)
+    code, out, err = cli(*cmds[0][1:], "--format", "json")
+    assert code == 0, err
+    alarms = {a["alarm"]: a["state"] for a in json.loads(out)["alarms"]}
+    assert alarms == {"ungrounded_accepted": "firing", "slow_ungrounded": "firing"}
+
+
+def test_incident_with_a_user_alarm_that_has_no_session_id(cli, logs, tmp_path):
+    queries = tmp_path / "queries"
+    queries.mkdir()
+    (queries / "ungrounded_count.sql").write_text(_AGGREGATE_ALARM)
+    code, out, err = cli("incident", "BAD-1", "-s", logs, "--queries-dir", queries, "--format", "json")
+    assert code == 0, err
+    assert [a["alarm"] for a in json.loads(out)["alarms"]] == ["ungrounded_accepted"]
+
+
+@pytest.mark.parametrize("sid", ["BAD\n'; touch pwned #", "B\x1b[2J\u202eA\\n'\"$(touch pwned)", "B\u0085C\tD\\x41 `touch pwned`"])
+def test_the_printed_incident_command_names_the_session_as_logged(cli, tmp_path, sid):
+    log = write_jsonl(tmp_path / "sessions.jsonl", _clean() + [session(sid, grounded=False, ts=_ts(2))])
+    code, out, _ = cli("alarm", "-s", log)
+    assert code == 1
+    (line,) = [x for x in out.splitlines() if x.startswith("  incident: ")]
+    assert all(0x20 <= ord(c) < 0x7F for c in line), line  # nothing the terminal would act on
+    # pasted into a shell, the command gets exactly the session id the row holds, and runs nothing else
+    said = subprocess.run(["bash", "-c", 'forensics() { printf %s "$2"; }; ' + line.split("incident: ", 1)[1]],
+                          capture_output=True, cwd=tmp_path)
+    assert (said.returncode, said.stdout.decode()) == (0, sid)
+    assert not (tmp_path / "pwned").exists()
+
+
+# --- the state file -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("body", ['{"incidents": []}', '{"incidents": {"k": "x"}}', '{"incidents": {"k": {}}}',
+                                  '{"incidents": {"k": {"alarm": "ungrounded_accepted", "severity": "critical"}}}'])
+def test_a_state_of_the_wrong_shape_is_named_not_reset_nor_a_traceback(cli, logs, tmp_path, body):
+    state = tmp_path / "alarm.json"
+    state.write_text(body)
+    code, out, err = cli("alarm", "-s", logs, "--state", state)
+    assert code == 3 and str(state) in out + err and "move it aside" in out + err, (code, out, err)
+    assert state.read_text() == body
+    code, out, err = cli("ack", "--all", "--state", state)
+    assert code == 1 and "move it aside" in err and state.read_text() == body
+
+
+def test_a_state_of_the_old_format_is_taken(cli, logs, tmp_path):
+    state = tmp_path / "alarm.json"
+    state.write_text('{"batch": 3, "at": "2026-11-30T10:00:00Z"}')
+    code, out, _ = cli("alarm", "-s", logs, "--state", state)
+    assert code == 1 and out.startswith("ALARM: 1 new critical")
+    assert cli("alarm", "-s", logs, "--state", state) == (1, "", "")
