@@ -166,17 +166,23 @@ def _evaluate_store(root: Path, src, opts: AlarmOptions, outcome: AlarmOutcome) 
     outcome.stderr_lines.extend(escape(w) for w in report.warnings)
     memory = Memory.of_file(opts.state) if opts.state else Memory.of_store(root)
     outcome.memory_args = f"--state {_quote(opts.state)}" if opts.state else f"--store {_quote(root)}"
-    after = memory.load()["batch"]
-    if not isinstance(after, int):
+    remembered = memory.load()
+    made = (load(root) or before).created_at
+    after = remembered["batch"]
+    if not isinstance(after, int) or isinstance(after, bool):
         # The first alarm on a store: what this run ingested is what is new.
         after = before.batch if before is not None else 0
+    elif remembered["store"] not in (None, made) or before is None or after > before.batch:
+        # The memory's batch is of another store (this one was rebuilt, its batches counted
+        # afresh): which rows are new is unknown, so every row is evaluated.
+        after = 0
     lake = open_lake(root)
     _evaluate(src, opts, outcome, store=lambda: Store(src, lake=lake), after_batch=after,
-              memory=memory, batch=report.batch)
+              memory=memory, batch=(report.batch, made))
 
 
 def _evaluate(src, opts: AlarmOptions, outcome: AlarmOutcome, *, store=None, after_batch: int | None = None,
-              memory: Memory | None = None, batch: int | None = None) -> None:
+              memory: Memory | None = None, batch: tuple[int, str | None] | None = None) -> None:
     from .store import Store
 
     now = opts.now or datetime.now(timezone.utc)
@@ -316,8 +322,8 @@ def _remember(memory: Memory | None, found: list[dict], *, now: datetime, repeat
         with memory.lock():
             state = memory.load()
             result = reconcile(state, found, now=now, repeat=repeat, gone=gone, remind=remind)
-            if batch is not None:
-                state["batch"] = batch
+            if batch is not None:  # (the store's last batch, when the store was made)
+                state["batch"], state["store"] = batch
             state["at"] = iso_utc(now)
             memory.save(state)
             memory.log(result.events)

@@ -34,10 +34,16 @@ IDENTITY_KEYS = ("session_id", "timestamp", "model", "kind", "daemon")
 ROW_MEMORY = ("timestamp", "model", "kind", "daemon", "source_file", "line")
 
 
-def identity(alarm: str, row: dict) -> str:
-    """The violation's identity: its alarm and the row's content, never path:line."""
+def identity(alarm: str, row: dict, rest: dict | None = None) -> str:
+    """The violation's identity: its alarm and the row's content, never path:line.
+
+    ``rest`` holds the alarm row's other columns: they are its content when it has none
+    of the identity columns (a user's alarm that aggregates: a day and a count, say).
+    """
     values = [alarm] + [plain(row.get(k)) for k in IDENTITY_KEYS]
-    return hashlib.sha256(json.dumps(values, ensure_ascii=False).encode()).hexdigest()[:24]
+    if rest and all(v is None for v in values[1:]):
+        values.append(sorted((str(k), plain(v)) for k, v in rest.items()))
+    return hashlib.sha256(json.dumps(values, ensure_ascii=False, default=str).encode()).hexdigest()[:24]
 
 
 def who() -> str:
@@ -76,11 +82,11 @@ class Memory:
         return FileLock(str(self.state_path) + ".lock")
 
     def load(self) -> dict:
-        """The state: {"batch": int | None, "incidents": {identity: incident}}; empty when there is none."""
+        """The state: {"batch": int | None, "store": its created_at, "incidents": {identity: incident}}; empty when none."""
         try:
             data = json.loads(self.state_path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            return {"batch": None, "incidents": {}}
+            return {"batch": None, "store": None, "incidents": {}}
         except (OSError, ValueError) as exc:
             raise ForensicsError(f"the alarm state {self.state_path} cannot be read ({exc}); move it "
                                  "aside to start afresh (every open violation is then new again)") from exc
@@ -94,7 +100,7 @@ class Memory:
         if wrong:
             raise ForensicsError(f"the alarm state {self.state_path} is damaged ({wrong}); move it aside to "
                                  "start afresh (every open violation is then new again)")
-        return {"batch": data.get("batch"), "incidents": incidents}
+        return {"batch": data.get("batch"), "store": data.get("store"), "incidents": incidents}
 
     def save(self, state: dict) -> None:
         """Replace the state file atomically (a reader sees the old state or the new, never half)."""
@@ -158,7 +164,7 @@ def reconcile(state: dict, found: list[dict], *, now: datetime, repeat: timedelt
     fresh: set[str] = set()
     seen: set[str] = set()
     for item in found:
-        key = item["identity"] = identity(item["alarm"], item)
+        key = item["identity"] = identity(item["alarm"], item, item.get("row"))
         inc = incidents.get(key)
         if inc is None:
             inc = incidents[key] = {

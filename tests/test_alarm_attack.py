@@ -162,3 +162,47 @@ def test_a_state_of_the_old_format_is_taken(cli, logs, tmp_path):
     code, out, _ = cli("alarm", "-s", logs, "--state", state)
     assert code == 1 and out.startswith("ALARM: 1 new critical")
     assert cli("alarm", "-s", logs, "--state", state) == (1, "", "")
+
+
+_DAILY_ALARM = """-- name: ungrounded_days
+-- kind: alarm
+-- severity: critical
+-- description: The days with an ungrounded row (an aggregate: no session, no row of its own).
+select strftime("timestamp", '%Y-%m-%d') as day, count(*) as n
+from sessions
+where grounded_in_roster = false
+group by all
+"""
+
+
+def test_an_aggregate_alarm_of_another_day_is_new_after_an_acknowledgement(cli, tmp_path):
+    queries = tmp_path / "queries"
+    queries.mkdir()
+    (queries / "ungrounded_days.sql").write_text(_DAILY_ALARM)
+    then, now = _ts(3 * 1440), _ts(1)
+    log = write_jsonl(tmp_path / "sessions.jsonl", _clean() + [session("BAD-1", grounded=False, ts=then)])
+    state = tmp_path / "alarm.json"
+    assert cli("alarm", "-s", log, "--state", state, "-q", queries)[0] == 1
+    assert cli("ack", "--all", "--state", state)[0] == 0
+    assert cli("alarm", "-s", log, "--state", state, "-q", queries) == (0, "", "")
+    _append(log, [session("BAD-2", grounded=False, ts=now)])  # another day's violation
+    code, out, _ = cli("alarm", "-s", log, "--state", state, "-q", queries, "--format", "json")
+    daily = sorted((v["row"]["day"], v["state"]) for v in json.loads(out)["violations"] if v["alarm"] == "ungrounded_days")
+    assert code == 1 and daily == [(then[:10], "acknowledged"), (now[:10], "new")], out
+
+
+def test_a_store_rebuilt_under_a_kept_state_has_every_row_evaluated(cli, tmp_path):
+    import shutil
+
+    log = write_jsonl(tmp_path / "sessions.jsonl", [session(f"old-{i}", ts=_ts(300 + i)) for i in range(3)])
+    st, state = tmp_path / "store", tmp_path / "alarm.json"
+    for i in range(3):  # cron: each run ingests a new batch
+        _append(log, [session(f"ok-{i}", ts=_ts(1))])
+        assert cli("alarm", "--store", st, "-s", log, "--state", state, "--since", "15m")[0] == 0
+    # the store is rebuilt from the same logs (the state kept); meanwhile a violation arrived
+    shutil.rmtree(st)
+    _append(log, [session("BAD-R", grounded=False, ts=_ts(120))])
+    assert cli("ingest", "--store", st, "-s", log)[0] == 0
+    _append(log, [session("ok-next", ts=_ts(1))])
+    code, out, _ = cli("alarm", "--store", st, "--state", state, "--since", "15m")
+    assert code == 1 and "session=BAD-R" in out, out
