@@ -218,6 +218,10 @@ def acknowledge(memory: Memory, session_ids: list[str], *, alarm: str | None = N
     """
     if every == bool(session_ids):
         raise ParameterError("name the sessions to acknowledge, or pass --all (not both)")
+    if not memory.state_path.exists():
+        # A mistyped --store or --state must not pass for "nothing left to acknowledge".
+        raise ParameterError(f"no alarm memory at {memory.state_path}: nothing acknowledged "
+                             "(give the --store or --state the alarm runs with)")
     now = now or datetime.now(timezone.utc)
     by = by or who()
     with memory.lock():

@@ -206,3 +206,11 @@ def test_a_store_rebuilt_under_a_kept_state_has_every_row_evaluated(cli, tmp_pat
     _append(log, [session("ok-next", ts=_ts(1))])
     code, out, _ = cli("alarm", "--store", st, "--state", state, "--since", "15m")
     assert code == 1 and "session=BAD-R" in out, out
+
+
+def test_ack_on_a_memory_that_does_not_exist_is_an_error_and_creates_nothing(cli, logs, tmp_path):
+    assert cli("alarm", "--store", tmp_path / "store", "-s", logs)[0] == 1
+    typo = tmp_path / "stroe"
+    code, out, err = cli("ack", "--all", "--store", typo)
+    assert code == 2 and str(typo) in err and "0 violation(s) acknowledged" not in out
+    assert not typo.exists()
