@@ -166,17 +166,23 @@ def _evaluate_store(root: Path, src, opts: AlarmOptions, outcome: AlarmOutcome) 
     outcome.stderr_lines.extend(escape(w) for w in report.warnings)
     memory = Memory.of_file(opts.state) if opts.state else Memory.of_store(root)
     outcome.memory_args = f"--state {_quote(opts.state)}" if opts.state else f"--store {_quote(root)}"
-    after = memory.load()["batch"]
-    if not isinstance(after, int):
+    remembered = memory.load()
+    made = (load(root) or before).created_at
+    after = remembered["batch"]
+    if not isinstance(after, int) or isinstance(after, bool):
         # The first alarm on a store: what this run ingested is what is new.
         after = before.batch if before is not None else 0
+    elif remembered["store"] not in (None, made) or before is None or after > before.batch:
+        # The memory's batch is of another store (this one was rebuilt, its batches counted
+        # afresh): which rows are new is unknown, so every row is evaluated.
+        after = 0
     lake = open_lake(root)
     _evaluate(src, opts, outcome, store=lambda: Store(src, lake=lake), after_batch=after,
-              memory=memory, batch=report.batch)
+              memory=memory, batch=(report.batch, made))
 
 
 def _evaluate(src, opts: AlarmOptions, outcome: AlarmOutcome, *, store=None, after_batch: int | None = None,
-              memory: Memory | None = None, batch: int | None = None) -> None:
+              memory: Memory | None = None, batch: tuple[int, str | None] | None = None) -> None:
     from .store import Store
 
     now = opts.now or datetime.now(timezone.utc)
@@ -248,16 +254,24 @@ def _evaluate(src, opts: AlarmOptions, outcome: AlarmOutcome, *, store=None, aft
         remembered = _remember(memory, found, now=now, repeat=repeat, gone=gone, batch=batch, outcome=outcome,
                                remind={"critical", "warn"} if opts.fail_on == "warn" else {"critical"})
         for item in remembered.items:
-            item["incident"] = f"forensics incident {_quote(item.get('session_id'))} {outcome.source_args}".rstrip() \
-                if item.get("session_id") is not None else None
+            # With --state, the incident reads that memory too (the store's is found on its own).
+            item["incident"] = " ".join(filter(None, (
+                f"forensics incident {_quote(item.get('session_id'))}", outcome.source_args,
+                f"--state {_quote(opts.state)}" if opts.state else ""))) if item.get("session_id") is not None else None
             (outcome.violations if item["severity"] == "critical" else outcome.warnings).append(item)
         outcome.reminders, outcome.resolved = remembered.reminders, remembered.resolved
         if opts.store_failures:
             reminded = {r["alarm"] for r in remembered.reminders}
             notified = [dict(i, found_at=now) for i in remembered.items
                         if i.get("in_window", True) and (i["state"] == "new" or i["alarm"] in reminded)]
-            if notified:
-                store.write_rows(notified, Path(opts.store_failures))
+            try:
+                if notified:
+                    store.write_rows(notified, Path(opts.store_failures))
+            except (OSError, ForensicsError) as exc:
+                # The memory already holds these rows as notified: a failures file that cannot
+                # be written must not take the mail (and the rows) down with it.
+                problems.append(f"cannot append to --store-failures {escape(str(opts.store_failures))}: "
+                                f"{escape(getattr(exc, 'strerror', None) or str(exc))}")
 
     if untimed or future:
         where = ", ".join(f"{p}:{ln}" for p, ln, _ in odd_times)
@@ -308,8 +322,8 @@ def _remember(memory: Memory | None, found: list[dict], *, now: datetime, repeat
         with memory.lock():
             state = memory.load()
             result = reconcile(state, found, now=now, repeat=repeat, gone=gone, remind=remind)
-            if batch is not None:
-                state["batch"] = batch
+            if batch is not None:  # (the store's last batch, when the store was made)
+                state["batch"], state["store"] = batch
             state["at"] = iso_utc(now)
             memory.save(state)
             memory.log(result.events)
@@ -323,19 +337,31 @@ def _remember(memory: Memory | None, found: list[dict], *, now: datetime, repeat
 
 
 def _quote(value) -> str:
-    """A value for a shell command line the alarm prints (escaped first: it may come from a log)."""
+    """A value for a shell command line the alarm prints, which the shell gives back as it is."""
     import shlex
 
-    return shlex.quote(escape(str(value)))
+    text = str(value)
+    if escape(text) == text:
+        return shlex.quote(text)
+    # A control or reordering character (it may come from a log) must not reach the terminal,
+    # yet escaped inside '...' the command would name another session: bash's $'...' spells
+    # each one by its UTF-8 bytes, which the shell turns back into the character in any locale.
+    spelled = "".join("\\" + c if c in "\\'" else c if escape(c) == c
+                      else escape(c) if ord(c) < 0x80
+                      else "".join(f"\\x{b:02x}" for b in c.encode("utf-8", "surrogatepass")) for c in text)
+    return f"$'{spelled}'"
 
 
 def _source_args(opts: AlarmOptions, folder) -> str:
     """The options that make another command read what this alarm read."""
     if folder is not None:
-        return f"--store {_quote(folder)}"
-    parts = [f"-s {_quote(p)}" for p in opts.sessions or []] + [f"-r {_quote(p)}" for p in opts.replay_runs or []]
+        parts = [f"--store {_quote(folder)}"]
+    else:
+        parts = [f"-s {_quote(p)}" for p in opts.sessions or []] + [f"-r {_quote(p)}" for p in opts.replay_runs or []]
     if opts.config:
         parts.append(f"--config {_quote(opts.config)}")
+    # Without them a user's alarm is unknown to `run` and missing from the incident's alarms.
+    parts += [f"--queries-dir {_quote(q)}" for q in opts.queries_dirs]
     return " ".join(parts)
 
 

@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterable
 
 from .errors import ForensicsError, ParameterError
 from .output import iso_utc, plain
+from .paths import append_lines
 
 STATE_NAME = "alarm-state.json"
 EVENTS_NAME = "alarm-events.jsonl"
@@ -33,10 +34,16 @@ IDENTITY_KEYS = ("session_id", "timestamp", "model", "kind", "daemon")
 ROW_MEMORY = ("timestamp", "model", "kind", "daemon", "source_file", "line")
 
 
-def identity(alarm: str, row: dict) -> str:
-    """The violation's identity: its alarm and the row's content, never path:line."""
+def identity(alarm: str, row: dict, rest: dict | None = None) -> str:
+    """The violation's identity: its alarm and the row's content, never path:line.
+
+    ``rest`` holds the alarm row's other columns: they are its content when it has none
+    of the identity columns (a user's alarm that aggregates: a day and a count, say).
+    """
     values = [alarm] + [plain(row.get(k)) for k in IDENTITY_KEYS]
-    return hashlib.sha256(json.dumps(values, ensure_ascii=False).encode()).hexdigest()[:24]
+    if rest and all(v is None for v in values[1:]):
+        values.append(sorted((str(k), plain(v)) for k, v in rest.items()))
+    return hashlib.sha256(json.dumps(values, ensure_ascii=False, default=str).encode()).hexdigest()[:24]
 
 
 def who() -> str:
@@ -75,18 +82,25 @@ class Memory:
         return FileLock(str(self.state_path) + ".lock")
 
     def load(self) -> dict:
-        """The state: {"batch": int | None, "incidents": {identity: incident}}; empty when there is none."""
+        """The state: {"batch": int | None, "store": its created_at, "incidents": {identity: incident}}; empty when none."""
         try:
             data = json.loads(self.state_path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            return {"batch": None, "incidents": {}}
+            return {"batch": None, "store": None, "incidents": {}}
         except (OSError, ValueError) as exc:
             raise ForensicsError(f"the alarm state {self.state_path} cannot be read ({exc}); move it "
                                  "aside to start afresh (every open violation is then new again)") from exc
         if not isinstance(data, dict):
             raise ForensicsError(f"the alarm state {self.state_path} is not a JSON object; move it aside")
-        incidents = data.get("incidents")
-        return {"batch": data.get("batch"), "incidents": incidents if isinstance(incidents, dict) else {}}
+        # The old format held only the batch; any other shape is damage, named rather than
+        # reset (a reset loses every acknowledgement) or left to crash the alarm.
+        incidents = data.get("incidents", {})
+        wrong = "its incidents are not an object" if not isinstance(incidents, dict) else next(
+            (f"incident {k!r} is not one" for k, i in incidents.items() if not _whole(i)), None)
+        if wrong:
+            raise ForensicsError(f"the alarm state {self.state_path} is damaged ({wrong}); move it aside to "
+                                 "start afresh (every open violation is then new again)")
+        return {"batch": data.get("batch"), "store": data.get("store"), "incidents": incidents}
 
     def save(self, state: dict) -> None:
         """Replace the state file atomically (a reader sees the old state or the new, never half)."""
@@ -105,10 +119,7 @@ class Memory:
         if not lines:
             return
         self.events_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.events_path, "a", encoding="utf-8") as fh:
-            fh.write(lines)
-            fh.flush()
-            os.fsync(fh.fileno())
+        append_lines(self.events_path, lines, sync=True)  # written under the memory's lock
 
     def events(self) -> list[dict]:
         """Every logged state change, oldest first (a torn last line is skipped)."""
@@ -153,7 +164,7 @@ def reconcile(state: dict, found: list[dict], *, now: datetime, repeat: timedelt
     fresh: set[str] = set()
     seen: set[str] = set()
     for item in found:
-        key = item["identity"] = identity(item["alarm"], item)
+        key = item["identity"] = identity(item["alarm"], item, item.get("row"))
         inc = incidents.get(key)
         if inc is None:
             inc = incidents[key] = {
@@ -207,6 +218,10 @@ def acknowledge(memory: Memory, session_ids: list[str], *, alarm: str | None = N
     """
     if every == bool(session_ids):
         raise ParameterError("name the sessions to acknowledge, or pass --all (not both)")
+    if not memory.state_path.exists():
+        # A mistyped --store or --state must not pass for "nothing left to acknowledge".
+        raise ParameterError(f"no alarm memory at {memory.state_path}: nothing acknowledged "
+                             "(give the --store or --state the alarm runs with)")
     now = now or datetime.now(timezone.utc)
     by = by or who()
     with memory.lock():
@@ -234,6 +249,13 @@ def acknowledge(memory: Memory, session_ids: list[str], *, alarm: str | None = N
             memory.log(events)
         return [{"identity": k, **_public(incidents[k]), "alarm": incidents[k]["alarm"],
                  "session_id": incidents[k].get("session_id")} for k in chosen]
+
+
+def _whole(inc: Any) -> bool:
+    """Whether a remembered incident has what the alarm reads of it."""
+    return (isinstance(inc, dict) and inc.get("state") in ("firing", "acknowledged")
+            and all(isinstance(inc.get(k), str) for k in ("alarm", "severity", "first_seen", "last_notified"))
+            and isinstance(inc.get("row", {}), dict))
 
 
 def _public(inc: dict) -> dict:

@@ -11,17 +11,22 @@ _ORDER = {"critical": 0, "warn": 1}
 
 def render_text(outcome, *, verbose: bool = False, max_rows: int = 20) -> str:
     """The cron mail: '' when nothing changed (clean, or only rows already notified), else the summary first."""
-    if outcome.status == "error":
-        return f"forensics alarm: could not evaluate: {escape(outcome.reason or '')}"
     rows = outcome.violations + outcome.warnings
     new = [v for v in rows if v["state"] == "new"]
-    if not (new or outcome.reminders or outcome.resolved or verbose):
+    lines = []
+    if outcome.status == "error":
+        lines.append(f"forensics alarm: could not evaluate: {escape(outcome.reason or '')}")
+        # A run that could not evaluate may still have recorded rows as said (a new warning):
+        # the next run is silent about them, so this one says them.
+        if not (new or outcome.reminders or outcome.resolved):
+            return lines[0]
+    elif not (new or outcome.reminders or outcome.resolved or verbose):
         return ""
     n = outcome.summary
     head = "ALARM" if outcome.exit_code == 1 else ("WARNING" if n["new_warnings"] else "CLEAN")
-    lines = [f"{head}: {n['new_critical']} new critical, {n['firing']} firing, {n['acknowledged']} acknowledged, "
-             f"{n['new_warnings']} new warning(s), {n['resolved']} resolved; {_checked(outcome.checked)}"]
-    if outcome.reason:
+    lines.append(f"{head}: {n['new_critical']} new critical, {n['firing']} firing, {n['acknowledged']} acknowledged, "
+                 f"{n['new_warnings']} new warning(s), {n['resolved']} resolved; {_checked(outcome.checked)}")
+    if outcome.reason and outcome.status != "error":
         lines.append(f"also: {escape(outcome.reason)}")
     lines += _rows_by_alarm("NEW", new, outcome, max_rows, command=True)
     if new and outcome.memory_args:

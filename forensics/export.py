@@ -227,6 +227,7 @@ def write_rows(store, found: list[dict], path: Path) -> int:
     rewritten with its old rows plus the new ones, then atomically replaced.
     """
     from .output import plain
+    from .paths import append_lines
 
     wanted = []
     by_file: dict[str, list[dict]] = {}
@@ -266,8 +267,8 @@ def write_rows(store, found: list[dict], path: Path) -> int:
             if isinstance(rec.get(k), str):
                 rec[k] = json.loads(rec[k])
         text.append(json.dumps(plain(rec), ensure_ascii=False) + "\n")
-    with open(path, "a", encoding="utf-8") as fh:  # one write: a reader never sees half a run
-        fh.write("".join(text))
+    if text:  # one write: a reader never sees half a run
+        append_lines(path, "".join(text))
     return len(rows)
 
 

@@ -107,6 +107,9 @@ def _alarm_verdicts(store, session_id: str, memory) -> list[dict]:
         remembered = {k: i for k, i in memory.load()["incidents"].items() if i.get("session_id") == session_id}
     out = []
     for q in store.catalog.alarms():
+        # A user's alarm may aggregate and name no session: it has no verdict on this one.
+        if "session_id" not in store.execute(f"select *\nfrom (\n{q.sql}\n)\nlimit 0", q.bind({})).columns:
+            continue
         rows = store.execute(f"select *\nfrom (\n{q.sql}\n)\nwhere session_id = $session_id",
                              {**q.bind({}), "session_id": session_id}).records()
         for r in rows:

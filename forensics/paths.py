@@ -26,3 +26,21 @@ def user_dir(*parts: str) -> Path | None:
         if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
             return None
     return path
+
+
+def append_lines(path: Path, text: str, *, sync: bool = False) -> None:
+    """Append whole JSON lines to a file of the tool's own, in one write, on a line of their own.
+
+    A run killed mid-append (or a full disk) leaves a torn last line; glued onto it, the
+    first line appended next would be lost with it. Callers hold the file's lock (or are its
+    only writer), so a last byte that is not a newline is a torn line, not one being written.
+    """
+    with open(path, "ab+") as fh:
+        if fh.seek(0, os.SEEK_END) > 0:
+            fh.seek(-1, os.SEEK_END)
+            if fh.read(1) != b"\n":
+                text = "\n" + text
+        fh.write(text.encode("utf-8"))
+        fh.flush()
+        if sync:
+            os.fsync(fh.fileno())

@@ -110,7 +110,7 @@ def test_control_characters_in_every_text_field_are_shown_escaped(cli, tmp_path)
     assert len(lines) == 3 and lines[1].startswith("NEW      CRITICAL ungrounded_accepted  ")
     assert "session=evil\\nCRITICAL ungrounded_accepted forged line\\r\\x1b[2K\\x1b]0;owned\\x07\\x85\\u2028\\u202e" \
         in lines[1]
-    assert lines[2].startswith("  incident: forensics incident 'evil\\nCRITICAL")
+    assert lines[2].startswith("  incident: forensics incident $'evil\\nCRITICAL")
     _printed_lines_are_ours(out + err)
     code, out, err = cli("sql", "select session_id, model, kind, daemon, provider, prompt from sessions", "-s", p)
     assert code == 0 and len(out.splitlines()) == 4
