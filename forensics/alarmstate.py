@@ -107,11 +107,14 @@ class Memory:
         self.state_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.state_path.with_name(self.state_path.name + ".tmp")
         body = json.dumps({"version": STATE_VERSION, **state}, ensure_ascii=False, indent=1)
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(body)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.state_path)
+        try:
+            with open(tmp, "w", encoding="utf-8") as fh:
+                fh.write(body)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.state_path)
+        finally:
+            tmp.unlink(missing_ok=True)  # a full disk leaves no half-written copy behind
 
     def log(self, events: Iterable[dict]) -> None:
         """Append state changes to the events log, one JSON line each, in one write."""

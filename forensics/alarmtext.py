@@ -15,7 +15,8 @@ def render_text(outcome, *, verbose: bool = False, max_rows: int = 20) -> str:
     new = [v for v in rows if v["state"] == "new"]
     lines = []
     if outcome.status == "error":
-        lines.append(f"forensics alarm: could not evaluate: {escape(outcome.reason or '')}")
+        what = "usage error" if outcome.exit_code == 2 else "could not evaluate"
+        lines.append(f"forensics alarm: {what}: {escape(outcome.reason or '')}")
         # A run that could not evaluate may still have recorded rows as said (a new warning):
         # the next run is silent about them, so this one says them.
         if not (new or outcome.reminders or outcome.resolved):

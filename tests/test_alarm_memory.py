@@ -383,3 +383,8 @@ def test_incident_history_of_a_week():
            history(events, start, end, now=datetime(2026, 12, 1, tzinfo=timezone.utc))]
     assert got == [("carried", 6.0, False), ("open", 5 * 24 - 10, True), ("again", 1.0, False),
                    ("again", 3 * 24, True)]
+
+
+def test_a_usage_error_says_so_and_exits_2(cli, logs):
+    code, out, err = cli("alarm", "-s", logs, "--repeat", "soon")
+    assert code == 2 and "forensics alarm: usage error:" in out + err and "could not evaluate" not in out + err

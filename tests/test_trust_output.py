@@ -249,7 +249,7 @@ def test_a_column_named_sessions_counts_session_ids_everywhere(tmp_path):
 def test_an_alarm_option_out_of_range_is_a_usage_error(cli, tmp_path, option):
     p = write_jsonl(tmp_path / "s.jsonl", [session("a")])
     code, out, err = cli("alarm", "-s", p, *option)
-    assert code == 2 and "could not evaluate" in err and "unexpected" not in err
+    assert code == 2 and "usage error" in err and "unexpected" not in err
     code, out, _ = cli("alarm", "-s", p, *option, "-f", "json")
     assert code == 2 and json.loads(out)["exit_code"] == 2
 
