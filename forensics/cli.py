@@ -213,6 +213,32 @@ class Stream(str, Enum):
 
 
 @app.command()
+@handle_errors
+def notebook(
+    out: Annotated[Path, typer.Argument(metavar="DIR", help="Folder to copy the notebook into (made if absent).")],
+    force: Annotated[bool, typer.Option("--force", help="Overwrite a notebook of the same name.")] = False,
+) -> None:
+    """Copy the shipped exploration notebook into a folder, to open with Jupyter.
+
+    \b
+    Example:
+      forensics notebook ~/analysis && jupyter lab ~/analysis/exploration.ipynb
+    """
+    from .paths import shipped_notebook
+
+    source = shipped_notebook()
+    target = out / source.name
+    if target.exists() and not force:
+        raise ForensicsError(f"{target} exists; pass --force to overwrite it")
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_bytes(source.read_bytes())
+    tmp.replace(target)
+    typer.echo(f"wrote {escape(str(target))}: open it with `jupyter lab {escape(str(target))}` "
+               "(it needs pip install 'forensics[notebook]')")
+
+
+@app.command()
 def roundtrip(
     stream: Annotated[Stream, typer.Option(help="Which row format to write.")] = Stream.sessions,
     daemon: Annotated[str, typer.Option(help="Producer name stamped when the record has none.")] = "forensics",

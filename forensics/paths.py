@@ -1,4 +1,5 @@
-"""Private per-user places: never a predictable name in a shared /tmp that another user could squat."""
+"""Where files live and how they are written: private per-user places (never a predictable name in a
+shared /tmp that another user could squat), the shipped notebook, appends that start a fresh line."""
 
 from __future__ import annotations
 
@@ -44,3 +45,10 @@ def append_lines(path: Path, text: str, *, sync: bool = False) -> None:
         fh.flush()
         if sync:
             os.fsync(fh.fileno())
+
+
+def shipped_notebook() -> Path:
+    """The exploration notebook: inside the installed package, or the repository's notebooks/."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "notebooks" / "exploration.ipynb"
+    return packaged if packaged.is_file() else here.parent / "notebooks" / "exploration.ipynb"

@@ -169,3 +169,48 @@ def test_terminal_tables_show_rates_as_percentages_and_fit_the_terminal(cli, log
     monkeypatch.setenv("COLUMNS", "100")
     code, out, _ = cli("list")
     assert code == 0 and max(len(x) for x in out.splitlines()) <= 100
+
+
+# --- build_session_record takes what a caller naturally has ----------------------------------------
+
+def _row(record):
+    from forensics.rows import session_row
+
+    return session_row(record)
+
+
+@pytest.mark.parametrize("key", ["history", "attempts"])
+@pytest.mark.parametrize("id_key", ["trace_id", "session_id"])
+def test_build_session_record_reads_either_name_from_dicts_and_objects(key, id_key):
+    from types import SimpleNamespace
+
+    from forensics import build_session_record
+
+    attempts = [{"iteration": 0, "verdict_kind": "validation_failed", "error": "phantom W-9"},
+                {"iteration": 1, "verdict_kind": "accepted"}]
+    req = {"kind": "fill", "model": "m", "prompt": "p", "max_iterations": 3, id_key: "sess-1"}
+    resp = {"artifact": {"fills": []}, "iterations": 2, key: attempts}
+    for r, o in ((req, resp), (SimpleNamespace(**req), SimpleNamespace(**resp))):
+        rec = build_session_record(r, response=o, roster_check=lambda a: True)
+        assert rec["session_id"] == "sess-1" and [a["verdict_kind"] for a in rec["attempts"]] == [
+            "validation_failed", "accepted"]
+        assert rec["attempts"][0]["error"] == "phantom W-9" and rec["grounded_in_roster"] is True
+        failed = build_session_record(r, failure={"iterations": 2, key: attempts[:1]})
+        assert failed["final_verdict"] == "max_iter_exhausted" and len(failed["attempts"]) == 1
+
+
+def test_what_build_session_record_cannot_read_is_logged_not_silent(caplog):
+    import logging
+
+    from forensics import build_session_record
+
+    caplog.set_level(logging.WARNING, logger="forensics.writer")
+    rec = build_session_record({"model": "m", "trace_id": "t-1"}, response={"artifact": {}, "iterations": 2,
+                                                                         "steps": [{"verdict_kind": "accepted"}]})
+    assert rec["attempts"] == [] and "no history or attempts" in caplog.text and "t-1" in caplog.text
+    caplog.clear()
+    rec = build_session_record("just a prompt", error=TimeoutError("slow"))
+    assert rec["final_verdict"] == "infra_error" and "the request is a str" in caplog.text
+    caplog.clear()
+    build_session_record({"model": "m"}, failure={"iterations": 0, "history": []})
+    assert caplog.text == ""  # nothing missing: nothing said

@@ -30,3 +30,20 @@ def test_notebook_executes(tmp_path):
     assert "gpt-oss:20b" in text and "6+" in text and "validation_failed" in text
     assert any("image/png" in o.get("data", {}) for o in outputs)  # the chart was drawn
     assert (tmp_path / "forensics-demo" / "sessions.jsonl").exists()
+    # the drill-down took a violating session that was replayed, and named the invented staff id
+    printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    assert "has replay runs" in printed
+    names = [c for c in nb.cells if c.cell_type == "code" and "grounded_names" in c.source][0]
+    shown = json.dumps([o.get("data", {}).get("text/plain", "") for o in names.outputs])
+    assert "W-999" in shown and "False" in shown
+    # the chart drew the intervals (a filled band per model) in the report's styles
+    chart = [c for c in nb.cells if c.cell_type == "code" and "fill_between" in c.source][0]
+    assert any("image/png" in o.get("data", {}) for o in chart.outputs)
+
+
+def test_forensics_notebook_copies_the_shipped_notebook(cli, tmp_path):
+    code, out, _ = cli("notebook", tmp_path / "nb")
+    assert code == 0 and (tmp_path / "nb" / "exploration.ipynb").read_bytes() == NOTEBOOK.read_bytes()
+    code, _, err = cli("notebook", tmp_path / "nb")
+    assert code == 1 and "--force" in err
+    assert cli("notebook", tmp_path / "nb", "--force")[0] == 0
