@@ -177,3 +177,15 @@ def test_a_custom_alarm_without_session_ids_is_still_counted(tmp_path):
         data = build_report(st, resolve_week("2026-W46"), trend_weeks=2, now=NOW)
     slow = {a["name"]: a for a in data["alarms"]}["slow_fill"]
     assert slow["count"] == 1 and slow["session_ids"] == []
+
+
+def test_the_html_report_prints_headings_with_what_follows_and_tables_across_pages(mini_report):
+    html = render_report(mini_report, "html")
+    css = html.split("<style>", 1)[1].split("</style>", 1)[0]
+    assert "@page { size: auto;" in css  # the printer's own paper: A4 or Letter
+    printing = css.split("@media print", 1)[1]
+    assert "h2 {" in printing and "break-after: avoid-page" in printing
+    assert "h2 + * { break-before: avoid-page" in printing
+    assert "thead { display: table-header-group; }" in printing
+    assert "tr, .card, svg" in printing and "break-inside: avoid-page" in printing
+    assert "table, svg { break-inside: avoid" not in css  # a long table may break, between rows
