@@ -24,20 +24,24 @@ def run_demo(out: Path, *, echo: Callable[[str], None] = print, sessions: int = 
     else:
         res = generate(out, sessions=sessions)
         echo(f"Generated {res.sessions} iterate calls and {res.replay_runs} replay runs in {out}/.")
-    src = resolve([str(s_path)], [str(r_path)], config=_no_config())
+    config = _no_config()
+    src = resolve([str(s_path)], [str(r_path)], config=config)
+    # Every command the tour names is the one that prints what it shows: same files, same options.
+    logs = f"-s {s_path} -r {r_path}" + (f" --config {config}" if config else "")
     with Store(src) as store:
-        echo("\n== First-shot success per model (forensics run first_shot_success_rate)")
+        echo(f"\n== First-shot success per model ($ forensics run first_shot_success_rate {logs})")
         r = store.query("first_shot_success_rate")
         echo(render("table", r.columns, r.rows).rstrip())
-        echo("\n== Did we feed it enough corpus? (forensics run retrieval_depth_vs_first_shot)")
+        echo(f"\n== Did we feed it enough corpus? ($ forensics run retrieval_depth_vs_first_shot {logs} "
+             "-p model=llama3.1:8b)")
         r = store.query("retrieval_depth_vs_first_shot", {"model": "llama3.1:8b"})
         echo(render("table", r.columns, r.rows).rstrip())
-        echo("\n== Calls rejected three times in a row (forensics run three_consecutive_rejections)")
         r = store.query("three_consecutive_rejections")
-        echo(f"{len(r.rows)} calls; the first three:")
-        echo(render("table", r.columns[:5], [row[:5] for row in r.rows[:3]]).rstrip())
-    echo("\n== The cron alarm (forensics alarm)")
-    outcome = evaluate(AlarmOptions(sessions=[str(s_path)], replay_runs=[str(r_path)], config=_no_config()))
+        echo(f"\n== Calls rejected three times in a row: {len(r.rows)}, the first three "
+             f"($ forensics run three_consecutive_rejections {logs} --limit 3)")
+        echo(render("table", r.columns, r.rows[:3]).rstrip())
+    echo(f"\n== The cron alarm ($ forensics alarm {logs} --verbose)")
+    outcome = evaluate(AlarmOptions(sessions=[str(s_path)], replay_runs=[str(r_path)], config=config))
     echo(render_text(outcome, verbose=True))
     echo(f"exit code {outcome.exit_code}: the sample data plants ungrounded fills for the alarm to find.")
     week = (DEFAULT_END - timedelta(days=1)).isocalendar()
@@ -45,20 +49,22 @@ def run_demo(out: Path, *, echo: Callable[[str], None] = print, sessions: int = 
     with Store(src) as store:
         data = build_report(store, resolve_week(label))
     md = render_report(data, "markdown")
-    echo(f"\n== The weekly report (forensics report --week {label}), first lines")
+    echo(f"\n== The weekly report, its first lines ($ forensics report {logs} --week {label} | head -12)")
     echo("\n".join(md.splitlines()[:12]))
     echo(f"""
 == Try next
   forensics list
-  forensics run top_rejection_errors -s {s_path}
-  forensics doctor -s {s_path} -r {r_path}
-  forensics report -s {s_path} -r {r_path} --week {label} --format html --out report.html
-  forensics sql "select model, count(*) from sessions group by model" -s {s_path}""")
+  forensics run top_rejection_errors {logs}
+  forensics doctor {logs}
+  forensics report {logs} --week {label} --format html --out report.html
+  forensics sql "select model, count(*) from sessions group by model" {logs}""")
     return outcome.exit_code
 
 
-def _no_config() -> str:
-    # The demo reads its own sample data, whatever ./forensics.toml says.
+def _no_config() -> str | None:
+    """An empty config when ./forensics.toml exists: the demo reads its own sample data, whatever it says."""
     import os
 
-    return os.devnull
+    from .sources import CONFIG_NAME
+
+    return os.devnull if Path(CONFIG_NAME).is_file() else None

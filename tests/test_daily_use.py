@@ -214,3 +214,27 @@ def test_what_build_session_record_cannot_read_is_logged_not_silent(caplog):
     caplog.clear()
     build_session_record({"model": "m"}, failure={"iterations": 0, "history": []})
     assert caplog.text == ""  # nothing missing: nothing said
+
+
+def test_every_command_the_demo_prints_reproduces_what_it_showed(cli):
+    import shlex
+
+    code, out, _ = cli("demo")
+    sections = re.split(r"\n(?===)", out)
+    commands = 0
+    for section in sections:
+        m = re.match(r"== [^\n]*\(\$ (forensics [^\n]*)\)\n", section)
+        if not m:
+            continue
+        command, shown = m.group(1), section[m.end():].strip("\n").splitlines()
+        head = None
+        if " | head -" in command:
+            command, n = command.split(" | head -")
+            head = int(n)
+        code_, printed, _ = cli(*shlex.split(command)[1:])
+        printed = printed.splitlines()[:head] if head else printed.splitlines()
+        shown = [x for x in shown if not x.startswith("exit code ")]
+        drop = lambda lines: [x for x in lines if "Generated" not in x]  # noqa: E731  (the report's clock)
+        assert drop(printed) == drop(shown), command
+        commands += 1
+    assert commands == 5
