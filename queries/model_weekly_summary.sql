@@ -11,10 +11,10 @@
 -- `p95_duration_ms` over every call, infra-error timeouts included;
 -- `p50_reached_model_ms` and `p95_reached_model_ms` over the calls that reached the model.
 -- Weeks are ISO weeks of the UTC timestamp, so a Sunday 23:30 -05:00 row belongs to the
--- next week; a row whose timestamp does not parse belongs to no week. Rows are grouped by
--- the week's Monday and labelled once per group: formatting a label per row costs more
--- than the rest of the query.
+-- next week; a row whose timestamp does not parse belongs to no week.
 with calls as (
+    -- Grouped by the week's Monday and labelled once per group: formatting a label per row
+    -- costs more than the rest of the query.
     select
         utc_week_start("timestamp") as monday,
         model,
