@@ -12,7 +12,7 @@ COMMANDS = sorted(c.name or c.callback.__name__ for c in app.registered_commands
 
 
 def test_commands_are_the_documented_set():
-    assert COMMANDS == sorted(["ack", "alarm", "demo", "doctor", "export", "generate", "incident", "ingest", "list", "report",
+    assert COMMANDS == sorted(["ack", "alarm", "demo", "doctor", "export", "generate", "incident", "ingest", "list", "notebook", "report",
                                "roundtrip", "run", "show", "sql"])
 
 
