@@ -81,6 +81,11 @@ def load(root: Path) -> Manifest | None:
         raise StoreError(f"store {root}: {NAME} is not UTF-8 text ({exc.reason})") from exc
     except OSError as exc:
         raise StoreError(f"store {root}: cannot read {NAME}: {exc.strerror}") from exc
+    return parse(text, root)
+
+
+def parse(text: str, root) -> Manifest:
+    """A manifest from its JSON text (read from a folder, or through Spark from a URL)."""
     try:
         data = json.loads(text)
     except ValueError as exc:

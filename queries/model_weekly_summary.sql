@@ -48,4 +48,5 @@ select
     quantile_cont(duration_ms, 0.95) filter (where reached) as p95_reached_model_ms
 from calls
 group by monday, model
-order by monday, model
+-- the label sorts as its Monday does (ISO year, then week), and Spark orders only by what it selects
+order by "week", model

@@ -4,13 +4,19 @@
 -- param: session_id text  -- the session (trace) id to show
 -- Each call's attempts in the order every figure takes them (attempts_in_order: by
 -- iteration, then by `position` in the logged list, 1-based).
-with steps as (
+with calls as (
     select
         *,
-        unnest(attempts_in_order(attempts)) as attempt,
-        generate_subscripts(attempts_in_order(attempts), 1) as step
+        attempts_in_order(attempts) as ordered
     from sessions
     where session_id = $session_id
+),
+steps as (
+    select
+        *,
+        unnest(ordered) as attempt,
+        generate_subscripts(ordered, 1) as step
+    from calls
 )
 select
     session_id,
