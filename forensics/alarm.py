@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from .catalog import parse_age, parse_time
+from .catalog import load_catalog, parse_age, parse_time
 from .errors import ColumnNotRead, ForensicsError, ParameterError, UsageError
 from .alarmstate import Memory, reconcile
 from .output import escape, iso_utc, plain
@@ -42,6 +42,9 @@ class AlarmOptions:
     repeat: str = "24h"  # how long a firing alarm stays quiet before its reminder
     max_rows: int = 20  # rows printed per alarm; JSON and --store-failures carry them all
     lock_file: str | os.PathLike | None = None  # the self-test's own, in its temporary folder
+    engine: str = "duckdb"  # or "spark": the store read by Apache Spark
+    spark_master: str | None = None
+    spark_remote: str | None = None
 
 
 @dataclass
@@ -103,9 +106,7 @@ def evaluate(opts: AlarmOptions) -> AlarmOutcome:
     """Evaluate every alarm query; any failure to evaluate is status 'error', exit 3."""
     from filelock import FileLock, Timeout
 
-    from .sources import resolve
-
-    from .sources import resolve_store
+    from .sources import resolve, resolve_store
 
     outcome = AlarmOutcome()
     try:
@@ -113,6 +114,10 @@ def evaluate(opts: AlarmOptions) -> AlarmOutcome:
         # forensics.toml applies only when none is (--store itself always does).
         folder = (resolve_store(opts.store, config=opts.config)
                   if opts.store or not (opts.sessions or opts.replay_runs) else None)
+        if opts.engine != "spark" and (opts.spark_master or opts.spark_remote):
+            raise ParameterError("--spark-master and --spark-remote go with --engine spark")
+        if opts.engine == "spark" and folder is None:
+            raise ParameterError("--engine spark reads a store: --store DIR_OR_URL (or $FORENSICS_STORE)")
         if folder is None:
             src = resolve(opts.sessions, opts.replay_runs, config=opts.config,
                           queries_dirs=opts.queries_dirs)
@@ -136,7 +141,7 @@ def evaluate(opts: AlarmOptions) -> AlarmOutcome:
                 outcome.memory_args = f"--state {_quote(opts.state)}" if opts.state else None
                 _evaluate(src, opts, outcome, memory=memory)
             else:
-                _evaluate_store(Path(folder), src, opts, outcome)
+                _evaluate_store(folder, src, opts, outcome)
         finally:
             lock.release()
     except UsageError as exc:
@@ -154,31 +159,70 @@ def evaluate(opts: AlarmOptions) -> AlarmOutcome:
 FUTURE_SLACK = timedelta(minutes=5)
 
 
-def _evaluate_store(root: Path, src, opts: AlarmOptions, outcome: AlarmOutcome) -> None:
+def _evaluate_store(root, src, opts: AlarmOptions, outcome: AlarmOutcome) -> None:
     """Ingest, then evaluate the window plus every row that arrived since the last alarm on this store."""
-    from .ingest import ingest
     from .manifest import load
-    from .store import Store
-    from .storeview import open_lake
 
-    before = load(root)
-    report = ingest(root, opts.sessions, opts.replay_runs, config=opts.config)
-    outcome.stderr_lines.extend(escape(w) for w in report.warnings)
+    remote = opts.engine == "spark" and "://" in str(root) and not str(root).startswith("file://")
+    if remote:
+        # A store at a URL is ingested where its logs are; Spark reads it as it stands.
+        if not opts.state:
+            raise ParameterError("--engine spark on a store at a URL keeps the alarm's memory in --state FILE")
+        if opts.sessions or opts.replay_runs:
+            raise ParameterError("a store at a URL is ingested where its logs are: drop -s/-r")
+        before = None
+        report_batch = None
+    else:
+        from .ingest import ingest
+
+        root = Path(str(root).removeprefix("file://"))
+        before = load(root)
+        report = ingest(root, opts.sessions, opts.replay_runs, config=opts.config)
+        outcome.stderr_lines.extend(escape(w) for w in report.warnings)
+        report_batch = report.batch
     memory = Memory.of_file(opts.state) if opts.state else Memory.of_store(root)
     outcome.memory_args = f"--state {_quote(opts.state)}" if opts.state else f"--store {_quote(root)}"
     remembered = memory.load()
-    made = (load(root) or before).created_at
+    if opts.engine == "spark":
+        store = _spark_store(root, src, opts)
+        now_made = store.manifest.created_at
+        before = before or store.manifest
+        report_batch = report_batch if report_batch is not None else store.manifest.batch
+    else:
+        from .store import Store
+        from .storeview import open_lake
+
+        now_made = (load(root) or before).created_at
+        lake = open_lake(root)
+        store = lambda: Store(src, lake=lake)  # noqa: E731
     after = remembered["batch"]
     if not isinstance(after, int) or isinstance(after, bool):
         # The first alarm on a store: what this run ingested is what is new.
         after = before.batch if before is not None else 0
-    elif remembered["store"] not in (None, made) or before is None or after > before.batch:
+    elif remembered["store"] not in (None, now_made) or before is None or after > before.batch:
         # The memory's batch is of another store (this one was rebuilt, its batches counted
         # afresh): which rows are new is unknown, so every row is evaluated.
         after = 0
-    lake = open_lake(root)
-    _evaluate(src, opts, outcome, store=lambda: Store(src, lake=lake), after_batch=after,
-              memory=memory, batch=(report.batch, made))
+    _evaluate(src, opts, outcome, store=store, after_batch=after, memory=memory, batch=(report_batch, now_made))
+
+
+def _spark_store(root, src, opts: AlarmOptions):
+    """A store factory: the same store read by Spark."""
+    from .spark import SparkStore
+
+    return _Once(SparkStore(str(root), load_catalog(src.queries_dirs), master=opts.spark_master,
+                            remote=opts.spark_remote))
+
+
+class _Once:
+    """A store already opened, handed to `_evaluate` as its factory (it asks for one, once)."""
+
+    def __init__(self, store):
+        self.store = store
+        self.manifest = store.manifest
+
+    def __call__(self):
+        return self.store
 
 
 def _evaluate(src, opts: AlarmOptions, outcome: AlarmOutcome, *, store=None, after_batch: int | None = None,
@@ -369,6 +413,8 @@ def _new_unreadable(store, after_batch: int) -> int:
     """Unreadable lines stored by ingests after `after_batch`, and in the tails not ingested yet."""
     from .storeview import tail_report
 
+    if store.lake is None:  # Spark: the store's own files, no tails
+        return store.new_unreadable(after_batch)
     lake = store.lake
     stored = 0
     if lake.unreadable:

@@ -60,6 +60,11 @@ class AlarmFormat(str, Enum):
     json = "json"
 
 
+class Engine(str, Enum):
+    duckdb = "duckdb"
+    spark = "spark"
+
+
 # Shared source options, declared once and used by every command that reads logs.
 SessionsOpt = Annotated[Optional[list[str]], typer.Option(
     "--sessions", "-s", metavar="PATH",
@@ -79,10 +84,17 @@ SinceOpt = Annotated[Optional[str], typer.Option(
     metavar="AGE|TIME", help="Only rows at or after this: 15m, 24h, 7d or an ISO time (the query's `since`).")]
 UntilOpt = Annotated[Optional[str], typer.Option(
     metavar="AGE|TIME", help="Only rows before this (the query's `until`).")]
-StoreOpt = Annotated[Optional[Path], typer.Option(
+StoreOpt = Annotated[Optional[str], typer.Option(
     "--store", metavar="DIR",
     help="A store `forensics ingest` keeps: read it plus each source's live tail. Else $FORENSICS_STORE.")]
 IngestOpt = Annotated[bool, typer.Option("--ingest", help="With a store: ingest the new lines first.")]
+EngineOpt = Annotated[Engine, typer.Option(
+    "--engine", help="duckdb, in this process; or spark: the store's Parquet files read by Apache Spark "
+    "(--store DIR or a URL such as s3a://bucket/store; pip install 'forensics[spark]').")]
+SparkMasterOpt = Annotated[Optional[str], typer.Option(
+    "--spark-master", metavar="URL", help="With --engine spark: where Spark runs (default local[*]).")]
+SparkRemoteOpt = Annotated[Optional[str], typer.Option(
+    "--spark-remote", metavar="sc://HOST:PORT", help="With --engine spark: a Spark Connect server. Else $SPARK_REMOTE.")]
 
 
 def _err(message: str) -> None:
@@ -131,6 +143,34 @@ def _open_store(sessions, replay_runs, config, queries_dir, store=None, ingest=F
     src = resolve(sessions, replay_runs, config=config,
                   queries_dirs=[str(q) for q in queries_dir or []])
     return Store(src)
+
+
+def _open_engine(engine, sessions, replay_runs, config, queries_dir, store=None, ingest=False,
+                 master=None, remote=None):
+    """A store to query: DuckDB's (logs or a store folder), or a store read by Spark."""
+    if engine is not Engine.spark:
+        if master or remote:
+            raise ParameterError("--spark-master and --spark-remote go with --engine spark")
+        return _open_store(sessions, replay_runs, config, queries_dir, store, ingest)
+    from .catalog import load_catalog
+    from .sources import resolve, resolve_store
+    from .spark import SparkStore
+
+    if sessions or replay_runs:
+        raise ParameterError("--engine spark reads a store, not logs: forensics ingest --store DIR -s LOGS, "
+                             "then --store DIR")
+    folder = resolve_store(store, config=config)
+    if folder is None:
+        raise ParameterError("--engine spark needs a store: --store DIR_OR_URL, $FORENSICS_STORE or store in "
+                             "forensics.toml")
+    if ingest:
+        if "://" in folder:
+            raise ParameterError("--ingest needs the store's folder on this machine, not a URL")
+        from .ingest import ingest as run_ingest
+
+        run_ingest(folder, config=config)
+    src = resolve(config=config, queries_dirs=[str(q) for q in queries_dir or []], streams=False)
+    return SparkStore(folder, load_catalog(src.queries_dirs), master=master, remote=remote)
 
 
 _NO_REPLAY = ("note: no replay runs given (--replay-runs, $FORENSICS_REPLAY_RUNS or replay_runs in "
@@ -346,6 +386,9 @@ def run(
     ingest: IngestOpt = False,
     since: SinceOpt = None,
     until: UntilOpt = None,
+    engine: EngineOpt = Engine.duckdb,
+    spark_master: SparkMasterOpt = None,
+    spark_remote: SparkRemoteOpt = None,
 ) -> None:
     """Run a named query over the logs.
 
@@ -355,9 +398,11 @@ def run(
       forensics run top_rejection_errors -s logs/sessions.jsonl -p since=7d -p top=3
       forensics run retrieval_depth_vs_first_shot -s logs/ -r logs/replay_runs.jsonl -f json
       forensics run first_shot_success_rate --store /var/lib/forensics --since 7d
+      forensics run model_weekly_summary --engine spark --store s3a://logs/forensics --spark-master yarn
     """
     params = _parse_params(param)
-    with _open_store(sessions, replay_runs, config, queries_dir, store, ingest) as store:
+    with _open_engine(engine, sessions, replay_runs, config, queries_dir, store, ingest,
+                      spark_master, spark_remote) as store:
         q = store.catalog.get(name)
         for key, value in (("since", since), ("until", until)):
             if value is None:
@@ -369,7 +414,8 @@ def run(
                 raise ParameterError(f"give --{key} or -p {key}=..., not both")
             params[key] = value
         result = store.query(name, params)
-        _warn_unreadable(store, [store.catalog.get(name).sql])
+        if engine is Engine.duckdb:
+            _warn_unreadable(store, [store.catalog.get(name).sql])
     _emit(result, fmt, tablefmt, limit)
 
 
@@ -537,6 +583,9 @@ def report(
     state: Annotated[Optional[Path], typer.Option(
         "--state", metavar="FILE", help="The alarm's memory (`alarm --state`), for the week's incidents; "
         "a store has its own.")] = None,
+    engine: EngineOpt = Engine.duckdb,
+    spark_master: SparkMasterOpt = None,
+    spark_remote: SparkRemoteOpt = None,
 ) -> None:
     """The weekly per-model success report, in markdown or standalone HTML.
 
@@ -552,12 +601,16 @@ def report(
 
     if week and last_week:
         raise ParameterError("give --week or --last-week, not both")
-    with _open_store(sessions, replay_runs, config, queries_dir, store, ingest) as store:
-        from .alarmstate import Memory
+    from .alarmstate import Memory
 
-        data = build_report(store, resolve_week(week), trend_weeks=trend_weeks,
-                            memory=Memory.of_file(state) if state else None)
-        _warn_unreadable(store, ["replay_runs"])
+    with _open_engine(engine, sessions, replay_runs, config, queries_dir, store, ingest,
+                      spark_master, spark_remote) as store:
+        memory = Memory.of_file(state) if state else None
+        if memory is None and engine is Engine.spark and store.local is not None:
+            memory = Memory.of_store(store.local)
+        data = build_report(store, resolve_week(week), trend_weeks=trend_weeks, memory=memory)
+        if engine is Engine.duckdb:
+            _warn_unreadable(store, ["replay_runs"])
     text = render_report(data, fmt.value)
     if out:
         out.write_text(text, encoding="utf-8")

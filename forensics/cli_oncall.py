@@ -9,8 +9,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from .cli import (AlarmFormat, ConfigOpt, FailOn, IngestOpt, QueriesOpt, ReplayOpt, SessionsOpt, StoreOpt, _err,
-                  _open_store, app, handle_errors)
+from .cli import (AlarmFormat, ConfigOpt, Engine, EngineOpt, FailOn, IngestOpt, QueriesOpt, ReplayOpt, SessionsOpt,
+                  SparkMasterOpt, SparkRemoteOpt, StoreOpt, _err, _open_store, app, handle_errors)
 from .errors import ParameterError
 from .output import escape
 
@@ -46,14 +46,17 @@ def alarm(
     self_test: Annotated[bool, typer.Option(
         "--self-test", help="Plant a violation in a temporary log and check the alarm finds it, once; "
         "silent on success.")] = False,
-    store: Annotated[Optional[Path], typer.Option(
+    store: Annotated[Optional[str], typer.Option(
         "--store", metavar="DIR",
         help="Ingest into this store first, then evaluate the window plus every row new since the last "
-        "alarm; the alarm's memory lives there.")] = None,
+        "alarm; the alarm's memory lives there. With --engine spark, also a URL.")] = None,
     state: StateOpt = None,
     repeat: Annotated[str, typer.Option(
         metavar="AGE", help="How long a firing alarm stays quiet before one reminder line.")] = "24h",
     max_rows: Annotated[int, typer.Option(min=1, help="Rows printed per alarm (JSON carries them all).")] = 20,
+    engine: EngineOpt = Engine.duckdb,
+    spark_master: SparkMasterOpt = None,
+    spark_remote: SparkRemoteOpt = None,
 ) -> None:
     """Run every alarm query; silent when nothing changed, loud once per new violation.
 
@@ -84,7 +87,8 @@ def alarm(
         sessions=sessions, replay_runs=replay_runs, config=config,
         queries_dirs=[str(q) for q in queries_dir or []], since=since, max_age=max_age,
         max_unreadable=max_unreadable, fail_on=fail_on.value, store_failures=store_failures,
-        lock_wait=lock_wait, store=store, state=state, repeat=repeat, max_rows=max_rows)
+        lock_wait=lock_wait, store=store, state=state, repeat=repeat, max_rows=max_rows,
+        engine=engine.value, spark_master=spark_master, spark_remote=spark_remote)
     if self_test:
         from .selftest import self_test as run_self_test
 

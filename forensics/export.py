@@ -289,3 +289,30 @@ def _append_parquet(con, rel, path: Path) -> int:
     finally:
         tmp.unlink(missing_ok=True)
     return n
+
+
+def append_records(records: list[dict], path: Path) -> int:
+    """Append finished records (an engine other than DuckDB fetched them) to JSONL, or Parquet by extension."""
+    import duckdb
+
+    from .output import plain
+    from .paths import append_lines
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = "".join(json.dumps(plain(r), ensure_ascii=False) + "\n" for r in records)
+    if not records:
+        return 0
+    if path.suffix != ".parquet":
+        append_lines(path, text)
+        return len(records)
+    tmp_json = path.with_name(f".{path.name}.{os.getpid()}.jsonl")
+    con = duckdb.connect()
+    try:
+        tmp_json.write_text(text, encoding="utf-8")
+        con.execute("create temp view rel as select * from read_json($p, format = 'newline_delimited')",
+                    {"p": str(tmp_json)})
+        return _append_parquet(con, con.sql("select * from rel"), path)
+    finally:
+        con.close()
+        tmp_json.unlink(missing_ok=True)

@@ -161,7 +161,8 @@ def build_report(store, week: tuple[str, datetime, datetime], *, trend_weeks: in
         "depth": depth,
         "depth_buckets": buckets,
         "depth_by_model": dict(sorted(depth_by_model.items(), key=lambda kv: _model_order(kv[0]))),
-        "replay_given": bool(store.sources.replay_runs),
+        # A store's replay runs count as given, whether or not this command named their logs.
+        "replay_given": store.lake.replay_sources if store.lake is not None else bool(store.sources.replay_runs),
         "trend_weeks": weeks,
         "trend_empty": [w for w in weeks if not any(p.get(w) is not None for p in trend.values())],
         "trend": trend,

@@ -129,6 +129,8 @@ def load_config(path: Path) -> dict:
     base = path.parent
 
     def absolute(p: str) -> str:
+        if "://" in p:  # a URL (a store on s3a://, hdfs://) is where it says
+            return p
         p = os.path.expanduser(p)
         return p if os.path.isabs(p) else str(base / p)
 

@@ -8,6 +8,8 @@ import pytest
 
 from forensics.cli import app
 
+from .conftest import session
+
 COMMANDS = sorted(c.name or c.callback.__name__ for c in app.registered_commands)
 
 
@@ -183,3 +185,25 @@ def test_list_and_show_do_not_need_the_logs(cli, monkeypatch):
     assert cli("list")[0] == 0
     assert cli("show", "orphans")[0] == 0
     assert cli("run", "orphans")[0] == 1  # but anything that reads them says what is missing
+
+
+def test_the_default_path_never_imports_spark_and_says_how_to_get_it(cli, tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    log = tmp_path / "s.jsonl"
+    log.write_text(json.dumps(session("a")) + "\n")
+    probe = ("import sys\nfrom forensics.cli import app\nfrom typer.testing import CliRunner\n"
+             f"CliRunner().invoke(app, ['alarm', '-s', {str(log)!r}])\n"
+             f"CliRunner().invoke(app, ['run', 'first_shot_success_rate', '-s', {str(log)!r}])\n"
+             "print(sorted(m for m in ('pyspark', 'sqlglot', 'pandas') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stderr
+    monkeypatch.setitem(sys.modules, "pyspark", None)
+    monkeypatch.setitem(sys.modules, "pyspark.sql", None)
+    code, _, err = cli("run", "first_shot_success_rate", "--engine", "spark", "--store", tmp_path / "st")
+    assert code == 1 and "pip install 'forensics[spark]'" in err
+    code, _, err = cli("run", "first_shot_success_rate", "--engine", "spark", "-s", log)
+    assert code == 2 and "reads a store" in err
+    code, _, err = cli("run", "first_shot_success_rate", "-s", log, "--spark-master", "local[2]")
+    assert code == 2 and "go with --engine spark" in err

@@ -238,3 +238,14 @@ def test_every_command_the_demo_prints_reproduces_what_it_showed(cli):
         assert drop(printed) == drop(shown), command
         commands += 1
     assert commands == 5
+
+
+def test_a_store_s_replay_runs_are_given_to_the_report_without_naming_their_logs(cli, tmp_path):
+    from .conftest import replay
+
+    s = write_jsonl(tmp_path / "s.jsonl", [session(f"s-{i}", ts="2026-11-10T10:00:00Z") for i in range(5)])
+    r = write_jsonl(tmp_path / "r.jsonl", [replay(f"s-{i}", i) for i in range(5)])
+    assert cli("ingest", "--store", tmp_path / "st", "-s", s, "-r", r)[0] == 0
+    code, md, err = cli("report", "--store", tmp_path / "st", "--week", "2026-W46")
+    depth = md.split("## Retrieval depth", 1)[1].split("\n## ", 1)[0]
+    assert code == 0 and "No replay runs given" not in depth and "| `m-a` |" in depth

@@ -1,0 +1,187 @@
+"""The named queries on Spark: every built-in one against DuckDB's answer on the same store.
+
+A local Spark starts once for the module (`-m spark`, its own line in .ci/run). The store is built
+from generated logs plus rows meant to separate two engines that disagree: no timestamp, a
+leap second, offsets, a repeated iteration, an attempt without one, empty attempts, unicode
+and quotes in every text, a call with several files' rows.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from datetime import date, datetime, timezone
+from decimal import Decimal
+
+import pytest
+
+from .conftest import replay, session, write_jsonl
+
+pytestmark = pytest.mark.spark
+
+# How each parameterised built-in query is run: every parameter that narrows it, at least once.
+PARAMS = {
+    "session_attempts": [{"session_id": "odd-attempts"}, {"session_id": "many-files"}],
+    "session_replays": [{"session_id": "many-files"}],
+    "first_shot_success_rate": [{}, {"since": "2026-11-01", "until": "2026-11-10"}, {"kind": "fill"}],
+    "top_rejection_errors": [{}, {"top": 1}],
+    "model_weekly_summary": [{}, {"model": "qwen3.5:latest"}],
+    "three_consecutive_rejections": [{}, {"min_run": 2}],
+}
+
+
+def _odd_rows():
+    out = []
+    ts = ["2026-11-03T10:00:00Z", "2026-11-03t10:00:01.5z", "2026-11-03T05:00:02-05:00", "2016-12-31T23:59:60Z",
+          None, "not a time", "2026-11-03 10:00:03.123456789+00:00"]
+    for i, t in enumerate(ts):
+        row = session(f"odd-ts-{i}", model="m-ödd ' \"quoted\"", grounded=i % 2 == 0, ts=t or "x")
+        if t is None:
+            del row["timestamp"]
+        out.append(row)
+    odd = session("odd-attempts", verdict="accepted", attempts=["validation_failed", "no_json", "accepted"],
+                  ts="2026-11-04T09:00:00Z")
+    odd["attempts"][1]["iteration"] = 0  # a repeated iteration number
+    del odd["attempts"][2]["iteration"]  # an attempt without one goes last
+    out.append(odd)
+    empty = session("no-attempts", verdict="max_iter_exhausted", attempts=[], ts="2026-11-04T09:01:00Z")
+    out.append(empty)
+    for i in range(3):
+        out.append(session("many-files", verdict="max_iter_exhausted", ts=f"2026-11-05T0{i}:00:00Z",
+                           model="qwen3.5:latest"))
+    return out
+
+
+@pytest.fixture(scope="module")
+def engines(tmp_path_factory):
+    """(DuckDB store, Spark store) over one store folder built from generated and odd logs."""
+    pytest.importorskip("pyspark")
+    import forensics
+    from forensics.catalog import load_catalog
+    from forensics.ingest import ingest
+    from forensics.sample import generate
+    from forensics.spark import SparkStore
+
+    base = tmp_path_factory.mktemp("spark")
+    generate(base / "gen", sessions=4000, seed=17)
+    odd = write_jsonl(base / "odd" / "sessions.jsonl", _odd_rows())
+    odd_replay = write_jsonl(base / "odd" / "replay_runs.jsonl",
+                             [replay("many-files", 3, ts="2026-11-05T03:00:00Z"), replay("many-files", 0)])
+    store = base / "store"
+    ingest(store, sessions=[str(base / "gen" / "sessions.jsonl"), str(odd)],
+           replay_runs=[str(base / "gen" / "replay_runs.jsonl"), str(odd_replay)])
+    spark = SparkStore(store, load_catalog([]), master="local[2]")
+    duck = forensics.connect(store=store)
+    yield duck, spark
+    duck.close()
+    spark.close()
+
+
+def canonical(value):
+    """A value both engines agree on: floats to 1e-9, times in UTC, structures as sorted tuples."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, (float, Decimal)):
+        value = float(value)
+        return None if math.isnan(value) else round(value, 9)
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return tuple(sorted((k, canonical(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return tuple(canonical(v) for v in value)
+    if isinstance(value, str) and value[:1] in "[{":
+        try:
+            return canonical(json.loads(value))  # a JSON column is text on Spark, JSON on DuckDB
+        except ValueError:
+            return value
+    return value
+
+
+def _rows(result):
+    return sorted((tuple(canonical(v) for v in r) for r in result.rows), key=repr)
+
+
+def _close(a, b) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return abs(a - b) <= 1e-9
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+def _all_runs():
+    from forensics.catalog import load_catalog
+
+    for name in load_catalog([]).names():
+        for params in PARAMS.get(name, [{}]):
+            yield name, params
+
+
+@pytest.mark.parametrize("name,params", list(_all_runs()), ids=lambda v: v if isinstance(v, str) else
+                         ",".join(f"{k}={x}" for k, x in v.items()) or "-")
+def test_every_built_in_query_gives_duckdb_s_answer_on_spark(engines, name, params):
+    duck, spark = engines
+    d, s = duck.query(name, params), spark.query(name, params)
+    assert d.columns == s.columns
+    dr, sr = _rows(d), _rows(s)
+    assert len(dr) == len(sr) and all(_close(a, b) for a, b in zip(dr, sr)), name
+    assert dr or name in ("ungrounded_unknown_verdict",), f"{name} returned no rows: the comparison proves nothing"
+
+
+def test_the_views_have_the_same_columns_and_types(engines):
+    from forensics.spark import spark_type
+
+    duck, spark = engines
+    for view in ("sessions", "attempts", "replay_runs"):
+        theirs = [(f.name, f.dataType.simpleString()) for f in spark.session.table(view).schema.fields]
+        ours = [(n, spark_type(t)) for n, t in duck.execute(f"select column_name, column_type from "
+                                                             f"(describe {view})").rows]
+        normal = lambda pairs: [(n, t.lower().replace(" ", "").replace("`", "")) for n, t in pairs]  # noqa: E731
+        assert normal(theirs) == normal(ours), view
+    # first_shot and the roster fields are the store's own columns, computed once at ingest
+    for sql in ("select count(*) filter (where first_shot) from sessions",
+                "select count(*) filter (where grounded_in_roster = false) from sessions",
+                "select sum(attempts_to_accept) from sessions"):
+        assert duck.execute(sql).rows == spark.execute(sql).rows
+
+
+def test_a_query_spark_cannot_run_names_the_construct(engines):
+    from forensics.errors import ForensicsError
+
+    _, spark = engines
+    with pytest.raises(ForensicsError, match=r"(?i)list_reverse|routine"):
+        spark.execute("select list_reverse(attempts) from sessions")
+    with pytest.raises(ForensicsError, match="one statement"):
+        spark.execute("select 1; select 2")
+
+
+def test_the_cli_runs_a_query_on_spark_as_on_duckdb(engines, cli):
+    duck, spark = engines
+    root = str(spark.root)
+    spark_out = cli("run", "first_shot_success_rate", "--store", root, "--engine", "spark",
+                    "--spark-master", "local[2]", "-f", "json")
+    duck_out = cli("run", "first_shot_success_rate", "--store", root, "-f", "json")
+    assert spark_out[0] == duck_out[0] == 0 and spark_out[2] == ""
+    assert [canonical(r) for r in json.loads(spark_out[1])] == [canonical(r) for r in json.loads(duck_out[1])]
+
+
+def test_the_alarm_and_the_report_on_spark(engines, cli, tmp_path):
+    _, spark = engines
+    root = str(spark.root)
+    state = tmp_path / "alarm.json"
+    code, out, err = cli("alarm", "--store", root, "--engine", "spark", "--spark-master", "local[2]",
+                         "--state", state, "--format", "json")
+    data = json.loads(out)
+    duck = json.loads(cli("alarm", "--store", root, "--state", tmp_path / "duck.json", "--format", "json")[1])
+    assert code == 1 == data["exit_code"] and data["summary"] == duck["summary"], err
+    assert sorted(v["identity"] for v in data["violations"]) == sorted(v["identity"] for v in duck["violations"])
+    # the same memory: a second run on Spark is silent and still red
+    assert cli("alarm", "--store", root, "--engine", "spark", "--state", state)[:2] == (1, "")
+    code, md, err = cli("report", "--store", root, "--engine", "spark", "--week", "2026-W45")
+    duck_md = cli("report", "--store", root, "--week", "2026-W45")[1]
+    strip = lambda t: [x for x in t.splitlines() if "Generated" not in x and not x.startswith("- `")]  # noqa: E731
+    assert code == 0 and strip(md) == strip(duck_md)
