@@ -11,17 +11,11 @@ from pathlib import Path
 import pytest
 
 from .conftest import session, write_jsonl
-
-
-def _ts(minutes_ago: float = 1) -> str:
-    return (datetime.now(timezone.utc) - timedelta(minutes=minutes_ago)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _clean(n: int = 5) -> list[dict]:
-    return [session(f"ok-{i}", ts=_ts(30 - i)) for i in range(n)]
+from .test_alarm_memory import _clean, _ts, logs  # noqa: F401  (logs is a fixture)
 
 
 def _append(path: Path, rows) -> None:
+    """Append rows, or raw text (a torn line) as it is."""
     with open(path, "a", encoding="utf-8") as fh:
         for r in rows:
             fh.write(r if isinstance(r, str) else json.dumps(r) + "\n")
@@ -29,12 +23,6 @@ def _append(path: Path, rows) -> None:
 
 def _events(path: Path) -> list[str]:
     return [json.loads(x)["event"] for x in path.read_text().splitlines()] if path.exists() else []
-
-
-@pytest.fixture
-def logs(tmp_path):
-    """A live log with clean rows and one ungrounded accepted fill (BAD-1)."""
-    return write_jsonl(tmp_path / "logs" / "sessions.jsonl", _clean() + [session("BAD-1", grounded=False, ts=_ts(2))])
 
 
 # --- a notification is never lost -------------------------------------------------------------
