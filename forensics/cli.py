@@ -670,7 +670,7 @@ def export(
 
 
 # The on-call commands (alarm, ack, incident) live in their own module.
-from . import cli_oncall  # noqa: E402,F401
+from . import cli_oncall  # noqa: E402,F401  (registers its commands)
 
 # The top-level help shows each command's first docstring line whole (click cuts it at ~45 characters).
 for _info in app.registered_commands:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import datetime, timedelta, timezone
 import shutil
 import subprocess
 import sys
@@ -139,3 +140,21 @@ def run_script():
                               env=env if env is not None else os.environ.copy(), cwd=cwd, timeout=120)
 
     return run
+
+
+# --- live logs for the alarm's tests ----------------------------------------------------------
+
+def _ts(minutes_ago: float = 1) -> str:
+    """A timestamp this many minutes ago, as a live daemon writes it."""
+    return (datetime.now(timezone.utc) - timedelta(minutes=minutes_ago)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _clean(n: int = 5, *, model: str = "m-a") -> list[dict]:
+    """Clean recent rows of one model."""
+    return [session(f"ok-{model}-{i}", model=model, ts=_ts(30 - i)) for i in range(n)]
+
+
+@pytest.fixture
+def logs(tmp_path):
+    """A live log with clean rows and one ungrounded accepted fill (BAD-1)."""
+    return write_jsonl(tmp_path / "logs" / "sessions.jsonl", _clean() + [session("BAD-1", grounded=False, ts=_ts(2))])

@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 import shlex
 import subprocess
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
-from .conftest import session, write_jsonl
-from .test_alarm_memory import _clean, _ts, logs  # noqa: F401  (logs is a fixture)
+from .conftest import _clean, _ts, session, write_jsonl
 
 
 def _append(path: Path, rows) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -13,15 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from .conftest import replay, session, write_jsonl
-
-
-def _ts(minutes_ago: float = 1) -> str:
-    return (datetime.now(timezone.utc) - timedelta(minutes=minutes_ago)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _clean(n: int = 5, *, model: str = "m-a") -> list[dict]:
-    return [session(f"ok-{model}-{i}", model=model, ts=_ts(30 - i)) for i in range(n)]
+from .conftest import _clean, _ts, replay, session, write_jsonl
 
 
 def _append(path: Path, rows) -> None:
@@ -33,12 +24,6 @@ def _append(path: Path, rows) -> None:
 def _events(folder: Path) -> list[str]:
     path = folder / "alarm-events.jsonl"
     return [json.loads(x)["event"] for x in path.read_text().splitlines()] if path.exists() else []
-
-
-@pytest.fixture
-def logs(tmp_path):
-    """A live log with clean rows and one ungrounded accepted fill (BAD-1)."""
-    return write_jsonl(tmp_path / "logs" / "sessions.jsonl", _clean() + [session("BAD-1", grounded=False, ts=_ts(2))])
 
 
 # --- the states, through the CLI as cron runs it ------------------------------------------------

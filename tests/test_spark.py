@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
