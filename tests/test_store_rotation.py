@@ -683,6 +683,7 @@ def test_writers_append_while_ingest_reads(tmp_path, templates):
 
 # --- parity of every query, on generated data growing in three steps ------------------------------
 
+@pytest.mark.slow  # every query at every step: the default suite keeps under five minutes
 def test_every_query_in_queries_dir_agrees_with_a_cold_read_as_the_logs_grow(tmp_path):
     from forensics.catalog import builtin_dir
     from forensics.sample import generate
