@@ -162,7 +162,7 @@ def _evaluate_store(root, src, opts: AlarmOptions, outcome: AlarmOutcome) -> Non
     """Ingest, then evaluate the window plus every row that arrived since the last alarm on this store."""
     from .manifest import load
 
-    remote = opts.engine == "spark" and "://" in str(root) and not str(root).startswith("file://")
+    remote = opts.engine == "spark" and "://" in str(root)
     if remote:
         # A store at a URL is ingested where its logs are; Spark reads it as it stands.
         if not opts.state:
@@ -174,7 +174,7 @@ def _evaluate_store(root, src, opts: AlarmOptions, outcome: AlarmOutcome) -> Non
     else:
         from .ingest import ingest
 
-        root = Path(str(root).removeprefix("file://"))
+        root = Path(root)
         before = load(root)
         report = ingest(root, opts.sessions, opts.replay_runs, config=opts.config)
         outcome.stderr_lines.extend(escape(w) for w in report.warnings)

@@ -122,7 +122,7 @@ class SparkStore:
     @property
     def local(self) -> Path | None:
         """The store's folder when it is one on this machine (its alarm memory lives there)."""
-        return None if "://" in self.root and not self.root.startswith("file://") else Path(self.root.removeprefix("file://"))
+        return None if "://" in self.root else Path(self.root)
 
     # -- what the report and the alarm ask of a store --------------------------------------
 
@@ -286,11 +286,11 @@ def _manifest(session, root: str):
     from .checkpoints import current_names
     from .manifest import NAME, StoreError, parse
 
-    if "://" not in root or root.startswith("file://"):
+    if "://" not in root:
         # A folder: the names DuckDB's view shows (the store's sources looked at now).
         from .storeview import open_lake
 
-        local = Path(root.removeprefix("file://"))
+        local = Path(root)
         lake = open_lake(local)
         try:
             from .manifest import load

@@ -4,9 +4,9 @@ The catalog stays one set of `.sql` files in DuckDB's dialect. sqlglot translate
 to Spark SQL, with any construct it cannot carry over made an error that names it (never a
 guess); the macros the queries call (measures.py, columns.py) are defined again here as Spark SQL
 functions, by hand, because their DuckDB bodies lean on semantics a translator cannot see
-(a lambda's 1-based index, `list_position` giving NULL where Spark gives 0). A query that only
-Spark's own dialect can express may sit beside its DuckDB file as `NAME.spark.sql`; none of the
-built-in ones needs to.
+(a lambda's 1-based index, `list_position` giving NULL where Spark gives 0). A few DuckDB idioms
+that sqlglot carries over word for word, though Spark spells them otherwise, are rewritten on the
+parsed statement (`_rewrite`). Every built-in query is portable this way (tests/test_spark.py).
 """
 
 from __future__ import annotations

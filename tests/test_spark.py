@@ -148,6 +148,20 @@ def test_the_views_have_the_same_columns_and_types(engines):
         assert duck.execute(sql).rows == spark.execute(sql).rows
 
 
+def test_a_store_at_a_url_is_read_through_spark_s_file_systems(engines):
+    """A URL (here file://, as s3a:// or hdfs:// would be) is read by Spark itself, manifest included."""
+    from forensics.catalog import load_catalog
+    from forensics.spark import SparkStore
+
+    duck, spark = engines
+    url = SparkStore(f"file://{spark.root}", load_catalog([]), session=spark.session)
+    assert url.local is None and url.manifest.batch == spark.manifest.batch
+    for name in ("first_shot_success_rate", "ungrounded_accepted"):
+        assert _rows(url.query(name)) == _rows(duck.query(name))
+    # the session's views back over the folder, for the tests after this one
+    assert SparkStore(spark.root, load_catalog([]), session=spark.session).local is not None
+
+
 def test_a_query_spark_cannot_run_names_the_construct(engines):
     from forensics.errors import ForensicsError
 
@@ -184,3 +198,54 @@ def test_the_alarm_and_the_report_on_spark(engines, cli, tmp_path):
     duck_md = cli("report", "--store", root, "--week", "2026-W45")[1]
     strip = lambda t: [x for x in t.splitlines() if "Generated" not in x and not x.startswith("- `")]  # noqa: E731
     assert code == 0 and strip(md) == strip(duck_md)
+
+
+@pytest.fixture(scope="module")
+def connect_url(tmp_path_factory):
+    """A Spark Connect server on this machine (the one pyspark ships), for the thin client."""
+    pytest.importorskip("grpc", reason="Spark Connect's client: pip install '.[spark-connect]'")
+    import os
+    import socket
+    import subprocess
+    import time
+    from pathlib import Path
+
+    import pyspark
+
+    home = Path(pyspark.__file__).resolve().parent
+    work = tmp_path_factory.mktemp("connect")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "SPARK_HOME": str(home), "SPARK_LOG_DIR": str(work), "SPARK_PID_DIR": str(work),
+           "SPARK_IDENT_STRING": f"forensics-test-{port}"}
+    subprocess.run(["bash", str(home / "sbin" / "start-connect-server.sh"), "--master", "local[2]",
+                    "--conf", f"spark.connect.grpc.binding.port={port}", "--conf", "spark.ui.enabled=false"],
+                   env=env, check=True, capture_output=True, timeout=120)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    logs = "".join(p.read_text(errors="replace")[-2000:] for p in work.glob("*.out"))
+                    raise AssertionError(f"the Spark Connect server did not listen on {port}: {logs}")
+                time.sleep(0.5)
+        yield f"sc://127.0.0.1:{port}"
+    finally:
+        subprocess.run(["bash", str(home / "sbin" / "stop-connect-server.sh")], env=env, capture_output=True,
+                       timeout=120)
+
+
+def test_a_laptop_drives_spark_connect_with_the_thin_client(engines, connect_url, cli):
+    duck, spark = engines
+    root = str(spark.root)
+    for name in ("first_shot_success_rate", "model_weekly_summary", "three_consecutive_rejections"):
+        code, out, err = cli("run", name, "--store", root, "--engine", "spark", "--spark-remote", connect_url,
+                             "-f", "json")
+        assert code == 0, err
+        theirs = sorted((canonical(r) for r in json.loads(out)), key=repr)
+        ours = sorted((canonical(r) for r in json.loads(cli("run", name, "--store", root, "-f", "json")[1])), key=repr)
+        assert len(theirs) == len(ours) and all(_close(a, b) for a, b in zip(theirs, ours)), name
