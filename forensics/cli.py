@@ -439,7 +439,7 @@ def sql(
     \b
     Examples:
       forensics sql "select model, count(*) from sessions group by model" -s logs/
-      forensics sql "select * from sessions where model = \$m and \"timestamp\" >= \$t::timestamptz" -p m=qwen3.5:latest -p t=2026-11-01 -s logs/
+      forensics sql 'select count(*) from sessions where model = $m and "timestamp" >= $t::timestamptz' -p m=qwen3.5:latest -p t=2026-11-01 -s logs/
     """
     import re
 
