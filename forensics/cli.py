@@ -191,8 +191,20 @@ def _parse_params(pairs: list[str] | None) -> dict[str, str]:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise ParameterError(f"--param takes key=value, got {pair!r}")
+        if key.strip() in out:
+            raise ParameterError(f"-p {key.strip()} is given twice")
         out[key.strip()] = value
     return out
+
+
+def _sql_parameters(text: str) -> set[str]:
+    """The $parameters a statement names, as DuckDB's parser reads it ($x in a string or a comment is text)."""
+    import duckdb
+
+    try:
+        return {n for st in duckdb.connect().extract_statements(text) for n in st.named_parameters}
+    except duckdb.Error:
+        return set()  # the statement's own error is DuckDB's to say, when it runs
 
 
 def _emit(result, fmt: Format, tablefmt: str, limit: int | None) -> None:
@@ -441,12 +453,14 @@ def sql(
       forensics sql "select model, count(*) from sessions group by model" -s logs/
       forensics sql 'select count(*) from sessions where model = $m and "timestamp" >= $t::timestamptz' -p m=qwen3.5:latest -p t=2026-11-01 -s logs/
     """
-    import re
-
     if not text.strip():
         raise ParameterError("no SQL given: try sql \"select count(*) from sessions\"")
     params = _parse_params(param)
-    named = set(re.findall(r"\$([A-Za-z_][A-Za-z0-9_]*)", text))
+    named = _sql_parameters(text)
+    positional = sorted(n for n in named if n.isdigit())
+    if positional:
+        raise ParameterError(f"the SQL has positional parameters ({', '.join('$' + n for n in positional)}, or ?): "
+                             "-p binds names only, so write $name and give -p name=VALUE")
     if named - set(params):
         raise ParameterError(f"the SQL uses {', '.join('$' + n for n in sorted(named - set(params)))}: "
                              "give each with -p NAME=VALUE")

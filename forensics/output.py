@@ -124,7 +124,9 @@ def to_table(columns, rows, *, tablefmt="simple", width: int | None = None, **_)
     if not rows:
         return "(no rows)\n"
     numeric = _numeric(columns, rows)
-    rate = [n and bool(_RATE_RE.search(c)) for c, n in zip(columns, numeric)]
+    # Only a column whose every value is a proportion: a `pct` of 45 or a `rate` per minute is not one.
+    rate = [n and bool(_RATE_RE.search(c)) and all(0 <= v <= 1 for r in rows if (v := r[i]) is not None)
+            for i, (c, n) in enumerate(zip(columns, numeric))]
     text = [[f"{float(v) * 100:.1f}%" if rate[i] and v is not None else cell(v) for i, v in enumerate(r)]
             for r in rows]
     width = width or shutil.get_terminal_size((100, 24)).columns
@@ -160,8 +162,19 @@ def _caps(headers, text, fixed, width: int) -> list[int | None]:
     return [cap if i in cuttable and widths[i] > cap else None for i in range(len(widths))]
 
 
+# What escape() writes for one character: a cut keeps it whole or leaves it out.
+_ESCAPED = re.compile(r"\\x[0-9a-f]{2}|\\u[0-9a-f]{4}|\\[nrt]|.", re.S)
+
+
 def _cut(text: str, cap: int | None) -> str:
-    return text if cap is None or len(text) <= cap else text[:cap - 1] + "…"
+    if cap is None or len(text) <= cap:
+        return text
+    kept = 0
+    for m in _ESCAPED.finditer(text):
+        if m.end() > cap - 1:
+            break
+        kept = m.end()
+    return text[:kept] + "…"
 
 
 def md_text(text: str) -> str:

@@ -1,0 +1,93 @@
+"""Attacks on --engine spark: data and DuckDB constructs that would make the engines disagree.
+
+Each construct must give DuckDB's answer on Spark or an error naming it, never another answer.
+One local Spark for the module, over a store of rows meant to separate the engines.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import session, write_jsonl
+
+pytestmark = pytest.mark.spark
+
+
+@pytest.fixture(scope="module")
+def engines(tmp_path_factory):
+    """(DuckDB store, Spark store) over one store folder holding errors RE2 and Java read apart."""
+    pytest.importorskip("pyspark")
+    import forensics
+    from forensics.catalog import load_catalog
+    from forensics.ingest import ingest
+    from forensics.spark import SparkStore
+
+    base = tmp_path_factory.mktemp("spark-attack")
+    errs = session("errs", verdict="max_iter_exhausted", attempts=["validation_failed"] * 3, model="m-e",
+                   ts="2026-11-04T09:00:00Z")
+    errs["attempts"][0]["error"] = "bad 3ü4 and ü7 W-12 12"
+    errs["attempts"][1]["error"] = "x_12 ½ 12.5 é9é"
+    logs = write_jsonl(base / "logs" / "sessions.jsonl", [errs, session("s-1", ts="2026-11-04T10:00:00.5Z")])
+    store = base / "store"
+    ingest(store, sessions=[str(logs)], replay_runs=[])
+    spark = SparkStore(store, load_catalog([]), master="local[2]")
+    duck = forensics.connect(store=store)
+    yield duck, spark
+    duck.close()
+    spark.close()
+
+
+def test_fold_error_reads_a_number_beside_a_unicode_letter_as_re2_does(engines):
+    duck, spark = engines
+    sql = "select error, fold_error(error) from attempts where session_id = 'errs' order by error"
+    assert spark.execute(sql).rows == duck.execute(sql).rows
+    assert sorted(spark.query("top_rejection_errors").rows) == sorted(duck.query("top_rejection_errors").rows)
+
+
+# Each gives DuckDB's answer on Spark, or an error: never another answer.
+CONSTRUCTS = [
+    "select [1, 2, 3][-1] as a, [1, 2, 3][0] as b, [1, 2, 3][4] as c, [1, 2, 3][-4] as d",
+    "select list_transform(attempts, lambda a: a.iteration)[-1] as last from sessions where session_id = 'errs'",
+    "select [1, 2, 3][2:3] as a",
+    "select 'hello'[2:3] as a",
+    "select regexp_replace('aaa', 'a', 'b') as a",
+    "select regexp_replace('aaa', 'a', '$0', 'g') as a",
+    "select regexp_matches('3ü4', '\\b4') as a, regexp_replace('a1 ü2', '\\b[0-9]', 'N', 'g') as b",
+    "select substring('hello', 0, 2) as a",
+    "select substring('hello', 3, -1) as a",
+    "select substring(session_id, length(session_id) - 4, 2) as a from sessions order by 1",
+    "select substring('hello', length('hello') - 5, 2) as a",
+    "select 2.5::int as a, (-1.5)::int as b",
+    "select (duration_ms / 3)::int as a from sessions order by 1",
+    "select 7.5 // 2 as a",
+    "select epoch(\"timestamp\") as a from sessions order by 1",
+    "select strftime(timestamp '2026-01-01 13:04:05', '%j') as a",
+    "select strftime(timestamp '2026-01-01 13:04:05', '%Y%% at %H') as a",
+    "select strftime(timestamp '2026-01-01 13:04:05', '%u %w %U %W %z') as a",
+    "select strftime(timestamp '2026-01-01 13:04:05', '%Y-%m-%d %H:%M:%S|%j') as a",
+]
+
+
+@pytest.mark.parametrize("sql", CONSTRUCTS)
+def test_a_construct_gives_duckdb_s_answer_or_an_error(engines, sql):
+    from forensics.errors import ForensicsError
+
+    duck, spark = engines
+    ours = duck.execute(sql)
+    try:
+        theirs = spark.execute(sql)
+    except ForensicsError as exc:
+        assert "cannot run on Spark" in str(exc) or "failed on Spark" in str(exc)
+        return
+    assert theirs.rows == ours.rows, sql
+
+
+def test_an_unportable_construct_is_named(engines):
+    from forensics.sparksql import NotPortable, to_spark
+
+    for sql, named in (("select regexp_replace(s, 'a', 'b') from t", "regexp_replace"),
+                       ("select s[2:3] from t", "slice"), ("select substring(s, 0, 2) from t", "SUBSTRING"),
+                       ("select (a / 2)::int from t", "CAST"), ("select strftime(ts, '%u') from t", "%u"),
+                       ("select x // 2.5 from t", "//")):
+        with pytest.raises(NotPortable, match=named):
+            to_spark(sql)
