@@ -56,20 +56,25 @@ def _odd_rows():
 def engines(tmp_path_factory):
     """(DuckDB store, Spark store) over one store folder built from generated and odd logs."""
     pytest.importorskip("pyspark")
-    import forensics
-    from forensics.catalog import load_catalog
-    from forensics.ingest import ingest
     from forensics.sample import generate
-    from forensics.spark import SparkStore
 
     base = tmp_path_factory.mktemp("spark")
     generate(base / "gen", sessions=4000, seed=17)
     odd = write_jsonl(base / "odd" / "sessions.jsonl", _odd_rows())
     odd_replay = write_jsonl(base / "odd" / "replay_runs.jsonl",
                              [replay("many-files", 3, ts="2026-11-05T03:00:00Z"), replay("many-files", 0)])
-    store = base / "store"
-    ingest(store, sessions=[str(base / "gen" / "sessions.jsonl"), str(odd)],
-           replay_runs=[str(base / "gen" / "replay_runs.jsonl"), str(odd_replay)])
+    yield from both_engines(base / "store", sessions=[str(base / "gen" / "sessions.jsonl"), str(odd)],
+                            replay_runs=[str(base / "gen" / "replay_runs.jsonl"), str(odd_replay)])
+
+
+def both_engines(store, *, sessions, replay_runs):
+    """Ingest into a new store; yield (DuckDB store, Spark store) over it, then close both."""
+    import forensics
+    from forensics.catalog import load_catalog
+    from forensics.ingest import ingest
+    from forensics.spark import SparkStore
+
+    ingest(store, sessions=sessions, replay_runs=replay_runs)
     spark = SparkStore(store, load_catalog([]), master="local[2]")
     duck = forensics.connect(store=store)
     yield duck, spark

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from .test_spark import both_engines
 from .conftest import session, write_jsonl
 
 pytestmark = pytest.mark.spark
@@ -17,24 +18,13 @@ pytestmark = pytest.mark.spark
 def engines(tmp_path_factory):
     """(DuckDB store, Spark store) over one store folder holding errors RE2 and Java read apart."""
     pytest.importorskip("pyspark")
-    import forensics
-    from forensics.catalog import load_catalog
-    from forensics.ingest import ingest
-    from forensics.spark import SparkStore
-
     base = tmp_path_factory.mktemp("spark-attack")
     errs = session("errs", verdict="max_iter_exhausted", attempts=["validation_failed"] * 3, model="m-e",
                    ts="2026-11-04T09:00:00Z")
     errs["attempts"][0]["error"] = "bad 3ü4 and ü7 W-12 12"
     errs["attempts"][1]["error"] = "x_12 ½ 12.5 é9é"
     logs = write_jsonl(base / "logs" / "sessions.jsonl", [errs, session("s-1", ts="2026-11-04T10:00:00.5Z")])
-    store = base / "store"
-    ingest(store, sessions=[str(logs)], replay_runs=[])
-    spark = SparkStore(store, load_catalog([]), master="local[2]")
-    duck = forensics.connect(store=store)
-    yield duck, spark
-    duck.close()
-    spark.close()
+    yield from both_engines(base / "store", sessions=[str(logs)], replay_runs=[])
 
 
 def test_fold_error_reads_a_number_beside_a_unicode_letter_as_re2_does(engines):
