@@ -13,6 +13,7 @@ from .cli import (app, ConfigOpt, Engine, EngineOpt, Format, FormatOpt, handle_e
                   QueriesOpt, ReplayOpt, SessionsOpt, SinceOpt, SparkMasterOpt, SparkRemoteOpt,
                   StoreOpt, TablefmtOpt, UntilOpt, _emit, _err, _open_engine, _open_store,
                   _parse_params, _sql_parameters, _warn_unreadable)
+from .export import EXPORT_FORMATS, VIEWS
 from .errors import ParameterError
 from .output import escape
 
@@ -164,16 +165,9 @@ def sql(
     _emit(result, fmt, tablefmt, limit)
 
 
-class ExportFormat(str, Enum):
-    parquet = "parquet"
-    csv = "csv"
-    jsonl = "jsonl"
-
-
-class ExportView(str, Enum):
-    sessions = "sessions"
-    attempts = "attempts"
-    replay_runs = "replay_runs"
+# The choices are the library's own: a format or view added there is offered here.
+ExportFormat = Enum("ExportFormat", {k: k for k in EXPORT_FORMATS}, type=str)
+ExportView = Enum("ExportView", {k: k for k in VIEWS}, type=str)
 
 
 @app.command()
