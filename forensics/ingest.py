@@ -207,7 +207,17 @@ def _ingest(root: Path, manifest: Manifest) -> IngestReport:
 
                 written, scans = [], ScanReport([])
                 break
-            written, scans = _write_batch(root, lake, batch, tmp)
+            try:
+                written, scans = _write_batch(root, lake, batch, tmp)
+            except _ReadFailed as failed:
+                # DuckDB read past the planned end of a file that grew meanwhile, into a line
+                # still being written: the same case as a grown file, noticed sooner.
+                grown = {p for p, s in before.items() if _stamp(p) != s}
+                if not grown:
+                    raise failed.__cause__ from None
+                remove_folder(tmp)
+                copy |= grown
+                continue
             grown = {p for p, s in before.items() if _stamp(p) != s}
             if not grown:
                 break
@@ -232,12 +242,27 @@ def _stamp(path: str):
 
 def _write_batch(root: Path, lake, batch: int, tmp: Path):
     """Read the tails (every line checked) and write them as this batch's Parquet files."""
+    import duckdb
+
+    written: list[dict] = []
+    try:
+        return _write_streams(root, lake, batch, tmp, written)
+    except duckdb.Error as exc:
+        _remove(root, written)  # this batch's files placed so far: never committed
+        raise _ReadFailed() from exc
+
+
+class _ReadFailed(Exception):
+    """DuckDB refused what it read of a tail (the cause); the batch's placed files are removed."""
+
+
+def _write_streams(root: Path, lake, batch: int, tmp: Path, written: list[dict]):
+    """Each stream's tails to Parquet by day, placed in the store; `written` lists what was placed."""
     from .sources import Sources
     from .store import Store
 
     from .storeview import tail_report
 
-    written: list[dict] = []
     with Store(Sources(), lake=lake) as st:
         scans = tail_report(st.reader.checked, lake)
         con = st.con

@@ -298,3 +298,35 @@ def test_a_large_file_read_in_pieces_is_named_and_numbered_as_one(tmp_path, monk
     append(log, rows(3, 30))
     assert ingest(st).rows["sessions"] == 3
     assert same_as_cold(st, [log]) == (33, 33)
+
+
+def test_a_line_torn_while_a_file_is_read_in_place_is_read_again_from_a_copy(tmp_path, monkeypatch):
+    """DuckDB reads a whole file in place to its end: a writer mid-line there must not fail the ingest."""
+    import duckdb
+
+    import forensics.ingest as ingest_module
+
+    log = write_jsonl(tmp_path / "s.jsonl", [session(f"s-{i}") for i in range(5)])
+    real = ingest_module._write_streams
+    seen = []
+
+    def torn_on_first_read(root, lake, batch, tmp, written):
+        seen.append([t.direct for t in lake.tails])
+        if len(seen) == 1:
+            with open(log, "ab") as fh:  # a writer's line, half written when DuckDB got there
+                fh.write(b'{"schema": "session.iterate.v1", "session_id": "tor')
+            raise duckdb.InvalidInputException("Malformed JSON: unexpected end of data")
+        return real(root, lake, batch, tmp, written)
+
+    monkeypatch.setattr(ingest_module, "_write_streams", torn_on_first_read)
+    report = ingest(tmp_path / "st", sessions=str(log))
+    assert seen == [[True], [False]] and report.rows["sessions"] == 5
+    with forensics.connect(store=tmp_path / "st") as st:
+        assert st.execute("select count(*) from sessions").rows == [(5,)]
+    # a refusal with no file changed is not hidden
+    monkeypatch.setattr(ingest_module, "_write_streams",
+                        lambda *a: (_ for _ in ()).throw(duckdb.InvalidInputException("broken")))
+    with open(log, "ab") as fh:
+        fh.write(b'n"}\n')
+    with pytest.raises(duckdb.InvalidInputException):
+        ingest(tmp_path / "st")
