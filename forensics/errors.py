@@ -5,6 +5,12 @@ class ForensicsError(Exception):
     """A problem the user can fix: a missing source, a bad parameter, an unknown query."""
 
 
+def first_line(exc: BaseException) -> str:
+    """An exception's message reduced to its first line (DuckDB's and Spark's run to many), or its type."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
 class SourceError(ForensicsError):
     """A log source that does not exist or matches nothing."""
 

@@ -17,6 +17,8 @@ blinds the others.
 
 from __future__ import annotations
 
+from .errors import first_line
+
 import json
 import os
 import re
@@ -267,7 +269,7 @@ class LogReader:
                             found.update({path: self._flag_sized(stream, copy)[copy]})
                         except duckdb.Error as again:
                             scans[path].read_from = None
-                            scans[path].error = _first_line(again)
+                            scans[path].error = first_line(again)
         for path, (count, flagged) in found.items():
             scan = scans[path]
             self._judge(stream, scan, dict(flagged), repairs)
@@ -372,7 +374,7 @@ class LogReader:
         comment, zero padding after the stream): those are read whole from the copy. A file
         cut short is read up to the break, and its lost tail counted.
         """
-        scan.error = _first_line(exc)
+        scan.error = first_line(exc)
         if not path.endswith((".gz", ".zst")):
             return None
         copy = self._private() / f"salvaged-{len(self._refs)}-{Path(path).name}.jsonl"
@@ -384,7 +386,7 @@ class LogReader:
                         out.write(line)
                         kept += 1
             except Exception as broke:  # what each decompressor raises differs; all mean "cut short"
-                scan.error = f"compressed file cut short after {kept} line(s): {_first_line(broke)}"
+                scan.error = f"compressed file cut short after {kept} line(s): {first_line(broke)}"
                 scan.unreadable["truncated_compressed"] += 1
                 scan.bad_lines.append((0, kept + 1, "truncated_compressed"))
             else:
@@ -442,10 +444,6 @@ class LogReader:
             self._tmp.cleanup()
             self._tmp = None
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 def _unopenable(path: str) -> str | None:

@@ -15,7 +15,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .errors import ForensicsError
+from .errors import first_line, ForensicsError
 from .sparksql import define_functions, to_spark
 
 # The store's provenance columns, and the day folder Spark may read as a column: not in the views.
@@ -65,7 +65,7 @@ def spark_session(master: str | None = None, remote: str | None = None):
             warnings.simplefilter("ignore", FutureWarning)
             session = builder.getOrCreate()
     except Exception as exc:  # no Java, a master that does not answer: one clear line
-        raise ForensicsError(f"could not start Spark: {_first_line(exc)}") from exc
+        raise ForensicsError(f"could not start Spark: {first_line(exc)}") from exc
     if not remote:
         # Spark logs every failed statement with its stack; forensics says it in one line.
         session.sparkContext.setLogLevel("OFF")
@@ -206,7 +206,7 @@ class SparkStore:
         except Exception as exc:
             if isinstance(exc, ForensicsError):
                 raise
-            raise ForensicsError(f"{name} failed on Spark: {_first_line(exc)}") from exc
+            raise ForensicsError(f"{name} failed on Spark: {first_line(exc)}") from exc
         return Result(columns, rows, ["JSON" if c in _JSON_COLUMNS else "" for c in columns])
 
     def query(self, name: str, params: dict[str, Any] | None = None):
@@ -301,7 +301,7 @@ def _manifest(session, root: str):
     try:
         text = session.read.text(f"{root}/{NAME}", wholetext=True).collect()[0][0]
     except Exception as exc:
-        raise StoreError(f"store {root}: cannot read {NAME} through Spark: {_first_line(exc)}") from exc
+        raise StoreError(f"store {root}: cannot read {NAME} through Spark: {first_line(exc)}") from exc
     manifest = parse(text, root)
     return manifest, current_names(manifest.checkpoints)
 
@@ -388,7 +388,3 @@ def _json(column: str, value: Any) -> Any:
             return value
     return value
 
-
-def _first_line(exc: BaseException) -> str:
-    lines = [x for x in str(exc).strip().splitlines() if x.strip()]
-    return lines[0] if lines else type(exc).__name__

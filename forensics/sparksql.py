@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from .errors import UsageError
+from .errors import first_line, UsageError
 
 # The same definitions as the DuckDB macros, measure for measure (tests/test_spark.py holds
 # every built-in query to DuckDB's result on the same store).
@@ -79,9 +79,9 @@ def to_spark(sql: str, *, name: str = "statement") -> str:
             raise NotPortable(f"{name}: Spark runs one statement at a time, got {len(trees)}")
         return _rewrite(trees[0], name).sql(dialect="spark", unsupported_level=ErrorLevel.RAISE)
     except UnsupportedError as exc:
-        raise NotPortable(f"{name} cannot run on Spark: {_first_line(exc)}") from exc
+        raise NotPortable(f"{name} cannot run on Spark: {first_line(exc)}") from exc
     except ParseError as exc:
-        raise NotPortable(f"{name} cannot be translated for Spark: {_first_line(exc)}") from exc
+        raise NotPortable(f"{name} cannot be translated for Spark: {first_line(exc)}") from exc
 
 
 def _rewrite(tree, name: str):
@@ -289,7 +289,3 @@ def _fractional(node) -> bool:
         return any(_fractional(c) for c in node.iter_expressions())
     return False
 
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from .catalog import Catalog, load_catalog
 from .columns import ATTEMPTS_VIEW, READ_MACROS, replay_typed_select, replay_typed_spec, is_row_sql
-from .errors import ColumnNotRead, ForensicsError
+from .errors import ColumnNotRead, first_line, ForensicsError
 from .measures import MACROS as MEASURE_MACROS
 from .lines import FileScan, ScanReport, count_lines, physical_lines
 from .narrow import NOT_READ, columns_read, view_over
@@ -159,9 +159,9 @@ class Store:
                     return fn()
                 except duckdb.Error as again:
                     exc = again
-            raise ForensicsError(f"query failed: {_first_line(exc)}") from None
+            raise ForensicsError(f"query failed: {first_line(exc)}") from None
         except duckdb.Error as exc:
-            raise ForensicsError(f"query failed: {_first_line(exc)}") from None
+            raise ForensicsError(f"query failed: {first_line(exc)}") from None
 
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> "Result":
         """Execute SQL with bound parameters; fetch the whole result, with physical line numbers."""
@@ -467,10 +467,6 @@ def _pandas():
                              "pip install 'forensics[notebook]'") from exc
     return pandas
 
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
 
 
 @dataclass
