@@ -15,7 +15,7 @@ HERE = Path(__file__).resolve().parent
 
 def dataset(sessions: int = 1_000_000) -> Path:
     """Generate (once) ~1M sessions of ~1 KB each with the project's own generator."""
-    from forensics.sample import generate
+    from forensics.sample.logs import generate
 
     out = DATA / f"n{sessions}"
     if not (out / "sessions.jsonl").exists():

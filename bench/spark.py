@@ -34,8 +34,8 @@ def main() -> None:
 
     import forensics
     from forensics.catalog import load_catalog
-    from forensics.ingest import ingest
-    from forensics.spark import SparkStore
+    from forensics.store.ingest import ingest
+    from forensics.spark.engine import SparkStore
 
     logs = dataset(args.sessions)
     store = DATA / f"spark-store-{args.sessions}"

@@ -19,7 +19,7 @@ import tempfile
 import time
 
 from forensics import SessionLogger
-from forensics.writer import encode_line, session_row
+from forensics.write.loggers import encode_line, session_row
 
 ROW = {
     "session_id": "18abbabdc2306a83-c2306aa9", "kind": "fill", "model": "qwen3.5:latest",

@@ -16,16 +16,16 @@ _WRITER_NAMES = {"ReplayLogger", "SessionLogger", "build_session_record", "new_s
 def __getattr__(name: str):
     # Imported on first use, so the command line does not load the writer to run a query.
     if name in _WRITER_NAMES:
-        from . import writer
+        from .write import loggers
 
-        return getattr(writer, name)
+        return getattr(loggers, name)
     raise AttributeError(f"module 'forensics' has no attribute {name!r}")
 
 
 def connect(sessions=None, replay_runs=None, *, config=None, queries_dirs=None, store=None, ingest=False):
     """Open the logs (or a store folder and its sources' tails) as a Store with `sessions`,
     `attempts` and `replay_runs` views (see forensics.store)."""
-    from .store import connect as _connect
+    from .store.connect import connect as _connect
 
     return _connect(sessions, replay_runs, config=config, queries_dirs=queries_dirs, store=store, ingest=ingest)
 

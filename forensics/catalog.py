@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CatalogError, ParameterError, UnknownQueryError
+from .timewindow import parse_time
 
 NAME_RE = re.compile(r"^[a-z0-9_]+$")
 _HEADER_RE = re.compile(r"^--\s*(name|kind|severity|description|param)\s*:\s*(.*)$")
@@ -28,8 +29,6 @@ _PARAM_RE = re.compile(
     r"^(?P<name>[a-z0-9_]+)\s+(?P<type>timestamp|text|int|float|bool)"
     r"(?:\s*=\s*(?P<default>\S+))?\s*(?:--\s*(?P<help>.*))?$")
 _USE_RE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
-_RELATIVE_RE = re.compile(r"^(\d+)\s*(s|m|h|d|w)$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 KINDS = ("report", "alarm")
 SEVERITIES = ("critical", "warn")
 
@@ -39,37 +38,6 @@ def builtin_dir() -> Path:
     here = Path(__file__).resolve().parent
     packaged = here / "queries"
     return packaged if packaged.is_dir() else here.parent / "queries"
-
-
-def parse_age(text: str) -> timedelta:
-    """How long ago a relative age (15m, 2h) or an ISO time is, from now."""
-    now = datetime.now(timezone.utc)
-    return now - parse_time(text, now=now)
-
-
-def parse_time(value: Any, *, now: datetime | None = None) -> datetime:
-    """Parse an ISO date or timestamp, or a relative age like 15m, 24h, 7d, into a UTC datetime."""
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
-    text = str(value).strip()
-    m = _RELATIVE_RE.match(text)
-    if m:
-        now = now or datetime.now(timezone.utc)
-        try:
-            return now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
-        except (OverflowError, ValueError):
-            raise ParameterError(f"not a time: {text!r} reaches past the calendar (year 1 to 9999)") from None
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise ParameterError(
-            f"not a time: {text!r} (try an ISO date 2026-11-01, a timestamp "
-            "2026-11-01T08:00:00Z, or an age like 15m, 24h, 7d)") from None
-    if parsed.tzinfo is None:  # a naive time is taken as UTC, never as local time
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
 
 
 @dataclass

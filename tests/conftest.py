@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from forensics.cli import app
-from forensics.sample import generate
+from forensics.sample.logs import generate
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import duckdb
 
-from forensics.alarm import AlarmOptions, evaluate
-from forensics.report import build_report, render_report, resolve_week
-from forensics.sources import resolve
-from forensics.store import Store
+from forensics.oncall.alarm import AlarmOptions, evaluate
+from forensics.report.weekly import build_report, render_report
+from forensics.timewindow import resolve_week
+from forensics.read.sources import resolve
+from forensics.store.connection import Store
 
 from . import reference as ref
 

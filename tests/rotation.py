@@ -187,7 +187,7 @@ def _ident(path: Path):
 # per row (the writer's guarantee), until the stop file appears or max_rows are written.
 _WRITER = r"""
 import json, os, sys, time
-from forensics.writer import ReplayLogger, SessionLogger
+from forensics.write.loggers import ReplayLogger, SessionLogger
 cfg = json.loads(sys.argv[1])
 def load(p):
     with open(p, encoding="utf-8") as fh:
@@ -227,7 +227,7 @@ print(json.dumps({"tag": tag, "sessions": n, "replay_runs": r, "failed": failed,
 
 def make_templates(out: str | os.PathLike, sessions: int = 300, seed: int = 5) -> tuple[Path, Path]:
     """Realistic rows to append (forensics.sample's): (sessions template, replay template)."""
-    from forensics.sample import generate
+    from forensics.sample.logs import generate
 
     res = generate(Path(out), sessions=sessions, seed=seed, force=True)
     return res.sessions_path, res.replay_runs_path

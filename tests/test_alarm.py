@@ -10,8 +10,8 @@ import duckdb
 import pytest
 from filelock import FileLock
 
-from forensics import alarm as alarm_mod
-from forensics.alarm import AlarmOptions, evaluate, lock_path
+from forensics.oncall import alarm as alarm_mod
+from forensics.oncall.alarm import AlarmOptions, evaluate, lock_path
 
 from .conftest import script_path, session, write_jsonl
 
@@ -102,7 +102,7 @@ def test_could_not_evaluate_is_exit_3(case, cli, clean, tmp_path, monkeypatch):
     elif case == "unexpected":
         def boom(*a, **k):
             raise RuntimeError("disk on fire")
-        monkeypatch.setattr("forensics.store.Store.materialize", boom)
+        monkeypatch.setattr("forensics.store.connection.Store.materialize", boom)
         args += ["-s", clean]
     code, out, err = cli(*args, "--format", "json")
     data = json.loads(out)

@@ -105,8 +105,8 @@ def test_generate_is_deterministic(cli, tmp_path):
 
 
 def test_sample_data_has_what_it_promises(sample_dir):
-    from forensics.sources import resolve
-    from forensics.store import Store
+    from forensics.read.sources import resolve
+    from forensics.store.connection import Store
 
     with Store(resolve(str(sample_dir / "sessions.jsonl"), str(sample_dir / "replay_runs.jsonl"), env={})) as st:
         q = st.execute

@@ -174,7 +174,7 @@ def test_terminal_tables_show_rates_as_percentages_and_fit_the_terminal(cli, log
 # --- build_session_record takes what a caller naturally has ----------------------------------------
 
 def _row(record):
-    from forensics.rows import session_row
+    from forensics.write.rows import session_row
 
     return session_row(record)
 

@@ -11,8 +11,8 @@ import pytest
 
 from forensics.catalog import parse_query
 from forensics.cli import app
-from forensics.sources import resolve
-from forensics.store import Store
+from forensics.read.sources import resolve
+from forensics.store.connection import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = (ROOT / "docs" / "SESSION_LOG.md").read_text(encoding="utf-8")
@@ -34,7 +34,7 @@ def test_there_are_worked_examples():
 
 @pytest.fixture(scope="module")
 def logs_dir(tmp_path_factory, ):
-    from forensics.sample import generate
+    from forensics.sample.logs import generate
 
     d = tmp_path_factory.mktemp("docs")
     generate(d, sessions=700, seed=9)

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from forensics.doctor import INVARIANTS, diagnose
-from forensics.sources import resolve
-from forensics.store import Store
+from forensics.doctor.logs import INVARIANTS, diagnose
+from forensics.read.sources import resolve
+from forensics.store.connection import Store
 
 from .conftest import replay, session, write_jsonl
 

@@ -13,9 +13,9 @@ import pytest
 
 import forensics
 from forensics.cli import app
-from forensics import export as export_module
+from forensics.store import export as export_module
 from forensics.errors import ForensicsError, ParameterError, UsageError
-from forensics.export import EXPORT_FORMATS, VIEWS, export_views
+from forensics.store.export import EXPORT_FORMATS, VIEWS, export_views
 
 from .conftest import replay, session, write_jsonl
 

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 import forensics
-from forensics.ingest import ingest
+from forensics.store.ingest import ingest
 from forensics.errors import ForensicsError
 
 from .conftest import replay, session, write_jsonl
@@ -146,7 +146,7 @@ def test_truncated_and_rewritten_files_are_new_files(tmp_path):
 
 
 def test_an_ingest_killed_before_its_commit_loses_and_duplicates_nothing(tmp_path, monkeypatch):
-    import forensics.ingest as ing
+    import forensics.store.ingest as ing
 
     log, st = tmp_path / "sessions.jsonl", tmp_path / "store"
     write_jsonl(log, rows(10))
@@ -181,7 +181,7 @@ def test_the_store_is_plain_parquet_partitioned_by_utc_day(tmp_path):
 
 
 def test_one_ingest_at_a_time(tmp_path):
-    from forensics.ingest import store_lock
+    from forensics.store.ingest import store_lock
 
     log, st = tmp_path / "sessions.jsonl", tmp_path / "store"
     write_jsonl(log, rows(3))
@@ -233,7 +233,7 @@ def test_alarm_on_a_store_sees_late_rows_and_counts_new_unreadable_lines(tmp_pat
 
 
 def test_a_first_ingest_killed_before_its_commit_is_redone(tmp_path, monkeypatch):
-    import forensics.ingest as ing
+    import forensics.store.ingest as ing
 
     log, st = tmp_path / "sessions.jsonl", tmp_path / "store"
     write_jsonl(log, rows(12))
@@ -251,7 +251,7 @@ def test_a_first_ingest_killed_before_its_commit_is_redone(tmp_path, monkeypatch
 
 
 def test_doctor_names_a_source_not_ingested_and_one_every_ingest_skips(tmp_path, cli):
-    from forensics.storehealth import ingest_health
+    from forensics.doctor.store import ingest_health
 
     d, st = tmp_path / "logs", tmp_path / "store"
     d.mkdir()
@@ -278,7 +278,7 @@ def test_doctor_names_a_source_not_ingested_and_one_every_ingest_skips(tmp_path,
 
 
 def test_a_large_file_read_in_pieces_is_named_and_numbered_as_one(tmp_path, monkeypatch):
-    import forensics.tails as tails
+    import forensics.store.tails as tails
 
     monkeypatch.setattr(tails, "PIECE_BYTES", 2000)  # a handful of rows a piece
     log, st = tmp_path / "sessions.jsonl", tmp_path / "store"
@@ -304,7 +304,7 @@ def test_a_line_torn_while_a_file_is_read_in_place_is_read_again_from_a_copy(tmp
     """DuckDB reads a whole file in place to its end: a writer mid-line there must not fail the ingest."""
     import duckdb
 
-    import forensics.ingest as ingest_module
+    import forensics.store.ingest as ingest_module
 
     log = write_jsonl(tmp_path / "s.jsonl", [session(f"s-{i}") for i in range(5)])
     real = ingest_module._write_streams

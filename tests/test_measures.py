@@ -14,9 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from forensics.report import build_report, newcombe_interval, render_report, resolve_week
-from forensics.sources import resolve
-from forensics.store import Store
+from forensics.report.weekly import build_report, newcombe_interval, render_report
+from forensics.timewindow import resolve_week
+from forensics.read.sources import resolve
+from forensics.store.connection import Store
 
 from . import reference as ref
 from .conftest import session, write_jsonl
@@ -254,7 +255,7 @@ def test_a_real_change_is_newcombes_interval_excluding_zero(tmp_path, prev_shots
 
 def test_the_reports_alarm_section_counts_rows_whose_timestamp_does_not_parse(tmp_path):
     """The issue's case: the report said `ungrounded_accepted: 0` while `forensics alarm` exited 1."""
-    from forensics.alarm import AlarmOptions, evaluate
+    from forensics.oncall.alarm import AlarmOptions, evaluate
 
     data = [session("ok", ts="2026-11-10T10:00:00Z"), session("bad-ts", grounded=False, ts="2026-11-10 at noon"),
             session("unverified", grounded=None, ts="yesterday")]

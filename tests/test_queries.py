@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from forensics.catalog import builtin_dir, load_catalog, parse_query, parse_time
+from forensics.catalog import builtin_dir, load_catalog, parse_query
+from forensics.timewindow import parse_time
 from forensics.errors import CatalogError, ParameterError
-from forensics.sources import resolve
-from forensics.store import Store
+from forensics.read.sources import resolve
+from forensics.store.connection import Store
 
 from .conftest import replay, session, write_jsonl
 
@@ -78,7 +79,7 @@ def mini(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def sample_store(tmp_path_factory):
-    from forensics.sample import generate
+    from forensics.sample.logs import generate
 
     d = tmp_path_factory.mktemp("sample-q")
     generate(d, sessions=600, seed=5)

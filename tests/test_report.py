@@ -8,9 +8,10 @@ from html.parser import HTMLParser
 
 import pytest
 
-from forensics.report import build_report, render_report, resolve_week
-from forensics.sources import resolve
-from forensics.store import Store
+from forensics.report.weekly import build_report, render_report
+from forensics.timewindow import resolve_week
+from forensics.read.sources import resolve
+from forensics.store.connection import Store
 
 from .conftest import session, write_jsonl
 from .test_queries import MINI_REPLAYS, MINI_SESSIONS, wilson

@@ -7,7 +7,7 @@ import gzip
 import pytest
 
 from forensics.errors import SourceError
-from forensics.sources import resolve
+from forensics.read.sources import resolve
 
 from .conftest import session, write_jsonl
 

@@ -56,7 +56,7 @@ def _odd_rows():
 def engines(tmp_path_factory):
     """(DuckDB store, Spark store) over one store folder built from generated and odd logs."""
     pytest.importorskip("pyspark")
-    from forensics.sample import generate
+    from forensics.sample.logs import generate
 
     base = tmp_path_factory.mktemp("spark")
     generate(base / "gen", sessions=4000, seed=17)
@@ -71,8 +71,8 @@ def both_engines(store, *, sessions, replay_runs):
     """Ingest into a new store; yield (DuckDB store, Spark store) over it, then close both."""
     import forensics
     from forensics.catalog import load_catalog
-    from forensics.ingest import ingest
-    from forensics.spark import SparkStore
+    from forensics.store.ingest import ingest
+    from forensics.spark.engine import SparkStore
 
     ingest(store, sessions=sessions, replay_runs=replay_runs)
     spark = SparkStore(store, load_catalog([]), master="local[2]")
@@ -137,7 +137,7 @@ def test_every_built_in_query_gives_duckdb_s_answer_on_spark(engines, name, para
 
 
 def test_the_views_have_the_same_columns_and_types(engines):
-    from forensics.spark import spark_type
+    from forensics.spark.engine import spark_type
 
     duck, spark = engines
     for view in ("sessions", "attempts", "replay_runs"):
@@ -156,7 +156,7 @@ def test_the_views_have_the_same_columns_and_types(engines):
 def test_a_store_at_a_url_is_read_through_spark_s_file_systems(engines):
     """A URL (here file://, as s3a:// or hdfs:// would be) is read by Spark itself, manifest included."""
     from forensics.catalog import load_catalog
-    from forensics.spark import SparkStore
+    from forensics.spark.engine import SparkStore
 
     duck, spark = engines
     url = SparkStore(f"file://{spark.root}", load_catalog([]), session=spark.session)

@@ -73,7 +73,7 @@ def test_a_construct_gives_duckdb_s_answer_or_an_error(engines, sql):
 
 
 def test_an_unportable_construct_is_named(engines):
-    from forensics.sparksql import NotPortable, to_spark
+    from forensics.spark.translate import NotPortable, to_spark
 
     for sql, named in (("select regexp_replace(s, 'a', 'b') from t", "regexp_replace"),
                        ("select s[2:3] from t", "slice"), ("select substring(s, 0, 2) from t", "SUBSTRING"),

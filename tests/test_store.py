@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as hst
 
 from forensics.errors import ForensicsError
-from forensics.sources import resolve
-from forensics.store import Store
+from forensics.read.sources import resolve
+from forensics.store.connection import Store
 
 from .conftest import replay, session, write_jsonl
 

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 import pytest
 
 import forensics
-from forensics.ingest import ingest
+from forensics.store.ingest import ingest
 
 from .conftest import replay, session, write_jsonl
 
@@ -142,7 +142,7 @@ def test_ingest_with_another_source_says_the_old_one_is_dropped(tmp_path, cli):
 
 
 def test_alarm_pruning_keeps_rows_past_year_9999(tmp_path):
-    from forensics.alarm import AlarmOptions, evaluate
+    from forensics.oncall.alarm import AlarmOptions, evaluate
 
     log, st = tmp_path / "sessions.jsonl", tmp_path / "store"
     write_jsonl(log, [session("far", ts="9999-12-31T23:30:00-12:00", grounded=False)])

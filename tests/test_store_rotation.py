@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 import forensics
-from forensics.ingest import ingest
+from forensics.store.ingest import ingest
 
 from .rotation import (SKIPPED_QUERIES, Logrotate, Writers, child_env, diff_summary, ids_on_disk,
                        keep_before_rotation, log_files, make_templates, named_results, needs_logrotate,
@@ -443,7 +443,7 @@ def _ingest_command(store, sessions=None, replay_runs=None) -> list[str]:
         if replay_runs:
             cmd += ["-r", str(replay_runs)]
         return cmd
-    code = ("import sys; from forensics.ingest import ingest; "
+    code = ("import sys; from forensics.store.ingest import ingest; "
             "r = ingest(sys.argv[1], sys.argv[2] or None, sys.argv[3] or None); print(r.as_dict()['rows'])")
     return [sys.executable, "-c", code, str(store), str(sessions or ""), str(replay_runs or "")]
 
@@ -462,7 +462,7 @@ def _HAS_CLI_INGEST() -> bool:
 @pytest.fixture(scope="module")
 def big_logs(tmp_path_factory):
     """Generated logs big enough that one ingest takes about a second."""
-    from forensics.sample import generate
+    from forensics.sample.logs import generate
 
     out = tmp_path_factory.mktemp("big")
     generate(out, sessions=20000, seed=13)
@@ -599,7 +599,7 @@ out.write(json.dumps({"held_at_open": held_counts}) + "\n")
 
 
 def test_reader_always_sees_one_committed_state_while_ingest_commits(tmp_path, templates):
-    from forensics.writer import ReplayLogger, SessionLogger
+    from forensics.write.loggers import ReplayLogger, SessionLogger
 
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -686,7 +686,7 @@ def test_writers_append_while_ingest_reads(tmp_path, templates):
 @pytest.mark.slow  # every query at every step: the default suite keeps under five minutes
 def test_every_query_in_queries_dir_agrees_with_a_cold_read_as_the_logs_grow(tmp_path):
     from forensics.catalog import builtin_dir
-    from forensics.sample import generate
+    from forensics.sample.logs import generate
 
     full = tmp_path / "full"
     generate(full, sessions=800, seed=21)

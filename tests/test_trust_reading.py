@@ -12,9 +12,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from forensics.alarm import AlarmOptions, evaluate
-from forensics.sources import resolve
-from forensics.store import Store
+from forensics.oncall.alarm import AlarmOptions, evaluate
+from forensics.read.sources import resolve
+from forensics.store.connection import Store
 
 from .conftest import replay, script_path, session, write_jsonl
 
@@ -157,18 +157,18 @@ def test_the_mixed_hostile_file_through_cron(tmp_path):
 
 
 def test_a_file_that_cannot_be_read_is_named_and_the_others_are_evaluated(cli, tmp_path, monkeypatch):
-    import forensics.sources
+    import forensics.read.sources
 
     good = write_jsonl(tmp_path / "a.jsonl", [session("V-1", grounded=False, ts=fresh())])
     gone = write_jsonl(tmp_path / "c.jsonl", [session("c", ts=fresh())])
-    real = forensics.sources.resolve
+    real = forensics.read.sources.resolve
 
     def rotated_away_after_listing(*args, **kwargs):
         src = real(*args, **kwargs)
         gone.unlink(missing_ok=True)
         return src
 
-    monkeypatch.setattr(forensics.sources, "resolve", rotated_away_after_listing)
+    monkeypatch.setattr(forensics.read.sources, "resolve", rotated_away_after_listing)
     outcome = alarm(good, gone)
     assert outcome.exit_code == 1 and [v["session_id"] for v in outcome.violations] == ["V-1"]
     assert any("c.jsonl" in p and "cannot be opened" in p for p in outcome.problems)

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from forensics import ReplayLogger, SessionLogger, build_session_record, new_session_id
-from forensics.writer import encode_line, session_row, utc_timestamp
+from forensics.write.loggers import encode_line, session_row, utc_timestamp
 
 from .conftest import PARITY
 

@@ -21,7 +21,7 @@ import weakref
 import pytest
 
 from forensics import SessionLogger
-from forensics.writer import MAX_ATTEMPTS, MAX_DEPTH, MAX_NODES
+from forensics.write.loggers import MAX_ATTEMPTS, MAX_DEPTH, MAX_NODES
 
 
 def run_child(code: str, *args: str, timeout: float = 120) -> dict:

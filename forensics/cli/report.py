@@ -1,0 +1,67 @@
+"""`report`: the weekly per-model success report."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .common import err, handle_errors, open_engine, warn_unreadable
+from .options import ConfigOpt, Engine, EngineOpt, IngestOpt, QueriesOpt, ReplayOpt, ReportFormat, SessionsOpt, SparkMasterOpt, SparkRemoteOpt, StoreOpt
+from .root import app
+from ..errors import ParameterError
+
+@app.command()
+@handle_errors
+def report(
+    sessions: SessionsOpt = None,
+    replay_runs: ReplayOpt = None,
+    config: ConfigOpt = None,
+    queries_dir: QueriesOpt = None,
+    week: Annotated[Optional[str], typer.Option(help="ISO week in UTC, e.g. 2026-W46.")] = None,
+    last_week: Annotated[bool, typer.Option("--last-week", help="The last complete ISO week (the default).")] = False,
+    fmt: Annotated[ReportFormat, typer.Option("--format", "-f", help="markdown or standalone html.")] = ReportFormat.markdown,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write here instead of stdout.")] = None,
+    trend_weeks: Annotated[int, typer.Option(min=2, max=52, help="Weeks in the first-shot trend.")] = 8,
+    store: StoreOpt = None,
+    ingest: IngestOpt = False,
+    state: Annotated[Optional[Path], typer.Option(
+        "--state", metavar="FILE", help="The alarm's memory (`alarm --state`), for the week's incidents; "
+        "a store has its own.")] = None,
+    engine: EngineOpt = Engine.duckdb,
+    spark_master: SparkMasterOpt = None,
+    spark_remote: SparkRemoteOpt = None,
+) -> None:
+    """The weekly per-model success report, in markdown or standalone HTML.
+
+    With the alarm's memory (a store, or --state) it lists the week's incidents and how
+    long each went unacknowledged.
+
+    \b
+    Examples:
+      forensics report -s logs/ -r logs/replay_runs.jsonl            # last week, markdown
+      forensics report -s logs/ --week 2026-W45 --format html --out week45.html
+    """
+    from ..report.weekly import build_report, render_report
+    from ..timewindow import resolve_week
+
+    if week and last_week:
+        raise ParameterError("give --week or --last-week, not both")
+    from ..oncall.memory import Memory
+
+    with open_engine(engine, sessions, replay_runs, config, queries_dir, store, ingest,
+                      spark_master, spark_remote) as store:
+        memory = Memory.of_file(state) if state else None
+        if memory is None and engine is Engine.spark and store.local is not None:
+            memory = Memory.of_store(store.local)
+        data = build_report(store, resolve_week(week), trend_weeks=trend_weeks, memory=memory)
+        if engine is Engine.duckdb:
+            warn_unreadable(store, ["replay_runs"])
+    text = render_report(data, fmt.value)
+    if out:
+        out.write_text(text, encoding="utf-8")
+        err(f"wrote {fmt.value} report for {data['week']} to {out}")
+    else:
+        sys.stdout.write(text)

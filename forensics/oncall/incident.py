@@ -1,0 +1,158 @@
+"""`forensics incident SESSION_ID`: everything about one coordinator session, for the person holding the pager."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+from ..errors import ForensicsError
+from ..output import escape, plain
+
+INCIDENT_FORMATS = ("markdown", "html", "json")
+
+_CALLS = """select *
+from sessions
+where session_id = $session_id
+order by "timestamp" nulls last, source_file, line"""
+
+_REPLAYS = """select *
+from replay_runs
+where session_id = $session_id
+order by "timestamp" nulls last, source_file, line"""
+
+# The same model's calls just before the session's first call and just after its last:
+# one bad call, or a streak?
+_AROUND = """with mine as (
+    select
+        min("timestamp") as first_at,
+        max("timestamp") as last_at
+    from sessions
+    where session_id = $session_id
+        and model is not distinct from $model
+),
+around as (
+    select
+        s.session_id,
+        s."timestamp",
+        s.final_verdict,
+        s.grounded_in_roster,
+        s.iterations,
+        s.daemon,
+        s.source_file,
+        s.line,
+        case when s."timestamp" < m.first_at then 'before' else 'after' end as side,
+        row_number() over (
+            partition by s."timestamp" < m.first_at
+            order by abs(epoch(s."timestamp") - epoch(case when s."timestamp" < m.first_at
+                                                           then m.first_at else m.last_at end))
+        ) as distance
+    from sessions as s, mine as m
+    where s.model is not distinct from $model
+        and s.session_id is distinct from $session_id
+        and (s."timestamp" < m.first_at or s."timestamp" > m.last_at)
+)
+select
+    side,
+    session_id,
+    "timestamp",
+    final_verdict,
+    grounded_in_roster,
+    iterations,
+    daemon,
+    source_file,
+    line
+from around
+where distance <= $n
+order by "timestamp", source_file, line"""
+
+
+def build_incident(store, session_id: str, *, memory=None, around: int = 5,
+                   now: datetime | None = None) -> dict:
+    """One session's calls, attempts, replay runs, alarm verdicts and its model's neighbouring calls."""
+    params = {"session_id": session_id}
+    calls = store.execute(_CALLS, params).records()
+    replays = store.execute(_REPLAYS, params).records()
+    if not calls and not replays:
+        raise ForensicsError(f"no call and no replay run has session_id {escape(repr(session_id))} in the logs read")
+    attempts: dict[tuple, list[dict]] = {}
+    for a in store.query("session_attempts", params).records():
+        attempts.setdefault((a["source_file"], a["line"]), []).append(
+            {k: a[k] for k in ("iteration", "position", "verdict_kind", "error", "span_id")})
+    for c in calls:
+        c["attempts_in_order"] = attempts.get((c["source_file"], c["line"]), [])
+        if isinstance(c.get("artifact"), str):
+            c["artifact"] = json.loads(c["artifact"])
+    neighbours = {}
+    for model in dict.fromkeys(c.get("model") for c in calls):
+        neighbours[model] = store.execute(_AROUND, {**params, "model": model, "n": around}).records()
+    return plain({
+        "session_id": session_id,
+        "generated_at": now or datetime.now(timezone.utc),
+        "calls": calls,
+        "replay_runs": replays,
+        "alarms": _alarm_verdicts(store, session_id, memory),
+        "around": [{"model": m, "calls": rows} for m, rows in neighbours.items()],
+        "around_n": around,
+    })
+
+
+def _alarm_verdicts(store, session_id: str, memory) -> list[dict]:
+    """Each alarm query's rows for this session, with what the alarm's memory says of them."""
+    from .memory import identity
+
+    remembered = {}
+    if memory is not None:
+        remembered = {k: i for k, i in memory.load()["incidents"].items() if i.get("session_id") == session_id}
+    out = []
+    for q in store.catalog.alarms():
+        # A user's alarm may aggregate and name no session: it has no verdict on this one.
+        if "session_id" not in store.execute(f"select *\nfrom (\n{q.sql}\n)\nlimit 0", q.bind({})).columns:
+            continue
+        rows = store.execute(f"select *\nfrom (\n{q.sql}\n)\nwhere session_id = $session_id",
+                             {**q.bind({}), "session_id": session_id}).records()
+        for r in rows:
+            key = identity(q.name, r)
+            inc = remembered.pop(key, None)
+            out.append({"alarm": q.name, "severity": q.severity, "source_file": r.get("source_file"),
+                        "line": r.get("line"), "timestamp": r.get("timestamp"),
+                        "state": (inc or {}).get("state", "not notified" if memory is not None else "no memory"),
+                        **{k: (inc or {}).get(k) for k in ("first_seen", "last_notified", "acknowledged_at",
+                                                           "acknowledged_by", "note")}})
+    for key, inc in remembered.items():  # remembered, but its row no longer violates (or is gone)
+        out.append({"alarm": inc.get("alarm"), "severity": inc.get("severity"),
+                    **{k: (inc.get("row") or {}).get(k) for k in ("source_file", "line", "timestamp")},
+                    "state": f"{inc.get('state')} (no longer found)",
+                    **{k: inc.get(k) for k in ("first_seen", "last_notified", "acknowledged_at",
+                                               "acknowledged_by", "note")}})
+    return out
+
+
+def render_incident(data: dict, fmt: str = "markdown") -> str:
+    """The incident as markdown, standalone HTML or one JSON object."""
+    if fmt == "json":
+        return json.dumps(data, ensure_ascii=False, indent=2)
+    name = {"markdown": "incident.md.j2", "html": "incident.html.j2"}.get(fmt)
+    if name is None:
+        raise ForensicsError(f"unknown incident format {fmt!r}; try one of: {', '.join(INCIDENT_FORMATS)}")
+    from ..pages import environment
+
+    env = environment()
+    env.filters.update(block=_block, pretty=_pretty, esc=lambda v: escape(str(v)) if v is not None else "")
+    return env.get_template(name).render(**data)
+
+
+def _pretty(value: Any) -> str:
+    """A structure as indented JSON (for an artifact or a retrieval)."""
+    if value is None:
+        return ""
+    return json.dumps(value, ensure_ascii=False, indent=2) if not isinstance(value, str) else value
+
+
+def _block(value: Any, lang: str = "") -> str:
+    """Untrusted text as a markdown code block whose fence no run of backticks in it can close."""
+    text = "\n".join(escape(line) for line in _pretty(value).split("\n"))
+    longest = max((len(run) for run in re.findall(r"`{3,}", text)), default=2)
+    fence = "`" * (longest + 1)
+    return f"{fence}{lang}\n{text}\n{fence}"

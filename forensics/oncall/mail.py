@@ -1,0 +1,86 @@
+"""The alarm's text, as cron mails it: the summary first, a capped list, one command per incident."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ..output import escape, iso_utc
+
+_ORDER = {"critical": 0, "warn": 1}
+
+
+def render_text(outcome, *, verbose: bool = False, max_rows: int = 20) -> str:
+    """The cron mail: '' when nothing changed (clean, or only rows already notified), else the summary first."""
+    rows = outcome.violations + outcome.warnings
+    new = [v for v in rows if v["state"] == "new"]
+    lines = []
+    if outcome.status == "error":
+        what = "usage error" if outcome.exit_code == 2 else "could not evaluate"
+        lines.append(f"forensics alarm: {what}: {escape(outcome.reason or '')}")
+        # A run that could not evaluate may still have recorded rows as said (a new warning):
+        # the next run is silent about them, so this one says them.
+        if not (new or outcome.reminders or outcome.resolved):
+            return lines[0]
+    elif not (new or outcome.reminders or outcome.resolved or verbose):
+        return ""
+    n = outcome.summary
+    head = "ALARM" if outcome.exit_code == 1 else ("WARNING" if n["new_warnings"] else "CLEAN")
+    lines.append(f"{head}: {n['new_critical']} new critical, {n['firing']} firing, {n['acknowledged']} acknowledged, "
+                 f"{n['new_warnings']} new warning(s), {n['resolved']} resolved; {_checked(outcome.checked)}")
+    if outcome.reason and outcome.status != "error":
+        lines.append(f"also: {escape(outcome.reason)}")
+    lines += _rows_by_alarm("NEW", new, outcome, max_rows, command=True)
+    if new and outcome.memory_args:
+        lines.append(f"  silence them: forensics ack SESSION_ID... {outcome.memory_args}  (or --all)")
+    for r in outcome.reminders:
+        lines.append(f"REMINDER {escape(r['alarm'])}: {r['firing']} row(s) firing since {r['first_seen']}, not "
+                     f"acknowledged: forensics ack --all --alarm {escape(r['alarm'])} {outcome.memory_args or ''}".rstrip())
+    lines += _rows_by_alarm("RESOLVED", outcome.resolved, outcome, max_rows)
+    if verbose:
+        lines += _rows_by_alarm("FIRING", [v for v in rows if v["state"] == "firing"], outcome, max_rows)
+        lines += _rows_by_alarm("ACKED", [v for v in rows if v["state"] == "acknowledged"], outcome, max_rows)
+    return "\n".join(lines)
+
+
+def _checked(chk: dict) -> str:
+    span = ""
+    if chk.get("oldest_timestamp"):
+        span = f", {iso_utc(chk['oldest_timestamp'])} .. {iso_utc(chk['newest_timestamp'])}"
+    return (f"checked {len(chk.get('files', []))} file(s), {chk.get('rows', 0)} row(s), "
+            f"{chk.get('unreadable_lines', 0)} unreadable line(s){span}")
+
+
+def _rows_by_alarm(word: str, rows: list[dict], outcome, max_rows: int, *, command: bool = False) -> list[str]:
+    """Up to max_rows lines per alarm, then where the rest are."""
+    by_alarm: dict[str, list[dict]] = {}
+    for v in rows:
+        by_alarm.setdefault(v["alarm"], []).append(v)
+    lines = []
+    for alarm, group in sorted(by_alarm.items(), key=lambda kv: (_ORDER.get(kv[1][0]["severity"], 2), kv[0])):
+        for v in group[:max_rows]:
+            lines.append(_row_line(word, v))
+            if command and v.get("incident"):
+                lines.append(f"  incident: {v['incident']}")
+        if len(group) > max_rows:
+            rest = len(group) - max_rows
+            lines.append(f"... and {rest} more {escape(alarm)} row(s): forensics run {escape(alarm)} "
+                         f"{outcome.source_args}; every one is under violations in --format json".replace("  ", " "))
+    return lines
+
+
+def _row_line(word: str, v: dict) -> str:
+    ts = v.get("timestamp")
+    ts = iso_utc(ts) if isinstance(ts, datetime) else (ts or "-")
+    # Every field came from a log (a model's output, a producer's name): escaped, so one
+    # field stays on its line and cannot forge another.
+    f = {k: escape(str(v.get(k))) if v.get(k) is not None else "None" for k in
+         ("alarm", "session_id", "model", "kind", "daemon", "source_file", "line")}
+    extra = ""
+    if v.get("state") == "acknowledged":
+        extra = f"  acknowledged by {escape(str(v.get('acknowledged_by')))} at {v.get('acknowledged_at')}"
+        if v.get("note"):
+            extra += f": {escape(str(v['note']))}"
+    elif word in ("FIRING", "RESOLVED"):
+        extra = f"  first seen {v.get('first_seen')}"
+    return (f"{word:8} {v['severity'].upper():8} {f['alarm']}  {escape(str(ts))}  session={f['session_id']}  "
+            f"model={f['model']}  kind={f['kind']}  daemon={f['daemon']}  at={f['source_file']}:{f['line']}{extra}")

@@ -1,0 +1,82 @@
+"""Pages rendered from `templates/`: one Jinja environment (HTML always autoescaped, undefined
+names an error) and the filters that format numbers, rates and untrusted text in them."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .output import escape, iso_utc
+
+
+def _pct(value: Any, digits: int = 1) -> str:
+    return "–" if value is None else f"{value * 100:.{digits}f}%"
+
+
+def _pp(value: Any) -> str:
+    """A difference of two rates, in percentage points."""
+    return "–" if value is None else f"{value * 100:+.1f} pp"
+
+
+def _num(value: Any, digits: int = 0) -> str:
+    if value is None:
+        return "–"
+    return f"{value:,.{digits}f}"
+
+
+def _duration(seconds: Any) -> str:
+    """A span of time as days, hours and minutes."""
+    if seconds is None:
+        return "–"
+    minutes = int(seconds // 60)
+    days, rest = divmod(minutes, 1440)
+    hours, minutes = divmod(rest, 60)
+    return (f"{days} d {hours} h" if days else f"{hours} h {minutes} min" if hours else f"{minutes} min")
+
+
+def _md(value: Any) -> str:
+    """Untrusted text for markdown: a code span, so markup shows as text in chat and email.
+
+    Control characters (a newline or CR would end the table row and let the data start a
+    heading) are shown escaped; the span's fence is one backtick longer than any run of
+    backticks in the text, so the text cannot close it; pipes are escaped for the table.
+    """
+    text = escape(str(value if value is not None else "")).replace("|", "\\|")
+    if not text:
+        return ""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    # A span whose text starts or ends with a backtick (or space) needs a space inside
+    # the fence, which CommonMark then strips.
+    pad = " " if text[0] in "` " or text[-1] in "` " else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def environment():
+    """The Jinja environment of the report and the incident page: HTML autoescaped, number filters."""
+    from jinja2 import (
+        Environment,
+        FileSystemBytecodeCache,
+        PackageLoader,
+        StrictUndefined,
+        select_autoescape,
+    )
+
+    from .paths import user_dir
+
+    # Compiling the HTML template is a noticeable part of a small report's run, so the
+    # compiled code is kept, keyed by the template's checksum (an edited template is never
+    # served stale), in the user's private cache folder: never a shared /tmp name that
+    # another user could create first and fill.
+    cache = user_dir("jinja")
+    env = Environment(
+        loader=PackageLoader("forensics", "templates"),
+        bytecode_cache=FileSystemBytecodeCache(str(cache)) if cache is not None else None,
+        # HTML templates always autoescape: model names, errors and prompts are untrusted.
+        autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(pct=_pct, pp=_pp, num=_num, md=_md, utc=iso_utc, duration=_duration)
+    return env

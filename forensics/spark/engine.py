@@ -1,0 +1,390 @@
+"""`--engine spark`: the store's Parquet files read by Apache Spark, with the same views and named queries.
+
+Spark reads the files the manifest lists, from a folder or any URL its Hadoop file systems take
+(`s3a://`, `hdfs://`, `abfss://`); where it runs is Spark's own configuration (`--spark-master`,
+or Spark Connect by `--spark-remote sc://...` / `$SPARK_REMOTE`). It answers over what was
+ingested: the lines not ingested yet (the tails DuckDB reads on top) are the ingest's to add.
+pyspark is the `[spark]` extra; nothing on the default install or the cron path imports it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ..errors import first_line, ForensicsError
+from .translate import define_functions, to_spark
+
+# The store's provenance columns, and the day folder Spark may read as a column: not in the views.
+_HIDDEN = ("file_id", "fingerprint", "batch", "day")
+# Columns of DuckDB's JSON type in the views: JSON output nests them, on either engine.
+_JSON_COLUMNS = frozenset({"artifact", "grounded_in_roster_raw", "raw"})
+
+_ATTEMPTS_VIEW = """create or replace temp view attempts as
+select
+    session_id, `timestamp`, model, provider, kind, daemon, final_verdict, source_file, line,
+    attempt.iteration as iteration,
+    attempt.verdict_kind as verdict_kind,
+    attempt.error as error,
+    attempt.span_id as span_id,
+    cast(pos + 1 as bigint) as position
+from sessions
+lateral view posexplode(attempts) numbered as pos, attempt"""
+
+
+def spark_session(master: str | None = None, remote: str | None = None):
+    """A Spark session: Spark Connect at ``remote`` (or $SPARK_REMOTE), else a driver on ``master``."""
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # pyspark's note on the pandas version
+            from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise ForensicsError("--engine spark needs pyspark: pip install 'forensics[spark]' "
+                             "(and Java 17 or newer for a local Spark)") from exc
+    remote = remote or os.environ.get("SPARK_REMOTE")
+    builder = SparkSession.builder.appName("forensics")
+    if remote:
+        builder = builder.remote(remote)
+    else:
+        master = master or "local[*]"
+        builder = builder.master(master).config("spark.ui.enabled", "false") \
+            .config("spark.ui.showConsoleProgress", "false")
+        if master.startswith("local"):
+            # A laptop's data: a few shuffle partitions, not the cluster default of 200.
+            builder = builder.config("spark.sql.shuffle.partitions", "8")
+    # The DuckDB semantics the queries are written for: UTC, and NULL (not an error) for an
+    # index past the end or a division by zero.
+    builder = builder.config("spark.sql.session.timeZone", "UTC").config("spark.sql.ansi.enabled", "false")
+    try:
+        with warnings.catch_warnings(), _jvm_stderr(None if remote else _driver_log()):
+            warnings.simplefilter("ignore", FutureWarning)
+            session = builder.getOrCreate()
+    except Exception as exc:  # no Java, a master that does not answer: one clear line
+        raise ForensicsError(f"could not start Spark: {first_line(exc)}") from exc
+    if not remote:
+        # Spark logs every failed statement with its stack; forensics says it in one line.
+        session.sparkContext.setLogLevel("OFF")
+    import logging
+
+    logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL + 1)
+    return session
+
+
+def _driver_log() -> str:
+    """Where the local Spark driver's own output goes: the user's cache folder, never cron's mail."""
+    from ..paths import user_dir
+
+    folder = user_dir("spark")
+    return str(folder / "driver.log") if folder is not None else os.devnull
+
+
+class _jvm_stderr:
+    """While the JVM starts, point file descriptor 2 at ``path``: the JVM keeps it for its life,
+    so its start-up notes and log4j's lines go there, and this process's stderr stays ours."""
+
+    def __init__(self, path: str | None):
+        self.path = path
+
+    def __enter__(self):
+        if self.path is None:
+            return self
+        self.saved = os.dup(2)
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.dup2(fd, 2)
+        os.close(fd)
+        return self
+
+    def __exit__(self, *exc):
+        if self.path is not None:
+            os.dup2(self.saved, 2)
+            os.close(self.saved)
+
+
+class SparkStore:
+    """A store read by Spark: the `sessions`, `attempts` and `replay_runs` views and the named queries."""
+
+    lake = None  # no DuckDB store view: what reads a store's own files asks `root`
+
+    def __init__(self, root: str | os.PathLike, catalog, *, master: str | None = None, remote: str | None = None,
+                 session=None):
+        self.root = str(root).rstrip("/")
+        self.catalog = catalog
+        self.session = session or spark_session(master, remote)
+        define_functions(self.session)
+        self.manifest, self._columns = _install(self.session, self.root)
+        self.sources = _Sources(bool(self.manifest.files_of("replay_runs")) or bool(self.manifest.sources.get("replay_runs")))
+
+    @property
+    def local(self) -> Path | None:
+        """The store's folder when it is one on this machine (its alarm memory lives there)."""
+        return None if "://" in self.root else Path(self.root)
+
+    # -- what the report and the alarm ask of a store --------------------------------------
+
+    def materialize(self, since: datetime | None = None, until: datetime | None = None, *,
+                    after_batch: int | None = None, **_ignored) -> None:
+        """Put the window behind `sessions` (Spark reads Parquet columnar: nothing is loaded)."""
+        _window(self.session, self._columns, since, until, after_batch)
+
+    def columns_read(self, statements) -> None:
+        """Spark reads only the columns a statement names by itself."""
+        return None
+
+    def check(self):
+        """What each stored file holds (Spark reads no log, so nothing more is checked)."""
+        return self.scan
+
+    @property
+    def scan(self):
+        """Every file's stored rows and unreadable lines, from the manifest's checkpoints."""
+        from ..read.lines import FileScan, ScanReport
+
+        files = {}
+        for ck in self.manifest.checkpoints:
+            f = files.setdefault((ck.stream, ck.path), FileScan(path=ck.path, stream=ck.stream))
+            f.rows += ck.rows
+            if ck.unreadable:
+                f.unreadable["stored"] += ck.unreadable
+        return ScanReport(list(files.values()))
+
+    def warnings(self) -> list[str]:
+        """Nothing to say: the unreadable lines were counted when they were ingested."""
+        return []
+
+    def coverage(self):
+        """All session rows, and the oldest and newest timestamp among them."""
+        return self.execute('select count(*), min("timestamp"), max("timestamp") from _sessions_all').rows[0]
+
+    def sessions_present(self, ids) -> set[str]:
+        """Which of these session ids some stored session row still has."""
+        ids = sorted({i for i in ids if i is not None})
+        if not ids:
+            return set()
+        rows = self.session.sql("select distinct session_id from _sessions_all where array_contains(:ids, session_id)",
+                                args={"ids": ids}).collect()
+        return {r[0] for r in rows}
+
+    def new_unreadable(self, after_batch: int) -> int:
+        """Unreadable lines stored by ingests after ``after_batch``."""
+        paths = [f"{self.root}/{f['path']}" for f in self.manifest.files_of("unreadable")]
+        if not paths:
+            return 0
+        return self.session.read.parquet(*paths).where(f"batch > {int(after_batch)}").count()
+
+    def write_rows(self, found: list[dict], path: Path) -> int:
+        """Append the full stored rows of alarm findings, with alarm, severity, state and found_at (JSONL or Parquet)."""
+        from ..store.export import append_records
+
+        keys = {(f.get("source_file"), f.get("line")) for f in found}
+        if not keys:
+            return 0
+        wanted = self.session.createDataFrame([list(k) for k in keys], "source_file STRING, line BIGINT")
+        wanted.createOrReplaceTempView("_forensics_wanted")
+        rows = self.session.sql("select s.* from _sessions_all as s join _forensics_wanted as w "
+                                "on w.source_file = s.source_file and w.line = s.line").collect()
+        by_key = {(r["source_file"], r["line"]): {k: _json(k, _python(v)) for k, v in r.asDict().items()
+                                                   if k != "_batch"} for r in rows}
+        records = [{"alarm": f["alarm"], "severity": f["severity"], "state": f["state"], "found_at": f["found_at"],
+                    **by_key[(f.get("source_file"), f.get("line"))]}
+                   for f in found if (f.get("source_file"), f.get("line")) in by_key]
+        return append_records(records, Path(path))
+
+    def execute(self, sql: str, params: dict[str, Any] | None = None, *, name: str = "statement"):
+        """Run DuckDB-dialect SQL on Spark (translated, values bound as Spark parameters); fetch the whole result."""
+        from ..store.connection import Result
+
+        text = to_spark(sql, name=name)
+        try:
+            df = self.session.sql(text, args=_args(params or {}, text))
+            columns = list(df.columns)
+            rows = [tuple(_python(v) for v in row) for row in df.collect()]
+        except Exception as exc:
+            if isinstance(exc, ForensicsError):
+                raise
+            raise ForensicsError(f"{name} failed on Spark: {first_line(exc)}") from exc
+        return Result(columns, rows, ["JSON" if c in _JSON_COLUMNS else "" for c in columns])
+
+    def query(self, name: str, params: dict[str, Any] | None = None):
+        """Run a named catalog query with validated, bound parameters."""
+        q = self.catalog.get(name)
+        return self.execute(q.sql, q.bind(params or {}), name=name)
+
+    def close(self) -> None:
+        """Drop the views; the Spark session itself is Spark's (a local one ends with the process)."""
+        for view in ("sessions", "attempts", "replay_runs"):
+            self.session.catalog.dropTempView(view)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _install(session, root: str):
+    """The views over the manifest's files; returns the manifest and the `sessions` view's columns."""
+    manifest, names = _manifest(session, root)
+    session.createDataFrame([(i + 1, n) for i, n in enumerate(names)], "file_id BIGINT, path STRING") \
+        .createOrReplaceTempView("_forensics_files")
+    schemas = None
+    columns = {}
+    for stream in ("sessions", "replay_runs"):
+        paths = [f"{root}/{f['path']}" for f in manifest.files_of(stream)]
+        if paths:
+            df = session.read.parquet(*paths)
+        else:
+            schemas = schemas or store_schemas()
+            df = session.createDataFrame([], schemas[stream])
+        df.createOrReplaceTempView(f"_{stream}_parquet")
+        cols = columns[stream] = [c for c in df.columns if c not in _HIDDEN]
+        select = ", ".join("coalesce(f.path, p.source_file) as source_file" if c == "source_file" else f"p.`{c}`"
+                           for c in cols)
+        # Each row shows its file's current name, as the DuckDB view does.
+        session.sql(f"create or replace temp view _{stream}_all as select {select}, p.batch as _batch "
+                    f"from _{stream}_parquet as p left join _forensics_files as f on f.file_id = p.file_id")
+    session.sql("create or replace temp view replay_runs as select "
+                + ", ".join(f"`{c}`" for c in columns["replay_runs"]) + " from _replay_runs_all")
+    _window(session, columns, None, None, None)
+    return manifest, columns
+
+
+def _window(session, columns: dict, since, until, after_batch) -> None:
+    """`sessions` (and `attempts`) over the rows of a window, as the DuckDB store's load keeps them:
+    rows without a valid time are in every window, and so is every row ingested after ``after_batch``."""
+    def stamp(t: datetime) -> str:  # our own datetime, never text from a log or a user
+        return "timestamp '" + t.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f") + "'"
+
+    inside = ["true"]
+    if since is not None:
+        inside.append(f"`timestamp` >= {stamp(since)}")
+    if until is not None:
+        inside.append(f"`timestamp` < {stamp(until)}")
+    where = f"`timestamp` is null or ({' and '.join(inside)})"
+    if after_batch is not None:
+        where += f" or coalesce(_batch > {int(after_batch)}, true)"
+    session.sql("create or replace temp view sessions as select "
+                + ", ".join(f"`{c}`" for c in columns["sessions"]) + f" from _sessions_all where {where}")
+    session.sql(_ATTEMPTS_VIEW)
+
+
+class _Sources:
+    """What the report asks of a store's sources: whether replay runs were given."""
+
+    def __init__(self, replay: bool):
+        self.replay_runs = ["(stored)"] if replay else []
+        self.sessions = ["(stored)"]
+        self.queries_dirs = []
+
+
+def _manifest(session, root: str):
+    """The committed manifest, and each file's name by checkpoint id - 1."""
+    from ..store.checkpoints import current_names
+    from ..store.manifest import NAME, StoreError, parse
+
+    if "://" not in root:
+        # A folder: the names DuckDB's view shows (the store's sources looked at now).
+        from ..store.lake import open_lake
+
+        local = Path(root)
+        lake = open_lake(local)
+        try:
+            from ..store.manifest import load
+
+            return load(local), list(lake.file_paths)
+        finally:
+            lake.close()
+    try:
+        text = session.read.text(f"{root}/{NAME}", wholetext=True).collect()[0][0]
+    except Exception as exc:
+        raise StoreError(f"store {root}: cannot read {NAME} through Spark: {first_line(exc)}") from exc
+    manifest = parse(text, root)
+    return manifest, current_names(manifest.checkpoints)
+
+
+def store_schemas() -> dict[str, str]:
+    """Each stream's Parquet schema as Spark DDL, derived from the DuckDB view's declared types."""
+    import duckdb
+
+    from ..read.columns import READ_MACROS, empty_replay, empty_sessions
+    from ..measures import MACROS
+
+    con = duckdb.connect()
+    try:
+        con.execute(READ_MACROS + MACROS)
+        out = {}
+        for stream, body in (("sessions", empty_sessions()), ("replay_runs", empty_replay())):
+            described = con.execute(f"select column_name, column_type from (describe {body})").fetchall()
+            fields = [f"`{n}` {spark_type(t)}" for n, t in described]
+            fields += ["`file_id` BIGINT", "`fingerprint` STRING", "`batch` BIGINT"]
+            out[stream] = ", ".join(fields)
+        return out
+    finally:
+        con.close()
+
+
+_SIMPLE = {"VARCHAR": "STRING", "JSON": "STRING", "BIGINT": "BIGINT", "INTEGER": "INT", "BOOLEAN": "BOOLEAN",
+           "DOUBLE": "DOUBLE", "FLOAT": "FLOAT", "DATE": "DATE", "SMALLINT": "SMALLINT", "TINYINT": "TINYINT",
+           "TIMESTAMP WITH TIME ZONE": "TIMESTAMP", "TIMESTAMP": "TIMESTAMP_NTZ", "HUGEINT": "DECIMAL(38,0)",
+           "UBIGINT": "DECIMAL(20,0)", "UINTEGER": "BIGINT"}
+
+
+def spark_type(duck: str) -> str:
+    """A DuckDB type as Spark DDL: STRUCT(a T, ...) to STRUCT<a: T, ...>, T[] to ARRAY<T>."""
+    duck = duck.strip()
+    if duck.endswith("[]"):
+        return f"ARRAY<{spark_type(duck[:-2])}>"
+    if duck.upper().startswith("STRUCT(") and duck.endswith(")"):
+        fields, depth, start, inner = [], 0, 0, duck[7:-1]
+        for i, ch in enumerate(inner + ","):
+            depth += ch == "("
+            depth -= ch == ")"
+            if ch == "," and depth == 0:
+                part = inner[start:i].strip()
+                m = re.match(r'^("(?:[^"]|"")*"|\S+)\s+(.*)$', part)
+                field = m.group(1).strip('"').replace('""', '"')
+                fields.append(f"`{field}`: {spark_type(m.group(2))}")
+                start = i + 1
+        return f"STRUCT<{', '.join(fields)}>"
+    try:
+        return _SIMPLE[duck.upper()]
+    except KeyError:
+        raise ForensicsError(f"no Spark type for DuckDB's {duck}") from None
+
+
+def _args(params: dict[str, Any], text: str) -> dict[str, Any]:
+    """The bound values the Spark statement names (sqlglot turned each $name into :name)."""
+    return {k: v for k, v in params.items() if f":{k}" in text}
+
+
+def _python(value: Any) -> Any:
+    """A Spark value as the DuckDB engine returns it: rows as dicts, times aware in UTC."""
+    if isinstance(value, datetime):
+        # PySpark hands a TIMESTAMP back as a naive local time of this process.
+        return value.astimezone(timezone.utc) if value.tzinfo is None else value
+    if isinstance(value, date):
+        return value
+    if hasattr(value, "asDict"):
+        return {k: _python(v) for k, v in value.asDict(recursive=False).items()}
+    if isinstance(value, list):
+        return [_python(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _python(v) for k, v in value.items()}
+    return value
+
+
+def _json(column: str, value: Any) -> Any:
+    """A JSON column's text as the structure it holds (as the DuckDB engine writes it)."""
+    import json
+
+    if column in _JSON_COLUMNS and isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+

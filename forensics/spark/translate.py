@@ -1,0 +1,291 @@
+"""The named queries in Spark SQL: DuckDB's text translated by sqlglot, and our macros as Spark SQL functions.
+
+The catalog stays one set of `.sql` files in DuckDB's dialect. sqlglot translates each statement
+to Spark SQL, with any construct it cannot carry over made an error that names it (never a
+guess); the macros the queries call (measures.py, columns.py) are defined again here as Spark SQL
+functions, by hand, because their DuckDB bodies lean on semantics a translator cannot see
+(a lambda's 1-based index, `list_position` giving NULL where Spark gives 0). A few DuckDB idioms
+that sqlglot carries over word for word, though Spark spells them otherwise, are rewritten on the
+parsed statement (`_rewrite`). Every built-in query is portable this way (tests/test_spark.py).
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..errors import first_line, UsageError
+
+# The same definitions as the DuckDB macros, measure for measure (tests/test_spark.py holds
+# every built-in query to DuckDB's result on the same store).
+_ATTEMPT = "STRUCT<iteration: BIGINT, verdict_kind: STRING, error: STRING, span_id: STRING>"
+_ORDERED = "STRUCT<unnumbered: BOOLEAN, iteration: BIGINT, position: BIGINT, verdict_kind: STRING>"
+FUNCTIONS = {
+    "reached_model": """(final_verdict STRING) RETURNS BOOLEAN
+        RETURN coalesce(final_verdict in ('accepted', 'max_iter_exhausted'), false)""",
+    "attempts_in_order": f"""(attempts ARRAY<{_ATTEMPT}>) RETURNS ARRAY<{_ORDERED}>
+        RETURN array_sort(transform(attempts, (a, i) -> named_struct(
+            'unnumbered', a.iteration is null, 'iteration', a.iteration,
+            'position', cast(i + 1 as bigint), 'verdict_kind', a.verdict_kind)))""",
+    "first_shot": f"""(final_verdict STRING, ordered ARRAY<{_ORDERED}>) RETURNS BOOLEAN
+        RETURN coalesce(final_verdict = 'accepted'
+            and element_at(ordered, 1).verdict_kind = 'accepted'
+            and element_at(ordered, 1).iteration = 0, false)""",
+    "attempts_to_accept": f"""(final_verdict STRING, ordered ARRAY<{_ORDERED}>) RETURNS INT
+        RETURN case when final_verdict = 'accepted' then
+            cast(nullif(array_position(transform(ordered, a -> a.verdict_kind), 'accepted'), 0) as int) end""",
+    "wilson_low": """(k DOUBLE, n DOUBLE) RETURNS DOUBLE
+        RETURN case when n > 0 then greatest(0.0d,
+            ((k / n) + power(1.96d, 2) / (2 * n)
+             - 1.96d * sqrt((k / n) * (1 - k / n) / n + power(1.96d, 2) / (4 * n * n)))
+            / (1 + power(1.96d, 2) / n)) end""",
+    "wilson_high": """(k DOUBLE, n DOUBLE) RETURNS DOUBLE
+        RETURN case when n > 0 then least(1.0d,
+            ((k / n) + power(1.96d, 2) / (2 * n)
+             + 1.96d * sqrt((k / n) * (1 - k / n) / n + power(1.96d, 2) / (4 * n * n)))
+            / (1 + power(1.96d, 2) / n)) end""",
+    "utc_week_start": """(ts TIMESTAMP) RETURNS DATE
+        RETURN date_add(date '1970-01-01', cast(floor(unix_micros(ts) / 86400000000)
+                        - pmod(floor(unix_micros(ts) / 86400000000) + 3, 7) as int))""",
+    # Spark replaces every match, as 'g' does. RE2's \b is an ASCII word boundary, Java 17's
+    # counts any Unicode letter as a word character (3ü4 holds no standalone number for Java):
+    # the boundary is spelt out, so both read it as RE2 does.
+    "fold_error": r"""(e STRING) RETURNS STRING
+        RETURN regexp_replace(regexp_replace(regexp_replace(regexp_replace(coalesce(e, ''),
+            "'[^']*'", "'<v>'"),
+            '"[^"]*"', "'<v>'"),
+            'W-[0-9]+', 'W-<n>'),
+            '(?<![0-9A-Za-z_])[0-9]+(?![0-9A-Za-z_])', '<n>')""",
+}
+
+
+class NotPortable(UsageError):
+    """A statement Spark cannot run as written (it names the construct)."""
+
+
+def define_functions(session) -> None:
+    """Create the macros every named query may call, as temporary Spark SQL functions."""
+    for name, body in FUNCTIONS.items():
+        session.sql(f"create or replace temporary function {name}{body}")
+
+
+def to_spark(sql: str, *, name: str = "statement") -> str:
+    """DuckDB SQL as Spark SQL; a construct sqlglot cannot translate is an error naming it."""
+    import sqlglot
+    from sqlglot.errors import ErrorLevel, ParseError, UnsupportedError
+
+    try:
+        trees = [t for t in sqlglot.parse(sql, read="duckdb") if t is not None]
+        if len(trees) != 1:
+            raise NotPortable(f"{name}: Spark runs one statement at a time, got {len(trees)}")
+        return _rewrite(trees[0], name).sql(dialect="spark", unsupported_level=ErrorLevel.RAISE)
+    except UnsupportedError as exc:
+        raise NotPortable(f"{name} cannot run on Spark: {first_line(exc)}") from exc
+    except ParseError as exc:
+        raise NotPortable(f"{name} cannot be translated for Spark: {first_line(exc)}") from exc
+
+
+def _rewrite(tree, name: str):
+    """The DuckDB idioms sqlglot carries over word for word but Spark spells otherwise."""
+    from sqlglot import exp, parse_one
+
+    def refuse(construct: str, why: str):
+        raise NotPortable(f"{name} cannot run on Spark: {construct} ({why})")
+
+    # A list index: DuckDB counts from 1 and from the end below 0, with [0] and past the end
+    # NULL; element_at does the same but fails on 0. sqlglot has already moved a literal
+    # index to Spark's base (2 reads 1, -1 reads -2, 0 reads -1), so that shift is undone.
+    for node in list(tree.find_all(exp.Bracket)):
+        index = node.expressions
+        if len(index) != 1:
+            continue
+        (i,) = index
+        if isinstance(i, exp.Slice):
+            refuse(f"the slice {node.sql(dialect='duckdb')}", "a slice of a list or a text has no one spelling "
+                   "in Spark: use list_slice or substring")
+        literal = i.this if isinstance(i, exp.Neg) else i
+        if isinstance(literal, exp.Literal) and literal.is_string:
+            continue  # a key of a map or a field of a struct
+        if isinstance(literal, exp.Literal) and literal.is_int:
+            i = exp.Literal.number((-1 if isinstance(i, exp.Neg) else 1) * int(literal.this) + 1)
+        node.replace(exp.Anonymous(this="element_at", expressions=[node.this, exp.Nullif(
+            this=exp.Cast(this=i, to=exp.DataType.build("int")), expression=exp.Literal.number(0))]))
+    # regexp_replace: DuckDB replaces the first match unless 'g' is given, Spark every one;
+    # and a replacement's $ and \ mean different things to RE2 and to Java.
+    for node in list(tree.find_all(exp.RegexpReplace)):
+        flags = node.args.get("modifiers")
+        if not (isinstance(flags, exp.Literal) and flags.is_string and flags.this == "g"):
+            refuse("regexp_replace without the 'g' option alone", "DuckDB replaces the first match only, "
+                   "Spark every match")
+        repl = node.args.get("replacement")
+        if not (isinstance(repl, exp.Literal) and repl.is_string) or "$" in repl.this or "\\" in repl.this:
+            refuse("a regexp_replace replacement that is not plain text", "RE2 and Java read $ and \\ in it "
+                   "differently")
+    # A regex's \b is an ASCII word boundary to RE2, a Unicode one to Java 17: spelt out in ASCII.
+    for node in list(tree.find_all(exp.RegexpReplace, exp.RegexpLike, exp.RegexpExtract, exp.RegexpExtractAll,
+                                   exp.RegexpFullMatch, exp.RegexpSplit, exp.RegexpILike)):
+        pattern = node.expression
+        if isinstance(pattern, exp.Literal) and pattern.is_string and ("\\b" in pattern.this or "\\B" in pattern.this):
+            text = _ascii_boundaries(pattern.this)
+            if text is None:
+                refuse(f"the pattern {pattern.sql(dialect='duckdb')}", "\\b inside a bracket class")
+            pattern.replace(exp.Literal.string(text))
+    # epoch(ts) is seconds with their fraction; Spark's unix_timestamp drops the fraction.
+    for node in list(tree.find_all(exp.TimeToUnix)):
+        node.replace(exp.Div(this=exp.Anonymous(this="unix_micros", expressions=[node.this]),
+                             expression=exp.Literal.number("1e6")))
+    # substring from 0 (DuckDB counts the place before the text) or with a negative length
+    # (the characters before the start) means otherwise in Spark: a literal one is refused,
+    # a computed one fails when it comes.
+    for node in list(tree.find_all(exp.Substring)):
+        start, length = node.args.get("start"), node.args.get("length")
+        if start is None:
+            continue
+        odd = exp.EQ(this=start.copy(), expression=exp.Literal.number(0))
+        if length is not None:
+            odd = exp.or_(odd, exp.LT(this=length.copy(), expression=exp.Literal.number(0)))
+        if all(_int(a) is not None for a in (start, length) if a is not None):
+            if _int(start) == 0 or (length is not None and _int(length) < 0):
+                refuse(node.sql(dialect="duckdb"), "a start of 0 or a negative length counts otherwise in Spark")
+            continue
+        message = exp.Literal.string(f"{name}: {node.sql(dialect='duckdb')} with a start of 0 or a negative "
+                                     "length counts otherwise in Spark")
+        node.replace(exp.Case(ifs=[exp.If(this=odd, true=exp.Anonymous(this="raise_error", expressions=[message]))],
+                              default=node.copy()))
+    # A fraction made an integer: DuckDB rounds (a double to even, a decimal away from zero),
+    # Spark truncates; and `//` of fractions is plain division in DuckDB, DIV in Spark.
+    for node in list(tree.find_all(exp.Cast)):
+        if node.to.this.name in _INTEGRAL and _fractional(node.this):
+            refuse(f"{node.sql(dialect='duckdb')}", "DuckDB rounds a fraction made an integer, Spark truncates: "
+                   "round() it first")
+    for node in list(tree.find_all(exp.IntDiv)):
+        if _fractional(node.this) or _fractional(node.expression):
+            refuse(f"{node.sql(dialect='duckdb')}", "// of a fraction divides in DuckDB, truncates in Spark")
+    # strftime(x, '%G-W%V'), the ISO week label: Spark has no week-based pattern letters, but
+    # weekofyear is ISO's, and the ISO year is the year of that week's Thursday.
+    for node in list(tree.find_all(exp.TimeToStr)):
+        fmt = node.args.get("format")
+        if isinstance(fmt, exp.Literal) and fmt.this == "%G-W%V":
+            x = node.this.sql(dialect="spark")
+            node.replace(parse_one(
+                f"concat(cast(year(date_add(to_date({x}), 4 - extract(DAYOFWEEK_ISO from {x}))) as string), '-W', "
+                f"lpad(cast(weekofyear({x}) as string), 2, '0'))", read="spark"))
+            continue
+        # Any other pattern only as far as each part has a Spark letter known to mean the same
+        # (sqlglot passes %j, %%, %u and literal letters on to read as something else).
+        if not (isinstance(fmt, exp.Literal) and fmt.is_string):
+            refuse("strftime with a pattern that is not a literal", "its parts cannot be checked")
+        out = []
+        for part in re.findall(r"%-?.|[^%]|%$", fmt.this):
+            if part in _STRFTIME:
+                out.append(_STRFTIME[part])
+            elif len(part) == 1 and part in _LITERAL_CHARS:
+                out.append(part)
+            else:
+                refuse(f"{part!r} in strftime's pattern {fmt.this!r}", "no Spark pattern letter is known to mean "
+                       "the same")
+        node.replace(exp.Anonymous(this="date_format", expressions=[node.this, exp.Literal.string("".join(out))]))
+    # `as materialized` is DuckDB's hint to compute a CTE once; Spark decides that itself.
+    for cte in tree.find_all(exp.CTE):
+        cte.set("materialized", None)
+    # quantile_cont(x, q): Spark's exact percentile interpolates linearly, as DuckDB's does.
+    for node in list(tree.find_all(exp.PercentileCont)):
+        node.replace(exp.Anonymous(this="percentile", expressions=[node.this, node.expression]))
+    # `unnest(xs) as a, generate_subscripts(xs, 1) as i` side by side in a select list: one
+    # generator that yields both, each element with its 1-based place.
+    for select in list(tree.find_all(exp.Select)):
+        for sub in [p for p in select.expressions if isinstance(p, exp.Alias) and isinstance(p.this, exp.Anonymous)
+                    and p.this.name.lower() == "generate_subscripts"]:
+            args = sub.this.expressions
+            twin = next((p for p in select.expressions if isinstance(p, exp.Alias)
+                         and isinstance(p.this, exp.Explode) and len(args) == 2 and p.this.this == args[0]), None)
+            if twin is None or args[1].sql() != "1":
+                raise NotPortable(f"{name} cannot run on Spark: generate_subscripts without the unnest of the "
+                                  "same list beside it")
+            items = args[0].sql(dialect="spark")
+            twin.replace(parse_one(f"inline(transform({items}, (e, i) -> named_struct('{twin.alias}', e, "
+                                   f"'{sub.alias}', cast(i + 1 as bigint))))", read="spark"))
+            sub.pop()
+    return tree
+
+
+_INTEGRAL = frozenset({"TINYINT", "SMALLINT", "INT", "BIGINT", "UTINYINT", "USMALLINT", "UINT", "UBIGINT",
+                       "INT128", "UINT128"})
+# RE2's \b and \B with ASCII word characters, in Java's lookarounds.
+_ASCII_BOUNDARY = r"(?:(?<=[0-9A-Za-z_])(?![0-9A-Za-z_])|(?<![0-9A-Za-z_])(?=[0-9A-Za-z_]))"
+_ASCII_NOT_BOUNDARY = r"(?:(?<=[0-9A-Za-z_])(?=[0-9A-Za-z_])|(?<![0-9A-Za-z_])(?![0-9A-Za-z_]))"
+# strftime's parts with a Spark date_format spelling that gives the same text (checked on both).
+_STRFTIME = {"%Y": "yyyy", "%m": "MM", "%d": "dd", "%H": "HH", "%M": "mm", "%S": "ss", "%f": "SSSSSS",
+             "%y": "yy", "%I": "hh", "%p": "a", "%a": "EEE", "%A": "EEEE", "%b": "MMM", "%B": "MMMM",
+             "%j": "DDD", "%-d": "d", "%-m": "M", "%-H": "H", "%-I": "h", "%-M": "m", "%-S": "s", "%%": "%"}
+# Text between them that Spark's patterns take as itself (a letter would be a pattern letter).
+_LITERAL_CHARS = frozenset(" -:/.,_|()+=@!~;*<>")
+
+
+def _ascii_boundaries(pattern: str) -> str | None:
+    """The regex with each \\b and \\B spelt out in ASCII; None when one sits inside a [...] class."""
+    out, i, in_class = [], 0, False
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            pair = pattern[i:i + 2]
+            if pair in ("\\b", "\\B"):
+                if in_class:
+                    return None
+                out.append(_ASCII_BOUNDARY if pair == "\\b" else _ASCII_NOT_BOUNDARY)
+            else:
+                out.append(pair)
+            i += 2
+            continue
+        if ch == "[" and not in_class:
+            in_class = True
+            out.append(ch)
+            if pattern[i + 1:i + 2] == "^":
+                out.append("^")
+                i += 1
+            if pattern[i + 1:i + 2] == "]":  # a ] first in a class is itself
+                out.append("]")
+                i += 1
+        elif ch == "]" and in_class:
+            in_class = False
+            out.append(ch)
+        else:
+            out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def _int(node) -> int | None:
+    """An integer literal's value (-3 is a negation of 3 to sqlglot), else None."""
+    from sqlglot import exp
+
+    if isinstance(node, exp.Neg):
+        inner = _int(node.this)
+        return None if inner is None else -inner
+    if isinstance(node, exp.Literal) and node.is_int:
+        return int(node.this)
+    return None
+
+
+def _fractional(node) -> bool:
+    """Whether an expression visibly gives a fraction (a double or a decimal) in DuckDB."""
+    from sqlglot import exp
+
+    if isinstance(node, exp.Paren):
+        return _fractional(node.this)
+    if isinstance(node, exp.Literal):
+        return not node.is_string and not node.is_int
+    if isinstance(node, exp.Neg):
+        return _fractional(node.this)
+    if isinstance(node, exp.Cast):
+        return node.to.this.name in ("DOUBLE", "FLOAT", "DECIMAL")
+    if isinstance(node, (exp.Div, exp.Avg, exp.Sqrt, exp.Pow, exp.Ln, exp.Log, exp.Exp, exp.Stddev,
+                         exp.StddevPop, exp.StddevSamp, exp.Variance, exp.VariancePop, exp.Median,
+                         exp.PercentileCont, exp.Quantile, exp.TimeToUnix, exp.Rand)):
+        return True
+    if isinstance(node, exp.Round):
+        return node.args.get("decimals") is not None
+    if isinstance(node, (exp.Add, exp.Sub, exp.Mul, exp.Mod, exp.Coalesce, exp.Case, exp.If, exp.Greatest,
+                         exp.Least, exp.Max, exp.Min, exp.Sum)):
+        return any(_fractional(c) for c in node.iter_expressions())
+    return False
+

@@ -1,0 +1,243 @@
+"""A store folder as views: its Parquet files, plus each source's live tail (the bytes not ingested yet).
+
+The tail of a file (tails.py cuts it out) is read by the same reader as any log (reader.py).
+Its rows are then named as the store names them: the file's current name, and the physical
+line counted from the file's first byte.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from datetime import timezone
+from pathlib import Path
+
+from .tails import TailFile, plan_tails, private_folder, remove_folder, source_files
+
+# Columns the store's rows carry besides the views' own; the views hide them.
+PROVENANCE = ("_batch", "_file_id", "_fingerprint")
+TAIL_VIEWS = {"sessions": "_sessions_tail", "replay_runs": "_replay_tail"}
+
+
+@dataclass
+class Lake:
+    """What a Store reads besides its logs: the store's Parquet files and how tail rows are named."""
+
+    root: Path | None = None
+    parts: dict = field(default_factory=dict)        # stream -> [(absolute path, day, batch)] of its Parquet files
+    file_paths: list = field(default_factory=list)   # checkpoint id - 1 -> current name
+    tails: list[TailFile] = field(default_factory=list)
+    unreadable: list = field(default_factory=list)   # Parquet files of stored unreadable lines
+    replay_sources: bool = False
+    checkpoints: list = field(default_factory=list)  # every file the store holds rows of
+    tmp: Path | None = None                          # the private folder of the tail copies
+    skipped: list = field(default_factory=list)      # files named but not read now, and why
+    batches: list = field(default_factory=list)      # the manifest's recent ingests
+    pending: list = field(default_factory=list)      # files the ingests could not read, since when
+
+    def close(self) -> None:
+        """Remove the tail copies."""
+        if self.tmp is not None:
+            remove_folder(self.tmp)
+            self.tmp = None
+
+    def parquet(self, stream: str) -> list[str]:
+        """The Parquet files of one stream."""
+        return [p for p, _, _ in self.parts.get(stream, [])]
+
+    def source_files(self, stream: str) -> list[str]:
+        """The log files the tail reader reads for one stream."""
+        return [t.read_path for t in self.tails if t.segment.stream == stream]
+
+
+# -- SQL ---------------------------------------------------------------------------------
+
+
+def pruned(lake: Lake, since, until, after_batch: int | None) -> Lake:
+    """The lake with only the Parquet files that can hold a row of the window: a file's day
+    is its rows' UTC day, and its batch the newest of its rows' (rows without a valid time
+    are in every window, and in `day=unknown`)."""
+    from dataclasses import replace
+
+    lo = since.astimezone(timezone.utc).date().isoformat() if since is not None else None
+    hi = until.astimezone(timezone.utc).date().isoformat() if until is not None else None
+
+    def keep(day, batch) -> bool:
+        if after_batch is not None and batch > after_batch:
+            return True
+        if day is None or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", day):
+            return True  # `unknown`, or a year past 9999, which sorts before every other day
+        return (lo is None or day >= lo) and (hi is None or day <= hi)
+
+    return replace(lake, parts={s: [f for f in parts if keep(f[1], f[2])] for s, parts in lake.parts.items()})
+
+
+def install(con, reader, lake: Lake) -> None:
+    """Create `_sessions_files` and `_replay_files` over the store's Parquet files and the tails."""
+    reader.build(TAIL_VIEWS)
+    con.execute("create or replace temp table _forensics_tails "
+                "(read_path varchar, source_file varchar, file_id bigint, fingerprint varchar, base bigint)")
+    rows = [[t.read_path, t.segment.path, t.segment.checkpoint.id, t.fp or t.segment.checkpoint.fp, t.base]
+            for t in lake.tails]
+    if rows:
+        con.executemany("insert into _forensics_tails values (?, ?, ?, ?, ?)", rows)
+    if not con.execute("select count(*) from duckdb_tables() where table_name = '_forensics_linemap'").fetchone()[0]:
+        con.execute("create temp table _forensics_linemap (read_path varchar, ordinal bigint, physical bigint)")
+        add_line_maps(con, reader, lake)
+    con.execute("set variable forensics_file_paths = ?::varchar[]", [lake.file_paths])
+    for stream, tail_view in TAIL_VIEWS.items():
+        described = con.execute(f"select column_name, column_type from (describe {tail_view})").fetchall()
+        tail = (f"select t.* replace (g.source_file as source_file, "
+                f"g.base + coalesce(m.physical, t.line) as line), "
+                f"null::bigint as _batch, g.file_id as _file_id, g.fingerprint as _fingerprint\n"
+                f"from {tail_view} as t\n"
+                f"join _forensics_tails as g on g.read_path = t.source_file\n"
+                f"left join _forensics_linemap as m on m.read_path = t.source_file and m.ordinal = t.line")
+        body = tail
+        files = lake.parquet(stream)
+        if files:
+            var = f"forensics_parquet_{stream}"
+            con.execute(f"set variable {var} = ?::varchar[]", [files])
+            typed = ", ".join(
+                (f"coalesce(getvariable('forensics_file_paths')[file_id], source_file)::{t} as source_file"
+                 if c == "source_file" else f'"{c}"::{t} as "{c}"') for c, t in described)
+            body = (f"select {typed}, batch as _batch, file_id as _file_id, fingerprint as _fingerprint\n"
+                    f"from read_parquet(getvariable('{var}'))\nunion all\n{tail}")
+        view = "_sessions_files" if stream == "sessions" else "_replay_files"
+        con.execute(f"create or replace temp view {view} as {body}")
+
+
+def add_line_maps(con, reader, lake: Lake) -> None:
+    """For each tail holding blank lines, map DuckDB's row numbers to physical lines."""
+    from ..read.lines import count_lines, nonblank_lines
+
+    if reader.checked is None:
+        return
+    scans = reader.checked.by_path()
+    for t in lake.tails:
+        scan = scans.get(t.read_path)
+        if scan is None or scan.error:
+            continue
+        numbered = scan.rows + scan.unreadable_total
+        physical = t.lines if t.lines else count_lines(t.read_path)
+        if physical <= numbered:
+            continue
+        fd, csv = tempfile.mkstemp(suffix=".csv", dir=reader._private())
+        shifted = 0
+        with os.fdopen(fd, "w") as fh:
+            for ordinal, lineno, _ in nonblank_lines(t.read_path):
+                if ordinal != lineno:
+                    fh.write(f"{ordinal},{lineno}\n")
+                    shifted += 1
+        if not shifted:  # the blank lines all come after the last line DuckDB numbers
+            continue
+        con.execute("insert into _forensics_linemap select ?, column0, column1 from "
+                    "read_csv(?, header = false, columns = {'column0': 'BIGINT', 'column1': 'BIGINT'})",
+                    [t.read_path, csv])
+
+
+# -- what was read ------------------------------------------------------------------------
+
+
+def tail_report(checked, lake: Lake):
+    """The tails' scans under the names people know, with lines counted from each file's start."""
+    from dataclasses import replace
+
+    from ..read.lines import ScanReport
+
+    if checked is None:
+        return ScanReport([])
+    by_read = {t.read_path: t for t in lake.tails}
+    merged: dict[tuple[str, str], object] = {}  # one scan a file, however many pieces it was read in
+    for scan in checked.files:
+        t = by_read.get(scan.path)
+        if t is None:
+            continue
+        b = t.base
+        mine = replace(
+            scan, path=t.segment.path,
+            bad_lines=[(o, ln + b, c) for o, ln, c in scan.bad_lines],
+            repaired_lines=[(ln + b, w) for ln, w in scan.repaired_lines],
+            previews={ln + b: p for ln, p in scan.previews.items()},
+            read_from=None, unreadable=scan.unreadable.copy(), repaired=scan.repaired.copy())
+        key = (scan.stream, mine.path)
+        if key not in merged:
+            merged[key] = mine
+            continue
+        merged[key].absorb(mine)
+    files = list(merged.values())
+    for sk in lake.skipped:
+        if sk.action == "retry":
+            from ..read.lines import FileScan
+
+            files.append(FileScan(path=sk.path, stream=sk.stream, error=f"not read now, retried later: {sk.reason}"))
+    return ScanReport(files)
+
+
+def store_report(con, checked, lake: Lake):
+    """Every file the store and the tails hold: rows and unreadable lines, stored and new."""
+    from ..read.lines import FileScan, ScanReport
+
+    tails = tail_report(checked, lake)
+    out: dict[tuple[str, str], FileScan] = {}
+    stored_bad: dict[int, list] = {}
+    if lake.unreadable:
+        for file_id, line, cause, starts in con.execute(
+                "select file_id, line, cause, starts from read_parquet(?::varchar[]) order by file_id, line",
+                [lake.unreadable]).fetchall():
+            stored_bad.setdefault(file_id, []).append((line, cause, starts))
+    for ck in lake.checkpoints:
+        if not (ck.rows or ck.unreadable):
+            continue
+        path = lake.file_paths[ck.id - 1] if ck.id - 1 < len(lake.file_paths) else ck.path
+        scan = out.setdefault((ck.stream, path), FileScan(path=path, stream=ck.stream))
+        scan.rows += ck.rows
+        for line, cause, starts in stored_bad.get(ck.id, []):
+            scan.unreadable[cause] += 1
+            scan.bad_lines.append((line, line, cause))
+            scan.previews[line] = starts
+    for t in tails.files:
+        out.setdefault((t.stream, t.path), FileScan(path=t.path, stream=t.stream)).absorb(t)
+    return ScanReport(list(out.values()))
+
+
+def open_lake(root: Path, sources: dict | None = None) -> Lake:
+    """A store folder ready to read: its committed Parquet files, and each source's tail cut out now.
+
+    ``sources`` (stream -> specs) overrides the sources the store remembers.
+    """
+    from .manifest import StoreError, check_whole, load
+
+    root = Path(root)
+    manifest = load(root)
+    if manifest is None:
+        if root.exists() and any(root.iterdir()):
+            raise StoreError(f"store {root}: not a forensics store (no manifest.json); "
+                             "make one with `forensics ingest --store DIR -s LOGS`")
+        raise StoreError(f"store {root}: nothing ingested yet; run `forensics ingest --store {root} -s LOGS`")
+    check_whole(root, manifest)
+    # A stream not given keeps the sources the store remembers for it.
+    specs = {s: (sources or {}).get(s) or manifest.sources.get(s, []) for s in ("sessions", "replay_runs")}
+    files, missing = source_files(specs)
+    tmp = private_folder()
+    lake = Lake(root=root, tmp=tmp, checkpoints=manifest.checkpoints, batches=manifest.batches,
+                pending=manifest.pending)
+    try:
+        tails, skipped, new = plan_tails(manifest.checkpoints, files, manifest.next_id(), tmp, consume=False,
+                                         adopt_after_ns=manifest.created_ns())
+    except BaseException:
+        remove_folder(tmp)
+        raise
+    lake.tails = tails
+    lake.skipped = missing + skipped
+    from .checkpoints import current_names
+
+    lake.file_paths = current_names(manifest.checkpoints + new)
+    for stream in ("sessions", "replay_runs"):
+        lake.parts[stream] = [(str(root / f["path"]), f.get("day"), f.get("batch", 0))
+                              for f in manifest.files_of(stream)]
+    lake.unreadable = [str(root / f["path"]) for f in manifest.files_of("unreadable")]
+    lake.replay_sources = bool(specs.get("replay_runs")) or bool(lake.parts["replay_runs"])
+    return lake
