@@ -29,16 +29,19 @@ def dataset(sessions: int = 1_000_000) -> Path:
 def measure(cmd: list[str], *, stdin=None, shell: bool = False) -> dict:
     """Run a command; return its wall time and peak RSS (of it and the children it waited for)."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=stdin,
-                            shell=shell)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=stdin, shell=shell)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     err = proc.stderr.read().decode(errors="replace")
     proc.stderr.close()
     code = os.waitstatus_to_exitcode(status)
-    return {"wall_s": round(wall, 3), "cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
-            "peak_mib": round(usage.ru_maxrss / 1024, 1), "exit": code,
-            "stderr": err.strip()[-300:] if code not in (0, 1) else ""}
+    return {
+        "wall_s": round(wall, 3),
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
+        "peak_mib": round(usage.ru_maxrss / 1024, 1),
+        "exit": code,
+        "stderr": err.strip()[-300:] if code not in (0, 1) else "",
+    }
 
 
 def python() -> str:
@@ -91,6 +94,9 @@ def paired_ratios(results: dict[str, dict], base: str) -> dict[str, dict]:
     out = {}
     for name, res in results.items():
         ratios = sorted(a / b for a, b in zip(res["runs"], results[base]["runs"]))
-        out[name] = {"best": round(ratios[0], 2), "median": round(ratios[len(ratios) // 2], 2),
-                     "worst": round(ratios[-1], 2)}
+        out[name] = {
+            "best": round(ratios[0], 2),
+            "median": round(ratios[len(ratios) // 2], 2),
+            "worst": round(ratios[-1], 2),
+        }
     return out

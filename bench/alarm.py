@@ -25,21 +25,30 @@ def main() -> None:
     args = ap.parse_args()
     sessions = str(dataset(args.sessions) / "sessions.jsonl")
     # Taking turns: a slow spell of the machine falls on every command alike.
-    res = interleaved(args.repeat, {
-        "alarm_last_day": forensics_cmd() + [
-            "alarm", "--sessions", sessions, "--since", "2026-11-15T00:00:00Z", "--format", "json"],
-        "alarm_whole_file": forensics_cmd() + ["alarm", "--sessions", sessions, "--format", "json"],
-        "raw_duckdb_scan": [python(), "-c", RAW_DUCKDB, sessions],
-    })
+    res = interleaved(
+        args.repeat,
+        {
+            "alarm_last_day": forensics_cmd()
+            + ["alarm", "--sessions", sessions, "--since", "2026-11-15T00:00:00Z", "--format", "json"],
+            "alarm_whole_file": forensics_cmd() + ["alarm", "--sessions", sessions, "--format", "json"],
+            "raw_duckdb_scan": [python(), "-c", RAW_DUCKDB, sessions],
+        },
+    )
     base = res["raw_duckdb_scan"]["wall_s"]
     rounds = paired_ratios(res, "raw_duckdb_scan")
-    print(json.dumps({
-        "sessions": args.sessions, "results": res,
-        "ratios_vs_one_raw_scan": {k: round(v["wall_s"] / base, 2) for k, v in res.items()},
-        "per_round_ratios_vs_one_raw_scan": rounds,
-        # The cron run, judged on the median round.
-        "target_within_1.25x": rounds["alarm_last_day"]["median"] <= 1.25,
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "sessions": args.sessions,
+                "results": res,
+                "ratios_vs_one_raw_scan": {k: round(v["wall_s"] / base, 2) for k, v in res.items()},
+                "per_round_ratios_vs_one_raw_scan": rounds,
+                # The cron run, judged on the median round.
+                "target_within_1.25x": rounds["alarm_last_day"]["median"] <= 1.25,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

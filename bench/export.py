@@ -29,12 +29,15 @@ def main() -> None:
     args = ap.parse_args()
     data = dataset(args.sessions)
     sessions, replay = str(data / "sessions.jsonl"), str(data / "replay_runs.jsonl")
-    out: dict = {"sessions": args.sessions,
-                 "file_mib": round((data / "sessions.jsonl").stat().st_size / 2**20),
-                 "replay_file_mib": round((data / "replay_runs.jsonl").stat().st_size / 2**20)}
+    out: dict = {
+        "sessions": args.sessions,
+        "file_mib": round((data / "sessions.jsonl").stat().st_size / 2**20),
+        "replay_file_mib": round((data / "replay_runs.jsonl").stat().st_size / 2**20),
+    }
     # Written beside nothing else: a private folder, removed at the end.
     folder = Path(tempfile.mkdtemp(prefix="forensics-bench-export-"))
     try:
+
         def export(name: str, *extra: str) -> list[str]:
             return forensics_cmd() + ["export", "-s", sessions, "-o", str(folder / name), "--force", *extra]
 
@@ -43,18 +46,20 @@ def main() -> None:
             "export_csv": export("csv", "-r", replay, "-f", "csv"),
             "export_jsonl": export("jsonl", "-r", replay, "-f", "jsonl"),
             "export_jsonl_sessions": export("sessions", "-f", "jsonl", "--view", "sessions"),
-            "sql_select_star_jsonl": forensics_cmd() + ["sql", "select * from sessions", "-s", sessions,
-                                                        "-f", "jsonl"],
+            "sql_select_star_jsonl": forensics_cmd() + ["sql", "select * from sessions", "-s", sessions, "-f", "jsonl"],
         }
         res = out["results"] = interleaved(args.repeat, cmds)
-        out["written_mib"] = {d.name: {p.name: round(p.stat().st_size / 2**20, 1) for p in sorted(d.iterdir())}
-                              for d in sorted(folder.iterdir())}
+        out["written_mib"] = {
+            d.name: {p.name: round(p.stat().st_size / 2**20, 1) for p in sorted(d.iterdir())}
+            for d in sorted(folder.iterdir())
+        }
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     base = res["sql_select_star_jsonl"]["peak_mib"]
     out["peak_vs_sql"] = {k: round(v["peak_mib"] / base, 2) for k, v in res.items()}
-    out["targets"] = {"exports_under_400_mib": all(v["peak_mib"] < 400 for k, v in res.items()
-                                                   if k.startswith("export"))}
+    out["targets"] = {
+        "exports_under_400_mib": all(v["peak_mib"] < 400 for k, v in res.items() if k.startswith("export"))
+    }
     print(json.dumps(out, indent=2))
 
 

@@ -20,7 +20,6 @@ from _common import DATA, dataset, forensics_cmd, interleaved, paired_ratios, py
 from scan import RAW_DUCKDB  # the same aggregate; DuckDB takes a glob where a file goes
 
 
-
 def split(files: int, rows: int):
     """Write (once) FILES files of ROWS sessions each; returns the folder."""
     out = DATA / f"many-{files}x{rows}"
@@ -45,20 +44,30 @@ def main() -> None:
     args = ap.parse_args()
     folder = split(args.files, args.rows)
     glob = str(folder / "sessions.jsonl-*")
-    res = interleaved(args.repeat, {
-        "forensics_run": forensics_cmd() + ["run", "first_shot_success_rate", "-s", str(folder), "-f", "json"],
-        "forensics_alarm": forensics_cmd() + ["alarm", "-s", str(folder), "--format", "json"],
-        "raw_duckdb_glob": [python(), "-c", RAW_DUCKDB, glob],
-    })
-    rounds = paired_ratios(res, "raw_duckdb_glob")
-    print(json.dumps({
-        "files": args.files, "rows_per_file": args.rows, "results": res,
-        "per_round_ratios_vs_raw_duckdb_glob": rounds,
-        "targets": {
-            "run_within_3x": rounds["forensics_run"]["median"] <= 3,
-            "alarm_within_3x": rounds["forensics_alarm"]["median"] <= 3,
+    res = interleaved(
+        args.repeat,
+        {
+            "forensics_run": forensics_cmd() + ["run", "first_shot_success_rate", "-s", str(folder), "-f", "json"],
+            "forensics_alarm": forensics_cmd() + ["alarm", "-s", str(folder), "--format", "json"],
+            "raw_duckdb_glob": [python(), "-c", RAW_DUCKDB, glob],
         },
-    }, indent=2))
+    )
+    rounds = paired_ratios(res, "raw_duckdb_glob")
+    print(
+        json.dumps(
+            {
+                "files": args.files,
+                "rows_per_file": args.rows,
+                "results": res,
+                "per_round_ratios_vs_raw_duckdb_glob": rounds,
+                "targets": {
+                    "run_within_3x": rounds["forensics_run"]["median"] <= 3,
+                    "alarm_within_3x": rounds["forensics_alarm"]["median"] <= 3,
+                },
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -88,9 +88,11 @@ for chunk in pd.read_json(sys.argv[1], lines=True, chunksize=50_000, dtype=False
 print(json.dumps({m: v for m, v in sorted(acc.items())}))
 """
 
-JQ = ('jq -n -c \'reduce (inputs | select(.final_verdict != "infra_error")) as $r ({}; '
-      '.[$r.model].sessions += 1 | .[$r.model].first_shot += '
-      '(if ($r.attempts[0].iteration == 0 and $r.attempts[0].verdict_kind == "accepted") then 1 else 0 end))\' ')
+JQ = (
+    'jq -n -c \'reduce (inputs | select(.final_verdict != "infra_error")) as $r ({}; '
+    ".[$r.model].sessions += 1 | .[$r.model].first_shot += "
+    '(if ($r.attempts[0].iteration == 0 and $r.attempts[0].verdict_kind == "accepted") then 1 else 0 end))\' '
+)
 
 
 def main() -> None:
@@ -104,8 +106,7 @@ def main() -> None:
     size_mib = (data / "sessions.jsonl").stat().st_size / 2**20
     out: dict = {"sessions": args.sessions, "file_mib": round(size_mib), "results": {}}
     cmds = {
-        "forensics": forensics_cmd() + ["run", "first_shot_success_rate", "--sessions", sessions,
-                                        "--format", "json"],
+        "forensics": forensics_cmd() + ["run", "first_shot_success_rate", "--sessions", sessions, "--format", "json"],
         "raw_duckdb": [python(), "-c", RAW_DUCKDB, sessions],
         "raw_duckdb_first_in_list": [python(), "-c", RAW_DUCKDB_FIRST_IN_LIST, sessions],
     }
@@ -120,8 +121,7 @@ def main() -> None:
             res["jq"] = measure(JQ + f"'{sessions}'", shell=True)
     res["forensics_help"] = best_of(5, forensics_cmd() + ["--help"])
     base = res["raw_duckdb"]["wall_s"]
-    out["ratios_vs_raw_duckdb"] = {k: round(v["wall_s"] / base, 2) for k, v in res.items()
-                                   if k != "forensics_help"}
+    out["ratios_vs_raw_duckdb"] = {k: round(v["wall_s"] / base, 2) for k, v in res.items() if k != "forensics_help"}
     rounds = paired_ratios({k: res[k] for k in cmds}, "raw_duckdb")
     out["per_round_ratios_vs_raw_duckdb"] = rounds
     out["targets"] = {

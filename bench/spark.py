@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DATA, dataset, forensics_cmd, measure  # noqa: E402
+from _common import DATA, dataset, forensics_cmd, measure
 
 QUERIES = ["first_shot_success_rate", "model_weekly_summary", "top_rejection_errors", "three_consecutive_rejections"]
 
@@ -34,8 +34,8 @@ def main() -> None:
 
     import forensics
     from forensics.catalog import load_catalog
-    from forensics.store.ingest import ingest
     from forensics.spark.engine import SparkStore
+    from forensics.store.ingest import ingest
 
     logs = dataset(args.sessions)
     store = DATA / f"spark-store-{args.sessions}"
@@ -60,8 +60,12 @@ def main() -> None:
             s_times.append(time.perf_counter() - t)
         assert len(d.rows) == len(s.rows), name
         dm, sm = statistics.median(d_times), statistics.median(s_times)
-        out["queries"][name] = {"duckdb_s": round(dm, 3), "spark_s": round(sm, 3), "spark_vs_duckdb": round(sm / dm, 1),
-                                "rows": len(d.rows)}
+        out["queries"][name] = {
+            "duckdb_s": round(dm, 3),
+            "spark_s": round(sm, 3),
+            "spark_vs_duckdb": round(sm / dm, 1),
+            "rows": len(d.rows),
+        }
     duck.close()
     spark.close()
 
@@ -69,8 +73,11 @@ def main() -> None:
     cmd = {"duckdb": [], "spark": []}
     for _ in range(args.repeat):
         cmd["duckdb"].append(measure(fx + ["run", QUERIES[0], "--store", str(store)])["wall_s"])
-        cmd["spark"].append(measure(fx + ["run", QUERIES[0], "--store", str(store), "--engine", "spark",
-                                          "--spark-master", args.master])["wall_s"])
+        cmd["spark"].append(
+            measure(
+                fx + ["run", QUERIES[0], "--store", str(store), "--engine", "spark", "--spark-master", args.master]
+            )["wall_s"]
+        )
     out["command"] = {k: statistics.median(v) for k, v in cmd.items()}
     print(json.dumps(out, indent=2))
 

@@ -49,15 +49,20 @@ def main() -> None:
     # The log minus its last NEW rows: those are appended after the first ingest.
     with open(source / "sessions.jsonl", "rb") as fh:
         lines = fh.readlines()
-    head, tail = lines[:-args.new], lines[-args.new:]
+    head, tail = lines[: -args.new], lines[-args.new :]
     del lines
     (logs / "sessions.jsonl").write_bytes(b"".join(head))
     shutil.copy(source / "replay_runs.jsonl", logs / "replay_runs.jsonl")
     for i in range(1, args.copies):
         shutil.copy(source / "sessions.jsonl", logs / f"sessions-copy{i}.jsonl")
     jsonl = logs / "sessions.jsonl"
-    out: dict = {"sessions": args.sessions, "copies": args.copies, "new_sessions": args.new,
-                 "jsonl_mib": round(jsonl.stat().st_size / 2**20, 1), "results": {}}
+    out: dict = {
+        "sessions": args.sessions,
+        "copies": args.copies,
+        "new_sessions": args.new,
+        "jsonl_mib": round(jsonl.stat().st_size / 2**20, 1),
+        "results": {},
+    }
     fx = forensics_cmd()
     raw = [python(), "-c", RAW_DUCKDB, str(jsonl)]
 
@@ -65,17 +70,20 @@ def main() -> None:
     ingests, raws = [], []
     for i in range(args.repeat):
         store = work / f"store-{i}"
-        ingests.append(measure(fx + ["ingest", "--store", str(store), "-s", str(logs),
-                                     "-r", str(logs / "replay_runs.jsonl")]))
+        ingests.append(
+            measure(fx + ["ingest", "--store", str(store), "-s", str(logs), "-r", str(logs / "replay_runs.jsonl")])
+        )
         raws.append(measure(raw))
     store = work / "store-0"
     for i in range(1, args.repeat):
         shutil.rmtree(work / f"store-{i}")
     ratio = sorted(a["wall_s"] / b["wall_s"] for a, b in zip(ingests, raws))
-    out["results"]["first_ingest"] = {"runs": [r["wall_s"] for r in ingests],
-                                      "peak_mib": max(r["peak_mib"] for r in ingests),
-                                      "raw_runs": [r["wall_s"] for r in raws],
-                                      "ratio_median": round(ratio[len(ratio) // 2], 2)}
+    out["results"]["first_ingest"] = {
+        "runs": [r["wall_s"] for r in ingests],
+        "peak_mib": max(r["peak_mib"] for r in ingests),
+        "raw_runs": [r["wall_s"] for r in raws],
+        "ratio_median": round(ratio[len(ratio) // 2], 2),
+    }
     store_bytes = du(store / "sessions") + du(store / "replay_runs")
     out["store_mib"] = round(store_bytes / 2**20, 1)
     out["store_vs_jsonl"] = round(du(store / "sessions") / jsonl.stat().st_size, 3)
@@ -95,15 +103,20 @@ def main() -> None:
         alarm_runs.append(measure(fx + ["alarm", "--store", str(c), "--since", "15m", "--format", "json"]))
         raw_runs.append(measure(raw))
     r = sorted(a["wall_s"] / b["wall_s"] for a, b in zip(alarm_runs, raw_runs))
-    out["results"]["alarm_store_after_new"] = {"runs": [x["wall_s"] for x in alarm_runs],
-                                               "exit": [x["exit"] for x in alarm_runs],
-                                               "ratio_median": round(r[len(r) // 2], 3)}
+    out["results"]["alarm_store_after_new"] = {
+        "runs": [x["wall_s"] for x in alarm_runs],
+        "exit": [x["exit"] for x in alarm_runs],
+        "ratio_median": round(r[len(r) // 2], 3),
+    }
     cron = copies[0]
-    res = interleaved(args.repeat, {
-        "run_store": fx + ["run", "first_shot_success_rate", "--store", str(cron), "-f", "json"],
-        "report_store": fx + ["report", "--store", str(cron), "--week", "2026-W45"],
-        "raw_duckdb": raw,
-    })
+    res = interleaved(
+        args.repeat,
+        {
+            "run_store": fx + ["run", "first_shot_success_rate", "--store", str(cron), "-f", "json"],
+            "report_store": fx + ["report", "--store", str(cron), "--week", "2026-W45"],
+            "raw_duckdb": raw,
+        },
+    )
     rounds = paired_ratios(res, "raw_duckdb")
     out["results"].update(res)
     out["per_round_ratios_vs_raw_duckdb"] = rounds
@@ -123,8 +136,11 @@ def main() -> None:
             fh.write(tail[1])
         m = measure(fx + ["alarm", "--store", str(mstore), "--since", "15m", "--format", "json"])
         b = measure(raw)
-        out["results"]["many_files_alarm_store"] = {"wall_s": m["wall_s"], "exit": m["exit"],
-                                                    "ratio": round(m["wall_s"] / b["wall_s"], 3)}
+        out["results"]["many_files_alarm_store"] = {
+            "wall_s": m["wall_s"],
+            "exit": m["exit"],
+            "ratio": round(m["wall_s"] / b["wall_s"], 3),
+        }
     out["targets"] = {
         "first_ingest_within_1.5x": out["results"]["first_ingest"]["ratio_median"] <= 1.5,
         "store_under_a_third": out["store_vs_jsonl"] < 1 / 3,

@@ -22,12 +22,20 @@ from forensics import SessionLogger
 from forensics.write.loggers import encode_line, session_row
 
 ROW = {
-    "session_id": "18abbabdc2306a83-c2306aa9", "kind": "fill", "model": "qwen3.5:latest",
-    "provider": "ollama", "prompt": "Produce a fill for site A. " + "context doc-123 " * 100,
-    "iterations": 2, "max_iterations": 3, "final_verdict": "accepted",
-    "attempts": [{"iteration": 0, "verdict_kind": "validation_failed", "error": "phantom W-12",
-                  "span_id": "sp-1"}, {"iteration": 1, "verdict_kind": "accepted", "span_id": "sp-2"}],
-    "artifact": {"fills": [{"candidate_id": "W-1", "shift": 3}]}, "grounded_in_roster": True,
+    "session_id": "18abbabdc2306a83-c2306aa9",
+    "kind": "fill",
+    "model": "qwen3.5:latest",
+    "provider": "ollama",
+    "prompt": "Produce a fill for site A. " + "context doc-123 " * 100,
+    "iterations": 2,
+    "max_iterations": 3,
+    "final_verdict": "accepted",
+    "attempts": [
+        {"iteration": 0, "verdict_kind": "validation_failed", "error": "phantom W-12", "span_id": "sp-1"},
+        {"iteration": 1, "verdict_kind": "accepted", "span_id": "sp-2"},
+    ],
+    "artifact": {"fills": [{"candidate_id": "W-1", "shift": 3}]},
+    "grounded_in_roster": True,
     "duration_ms": 812,
 }
 
@@ -93,17 +101,30 @@ def main() -> None:
         rates["per_call"].append(run(per_call, max(1, args.rows // 5)))
     ratios = sorted(a / b for a, b in zip(rates["logger"], rates["bare_write"]))
     median = statistics.median(rates["logger"])
-    print(json.dumps({
-        "rows": args.rows, "row_bytes": size, "rounds": args.repeat,
-        "logger_rows_per_s": {"median": round(median), "best": round(max(rates["logger"])),
-                              "worst": round(min(rates["logger"]))},
-        "bare_write_rows_per_s": {"median": round(statistics.median(rates["bare_write"]))},
-        "per_call_logger_rows_per_s": {"median": round(statistics.median(rates["per_call"]))},
-        "logger_over_bare_write": {"median": round(statistics.median(ratios), 3),
-                                   "range": [round(ratios[0], 3), round(ratios[-1], 3)]},
-        "mb_per_s_median": round(median * size / 1e6, 1),
-        "target_rows_per_s": 50_000, "median_meets_target": median >= 50_000,
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "rows": args.rows,
+                "row_bytes": size,
+                "rounds": args.repeat,
+                "logger_rows_per_s": {
+                    "median": round(median),
+                    "best": round(max(rates["logger"])),
+                    "worst": round(min(rates["logger"])),
+                },
+                "bare_write_rows_per_s": {"median": round(statistics.median(rates["bare_write"]))},
+                "per_call_logger_rows_per_s": {"median": round(statistics.median(rates["per_call"]))},
+                "logger_over_bare_write": {
+                    "median": round(statistics.median(ratios), 3),
+                    "range": [round(ratios[0], 3), round(ratios[-1], 3)],
+                },
+                "mb_per_s_median": round(median * size / 1e6, 1),
+                "target_rows_per_s": 50_000,
+                "median_meets_target": median >= 50_000,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

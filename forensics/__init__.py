@@ -28,4 +28,3 @@ def connect(sessions=None, replay_runs=None, *, config=None, queries_dirs=None, 
     from .store.connect import connect as _connect
 
     return _connect(sessions, replay_runs, config=config, queries_dirs=queries_dirs, store=store, ingest=ingest)
-

@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,8 @@ NAME_RE = re.compile(r"^[a-z0-9_]+$")
 _HEADER_RE = re.compile(r"^--\s*(name|kind|severity|description|param)\s*:\s*(.*)$")
 _PARAM_RE = re.compile(
     r"^(?P<name>[a-z0-9_]+)\s+(?P<type>timestamp|text|int|float|bool)"
-    r"(?:\s*=\s*(?P<default>\S+))?\s*(?:--\s*(?P<help>.*))?$")
+    r"(?:\s*=\s*(?P<default>\S+))?\s*(?:--\s*(?P<help>.*))?$"
+)
 _USE_RE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 KINDS = ("report", "alarm")
 SEVERITIES = ("critical", "warn")
@@ -98,8 +98,7 @@ class Query:
         unknown = sorted(set(given) - set(self.params))
         if unknown:
             known = ", ".join(self.params) or "none"
-            raise ParameterError(
-                f"{self.name}: unknown parameter {', '.join(unknown)} (it takes: {known})")
+            raise ParameterError(f"{self.name}: unknown parameter {', '.join(unknown)} (it takes: {known})")
         out = {}
         for p in self.params.values():
             if p.name in given and given[p.name] is not None:
@@ -140,12 +139,16 @@ def parse_query(path: Path, *, builtin: bool = False) -> Query:
             if not pm:
                 raise CatalogError(
                     f"{where}: bad param line {value!r}; expected `-- param: name "
-                    "timestamp|text|int|float|bool [= default] [-- help]`")
+                    "timestamp|text|int|float|bool [= default] [-- help]`"
+                )
             default = pm.group("default")
             params[pm.group("name")] = Param(
-                name=pm.group("name"), type=pm.group("type"),
+                name=pm.group("name"),
+                type=pm.group("type"),
                 default=None if default in (None, "null") else default,
-                required=default is None, help=(pm.group("help") or "").strip())
+                required=default is None,
+                help=(pm.group("help") or "").strip(),
+            )
         elif key in meta:
             raise CatalogError(f"{where}: `{key}` is given twice")
         else:
@@ -178,9 +181,17 @@ def parse_query(path: Path, *, builtin: bool = False) -> Query:
         if pname not in used:
             raise CatalogError(f"{path}: parameter {pname} is declared but the SQL never uses ${pname}")
     description = meta.get("description") or (notes.pop(0) if notes else "")
-    return Query(name=name, sql=sql, path=path, kind=kind, severity=severity,
-                 description=description, notes="\n".join(notes).strip(), params=params,
-                 builtin=builtin)
+    return Query(
+        name=name,
+        sql=sql,
+        path=path,
+        kind=kind,
+        severity=severity,
+        description=description,
+        notes="\n".join(notes).strip(),
+        params=params,
+        builtin=builtin,
+    )
 
 
 class Catalog:
@@ -204,8 +215,7 @@ class Catalog:
         except KeyError:
             close = [n for n in self.queries if name in n or n in name]
             hint = f" (did you mean {', '.join(close)}?)" if close else ""
-            raise UnknownQueryError(
-                f"no query named {name!r}{hint}; `forensics list` shows them all") from None
+            raise UnknownQueryError(f"no query named {name!r}{hint}; `forensics list` shows them all") from None
 
     def alarms(self) -> list[Query]:
         """Every query of kind alarm."""

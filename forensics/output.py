@@ -8,12 +8,11 @@ import json
 import math
 import re
 from collections.abc import Callable
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 from .errors import ForensicsError
-
 
 # Characters that would let a field start a new line, move the cursor, recolour the
 # terminal or reorder what is shown: C0 and C1 controls, DEL, the Unicode line and
@@ -32,8 +31,8 @@ def escape(text: str) -> str:
 def iso_utc(value: datetime) -> str:
     """ISO 8601 in UTC with a Z, the one time format every output uses."""
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def plain(value: Any) -> Any:
@@ -95,13 +94,16 @@ _RATE_RE = re.compile(r"(^|_)(rate|share|pct|ci_low|ci_high)$")
 # Free text (an error, an artifact, a description) is cut to fit, never narrower than this;
 # what names a row (its id, time, file) is never cut.
 MIN_WIDTH = 24
-_NEVER_CUT = frozenset({"session_id", "timestamp", "source_file", "line", "model", "week", "day",
-                        "first_seen", "last_seen", "name"})
+_NEVER_CUT = frozenset(
+    {"session_id", "timestamp", "source_file", "line", "model", "week", "day", "first_seen", "last_seen", "name"}
+)
 
 
 def _numeric(columns, rows) -> list[bool]:
-    return [all(isinstance(r[i], (int, float, Decimal)) and not isinstance(r[i], bool)
-                for r in rows if r[i] is not None) for i in range(len(columns))]
+    return [
+        all(isinstance(r[i], (int, float, Decimal)) and not isinstance(r[i], bool) for r in rows if r[i] is not None)
+        for i in range(len(columns))
+    ]
 
 
 def _tabulate(columns, rows, tablefmt: str, numeric: list[bool] | None = None) -> str:
@@ -112,8 +114,16 @@ def _tabulate(columns, rows, tablefmt: str, numeric: list[bool] | None = None) -
     # Numbers align right; text is never number-parsed (hex session ids look numeric).
     numeric = numeric if numeric is not None else _numeric(columns, rows)
     cells = [[v if isinstance(v, str) and getattr(v, "_ready", False) else cell(v) for v in r] for r in rows]
-    return tabulate(cells, headers=[escape(c) for c in columns], tablefmt=tablefmt, disable_numparse=True,
-                    colalign=["right" if n else "left" for n in numeric]) + "\n"
+    return (
+        tabulate(
+            cells,
+            headers=[escape(c) for c in columns],
+            tablefmt=tablefmt,
+            disable_numparse=True,
+            colalign=["right" if n else "left" for n in numeric],
+        )
+        + "\n"
+    )
 
 
 def to_table(columns, rows, *, tablefmt="simple", width: int | None = None, **_) -> str:
@@ -125,10 +135,11 @@ def to_table(columns, rows, *, tablefmt="simple", width: int | None = None, **_)
         return "(no rows)\n"
     numeric = _numeric(columns, rows)
     # Only a column whose every value is a proportion: a `pct` of 45 or a `rate` per minute is not one.
-    rate = [n and bool(_RATE_RE.search(c)) and all(0 <= v <= 1 for r in rows if (v := r[i]) is not None)
-            for i, (c, n) in enumerate(zip(columns, numeric))]
-    text = [[f"{float(v) * 100:.1f}%" if rate[i] and v is not None else cell(v) for i, v in enumerate(r)]
-            for r in rows]
+    rate = [
+        n and bool(_RATE_RE.search(c)) and all(0 <= v <= 1 for r in rows if (v := r[i]) is not None)
+        for i, (c, n) in enumerate(zip(columns, numeric))
+    ]
+    text = [[f"{float(v) * 100:.1f}%" if rate[i] and v is not None else cell(v) for i, v in enumerate(r)] for r in rows]
     width = width or shutil.get_terminal_size((100, 24)).columns
     fixed = [n or c in _NEVER_CUT for c, n in zip(columns, numeric)]
     caps = _caps([escape(c) for c in columns], text, fixed, width)
@@ -179,8 +190,7 @@ def _cut(text: str, cap: int | None) -> str:
 
 def md_text(text: str) -> str:
     """Text for a markdown table cell: HTML and pipes escaped, so data cannot add markup or columns."""
-    return (escape(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace("|", "\\|"))
+    return escape(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
 
 
 def to_markdown(columns, rows, **_) -> str:
@@ -209,8 +219,7 @@ def to_json(columns, rows, *, json_columns=(), **_) -> str:
 
 def to_jsonl(columns, rows, *, json_columns=(), **_) -> str:
     """One JSON object per line."""
-    return "".join(json.dumps(r, ensure_ascii=False) + "\n"
-                   for r in _rows(columns, rows, json_columns=json_columns))
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in _rows(columns, rows, json_columns=json_columns))
 
 
 FORMATS: dict[str, Callable[..., str]] = {

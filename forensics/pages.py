@@ -31,7 +31,7 @@ def _duration(seconds: Any) -> str:
     minutes = int(seconds // 60)
     days, rest = divmod(minutes, 1440)
     hours, minutes = divmod(rest, 60)
-    return (f"{days} d {hours} h" if days else f"{hours} h {minutes} min" if hours else f"{minutes} min")
+    return f"{days} d {hours} h" if days else f"{hours} h {minutes} min" if hours else f"{minutes} min"
 
 
 def _md(value: Any) -> str:

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from .errors import ParameterError
@@ -16,20 +16,20 @@ _WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$", re.IGNORECASE)
 
 def parse_age(text: str) -> timedelta:
     """How long ago a relative age (15m, 2h) or an ISO time is, from now."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return now - parse_time(text, now=now)
 
 
 def parse_time(value: Any, *, now: datetime | None = None) -> datetime:
     """Parse an ISO date or timestamp, or a relative age like 15m, 24h, 7d, into a UTC datetime."""
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
     text = str(value).strip()
     m = _RELATIVE_RE.match(text)
     if m:
-        now = now or datetime.now(timezone.utc)
+        now = now or datetime.now(UTC)
         try:
             return now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
         except (OverflowError, ValueError):
@@ -39,10 +39,11 @@ def parse_time(value: Any, *, now: datetime | None = None) -> datetime:
     except ValueError:
         raise ParameterError(
             f"not a time: {text!r} (try an ISO date 2026-11-01, a timestamp "
-            "2026-11-01T08:00:00Z, or an age like 15m, 24h, 7d)") from None
+            "2026-11-01T08:00:00Z, or an age like 15m, 24h, 7d)"
+        ) from None
     if parsed.tzinfo is None:  # a naive time is taken as UTC, never as local time
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
 
 
 def resolve_week(week: str | None, *, today: date | None = None) -> tuple[str, datetime, datetime]:
@@ -54,14 +55,14 @@ def resolve_week(week: str | None, *, today: date | None = None) -> tuple[str, d
         try:
             monday = date.fromisocalendar(int(m.group(1)), int(m.group(2)), 1)
             # The report reads the week and the weeks of its trend before it, and ends a week on.
-            datetime(monday.year, monday.month, monday.day, tzinfo=timezone.utc) + timedelta(days=7)
+            datetime(monday.year, monday.month, monday.day, tzinfo=UTC) + timedelta(days=7)
             monday - timedelta(weeks=52)
         except (ValueError, OverflowError):
             raise ParameterError(f"no such ISO week, or one too close to the calendar's ends: {week!r}") from None
     else:
-        today = today or datetime.now(timezone.utc).date()
+        today = today or datetime.now(UTC).date()
         monday = today - timedelta(days=today.weekday() + 7)
-    start = datetime(monday.year, monday.month, monday.day, tzinfo=timezone.utc)
+    start = datetime(monday.year, monday.month, monday.day, tzinfo=UTC)
     iso = monday.isocalendar()
     return f"{iso[0]}-W{iso[1]:02d}", start, start + timedelta(days=7)
 

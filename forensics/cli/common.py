@@ -28,18 +28,17 @@ def handle_errors(fn):
             raise
         except UsageError as exc:
             err(f"error: {escape(str(exc))}")
-            raise typer.Exit(2)
+            raise typer.Exit(2) from None
         except ForensicsError as exc:
             err(f"error: {escape(str(exc))}")
-            raise typer.Exit(1)
+            raise typer.Exit(1) from None
         except BrokenPipeError:  # `forensics run ... | head` is fine
-            raise typer.Exit(0)
+            raise typer.Exit(0) from None
         except Exception as exc:  # no traceback for users; FORENSICS_DEBUG=1 shows it
             if os.environ.get("FORENSICS_DEBUG"):
                 raise
-            err(f"error: unexpected {type(exc).__name__}: {escape(str(exc))} "
-                 "(FORENSICS_DEBUG=1 shows the traceback)")
-            raise typer.Exit(1)
+            err(f"error: unexpected {type(exc).__name__}: {escape(str(exc))} (FORENSICS_DEBUG=1 shows the traceback)")
+            raise typer.Exit(1) from None
 
     return wrapper
 
@@ -53,17 +52,21 @@ def open_logs(sessions, replay_runs, config, queries_dir, store=None, ingest=Fal
     # forensics.toml applies only when none is (--store itself always does).
     folder = resolve_store(store, config=config) if store or not (sessions or replay_runs) else None
     if folder is not None:
-        return open_store(folder, sessions, replay_runs, config=config,
-                          queries_dirs=[str(q) for q in queries_dir or []], ingest=ingest)
+        return open_store(
+            folder,
+            sessions,
+            replay_runs,
+            config=config,
+            queries_dirs=[str(q) for q in queries_dir or []],
+            ingest=ingest,
+        )
     if ingest:
         raise ParameterError("--ingest needs a store: --store DIR, $FORENSICS_STORE or store in forensics.toml")
-    src = resolve(sessions, replay_runs, config=config,
-                  queries_dirs=[str(q) for q in queries_dir or []])
+    src = resolve(sessions, replay_runs, config=config, queries_dirs=[str(q) for q in queries_dir or []])
     return Store(src)
 
 
-def open_engine(engine, sessions, replay_runs, config, queries_dir, store=None, ingest=False,
-                 master=None, remote=None):
+def open_engine(engine, sessions, replay_runs, config, queries_dir, store=None, ingest=False, master=None, remote=None):
     """A store to query: DuckDB's (logs or a store folder), or a store read by Spark."""
     if engine is not Engine.spark:
         if master or remote:
@@ -74,12 +77,14 @@ def open_engine(engine, sessions, replay_runs, config, queries_dir, store=None, 
     from ..spark.engine import SparkStore
 
     if sessions or replay_runs:
-        raise ParameterError("--engine spark reads a store, not logs: forensics ingest --store DIR -s LOGS, "
-                             "then --store DIR")
+        raise ParameterError(
+            "--engine spark reads a store, not logs: forensics ingest --store DIR -s LOGS, then --store DIR"
+        )
     folder = resolve_store(store, config=config)
     if folder is None:
-        raise ParameterError("--engine spark needs a store: --store DIR_OR_URL, $FORENSICS_STORE or store in "
-                             "forensics.toml")
+        raise ParameterError(
+            "--engine spark needs a store: --store DIR_OR_URL, $FORENSICS_STORE or store in forensics.toml"
+        )
     if ingest:
         if "://" in folder:
             raise ParameterError("--ingest needs the store's folder on this machine, not a URL")
@@ -90,8 +95,10 @@ def open_engine(engine, sessions, replay_runs, config, queries_dir, store=None, 
     return SparkStore(folder, load_catalog(src.queries_dirs), master=master, remote=remote)
 
 
-_NO_REPLAY = ("note: no replay runs given (--replay-runs, $FORENSICS_REPLAY_RUNS or replay_runs in "
-              "forensics.toml): replay_runs is empty, so what it says about replays is no finding")
+_NO_REPLAY = (
+    "note: no replay runs given (--replay-runs, $FORENSICS_REPLAY_RUNS or replay_runs in "
+    "forensics.toml): replay_runs is empty, so what it says about replays is no finding"
+)
 
 
 def warn_unreadable(store, sql_texts=()) -> None:
@@ -128,8 +135,6 @@ def emit(result, fmt: Format, tablefmt: str, limit: int | None) -> None:
     from ..output import render
 
     rows = result.rows if limit is None else result.rows[:limit]
-    sys.stdout.write(render(fmt.value, result.columns, rows, tablefmt=tablefmt,
-                            json_columns=result.json_columns))
+    sys.stdout.write(render(fmt.value, result.columns, rows, tablefmt=tablefmt, json_columns=result.json_columns))
     if len(rows) < len(result.rows):
-        err(f"note: {len(result.rows) - len(rows)} more row(s) not shown (--limit {limit}); "
-             f"{len(result.rows)} in all")
+        err(f"note: {len(result.rows) - len(rows)} more row(s) not shown (--limit {limit}); {len(result.rows)} in all")

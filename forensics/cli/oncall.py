@@ -9,15 +9,33 @@ from typing import Annotated, Optional
 
 import typer
 
-from .common import err, handle_errors, open_logs
-from .options import AlarmFormat, ConfigOpt, Engine, EngineOpt, FailOn, IngestOpt, QueriesOpt, ReplayOpt, SessionsOpt, SparkMasterOpt, SparkRemoteOpt, StoreOpt
-from .root import app
 from ..errors import ParameterError
 from ..output import escape
+from .common import err, handle_errors, open_logs
+from .options import (
+    AlarmFormat,
+    ConfigOpt,
+    Engine,
+    EngineOpt,
+    FailOn,
+    IngestOpt,
+    QueriesOpt,
+    ReplayOpt,
+    SessionsOpt,
+    SparkMasterOpt,
+    SparkRemoteOpt,
+    StoreOpt,
+)
+from .root import app
 
-StateOpt = Annotated[Optional[Path], typer.Option(
-    "--state", metavar="FILE",
-    help="The alarm's memory where there is no store (with --store it lives in the store).")]
+StateOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--state",
+        metavar="FILE",
+        help="The alarm's memory where there is no store (with --store it lives in the store).",
+    ),
+]
 
 
 class IncidentFormat(str, Enum):
@@ -32,28 +50,50 @@ def alarm(
     replay_runs: ReplayOpt = None,
     config: ConfigOpt = None,
     queries_dir: QueriesOpt = None,
-    since: Annotated[Optional[str], typer.Option(
-        metavar="AGE|TIME", help="Only rows newer than this: 15m, 24h, 7d or an ISO time.")] = None,
-    max_age: Annotated[Optional[str], typer.Option(
-        metavar="AGE", help="Exit 3 when the newest row is older than this (e.g. 2h).")] = None,
+    since: Annotated[
+        Optional[str], typer.Option(metavar="AGE|TIME", help="Only rows newer than this: 15m, 24h, 7d or an ISO time.")
+    ] = None,
+    max_age: Annotated[
+        Optional[str], typer.Option(metavar="AGE", help="Exit 3 when the newest row is older than this (e.g. 2h).")
+    ] = None,
     max_unreadable: Annotated[int, typer.Option(min=0, help="Exit 3 when more lines than this are unreadable.")] = 0,
     fail_on: Annotated[FailOn, typer.Option(help="Exit 1 on critical only, or on warnings too.")] = FailOn.critical,
-    fmt: Annotated[AlarmFormat, typer.Option("--format", "-f", help="text, or one JSON status object.")] = AlarmFormat.text,
-    store_failures: Annotated[Optional[Path], typer.Option(
-        help="Append the full rows notified (new, or reminded) here, with alarm, severity, state and "
-        "found_at (.jsonl, or .parquet).")] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Say so on stdout even when nothing changed.")] = False,
-    lock_wait: Annotated[float, typer.Option(min=0, max=86400, help="Seconds to wait for another running alarm.")] = 10.0,
-    self_test: Annotated[bool, typer.Option(
-        "--self-test", help="Plant a violation in a temporary log and check the alarm finds it, once; "
-        "silent on success.")] = False,
-    store: Annotated[Optional[str], typer.Option(
-        "--store", metavar="DIR",
-        help="Ingest into this store first, then evaluate the window plus every row new since the last "
-        "alarm; the alarm's memory lives there. With --engine spark, also a URL.")] = None,
+    fmt: Annotated[
+        AlarmFormat, typer.Option("--format", "-f", help="text, or one JSON status object.")
+    ] = AlarmFormat.text,
+    store_failures: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="Append the full rows notified (new, or reminded) here, with alarm, severity, state and "
+            "found_at (.jsonl, or .parquet)."
+        ),
+    ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Say so on stdout even when nothing changed.")
+    ] = False,
+    lock_wait: Annotated[
+        float, typer.Option(min=0, max=86400, help="Seconds to wait for another running alarm.")
+    ] = 10.0,
+    self_test: Annotated[
+        bool,
+        typer.Option(
+            "--self-test",
+            help="Plant a violation in a temporary log and check the alarm finds it, once; silent on success.",
+        ),
+    ] = False,
+    store: Annotated[
+        Optional[str],
+        typer.Option(
+            "--store",
+            metavar="DIR",
+            help="Ingest into this store first, then evaluate the window plus every row new since the last "
+            "alarm; the alarm's memory lives there. With --engine spark, also a URL.",
+        ),
+    ] = None,
     state: StateOpt = None,
-    repeat: Annotated[str, typer.Option(
-        metavar="AGE", help="How long a firing alarm stays quiet before one reminder line.")] = "24h",
+    repeat: Annotated[
+        str, typer.Option(metavar="AGE", help="How long a firing alarm stays quiet before one reminder line.")
+    ] = "24h",
     max_rows: Annotated[int, typer.Option(min=1, help="Rows printed per alarm (JSON carries them all).")] = 20,
     engine: EngineOpt = Engine.duckdb,
     spark_master: SparkMasterOpt = None,
@@ -85,18 +125,40 @@ def alarm(
     from ..oncall.mail import render_text
 
     opts = AlarmOptions(
-        sessions=sessions, replay_runs=replay_runs, config=config,
-        queries_dirs=[str(q) for q in queries_dir or []], since=since, max_age=max_age,
-        max_unreadable=max_unreadable, fail_on=fail_on.value, store_failures=store_failures,
-        lock_wait=lock_wait, store=store, state=state, repeat=repeat, max_rows=max_rows,
-        engine=engine.value, spark_master=spark_master, spark_remote=spark_remote)
+        sessions=sessions,
+        replay_runs=replay_runs,
+        config=config,
+        queries_dirs=[str(q) for q in queries_dir or []],
+        since=since,
+        max_age=max_age,
+        max_unreadable=max_unreadable,
+        fail_on=fail_on.value,
+        store_failures=store_failures,
+        lock_wait=lock_wait,
+        store=store,
+        state=state,
+        repeat=repeat,
+        max_rows=max_rows,
+        engine=engine.value,
+        spark_master=spark_master,
+        spark_remote=spark_remote,
+    )
     if self_test:
         from ..oncall.selftest import self_test as run_self_test
 
         code, message = run_self_test(opts)
         if fmt is AlarmFormat.json:
-            typer.echo(json.dumps({"status": "passed" if code == 0 else "failed", "exit_code": code,
-                                   "reason": "" if code == 0 else message}, ensure_ascii=False, indent=2))
+            typer.echo(
+                json.dumps(
+                    {
+                        "status": "passed" if code == 0 else "failed",
+                        "exit_code": code,
+                        "reason": "" if code == 0 else message,
+                    },
+                    ensure_ascii=False,
+                    indent=2,
+                )
+            )
         elif code != 0 or verbose:  # a cron line too: silent when it passes
             typer.echo(message, err=code != 0)
         raise typer.Exit(code)
@@ -127,12 +189,20 @@ def _memory(store: Path | None, state: Path | None, config):
 @app.command()
 @handle_errors
 def ack(
-    session_ids: Annotated[Optional[list[str]], typer.Argument(
-        metavar="[SESSION_ID]...", help="The sessions whose open violations to acknowledge.")] = None,
-    every: Annotated[bool, typer.Option("--all", help="Acknowledge every open violation (of --alarm, if given).")] = False,
-    alarm_name: Annotated[Optional[str], typer.Option("--alarm", metavar="NAME", help="Only this alarm's violations.")] = None,
+    session_ids: Annotated[
+        Optional[list[str]],
+        typer.Argument(metavar="[SESSION_ID]...", help="The sessions whose open violations to acknowledge."),
+    ] = None,
+    every: Annotated[
+        bool, typer.Option("--all", help="Acknowledge every open violation (of --alarm, if given).")
+    ] = False,
+    alarm_name: Annotated[
+        Optional[str], typer.Option("--alarm", metavar="NAME", help="Only this alarm's violations.")
+    ] = None,
     note: Annotated[Optional[str], typer.Option(metavar="TEXT", help="Why: kept with the acknowledgement.")] = None,
-    store: Annotated[Optional[Path], typer.Option("--store", metavar="DIR", help="The store the alarm keeps its memory in.")] = None,
+    store: Annotated[
+        Optional[Path], typer.Option("--store", metavar="DIR", help="The store the alarm keeps its memory in.")
+    ] = None,
     state: StateOpt = None,
     config: ConfigOpt = None,
     fmt: Annotated[AlarmFormat, typer.Option("--format", "-f", help="text, or JSON.")] = AlarmFormat.text,
@@ -149,14 +219,14 @@ def ack(
     """
     from ..oncall.memory import acknowledge
 
-    done = acknowledge(_memory(store, state, config), list(session_ids or []), alarm=alarm_name, every=every,
-                       note=note)
+    done = acknowledge(_memory(store, state, config), list(session_ids or []), alarm=alarm_name, every=every, note=note)
     if fmt is AlarmFormat.json:
         typer.echo(json.dumps({"acknowledged": done}, ensure_ascii=False, indent=2))
         return
     for d in done:
-        typer.echo(f"acknowledged {escape(d['alarm'])}  session={escape(str(d['session_id']))}  "
-                   f"first seen {d['first_seen']}")
+        typer.echo(
+            f"acknowledged {escape(d['alarm'])}  session={escape(str(d['session_id']))}  first seen {d['first_seen']}"
+        )
     typer.echo(f"{len(done)} violation(s) acknowledged")
 
 
@@ -171,8 +241,12 @@ def incident(
     store: StoreOpt = None,
     ingest: IngestOpt = False,
     state: StateOpt = None,
-    fmt: Annotated[IncidentFormat, typer.Option("--format", "-f", help="markdown, standalone HTML, or one JSON object.")] = IncidentFormat.markdown,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="PATH", help="Write here instead of stdout.")] = None,
+    fmt: Annotated[
+        IncidentFormat, typer.Option("--format", "-f", help="markdown, standalone HTML, or one JSON object.")
+    ] = IncidentFormat.markdown,
+    out: Annotated[
+        Optional[Path], typer.Option("--out", "-o", metavar="PATH", help="Write here instead of stdout.")
+    ] = None,
     around: Annotated[int, typer.Option(min=0, max=1000, help="Calls of the same model shown before and after.")] = 5,
 ) -> None:
     """Everything about one session: its calls, attempts, artifact, replay runs, alarms and neighbours.
@@ -182,8 +256,8 @@ def incident(
       forensics incident 18abbabdc2306a83-c2306aa9 --store /var/lib/forensics
       forensics incident 18abbabdc2306a83-c2306aa9 -s logs/ -r logs/ --format html --out incident.html
     """
-    from ..oncall.memory import Memory
     from ..oncall.incident import build_incident, render_incident
+    from ..oncall.memory import Memory
 
     with open_logs(sessions, replay_runs, config, queries_dir, store, ingest) as st:
         memory = Memory.of_file(state) if state else (Memory.of_store(st.lake.root) if st.lake is not None else None)

@@ -9,12 +9,30 @@ from typing import Annotated, Optional
 
 import typer
 
-from .common import emit, err, handle_errors, open_engine, open_logs, parse_params, sql_parameters, warn_unreadable
-from .options import ConfigOpt, Engine, EngineOpt, Format, FormatOpt, IngestOpt, LimitOpt, QueriesOpt, ReplayOpt, SessionsOpt, SinceOpt, SparkMasterOpt, SparkRemoteOpt, StoreOpt, TablefmtOpt, UntilOpt
-from .root import app
-from ..store.export import EXPORT_FORMATS, VIEWS
 from ..errors import ParameterError
 from ..output import escape
+from ..store.export import EXPORT_FORMATS, VIEWS
+from .common import emit, err, handle_errors, open_engine, open_logs, parse_params, sql_parameters, warn_unreadable
+from .options import (
+    ConfigOpt,
+    Engine,
+    EngineOpt,
+    Format,
+    FormatOpt,
+    IngestOpt,
+    LimitOpt,
+    QueriesOpt,
+    ReplayOpt,
+    SessionsOpt,
+    SinceOpt,
+    SparkMasterOpt,
+    SparkRemoteOpt,
+    StoreOpt,
+    TablefmtOpt,
+    UntilOpt,
+)
+from .root import app
+
 
 @app.command("list")
 @handle_errors
@@ -37,10 +55,11 @@ def list_queries(
 
     src = resolve(config=config, queries_dirs=[str(q) for q in queries_dir or []], streams=False)
     cat = load_catalog(src.queries_dirs)
-    rows = [(q.name, q.kind, q.severity or "", "built-in" if q.builtin else str(q.path.parent),
-             q.description) for q in cat.queries.values()]
-    sys.stdout.write(render(fmt.value, ["name", "kind", "severity", "source", "description"], rows,
-                            tablefmt=tablefmt))
+    rows = [
+        (q.name, q.kind, q.severity or "", "built-in" if q.builtin else str(q.path.parent), q.description)
+        for q in cat.queries.values()
+    ]
+    sys.stdout.write(render(fmt.value, ["name", "kind", "severity", "source", "description"], rows, tablefmt=tablefmt))
 
 
 @app.command()
@@ -77,8 +96,9 @@ def show(
 @handle_errors
 def run(
     name: Annotated[str, typer.Argument(metavar="QUERY", help="The query's name, as `forensics list` prints it.")],
-    param: Annotated[Optional[list[str]], typer.Option(
-        "--param", "-p", metavar="KEY=VALUE", help="A query parameter (repeatable).")] = None,
+    param: Annotated[
+        Optional[list[str]], typer.Option("--param", "-p", metavar="KEY=VALUE", help="A query parameter (repeatable).")
+    ] = None,
     sessions: SessionsOpt = None,
     replay_runs: ReplayOpt = None,
     config: ConfigOpt = None,
@@ -105,15 +125,15 @@ def run(
       forensics run model_weekly_summary --engine spark --store s3a://logs/forensics --spark-master yarn
     """
     params = parse_params(param)
-    with open_engine(engine, sessions, replay_runs, config, queries_dir, store, ingest,
-                      spark_master, spark_remote) as store:
+    with open_engine(
+        engine, sessions, replay_runs, config, queries_dir, store, ingest, spark_master, spark_remote
+    ) as store:
         q = store.catalog.get(name)
         for key, value in (("since", since), ("until", until)):
             if value is None:
                 continue
             if key not in q.params:
-                raise ParameterError(f"query {name} takes no {key} (its parameters: "
-                                     f"{', '.join(q.params) or 'none'})")
+                raise ParameterError(f"query {name} takes no {key} (its parameters: {', '.join(q.params) or 'none'})")
             if key in params:
                 raise ParameterError(f"give --{key} or -p {key}=..., not both")
             params[key] = value
@@ -127,8 +147,10 @@ def run(
 @handle_errors
 def sql(
     text: Annotated[str, typer.Argument(help="SQL over the sessions, attempts and replay_runs views.")],
-    param: Annotated[Optional[list[str]], typer.Option(
-        "--param", "-p", metavar="KEY=VALUE", help="Bind $KEY in the SQL to VALUE, as text (repeatable).")] = None,
+    param: Annotated[
+        Optional[list[str]],
+        typer.Option("--param", "-p", metavar="KEY=VALUE", help="Bind $KEY in the SQL to VALUE, as text (repeatable)."),
+    ] = None,
     sessions: SessionsOpt = None,
     replay_runs: ReplayOpt = None,
     config: ConfigOpt = None,
@@ -146,16 +168,19 @@ def sql(
       forensics sql 'select count(*) from sessions where model = $m and "timestamp" >= $t::timestamptz' -p m=qwen3.5:latest -p t=2026-11-01 -s logs/
     """
     if not text.strip():
-        raise ParameterError("no SQL given: try sql \"select count(*) from sessions\"")
+        raise ParameterError('no SQL given: try sql "select count(*) from sessions"')
     params = parse_params(param)
     named = sql_parameters(text)
     positional = sorted(n for n in named if n.isdigit())
     if positional:
-        raise ParameterError(f"the SQL has positional parameters ({', '.join('$' + n for n in positional)}, or ?): "
-                             "-p binds names only, so write $name and give -p name=VALUE")
+        raise ParameterError(
+            f"the SQL has positional parameters ({', '.join('$' + n for n in positional)}, or ?): "
+            "-p binds names only, so write $name and give -p name=VALUE"
+        )
     if named - set(params):
-        raise ParameterError(f"the SQL uses {', '.join('$' + n for n in sorted(named - set(params)))}: "
-                             "give each with -p NAME=VALUE")
+        raise ParameterError(
+            f"the SQL uses {', '.join('$' + n for n in sorted(named - set(params)))}: give each with -p NAME=VALUE"
+        )
     if set(params) - named:
         raise ParameterError(f"-p {', '.join(sorted(set(params) - named))}: the SQL has no such $parameter")
     with open_logs(sessions, replay_runs, config, None, store, ingest) as store:
@@ -172,13 +197,19 @@ ExportView = Enum("ExportView", {k: k for k in VIEWS}, type=str)
 @app.command()
 @handle_errors
 def export(
-    out: Annotated[Path, typer.Option("--out", "-o", metavar="DIR", help="Folder for <view>.<format>, made if absent.")],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", metavar="DIR", help="Folder for <view>.<format>, made if absent.")
+    ],
     sessions: SessionsOpt = None,
     replay_runs: ReplayOpt = None,
     config: ConfigOpt = None,
     fmt: Annotated[ExportFormat, typer.Option("--format", "-f", help="The files' format.")] = ExportFormat.parquet,
-    view: Annotated[Optional[list[ExportView]], typer.Option(
-        "--view", help="Only this view (repeatable). Default: all three, replay_runs when replay logs are given.")] = None,
+    view: Annotated[
+        Optional[list[ExportView]],
+        typer.Option(
+            "--view", help="Only this view (repeatable). Default: all three, replay_runs when replay logs are given."
+        ),
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite files already in the folder.")] = False,
     store: StoreOpt = None,
     ingest: IngestOpt = False,
@@ -201,7 +232,9 @@ def export(
         files = export_views(store, out, fmt.value, view, force=force)
         warn_unreadable(store)
         if view is None and store.replay_missing(["replay_runs"]):
-            err("note: no replay runs given (--replay-runs, $FORENSICS_REPLAY_RUNS or replay_runs in "
-                 "forensics.toml): replay_runs not exported")
+            err(
+                "note: no replay runs given (--replay-runs, $FORENSICS_REPLAY_RUNS or replay_runs in "
+                "forensics.toml): replay_runs not exported"
+            )
     for f in files:
         typer.echo(f"{escape(str(f.path))}: {f.rows} rows, {f.bytes} bytes")

@@ -8,10 +8,23 @@ from typing import Annotated, Optional
 
 import typer
 
-from .common import err, handle_errors, open_engine, warn_unreadable
-from .options import ConfigOpt, Engine, EngineOpt, IngestOpt, QueriesOpt, ReplayOpt, ReportFormat, SessionsOpt, SparkMasterOpt, SparkRemoteOpt, StoreOpt
-from .root import app
 from ..errors import ParameterError
+from .common import err, handle_errors, open_engine, warn_unreadable
+from .options import (
+    ConfigOpt,
+    Engine,
+    EngineOpt,
+    IngestOpt,
+    QueriesOpt,
+    ReplayOpt,
+    ReportFormat,
+    SessionsOpt,
+    SparkMasterOpt,
+    SparkRemoteOpt,
+    StoreOpt,
+)
+from .root import app
+
 
 @app.command()
 @handle_errors
@@ -22,14 +35,21 @@ def report(
     queries_dir: QueriesOpt = None,
     week: Annotated[Optional[str], typer.Option(help="ISO week in UTC, e.g. 2026-W46.")] = None,
     last_week: Annotated[bool, typer.Option("--last-week", help="The last complete ISO week (the default).")] = False,
-    fmt: Annotated[ReportFormat, typer.Option("--format", "-f", help="markdown or standalone html.")] = ReportFormat.markdown,
+    fmt: Annotated[
+        ReportFormat, typer.Option("--format", "-f", help="markdown or standalone html.")
+    ] = ReportFormat.markdown,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write here instead of stdout.")] = None,
     trend_weeks: Annotated[int, typer.Option(min=2, max=52, help="Weeks in the first-shot trend.")] = 8,
     store: StoreOpt = None,
     ingest: IngestOpt = False,
-    state: Annotated[Optional[Path], typer.Option(
-        "--state", metavar="FILE", help="The alarm's memory (`alarm --state`), for the week's incidents; "
-        "a store has its own.")] = None,
+    state: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--state",
+            metavar="FILE",
+            help="The alarm's memory (`alarm --state`), for the week's incidents; a store has its own.",
+        ),
+    ] = None,
     engine: EngineOpt = Engine.duckdb,
     spark_master: SparkMasterOpt = None,
     spark_remote: SparkRemoteOpt = None,
@@ -51,8 +71,9 @@ def report(
         raise ParameterError("give --week or --last-week, not both")
     from ..oncall.memory import Memory
 
-    with open_engine(engine, sessions, replay_runs, config, queries_dir, store, ingest,
-                      spark_master, spark_remote) as store:
+    with open_engine(
+        engine, sessions, replay_runs, config, queries_dir, store, ingest, spark_master, spark_remote
+    ) as store:
         memory = Memory.of_file(state) if state else None
         if memory is None and engine is Engine.spark and store.local is not None:
             memory = Memory.of_store(store.local)

@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 
-
 app = typer.Typer(
     name="forensics",
     help="Forensic questions about LLM iterate sessions, answered with DuckDB.\n\n"
@@ -30,7 +29,9 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def _main(version: Annotated[bool, typer.Option(
-        "--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False) -> None:
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
     """Forensic questions about LLM iterate sessions, answered with DuckDB."""
-

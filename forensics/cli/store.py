@@ -8,26 +8,34 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..errors import ParameterError
+from ..output import escape
 from .common import err, handle_errors, open_logs, warn_unreadable
 from .options import AlarmFormat, ConfigOpt, IngestOpt, ReplayOpt, SessionsOpt, StoreOpt
 from .root import app
-from ..errors import ParameterError
-from ..output import escape
+
 
 @app.command("ingest")
 @handle_errors
 def ingest_cmd(
-    store: Annotated[Optional[Path], typer.Option(
-        "--store", metavar="DIR", help="The store folder (made if absent). Else $FORENSICS_STORE.")] = None,
+    store: Annotated[
+        Optional[Path],
+        typer.Option("--store", metavar="DIR", help="The store folder (made if absent). Else $FORENSICS_STORE."),
+    ] = None,
     sessions: SessionsOpt = None,
     replay_runs: ReplayOpt = None,
     config: ConfigOpt = None,
     compact: Annotated[bool, typer.Option("--compact", help="Merge each day's small files now.")] = False,
     fmt: Annotated[AlarmFormat, typer.Option("--format", "-f", help="text, or one JSON object.")] = AlarmFormat.text,
     lock_wait: Annotated[float, typer.Option(min=0, max=86400, help="Seconds to wait for another ingest.")] = 60.0,
-    retain: Annotated[Optional[str], typer.Option(
-        metavar="AGE", help="Keep this many days of rows (90d, 12w), dropping older UTC days on every "
-        "later ingest too; 0 keeps every day again.")] = None,
+    retain: Annotated[
+        Optional[str],
+        typer.Option(
+            metavar="AGE",
+            help="Keep this many days of rows (90d, 12w), dropping older UTC days on every "
+            "later ingest too; 0 keeps every day again.",
+        ),
+    ] = None,
 ) -> None:
     """Append every complete line new since the last ingest to the store; print what was read.
 
@@ -39,14 +47,15 @@ def ingest_cmd(
       forensics ingest --store /var/lib/forensics -s /var/log/validatord/sessions.jsonl -r /var/log/replay/
       forensics ingest --store /var/lib/forensics --retain 90d
     """
-    from ..store.ingest import ingest
     from ..read.sources import resolve_store
+    from ..store.ingest import ingest
 
     folder = resolve_store(store, config=config)
     if folder is None:
         raise ParameterError("no store given: pass --store DIR, set FORENSICS_STORE or store in forensics.toml")
-    report = ingest(folder, sessions, replay_runs, config=config, compact=compact, lock_wait=lock_wait,
-                    retain_days=_days(retain))
+    report = ingest(
+        folder, sessions, replay_runs, config=config, compact=compact, lock_wait=lock_wait, retain_days=_days(retain)
+    )
     for line in report.warnings:
         err(escape(line))
     if fmt is AlarmFormat.json:
@@ -56,10 +65,13 @@ def ingest_cmd(
     for f in read:
         what = f"{f.rows} rows, {f.unreadable} unreadable, {f.bytes} bytes" if f.action != "retry" else escape(f.reason)
         typer.echo(f"{f.action:<16} {escape(f.path)}: {what}")
-    typer.echo(f"batch {report.batch}: {report.rows['sessions']} session rows, {report.rows['replay_runs']} replay "
-               f"rows, {report.unreadable} unreadable lines, {report.bytes} bytes from {len(read)} of "
-               f"{len(report.files)} files" + (f"; {report.compacted} small files merged" if report.compacted else "")
-               + (f"; {report.expired} files of days past the retention dropped" if report.expired else ""))
+    typer.echo(
+        f"batch {report.batch}: {report.rows['sessions']} session rows, {report.rows['replay_runs']} replay "
+        f"rows, {report.unreadable} unreadable lines, {report.bytes} bytes from {len(read)} of "
+        f"{len(report.files)} files"
+        + (f"; {report.compacted} small files merged" if report.compacted else "")
+        + (f"; {report.expired} files of days past the retention dropped" if report.expired else "")
+    )
 
 
 def _days(text: str | None) -> int | None:
@@ -85,9 +97,14 @@ def doctor(
     fmt: Annotated[AlarmFormat, typer.Option("--format", "-f", help="text, or one JSON object.")] = AlarmFormat.text,
     store: StoreOpt = None,
     ingest: IngestOpt = False,
-    grace: Annotated[Optional[str], typer.Option(
-        metavar="AGE", help="With a store: how long a changed source may wait to be ingested "
-        "(default twice the ingests' cadence, or 10m).")] = None,
+    grace: Annotated[
+        Optional[str],
+        typer.Option(
+            metavar="AGE",
+            help="With a store: how long a changed source may wait to be ingested "
+            "(default twice the ingests' cadence, or 10m).",
+        ),
+    ] = None,
 ) -> None:
     """Check the health of the logs themselves; exit 0 healthy, 1 with problems.
 

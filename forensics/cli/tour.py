@@ -48,11 +48,13 @@ def generate(
     Example:
       forensics generate --out /tmp/logs --sessions 5000 --seed 3
     """
+    from ..sample.logs import DEFAULT_END
+    from ..sample.logs import generate as gen
     from ..timewindow import parse_time
-    from ..sample.logs import DEFAULT_END, generate as gen
 
-    result = gen(out, sessions=sessions, seed=seed, weeks=weeks,
-                 end=parse_time(end) if end else DEFAULT_END, force=force)
+    result = gen(
+        out, sessions=sessions, seed=seed, weeks=weeks, end=parse_time(end) if end else DEFAULT_END, force=force
+    )
     typer.echo(f"wrote {result.sessions} session rows to {result.sessions_path}")
     typer.echo(f"wrote {result.replay_runs} replay rows to {result.replay_runs_path}")
 
@@ -84,8 +86,10 @@ def notebook(
     tmp = target.with_name(f".{target.name}.tmp")
     tmp.write_bytes(source.read_bytes())
     tmp.replace(target)
-    typer.echo(f"wrote {escape(str(target))}: open it with `jupyter lab {escape(str(target))}` "
-               "(it needs pip install 'forensics[notebook]')")
+    typer.echo(
+        f"wrote {escape(str(target))}: open it with `jupyter lab {escape(str(target))}` "
+        "(it needs pip install 'forensics[notebook]')"
+    )
 
 
 @app.command()
@@ -108,7 +112,7 @@ def roundtrip(
         record = json.loads(text)
     except ValueError as exc:
         err(f"error: stdin is not valid JSON: {exc}")
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     if not isinstance(record, dict):
         err(f"error: stdin must hold one JSON object, got {type(record).__name__}")
         raise typer.Exit(1)
@@ -117,6 +121,6 @@ def roundtrip(
         line = encode_line(row)
     except (TypeError, ValueError) as exc:
         err(f"error: cannot serialise the record: {exc}")
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     sys.stdout.buffer.write(line)
     sys.stdout.flush()

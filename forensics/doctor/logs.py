@@ -4,76 +4,125 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..output import escape, iso_utc, plain
 from ..read.columns import JSON_TYPES, SESSION_COLUMNS
 from ..read.lines import physical_lines
 from ..read.narrow import columns_named
-from ..output import escape, iso_utc, plain
 
 # The attempt keys whose JSON type doctor checks, with the wire type they must have.
-_ATTEMPT_TYPES = (("iteration", "integer"), ("verdict_kind", "string"), ("error", "string"),
-                  ("span_id", "string"))
+_ATTEMPT_TYPES = (("iteration", "integer"), ("verdict_kind", "string"), ("error", "string"), ("span_id", "string"))
 # Unreadable causes that are lines of the wrong kind rather than broken lines.
 _NOT_ROWS = ("foreign_row", "not_a_row", "empty_object")
 
 # A call's iteration numbers, in the order logged; and one hash of every key the format defines.
 _ITERATIONS = "list_transform(attempts, lambda a: a.iteration)"
-_ROW_HASH = ("hash(schema, timestamp_raw, daemon, session_id, kind, model, provider, prompt, iterations, "
-             "max_iterations, final_verdict, attempts, artifact, grounded_in_roster_raw, duration_ms)")
+_ROW_HASH = (
+    "hash(schema, timestamp_raw, daemon, session_id, kind, model, provider, prompt, iterations, "
+    "max_iterations, final_verdict, attempts, artifact, grounded_in_roster_raw, duration_ms)"
+)
 
 # Each check: a name, what it means, and the SQL condition (over `sessions`) that breaks it.
 INVARIANTS = (
-    ("iterations_mismatch", "`iterations` differs from the attempts that reached the model",
-     "iterations is distinct from len(list_filter(attempts, lambda a: a.verdict_kind <> 'infra_error'))"),
-    ("verdict_vs_last_attempt", "`final_verdict` does not match the last attempt",
-     """not coalesce(case final_verdict
+    (
+        "iterations_mismatch",
+        "`iterations` differs from the attempts that reached the model",
+        "iterations is distinct from len(list_filter(attempts, lambda a: a.verdict_kind <> 'infra_error'))",
+    ),
+    (
+        "verdict_vs_last_attempt",
+        "`final_verdict` does not match the last attempt",
+        """not coalesce(case final_verdict
             when 'accepted' then attempts[-1].verdict_kind = 'accepted'
             when 'infra_error' then attempts[-1].verdict_kind = 'infra_error'
             when 'max_iter_exhausted' then attempts[-1].verdict_kind in ('validation_failed', 'no_json')
                 and len(list_filter(attempts, lambda a: a.verdict_kind = 'accepted')) = 0
-        end, false)"""),
-    ("artifact_iff_accepted", "`artifact` present on a row that was not accepted, or missing on one that was",
-     "(artifact is not null) <> (final_verdict = 'accepted')"),
-    ("unknown_verdict_kind", "an attempt's `verdict_kind` is not one the format knows",
-     "len(list_filter(attempts, lambda a: a.verdict_kind is null or a.verdict_kind not in "
-     "('accepted', 'validation_failed', 'no_json', 'infra_error'))) > 0"),
+        end, false)""",
+    ),
+    (
+        "artifact_iff_accepted",
+        "`artifact` present on a row that was not accepted, or missing on one that was",
+        "(artifact is not null) <> (final_verdict = 'accepted')",
+    ),
+    (
+        "unknown_verdict_kind",
+        "an attempt's `verdict_kind` is not one the format knows",
+        "len(list_filter(attempts, lambda a: a.verdict_kind is null or a.verdict_kind not in "
+        "('accepted', 'validation_failed', 'no_json', 'infra_error'))) > 0",
+    ),
     ("empty_session_id", "`session_id` is missing or empty", "coalesce(session_id, '') = ''"),
-    ("roster_verdict_not_boolean", "`grounded_in_roster` is present but not a JSON boolean",
-     "grounded_in_roster_raw is not null and grounded_in_roster is null"),
-    ("roster_verdict_not_accepted", "`grounded_in_roster` on a row that was not accepted",
-     "grounded_in_roster is not null and final_verdict <> 'accepted'"),
+    (
+        "roster_verdict_not_boolean",
+        "`grounded_in_roster` is present but not a JSON boolean",
+        "grounded_in_roster_raw is not null and grounded_in_roster is null",
+    ),
+    (
+        "roster_verdict_not_accepted",
+        "`grounded_in_roster` on a row that was not accepted",
+        "grounded_in_roster is not null and final_verdict <> 'accepted'",
+    ),
     ("bad_timestamp", "`timestamp` is missing or not RFC 3339", '"timestamp" is null'),
-    ("future_timestamp", "`timestamp` more than 5 minutes ahead of this machine's clock",
-     "\"timestamp\" > get_current_timestamp() + interval 5 minute"),
-    ("ungrounded_accepted", "an accepted row names someone not on the roster (`grounded_in_roster` false)",
-     "final_verdict = 'accepted' and grounded_in_roster = false"),
-    ("unknown_schema", "`schema` is not session.iterate.v1",
-     "schema is distinct from 'session.iterate.v1'"),
+    (
+        "future_timestamp",
+        "`timestamp` more than 5 minutes ahead of this machine's clock",
+        '"timestamp" > get_current_timestamp() + interval 5 minute',
+    ),
+    (
+        "ungrounded_accepted",
+        "an accepted row names someone not on the roster (`grounded_in_roster` false)",
+        "final_verdict = 'accepted' and grounded_in_roster = false",
+    ),
+    ("unknown_schema", "`schema` is not session.iterate.v1", "schema is distinct from 'session.iterate.v1'"),
     # The rules the figures' definitions lean on (docs/SESSION_LOG.md, "What the figures mean").
-    ("repeated_iteration", "an iteration number appears on more than one of a call's attempts",
-     f"len(list_filter(attempts, lambda a: a.iteration is not null)) > len(list_distinct({_ITERATIONS}))"),
-    ("missing_iteration", "an attempt has no `iteration`, or the numbers skip one (they run 0, 1, 2, ...)",
-     f"""list_bool_or(list_transform(attempts, lambda a: a.iteration is null))
-        or list_sort(list_distinct({_ITERATIONS})) <> range(len(list_distinct({_ITERATIONS})))"""),
-    ("attempts_out_of_order", "`attempts` is not in the order of its iteration numbers",
-     f"list_filter({_ITERATIONS}, lambda i: i is not null) "
-     f"<> list_sort(list_filter({_ITERATIONS}, lambda i: i is not null))"),
-    ("several_accepted", "more than one attempt is `accepted`",
-     "len(list_filter(attempts, lambda a: a.verdict_kind = 'accepted')) > 1"),
-    ("accepted_not_last", "an `accepted` attempt is not the call's last (by iteration, then position)",
-     "list_position(list_transform(attempts_in_order(attempts), lambda a: a.verdict_kind), 'accepted')"
-     " < len(attempts)"),
-    ("accepted_attempt_not_accepted_call",
-     "an `accepted` attempt on a call whose `final_verdict` is not `accepted`",
-     "final_verdict is distinct from 'accepted' "
-     "and list_bool_or(list_transform(attempts, lambda a: a.verdict_kind = 'accepted'))"),
-    ("infra_error_attempts", "an `infra_error` call without exactly one attempt",
-     "final_verdict = 'infra_error' and coalesce(len(attempts), 0) <> 1"),
-    ("unknown_final_verdict",
-     "`final_verdict` is missing or unknown: the call is not counted as reaching the model",
-     "final_verdict is null or final_verdict not in ('accepted', 'max_iter_exhausted', 'infra_error')"),
-    ("duplicate_row", "a row logged more than once, equal in every key the format defines "
-     "(every copy is listed; every figure counts each copy)",
-     f"{_ROW_HASH} in (select {_ROW_HASH} from sessions group by 1 having count(*) > 1)"),
+    (
+        "repeated_iteration",
+        "an iteration number appears on more than one of a call's attempts",
+        f"len(list_filter(attempts, lambda a: a.iteration is not null)) > len(list_distinct({_ITERATIONS}))",
+    ),
+    (
+        "missing_iteration",
+        "an attempt has no `iteration`, or the numbers skip one (they run 0, 1, 2, ...)",
+        f"""list_bool_or(list_transform(attempts, lambda a: a.iteration is null))
+        or list_sort(list_distinct({_ITERATIONS})) <> range(len(list_distinct({_ITERATIONS})))""",
+    ),
+    (
+        "attempts_out_of_order",
+        "`attempts` is not in the order of its iteration numbers",
+        f"list_filter({_ITERATIONS}, lambda i: i is not null) "
+        f"<> list_sort(list_filter({_ITERATIONS}, lambda i: i is not null))",
+    ),
+    (
+        "several_accepted",
+        "more than one attempt is `accepted`",
+        "len(list_filter(attempts, lambda a: a.verdict_kind = 'accepted')) > 1",
+    ),
+    (
+        "accepted_not_last",
+        "an `accepted` attempt is not the call's last (by iteration, then position)",
+        "list_position(list_transform(attempts_in_order(attempts), lambda a: a.verdict_kind), 'accepted')"
+        " < len(attempts)",
+    ),
+    (
+        "accepted_attempt_not_accepted_call",
+        "an `accepted` attempt on a call whose `final_verdict` is not `accepted`",
+        "final_verdict is distinct from 'accepted' "
+        "and list_bool_or(list_transform(attempts, lambda a: a.verdict_kind = 'accepted'))",
+    ),
+    (
+        "infra_error_attempts",
+        "an `infra_error` call without exactly one attempt",
+        "final_verdict = 'infra_error' and coalesce(len(attempts), 0) <> 1",
+    ),
+    (
+        "unknown_final_verdict",
+        "`final_verdict` is missing or unknown: the call is not counted as reaching the model",
+        "final_verdict is null or final_verdict not in ('accepted', 'max_iter_exhausted', 'infra_error')",
+    ),
+    (
+        "duplicate_row",
+        "a row logged more than once, equal in every key the format defines "
+        "(every copy is listed; every figure counts each copy)",
+        f"{_ROW_HASH} in (select {_ROW_HASH} from sessions group by 1 having count(*) > 1)",
+    ),
 )
 
 
@@ -91,15 +140,22 @@ class Health:
     @property
     def healthy(self) -> bool:
         """True when every line was readable, every file read, and no row breaks a rule."""
-        return (self.unreadable_lines == 0 and all(c["rows"] == 0 for c in self.checks)
-                and not any(f.get("error") for f in self.files)
-                and (self.ingest is None or self.ingest["healthy"]))
+        return (
+            self.unreadable_lines == 0
+            and all(c["rows"] == 0 for c in self.checks)
+            and not any(f.get("error") for f in self.files)
+            and (self.ingest is None or self.ingest["healthy"])
+        )
 
     def as_dict(self) -> dict:
         """A JSON-ready summary."""
-        out = {"healthy": self.healthy, "unreadable_lines": self.unreadable_lines,
-               "files": self.files, "checks": self.checks,
-               "orphans": self.orphans if self.replay_given else "no replay runs given"}
+        out = {
+            "healthy": self.healthy,
+            "unreadable_lines": self.unreadable_lines,
+            "files": self.files,
+            "checks": self.checks,
+            "orphans": self.orphans if self.replay_given else "no replay runs given",
+        }
         if self.ingest is not None:
             out["ingest"] = self.ingest
         return plain(out)
@@ -126,33 +182,44 @@ def diagnose(store, *, examples: int = 5, grace=None) -> Health:
 
         health.ingest = ingest_health(store.lake, grace=grace)
     # One parse of what the checks name; every check below reads the tables.
-    store.materialize(replay=True, columns=columns_named(
-        [c for _, _, c in INVARIANTS] + [_PER_FILE, "schema daemon timestamp session_id"]))
-    per_file = {r["source_file"]: r for r in store.execute(
-        _PER_FILE.format(producer="daemon", view="sessions")).records()}
-    replay_files = {r["source_file"]: r for r in store.execute(
-        _PER_FILE.format(producer="null::varchar", view="replay_runs")).records()}
+    store.materialize(
+        replay=True,
+        columns=columns_named([c for _, _, c in INVARIANTS] + [_PER_FILE, "schema daemon timestamp session_id"]),
+    )
+    per_file = {
+        r["source_file"]: r for r in store.execute(_PER_FILE.format(producer="daemon", view="sessions")).records()
+    }
+    replay_files = {
+        r["source_file"]: r
+        for r in store.execute(_PER_FILE.format(producer="null::varchar", view="replay_runs")).records()
+    }
     for scan in store.scan.files:
         facts = (per_file if scan.stream == "sessions" else replay_files).get(scan.path, {})
-        health.files.append({
-            **scan.as_dict(),
-            "schemas": facts.get("schemas") or [],
-            "producers": facts.get("producers") or [],
-            "oldest_timestamp": facts.get("oldest"),
-            "newest_timestamp": facts.get("newest"),
-        })
+        health.files.append(
+            {
+                **scan.as_dict(),
+                "schemas": facts.get("schemas") or [],
+                "producers": facts.get("producers") or [],
+                "oldest_timestamp": facts.get("oldest"),
+                "newest_timestamp": facts.get("newest"),
+            }
+        )
     for name, meaning, condition in INVARIANTS:
         res = store.execute(
             f"""select session_id, "timestamp", source_file, line, count(*) over () as total
             from sessions where {condition}
-            order by source_file, session_id limit {int(examples)}""")
+            order by source_file, session_id limit {int(examples)}"""
+        )
         total = res.rows[0][4] if res.rows else 0
         found = [{"session_id": r[0], "timestamp": r[1], "source_file": r[2], "line": r[3]} for r in res.rows]
-        health.checks.append({
-            "check": name, "meaning": meaning, "rows": total,
-            "examples": [{"session_id": f["session_id"], "at": f"{f['source_file']}:{f['line']}"}
-                         for f in found],
-        })
+        health.checks.append(
+            {
+                "check": name,
+                "meaning": meaning,
+                "rows": total,
+                "examples": [{"session_id": f["session_id"], "at": f"{f['source_file']}:{f['line']}"} for f in found],
+            }
+        )
     health.checks += _line_checks(store.scan, examples)
     health.checks += _wrong_types(store, examples)
     health.replay_given = not store.replay_missing(["replay_runs"])
@@ -164,11 +231,14 @@ def diagnose(store, *, examples: int = 5, grace=None) -> Health:
             (select count(*) from s anti join r using (session_id)),
             (select count(*) from r),
             (select count(*) from r anti join s using (session_id)),
-            (select count(*) from replay_runs where session_id is null)""").rows[0]
+            (select count(*) from replay_runs where session_id is null)"""
+    ).rows[0]
     health.orphans = {
-        "session_ids": o[0], "without_replay": o[1],
+        "session_ids": o[0],
+        "without_replay": o[1],
         "without_replay_rate": o[1] / o[0] if o[0] else None,
-        "replay_session_ids": o[2], "replay_without_session": o[3],
+        "replay_session_ids": o[2],
+        "replay_without_session": o[3],
         "replay_without_session_rate": o[3] / o[2] if o[2] else None,
         "replay_rows_without_session_id": o[4],
     }
@@ -179,15 +249,31 @@ def _line_checks(scan, examples: int) -> list[dict]:
     """Lines that were repaired (keys given twice, bad bytes, too deep) or are rows of another kind."""
     out = []
     for name, meaning, pick in (
-            ("duplicate_keys", "a key given twice on one line (read as the last copy; a false roster "
-             "verdict in any copy wins)", lambda f: [ln for ln, w in f.repaired_lines if "duplicate_keys" in w]),
-            ("repaired_bytes", "invalid UTF-8 replaced by U+FFFD, or nesting past 100 levels cut, to keep the row",
-             lambda f: [ln for ln, w in f.repaired_lines if "invalid_utf8" in w or "too_deep" in w]),
-            ("not_session_rows", "a line that is an object but not a row of its stream (another stream's "
-             "schema, no verdict, empty)", lambda f: [ln for _, ln, c in f.bad_lines if c in _NOT_ROWS])):
+        (
+            "duplicate_keys",
+            "a key given twice on one line (read as the last copy; a false roster verdict in any copy wins)",
+            lambda f: [ln for ln, w in f.repaired_lines if "duplicate_keys" in w],
+        ),
+        (
+            "repaired_bytes",
+            "invalid UTF-8 replaced by U+FFFD, or nesting past 100 levels cut, to keep the row",
+            lambda f: [ln for ln, w in f.repaired_lines if "invalid_utf8" in w or "too_deep" in w],
+        ),
+        (
+            "not_session_rows",
+            "a line that is an object but not a row of its stream (another stream's schema, no verdict, empty)",
+            lambda f: [ln for _, ln, c in f.bad_lines if c in _NOT_ROWS],
+        ),
+    ):
         found = [(f.path, ln) for f in scan.files for ln in pick(f)]
-        out.append({"check": name, "meaning": meaning, "rows": len(found),
-                    "examples": [{"session_id": None, "at": f"{p}:{ln}"} for p, ln in found[:examples]]})
+        out.append(
+            {
+                "check": name,
+                "meaning": meaning,
+                "rows": len(found),
+                "examples": [{"session_id": None, "at": f"{p}:{ln}"} for p, ln in found[:examples]],
+            }
+        )
     return out
 
 
@@ -196,14 +282,25 @@ def _type_checks() -> list[tuple[str, str, str, str]]:
     out = []
     for c in SESSION_COLUMNS:
         allowed = ", ".join(f"'{t}'" for t in JSON_TYPES[c.wire] + ("NULL",))
-        out.append((c.name, f"_j.{c.ident} is not null and json_type(_j.{c.ident}) not in ({allowed})",
-                    f"_j.{c.ident}", c.wire))
+        out.append(
+            (
+                c.name,
+                f"_j.{c.ident} is not null and json_type(_j.{c.ident}) not in ({allowed})",
+                f"_j.{c.ident}",
+                c.wire,
+            )
+        )
     for key, wire in _ATTEMPT_TYPES:
         allowed = ", ".join(f"'{t}'" for t in JSON_TYPES[wire] + ("NULL",))
-        out.append((f"attempts[].{key}",
-                    f"json_type(_j.attempts) = 'ARRAY' and list_bool_or(list_transform("
-                    f"json_type(_j.attempts, '$[*].{key}'), lambda t: t is not null and t not in ({allowed})))",
-                    "_j.attempts", wire))
+        out.append(
+            (
+                f"attempts[].{key}",
+                f"json_type(_j.attempts) = 'ARRAY' and list_bool_or(list_transform("
+                f"json_type(_j.attempts, '$[*].{key}'), lambda t: t is not null and t not in ({allowed})))",
+                "_j.attempts",
+                wire,
+            )
+        )
     return out
 
 
@@ -224,23 +321,38 @@ def _wrong_types(store, examples: int) -> list[dict]:
             f"count(*) filter (where {cond}), "
             f"list({{'ordinal': ordinality, 'value': left({value}::varchar, 80)}}) "
             f"filter (where {cond})[:{int(examples)}]"
-            for _, cond, value, _ in checks)
+            for _, cond, value, _ in checks
+        )
         row = store.execute(
             f"""select {selects}
             from (
                 select json_transform(json, '{shape}') as _j, ordinality
                 from read_ndjson_objects({reader.file_ref(read)}, ignore_errors = true,
-                    maximum_object_size = {reader.limit('sessions')}) with ordinality
+                    maximum_object_size = {reader.limit("sessions")}) with ordinality
                 where starts_with(ltrim(json::varchar), '{{')
-            )""").rows[0]
+            )"""
+        ).rows[0]
         for i, (name, _, _, _) in enumerate(checks):
             totals[name] += row[2 * i]
             picked = row[2 * i + 1] or []
             lines = physical_lines(read, [p["ordinal"] for p in picked])
-            found[name] += [{"session_id": None, "at": f"{shown}:{lines.get(p['ordinal'], p['ordinal']) + base}",
-                             "value": p["value"]} for p in picked]
-    return [{"check": f"type:{name}", "meaning": f"`{name}` is not a JSON {wire}", "rows": totals[name],
-             "examples": found[name][:examples]} for name, _, _, wire in checks]
+            found[name] += [
+                {
+                    "session_id": None,
+                    "at": f"{shown}:{lines.get(p['ordinal'], p['ordinal']) + base}",
+                    "value": p["value"],
+                }
+                for p in picked
+            ]
+    return [
+        {
+            "check": f"type:{name}",
+            "meaning": f"`{name}` is not a JSON {wire}",
+            "rows": totals[name],
+            "examples": found[name][:examples],
+        }
+        for name, _, _, wire in checks
+    ]
 
 
 def render_text(health: Health) -> str:
@@ -250,8 +362,7 @@ def render_text(health: Health) -> str:
         span = ""
         if f["oldest_timestamp"]:
             span = f"  {iso_utc(f['oldest_timestamp'])} .. {iso_utc(f['newest_timestamp'])}"
-        out.append(f"{escape(f['file'])} ({f['stream']}): {f['rows']} rows, "
-                   f"{f['unreadable_lines']} unreadable{span}")
+        out.append(f"{escape(f['file'])} ({f['stream']}): {f['rows']} rows, {f['unreadable_lines']} unreadable{span}")
         if f.get("error"):
             out.append(f"    FILE NOT READ WHOLE: {escape(f['error'])}")
         if f["unreadable"]:
@@ -271,8 +382,9 @@ def render_text(health: Health) -> str:
         mark = "ok  " if c["rows"] == 0 else "FAIL"
         line = f"{mark} {c['check']}: {c['rows']} row(s)"
         if c["rows"]:
-            examples = ", ".join(e["at"] + (f" ({e['value']})" if e.get("value") is not None else "")
-                                 for e in c["examples"])
+            examples = ", ".join(
+                e["at"] + (f" ({e['value']})" if e.get("value") is not None else "") for e in c["examples"]
+            )
             line += f" - {c['meaning']}; e.g. " + escape(examples)
         out.append(line)
     o = health.orphans
@@ -281,12 +393,16 @@ def render_text(health: Health) -> str:
         out.append("orphans: no replay runs given (--replay-runs): nothing is known about replays")
     else:
         if o.get("session_ids"):
-            out.append(f"orphans: {o['without_replay']} of {o['session_ids']} session ids have no replay run "
-                       f"({o['without_replay_rate']:.1%})")
+            out.append(
+                f"orphans: {o['without_replay']} of {o['session_ids']} session ids have no replay run "
+                f"({o['without_replay_rate']:.1%})"
+            )
         if o.get("replay_session_ids"):
-            out.append(f"orphans: {o['replay_without_session']} of {o['replay_session_ids']} replayed session "
-                       f"ids have no session row ({o['replay_without_session_rate']:.1%}); "
-                       f"{o['replay_rows_without_session_id']} replay row(s) carry no session id")
+            out.append(
+                f"orphans: {o['replay_without_session']} of {o['replay_session_ids']} replayed session "
+                f"ids have no session row ({o['replay_without_session_rate']:.1%}); "
+                f"{o['replay_rows_without_session_id']} replay row(s) carry no session id"
+            )
     if health.ingest is not None:
         from .store import render
 

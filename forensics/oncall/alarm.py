@@ -5,16 +5,16 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from ..catalog import load_catalog
-from ..timewindow import parse_age, parse_time
 from ..errors import ColumnNotRead, ForensicsError, ParameterError, UsageError
-from .memory import Memory, reconcile
 from ..output import escape, iso_utc, plain
 from ..read.narrow import columns_named
+from ..timewindow import parse_age, parse_time
+from .memory import Memory, reconcile
 
 EXIT_CLEAN, EXIT_VIOLATION, EXIT_USAGE, EXIT_CANNOT_EVALUATE = 0, 1, 2, 3
 
@@ -71,18 +71,30 @@ class AlarmOutcome:
         """How many violating rows are in each state."""
         rows = self.violations + self.warnings
         count = lambda pick: sum(1 for v in rows if pick(v))  # noqa: E731
-        return {"new_critical": count(lambda v: v["state"] == "new" and v["severity"] == "critical"),
-                "new_warnings": count(lambda v: v["state"] == "new" and v["severity"] != "critical"),
-                "firing": count(lambda v: v["state"] == "firing"),
-                "acknowledged": count(lambda v: v["state"] == "acknowledged"),
-                "resolved": len(self.resolved)}
+        return {
+            "new_critical": count(lambda v: v["state"] == "new" and v["severity"] == "critical"),
+            "new_warnings": count(lambda v: v["state"] == "new" and v["severity"] != "critical"),
+            "firing": count(lambda v: v["state"] == "firing"),
+            "acknowledged": count(lambda v: v["state"] == "acknowledged"),
+            "resolved": len(self.resolved),
+        }
 
     def as_dict(self) -> dict:
         """The JSON status object `--format json` prints: the same keys in every outcome."""
-        return plain({"status": self.status, "exit_code": self.exit_code, "reason": self.reason or "",
-                      "problems": self.problems, "summary": self.summary, "checked": self.checked,
-                      "violations": self.violations, "warnings": self.warnings,
-                      "reminders": self.reminders, "resolved": self.resolved})
+        return plain(
+            {
+                "status": self.status,
+                "exit_code": self.exit_code,
+                "reason": self.reason or "",
+                "problems": self.problems,
+                "summary": self.summary,
+                "checked": self.checked,
+                "violations": self.violations,
+                "warnings": self.warnings,
+                "reminders": self.reminders,
+                "resolved": self.resolved,
+            }
+        )
 
 
 def lock_path(files: list[Path]) -> Path:
@@ -97,8 +109,9 @@ def lock_path(files: list[Path]) -> Path:
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     folder = user_dir("locks")
     if folder is None:
-        raise ForensicsError("no private folder for the alarm's lock: set XDG_CACHE_HOME to a folder "
-                             "only this user can write")
+        raise ForensicsError(
+            "no private folder for the alarm's lock: set XDG_CACHE_HOME to a folder only this user can write"
+        )
     return folder / f"alarm-{digest}.lock"
 
 
@@ -112,15 +125,17 @@ def evaluate(opts: AlarmOptions) -> AlarmOutcome:
     try:
         # Logs named by flags are evaluated as named: a store from $FORENSICS_STORE or
         # forensics.toml applies only when none is (--store itself always does).
-        folder = (resolve_store(opts.store, config=opts.config)
-                  if opts.store or not (opts.sessions or opts.replay_runs) else None)
+        folder = (
+            resolve_store(opts.store, config=opts.config)
+            if opts.store or not (opts.sessions or opts.replay_runs)
+            else None
+        )
         if opts.engine != "spark" and (opts.spark_master or opts.spark_remote):
             raise ParameterError("--spark-master and --spark-remote go with --engine spark")
         if opts.engine == "spark" and folder is None:
             raise ParameterError("--engine spark reads a store: --store DIR_OR_URL (or $FORENSICS_STORE)")
         if folder is None:
-            src = resolve(opts.sessions, opts.replay_runs, config=opts.config,
-                          queries_dirs=opts.queries_dirs)
+            src = resolve(opts.sessions, opts.replay_runs, config=opts.config, queries_dirs=opts.queries_dirs)
         else:
             src = resolve(config=opts.config, queries_dirs=opts.queries_dirs, streams=False)
         if not 0 <= opts.lock_wait <= 86400:  # filelock waits forever on a negative wait (and NaN fails this)
@@ -134,7 +149,8 @@ def evaluate(opts: AlarmOptions) -> AlarmOutcome:
         except Timeout:
             raise ForensicsError(
                 f"another forensics alarm is still running on the same logs (lock {lock.lock_file}); "
-                f"gave up after {opts.lock_wait:g}s") from None
+                f"gave up after {opts.lock_wait:g}s"
+            ) from None
         try:
             if folder is None:
                 memory = Memory.of_file(opts.state) if opts.state else None
@@ -210,8 +226,9 @@ def _spark_store(root, src, opts: AlarmOptions):
     """A store factory: the same store read by Spark."""
     from ..spark.engine import SparkStore
 
-    return _Once(SparkStore(str(root), load_catalog(src.queries_dirs), master=opts.spark_master,
-                            remote=opts.spark_remote))
+    return _Once(
+        SparkStore(str(root), load_catalog(src.queries_dirs), master=opts.spark_master, remote=opts.spark_remote)
+    )
 
 
 class _Once:
@@ -225,17 +242,25 @@ class _Once:
         return self.store
 
 
-def _evaluate(src, opts: AlarmOptions, outcome: AlarmOutcome, *, store=None, after_batch: int | None = None,
-              memory: Memory | None = None, batch: tuple[int, str | None] | None = None) -> None:
+def _evaluate(
+    src,
+    opts: AlarmOptions,
+    outcome: AlarmOutcome,
+    *,
+    store=None,
+    after_batch: int | None = None,
+    memory: Memory | None = None,
+    batch: tuple[int, str | None] | None = None,
+) -> None:
     from ..store.connection import Store
 
-    now = opts.now or datetime.now(timezone.utc)
+    now = opts.now or datetime.now(UTC)
     since = parse_time(opts.since, now=now) if opts.since else None
     max_age = parse_age(opts.max_age) if opts.max_age else None
     repeat = parse_age(opts.repeat)
     if repeat.total_seconds() < 0:
         raise ParameterError(f"--repeat takes an age such as 24h or 30m, got {opts.repeat!r}")
-    with (store() if store is not None else Store(src)) as store:
+    with store() if store is not None else Store(src) as store:
         outcome.stderr_lines.extend(replaced_alarms(store.catalog))
         # The alarm looks at every line (repeated keys, rows of another stream) before it
         # trusts any; then one parse, of only the columns the alarm queries use, serves
@@ -261,10 +286,12 @@ def _evaluate(src, opts: AlarmOptions, outcome: AlarmOutcome, *, store=None, aft
             "rows": rows,
             "rows_with_valid_time": valid,
             "unreadable_lines": scan.unreadable_lines,
-
             "unreadable_files": [f.path for f in scan.unreadable_files],
-            "timestamps": {"missing_or_invalid": untimed, "future": future,
-                           "at": [{"source_file": p, "line": ln, "timestamp": t} for p, ln, t in odd_times]},
+            "timestamps": {
+                "missing_or_invalid": untimed,
+                "future": future,
+                "at": [{"source_file": p, "line": ln, "timestamp": t} for p, ln, t in odd_times],
+            },
             "oldest_timestamp": oldest,
             "newest_timestamp": newest,
             "window": {"since": since, "until": None},
@@ -280,8 +307,18 @@ def _evaluate(src, opts: AlarmOptions, outcome: AlarmOutcome, *, store=None, aft
                 item.update({k: rec.get(k) for k in ROW_KEYS})
                 item["row"] = {k: v for k, v in rec.items() if k not in ROW_KEYS}
                 found.append(item)
-        problems = _problems(scan, opts, outcome, valid=valid, rows=rows, newest=newest, now=now,
-                             since=since, max_age=max_age, after_batch=after_batch)
+        problems = _problems(
+            scan,
+            opts,
+            outcome,
+            valid=valid,
+            rows=rows,
+            newest=newest,
+            now=now,
+            since=since,
+            max_age=max_age,
+            after_batch=after_batch,
+        )
         alarms = {q.name for q in store.catalog.alarms()}
 
         def gone(unseen: dict[str, dict]) -> set[str]:
@@ -292,42 +329,73 @@ def _evaluate(src, opts: AlarmOptions, outcome: AlarmOutcome, *, store=None, aft
             if problems:
                 return set()
             present = store.sessions_present(i.get("session_id") for i in unseen.values())
-            return {k for k, i in unseen.items() if i.get("alarm") not in alarms
-                    or i.get("session_id") is None or i.get("session_id") not in present}
+            return {
+                k
+                for k, i in unseen.items()
+                if i.get("alarm") not in alarms or i.get("session_id") is None or i.get("session_id") not in present
+            }
 
-        remembered = _remember(memory, found, now=now, repeat=repeat, gone=gone, batch=batch, outcome=outcome,
-                               remind={"critical", "warn"} if opts.fail_on == "warn" else {"critical"})
+        remembered = _remember(
+            memory,
+            found,
+            now=now,
+            repeat=repeat,
+            gone=gone,
+            batch=batch,
+            outcome=outcome,
+            remind={"critical", "warn"} if opts.fail_on == "warn" else {"critical"},
+        )
         for item in remembered.items:
             # With --state, the incident reads that memory too (the store's is found on its own).
-            item["incident"] = " ".join(filter(None, (
-                f"forensics incident {_quote(item.get('session_id'))}", outcome.source_args,
-                f"--state {_quote(opts.state)}" if opts.state else ""))) if item.get("session_id") is not None else None
+            item["incident"] = (
+                " ".join(
+                    filter(
+                        None,
+                        (
+                            f"forensics incident {_quote(item.get('session_id'))}",
+                            outcome.source_args,
+                            f"--state {_quote(opts.state)}" if opts.state else "",
+                        ),
+                    )
+                )
+                if item.get("session_id") is not None
+                else None
+            )
             (outcome.violations if item["severity"] == "critical" else outcome.warnings).append(item)
         outcome.reminders, outcome.resolved = remembered.reminders, remembered.resolved
         if opts.store_failures:
             reminded = {r["alarm"] for r in remembered.reminders}
-            notified = [dict(i, found_at=now) for i in remembered.items
-                        if i.get("in_window", True) and (i["state"] == "new" or i["alarm"] in reminded)]
+            notified = [
+                dict(i, found_at=now)
+                for i in remembered.items
+                if i.get("in_window", True) and (i["state"] == "new" or i["alarm"] in reminded)
+            ]
             try:
                 if notified:
                     store.write_rows(notified, Path(opts.store_failures))
             except (OSError, ForensicsError) as exc:
                 # The memory already holds these rows as notified: a failures file that cannot
                 # be written must not take the mail (and the rows) down with it.
-                problems.append(f"cannot append to --store-failures {escape(str(opts.store_failures))}: "
-                                f"{escape(getattr(exc, 'strerror', None) or str(exc))}")
+                problems.append(
+                    f"cannot append to --store-failures {escape(str(opts.store_failures))}: "
+                    f"{escape(getattr(exc, 'strerror', None) or str(exc))}"
+                )
 
     if untimed or future:
         where = ", ".join(f"{p}:{ln}" for p, ln, _ in odd_times)
         outcome.stderr_lines.append(
             f"warning: {untimed} row(s) without a valid RFC 3339 timestamp and {future} stamped more "
             f"than {int(FUTURE_SLACK.total_seconds() // 60)} minutes ahead: evaluated in every window, "
-            f"never counted as fresh (e.g. {escape(where)})")
+            f"never counted as fresh (e.g. {escape(where)})"
+        )
     outcome.problems.extend(problems)
     # An acknowledged row, or a warning (unless --fail-on warn), leaves the exit code alone;
     # a firing one keeps it at 1, so a monitor fed the exit code stays red until it is acknowledged.
-    failing = [v for v in outcome.violations + (outcome.warnings if opts.fail_on == "warn" else [])
-               if v["state"] in ("new", "firing")]
+    failing = [
+        v
+        for v in outcome.violations + (outcome.warnings if opts.fail_on == "warn" else [])
+        if v["state"] in ("new", "firing")
+    ]
     if failing:
         outcome.status, outcome.exit_code = "violations", EXIT_VIOLATION
         if outcome.problems:
@@ -337,14 +405,24 @@ def _evaluate(src, opts: AlarmOptions, outcome: AlarmOutcome, *, store=None, aft
         outcome.reason = "; ".join(outcome.problems)
 
 
-def _problems(scan, opts: AlarmOptions, outcome: AlarmOutcome, *, valid: int, rows: int, newest, now: datetime,
-              since, max_age, after_batch) -> list[str]:
+def _problems(
+    scan,
+    opts: AlarmOptions,
+    outcome: AlarmOutcome,
+    *,
+    valid: int,
+    rows: int,
+    newest,
+    now: datetime,
+    since,
+    max_age,
+    after_batch,
+) -> list[str]:
     """What makes the evaluation untrustworthy (violations found despite it are still reported)."""
     out = []
     window = f" since {iso_utc(since)}" if since else ""
     if valid == 0:
-        what = "zero readable session rows" if rows == 0 else \
-            f"no session row with a valid timestamp (of {rows} read)"
+        what = "zero readable session rows" if rows == 0 else f"no session row with a valid timestamp (of {rows} read)"
         out.append(f"{what}{window}: nothing was evaluated" if rows == 0 else f"{what}{window}")
     for f in scan.unreadable_files:
         out.append(f"{escape(f.path)}: {escape(f.error)}")
@@ -373,8 +451,10 @@ def _remember(memory: Memory | None, found: list[dict], *, now: datetime, repeat
             memory.log(result.events)
     except OSError as exc:
         # The verdict stands; the next run looks again at what this one saw (and says it anew).
-        outcome.stderr_lines.append(f"warning: cannot record this alarm in {escape(str(memory.state_path))} "
-                                    f"({escape(exc.strerror or str(exc))}): the next run notifies its rows again")
+        outcome.stderr_lines.append(
+            f"warning: cannot record this alarm in {escape(str(memory.state_path))} "
+            f"({escape(exc.strerror or str(exc))}): the next run notifies its rows again"
+        )
         if result is None:
             result = reconcile({"incidents": {}}, found, now=now, repeat=repeat, remind=remind)
     return result
@@ -390,9 +470,16 @@ def _quote(value) -> str:
     # A control or reordering character (it may come from a log) must not reach the terminal,
     # yet escaped inside '...' the command would name another session: bash's $'...' spells
     # each one by its UTF-8 bytes, which the shell turns back into the character in any locale.
-    spelled = "".join("\\" + c if c in "\\'" else c if escape(c) == c
-                      else escape(c) if ord(c) < 0x80
-                      else "".join(f"\\x{b:02x}" for b in c.encode("utf-8", "surrogatepass")) for c in text)
+    spelled = "".join(
+        "\\" + c
+        if c in "\\'"
+        else c
+        if escape(c) == c
+        else escape(c)
+        if ord(c) < 0x80
+        else "".join(f"\\x{b:02x}" for b in c.encode("utf-8", "surrogatepass"))
+        for c in text
+    )
     return f"$'{spelled}'"
 
 
@@ -418,15 +505,21 @@ def _new_unreadable(store, after_batch: int) -> int:
     lake = store.lake
     stored = 0
     if lake.unreadable:
-        stored = store.con.execute("select count(*) from read_parquet(?::varchar[]) where batch > ?",
-                                   [lake.unreadable, after_batch]).fetchone()[0]
+        stored = store.con.execute(
+            "select count(*) from read_parquet(?::varchar[]) where batch > ?", [lake.unreadable, after_batch]
+        ).fetchone()[0]
     return stored + tail_report(store.reader.checked, lake).unreadable_lines
 
 
 def _gather(store, since: datetime | None, now: datetime, *, lines: bool, after_batch: int | None = None):
     """One load of the window, then the totals, the odd timestamps and every alarm query's rows."""
-    store.materialize(since=since, columns=columns_named(q.sql for q in store.catalog.alarms()),
-                      window_only=True, lines=lines, after_batch=after_batch)
+    store.materialize(
+        since=since,
+        columns=columns_named(q.sql for q in store.catalog.alarms()),
+        window_only=True,
+        lines=lines,
+        after_batch=after_batch,
+    )
     future = {"future": now + FUTURE_SLACK}
     totals = store.execute(
         """select
@@ -436,13 +529,17 @@ def _gather(store, since: datetime | None, now: datetime, *, lines: bool, after_
             max("timestamp") filter (where "timestamp" <= $future),
             count(*) filter (where "timestamp" is null),
             count(*) filter (where "timestamp" > $future)
-        from sessions""", future).rows[0]
+        from sessions""",
+        future,
+    ).rows[0]
     odd_times = store.execute(
         """select source_file, line, timestamp_raw
         from sessions
         where "timestamp" is null or "timestamp" > $future
         order by source_file, line
-        limit 5""", future).rows
+        limit 5""",
+        future,
+    ).rows
     in_window = dict(store.execute("select source_file, count(*) from sessions group by source_file").rows)
     # The loaded table already is the window, so no `since` is passed to the queries.
     results = [(q, store.query(q.name, {}).records()) for q in store.catalog.alarms()]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import ForensicsError
@@ -68,8 +68,7 @@ where distance <= $n
 order by "timestamp", source_file, line"""
 
 
-def build_incident(store, session_id: str, *, memory=None, around: int = 5,
-                   now: datetime | None = None) -> dict:
+def build_incident(store, session_id: str, *, memory=None, around: int = 5, now: datetime | None = None) -> dict:
     """One session's calls, attempts, replay runs, alarm verdicts and its model's neighbouring calls."""
     params = {"session_id": session_id}
     calls = store.execute(_CALLS, params).records()
@@ -79,7 +78,8 @@ def build_incident(store, session_id: str, *, memory=None, around: int = 5,
     attempts: dict[tuple, list[dict]] = {}
     for a in store.query("session_attempts", params).records():
         attempts.setdefault((a["source_file"], a["line"]), []).append(
-            {k: a[k] for k in ("iteration", "position", "verdict_kind", "error", "span_id")})
+            {k: a[k] for k in ("iteration", "position", "verdict_kind", "error", "span_id")}
+        )
     for c in calls:
         c["attempts_in_order"] = attempts.get((c["source_file"], c["line"]), [])
         if isinstance(c.get("artifact"), str):
@@ -87,15 +87,17 @@ def build_incident(store, session_id: str, *, memory=None, around: int = 5,
     neighbours = {}
     for model in dict.fromkeys(c.get("model") for c in calls):
         neighbours[model] = store.execute(_AROUND, {**params, "model": model, "n": around}).records()
-    return plain({
-        "session_id": session_id,
-        "generated_at": now or datetime.now(timezone.utc),
-        "calls": calls,
-        "replay_runs": replays,
-        "alarms": _alarm_verdicts(store, session_id, memory),
-        "around": [{"model": m, "calls": rows} for m, rows in neighbours.items()],
-        "around_n": around,
-    })
+    return plain(
+        {
+            "session_id": session_id,
+            "generated_at": now or datetime.now(UTC),
+            "calls": calls,
+            "replay_runs": replays,
+            "alarms": _alarm_verdicts(store, session_id, memory),
+            "around": [{"model": m, "calls": rows} for m, rows in neighbours.items()],
+            "around_n": around,
+        }
+    )
 
 
 def _alarm_verdicts(store, session_id: str, memory) -> list[dict]:
@@ -110,22 +112,38 @@ def _alarm_verdicts(store, session_id: str, memory) -> list[dict]:
         # A user's alarm may aggregate and name no session: it has no verdict on this one.
         if "session_id" not in store.execute(f"select *\nfrom (\n{q.sql}\n)\nlimit 0", q.bind({})).columns:
             continue
-        rows = store.execute(f"select *\nfrom (\n{q.sql}\n)\nwhere session_id = $session_id",
-                             {**q.bind({}), "session_id": session_id}).records()
+        rows = store.execute(
+            f"select *\nfrom (\n{q.sql}\n)\nwhere session_id = $session_id", {**q.bind({}), "session_id": session_id}
+        ).records()
         for r in rows:
             key = identity(q.name, r)
             inc = remembered.pop(key, None)
-            out.append({"alarm": q.name, "severity": q.severity, "source_file": r.get("source_file"),
-                        "line": r.get("line"), "timestamp": r.get("timestamp"),
-                        "state": (inc or {}).get("state", "not notified" if memory is not None else "no memory"),
-                        **{k: (inc or {}).get(k) for k in ("first_seen", "last_notified", "acknowledged_at",
-                                                           "acknowledged_by", "note")}})
-    for key, inc in remembered.items():  # remembered, but its row no longer violates (or is gone)
-        out.append({"alarm": inc.get("alarm"), "severity": inc.get("severity"),
-                    **{k: (inc.get("row") or {}).get(k) for k in ("source_file", "line", "timestamp")},
-                    "state": f"{inc.get('state')} (no longer found)",
-                    **{k: inc.get(k) for k in ("first_seen", "last_notified", "acknowledged_at",
-                                               "acknowledged_by", "note")}})
+            out.append(
+                {
+                    "alarm": q.name,
+                    "severity": q.severity,
+                    "source_file": r.get("source_file"),
+                    "line": r.get("line"),
+                    "timestamp": r.get("timestamp"),
+                    "state": (inc or {}).get("state", "not notified" if memory is not None else "no memory"),
+                    **{
+                        k: (inc or {}).get(k)
+                        for k in ("first_seen", "last_notified", "acknowledged_at", "acknowledged_by", "note")
+                    },
+                }
+            )
+    for inc in remembered.values():  # remembered, but its row no longer violates (or is gone)
+        out.append(
+            {
+                "alarm": inc.get("alarm"),
+                "severity": inc.get("severity"),
+                **{k: (inc.get("row") or {}).get(k) for k in ("source_file", "line", "timestamp")},
+                "state": f"{inc.get('state')} (no longer found)",
+                **{
+                    k: inc.get(k) for k in ("first_seen", "last_notified", "acknowledged_at", "acknowledged_by", "note")
+                },
+            }
+        )
     return out
 
 

@@ -25,16 +25,20 @@ def render_text(outcome, *, verbose: bool = False, max_rows: int = 20) -> str:
         return ""
     n = outcome.summary
     head = "ALARM" if outcome.exit_code == 1 else ("WARNING" if n["new_warnings"] else "CLEAN")
-    lines.append(f"{head}: {n['new_critical']} new critical, {n['firing']} firing, {n['acknowledged']} acknowledged, "
-                 f"{n['new_warnings']} new warning(s), {n['resolved']} resolved; {_checked(outcome.checked)}")
+    lines.append(
+        f"{head}: {n['new_critical']} new critical, {n['firing']} firing, {n['acknowledged']} acknowledged, "
+        f"{n['new_warnings']} new warning(s), {n['resolved']} resolved; {_checked(outcome.checked)}"
+    )
     if outcome.reason and outcome.status != "error":
         lines.append(f"also: {escape(outcome.reason)}")
     lines += _rows_by_alarm("NEW", new, outcome, max_rows, command=True)
     if new and outcome.memory_args:
         lines.append(f"  silence them: forensics ack SESSION_ID... {outcome.memory_args}  (or --all)")
     for r in outcome.reminders:
-        lines.append(f"REMINDER {escape(r['alarm'])}: {r['firing']} row(s) firing since {r['first_seen']}, not "
-                     f"acknowledged: forensics ack --all --alarm {escape(r['alarm'])} {outcome.memory_args or ''}".rstrip())
+        lines.append(
+            f"REMINDER {escape(r['alarm'])}: {r['firing']} row(s) firing since {r['first_seen']}, not "
+            f"acknowledged: forensics ack --all --alarm {escape(r['alarm'])} {outcome.memory_args or ''}".rstrip()
+        )
     lines += _rows_by_alarm("RESOLVED", outcome.resolved, outcome, max_rows)
     if verbose:
         lines += _rows_by_alarm("FIRING", [v for v in rows if v["state"] == "firing"], outcome, max_rows)
@@ -46,8 +50,10 @@ def _checked(chk: dict) -> str:
     span = ""
     if chk.get("oldest_timestamp"):
         span = f", {iso_utc(chk['oldest_timestamp'])} .. {iso_utc(chk['newest_timestamp'])}"
-    return (f"checked {len(chk.get('files', []))} file(s), {chk.get('rows', 0)} row(s), "
-            f"{chk.get('unreadable_lines', 0)} unreadable line(s){span}")
+    return (
+        f"checked {len(chk.get('files', []))} file(s), {chk.get('rows', 0)} row(s), "
+        f"{chk.get('unreadable_lines', 0)} unreadable line(s){span}"
+    )
 
 
 def _rows_by_alarm(word: str, rows: list[dict], outcome, max_rows: int, *, command: bool = False) -> list[str]:
@@ -63,8 +69,10 @@ def _rows_by_alarm(word: str, rows: list[dict], outcome, max_rows: int, *, comma
                 lines.append(f"  incident: {v['incident']}")
         if len(group) > max_rows:
             rest = len(group) - max_rows
-            lines.append(f"... and {rest} more {escape(alarm)} row(s): forensics run {escape(alarm)} "
-                         f"{outcome.source_args}; every one is under violations in --format json".replace("  ", " "))
+            lines.append(
+                f"... and {rest} more {escape(alarm)} row(s): forensics run {escape(alarm)} "
+                f"{outcome.source_args}; every one is under violations in --format json".replace("  ", " ")
+            )
     return lines
 
 
@@ -73,8 +81,10 @@ def _row_line(word: str, v: dict) -> str:
     ts = iso_utc(ts) if isinstance(ts, datetime) else (ts or "-")
     # Every field came from a log (a model's output, a producer's name): escaped, so one
     # field stays on its line and cannot forge another.
-    f = {k: escape(str(v.get(k))) if v.get(k) is not None else "None" for k in
-         ("alarm", "session_id", "model", "kind", "daemon", "source_file", "line")}
+    f = {
+        k: escape(str(v.get(k))) if v.get(k) is not None else "None"
+        for k in ("alarm", "session_id", "model", "kind", "daemon", "source_file", "line")
+    }
     extra = ""
     if v.get("state") == "acknowledged":
         extra = f"  acknowledged by {escape(str(v.get('acknowledged_by')))} at {v.get('acknowledged_at')}"
@@ -82,5 +92,7 @@ def _row_line(word: str, v: dict) -> str:
             extra += f": {escape(str(v['note']))}"
     elif word in ("FIRING", "RESOLVED"):
         extra = f"  first seen {v.get('first_seen')}"
-    return (f"{word:8} {v['severity'].upper():8} {f['alarm']}  {escape(str(ts))}  session={f['session_id']}  "
-            f"model={f['model']}  kind={f['kind']}  daemon={f['daemon']}  at={f['source_file']}:{f['line']}{extra}")
+    return (
+        f"{word:8} {v['severity'].upper():8} {f['alarm']}  {escape(str(ts))}  session={f['session_id']}  "
+        f"model={f['model']}  kind={f['kind']}  daemon={f['daemon']}  at={f['source_file']}:{f['line']}{extra}"
+    )

@@ -14,10 +14,11 @@ import hashlib
 import json
 import os
 import socket
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from ..errors import ForensicsError, ParameterError
 from ..output import iso_utc, plain
@@ -63,13 +64,13 @@ class Memory:
     events_path: Path
 
     @classmethod
-    def of_store(cls, root: str | os.PathLike) -> "Memory":
+    def of_store(cls, root: str | os.PathLike) -> Memory:
         """The memory kept in a store's folder."""
         root = Path(root)
         return cls(root / STATE_NAME, root / EVENTS_NAME)
 
     @classmethod
-    def of_file(cls, path: str | os.PathLike) -> "Memory":
+    def of_file(cls, path: str | os.PathLike) -> Memory:
         """The memory in a state file of the user's choosing (`--state FILE`), its events beside it."""
         path = Path(path)
         stem = path.name[:-5] if path.name.endswith(".json") else path.name
@@ -88,18 +89,25 @@ class Memory:
         except FileNotFoundError:
             return {"batch": None, "store": None, "incidents": {}}
         except (OSError, ValueError) as exc:
-            raise ForensicsError(f"the alarm state {self.state_path} cannot be read ({exc}); move it "
-                                 "aside to start afresh (every open violation is then new again)") from exc
+            raise ForensicsError(
+                f"the alarm state {self.state_path} cannot be read ({exc}); move it "
+                "aside to start afresh (every open violation is then new again)"
+            ) from exc
         if not isinstance(data, dict):
             raise ForensicsError(f"the alarm state {self.state_path} is not a JSON object; move it aside")
         # The old format held only the batch; any other shape is damage, named rather than
         # reset (a reset loses every acknowledgement) or left to crash the alarm.
         incidents = data.get("incidents", {})
-        wrong = "its incidents are not an object" if not isinstance(incidents, dict) else next(
-            (f"incident {k!r} is not one" for k, i in incidents.items() if not _whole(i)), None)
+        wrong = (
+            "its incidents are not an object"
+            if not isinstance(incidents, dict)
+            else next((f"incident {k!r} is not one" for k, i in incidents.items() if not _whole(i)), None)
+        )
         if wrong:
-            raise ForensicsError(f"the alarm state {self.state_path} is damaged ({wrong}); move it aside to "
-                                 "start afresh (every open violation is then new again)")
+            raise ForensicsError(
+                f"the alarm state {self.state_path} is damaged ({wrong}); move it aside to "
+                "start afresh (every open violation is then new again)"
+            )
         return {"batch": data.get("batch"), "store": data.get("store"), "incidents": incidents}
 
     def save(self, state: dict) -> None:
@@ -151,9 +159,15 @@ class Reconciled:
     events: list[dict] = field(default_factory=list)
 
 
-def reconcile(state: dict, found: list[dict], *, now: datetime, repeat: timedelta,
-              gone: Callable[[dict[str, dict]], set[str]] | None = None,
-              remind: set[str] = frozenset({"critical"})) -> Reconciled:
+def reconcile(
+    state: dict,
+    found: list[dict],
+    *,
+    now: datetime,
+    repeat: timedelta,
+    gone: Callable[[dict[str, dict]], set[str]] | None = None,
+    remind: set[str] = frozenset({"critical"}),
+) -> Reconciled:
     """Give each violating row its state and change the memory in place.
 
     ``found`` holds this run's violating rows (each with alarm, severity and the row keys).
@@ -171,8 +185,12 @@ def reconcile(state: dict, found: list[dict], *, now: datetime, repeat: timedelt
         inc = incidents.get(key)
         if inc is None:
             inc = incidents[key] = {
-                "alarm": item["alarm"], "severity": item["severity"], "session_id": plain(item.get("session_id")),
-                "first_seen": at, "last_notified": at, "state": "firing",
+                "alarm": item["alarm"],
+                "severity": item["severity"],
+                "session_id": plain(item.get("session_id")),
+                "first_seen": at,
+                "last_notified": at,
+                "state": "firing",
             }
             out.events.append(_event(at, "new", inc, key))
             fresh.add(key)
@@ -186,24 +204,48 @@ def reconcile(state: dict, found: list[dict], *, now: datetime, repeat: timedelt
     unseen = {k: i for k, i in incidents.items() if k not in seen}
     for key in sorted(gone(unseen) if gone is not None and unseen else set()):
         inc = incidents.pop(key)
-        out.resolved.append({"identity": key, **{k: inc.get(k) for k in
-                             ("alarm", "severity", "session_id", "first_seen", "state")}, **(inc.get("row") or {})})
+        out.resolved.append(
+            {
+                "identity": key,
+                **{k: inc.get(k) for k in ("alarm", "severity", "session_id", "first_seen", "state")},
+                **(inc.get("row") or {}),
+            }
+        )
         out.events.append(_event(at, "resolved", inc, key))
     for key, inc in incidents.items():
         if key not in seen:  # still open, its row outside this run's window
-            out.items.append({"alarm": inc["alarm"], "severity": inc["severity"], "session_id": inc.get("session_id"),
-                              **(inc.get("row") or {}), "identity": key, "state": inc["state"], "in_window": False})
+            out.items.append(
+                {
+                    "alarm": inc["alarm"],
+                    "severity": inc["severity"],
+                    "session_id": inc.get("session_id"),
+                    **(inc.get("row") or {}),
+                    "identity": key,
+                    "state": inc["state"],
+                    "in_window": False,
+                }
+            )
 
     # One reminder per alarm whose open rows were last notified longer ago than --repeat
     # (severities in ``remind``: a warning is said once, unless warnings fail the run).
     due: dict[str, list[str]] = {}
     for key, inc in incidents.items():
-        if key not in fresh and inc["state"] == "firing" and inc["severity"] in remind \
-                and _older(inc.get("last_notified"), now - repeat):
+        if (
+            key not in fresh
+            and inc["state"] == "firing"
+            and inc["severity"] in remind
+            and _older(inc.get("last_notified"), now - repeat)
+        ):
             due.setdefault(inc["alarm"], []).append(key)
     for alarm, keys in sorted(due.items()):
-        out.reminders.append({"alarm": alarm, "severity": incidents[keys[0]]["severity"], "firing": len(keys),
-                              "first_seen": min(incidents[k]["first_seen"] for k in keys)})
+        out.reminders.append(
+            {
+                "alarm": alarm,
+                "severity": incidents[keys[0]]["severity"],
+                "firing": len(keys),
+                "first_seen": min(incidents[k]["first_seen"] for k in keys),
+            }
+        )
         out.events.append({"at": at, "event": "reminded", "alarm": alarm, "count": len(keys), "by": who()})
         for k in keys:
             incidents[k]["last_notified"] = at
@@ -212,8 +254,16 @@ def reconcile(state: dict, found: list[dict], *, now: datetime, repeat: timedelt
     return out
 
 
-def acknowledge(memory: Memory, session_ids: list[str], *, alarm: str | None = None, every: bool = False,
-                note: str | None = None, by: str | None = None, now: datetime | None = None) -> list[dict]:
+def acknowledge(
+    memory: Memory,
+    session_ids: list[str],
+    *,
+    alarm: str | None = None,
+    every: bool = False,
+    note: str | None = None,
+    by: str | None = None,
+    now: datetime | None = None,
+) -> list[dict]:
     """Acknowledge the open incidents of these sessions (or all, with ``every``); the incidents changed.
 
     A session id that matches no open incident is an error and nothing is acknowledged: an
@@ -223,15 +273,20 @@ def acknowledge(memory: Memory, session_ids: list[str], *, alarm: str | None = N
         raise ParameterError("name the sessions to acknowledge, or pass --all (not both)")
     if not memory.state_path.exists():
         # A mistyped --store or --state must not pass for "nothing left to acknowledge".
-        raise ParameterError(f"no alarm memory at {memory.state_path}: nothing acknowledged "
-                             "(give the --store or --state the alarm runs with)")
-    now = now or datetime.now(timezone.utc)
+        raise ParameterError(
+            f"no alarm memory at {memory.state_path}: nothing acknowledged "
+            "(give the --store or --state the alarm runs with)"
+        )
+    now = now or datetime.now(UTC)
     by = by or who()
     with memory.lock():
         state = memory.load()
         incidents = state["incidents"]
-        open_ = {k: i for k, i in incidents.items()
-                 if i.get("state") == "firing" and (alarm is None or i.get("alarm") == alarm)}
+        open_ = {
+            k: i
+            for k, i in incidents.items()
+            if i.get("state") == "firing" and (alarm is None or i.get("alarm") == alarm)
+        }
         if every:
             chosen = list(open_)
         else:
@@ -239,8 +294,10 @@ def acknowledge(memory: Memory, session_ids: list[str], *, alarm: str | None = N
             missing = sorted(set(session_ids) - {open_[k].get("session_id") for k in chosen})
             if missing:
                 where = f" of alarm {alarm}" if alarm else ""
-                raise ParameterError(f"no open incident{where} for session(s) {', '.join(map(repr, missing))}: "
-                                     "nothing acknowledged (forensics alarm --verbose lists them)")
+                raise ParameterError(
+                    f"no open incident{where} for session(s) {', '.join(map(repr, missing))}: "
+                    "nothing acknowledged (forensics alarm --verbose lists them)"
+                )
         at = iso_utc(now)
         events = []
         for k in chosen:
@@ -250,29 +307,47 @@ def acknowledge(memory: Memory, session_ids: list[str], *, alarm: str | None = N
         if chosen:
             memory.save(state)
             memory.log(events)
-        return [{"identity": k, **_public(incidents[k]), "alarm": incidents[k]["alarm"],
-                 "session_id": incidents[k].get("session_id")} for k in chosen]
+        return [
+            {
+                "identity": k,
+                **_public(incidents[k]),
+                "alarm": incidents[k]["alarm"],
+                "session_id": incidents[k].get("session_id"),
+            }
+            for k in chosen
+        ]
 
 
 def _whole(inc: Any) -> bool:
     """Whether a remembered incident has what the alarm reads of it."""
-    return (isinstance(inc, dict) and inc.get("state") in ("firing", "acknowledged")
-            and all(isinstance(inc.get(k), str) for k in ("alarm", "severity", "first_seen", "last_notified"))
-            and isinstance(inc.get("row", {}), dict))
+    return (
+        isinstance(inc, dict)
+        and inc.get("state") in ("firing", "acknowledged")
+        and all(isinstance(inc.get(k), str) for k in ("alarm", "severity", "first_seen", "last_notified"))
+        and isinstance(inc.get("row", {}), dict)
+    )
 
 
 def _public(inc: dict) -> dict:
     """What a violation's JSON says of its memory."""
     out = {"first_seen": inc.get("first_seen"), "last_notified": inc.get("last_notified")}
     if inc.get("state") == "acknowledged":
-        out.update(acknowledged_at=inc.get("acknowledged_at"), acknowledged_by=inc.get("acknowledged_by"),
-                   note=inc.get("note"))
+        out.update(
+            acknowledged_at=inc.get("acknowledged_at"), acknowledged_by=inc.get("acknowledged_by"), note=inc.get("note")
+        )
     return out
 
 
 def _event(at: str, event: str, inc: dict, key: str, *, by: str | None = None, note: str | None = None) -> dict:
-    out = {"at": at, "event": event, "alarm": inc.get("alarm"), "severity": inc.get("severity"),
-           "identity": key, "session_id": inc.get("session_id"), "by": by or who()}
+    out = {
+        "at": at,
+        "event": event,
+        "alarm": inc.get("alarm"),
+        "severity": inc.get("severity"),
+        "identity": key,
+        "session_id": inc.get("session_id"),
+        "by": by or who(),
+    }
     if event == "resolved":
         out["first_seen"] = inc.get("first_seen")
     if note:
@@ -289,7 +364,7 @@ def _older(stamp: Any, than: datetime) -> bool:
 
 def history(events: list[dict], start: datetime, end: datetime, now: datetime | None = None) -> list[dict]:
     """The incidents first seen before ``end`` and not closed before ``start``, with how long each went unacknowledged."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     records: list[dict] = []
     current: dict[str, dict] = {}
     for e in events:
@@ -297,9 +372,16 @@ def history(events: list[dict], start: datetime, end: datetime, now: datetime | 
         if not key or at is None:
             continue
         if kind == "new":  # a row seen again after its resolution is a new incident
-            current[key] = {"alarm": e.get("alarm"), "severity": e.get("severity"), "session_id": e.get("session_id"),
-                            "first_seen": at, "acknowledged_at": None, "acknowledged_by": None, "note": None,
-                            "resolved_at": None}
+            current[key] = {
+                "alarm": e.get("alarm"),
+                "severity": e.get("severity"),
+                "session_id": e.get("session_id"),
+                "first_seen": at,
+                "acknowledged_at": None,
+                "acknowledged_by": None,
+                "note": None,
+                "resolved_at": None,
+            }
             records.append(current[key])
         elif key in current and kind == "acknowledged" and current[key]["acknowledged_at"] is None:
             current[key].update(acknowledged_at=at, acknowledged_by=e.get("by"), note=e.get("note"))
@@ -311,13 +393,18 @@ def history(events: list[dict], start: datetime, end: datetime, now: datetime | 
         if r["first_seen"] >= end or (closed is not None and closed < start):
             continue
         until = r["acknowledged_at"] or r["resolved_at"] or min(end, now)
-        out.append({**r, "unacknowledged_s": max(0.0, (until - r["first_seen"]).total_seconds()),
-                    "open": r["acknowledged_at"] is None and r["resolved_at"] is None})
+        out.append(
+            {
+                **r,
+                "unacknowledged_s": max(0.0, (until - r["first_seen"]).total_seconds()),
+                "open": r["acknowledged_at"] is None and r["resolved_at"] is None,
+            }
+        )
     return sorted(out, key=lambda r: (r["first_seen"], r["alarm"] or "", str(r["session_id"])))
 
 
 def _when(stamp: Any) -> datetime | None:
     try:
-        return datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).astimezone(timezone.utc)
+        return datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).astimezone(UTC)
     except ValueError:
         return None

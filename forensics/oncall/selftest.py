@@ -25,24 +25,38 @@ def self_test(opts: AlarmOptions | None = None) -> tuple[int, str]:
         path, replay = _plant(Path(tmp))
         if path is None:
             return EXIT_CANNOT_EVALUATE, f"self-test FAILED: the writer reported {replay} error(s)"
-        run = AlarmOptions(sessions=[str(path)], replay_runs=[str(replay)], config=opts.config,
-                           queries_dirs=opts.queries_dirs, lock_wait=5, state=Path(tmp) / "state.json",
-                           lock_file=Path(tmp) / "alarm.lock")
+        run = AlarmOptions(
+            sessions=[str(path)],
+            replay_runs=[str(replay)],
+            config=opts.config,
+            queries_dirs=opts.queries_dirs,
+            lock_wait=5,
+            state=Path(tmp) / "state.json",
+            lock_file=Path(tmp) / "alarm.lock",
+        )
         first = alarm.evaluate(run)
         second = alarm.evaluate(run)
     found = [v["session_id"] for v in first.violations]
-    if not (first.exit_code == EXIT_VIOLATION and found == [PLANTED] and not first.warnings
-            and first.violations[0]["state"] == "new"):
+    if not (
+        first.exit_code == EXIT_VIOLATION
+        and found == [PLANTED]
+        and not first.warnings
+        and first.violations[0]["state"] == "new"
+    ):
         return EXIT_CANNOT_EVALUATE, (
             f"self-test FAILED: exit {first.exit_code}, status {first.status}, flagged {found}, "
-            f"warnings {[w['session_id'] for w in first.warnings]}, reason {first.reason}")
+            f"warnings {[w['session_id'] for w in first.warnings]}, reason {first.reason}"
+        )
     again = [(v["session_id"], v["state"]) for v in second.violations]
     if second.exit_code != EXIT_VIOLATION or again != [(PLANTED, "firing")] or render_text(second):
         return EXIT_CANNOT_EVALUATE, (
             f"self-test FAILED: the alarm's memory did not hold: a second run exited {second.exit_code} "
-            f"with {again} (expected the planted row firing, nothing printed)")
-    return EXIT_CLEAN, (f"self-test passed: the planted violation was found, then remembered; "
-                        f"{first.checked['rows'] - 1} clean rows were not flagged")
+            f"with {again} (expected the planted row firing, nothing printed)"
+        )
+    return EXIT_CLEAN, (
+        f"self-test passed: the planted violation was found, then remembered; "
+        f"{first.checked['rows'] - 1} clean rows were not flagged"
+    )
 
 
 def _plant(folder: Path):
@@ -53,22 +67,31 @@ def _plant(folder: Path):
     replay = folder / "replay_runs.jsonl"
     replay.write_text("")
     log = SessionLogger(path, daemon="selftest")
-    req = {"kind": "fill", "model": "selftest-model", "provider": "none", "prompt": "self-test",
-           "max_iterations": 3}
+    req = {"kind": "fill", "model": "selftest-model", "provider": "none", "prompt": "self-test", "max_iterations": 3}
     history = [{"iteration": 0, "verdict_kind": "accepted", "span_id": "sp-0"}]
     for i in range(10):
-        log.append(build_session_record(
-            {**req, "trace_id": f"selftest-clean-{i}"},
-            response={"artifact": {"fills": [{"candidate_id": "W-1"}]}, "iterations": 1,
-                      "history": history}, roster_check=lambda a: True, duration_ms=10))
-    log.append(build_session_record({**req, "trace_id": "selftest-exhausted"}, failure={
-        "iterations": 1, "history": [{"iteration": 0, "verdict_kind": "no_json"}]}))
-    log.append(build_session_record({**req, "trace_id": "selftest-infra"},
-                                    error=TimeoutError("probe timed out")))
-    log.append(build_session_record(
-        {**req, "trace_id": PLANTED},
-        response={"artifact": {"fills": [{"candidate_id": "W-404"}]}, "iterations": 1,
-                  "history": history}, roster_check=lambda a: False))
+        log.append(
+            build_session_record(
+                {**req, "trace_id": f"selftest-clean-{i}"},
+                response={"artifact": {"fills": [{"candidate_id": "W-1"}]}, "iterations": 1, "history": history},
+                roster_check=lambda a: True,
+                duration_ms=10,
+            )
+        )
+    log.append(
+        build_session_record(
+            {**req, "trace_id": "selftest-exhausted"},
+            failure={"iterations": 1, "history": [{"iteration": 0, "verdict_kind": "no_json"}]},
+        )
+    )
+    log.append(build_session_record({**req, "trace_id": "selftest-infra"}, error=TimeoutError("probe timed out")))
+    log.append(
+        build_session_record(
+            {**req, "trace_id": PLANTED},
+            response={"artifact": {"fills": [{"candidate_id": "W-404"}]}, "iterations": 1, "history": history},
+            roster_check=lambda a: False,
+        )
+    )
     log.close()
     if log.errors:
         return None, log.errors

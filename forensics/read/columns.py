@@ -22,8 +22,13 @@ RETRIEVAL_SHAPE = '{"query":"VARCHAR","k":"BIGINT","hits":[{"doc_id":"VARCHAR","
 
 # What json_type() answers for a value of each wire type (doctor's wrong-type check).
 JSON_TYPES = {
-    "string": ("VARCHAR",), "timestamp": ("VARCHAR",), "integer": ("BIGINT", "UBIGINT"),
-    "boolean": ("BOOLEAN",), "object": ("OBJECT",), "attempts": ("ARRAY",), "retrieval": ("OBJECT",),
+    "string": ("VARCHAR",),
+    "timestamp": ("VARCHAR",),
+    "integer": ("BIGINT", "UBIGINT"),
+    "boolean": ("BOOLEAN",),
+    "object": ("OBJECT",),
+    "attempts": ("ARRAY",),
+    "retrieval": ("OBJECT",),
 }
 
 # A JSON value arrives as its minified text, so an integer is the text that survives a
@@ -70,19 +75,36 @@ class Column:
 
 
 SESSION_COLUMNS = (
-    Column("schema", "string"), Column("timestamp", "timestamp"), Column("daemon", "string"),
-    Column("session_id", "string"), Column("kind", "string"), Column("model", "string"),
-    Column("provider", "string"), Column("prompt", "string"), Column("iterations", "integer"),
-    Column("max_iterations", "integer"), Column("final_verdict", "string"),
-    Column("attempts", "attempts"), Column("artifact", "object"),
-    Column("grounded_in_roster", "boolean"), Column("duration_ms", "integer"),
+    Column("schema", "string"),
+    Column("timestamp", "timestamp"),
+    Column("daemon", "string"),
+    Column("session_id", "string"),
+    Column("kind", "string"),
+    Column("model", "string"),
+    Column("provider", "string"),
+    Column("prompt", "string"),
+    Column("iterations", "integer"),
+    Column("max_iterations", "integer"),
+    Column("final_verdict", "string"),
+    Column("attempts", "attempts"),
+    Column("artifact", "object"),
+    Column("grounded_in_roster", "boolean"),
+    Column("duration_ms", "integer"),
 )
 
 REPLAY_COLUMNS = (
-    Column("schema", "string"), Column("timestamp", "timestamp"), Column("session_id", "string"),
-    Column("task_id", "string"), Column("model", "string"), Column("provider", "string"),
-    Column("retrieval", "retrieval"), Column("output", "string"), Column("latency_ms", "integer"),
-    Column("tokens_in", "integer"), Column("tokens_out", "integer"), Column("status", "string"),
+    Column("schema", "string"),
+    Column("timestamp", "timestamp"),
+    Column("session_id", "string"),
+    Column("task_id", "string"),
+    Column("model", "string"),
+    Column("provider", "string"),
+    Column("retrieval", "retrieval"),
+    Column("output", "string"),
+    Column("latency_ms", "integer"),
+    Column("tokens_in", "integer"),
+    Column("tokens_out", "integer"),
+    Column("status", "string"),
     Column("error", "string"),
 )
 
@@ -134,8 +156,10 @@ def empty_sessions() -> str:
     """A `sessions` body with the view's columns and no rows: the tolerant select over NULLs
     of the read types, so its types are the file view's by construction."""
     nulls = ", ".join(f"null::{c.read_type(False)} as {c.ident}" for c in SESSION_COLUMNS)
-    return (f"select {session_columns_out()} from (select {session_select(False)}, "
-            f"null::varchar as source_file, null::bigint as line from (select {nulls}) where false)")
+    return (
+        f"select {session_columns_out()} from (select {session_select(False)}, "
+        f"null::varchar as source_file, null::bigint as line from (select {nulls}) where false)"
+    )
 
 
 def _replay_type(c: Column, hits_only: bool) -> tuple[str, str]:
@@ -190,13 +214,24 @@ def empty_replay() -> str:
     """A `replay_runs` body with the view's columns and no rows: the typed select over NULLs of
     the read types (the per-file select's fourteen json_transforms cost milliseconds to bind)."""
     nulls = ", ".join(f"null::{_replay_type(c, False)[0]} as {c.ident}" for c in REPLAY_COLUMNS)
-    return (f"select {replay_typed_select()}, null::varchar as source_file, null::bigint as line "
-            f"from (select {nulls}) where false")
+    return (
+        f"select {replay_typed_select()}, null::varchar as source_file, null::bigint as line "
+        f"from (select {nulls}) where false"
+    )
 
 
 # The call's columns every attempt row carries.
-CALL_COLUMNS = ('session_id', '"timestamp"', 'model', 'provider', 'kind', 'daemon', 'final_verdict',
-                'source_file', 'line')
+CALL_COLUMNS = (
+    "session_id",
+    '"timestamp"',
+    "model",
+    "provider",
+    "kind",
+    "daemon",
+    "final_verdict",
+    "source_file",
+    "line",
+)
 
 # unnest() in the select list: a lateral join (`from sessions, unnest(...)`) is much slower
 # in DuckDB on a million rows.
@@ -252,8 +287,9 @@ def guard_keys(stream: str) -> tuple[str, ...]:
     return ("schema", *(() if stream == "sessions" else _REPLAY_KEYS), *SESSION_MARKS)
 
 
-_GUARD_SHAPE = "{" + ",".join(
-    f'"{k}":"{"VARCHAR" if k == "schema" else "JSON"}"' for k in guard_keys("replay_runs")) + "}"
+_GUARD_SHAPE = (
+    "{" + ",".join(f'"{k}":"{"VARCHAR" if k == "schema" else "JSON"}"' for k in guard_keys("replay_runs")) + "}"
+)
 
 
 def is_row_sql(stream: str, *, over: str = "columns") -> str:
@@ -264,6 +300,7 @@ def is_row_sql(stream: str, *, over: str = "columns") -> str:
     session's verdict) or an object with none of the stream's keys is never read as a row:
     it is counted as unreadable instead. `is_row` says the same of a parsed line.
     """
+
     def key(name: str) -> str:
         if over == "json":
             return f"json_transform(json, '{_GUARD_SHAPE}').\"{name}\""
@@ -271,12 +308,16 @@ def is_row_sql(stream: str, *, over: str = "columns") -> str:
 
     marks = " or ".join(f"{key(m)} is not null" for m in SESSION_MARKS)
     if stream == "sessions":
-        row = (f"(coalesce(starts_with({key('schema')}, '{SESSION_SCHEMA_PREFIX}'), false) "
-               f"or ({key('schema')} is null and ({marks})))")
+        row = (
+            f"(coalesce(starts_with({key('schema')}, '{SESSION_SCHEMA_PREFIX}'), false) "
+            f"or ({key('schema')} is null and ({marks})))"
+        )
         return f"(starts_with(ltrim(json::varchar), '{{') and {row})" if over == "json" else row
     keys = " or ".join(f"{key(k)} is not null" for k in _REPLAY_KEYS)
-    row = (f"(coalesce(starts_with({key('schema')}, '{REPLAY_SCHEMA_PREFIX}'), false) "
-           f"or ({key('schema')} is null and ({keys}) and not ({marks})))")
+    row = (
+        f"(coalesce(starts_with({key('schema')}, '{REPLAY_SCHEMA_PREFIX}'), false) "
+        f"or ({key('schema')} is null and ({keys}) and not ({marks})))"
+    )
     return f"(starts_with(ltrim(json::varchar), '{{') and {row})" if over == "json" else row
 
 
@@ -286,6 +327,8 @@ def is_row(obj: dict, stream: str) -> bool:
     has = lambda keys: any(obj.get(k) is not None for k in keys)  # noqa: E731
     if stream == "sessions":
         return (isinstance(schema, str) and schema.startswith(SESSION_SCHEMA_PREFIX)) or (
-            schema is None and has(SESSION_MARKS))
+            schema is None and has(SESSION_MARKS)
+        )
     return (isinstance(schema, str) and schema.startswith(REPLAY_SCHEMA_PREFIX)) or (
-        schema is None and has(_REPLAY_KEYS) and not has(SESSION_MARKS))
+        schema is None and has(_REPLAY_KEYS) and not has(SESSION_MARKS)
+    )

@@ -134,7 +134,7 @@ def judge_line(raw: bytes, lineno: int, *, max_bytes: int) -> Verdict:
         repairs.add("nul_padding")
     if body.startswith(codecs.BOM_UTF8):
         # A BOM on any line: a producer restarted and wrote one, or files were concatenated.
-        body = body[len(codecs.BOM_UTF8):]
+        body = body[len(codecs.BOM_UTF8) :]
         repairs.add("bom")
     try:
         text = body.decode("utf-8")
@@ -168,8 +168,9 @@ def judge_line(raw: bytes, lineno: int, *, max_bytes: int) -> Verdict:
 
 def judge_lines(path: str, ordinals: set[int], *, max_bytes: int = MAX_OBJECT_BYTES) -> dict[int, Verdict]:
     """Judge the lines of a file at these non-blank ordinals (one read of the file)."""
-    return {ordinal: judge_line(raw, lineno, max_bytes=max_bytes)
-            for ordinal, lineno, raw in _lines_at(path, set(ordinals))}
+    return {
+        ordinal: judge_line(raw, lineno, max_bytes=max_bytes) for ordinal, lineno, raw in _lines_at(path, set(ordinals))
+    }
 
 
 def _lines_at(path: str, ordinals: set[int]):
@@ -199,7 +200,7 @@ class FileScan:
     read_from: str | None = None  # a private copy read in its place (what could be salvaged)
     previews: dict[int, str] = field(default_factory=dict)  # line -> its first bytes
 
-    def absorb(self, other: "FileScan") -> None:
+    def absorb(self, other: FileScan) -> None:
         """Add another scan of the same file (another piece of it, or its stored part) to this one."""
         self.rows += other.rows
         self.unreadable.update(other.unreadable)
@@ -217,11 +218,16 @@ class FileScan:
     def as_dict(self) -> dict:
         """A JSON-ready summary of this file."""
         out = {
-            "file": self.path, "stream": self.stream, "rows": self.rows,
-            "unreadable_lines": self.unreadable_total, "unreadable": dict(self.unreadable),
-            "unreadable_at": [{"line": ln, "cause": c, "starts": self.previews.get(ln, "")}
-                              for _, ln, c in self.bad_lines[:20]],
-            "repaired_lines": sum(self.repaired.values()), "repaired": dict(self.repaired),
+            "file": self.path,
+            "stream": self.stream,
+            "rows": self.rows,
+            "unreadable_lines": self.unreadable_total,
+            "unreadable": dict(self.unreadable),
+            "unreadable_at": [
+                {"line": ln, "cause": c, "starts": self.previews.get(ln, "")} for _, ln, c in self.bad_lines[:20]
+            ],
+            "repaired_lines": sum(self.repaired.values()),
+            "repaired": dict(self.repaired),
             "repaired_at": [{"line": ln, "what": w} for ln, w in self.repaired_lines[:20]],
         }
         if self.error:
@@ -270,20 +276,27 @@ class ScanReport:
                 causes = ", ".join(f"{c}: {n}" for c, n in sorted(f.unreadable.items()))
                 where = ", ".join(str(ln) for _, ln, _ in f.bad_lines[:5])
                 more = "" if len(f.bad_lines) <= 5 else ", ..."
-                out.append(f"warning: {escape(f.path)}: {f.unreadable_total} unreadable line(s) skipped "
-                           f"({causes}; line {where}{more})")
+                out.append(
+                    f"warning: {escape(f.path)}: {f.unreadable_total} unreadable line(s) skipped "
+                    f"({causes}; line {where}{more})"
+                )
             if f.repaired:
                 what = ", ".join(f"{c}: {n}" for c, n in sorted(f.repaired.items()))
                 where = ", ".join(str(ln) for ln, _ in f.repaired_lines[:5])
                 more = "" if len(f.repaired_lines) <= 5 else ", ..."
-                out.append(f"warning: {escape(f.path)}: {sum(f.repaired.values())} line(s) repaired and read "
-                           f"({what}; line {where}{more})")
+                out.append(
+                    f"warning: {escape(f.path)}: {sum(f.repaired.values())} line(s) repaired and read "
+                    f"({what}; line {where}{more})"
+                )
         return out
 
     def as_dict(self) -> dict:
         """A JSON-ready summary of all files."""
-        return {"files": [f.as_dict() for f in self.files], "rows": self.rows,
-                "unreadable_lines": self.unreadable_lines}
+        return {
+            "files": [f.as_dict() for f in self.files],
+            "rows": self.rows,
+            "unreadable_lines": self.unreadable_lines,
+        }
 
 
 def ordinals_of(path: str, physical) -> dict[int, int]:

@@ -52,8 +52,9 @@ def _scanned_columns(plan: list | dict, read: dict[str, set[str]]) -> bool:
     return True
 
 
-def columns_read(con, described: dict[str, list[tuple[str, str]]], macros: str,
-                 statements: list[tuple[str, dict[str, Any]]]) -> dict[str, set[str]]:
+def columns_read(
+    con, described: dict[str, list[tuple[str, str]]], macros: str, statements: list[tuple[str, dict[str, Any]]]
+) -> dict[str, set[str]]:
     """The columns of each view in ``described`` ({view: [(name, type)]}) these statements read.
 
     Each statement is explained against empty stand-in tables on a second cursor, with
@@ -75,8 +76,7 @@ def columns_read(con, described: dict[str, list[tuple[str, str]]], macros: str,
         probe.execute(ATTEMPTS_VIEW)
         # Statistics on an empty table would fold every filter away, and pushed-down
         # filters would hide the columns they read.
-        probe.execute("set disabled_optimizers = "
-                      "'statistics_propagation,empty_result_pullup,filter_pushdown'")
+        probe.execute("set disabled_optimizers = 'statistics_propagation,empty_result_pullup,filter_pushdown'")
         read: dict[str, set[str]] = {v: set() for v in described}
         for sql, params in statements:
             plan = probe.execute("explain (format json) " + sql, params).fetchall()[0][1]
@@ -90,8 +90,9 @@ def columns_read(con, described: dict[str, list[tuple[str, str]]], macros: str,
         con.execute("set disabled_optimizers = ?", [disabled])
 
 
-def view_over(described: list[tuple[str, str]], have: set[str], *, one_file: str | None,
-              stand_ins: bool | set[str]) -> str:
+def view_over(
+    described: list[tuple[str, str]], have: set[str], *, one_file: str | None, stand_ins: bool | set[str]
+) -> str:
     """The select list of a view over a (narrow) table, in the file view's column order.
 
     The table's own columns; `source_file` as a constant (``one_file``, an SQL expression)
@@ -106,5 +107,5 @@ def view_over(described: list[tuple[str, str]], have: set[str], *, one_file: str
             out.append(f'{one_file} as "source_file"')
         elif stand_ins is True or (isinstance(stand_ins, set) and name in stand_ins):
             message = f"{NOT_READ}{name} was not read: the store parsed only what its statements use"
-            out.append(f"error({sql_text(message)})::{kind} as \"{name}\"")
+            out.append(f'error({sql_text(message)})::{kind} as "{name}"')
     return ", ".join(out)

@@ -17,14 +17,13 @@ blinds the others.
 
 from __future__ import annotations
 
-from ..errors import first_line
-
 import json
 import os
 import re
 import tempfile
 from pathlib import Path
 
+from ..errors import first_line
 from .columns import (
     SESSION_COLUMNS,
     empty_replay,
@@ -75,8 +74,9 @@ class LogReader:
         self._limit = {s: MAX_OBJECT_BYTES for s in STREAMS}
         self._tmp: tempfile.TemporaryDirectory | None = None
         con.execute("create temp table _forensics_skip (stream varchar, source_file varchar, line bigint)")
-        con.execute("create temp table _forensics_repaired "
-                    "(stream varchar, copy_line bigint, source_file varchar, line bigint)")
+        con.execute(
+            "create temp table _forensics_repaired (stream varchar, copy_line bigint, source_file varchar, line bigint)"
+        )
 
     @property
     def strict(self) -> bool:
@@ -153,8 +153,10 @@ class LogReader:
             options += ", filename = true"
         if stream == "sessions":
             spec = read_spec(SESSION_COLUMNS, strict=not tolerant)
-            return (f"read_json({where}, format = 'newline_delimited', records = true, "
-                    f"columns = {spec}{options}) with ordinality")
+            return (
+                f"read_json({where}, format = 'newline_delimited', records = true, "
+                f"columns = {spec}{options}) with ordinality"
+            )
         return f"read_ndjson_objects({where}{options}) with ordinality"
 
     def _group_select(self, stream: str, files: list[tuple[str, str]], *, tolerant: bool) -> str:
@@ -172,8 +174,7 @@ class LogReader:
             select = replay_select("json")
             guard = is_row_sql("replay_runs", over="json")
         if tolerant:
-            return (f"select {select}, {source} as source_file, {line} as line, {guard} as _is_row "
-                    f"from {reader}")
+            return f"select {select}, {source} as source_file, {line} as line, {guard} as _is_row from {reader}"
         check = f"case when {guard} then true else error('{NOT_A_ROW}') end"
         return f"select {select}, {source} as source_file, {line} as line from {reader} where {check}"
 
@@ -187,18 +188,22 @@ class LogReader:
         reader = self._reader(stream, files, tolerant=True)
         select = session_select(strict=False) if stream == "sessions" else replay_select("json")
         guard = is_row_sql("sessions") if stream == "sessions" else is_row_sql("replay_runs", over="json")
-        return (f"select {select}, _r.source_file as source_file, _r.line as line, {guard} as _is_row "
-                f"from {reader} join _forensics_repaired as _r "
-                f"on _r.stream = '{stream}' and _r.copy_line = ordinality")
+        return (
+            f"select {select}, _r.source_file as source_file, _r.line as line, {guard} as _is_row "
+            f"from {reader} join _forensics_repaired as _r "
+            f"on _r.stream = '{stream}' and _r.copy_line = ordinality"
+        )
 
     def _tolerant_rows(self, stream: str) -> str | None:
         """Every line the tolerant reader reads but the skipped ones, with `_is_row`."""
         branches = [self._group_select(stream, g, tolerant=True) for g in self._groups(stream)]
         if branches:
             body = "\nunion all\n".join(branches)
-            branches = [f"select * from ({body}) as _rows "
-                        f"where line not in (select line from _forensics_skip as _k "
-                        f"where _k.stream = '{stream}' and _k.source_file = _rows.source_file)"]
+            branches = [
+                f"select * from ({body}) as _rows "
+                f"where line not in (select line from _forensics_skip as _k "
+                f"where _k.stream = '{stream}' and _k.source_file = _rows.source_file)"
+            ]
         repaired = self._repaired_select(stream)
         if repaired:
             branches.append(repaired)
@@ -313,13 +318,17 @@ class LogReader:
                     json_keys(json) as keys
                 from read_ndjson_objects({source}, {options})
             )
-            group by all""").fetchall()
-        strangers = dict(self.con.execute(
-            f"""select {file} as file, count(*)
+            group by all"""
+        ).fetchall()
+        strangers = dict(
+            self.con.execute(
+                f"""select {file} as file, count(*)
             from read_json({source}, format = 'newline_delimited', records = true,
                 columns = {self._guard_spec(stream)}, {options})
             where not {is_row_sql(stream)}
-            group by all""").fetchall())
+            group by all"""
+            ).fetchall()
+        )
         out = {}
         for f, lines, broken, odd_keys in counts:
             path = f if many else paths[0]
@@ -336,17 +345,20 @@ class LogReader:
         return out
 
     def _guard_spec(self, stream: str) -> str:
-        return "{" + ", ".join(f"'{k}': '{'VARCHAR' if k == 'schema' else 'JSON'}'"
-                               for k in guard_keys(stream)) + "}"
+        return "{" + ", ".join(f"'{k}': '{'VARCHAR' if k == 'schema' else 'JSON'}'" for k in guard_keys(stream)) + "}"
 
     def _locate_text(self, stream: str, path: str, *, keys: bool) -> dict[int, str]:
         """Where in one file the lines that are not plain JSON objects are (and, with ``keys``,
         the empty ones and those that repeat a key)."""
-        cases = ["when json is null then 'unparsed'",
-                 "when not starts_with(ltrim(json::varchar), '{') then 'not_object'"]
+        cases = [
+            "when json is null then 'unparsed'",
+            "when not starts_with(ltrim(json::varchar), '{') then 'not_object'",
+        ]
         if keys:
-            cases += ["when len(json_keys(json)) = 0 then 'empty_object'",
-                      "when len(json_keys(json)) <> list_unique(json_keys(json)) then 'duplicate_keys'"]
+            cases += [
+                "when len(json_keys(json)) = 0 then 'empty_object'",
+                "when len(json_keys(json)) <> list_unique(json_keys(json)) then 'duplicate_keys'",
+            ]
         rows = self.con.execute(
             f"""select ordinality, flag
             from (
@@ -354,7 +366,8 @@ class LogReader:
                 from read_ndjson_objects({self.file_ref(path)}, ignore_errors = true,
                     maximum_object_size = {self._limit[stream]}) with ordinality
             )
-            where flag is not null""").fetchall()
+            where flag is not null"""
+        ).fetchall()
         return dict(rows)
 
     def _locate_strangers(self, stream: str, path: str) -> list[tuple[int, bool]]:
@@ -365,7 +378,8 @@ class LogReader:
             from read_json({self.file_ref(path)}, format = 'newline_delimited', records = true,
                 columns = {self._guard_spec(stream)}, ignore_errors = true,
                 maximum_object_size = {self._limit[stream]}) with ordinality
-            where not {is_row_sql(stream)}""").fetchall()
+            where not {is_row_sql(stream)}"""
+        ).fetchall()
 
     def _salvage(self, path: str, scan: FileScan, exc: Exception) -> str | None:
         """Decompress a file DuckDB could not read into a private copy, up to where it breaks.
@@ -418,8 +432,7 @@ class LogReader:
                     repairs.append((stream, scan.path, ordinal, v.repaired))
                     self._limit[stream] = max(self._limit[stream], _limit_for(len(v.repaired)))
                     continue
-                cause = "empty_object" if not obj else "foreign_row" if obj.get("schema") is not None \
-                    else "not_a_row"
+                cause = "empty_object" if not obj else "foreign_row" if obj.get("schema") is not None else "not_a_row"
             scan.unreadable[cause] += 1
             scan.bad_lines.append((ordinal, v.line, cause))
             scan.previews[v.line] = v.preview
@@ -435,15 +448,16 @@ class LogReader:
             with open(copy, "w", encoding="utf-8") as fh:
                 for _, _, _, text in mine:
                     fh.write(text + "\n")
-            self.con.executemany("insert into _forensics_repaired values (?, ?, ?, ?)",
-                                 [[stream, i, path, ordinal] for i, (_, path, ordinal, _) in enumerate(mine, 1)])
+            self.con.executemany(
+                "insert into _forensics_repaired values (?, ?, ?, ?)",
+                [[stream, i, path, ordinal] for i, (_, path, ordinal, _) in enumerate(mine, 1)],
+            )
 
     def close(self) -> None:
         """Remove the private copies."""
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
-
 
 
 def _unopenable(path: str) -> str | None:

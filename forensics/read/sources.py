@@ -63,19 +63,18 @@ def expand(spec: str | os.PathLike, what: str = "log", stream: str | None = None
     text = os.path.expanduser(os.fspath(spec))
     # A name that exists is that file or folder, glob characters and all (`sessions[1].jsonl`).
     if _GLOB_CHARS.search(text) and not os.path.exists(text):
-        found = _for_stream(sorted(Path(p) for p in glob.glob(text, recursive=True) if os.path.isfile(p)),
-                            stream)
+        found = _for_stream(sorted(Path(p) for p in glob.glob(text, recursive=True) if os.path.isfile(p)), stream)
         if not found:
             raise SourceError(f"{what}: the glob {text!r} matches no file")
         return found
     path = Path(text)
     if path.is_dir():
-        found = _for_stream(sorted(p for p in path.iterdir() if p.is_file() and _ROTATED.fullmatch(p.name)),
-                            stream)
+        found = _for_stream(sorted(p for p in path.iterdir() if p.is_file() and _ROTATED.fullmatch(p.name)), stream)
         if not found:
             raise SourceError(
                 f"{what}: the directory {text!r} holds no *.jsonl file nor one logrotate made of it "
-                "(*.jsonl.N, *.jsonl-YYYYMMDD, .gz, .zst)")
+                "(*.jsonl.N, *.jsonl-YYYYMMDD, .gz, .zst)"
+            )
         return found
     if path.is_file():
         return [path]
@@ -148,16 +147,22 @@ def load_config(path: Path) -> dict:
         for key in section:
             if key not in CONFIG_KEYS and not (section is data and key == "sources"):
                 close = difflib.get_close_matches(key, CONFIG_KEYS, n=1)
-                raise ConfigError(f"config: {path}: unknown key {key!r}"
-                                  + (f"; did you mean {close[0]!r}?" if close else "")
-                                  + f" (it takes {', '.join(CONFIG_KEYS)})")
+                raise ConfigError(
+                    f"config: {path}: unknown key {key!r}"
+                    + (f"; did you mean {close[0]!r}?" if close else "")
+                    + f" (it takes {', '.join(CONFIG_KEYS)})"
+                )
     lakehouse = section.get("lakehouse")
     if lakehouse:
         out.update(load_config(Path(absolute(lakehouse))))
     if _is_lakehouse(data):
         out["sessions"] = as_list(
-            [data[d]["session_log_path"] for d in ("validatord", "gateway")
-             if isinstance(data.get(d), Mapping) and data[d].get("session_log_path")])
+            [
+                data[d]["session_log_path"]
+                for d in ("validatord", "gateway")
+                if isinstance(data.get(d), Mapping) and data[d].get("session_log_path")
+            ]
+        )
     for key in ("sessions", "replay_runs", "queries_dirs"):
         if key in section:
             out[key] = as_list(section[key])
@@ -166,8 +171,13 @@ def load_config(path: Path) -> dict:
     return out
 
 
-def resolve_store(flag: str | os.PathLike | None = None, *, config: str | os.PathLike | None = None,
-                  env: Mapping[str, str] | None = None, cwd: str | os.PathLike | None = None) -> str | None:
+def resolve_store(
+    flag: str | os.PathLike | None = None,
+    *,
+    config: str | os.PathLike | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike | None = None,
+) -> str | None:
     """The store folder: --store, else $FORENSICS_STORE, else `store = "..."` in forensics.toml; or None."""
     env = os.environ if env is None else env
     if flag:
@@ -182,8 +192,7 @@ def resolve_store(flag: str | os.PathLike | None = None, *, config: str | os.Pat
 
 
 def _is_lakehouse(data: Mapping) -> bool:
-    return any(isinstance(data.get(d), Mapping) and "session_log_path" in data[d]
-               for d in ("validatord", "gateway"))
+    return any(isinstance(data.get(d), Mapping) and "session_log_path" in data[d] for d in ("validatord", "gateway"))
 
 
 def resolve(
@@ -224,7 +233,8 @@ def resolve(
     if s_specs is None and streams:
         raise SourceError(
             "no sessions log configured: pass --sessions PATH, set FORENSICS_SESSIONS, "
-            f"or name it in ./{CONFIG_NAME} (see `forensics --help`)")
+            f"or name it in ./{CONFIG_NAME} (see `forensics --help`)"
+        )
     seen: set = set()
     if s_specs is not None:
         result.sessions = _expand_all([os.fspath(s) for s in s_specs], "sessions", "sessions", seen)

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import math
-import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..errors import ForensicsError, ParameterError
-from ..output import escape, iso_utc
+from ..errors import ForensicsError
 from ..pages import environment
 from ..timewindow import week_label
 
@@ -25,12 +23,12 @@ def _by_model(rows: list[dict]) -> dict[str, dict]:
     return {r["model"]: r for r in rows}
 
 
-def newcombe_interval(p1: float, low1: float, high1: float,
-                      p0: float, low0: float, high0: float) -> tuple[float, float]:
+def newcombe_interval(
+    p1: float, low1: float, high1: float, p0: float, low0: float, high0: float
+) -> tuple[float, float]:
     """The 95% interval for p1 - p0 from each rate's Wilson interval (Newcombe 1998, method 10)."""
     d = p1 - p0
-    return (d - math.sqrt((p1 - low1) ** 2 + (high0 - p0) ** 2),
-            d + math.sqrt((high1 - p1) ** 2 + (p0 - low0) ** 2))
+    return (d - math.sqrt((p1 - low1) ** 2 + (high0 - p0) ** 2), d + math.sqrt((high1 - p1) ** 2 + (p0 - low0) ** 2))
 
 
 def _change(cur: dict, prev: dict | None) -> dict:
@@ -38,18 +36,30 @@ def _change(cur: dict, prev: dict | None) -> dict:
     if prev is None:
         return {"verdict": "new", "delta": None, "prev_rate": None, "low": None, "high": None}
     if cur["reached_model"] < MIN_SESSIONS or prev["reached_model"] < MIN_SESSIONS:
-        return {"verdict": "too few sessions", "delta": None, "prev_rate": prev["first_shot_rate"],
-                "low": None, "high": None}
+        return {
+            "verdict": "too few sessions",
+            "delta": None,
+            "prev_rate": prev["first_shot_rate"],
+            "low": None,
+            "high": None,
+        }
     # Both weeks have calls that reached the model, so both rates and intervals exist.
-    low, high = newcombe_interval(cur["first_shot_rate"], cur["ci_low"], cur["ci_high"],
-                                  prev["first_shot_rate"], prev["ci_low"], prev["ci_high"])
+    low, high = newcombe_interval(
+        cur["first_shot_rate"], cur["ci_low"], cur["ci_high"], prev["first_shot_rate"], prev["ci_low"], prev["ci_high"]
+    )
     verdict = "up" if low > 0 else "down" if high < 0 else "no real change"
-    return {"verdict": verdict, "delta": cur["first_shot_rate"] - prev["first_shot_rate"],
-            "prev_rate": prev["first_shot_rate"], "low": low, "high": high}
+    return {
+        "verdict": verdict,
+        "delta": cur["first_shot_rate"] - prev["first_shot_rate"],
+        "prev_rate": prev["first_shot_rate"],
+        "low": low,
+        "high": high,
+    }
 
 
-def build_report(store, week: tuple[str, datetime, datetime], *, trend_weeks: int = 8,
-                 now: datetime | None = None, memory=None) -> dict[str, Any]:
+def build_report(
+    store, week: tuple[str, datetime, datetime], *, trend_weeks: int = 8, now: datetime | None = None, memory=None
+) -> dict[str, Any]:
     """Gather every section's figures; the logs are parsed once into temp tables first.
 
     With the alarm's memory (a store's own, or ``memory``), the incidents of the week too.
@@ -72,8 +82,7 @@ def build_report(store, week: tuple[str, datetime, datetime], *, trend_weeks: in
     for q in alarm_queries:
         params = q.bind({k: v for k, v in wk.items() if k in q.params})
         statements[q.name] = (_ids_only(store, q.sql, params), params)
-    store.materialize(since=trend_start, until=end, replay=True,
-                      columns=store.columns_read(list(statements.values())))
+    store.materialize(since=trend_start, until=end, replay=True, columns=store.columns_read(list(statements.values())))
 
     def run(name: str):
         sql, params = statements[name]
@@ -88,21 +97,29 @@ def build_report(store, week: tuple[str, datetime, datetime], *, trend_weeks: in
     models = []
     for r in this_week:
         reached = r["reached_model"]
-        models.append({
-            **r,
-            "accepted_pct": r["accepted"] / r["calls"] if r["calls"] else None,
-            "max_iter_pct": r["max_iter_exhausted"] / r["calls"] if r["calls"] else None,
-            "infra_pct": r["infra_error"] / r["calls"] if r["calls"] else None,
-            "too_few": reached < MIN_SESSIONS,
-            "change": _change(r, prev.get(r["model"])),
-        })
+        models.append(
+            {
+                **r,
+                "accepted_pct": r["accepted"] / r["calls"] if r["calls"] else None,
+                "max_iter_pct": r["max_iter_exhausted"] / r["calls"] if r["calls"] else None,
+                "infra_pct": r["infra_error"] / r["calls"] if r["calls"] else None,
+                "too_few": reached < MIN_SESSIONS,
+                "change": _change(r, prev.get(r["model"])),
+            }
+        )
     # Ranked by first-shot rate; models with too few sessions to judge go last, unranked.
     models.sort(key=lambda m: (m["too_few"], -(m["first_shot_rate"] or 0), _model_order(m["model"])))
     alarms = []
     for q in alarm_queries:
         rows = run(q.name).rows
-        alarms.append({"name": q.name, "severity": q.severity, "count": len(rows),
-                       "session_ids": sorted({sid for (sid,) in rows if sid})})
+        alarms.append(
+            {
+                "name": q.name,
+                "severity": q.severity,
+                "count": len(rows),
+                "session_ids": sorted({sid for (sid,) in rows if sid}),
+            }
+        )
     rejections = run("top_rejection_errors").records()
     depth = run("retrieval_depth_vs_first_shot").records()
     buckets = list(dict.fromkeys(r["hits_bucket"] for r in sorted(depth, key=_bucket_order)))
@@ -128,7 +145,7 @@ def build_report(store, week: tuple[str, datetime, datetime], *, trend_weeks: in
         "incidents": incidents,
         "start": start,
         "end": end - timedelta(seconds=1),
-        "generated": now or datetime.now(timezone.utc),
+        "generated": now or datetime.now(UTC),
         "models": models,
         "empty": not this_week,
         "alarms": alarms,
@@ -187,15 +204,28 @@ def _chart(weeks: list[str], trend: dict[str, dict[str, float]]) -> dict:
             else:
                 run.append((xs[w], top + plot_h * (1 - points[w])))
         segments += [run] if run else []
-        series.append({"model": model, **style[model],
-                       "segments": [" ".join(f"{x:.1f},{y:.1f}" for x, y in seg) for seg in segments],
-                       "dots": [{"x": round(x, 1), "y": round(y, 1)} for seg in segments for x, y in seg],
-                       "label_y": top + 16 * i + 8})
+        series.append(
+            {
+                "model": model,
+                **style[model],
+                "segments": [" ".join(f"{x:.1f},{y:.1f}" for x, y in seg) for seg in segments],
+                "dots": [{"x": round(x, 1), "y": round(y, 1)} for seg in segments for x, y in seg],
+                "label_y": top + 16 * i + 8,
+            }
+        )
     has_data = {w for points in trend.values() for w, v in points.items() if v is not None}
     grid = [{"y": round(top + plot_h * (1 - v / 100), 1), "label": f"{v}%"} for v in (0, 25, 50, 75, 100)]
     ticks = [{"x": round(x, 1), "label": w[-3:], "empty": w not in has_data} for w, x in xs.items()]
-    return {"width": width, "height": height, "left": left, "right_x": width - right + 10,
-            "bottom": height - bottom, "series": series, "grid": grid, "ticks": ticks}
+    return {
+        "width": width,
+        "height": height,
+        "left": left,
+        "right_x": width - right + 10,
+        "bottom": height - bottom,
+        "series": series,
+        "grid": grid,
+        "ticks": ticks,
+    }
 
 
 def render_report(data: dict, fmt: str = "markdown") -> str:

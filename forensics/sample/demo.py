@@ -14,10 +14,10 @@ def run_demo(out: Path, *, echo: Callable[[str], None] = print, sessions: int = 
     from ..oncall.alarm import AlarmOptions, evaluate
     from ..oncall.mail import render_text
     from ..output import render
-    from ..report.weekly import build_report, render_report
-    from ..timewindow import resolve_week
     from ..read.sources import resolve
+    from ..report.weekly import build_report, render_report
     from ..store.connection import Store
+    from ..timewindow import resolve_week
 
     s_path, r_path = out / "sessions.jsonl", out / "replay_runs.jsonl"
     if s_path.is_file() and r_path.is_file():
@@ -33,13 +33,17 @@ def run_demo(out: Path, *, echo: Callable[[str], None] = print, sessions: int = 
         echo(f"\n== First-shot success per model ($ forensics run first_shot_success_rate {logs})")
         r = store.query("first_shot_success_rate")
         echo(render("table", r.columns, r.rows).rstrip())
-        echo(f"\n== Did we feed it enough corpus? ($ forensics run retrieval_depth_vs_first_shot {logs} "
-             "-p model=llama3.1:8b)")
+        echo(
+            f"\n== Did we feed it enough corpus? ($ forensics run retrieval_depth_vs_first_shot {logs} "
+            "-p model=llama3.1:8b)"
+        )
         r = store.query("retrieval_depth_vs_first_shot", {"model": "llama3.1:8b"})
         echo(render("table", r.columns, r.rows).rstrip())
         r = store.query("three_consecutive_rejections")
-        echo(f"\n== Calls rejected three times in a row: {len(r.rows)}, the first three "
-             f"($ forensics run three_consecutive_rejections {logs} --limit 3)")
+        echo(
+            f"\n== Calls rejected three times in a row: {len(r.rows)}, the first three "
+            f"($ forensics run three_consecutive_rejections {logs} --limit 3)"
+        )
         echo(render("table", r.columns, r.rows[:3]).rstrip())
     echo(f"\n== The cron alarm ($ forensics alarm {logs} --verbose)")
     outcome = evaluate(AlarmOptions(sessions=[str(s_path)], replay_runs=[str(r_path)], config=config))

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 from ..write.loggers import ReplayLogger, SessionLogger
 
 # Fixed so that the same seed always gives the same bytes; `generate --end` moves it.
-DEFAULT_END = datetime(2026, 11, 16, tzinfo=timezone.utc)
+DEFAULT_END = datetime(2026, 11, 16, tzinfo=UTC)
 
 # name, provider, first-shot probability, probability of a later accept after a miss
 MODELS = (
@@ -131,16 +131,25 @@ def generate(
                 "model": model,
                 "provider": provider,
                 "prompt": f"Produce a {kind} for site {rng.choice('ABCDEFG')} week {when.isocalendar()[1]}. "
-                + "Context: " + " ".join(f"doc-{rng.randint(1, 500)}" for _ in range(rng.randint(*context_docs))),
+                + "Context: "
+                + " ".join(f"doc-{rng.randint(1, 500)}" for _ in range(rng.randint(*context_docs))),
                 "max_iterations": max_iter,
             }
             attempts = []
             if rng.random() < 0.04:
-                row.update(iterations=0, final_verdict="infra_error", attempts=[{
-                    "iteration": 0, "verdict_kind": "infra_error",
-                    "error": rng.choice(("cold-start probe timed out after 5s", "connection refused",
-                                         "503 Service Unavailable")),
-                }])
+                row.update(
+                    iterations=0,
+                    final_verdict="infra_error",
+                    attempts=[
+                        {
+                            "iteration": 0,
+                            "verdict_kind": "infra_error",
+                            "error": rng.choice(
+                                ("cold-start probe timed out after 5s", "connection refused", "503 Service Unavailable")
+                            ),
+                        }
+                    ],
+                )
                 duration = rng.randint(5, 5200)
             else:
                 accepted_at = None
@@ -159,8 +168,9 @@ def generate(
                 if accepted_at is not None:
                     row["final_verdict"] = "accepted"
                     if kind == "fill":
-                        row["artifact"] = {"fills": [{"candidate_id": f"W-{rng.randint(1, 80)}",
-                                                      "shift": rng.randint(1, 30)}]}
+                        row["artifact"] = {
+                            "fills": [{"candidate_id": f"W-{rng.randint(1, 80)}", "shift": rng.randint(1, 30)}]
+                        }
                         row["grounded_in_roster"] = True
                         if plant_ungrounded and written >= plant_ungrounded[0]:
                             plant_ungrounded.pop(0)
@@ -171,9 +181,11 @@ def generate(
                             plant_unverified.pop(0)
                             del row["grounded_in_roster"]
                     elif kind == "playbook":
-                        row["artifact"] = {"endorsed_names": [f"W-{rng.randint(1, 80)}"],
-                                           "operation": "fill: X x1 in A, B",
-                                           "fingerprint": f"{rng.getrandbits(32):08x}"}
+                        row["artifact"] = {
+                            "endorsed_names": [f"W-{rng.randint(1, 80)}"],
+                            "operation": "fill: X x1 in A, B",
+                            "fingerprint": f"{rng.getrandbits(32):08x}",
+                        }
                     else:
                         row["artifact"] = {"summary": "ok"}
                 else:
@@ -199,8 +211,7 @@ def generate(
     return GenerateResult(s_path, r_path, written, replays, ungrounded)
 
 
-def _replay(rng: random.Random, trace: str | None, model: str, provider: str, hits: int,
-            when: datetime) -> dict:
+def _replay(rng: random.Random, trace: str | None, model: str, provider: str, hits: int, when: datetime) -> dict:
     ok = rng.random() > 0.05
     row = {
         "timestamp": _format_ts(when + timedelta(minutes=rng.randint(5, 600)), "rust", rng),
@@ -211,8 +222,9 @@ def _replay(rng: random.Random, trace: str | None, model: str, provider: str, hi
         "retrieval": {
             "query": "roster coverage for site " + rng.choice("ABCDEFG"),
             "k": max(hits, 4),
-            "hits": [{"doc_id": f"doc-{rng.randint(1, 500)}", "score": round(rng.uniform(0.2, 0.99), 3)}
-                     for _ in range(hits)],
+            "hits": [
+                {"doc_id": f"doc-{rng.randint(1, 500)}", "score": round(rng.uniform(0.2, 0.99), 3)} for _ in range(hits)
+            ],
         },
         "output": '{"fills": []}' if ok else "",
         "latency_ms": rng.randint(200, 9000),

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from ..errors import first_line, ForensicsError
+from ..errors import ForensicsError, first_line
 from .translate import define_functions, to_spark
 
 # The store's provenance columns, and the day folder Spark may read as a column: not in the views.
@@ -44,16 +44,18 @@ def spark_session(master: str | None = None, remote: str | None = None):
             warnings.simplefilter("ignore", FutureWarning)  # pyspark's note on the pandas version
             from pyspark.sql import SparkSession
     except ImportError as exc:
-        raise ForensicsError("--engine spark needs pyspark: pip install 'forensics[spark]' "
-                             "(and Java 17 or newer for a local Spark)") from exc
+        raise ForensicsError(
+            "--engine spark needs pyspark: pip install 'forensics[spark]' (and Java 17 or newer for a local Spark)"
+        ) from exc
     remote = remote or os.environ.get("SPARK_REMOTE")
     builder = SparkSession.builder.appName("forensics")
     if remote:
         builder = builder.remote(remote)
     else:
         master = master or "local[*]"
-        builder = builder.master(master).config("spark.ui.enabled", "false") \
-            .config("spark.ui.showConsoleProgress", "false")
+        builder = (
+            builder.master(master).config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
+        )
         if master.startswith("local"):
             # A laptop's data: a few shuffle partitions, not the cluster default of 200.
             builder = builder.config("spark.sql.shuffle.partitions", "8")
@@ -110,14 +112,17 @@ class SparkStore:
 
     lake = None  # no DuckDB store view: what reads a store's own files asks `root`
 
-    def __init__(self, root: str | os.PathLike, catalog, *, master: str | None = None, remote: str | None = None,
-                 session=None):
+    def __init__(
+        self, root: str | os.PathLike, catalog, *, master: str | None = None, remote: str | None = None, session=None
+    ):
         self.root = str(root).rstrip("/")
         self.catalog = catalog
         self.session = session or spark_session(master, remote)
         define_functions(self.session)
         self.manifest, self._columns = _install(self.session, self.root)
-        self.sources = _Sources(bool(self.manifest.files_of("replay_runs")) or bool(self.manifest.sources.get("replay_runs")))
+        self.sources = _Sources(
+            bool(self.manifest.files_of("replay_runs")) or bool(self.manifest.sources.get("replay_runs"))
+        )
 
     @property
     def local(self) -> Path | None:
@@ -126,8 +131,14 @@ class SparkStore:
 
     # -- what the report and the alarm ask of a store --------------------------------------
 
-    def materialize(self, since: datetime | None = None, until: datetime | None = None, *,
-                    after_batch: int | None = None, **_ignored) -> None:
+    def materialize(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        *,
+        after_batch: int | None = None,
+        **_ignored,
+    ) -> None:
         """Put the window behind `sessions` (Spark reads Parquet columnar: nothing is loaded)."""
         _window(self.session, self._columns, since, until, after_batch)
 
@@ -165,8 +176,9 @@ class SparkStore:
         ids = sorted({i for i in ids if i is not None})
         if not ids:
             return set()
-        rows = self.session.sql("select distinct session_id from _sessions_all where array_contains(:ids, session_id)",
-                                args={"ids": ids}).collect()
+        rows = self.session.sql(
+            "select distinct session_id from _sessions_all where array_contains(:ids, session_id)", args={"ids": ids}
+        ).collect()
         return {r[0] for r in rows}
 
     def new_unreadable(self, after_batch: int) -> int:
@@ -185,13 +197,25 @@ class SparkStore:
             return 0
         wanted = self.session.createDataFrame([list(k) for k in keys], "source_file STRING, line BIGINT")
         wanted.createOrReplaceTempView("_forensics_wanted")
-        rows = self.session.sql("select s.* from _sessions_all as s join _forensics_wanted as w "
-                                "on w.source_file = s.source_file and w.line = s.line").collect()
-        by_key = {(r["source_file"], r["line"]): {k: _json(k, _python(v)) for k, v in r.asDict().items()
-                                                   if k != "_batch"} for r in rows}
-        records = [{"alarm": f["alarm"], "severity": f["severity"], "state": f["state"], "found_at": f["found_at"],
-                    **by_key[(f.get("source_file"), f.get("line"))]}
-                   for f in found if (f.get("source_file"), f.get("line")) in by_key]
+        rows = self.session.sql(
+            "select s.* from _sessions_all as s join _forensics_wanted as w "
+            "on w.source_file = s.source_file and w.line = s.line"
+        ).collect()
+        by_key = {
+            (r["source_file"], r["line"]): {k: _json(k, _python(v)) for k, v in r.asDict().items() if k != "_batch"}
+            for r in rows
+        }
+        records = [
+            {
+                "alarm": f["alarm"],
+                "severity": f["severity"],
+                "state": f["state"],
+                "found_at": f["found_at"],
+                **by_key[(f.get("source_file"), f.get("line"))],
+            }
+            for f in found
+            if (f.get("source_file"), f.get("line")) in by_key
+        ]
         return append_records(records, Path(path))
 
     def execute(self, sql: str, params: dict[str, Any] | None = None, *, name: str = "statement"):
@@ -229,8 +253,9 @@ class SparkStore:
 def _install(session, root: str):
     """The views over the manifest's files; returns the manifest and the `sessions` view's columns."""
     manifest, names = _manifest(session, root)
-    session.createDataFrame([(i + 1, n) for i, n in enumerate(names)], "file_id BIGINT, path STRING") \
-        .createOrReplaceTempView("_forensics_files")
+    session.createDataFrame(
+        [(i + 1, n) for i, n in enumerate(names)], "file_id BIGINT, path STRING"
+    ).createOrReplaceTempView("_forensics_files")
     schemas = None
     columns = {}
     for stream in ("sessions", "replay_runs"):
@@ -242,13 +267,19 @@ def _install(session, root: str):
             df = session.createDataFrame([], schemas[stream])
         df.createOrReplaceTempView(f"_{stream}_parquet")
         cols = columns[stream] = [c for c in df.columns if c not in _HIDDEN]
-        select = ", ".join("coalesce(f.path, p.source_file) as source_file" if c == "source_file" else f"p.`{c}`"
-                           for c in cols)
+        select = ", ".join(
+            "coalesce(f.path, p.source_file) as source_file" if c == "source_file" else f"p.`{c}`" for c in cols
+        )
         # Each row shows its file's current name, as the DuckDB view does.
-        session.sql(f"create or replace temp view _{stream}_all as select {select}, p.batch as _batch "
-                    f"from _{stream}_parquet as p left join _forensics_files as f on f.file_id = p.file_id")
-    session.sql("create or replace temp view replay_runs as select "
-                + ", ".join(f"`{c}`" for c in columns["replay_runs"]) + " from _replay_runs_all")
+        session.sql(
+            f"create or replace temp view _{stream}_all as select {select}, p.batch as _batch "
+            f"from _{stream}_parquet as p left join _forensics_files as f on f.file_id = p.file_id"
+        )
+    session.sql(
+        "create or replace temp view replay_runs as select "
+        + ", ".join(f"`{c}`" for c in columns["replay_runs"])
+        + " from _replay_runs_all"
+    )
     _window(session, columns, None, None, None)
     return manifest, columns
 
@@ -256,8 +287,9 @@ def _install(session, root: str):
 def _window(session, columns: dict, since, until, after_batch) -> None:
     """`sessions` (and `attempts`) over the rows of a window, as the DuckDB store's load keeps them:
     rows without a valid time are in every window, and so is every row ingested after ``after_batch``."""
+
     def stamp(t: datetime) -> str:  # our own datetime, never text from a log or a user
-        return "timestamp '" + t.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f") + "'"
+        return "timestamp '" + t.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f") + "'"
 
     inside = ["true"]
     if since is not None:
@@ -267,8 +299,11 @@ def _window(session, columns: dict, since, until, after_batch) -> None:
     where = f"`timestamp` is null or ({' and '.join(inside)})"
     if after_batch is not None:
         where += f" or coalesce(_batch > {int(after_batch)}, true)"
-    session.sql("create or replace temp view sessions as select "
-                + ", ".join(f"`{c}`" for c in columns["sessions"]) + f" from _sessions_all where {where}")
+    session.sql(
+        "create or replace temp view sessions as select "
+        + ", ".join(f"`{c}`" for c in columns["sessions"])
+        + f" from _sessions_all where {where}"
+    )
     session.sql(_ATTEMPTS_VIEW)
 
 
@@ -310,8 +345,8 @@ def store_schemas() -> dict[str, str]:
     """Each stream's Parquet schema as Spark DDL, derived from the DuckDB view's declared types."""
     import duckdb
 
-    from ..read.columns import READ_MACROS, empty_replay, empty_sessions
     from ..measures import MACROS
+    from ..read.columns import READ_MACROS, empty_replay, empty_sessions
 
     con = duckdb.connect()
     try:
@@ -327,10 +362,23 @@ def store_schemas() -> dict[str, str]:
         con.close()
 
 
-_SIMPLE = {"VARCHAR": "STRING", "JSON": "STRING", "BIGINT": "BIGINT", "INTEGER": "INT", "BOOLEAN": "BOOLEAN",
-           "DOUBLE": "DOUBLE", "FLOAT": "FLOAT", "DATE": "DATE", "SMALLINT": "SMALLINT", "TINYINT": "TINYINT",
-           "TIMESTAMP WITH TIME ZONE": "TIMESTAMP", "TIMESTAMP": "TIMESTAMP_NTZ", "HUGEINT": "DECIMAL(38,0)",
-           "UBIGINT": "DECIMAL(20,0)", "UINTEGER": "BIGINT"}
+_SIMPLE = {
+    "VARCHAR": "STRING",
+    "JSON": "STRING",
+    "BIGINT": "BIGINT",
+    "INTEGER": "INT",
+    "BOOLEAN": "BOOLEAN",
+    "DOUBLE": "DOUBLE",
+    "FLOAT": "FLOAT",
+    "DATE": "DATE",
+    "SMALLINT": "SMALLINT",
+    "TINYINT": "TINYINT",
+    "TIMESTAMP WITH TIME ZONE": "TIMESTAMP",
+    "TIMESTAMP": "TIMESTAMP_NTZ",
+    "HUGEINT": "DECIMAL(38,0)",
+    "UBIGINT": "DECIMAL(20,0)",
+    "UINTEGER": "BIGINT",
+}
 
 
 def spark_type(duck: str) -> str:
@@ -365,7 +413,7 @@ def _python(value: Any) -> Any:
     """A Spark value as the DuckDB engine returns it: rows as dicts, times aware in UTC."""
     if isinstance(value, datetime):
         # PySpark hands a TIMESTAMP back as a naive local time of this process.
-        return value.astimezone(timezone.utc) if value.tzinfo is None else value
+        return value.astimezone(UTC) if value.tzinfo is None else value
     if isinstance(value, date):
         return value
     if hasattr(value, "asDict"):
@@ -387,4 +435,3 @@ def _json(column: str, value: Any) -> Any:
         except ValueError:
             return value
     return value
-

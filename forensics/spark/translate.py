@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from ..errors import first_line, UsageError
+from ..errors import UsageError, first_line
 
 # The same definitions as the DuckDB macros, measure for measure (tests/test_spark.py holds
 # every built-in query to DuckDB's result on the same store).
@@ -100,29 +100,49 @@ def _rewrite(tree, name: str):
             continue
         (i,) = index
         if isinstance(i, exp.Slice):
-            refuse(f"the slice {node.sql(dialect='duckdb')}", "a slice of a list or a text has no one spelling "
-                   "in Spark: use list_slice or substring")
+            refuse(
+                f"the slice {node.sql(dialect='duckdb')}",
+                "a slice of a list or a text has no one spelling in Spark: use list_slice or substring",
+            )
         literal = i.this if isinstance(i, exp.Neg) else i
         if isinstance(literal, exp.Literal) and literal.is_string:
             continue  # a key of a map or a field of a struct
         if isinstance(literal, exp.Literal) and literal.is_int:
             i = exp.Literal.number((-1 if isinstance(i, exp.Neg) else 1) * int(literal.this) + 1)
-        node.replace(exp.Anonymous(this="element_at", expressions=[node.this, exp.Nullif(
-            this=exp.Cast(this=i, to=exp.DataType.build("int")), expression=exp.Literal.number(0))]))
+        node.replace(
+            exp.Anonymous(
+                this="element_at",
+                expressions=[
+                    node.this,
+                    exp.Nullif(this=exp.Cast(this=i, to=exp.DataType.build("int")), expression=exp.Literal.number(0)),
+                ],
+            )
+        )
     # regexp_replace: DuckDB replaces the first match unless 'g' is given, Spark every one;
     # and a replacement's $ and \ mean different things to RE2 and to Java.
     for node in list(tree.find_all(exp.RegexpReplace)):
         flags = node.args.get("modifiers")
         if not (isinstance(flags, exp.Literal) and flags.is_string and flags.this == "g"):
-            refuse("regexp_replace without the 'g' option alone", "DuckDB replaces the first match only, "
-                   "Spark every match")
+            refuse(
+                "regexp_replace without the 'g' option alone", "DuckDB replaces the first match only, Spark every match"
+            )
         repl = node.args.get("replacement")
         if not (isinstance(repl, exp.Literal) and repl.is_string) or "$" in repl.this or "\\" in repl.this:
-            refuse("a regexp_replace replacement that is not plain text", "RE2 and Java read $ and \\ in it "
-                   "differently")
+            refuse(
+                "a regexp_replace replacement that is not plain text", "RE2 and Java read $ and \\ in it differently"
+            )
     # A regex's \b is an ASCII word boundary to RE2, a Unicode one to Java 17: spelt out in ASCII.
-    for node in list(tree.find_all(exp.RegexpReplace, exp.RegexpLike, exp.RegexpExtract, exp.RegexpExtractAll,
-                                   exp.RegexpFullMatch, exp.RegexpSplit, exp.RegexpILike)):
+    for node in list(
+        tree.find_all(
+            exp.RegexpReplace,
+            exp.RegexpLike,
+            exp.RegexpExtract,
+            exp.RegexpExtractAll,
+            exp.RegexpFullMatch,
+            exp.RegexpSplit,
+            exp.RegexpILike,
+        )
+    ):
         pattern = node.expression
         if isinstance(pattern, exp.Literal) and pattern.is_string and ("\\b" in pattern.this or "\\B" in pattern.this):
             text = _ascii_boundaries(pattern.this)
@@ -131,8 +151,11 @@ def _rewrite(tree, name: str):
             pattern.replace(exp.Literal.string(text))
     # epoch(ts) is seconds with their fraction; Spark's unix_timestamp drops the fraction.
     for node in list(tree.find_all(exp.TimeToUnix)):
-        node.replace(exp.Div(this=exp.Anonymous(this="unix_micros", expressions=[node.this]),
-                             expression=exp.Literal.number("1e6")))
+        node.replace(
+            exp.Div(
+                this=exp.Anonymous(this="unix_micros", expressions=[node.this]), expression=exp.Literal.number("1e6")
+            )
+        )
     # substring from 0 (DuckDB counts the place before the text) or with a negative length
     # (the characters before the start) means otherwise in Spark: a literal one is refused,
     # a computed one fails when it comes.
@@ -147,16 +170,23 @@ def _rewrite(tree, name: str):
             if _int(start) == 0 or (length is not None and _int(length) < 0):
                 refuse(node.sql(dialect="duckdb"), "a start of 0 or a negative length counts otherwise in Spark")
             continue
-        message = exp.Literal.string(f"{name}: {node.sql(dialect='duckdb')} with a start of 0 or a negative "
-                                     "length counts otherwise in Spark")
-        node.replace(exp.Case(ifs=[exp.If(this=odd, true=exp.Anonymous(this="raise_error", expressions=[message]))],
-                              default=node.copy()))
+        message = exp.Literal.string(
+            f"{name}: {node.sql(dialect='duckdb')} with a start of 0 or a negative length counts otherwise in Spark"
+        )
+        node.replace(
+            exp.Case(
+                ifs=[exp.If(this=odd, true=exp.Anonymous(this="raise_error", expressions=[message]))],
+                default=node.copy(),
+            )
+        )
     # A fraction made an integer: DuckDB rounds (a double to even, a decimal away from zero),
     # Spark truncates; and `//` of fractions is plain division in DuckDB, DIV in Spark.
     for node in list(tree.find_all(exp.Cast)):
         if node.to.this.name in _INTEGRAL and _fractional(node.this):
-            refuse(f"{node.sql(dialect='duckdb')}", "DuckDB rounds a fraction made an integer, Spark truncates: "
-                   "round() it first")
+            refuse(
+                f"{node.sql(dialect='duckdb')}",
+                "DuckDB rounds a fraction made an integer, Spark truncates: round() it first",
+            )
     for node in list(tree.find_all(exp.IntDiv)):
         if _fractional(node.this) or _fractional(node.expression):
             refuse(f"{node.sql(dialect='duckdb')}", "// of a fraction divides in DuckDB, truncates in Spark")
@@ -166,9 +196,13 @@ def _rewrite(tree, name: str):
         fmt = node.args.get("format")
         if isinstance(fmt, exp.Literal) and fmt.this == "%G-W%V":
             x = node.this.sql(dialect="spark")
-            node.replace(parse_one(
-                f"concat(cast(year(date_add(to_date({x}), 4 - extract(DAYOFWEEK_ISO from {x}))) as string), '-W', "
-                f"lpad(cast(weekofyear({x}) as string), 2, '0'))", read="spark"))
+            node.replace(
+                parse_one(
+                    f"concat(cast(year(date_add(to_date({x}), 4 - extract(DAYOFWEEK_ISO from {x}))) as string), '-W', "
+                    f"lpad(cast(weekofyear({x}) as string), 2, '0'))",
+                    read="spark",
+                )
+            )
             continue
         # Any other pattern only as far as each part has a Spark letter known to mean the same
         # (sqlglot passes %j, %%, %u and literal letters on to read as something else).
@@ -181,8 +215,9 @@ def _rewrite(tree, name: str):
             elif len(part) == 1 and part in _LITERAL_CHARS:
                 out.append(part)
             else:
-                refuse(f"{part!r} in strftime's pattern {fmt.this!r}", "no Spark pattern letter is known to mean "
-                       "the same")
+                refuse(
+                    f"{part!r} in strftime's pattern {fmt.this!r}", "no Spark pattern letter is known to mean the same"
+                )
         node.replace(exp.Anonymous(this="date_format", expressions=[node.this, exp.Literal.string("".join(out))]))
     # `as materialized` is DuckDB's hint to compute a CTE once; Spark decides that itself.
     for cte in tree.find_all(exp.CTE):
@@ -193,30 +228,72 @@ def _rewrite(tree, name: str):
     # `unnest(xs) as a, generate_subscripts(xs, 1) as i` side by side in a select list: one
     # generator that yields both, each element with its 1-based place.
     for select in list(tree.find_all(exp.Select)):
-        for sub in [p for p in select.expressions if isinstance(p, exp.Alias) and isinstance(p.this, exp.Anonymous)
-                    and p.this.name.lower() == "generate_subscripts"]:
+        for sub in [
+            p
+            for p in select.expressions
+            if isinstance(p, exp.Alias)
+            and isinstance(p.this, exp.Anonymous)
+            and p.this.name.lower() == "generate_subscripts"
+        ]:
             args = sub.this.expressions
-            twin = next((p for p in select.expressions if isinstance(p, exp.Alias)
-                         and isinstance(p.this, exp.Explode) and len(args) == 2 and p.this.this == args[0]), None)
+            twin = next(
+                (
+                    p
+                    for p in select.expressions
+                    if isinstance(p, exp.Alias)
+                    and isinstance(p.this, exp.Explode)
+                    and len(args) == 2
+                    and p.this.this == args[0]
+                ),
+                None,
+            )
             if twin is None or args[1].sql() != "1":
-                raise NotPortable(f"{name} cannot run on Spark: generate_subscripts without the unnest of the "
-                                  "same list beside it")
+                raise NotPortable(
+                    f"{name} cannot run on Spark: generate_subscripts without the unnest of the same list beside it"
+                )
             items = args[0].sql(dialect="spark")
-            twin.replace(parse_one(f"inline(transform({items}, (e, i) -> named_struct('{twin.alias}', e, "
-                                   f"'{sub.alias}', cast(i + 1 as bigint))))", read="spark"))
+            twin.replace(
+                parse_one(
+                    f"inline(transform({items}, (e, i) -> named_struct('{twin.alias}', e, "
+                    f"'{sub.alias}', cast(i + 1 as bigint))))",
+                    read="spark",
+                )
+            )
             sub.pop()
     return tree
 
 
-_INTEGRAL = frozenset({"TINYINT", "SMALLINT", "INT", "BIGINT", "UTINYINT", "USMALLINT", "UINT", "UBIGINT",
-                       "INT128", "UINT128"})
+_INTEGRAL = frozenset(
+    {"TINYINT", "SMALLINT", "INT", "BIGINT", "UTINYINT", "USMALLINT", "UINT", "UBIGINT", "INT128", "UINT128"}
+)
 # RE2's \b and \B with ASCII word characters, in Java's lookarounds.
 _ASCII_BOUNDARY = r"(?:(?<=[0-9A-Za-z_])(?![0-9A-Za-z_])|(?<![0-9A-Za-z_])(?=[0-9A-Za-z_]))"
 _ASCII_NOT_BOUNDARY = r"(?:(?<=[0-9A-Za-z_])(?=[0-9A-Za-z_])|(?<![0-9A-Za-z_])(?![0-9A-Za-z_]))"
 # strftime's parts with a Spark date_format spelling that gives the same text (checked on both).
-_STRFTIME = {"%Y": "yyyy", "%m": "MM", "%d": "dd", "%H": "HH", "%M": "mm", "%S": "ss", "%f": "SSSSSS",
-             "%y": "yy", "%I": "hh", "%p": "a", "%a": "EEE", "%A": "EEEE", "%b": "MMM", "%B": "MMMM",
-             "%j": "DDD", "%-d": "d", "%-m": "M", "%-H": "H", "%-I": "h", "%-M": "m", "%-S": "s", "%%": "%"}
+_STRFTIME = {
+    "%Y": "yyyy",
+    "%m": "MM",
+    "%d": "dd",
+    "%H": "HH",
+    "%M": "mm",
+    "%S": "ss",
+    "%f": "SSSSSS",
+    "%y": "yy",
+    "%I": "hh",
+    "%p": "a",
+    "%a": "EEE",
+    "%A": "EEEE",
+    "%b": "MMM",
+    "%B": "MMMM",
+    "%j": "DDD",
+    "%-d": "d",
+    "%-m": "M",
+    "%-H": "H",
+    "%-I": "h",
+    "%-M": "m",
+    "%-S": "s",
+    "%%": "%",
+}
 # Text between them that Spark's patterns take as itself (a letter would be a pattern letter).
 _LITERAL_CHARS = frozenset(" -:/.,_|()+=@!~;*<>")
 
@@ -227,7 +304,7 @@ def _ascii_boundaries(pattern: str) -> str | None:
     while i < len(pattern):
         ch = pattern[i]
         if ch == "\\" and i + 1 < len(pattern):
-            pair = pattern[i:i + 2]
+            pair = pattern[i : i + 2]
             if pair in ("\\b", "\\B"):
                 if in_class:
                     return None
@@ -239,10 +316,10 @@ def _ascii_boundaries(pattern: str) -> str | None:
         if ch == "[" and not in_class:
             in_class = True
             out.append(ch)
-            if pattern[i + 1:i + 2] == "^":
+            if pattern[i + 1 : i + 2] == "^":
                 out.append("^")
                 i += 1
-            if pattern[i + 1:i + 2] == "]":  # a ] first in a class is itself
+            if pattern[i + 1 : i + 2] == "]":  # a ] first in a class is itself
                 out.append("]")
                 i += 1
         elif ch == "]" and in_class:
@@ -278,14 +355,47 @@ def _fractional(node) -> bool:
         return _fractional(node.this)
     if isinstance(node, exp.Cast):
         return node.to.this.name in ("DOUBLE", "FLOAT", "DECIMAL")
-    if isinstance(node, (exp.Div, exp.Avg, exp.Sqrt, exp.Pow, exp.Ln, exp.Log, exp.Exp, exp.Stddev,
-                         exp.StddevPop, exp.StddevSamp, exp.Variance, exp.VariancePop, exp.Median,
-                         exp.PercentileCont, exp.Quantile, exp.TimeToUnix, exp.Rand)):
+    if isinstance(
+        node,
+        (
+            exp.Div,
+            exp.Avg,
+            exp.Sqrt,
+            exp.Pow,
+            exp.Ln,
+            exp.Log,
+            exp.Exp,
+            exp.Stddev,
+            exp.StddevPop,
+            exp.StddevSamp,
+            exp.Variance,
+            exp.VariancePop,
+            exp.Median,
+            exp.PercentileCont,
+            exp.Quantile,
+            exp.TimeToUnix,
+            exp.Rand,
+        ),
+    ):
         return True
     if isinstance(node, exp.Round):
         return node.args.get("decimals") is not None
-    if isinstance(node, (exp.Add, exp.Sub, exp.Mul, exp.Mod, exp.Coalesce, exp.Case, exp.If, exp.Greatest,
-                         exp.Least, exp.Max, exp.Min, exp.Sum)):
+    if isinstance(
+        node,
+        (
+            exp.Add,
+            exp.Sub,
+            exp.Mul,
+            exp.Mod,
+            exp.Coalesce,
+            exp.Case,
+            exp.If,
+            exp.Greatest,
+            exp.Least,
+            exp.Max,
+            exp.Min,
+            exp.Sum,
+        ),
+    ):
         return any(_fractional(c) for c in node.iter_expressions())
     return False
-

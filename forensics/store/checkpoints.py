@@ -36,25 +36,25 @@ class Checkpoint:
 
     id: int
     stream: str
-    path: str                 # its name when last seen
-    fp: str                   # sha256 of its first fp_len bytes
+    path: str  # its name when last seen
+    fp: str  # sha256 of its first fp_len bytes
     fp_len: int
-    offset: int = 0           # bytes consumed: just past the last complete line read
-    lines: int = 0            # physical lines consumed
+    offset: int = 0  # bytes consumed: just past the last complete line read
+    lines: int = 0  # physical lines consumed
     dev: int | None = None
     ino: int | None = None
-    size: int | None = None   # the file's size (or the compressed copy's) when last read
+    size: int | None = None  # the file's size (or the compressed copy's) when last read
     mtime_ns: int | None = None
     compressed: bool = False
-    rows: int = 0             # rows and unreadable lines ingested from it, in all
+    rows: int = 0  # rows and unreadable lines ingested from it, in all
     unreadable: int = 0
-    seen_at: str | None = None       # when a source last named it (UTC)
-    ingested_at: str | None = None   # when bytes of it were last consumed
+    seen_at: str | None = None  # when a source last named it (UTC)
+    ingested_at: str | None = None  # when bytes of it were last consumed
     copies: list = field(default_factory=list)  # compressed copies read to their end: [dev, ino, size, mtime]
-    real: str | None = None   # the file a symlink pointed to when it was read
+    real: str | None = None  # the file a symlink pointed to when it was read
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Checkpoint":
+    def from_dict(cls, d: dict) -> Checkpoint:
         """A checkpoint from its manifest entry (unknown keys ignored)."""
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
@@ -69,10 +69,10 @@ class Segment:
 
     stream: str
     path: str
-    action: str               # new, grown, renamed, compressed_copy, truncated, rewritten
+    action: str  # new, grown, renamed, compressed_copy, truncated, rewritten
     checkpoint: Checkpoint
     start: int
-    end: int | None           # None: a compressed file, to its end
+    end: int | None  # None: a compressed file, to its end
     compressed: bool
     stat: os.stat_result
     head: bytes
@@ -84,7 +84,7 @@ class Skipped:
 
     stream: str
     path: str
-    action: str               # unchanged, empty, retry, not_ours
+    action: str  # unchanged, empty, retry, not_ours
     reason: str = ""
     checkpoint: Checkpoint | None = None
 
@@ -139,20 +139,27 @@ def rotation_siblings(path: Path) -> list[Path]:
 
 
 def _match(candidates: list[Checkpoint], head: bytes, st: os.stat_result, path: str) -> Checkpoint | None:
-    hits = [c for c in candidates if c.fp_len <= len(head) and fingerprint(head[:c.fp_len]) == c.fp]
+    hits = [c for c in candidates if c.fp_len <= len(head) and fingerprint(head[: c.fp_len]) == c.fp]
     if not hits:
         return None
     # The same inode first (the file itself), then the same name, then the furthest read.
-    return max(hits, key=lambda c: ((c.dev, c.ino) == (st.st_dev, st.st_ino) and not c.compressed,
-                                    c.path == path, c.offset))
+    return max(
+        hits, key=lambda c: ((c.dev, c.ino) == (st.st_dev, st.st_ino) and not c.compressed, c.path == path, c.offset)
+    )
 
 
 def _copy_key(st: os.stat_result) -> list:
     return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns]
 
 
-def plan(checkpoints: list[Checkpoint], files: list[tuple[str, str, bool]], next_id: int, *,
-         consume: bool = True, adopt_after_ns: int | None = None):
+def plan(
+    checkpoints: list[Checkpoint],
+    files: list[tuple[str, str, bool]],
+    next_id: int,
+    *,
+    consume: bool = True,
+    adopt_after_ns: int | None = None,
+):
     """Sort each (stream, path, followed_only) file into a Segment to read or a Skipped.
 
     ``followed_only`` marks a rotation sibling of a one-file source: read only to finish a
@@ -167,7 +174,7 @@ def plan(checkpoints: list[Checkpoint], files: list[tuple[str, str, bool]], next
     new: list[Checkpoint] = []
     claimed: dict[int, int] = {}  # checkpoint id -> offset already planned this run
     claimed_by: dict[int, str] = {}  # checkpoint id -> the plain file that claimed it
-    located: set[int] = set()     # checkpoints whose current name was found this run
+    located: set[int] = set()  # checkpoints whose current name was found this run
 
     def locate(c: Checkpoint, path: str) -> None:
         # A file's current name: the first place its content is found (plain files come first).
@@ -181,7 +188,7 @@ def plan(checkpoints: list[Checkpoint], files: list[tuple[str, str, bool]], next
     def order(item):
         # Plain files first (a live file before its compressed copy), live sources before
         # siblings, and a known file itself before any other that begins with its bytes.
-        stream, path, followed = item
+        _stream, path, followed = item
         try:
             st = os.stat(path)
             known_inode = (st.st_dev, st.st_ino) in inodes
@@ -203,9 +210,13 @@ def plan(checkpoints: list[Checkpoint], files: list[tuple[str, str, bool]], next
                 locate(c, path)
                 skipped.append(Skipped(stream, path, "unchanged", checkpoint=c))
                 break
-            if not compressed and not c.compressed and (c.dev, c.ino, c.size, c.mtime_ns) == \
-                    (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) and c.id not in claimed \
-                    and (consume or c.offset == st.st_size):
+            if (
+                not compressed
+                and not c.compressed
+                and (c.dev, c.ino, c.size, c.mtime_ns) == (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+                and c.id not in claimed
+                and (consume or c.offset == st.st_size)
+            ):
                 locate(c, path)
                 claimed[c.id], claimed_by[c.id] = c.offset, path
                 skipped.append(Skipped(stream, path, "unchanged", checkpoint=c))

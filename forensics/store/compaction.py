@@ -7,6 +7,7 @@ opened the manifest before can still read them; later ingests delete them.
 
 from __future__ import annotations
 
+from datetime import UTC
 from pathlib import Path
 
 from .manifest import Manifest, commit, now_iso
@@ -49,11 +50,24 @@ def compact_store(root: Path, manifest: Manifest) -> int:
             if len(files) < 2:
                 continue
             rel = f"{stream}/day={day}/c{manifest.batch:09d}-{len(merged)}.parquet"
-            con.execute(f"copy (select * from read_parquet(?::varchar[])) to '{sql_path(root / rel)}' "
-                        "(format parquet, compression zstd)", [[str(root / f["path"]) for f in files]])
-            merged.append((files, {"path": rel, "stream": stream, "day": day,
-                                   "rows": sum(f["rows"] for f in files),
-                                   "batch": max(f["batch"] for f in files), "bytes": (root / rel).stat().st_size}))
+            con.execute(
+                f"copy (select * from read_parquet(?::varchar[])) to '{sql_path(root / rel)}' "
+                "(format parquet, compression zstd)",
+                [[str(root / f["path"]) for f in files]],
+            )
+            merged.append(
+                (
+                    files,
+                    {
+                        "path": rel,
+                        "stream": stream,
+                        "day": day,
+                        "rows": sum(f["rows"] for f in files),
+                        "batch": max(f["batch"] for f in files),
+                        "bytes": (root / rel).stat().st_size,
+                    },
+                )
+            )
     finally:
         con.close()
     if not merged:
@@ -70,15 +84,22 @@ def compact_store(root: Path, manifest: Manifest) -> int:
 
 def expire_days(root: Path, manifest: Manifest, *, today=None) -> int:
     """Drop the days older than the store's retention (rows without a valid time are kept); the files dropped."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     if not manifest.retain_days:
         return 0
-    today = today or datetime.now(timezone.utc).date()
+    today = today or datetime.now(UTC).date()
     cutoff = (today - timedelta(days=manifest.retain_days - 1)).isoformat()
     # Day names are YYYY-MM-DD, so they compare as text; `unknown` and odd names never expire.
-    old = [f for f in manifest.files if f["stream"] != "unreadable" and isinstance(f.get("day"), str)
-           and len(f["day"]) == 10 and f["day"][4] == "-" and f["day"] < cutoff]
+    old = [
+        f
+        for f in manifest.files
+        if f["stream"] != "unreadable"
+        and isinstance(f.get("day"), str)
+        and len(f["day"]) == 10
+        and f["day"][4] == "-"
+        and f["day"] < cutoff
+    ]
     if not old:
         return 0
     gone = {f["path"] for f in old}
@@ -91,12 +112,12 @@ def expire_days(root: Path, manifest: Manifest, *, today=None) -> int:
 
 def delete_retired(root: Path, manifest: Manifest) -> None:
     """Delete the files compactions replaced more than RETIRE_AFTER_S ago (a commit if any)."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     keep = []
     for r in manifest.retired:
-        age = (now - datetime.strptime(r["at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)).total_seconds()
+        age = (now - datetime.strptime(r["at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)).total_seconds()
         if age >= RETIRE_AFTER_S:
             try:
                 (root / r["path"]).unlink()

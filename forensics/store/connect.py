@@ -33,8 +33,9 @@ def connect(
     return open_store(store, sessions, replay_runs, config=config, queries_dirs=queries_dirs, ingest=ingest)
 
 
-def open_store(store, sessions=None, replay_runs=None, *, config=None, queries_dirs=None,
-               ingest: bool = False) -> Store:
+def open_store(
+    store, sessions=None, replay_runs=None, *, config=None, queries_dirs=None, ingest: bool = False
+) -> Store:
     """A Store over a store folder and its sources' tails (sources given here override its own)."""
     from ..read.sources import as_list, resolve
     from .lake import open_lake

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..catalog import Catalog, load_catalog
-from ..read.columns import ATTEMPTS_VIEW, READ_MACROS, replay_typed_select, replay_typed_spec, is_row_sql
-from ..errors import ColumnNotRead, first_line, ForensicsError
+from ..errors import ColumnNotRead, ForensicsError, first_line
 from ..measures import MACROS as MEASURE_MACROS
-from ..read.lines import FileScan, ScanReport, count_lines, physical_lines
-from ..read.narrow import NOT_READ, columns_read, view_over
-from ..read.reader import FEW_FILES, NOT_A_ROW, LogReader
+from ..read.columns import ATTEMPTS_VIEW, READ_MACROS
+from ..read.lines import FileScan, ScanReport
+from ..read.narrow import NOT_READ, columns_read
+from ..read.reader import LogReader
 from ..read.sources import Sources
 from .load import VIEWS
 
@@ -31,11 +31,10 @@ if TYPE_CHECKING:
 _MACROS = READ_MACROS + MEASURE_MACROS
 
 
-
 class Store:
     """One DuckDB connection with the `sessions`, `attempts` and `replay_runs` views."""
 
-    def __init__(self, sources: Sources, catalog: Catalog | None = None, *, lake: "Lake | None" = None):
+    def __init__(self, sources: Sources, catalog: Catalog | None = None, *, lake: Lake | None = None):
         import duckdb  # imported here so `forensics --help` stays fast
 
         self.sources = sources
@@ -52,10 +51,15 @@ class Store:
         # With a store folder (`lake`), the logs read are the tails of its sources, and the
         # views are its Parquet files plus those tails, every line of which is checked.
         self.lake = lake
-        self.reader = LogReader(self.con, {
-            "sessions": lake.source_files("sessions") if lake else [str(p) for p in sources.sessions or []],
-            "replay_runs": lake.source_files("replay_runs") if lake else [str(p) for p in sources.replay_runs or []],
-        })
+        self.reader = LogReader(
+            self.con,
+            {
+                "sessions": lake.source_files("sessions") if lake else [str(p) for p in sources.sessions or []],
+                "replay_runs": lake.source_files("replay_runs")
+                if lake
+                else [str(p) for p in sources.replay_runs or []],
+            },
+        )
         self._loaded: Loaded | None = None
         self._blank_lines: dict[str, int] = {}
         if lake is not None:
@@ -112,11 +116,14 @@ class Store:
             if self._loaded.scan is None:
                 # The optimistic reader read every line of every file without a fault:
                 # nothing was unreadable. The table holds every file's rows, or the window's.
-                files = [FileScan(path=p, stream="sessions", rows=n) for p, n in
-                         rows_per_file(self, "sessions").items()]
+                files = [
+                    FileScan(path=p, stream="sessions", rows=n) for p, n in rows_per_file(self, "sessions").items()
+                ]
                 if self._loaded.replay:
-                    files += [FileScan(path=p, stream="replay_runs", rows=n) for p, n in
-                              rows_per_file(self, "replay_runs").items()]
+                    files += [
+                        FileScan(path=p, stream="replay_runs", rows=n)
+                        for p, n in rows_per_file(self, "replay_runs").items()
+                    ]
                 self._loaded.scan = ScanReport(files)
             return self._loaded.scan
         return self.check()
@@ -152,7 +159,7 @@ class Store:
         except duckdb.Error as exc:
             raise ForensicsError(f"query failed: {first_line(exc)}") from None
 
-    def execute(self, sql: str, params: dict[str, Any] | None = None) -> "Result":
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> Result:
         """Execute SQL with bound parameters; fetch the whole result, with physical line numbers."""
 
         def fetch():
@@ -166,7 +173,7 @@ class Store:
         self._to_physical(result)
         return result
 
-    def query(self, name: str, params: dict[str, Any] | None = None) -> "Result":
+    def query(self, name: str, params: dict[str, Any] | None = None) -> Result:
         """Run a named catalog query with validated, bound parameters and fetch the result."""
         q = self.catalog.get(name)
         return self.execute(q.sql, q.bind(params or {}))
@@ -203,8 +210,13 @@ class Store:
         """(name, type) of a file view's columns."""
         from .lake import PROVENANCE
 
-        return [(n, t) for n, t in self._run(lambda: self.con.execute(
-            f"select column_name, column_type from (describe {view})").fetchall()) if n not in PROVENANCE]
+        return [
+            (n, t)
+            for n, t in self._run(
+                lambda: self.con.execute(f"select column_name, column_type from (describe {view})").fetchall()
+            )
+            if n not in PROVENANCE
+        ]
 
     def columns_read(self, statements: list[tuple[str, dict[str, Any]]]) -> dict[str, set[str]]:
         """The columns of `sessions` and `replay_runs` these (sql, params) statements read."""
@@ -218,16 +230,32 @@ class Store:
 
     # -- loading once ------------------------------------------------------------------
 
-    def materialize(self, since: datetime | None = None, until: datetime | None = None,
-                    *, replay: bool = False, columns: set[str] | dict[str, set[str]] | None = None,
-                    window_only: bool = False, lines: bool = True, after_batch: int | None = None) -> int:
+    def materialize(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        *,
+        replay: bool = False,
+        columns: set[str] | dict[str, set[str]] | None = None,
+        window_only: bool = False,
+        lines: bool = True,
+        after_batch: int | None = None,
+    ) -> int:
         """Parse the logs once into temp tables behind the same view names; returns rows in the window (see load.py)."""
         from .load import materialize
 
-        return materialize(self, since, until, replay=replay, columns=columns, window_only=window_only,
-                           lines=lines, after_batch=after_batch)
+        return materialize(
+            self,
+            since,
+            until,
+            replay=replay,
+            columns=columns,
+            window_only=window_only,
+            lines=lines,
+            after_batch=after_batch,
+        )
 
-    def _to_physical(self, result: "Result") -> None:
+    def _to_physical(self, result: Result) -> None:
         """Turn `line` values (DuckDB's non-blank row numbers) into physical line numbers in place."""
         from .physical import to_physical
 
@@ -248,9 +276,12 @@ class Store:
             from .lake import install
 
             install(self.con, self.reader, self.lake)  # a window's load may have pruned the files
-        rows = self.execute("""select distinct session_id
+        rows = self.execute(
+            """select distinct session_id
             from _sessions_files
-            where session_id in (select unnest($ids::varchar[]))""", {"ids": ids}).rows
+            where session_id in (select unnest($ids::varchar[]))""",
+            {"ids": ids},
+        ).rows
         return {r[0] for r in rows}
 
     def close(self) -> None:
@@ -272,10 +303,10 @@ def _pandas():
     try:
         import pandas
     except ImportError as exc:
-        raise ForensicsError("DataFrames need pandas, which the default install leaves out: "
-                             "pip install 'forensics[notebook]'") from exc
+        raise ForensicsError(
+            "DataFrames need pandas, which the default install leaves out: pip install 'forensics[notebook]'"
+        ) from exc
     return pandas
-
 
 
 @dataclass

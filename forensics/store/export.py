@@ -94,8 +94,10 @@ def _views(store, views) -> list[str]:
     if not wanted:
         raise ParameterError("no view to export")
     if "replay_runs" in wanted and not have_replay:
-        raise UsageError("replay_runs was asked for but no replay runs were given "
-                         "(--replay-runs, $FORENSICS_REPLAY_RUNS or replay_runs in forensics.toml)")
+        raise UsageError(
+            "replay_runs was asked for but no replay runs were given "
+            "(--replay-runs, $FORENSICS_REPLAY_RUNS or replay_runs in forensics.toml)"
+        )
     return wanted
 
 
@@ -176,16 +178,20 @@ def _select(store, view: str, fmt: str, shifted: bool) -> str:
         cols.append(f"{c} as {_ident(name)}")
     join = ""
     if mapped:
-        join = (f" left join _export_lines as m on m.source_file = v.source_file "
-                f"and m.bucket = v.line // {_BUCKET} and v.line >= m.lo and v.line < m.hi")
+        join = (
+            f" left join _export_lines as m on m.source_file = v.source_file "
+            f"and m.bucket = v.line // {_BUCKET} and v.line >= m.lo and v.line < m.hi"
+        )
     return f"select {', '.join(cols)} from {view} as v{join}"
 
 
 def _line_shifts(store) -> bool:
     """Fill `_export_lines` with (file, bucket, lo, hi, shift) for the files that have blank lines; False if none has."""
     con = store.con
-    con.execute("create or replace temp table _export_lines "
-                "(source_file varchar, bucket bigint, lo bigint, hi bigint, shift bigint)")
+    con.execute(
+        "create or replace temp table _export_lines "
+        "(source_file varchar, bucket bigint, lo bigint, hi bigint, shift bigint)"
+    )
     any_file = False
     # Only the files read: one that could not be opened has no rows to number.
     for path, _ in store.reader.readable("sessions") + store.reader.readable("replay_runs"):
@@ -211,12 +217,15 @@ def _line_shifts(store) -> bool:
 
 def _insert_spans(con, path: str, spans: list[tuple[int, int, int]]) -> None:
     """Insert spans, each copied into every bucket it covers, as a few list parameters."""
-    rows = [(b, lo, hi, shift) for lo, hi, shift in spans if lo < hi
-            for b in range(lo // _BUCKET, (hi - 1) // _BUCKET + 1)]
+    rows = [
+        (b, lo, hi, shift) for lo, hi, shift in spans if lo < hi for b in range(lo // _BUCKET, (hi - 1) // _BUCKET + 1)
+    ]
     if rows:
         buckets, los, his, shifts = (list(col) for col in zip(*rows))
-        con.execute("insert into _export_lines select $path, unnest($b), unnest($lo), unnest($hi), unnest($s)",
-                    {"path": path, "b": buckets, "lo": los, "hi": his, "s": shifts})
+        con.execute(
+            "insert into _export_lines select $path, unnest($b), unnest($lo), unnest($hi), unnest($s)",
+            {"path": path, "b": buckets, "lo": los, "hi": his, "s": shifts},
+        )
 
 
 def write_rows(store, found: list[dict], path: Path) -> int:
@@ -237,13 +246,20 @@ def write_rows(store, found: list[dict], path: Path) -> int:
             by_file.setdefault(f["source_file"], []).append(f)
     for source_file, items in by_file.items():
         # The views number non-blank lines; a file with blank lines is mapped back.
-        back = ordinals_of(readable_path(store, source_file), [f["line"] for f in items]) \
-            if has_blank_lines(store, source_file) else {}
-        wanted += [(source_file, back.get(f["line"], f["line"]), f["alarm"], f["severity"], f["state"],
-                    f["found_at"]) for f in items]
+        back = (
+            ordinals_of(readable_path(store, source_file), [f["line"] for f in items])
+            if has_blank_lines(store, source_file)
+            else {}
+        )
+        wanted += [
+            (source_file, back.get(f["line"], f["line"]), f["alarm"], f["severity"], f["state"], f["found_at"])
+            for f in items
+        ]
     con = store.con
-    con.execute("create or replace temp table _wanted (source_file varchar, line bigint, alarm varchar, "
-                "severity varchar, state varchar, found_at timestamptz)")
+    con.execute(
+        "create or replace temp table _wanted (source_file varchar, line bigint, alarm varchar, "
+        "severity varchar, state varchar, found_at timestamptz)"
+    )
     if wanted:
         con.executemany("insert into _wanted values (?, ?, ?, ?, ?, ?)", [list(k) for k in wanted])
     # From the files, not the (possibly narrow) loaded table: the full rows.
@@ -253,7 +269,8 @@ def write_rows(store, found: list[dict], path: Path) -> int:
         join _wanted as w
             on w.source_file = s.source_file
             and w.line = s.line
-        order by s.source_file, s.line, w.alarm""")
+        order by s.source_file, s.line, w.alarm"""
+    )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".parquet":
@@ -276,14 +293,20 @@ def write_rows(store, found: list[dict], path: Path) -> int:
 def _append_parquet(con, rel, path: Path) -> int:
     """Write rel's rows after those already in a Parquet file, replacing it atomically."""
     hidden = [c for c in ("_batch", "_file_id", "_fingerprint") if c in rel.columns]
-    con.execute("create or replace temp table _failures as select *"
-                + (f" exclude ({', '.join(hidden)})" if hidden else "") + " from rel")
+    con.execute(
+        "create or replace temp table _failures as select *"
+        + (f" exclude ({', '.join(hidden)})" if hidden else "")
+        + " from rel"
+    )
     n = con.execute("select count(*) from _failures").fetchone()[0]
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         if path.exists():
-            con.execute("copy (select * from read_parquet($old) union all by name select * from _failures) "
-                        "to $path (format parquet)", {"old": str(path), "path": str(tmp)})
+            con.execute(
+                "copy (select * from read_parquet($old) union all by name select * from _failures) "
+                "to $path (format parquet)",
+                {"old": str(path), "path": str(tmp)},
+            )
         else:
             con.execute("copy _failures to $path (format parquet)", {"path": str(tmp)})
         os.replace(tmp, path)
@@ -311,8 +334,9 @@ def append_records(records: list[dict], path: Path) -> int:
     con = duckdb.connect()
     try:
         tmp_json.write_text(text, encoding="utf-8")
-        con.execute("create temp view rel as select * from read_json($p, format = 'newline_delimited')",
-                    {"p": str(tmp_json)})
+        con.execute(
+            "create temp view rel as select * from read_json($p, format = 'newline_delimited')", {"p": str(tmp_json)}
+        )
         return _append_parquet(con, con.sql("select * from rel"), path)
     finally:
         con.close()

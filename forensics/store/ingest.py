@@ -38,8 +38,14 @@ class FileIngest:
 
     def as_dict(self) -> dict:
         """A JSON-ready entry."""
-        out = {"file": self.path, "stream": self.stream, "action": self.action, "rows": self.rows,
-               "unreadable_lines": self.unreadable, "bytes": self.bytes}
+        out = {
+            "file": self.path,
+            "stream": self.stream,
+            "action": self.action,
+            "rows": self.rows,
+            "unreadable_lines": self.unreadable,
+            "bytes": self.bytes,
+        }
         if self.reason:
             out["reason"] = self.reason
         return out
@@ -66,10 +72,16 @@ class IngestReport:
 
     def as_dict(self) -> dict:
         """A JSON-ready summary."""
-        return {"store": self.store, "batch": self.batch, "rows": self.rows,
-                "unreadable_lines": self.unreadable, "bytes": self.bytes, "compacted_files": self.compacted,
-                "expired_files": self.expired,
-                "files": [f.as_dict() for f in self.files]}
+        return {
+            "store": self.store,
+            "batch": self.batch,
+            "rows": self.rows,
+            "unreadable_lines": self.unreadable,
+            "bytes": self.bytes,
+            "compacted_files": self.compacted,
+            "expired_files": self.expired,
+            "files": [f.as_dict() for f in self.files],
+        }
 
 
 def store_lock(root: Path, wait: float):
@@ -80,17 +92,25 @@ def store_lock(root: Path, wait: float):
     try:
         lock.acquire(timeout=wait)
     except Timeout:  # (a TimeoutError, so an OSError: caught first)
-        raise ForensicsError(f"store {root}: another ingest holds {root / LOCK_NAME}; "
-                             f"gave up after {wait:g}s") from None
+        raise ForensicsError(
+            f"store {root}: another ingest holds {root / LOCK_NAME}; gave up after {wait:g}s"
+        ) from None
     except OSError as exc:  # a read-only store, a full disk
         raise StoreError(f"store {root}: cannot take its lock {root / LOCK_NAME}: {exc.strerror or exc}") from exc
     return lock
 
 
-def ingest(store: str | os.PathLike, sessions: list[str] | str | None = None,
-           replay_runs: list[str] | str | None = None, *, config: str | os.PathLike | None = None,
-           env: dict | None = None, compact: bool = False, lock_wait: float = 60.0,
-           retain_days: int | None = None) -> IngestReport:
+def ingest(
+    store: str | os.PathLike,
+    sessions: list[str] | str | None = None,
+    replay_runs: list[str] | str | None = None,
+    *,
+    config: str | os.PathLike | None = None,
+    env: dict | None = None,
+    compact: bool = False,
+    lock_wait: float = 60.0,
+    retain_days: int | None = None,
+) -> IngestReport:
     """Append every new complete line of the store's sources to it; returns what was read.
 
     ``retain_days`` (kept in the manifest, so every later ingest applies it; 0 keeps every
@@ -110,8 +130,9 @@ def ingest(store: str | os.PathLike, sessions: list[str] | str | None = None,
         manifest = load(root)
         if manifest is None:
             if not all(_ours(root, p) for p in root.rglob("*")):
-                raise StoreError(f"store {root}: the folder holds other files and no manifest.json; "
-                                 "give an empty or new folder")
+                raise StoreError(
+                    f"store {root}: the folder holds other files and no manifest.json; give an empty or new folder"
+                )
             manifest = Manifest(created_at=now_iso())
         check_whole(root, manifest)
         _clean(root, manifest)
@@ -125,8 +146,10 @@ def ingest(store: str | os.PathLike, sessions: list[str] | str | None = None,
         try:
             report = _ingest(root, manifest)
         except OSError as exc:  # a full disk, a folder gone: the last committed state stands
-            raise StoreError(f"store {root}: the ingest stopped ({exc.strerror or exc}); nothing was "
-                             "committed, and the next ingest reads the same bytes again") from exc
+            raise StoreError(
+                f"store {root}: the ingest stopped ({exc.strerror or exc}); nothing was "
+                "committed, and the next ingest reads the same bytes again"
+            ) from exc
         if retain_changed:
             commit(root, manifest)
         for stream in STREAMS:
@@ -135,7 +158,8 @@ def ingest(store: str | os.PathLike, sessions: list[str] | str | None = None,
                     # Sources given replace the store's own: say what it stops following.
                     report.warnings.append(
                         f"warning: the store no longer follows {spec} ({stream}); its sources are now "
-                        f"{', '.join(manifest.sources.get(stream, [])) or 'none'} (give every source to keep them all)")
+                        f"{', '.join(manifest.sources.get(stream, [])) or 'none'} (give every source to keep them all)"
+                    )
         if compact or needs_compaction(manifest):
             report.compacted = compact_store(root, manifest)
         report.expired = expire_days(root, manifest)
@@ -152,8 +176,13 @@ def _ours(root: Path, path: Path) -> bool:
         return True
     import re
 
-    return bool(re.fullmatch(r"(sessions|replay_runs)/day=[^/]+/b\d{9}-\d+\.parquet|unreadable/b\d{9}\.parquet"
-                             r"|\.manifest-[^/]*\.json", rel))
+    return bool(
+        re.fullmatch(
+            r"(sessions|replay_runs)/day=[^/]+/b\d{9}-\d+\.parquet|unreadable/b\d{9}\.parquet"
+            r"|\.manifest-[^/]*\.json",
+            rel,
+        )
+    )
 
 
 def _sources(manifest: Manifest, sessions, replay_runs, config, env) -> dict:
@@ -163,8 +192,10 @@ def _sources(manifest: Manifest, sessions, replay_runs, config, env) -> dict:
 
     if sessions or replay_runs:
         # A stream not given keeps the sources the store remembers for it.
-        specs = {"sessions": as_list(sessions) or manifest.sources.get("sessions", []),
-                 "replay_runs": as_list(replay_runs) or manifest.sources.get("replay_runs", [])}
+        specs = {
+            "sessions": as_list(sessions) or manifest.sources.get("sessions", []),
+            "replay_runs": as_list(replay_runs) or manifest.sources.get("replay_runs", []),
+        }
     elif manifest.sources.get("sessions") or manifest.sources.get("replay_runs"):
         return manifest.sources
     else:
@@ -172,8 +203,10 @@ def _sources(manifest: Manifest, sessions, replay_runs, config, env) -> dict:
             src = resolve(None, None, config=config, env=env)
         except SourceError as exc:
             raise SourceError(f"{exc}; the store remembers its sources after the first ingest") from None
-        specs = {"sessions": [str(p) for p in src.sessions or []],
-                 "replay_runs": [str(p) for p in src.replay_runs or []]}
+        specs = {
+            "sessions": [str(p) for p in src.sessions or []],
+            "replay_runs": [str(p) for p in src.replay_runs or []],
+        }
     return {k: [os.path.abspath(os.path.expanduser(v)) for v in vs] for k, vs in specs.items()}
 
 
@@ -194,14 +227,22 @@ def _ingest(root: Path, manifest: Manifest) -> IngestReport:
         while True:
             tmp = private_folder(root)
             checkpoints = [type(c).from_dict(c.as_dict()) for c in manifest.checkpoints]
-            tails, skipped, new = plan_tails(checkpoints, files, manifest.next_id(), tmp, consume=True,
-                                             adopt_after_ns=manifest.created_ns(), copy=frozenset(copy))
+            tails, skipped, new = plan_tails(
+                checkpoints,
+                files,
+                manifest.next_id(),
+                tmp,
+                consume=True,
+                adopt_after_ns=manifest.created_ns(),
+                copy=frozenset(copy),
+            )
             # A file read in place must not grow while it is read: its rows past the planned
             # end would be stored, then read again. One that did is read again, from a copy
             # of exactly the planned bytes (each pass copies one more file at least: it ends).
             before = {t.read_path: (t.segment.stat.st_size, t.segment.stat.st_mtime_ns) for t in tails if t.direct}
-            lake = Lake(root=root, tails=tails, checkpoints=checkpoints + new,
-                        file_paths=current_names(checkpoints + new))
+            lake = Lake(
+                root=root, tails=tails, checkpoints=checkpoints + new, file_paths=current_names(checkpoints + new)
+            )
             if not tails:  # nothing new: the cron run's common case costs no DuckDB at all
                 from ..read.lines import ScanReport
 
@@ -260,7 +301,6 @@ def _write_streams(root: Path, lake, batch: int, tmp: Path, written: list[dict])
     """Each stream's tails to Parquet by day, placed in the store; `written` lists what was placed."""
     from ..read.sources import Sources
     from .connection import Store
-
     from .lake import tail_report
 
     with Store(Sources(), lake=lake) as st:
@@ -274,8 +314,11 @@ def _write_streams(root: Path, lake, batch: int, tmp: Path, written: list[dict])
         con.execute(f"set memory_limit = '{INGEST_MEMORY}'")
         for stream in STREAMS:
             view = "_sessions_files" if stream == "sessions" else "_replay_files"
-            cols = [c for c, _ in con.execute(f"select column_name, column_type from (describe {view})").fetchall()
-                    if not c.startswith("_")]
+            cols = [
+                c
+                for c, _ in con.execute(f"select column_name, column_type from (describe {view})").fetchall()
+                if not c.startswith("_")
+            ]
             select = ", ".join(f'"{c}"' for c in cols)
             stage = tmp / f"stage-{stream}"
             con.execute(
@@ -283,18 +326,30 @@ def _write_streams(root: Path, lake, batch: int, tmp: Path, written: list[dict])
                     select {select}, _file_id as file_id, _fingerprint as fingerprint, $batch::bigint as batch,
                         coalesce(strftime("timestamp", '%Y-%m-%d'), 'unknown') as day
                     from {view}
-                ) to '{sql_path(stage)}' (format parquet, partition_by (day), compression zstd)""", {"batch": batch})
+                ) to '{sql_path(stage)}' (format parquet, partition_by (day), compression zstd)""",
+                {"batch": batch},
+            )
             written += _place(con, root, stage, stream, batch)
         bad = _unreadable_rows(scans, lake, batch)
         if bad:
-            con.execute("create temp table _forensics_bad (batch bigint, stream varchar, source_file varchar, "
-                        "file_id bigint, line bigint, cause varchar, starts varchar)")
+            con.execute(
+                "create temp table _forensics_bad (batch bigint, stream varchar, source_file varchar, "
+                "file_id bigint, line bigint, cause varchar, starts varchar)"
+            )
             con.executemany("insert into _forensics_bad values (?, ?, ?, ?, ?, ?, ?)", bad)
             rel = f"unreadable/b{batch:09d}.parquet"
             (root / "unreadable").mkdir(exist_ok=True)
             con.execute(f"copy _forensics_bad to '{sql_path(root / rel)}' (format parquet)")
-            written.append({"path": rel, "stream": "unreadable", "day": None, "rows": len(bad), "batch": batch,
-                            "bytes": (root / rel).stat().st_size})
+            written.append(
+                {
+                    "path": rel,
+                    "stream": "unreadable",
+                    "day": None,
+                    "rows": len(bad),
+                    "batch": batch,
+                    "bytes": (root / rel).stat().st_size,
+                }
+            )
     return written, scans
 
 
@@ -309,11 +364,20 @@ def _place(con, root: Path, stage: Path, stream: str, batch: int) -> list[dict]:
         target.mkdir(parents=True, exist_ok=True)
         for i, f in enumerate(sorted(day_dir.glob("*.parquet"))):
             rel = f"{stream}/{day_dir.name}/b{batch:09d}-{i}.parquet"
-            rows = con.execute("select coalesce(sum(num_rows), 0) from parquet_file_metadata(?)",
-                               [str(f)]).fetchone()[0]
+            rows = con.execute("select coalesce(sum(num_rows), 0) from parquet_file_metadata(?)", [str(f)]).fetchone()[
+                0
+            ]
             os.replace(f, root / rel)
-            out.append({"path": rel, "stream": stream, "day": day, "rows": int(rows), "batch": batch,
-                        "bytes": (root / rel).stat().st_size})
+            out.append(
+                {
+                    "path": rel,
+                    "stream": stream,
+                    "day": day,
+                    "rows": int(rows),
+                    "batch": batch,
+                    "bytes": (root / rel).stat().st_size,
+                }
+            )
     return out
 
 
@@ -325,8 +389,9 @@ def _unreadable_rows(scans, lake, batch: int) -> list[list[Any]]:
         if t is None:
             continue
         for _, line, cause in scan.bad_lines:
-            rows.append([batch, scan.stream, scan.path, t.segment.checkpoint.id, line, cause,
-                         scan.previews.get(line, "")])
+            rows.append(
+                [batch, scan.stream, scan.path, t.segment.checkpoint.id, line, cause, scan.previews.get(line, "")]
+            )
     return rows
 
 
@@ -370,15 +435,17 @@ def _finish(manifest: Manifest, report: IngestReport, checkpoints, new, tails, s
             since = pending.get(sk.path, {}).get("since", at)
             manifest.pending.append({"path": sk.path, "stream": sk.stream, "reason": sk.reason, "since": since})
             report.warnings.append(f"warning: {sk.path}: not read now, retried next run: {sk.reason}")
-        if sk.action in ("retry", "empty") or (sk.action == "unchanged" and sk.path not in
-                                               {f.path for f in report.files}):
+        if sk.action in ("retry", "empty") or (
+            sk.action == "unchanged" and sk.path not in {f.path for f in report.files}
+        ):
             report.files.append(FileIngest(sk.path, sk.stream, sk.action, reason=sk.reason))
     # A new file is known once something of it was read.
     manifest.checkpoints = checkpoints + [c for c in new if c.fp_len]
     manifest.files += written
     manifest.batch = batch
-    manifest.batches.append({"batch": batch, "at": at, "rows": dict(report.rows),
-                             "unreadable": report.unreadable, "bytes": report.bytes})
+    manifest.batches.append(
+        {"batch": batch, "at": at, "rows": dict(report.rows), "unreadable": report.unreadable, "bytes": report.bytes}
+    )
     report.warnings += scans.warnings()
 
 

@@ -11,7 +11,7 @@ import os
 import re
 import tempfile
 from dataclasses import dataclass, field
-from datetime import timezone
+from datetime import UTC
 from pathlib import Path
 
 from .tails import TailFile, plan_tails, private_folder, remove_folder, source_files
@@ -26,16 +26,16 @@ class Lake:
     """What a Store reads besides its logs: the store's Parquet files and how tail rows are named."""
 
     root: Path | None = None
-    parts: dict = field(default_factory=dict)        # stream -> [(absolute path, day, batch)] of its Parquet files
-    file_paths: list = field(default_factory=list)   # checkpoint id - 1 -> current name
+    parts: dict = field(default_factory=dict)  # stream -> [(absolute path, day, batch)] of its Parquet files
+    file_paths: list = field(default_factory=list)  # checkpoint id - 1 -> current name
     tails: list[TailFile] = field(default_factory=list)
-    unreadable: list = field(default_factory=list)   # Parquet files of stored unreadable lines
+    unreadable: list = field(default_factory=list)  # Parquet files of stored unreadable lines
     replay_sources: bool = False
     checkpoints: list = field(default_factory=list)  # every file the store holds rows of
-    tmp: Path | None = None                          # the private folder of the tail copies
-    skipped: list = field(default_factory=list)      # files named but not read now, and why
-    batches: list = field(default_factory=list)      # the manifest's recent ingests
-    pending: list = field(default_factory=list)      # files the ingests could not read, since when
+    tmp: Path | None = None  # the private folder of the tail copies
+    skipped: list = field(default_factory=list)  # files named but not read now, and why
+    batches: list = field(default_factory=list)  # the manifest's recent ingests
+    pending: list = field(default_factory=list)  # files the ingests could not read, since when
 
     def close(self) -> None:
         """Remove the tail copies."""
@@ -61,8 +61,8 @@ def pruned(lake: Lake, since, until, after_batch: int | None) -> Lake:
     are in every window, and in `day=unknown`)."""
     from dataclasses import replace
 
-    lo = since.astimezone(timezone.utc).date().isoformat() if since is not None else None
-    hi = until.astimezone(timezone.utc).date().isoformat() if until is not None else None
+    lo = since.astimezone(UTC).date().isoformat() if since is not None else None
+    hi = until.astimezone(UTC).date().isoformat() if until is not None else None
 
     def keep(day, batch) -> bool:
         if after_batch is not None and batch > after_batch:
@@ -77,10 +77,14 @@ def pruned(lake: Lake, since, until, after_batch: int | None) -> Lake:
 def install(con, reader, lake: Lake) -> None:
     """Create `_sessions_files` and `_replay_files` over the store's Parquet files and the tails."""
     reader.build(TAIL_VIEWS)
-    con.execute("create or replace temp table _forensics_tails "
-                "(read_path varchar, source_file varchar, file_id bigint, fingerprint varchar, base bigint)")
-    rows = [[t.read_path, t.segment.path, t.segment.checkpoint.id, t.fp or t.segment.checkpoint.fp, t.base]
-            for t in lake.tails]
+    con.execute(
+        "create or replace temp table _forensics_tails "
+        "(read_path varchar, source_file varchar, file_id bigint, fingerprint varchar, base bigint)"
+    )
+    rows = [
+        [t.read_path, t.segment.path, t.segment.checkpoint.id, t.fp or t.segment.checkpoint.fp, t.base]
+        for t in lake.tails
+    ]
     if rows:
         con.executemany("insert into _forensics_tails values (?, ?, ?, ?, ?)", rows)
     if not con.execute("select count(*) from duckdb_tables() where table_name = '_forensics_linemap'").fetchone()[0]:
@@ -89,22 +93,31 @@ def install(con, reader, lake: Lake) -> None:
     con.execute("set variable forensics_file_paths = ?::varchar[]", [lake.file_paths])
     for stream, tail_view in TAIL_VIEWS.items():
         described = con.execute(f"select column_name, column_type from (describe {tail_view})").fetchall()
-        tail = (f"select t.* replace (g.source_file as source_file, "
-                f"g.base + coalesce(m.physical, t.line) as line), "
-                f"null::bigint as _batch, g.file_id as _file_id, g.fingerprint as _fingerprint\n"
-                f"from {tail_view} as t\n"
-                f"join _forensics_tails as g on g.read_path = t.source_file\n"
-                f"left join _forensics_linemap as m on m.read_path = t.source_file and m.ordinal = t.line")
+        tail = (
+            f"select t.* replace (g.source_file as source_file, "
+            f"g.base + coalesce(m.physical, t.line) as line), "
+            f"null::bigint as _batch, g.file_id as _file_id, g.fingerprint as _fingerprint\n"
+            f"from {tail_view} as t\n"
+            f"join _forensics_tails as g on g.read_path = t.source_file\n"
+            f"left join _forensics_linemap as m on m.read_path = t.source_file and m.ordinal = t.line"
+        )
         body = tail
         files = lake.parquet(stream)
         if files:
             var = f"forensics_parquet_{stream}"
             con.execute(f"set variable {var} = ?::varchar[]", [files])
             typed = ", ".join(
-                (f"coalesce(getvariable('forensics_file_paths')[file_id], source_file)::{t} as source_file"
-                 if c == "source_file" else f'"{c}"::{t} as "{c}"') for c, t in described)
-            body = (f"select {typed}, batch as _batch, file_id as _file_id, fingerprint as _fingerprint\n"
-                    f"from read_parquet(getvariable('{var}'))\nunion all\n{tail}")
+                (
+                    f"coalesce(getvariable('forensics_file_paths')[file_id], source_file)::{t} as source_file"
+                    if c == "source_file"
+                    else f'"{c}"::{t} as "{c}"'
+                )
+                for c, t in described
+            )
+            body = (
+                f"select {typed}, batch as _batch, file_id as _file_id, fingerprint as _fingerprint\n"
+                f"from read_parquet(getvariable('{var}'))\nunion all\n{tail}"
+            )
         view = "_sessions_files" if stream == "sessions" else "_replay_files"
         con.execute(f"create or replace temp view {view} as {body}")
 
@@ -133,9 +146,11 @@ def add_line_maps(con, reader, lake: Lake) -> None:
                     shifted += 1
         if not shifted:  # the blank lines all come after the last line DuckDB numbers
             continue
-        con.execute("insert into _forensics_linemap select ?, column0, column1 from "
-                    "read_csv(?, header = false, columns = {'column0': 'BIGINT', 'column1': 'BIGINT'})",
-                    [t.read_path, csv])
+        con.execute(
+            "insert into _forensics_linemap select ?, column0, column1 from "
+            "read_csv(?, header = false, columns = {'column0': 'BIGINT', 'column1': 'BIGINT'})",
+            [t.read_path, csv],
+        )
 
 
 # -- what was read ------------------------------------------------------------------------
@@ -157,11 +172,15 @@ def tail_report(checked, lake: Lake):
             continue
         b = t.base
         mine = replace(
-            scan, path=t.segment.path,
+            scan,
+            path=t.segment.path,
             bad_lines=[(o, ln + b, c) for o, ln, c in scan.bad_lines],
             repaired_lines=[(ln + b, w) for ln, w in scan.repaired_lines],
             previews={ln + b: p for ln, p in scan.previews.items()},
-            read_from=None, unreadable=scan.unreadable.copy(), repaired=scan.repaired.copy())
+            read_from=None,
+            unreadable=scan.unreadable.copy(),
+            repaired=scan.repaired.copy(),
+        )
         key = (scan.stream, mine.path)
         if key not in merged:
             merged[key] = mine
@@ -185,8 +204,9 @@ def store_report(con, checked, lake: Lake):
     stored_bad: dict[int, list] = {}
     if lake.unreadable:
         for file_id, line, cause, starts in con.execute(
-                "select file_id, line, cause, starts from read_parquet(?::varchar[]) order by file_id, line",
-                [lake.unreadable]).fetchall():
+            "select file_id, line, cause, starts from read_parquet(?::varchar[]) order by file_id, line",
+            [lake.unreadable],
+        ).fetchall():
             stored_bad.setdefault(file_id, []).append((line, cause, starts))
     for ck in lake.checkpoints:
         if not (ck.rows or ck.unreadable):
@@ -214,19 +234,23 @@ def open_lake(root: Path, sources: dict | None = None) -> Lake:
     manifest = load(root)
     if manifest is None:
         if root.exists() and any(root.iterdir()):
-            raise StoreError(f"store {root}: not a forensics store (no manifest.json); "
-                             "make one with `forensics ingest --store DIR -s LOGS`")
+            raise StoreError(
+                f"store {root}: not a forensics store (no manifest.json); "
+                "make one with `forensics ingest --store DIR -s LOGS`"
+            )
         raise StoreError(f"store {root}: nothing ingested yet; run `forensics ingest --store {root} -s LOGS`")
     check_whole(root, manifest)
     # A stream not given keeps the sources the store remembers for it.
     specs = {s: (sources or {}).get(s) or manifest.sources.get(s, []) for s in ("sessions", "replay_runs")}
     files, missing = source_files(specs)
     tmp = private_folder()
-    lake = Lake(root=root, tmp=tmp, checkpoints=manifest.checkpoints, batches=manifest.batches,
-                pending=manifest.pending)
+    lake = Lake(
+        root=root, tmp=tmp, checkpoints=manifest.checkpoints, batches=manifest.batches, pending=manifest.pending
+    )
     try:
-        tails, skipped, new = plan_tails(manifest.checkpoints, files, manifest.next_id(), tmp, consume=False,
-                                         adopt_after_ns=manifest.created_ns())
+        tails, skipped, new = plan_tails(
+            manifest.checkpoints, files, manifest.next_id(), tmp, consume=False, adopt_after_ns=manifest.created_ns()
+        )
     except BaseException:
         remove_folder(tmp)
         raise
@@ -236,8 +260,9 @@ def open_lake(root: Path, sources: dict | None = None) -> Lake:
 
     lake.file_paths = current_names(manifest.checkpoints + new)
     for stream in ("sessions", "replay_runs"):
-        lake.parts[stream] = [(str(root / f["path"]), f.get("day"), f.get("batch", 0))
-                              for f in manifest.files_of(stream)]
+        lake.parts[stream] = [
+            (str(root / f["path"]), f.get("day"), f.get("batch", 0)) for f in manifest.files_of(stream)
+        ]
     lake.unreadable = [str(root / f["path"]) for f in manifest.files_of("unreadable")]
     lake.replay_sources = bool(specs.get("replay_runs")) or bool(lake.parts["replay_runs"])
     return lake

@@ -16,8 +16,7 @@ if TYPE_CHECKING:
     from .connection import Store
 
 # Kept in every narrow load: what an alarm row is reported with.
-_ALWAYS_KEPT = frozenset({"session_id", "timestamp", "timestamp_raw", "model", "kind", "daemon",
-                          "source_file", "line"})
+_ALWAYS_KEPT = frozenset({"session_id", "timestamp", "timestamp_raw", "model", "kind", "daemon", "source_file", "line"})
 
 VIEWS = {"sessions": "_sessions_files", "replay_runs": "_replay_files"}
 _TABLES = {"sessions": "_sessions_all", "replay_runs": "_replay_mat"}
@@ -32,9 +31,17 @@ class Loaded:
     scan: ScanReport | None = None
 
 
-def materialize(store: Store, since: datetime | None = None, until: datetime | None = None,
-                *, replay: bool = False, columns: set[str] | dict[str, set[str]] | None = None,
-                window_only: bool = False, lines: bool = True, after_batch: int | None = None) -> int:
+def materialize(
+    store: Store,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    *,
+    replay: bool = False,
+    columns: set[str] | dict[str, set[str]] | None = None,
+    window_only: bool = False,
+    lines: bool = True,
+    after_batch: int | None = None,
+) -> int:
     """Parse the logs once into temp tables behind the same view names; returns rows in the window.
 
     Every row is kept with its file, line and time (so totals and coverage need no
@@ -57,8 +64,10 @@ def materialize(store: Store, since: datetime | None = None, until: datetime | N
         # A row that arrived since the last alarm is in the window whatever its time: a
         # producer whose clock is slow must not slip a violation past `--since`.
         store.con.execute("set variable forensics_after_batch = ?::bigint", [after_batch])
-        in_window = (f"({in_window} or (getvariable('forensics_after_batch') is not null "
-                     f"and coalesce(_batch > getvariable('forensics_after_batch'), true)))")
+        in_window = (
+            f"({in_window} or (getvariable('forensics_after_batch') is not null "
+            f"and coalesce(_batch > getvariable('forensics_after_batch'), true)))"
+        )
     paths = store.reader.paths if store.lake is None else {"sessions": [None, None], "replay_runs": [None, None]}
     keep: dict[str, set[str] | None] = {"sessions": None, "replay_runs": None}
     if isinstance(columns, dict):
@@ -99,18 +108,19 @@ def materialize(store: Store, since: datetime | None = None, until: datetime | N
     def build():
         described = {stream: store.describe(view) for stream, view in VIEWS.items()}
         if keep["sessions"] is None:
-            select = (f"* exclude (_file_id, _fingerprint) replace (case when {in_window} then prompt end as prompt, "
-                  if store.lake is not None else
-                  f"* replace (case when {in_window} then prompt end as prompt, "
-                      f"case when {in_window} then attempts end as attempts, "
-                      f"case when {in_window} then artifact end as artifact)")
+            select = (
+                f"* exclude (_file_id, _fingerprint) replace (case when {in_window} then prompt end as prompt, "
+                if store.lake is not None
+                else f"* replace (case when {in_window} then prompt end as prompt, "
+                f"case when {in_window} then attempts end as attempts, "
+                f"case when {in_window} then artifact end as artifact)"
+            )
         else:
             select = ", ".join(f'"{n}"' for n, _ in described["sessions"] if n in keep["sessions"])
             if store.lake is not None:
                 select += ", _batch"
         where = f" where {in_window}" if window_only else ""
-        store.con.execute(f"create or replace temp {kind} _sessions_all as select {select} "
-                         f"from _sessions_files{where}")
+        store.con.execute(f"create or replace temp {kind} _sessions_all as select {select} from _sessions_files{where}")
         rkeep = keep["replay_runs"]
         if rkeep is None:
             rselect = "*"
@@ -118,11 +128,19 @@ def materialize(store: Store, since: datetime | None = None, until: datetime | N
             # Even when no statement reads a replay column, its rows are still counted.
             rselect = ", ".join(f'"{n}"' for n, _ in described["replay_runs"] if n in rkeep) or "session_id"
         source = "_replay_files"
-        if replay and rkeep is not None and "raw" not in rkeep and store.reader.strict and store.lake is None \
-                and 0 < len(paths["replay_runs"]) <= FEW_FILES:
+        if (
+            replay
+            and rkeep is not None
+            and "raw" not in rkeep
+            and store.reader.strict
+            and store.lake is None
+            and 0 < len(paths["replay_runs"]) <= FEW_FILES
+        ):
             source = _typed_replay_view(store, hits_only="retrieval" not in rkeep, line="line" in rkeep)
-        store.con.execute(f"create or replace temp {kind} _replay_mat as select {rselect} from "
-                         + (source if replay else "_replay_files where false"))
+        store.con.execute(
+            f"create or replace temp {kind} _replay_mat as select {rselect} from "
+            + (source if replay else "_replay_files where false")
+        )
         return described
 
     # Row order in the table is never relied on (queries order explicitly, lines are
@@ -138,13 +156,14 @@ def materialize(store: Store, since: datetime | None = None, until: datetime | N
         have = {r[0] for r in store.con.execute(f"select column_name from (describe {table})").fetchall()}
         one = store.reader.ref(paths[stream][0]) if len(paths[stream]) == 1 else None
         views[stream] = view_over(described[stream], have, one_file=one, stand_ins=stand_ins)
-    store.con.execute(f"create or replace temp view sessions as select {views['sessions']} "
-                     f"from _sessions_all where {in_window}")
+    store.con.execute(
+        f"create or replace temp view sessions as select {views['sessions']} from _sessions_all where {in_window}"
+    )
     if replay:
-        store.con.execute(f"create or replace temp view replay_runs as select {views['replay_runs']} "
-                         "from _replay_mat")
+        store.con.execute(f"create or replace temp view replay_runs as select {views['replay_runs']} from _replay_mat")
     store._loaded = Loaded(window_only=window_only, replay=replay)
     return store.execute("select count(*) from sessions").rows[0][0]
+
 
 def _typed_replay_view(store: Store, *, hits_only: bool, line: bool) -> str:
     """The replay files read by typed read_json: about half the cost, when `raw` is not wanted.
@@ -158,12 +177,14 @@ def _typed_replay_view(store: Store, *, hits_only: bool, line: bool) -> str:
         ref, read = store.reader.ref(path), store.reader.file_ref(path)
         branches.append(
             f"""select {replay_typed_select()}, {ref} as source_file,
-                {'ordinality' if line else 'null::bigint'} as line
+                {"ordinality" if line else "null::bigint"} as line
             from read_json({read}, format = 'newline_delimited', records = true, columns = {spec},
-                maximum_object_size = {store.reader._limit['replay_runs']}){' with ordinality' if line else ''}
-            where case when {guard} then true else error('{NOT_A_ROW}') end""")
+                maximum_object_size = {store.reader._limit["replay_runs"]}){" with ordinality" if line else ""}
+            where case when {guard} then true else error('{NOT_A_ROW}') end"""
+        )
     store.con.execute("create or replace temp view _replay_typed as " + " union all ".join(branches))
     return "_replay_typed"
+
 
 def rows_per_file(store: Store, stream: str) -> dict[str, int]:
     """Rows of a loaded table by file (a one-file stream's table has no file column)."""

@@ -10,11 +10,11 @@ import json
 import os
 import tempfile
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-from .checkpoints import Checkpoint
 from ..errors import ForensicsError
+from .checkpoints import Checkpoint
 
 FORMAT = 1
 NAME = "manifest.json"
@@ -31,15 +31,15 @@ class StoreError(ForensicsError):
 class Manifest:
     """One committed state of a store."""
 
-    batch: int = 0                                    # the last committed ingest
-    sources: dict = field(default_factory=dict)       # stream -> specs, as given to ingest
-    files: list = field(default_factory=list)         # {path, stream, day, rows, batch, bytes}
+    batch: int = 0  # the last committed ingest
+    sources: dict = field(default_factory=dict)  # stream -> specs, as given to ingest
+    files: list = field(default_factory=list)  # {path, stream, day, rows, batch, bytes}
     checkpoints: list[Checkpoint] = field(default_factory=list)
-    retired: list = field(default_factory=list)       # {path, at}: replaced by a compaction
-    batches: list = field(default_factory=list)       # {batch, at, rows, unreadable, bytes}
-    pending: list = field(default_factory=list)       # {path, stream, reason, since}: to retry
+    retired: list = field(default_factory=list)  # {path, at}: replaced by a compaction
+    batches: list = field(default_factory=list)  # {batch, at, rows, unreadable, bytes}
+    pending: list = field(default_factory=list)  # {path, stream, reason, since}: to retry
     created_at: str | None = None
-    retain_days: int | None = None                    # days of rows kept (`ingest --retain`)
+    retain_days: int | None = None  # days of rows kept (`ingest --retain`)
 
     def next_id(self) -> int:
         """The next free checkpoint id."""
@@ -49,7 +49,7 @@ class Manifest:
         """When the store was made, in nanoseconds since the epoch (a file's mtime's unit)."""
         if not self.created_at:
             return None
-        made = datetime.strptime(self.created_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        made = datetime.strptime(self.created_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
         return int(made.timestamp()) * 10**9
 
     def files_of(self, stream: str) -> list[dict]:
@@ -58,16 +58,23 @@ class Manifest:
 
     def as_dict(self) -> dict:
         """The JSON document written to manifest.json."""
-        return {"format": FORMAT, "batch": self.batch, "created_at": self.created_at,
-                "sources": self.sources, "files": self.files,
-                "checkpoints": [c.as_dict() for c in self.checkpoints],
-                "retired": self.retired, "batches": self.batches[-KEEP_BATCHES:], "pending": self.pending,
-                "retain_days": self.retain_days}
+        return {
+            "format": FORMAT,
+            "batch": self.batch,
+            "created_at": self.created_at,
+            "sources": self.sources,
+            "files": self.files,
+            "checkpoints": [c.as_dict() for c in self.checkpoints],
+            "retired": self.retired,
+            "batches": self.batches[-KEEP_BATCHES:],
+            "pending": self.pending,
+            "retain_days": self.retain_days,
+        }
 
 
 def now_iso() -> str:
     """Now, UTC, to the second."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def load(root: Path) -> Manifest | None:
@@ -91,17 +98,25 @@ def parse(text: str, root) -> Manifest:
     except ValueError as exc:
         raise StoreError(f"store {root}: {NAME} is not valid JSON ({exc})") from exc
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise StoreError(f"store {root}: {NAME} has format {data.get('format') if isinstance(data, dict) else '?'}"
-                         f", this forensics reads format {FORMAT}")
+        raise StoreError(
+            f"store {root}: {NAME} has format {data.get('format') if isinstance(data, dict) else '?'}"
+            f", this forensics reads format {FORMAT}"
+        )
     try:
-        manifest = Manifest(batch=int(data["batch"]), sources=dict(data.get("sources", {})),
-                            files=list(data.get("files", [])),
-                            checkpoints=[Checkpoint.from_dict(c) for c in data.get("checkpoints", [])],
-                            retired=list(data.get("retired", [])), batches=list(data.get("batches", [])),
-                            pending=list(data.get("pending", [])), created_at=data.get("created_at"),
-                            retain_days=data.get("retain_days"))
-        if manifest.retain_days is not None and not (isinstance(manifest.retain_days, int)
-                                                     and manifest.retain_days >= 1):
+        manifest = Manifest(
+            batch=int(data["batch"]),
+            sources=dict(data.get("sources", {})),
+            files=list(data.get("files", [])),
+            checkpoints=[Checkpoint.from_dict(c) for c in data.get("checkpoints", [])],
+            retired=list(data.get("retired", [])),
+            batches=list(data.get("batches", [])),
+            pending=list(data.get("pending", [])),
+            created_at=data.get("created_at"),
+            retain_days=data.get("retain_days"),
+        )
+        if manifest.retain_days is not None and not (
+            isinstance(manifest.retain_days, int) and manifest.retain_days >= 1
+        ):
             raise ValueError(f"retain_days {manifest.retain_days!r}")
         for f in manifest.files:
             if not isinstance(f["path"], str) or f["stream"] not in STREAM_DIRS:
@@ -110,8 +125,10 @@ def parse(text: str, root) -> Manifest:
             if not (isinstance(c.id, int) and isinstance(c.path, str) and isinstance(c.fp, str)):
                 raise ValueError(f"checkpoint {c.id!r}")
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise StoreError(f"store {root}: {NAME} is damaged ({type(exc).__name__}: {exc}); "
-                         "restore it from a backup, or ingest into a new store") from exc
+        raise StoreError(
+            f"store {root}: {NAME} is damaged ({type(exc).__name__}: {exc}); "
+            "restore it from a backup, or ingest into a new store"
+        ) from exc
     return manifest
 
 
@@ -134,8 +151,10 @@ def check_whole(root: Path, manifest: Manifest) -> None:
     bad = damaged(root, manifest)
     if bad:
         more = f" (and {len(bad) - 3} more)" if len(bad) > 3 else ""
-        raise StoreError(f"store {root} is damaged: {'; '.join(bad[:3])}{more}. Its rows there are "
-                         "lost to it: restore the files from a backup, or ingest into a new store")
+        raise StoreError(
+            f"store {root} is damaged: {'; '.join(bad[:3])}{more}. Its rows there are "
+            "lost to it: restore the files from a backup, or ingest into a new store"
+        )
 
 
 def commit(root: Path, manifest: Manifest) -> None:

@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from .connection import Result, Store
 
 
-def to_physical(store: Store, result: "Result") -> None:
+def to_physical(store: Store, result: Result) -> None:
     """Turn `line` values (DuckDB's non-blank row numbers) into physical line numbers in place."""
     # DuckDB numbers non-blank lines; people open files at physical lines. Blank lines
     # are rare, so the mapping is only computed for files a result actually names.
@@ -38,10 +38,12 @@ def to_physical(store: Store, result: "Result") -> None:
         fixed.append(row)
     result.rows = fixed
 
+
 def readable_path(store: Store, path: str) -> str:
     """The file to read a log's lines from: the copy its check read, if it read one."""
     scan = store.reader.scan_of(path)
     return scan.read_from if scan is not None and scan.read_from else path
+
 
 def has_blank_lines(store: Store, path: str) -> bool:
     """Whether a log named in a result has blank lines, so that its line numbers need mapping."""

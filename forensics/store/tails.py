@@ -7,14 +7,15 @@ from: the file, and the physical lines before its first byte.
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .checkpoints import FP_BYTES, Checkpoint, Segment, Skipped, error_text, fingerprint, plan, rotation_siblings
 from ..read.lines import open_binary
+from .checkpoints import FP_BYTES, Checkpoint, Segment, Skipped, error_text, fingerprint, plan, rotation_siblings
 
 # An ingest cuts a file's new bytes past this size into one piece per core: DuckDB numbers a
 # file's lines on one thread, and so writes its Parquet on one; pieces are written side by side.
@@ -27,11 +28,11 @@ class TailFile:
     """The bytes of one file read this time, and how its rows are named."""
 
     segment: Segment
-    read_path: str        # what DuckDB reads: a private copy of the new bytes, or the file itself
-    base: int             # physical lines before the first byte read
-    lines: int = 0        # physical lines read (a torn last line counts)
-    end: int = 0          # offset just past the last byte read
-    fp: str = ""          # the file's fingerprint after this read
+    read_path: str  # what DuckDB reads: a private copy of the new bytes, or the file itself
+    base: int  # physical lines before the first byte read
+    lines: int = 0  # physical lines read (a torn last line counts)
+    end: int = 0  # offset just past the last byte read
+    fp: str = ""  # the file's fingerprint after this read
     fp_len: int = 0
 
     @property
@@ -72,16 +73,29 @@ def source_files(sources: dict) -> tuple[list[tuple[str, str, bool]], list[Skipp
     return out, missing
 
 
-def plan_tails(checkpoints: list[Checkpoint], files, next_id: int, folder: Path, *, consume: bool,
-               adopt_after_ns: int | None = None, copy: frozenset = frozenset()):
+def plan_tails(
+    checkpoints: list[Checkpoint],
+    files,
+    next_id: int,
+    folder: Path,
+    *,
+    consume: bool,
+    adopt_after_ns: int | None = None,
+    copy: frozenset = frozenset(),
+):
     """Plan every file's new bytes and cut them out into `folder`: (tails, skipped, new checkpoints).
 
     With ``consume`` (an ingest) a plain file's tail stops at its last newline; without it
     (a reading command) the torn last line is read too, as a cold read does. Files in
     ``copy`` are never read in place.
     """
-    segments, skipped, new = plan(checkpoints, files + _followed_targets(checkpoints, files), next_id,
-                                  consume=consume, adopt_after_ns=adopt_after_ns)
+    segments, skipped, new = plan(
+        checkpoints,
+        files + _followed_targets(checkpoints, files),
+        next_id,
+        consume=consume,
+        adopt_after_ns=adopt_after_ns,
+    )
     tails: list[TailFile] = []
     running: dict[int, tuple[int, int]] = {}  # checkpoint id -> (offset, lines) after this run's reads
     for seg in segments:
@@ -93,8 +107,9 @@ def plan_tails(checkpoints: list[Checkpoint], files, next_id: int, folder: Path,
             if consume and not seg.compressed and seg.end - seg.start >= 2 * PIECE_BYTES:
                 cut = _pieces(seg, folder, base=lines)
             else:
-                cut = [_cut(TailFile(seg, seg.path, base=lines), folder, consume=consume,
-                            in_place=seg.path not in copy)]
+                cut = [
+                    _cut(TailFile(seg, seg.path, base=lines), folder, consume=consume, in_place=seg.path not in copy)
+                ]
         except Exception as exc:  # a gzip still being written, a file gone: retried next run
             skipped.append(Skipped(seg.stream, seg.path, "retry", error_text(exc), ck))
             continue
@@ -157,7 +172,7 @@ def _pieces(seg: Segment, folder: Path, *, base: int) -> list[TailFile]:
                 cuts.append(pos)
         cuts.append(seg.end)
         out = []
-        for a, b in zip(cuts, cuts[1:]):
+        for a, b in itertools.pairwise(cuts):
             tail = TailFile(seg, seg.path, base=base)
             fh.seek(a)
             _copy_out(tail, folder, fh, b - a)

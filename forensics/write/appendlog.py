@@ -21,7 +21,7 @@ log = logging.getLogger("forensics.writer")
 
 # Live logs, held weakly: one fork handler for all of them, and a dropped log is freed (and
 # its descriptor closed) at once instead of being kept alive by a handler of its own.
-_LIVE: "weakref.WeakSet[AppendLog]" = weakref.WeakSet()
+_LIVE: weakref.WeakSet[AppendLog] = weakref.WeakSet()
 
 
 def _after_fork_in_child() -> None:
@@ -181,8 +181,11 @@ class AppendLog:
                 self._depth -= 1
         if self._unlogged is not None:
             exc, self._unlogged = self._unlogged, None
-            log.warning("forensics: an earlier append to %s failed and could not say so then: %s",
-                        self._name, exception_text(exc))
+            log.warning(
+                "forensics: an earlier append to %s failed and could not say so then: %s",
+                self._name,
+                exception_text(exc),
+            )
         if notice:
             log.warning("%s", notice)
         return ok and not problems
@@ -265,8 +268,9 @@ class AppendLog:
             what = "; ".join(text for _, text in problems[:3])
             more = f" and {len(problems) - 3} more" if len(problems) > 3 else ""
             verb = "wrote a row to" if ok else "in the row for"
-            parts.append(f"forensics: {verb} {self._name}, {len(problems)} value(s) could not be "
-                         f"written as given: {what}{more}")
+            parts.append(
+                f"forensics: {verb} {self._name}, {len(problems)} value(s) could not be written as given: {what}{more}"
+            )
         return "; ".join(parts) + _QUIET
 
     def _open(self) -> int:

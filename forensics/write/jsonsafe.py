@@ -71,8 +71,10 @@ def _allocation_may_fail() -> bool:
     try:
         import resource
 
-        if any(resource.getrlimit(limit)[0] != resource.RLIM_INFINITY
-               for limit in (resource.RLIMIT_AS, resource.RLIMIT_DATA)):
+        if any(
+            resource.getrlimit(limit)[0] != resource.RLIM_INFINITY
+            for limit in (resource.RLIMIT_AS, resource.RLIMIT_DATA)
+        ):
             return True
     except (ImportError, OSError, ValueError, AttributeError):
         pass
@@ -107,8 +109,9 @@ def encode_row(row: dict, problems: list) -> bytes:
         problems.append(("unreadable", f"row: could not be copied ({type_name(exc)})"))
         clean = _small_values(row, "the row could not be copied")
     if _GUARD_MEMORY and cleaner.text_bytes > _LARGE and not _memory_for(_ENCODE_ROOM * cleaner.text_bytes):
-        problems.append(("memory", f"row: {cleaner.text_bytes} bytes of text, more than the "
-                         "memory left to encode them"))
+        problems.append(
+            ("memory", f"row: {cleaner.text_bytes} bytes of text, more than the memory left to encode them")
+        )
         clean = _small_values(clean, f"no memory left to encode {cleaner.text_bytes} bytes of text")
     try:
         return orjson.dumps(clean, option=_NL)
@@ -199,8 +202,7 @@ class _Cleaner:
             try:
                 item = next(items, _END)
             except Exception as exc:  # a Mapping or iterator that breaks half-way
-                self.put(out, self.note("unreadable", where,
-                                        f"could not read further items: {exception_text(exc)}"))
+                self.put(out, self.note("unreadable", where, f"could not read further items: {exception_text(exc)}"))
                 item = _END
             if item is _END:
                 stack.pop()
@@ -208,8 +210,12 @@ class _Cleaner:
                 continue
             if self.budget <= 0:
                 left = "" if frame[5] is None else f"{frame[5] - len(out)} "
-                self.put(out, self.note("budget", where, f"{left}more items not written: the row "
-                                        f"holds more than {MAX_NODES} values"))
+                self.put(
+                    out,
+                    self.note(
+                        "budget", where, f"{left}more items not written: the row holds more than {MAX_NODES} values"
+                    ),
+                )
                 stack.pop()
                 on_path.discard(frame[3])
                 continue
@@ -224,15 +230,18 @@ class _Cleaner:
             try:
                 value, sub, source = self.convert(child, path)
             except Exception as exc:
-                value, sub = self.note("unreadable", path, f"could not read {a_type(child)}: "
-                                       f"{exception_text(exc)}"), None
+                value, sub = (
+                    self.note("unreadable", path, f"could not read {a_type(child)}: {exception_text(exc)}"),
+                    None,
+                )
             if sub is not None:
                 if id(source) in on_path:
-                    value, sub = self.note("circular", path,
-                                           f"circular reference to {a_type(source)}"), None
+                    value, sub = self.note("circular", path, f"circular reference to {a_type(source)}"), None
                 elif frame[4] >= MAX_DEPTH:
-                    value, sub = self.note("deep", path, f"{type_name(source)} nested deeper than "
-                                           f"{MAX_DEPTH} levels"), None
+                    value, sub = (
+                        self.note("deep", path, f"{type_name(source)} nested deeper than {MAX_DEPTH} levels"),
+                        None,
+                    )
             if key is None:
                 out.append(value)
             else:
@@ -273,8 +282,9 @@ class _Cleaner:
             value.encode("utf-8")
             return value
         except UnicodeEncodeError:
-            self.problems.append(("surrogate", f"{_shown(where)}: a lone surrogate in a str, "
-                                  "written as a \\u escape in the text"))
+            self.problems.append(
+                ("surrogate", f"{_shown(where)}: a lone surrogate in a str, written as a \\u escape in the text")
+            )
             return safe_text(value)
 
     def convert(self, v: Any, where: str) -> tuple[Any, Any, Any]:
@@ -318,8 +328,15 @@ class _Cleaner:
                 v = v.item()
             elif self.np is not None and isinstance(v, self.np.ndarray):
                 if v.size > self.budget:
-                    return self.note("budget", where, f"a numpy array of {v.size} values, more than "
-                                     f"the row's budget of {MAX_NODES}"), None, None
+                    return (
+                        self.note(
+                            "budget",
+                            where,
+                            f"a numpy array of {v.size} values, more than the row's budget of {MAX_NODES}",
+                        ),
+                        None,
+                        None,
+                    )
                 v = v.tolist()
             elif isinstance(v, Mapping):
                 return {}, iter(v.items()), v

@@ -36,9 +36,23 @@ from .rows import (
 )
 
 __all__ = [
-    "ATTEMPT_KEYS", "MAX_ATTEMPTS", "MAX_DEPTH", "MAX_NODES", "REPLAY_KEYS", "REPLAY_SCHEMA",
-    "SESSION_KEYS", "SESSION_SCHEMA", "Marker", "ReplayLogger", "SessionLogger", "attempt_row",
-    "build_session_record", "encode_line", "new_session_id", "replay_row", "session_row",
+    "ATTEMPT_KEYS",
+    "MAX_ATTEMPTS",
+    "MAX_DEPTH",
+    "MAX_NODES",
+    "REPLAY_KEYS",
+    "REPLAY_SCHEMA",
+    "SESSION_KEYS",
+    "SESSION_SCHEMA",
+    "Marker",
+    "ReplayLogger",
+    "SessionLogger",
+    "attempt_row",
+    "build_session_record",
+    "encode_line",
+    "new_session_id",
+    "replay_row",
+    "session_row",
     "utc_timestamp",
 ]
 

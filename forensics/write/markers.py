@@ -15,7 +15,7 @@ class Marker(str):
 
     __slots__ = ("tag",)
 
-    def __new__(cls, what: str, tag: str = "unwritable") -> "Marker":
+    def __new__(cls, what: str, tag: str = "unwritable") -> Marker:
         self = super().__new__(cls, safe_text(f"<forensics: {what}>"))
         self.tag = tag
         return self

@@ -14,7 +14,7 @@ import secrets
 import sys
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from .jsonsafe import MAX_NODES
@@ -28,14 +28,37 @@ REPLAY_SCHEMA = "replay.run.v1"
 # The stable key order of a session row: the order of the format's table. Keys the
 # format does not know (newer producers add fields) follow in the caller's order.
 SESSION_KEYS = (
-    "schema", "timestamp", "daemon", "session_id", "kind", "model", "provider", "prompt",
-    "iterations", "max_iterations", "final_verdict", "attempts", "artifact",
-    "grounded_in_roster", "duration_ms",
+    "schema",
+    "timestamp",
+    "daemon",
+    "session_id",
+    "kind",
+    "model",
+    "provider",
+    "prompt",
+    "iterations",
+    "max_iterations",
+    "final_verdict",
+    "attempts",
+    "artifact",
+    "grounded_in_roster",
+    "duration_ms",
 )
 ATTEMPT_KEYS = ("iteration", "verdict_kind", "error", "span_id")
 REPLAY_KEYS = (
-    "schema", "timestamp", "session_id", "task_id", "model", "provider", "retrieval",
-    "output", "latency_ms", "tokens_in", "tokens_out", "status", "error",
+    "schema",
+    "timestamp",
+    "session_id",
+    "task_id",
+    "model",
+    "provider",
+    "retrieval",
+    "output",
+    "latency_ms",
+    "tokens_in",
+    "tokens_out",
+    "status",
+    "error",
 )
 # An iterate loop makes a handful of attempts; past this many the rest become one marker,
 # so an endless iterator given as ``attempts`` cannot hold the caller.
@@ -60,7 +83,7 @@ def utc_timestamp(ns: int | None = None) -> str:
     seconds, frac = divmod(ns, 1_000_000_000)
     cached = _last_second
     if cached[0] != seconds:
-        cached[1] = datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+        cached[1] = datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
         cached[0] = seconds
     base = cached[1]
     # Go's RFC3339Nano trims trailing zeros; we keep at least one digit so the
@@ -82,8 +105,8 @@ def _fields(record: Any) -> dict:
             fields = {k: record[k] for k in _KNOWN_KEYS if k in record}
             fields.update(itertools.islice(record.items(), MAX_NODES // 2))
             fields["<forensics: truncated>"] = Marker(
-                f"{total - len(fields)} more keys not written: a row holds at most {MAX_NODES} values",
-                "budget")
+                f"{total - len(fields)} more keys not written: a row holds at most {MAX_NODES} values", "budget"
+            )
             return fields
         if dataclasses.is_dataclass(record) and not isinstance(record, type):
             return {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}
@@ -92,8 +115,7 @@ def _fields(record: Any) -> dict:
         if hasattr(record, "__dict__") and not isinstance(record, type):
             return {k: v for k, v in vars(record).items() if not (type(k) is str and k.startswith("_"))}
     except Exception as exc:
-        return {"record": Marker(f"could not read {a_type(record)} record: {type_name(exc)}",
-                                 "record")}
+        return {"record": Marker(f"could not read {a_type(record)} record: {type_name(exc)}", "record")}
     return {"record": Marker(f"not a record: {describe(record)}", "record")}
 
 
@@ -181,8 +203,7 @@ def _attempts(value: Any) -> Any:
     try:
         items = list(itertools.islice(value, MAX_ATTEMPTS + 1))
     except Exception as exc:
-        return Marker(f"attempts is not a list of attempts: {describe(value)} ({type_name(exc)})",
-                      "attempts")
+        return Marker(f"attempts is not a list of attempts: {describe(value)} ({type_name(exc)})", "attempts")
     rows: list = [attempt_row(a, i) for i, a in enumerate(items[:MAX_ATTEMPTS])]
     if len(items) > MAX_ATTEMPTS:
         try:
@@ -260,7 +281,8 @@ def _extras(row: dict, src: dict, known: frozenset) -> None:
             if copied == room:
                 left = len(src) - len(known.intersection(src)) - copied
                 row["<forensics: truncated>"] = Marker(
-                    f"{left} more keys not written: a row holds at most {MAX_NODES} values", "budget")
+                    f"{left} more keys not written: a row holds at most {MAX_NODES} values", "budget"
+                )
                 return
             row[key] = value
             copied += 1
@@ -345,8 +367,11 @@ def build_session_record(
     on the ``forensics.writer`` logger and the row is still built: it never raises.
     """
     if request is not None and not isinstance(request, Mapping) and isinstance(request, (str, bytes, int, float)):
-        _log.warning("forensics: build_session_record: the request is a %s, not a dict or an object: "
-                     "its kind, model and prompt are left empty", type(request).__name__)
+        _log.warning(
+            "forensics: build_session_record: the request is a %s, not a dict or an object: "
+            "its kind, model and prompt are left empty",
+            type(request).__name__,
+        )
     record: dict[str, Any] = {
         "kind": _get(request, "kind"),
         "model": _get(request, "model"),
@@ -364,10 +389,13 @@ def build_session_record(
         iterations = _get(outcome, "iterations", 0)
         attempts = _first(outcome, "history", "attempts")
         if attempts is None and not (isinstance(iterations, int) and iterations == 0):
-            _log.warning("forensics: build_session_record: the %s of session %s has no history or attempts "
-                         "(iterations %r): its row is written with no attempts",
-                         "response" if response is not None else "failure", safe_text(record["session_id"]),
-                         iterations)
+            _log.warning(
+                "forensics: build_session_record: the %s of session %s has no history or attempts "
+                "(iterations %r): its row is written with no attempts",
+                "response" if response is not None else "failure",
+                safe_text(record["session_id"]),
+                iterations,
+            )
     if response is not None:
         artifact = _get(response, "artifact")
         record.update(
