@@ -68,5 +68,6 @@ def resolve_week(week: str | None, *, today: date | None = None) -> tuple[str, d
 
 
 def week_label(day: datetime) -> str:
+    """The ISO week a moment falls in, as 2026-W46."""
     iso = day.isocalendar()
     return f"{iso[0]}-W{iso[1]:02d}"

@@ -350,7 +350,7 @@ def test_the_report_lists_the_week_s_incidents_and_how_long_each_went_unacknowle
 
 
 def test_incident_history_of_a_week():
-    from forensics.oncall.memory import history
+    from forensics.oncall.history import history
 
     start, end = datetime(2026, 11, 16, tzinfo=timezone.utc), datetime(2026, 11, 23, tzinfo=timezone.utc)
     ev = lambda at, kind, key, **kw: {"at": at, "event": kind, "identity": key, "alarm": "a",  # noqa: E731

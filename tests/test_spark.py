@@ -137,7 +137,7 @@ def test_every_built_in_query_gives_duckdb_s_answer_on_spark(engines, name, para
 
 
 def test_the_views_have_the_same_columns_and_types(engines):
-    from forensics.spark.engine import spark_type
+    from forensics.spark.schema import spark_type
 
     duck, spark = engines
     for view in ("sessions", "attempts", "replay_runs"):

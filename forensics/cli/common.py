@@ -14,6 +14,7 @@ from .options import Engine, Format
 
 
 def err(message: str) -> None:
+    """One line on stderr."""
     typer.echo(message, err=True)
 
 
@@ -44,6 +45,7 @@ def handle_errors(fn):
 
 
 def open_logs(sessions, replay_runs, config, queries_dir, store=None, ingest=False):
+    """A DuckDB Store over the logs named, or over a store folder and its sources' tails."""
     from ..read.sources import resolve, resolve_store
     from ..store.connect import open_store
     from ..store.connection import Store
@@ -110,6 +112,7 @@ def warn_unreadable(store, sql_texts=()) -> None:
 
 
 def parse_params(pairs: list[str] | None) -> dict[str, str]:
+    """`-p key=value` options as a dict; a pair without `=` or a key given twice is a usage error."""
     out = {}
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
@@ -132,6 +135,7 @@ def sql_parameters(text: str) -> set[str]:
 
 
 def emit(result, fmt: Format, tablefmt: str, limit: int | None) -> None:
+    """Print a result in the chosen format; say on stderr how many rows --limit left out."""
     from ..output import render
 
     rows = result.rows if limit is None else result.rows[:limit]

@@ -39,6 +39,8 @@ StateOpt = Annotated[
 
 
 class IncidentFormat(str, Enum):
+    """How `forensics incident` prints."""
+
     markdown = "markdown"
     html = "html"
     json = "json"
@@ -138,7 +140,6 @@ def alarm(
         store=store,
         state=state,
         repeat=repeat,
-        max_rows=max_rows,
         engine=engine.value,
         spark_master=spark_master,
         spark_remote=spark_remote,
@@ -163,7 +164,7 @@ def alarm(
             typer.echo(message, err=code != 0)
         raise typer.Exit(code)
     outcome = evaluate(opts)
-    for line in outcome.stderr_lines:
+    for line in outcome.paging.stderr_lines:
         err(line)
     if fmt is AlarmFormat.json:
         typer.echo(json.dumps(outcome.as_dict(), ensure_ascii=False, indent=2))
@@ -217,7 +218,7 @@ def ack(
       forensics ack 18abbabdc2306a83-c2306aa9 --note "roster sync lagged; fixed" --store /var/lib/forensics
       forensics ack --all --alarm unverified_accepted_fill --store /var/lib/forensics
     """
-    from ..oncall.memory import acknowledge
+    from ..oncall.states import acknowledge
 
     done = acknowledge(_memory(store, state, config), list(session_ids or []), alarm=alarm_name, every=every, note=note)
     if fmt is AlarmFormat.json:

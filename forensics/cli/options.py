@@ -15,21 +15,29 @@ Format = Enum("Format", {k: k for k in FORMATS}, type=str)
 
 
 class ReportFormat(str, Enum):
+    """How `forensics report` prints."""
+
     markdown = "markdown"
     html = "html"
 
 
 class FailOn(str, Enum):
+    """The lowest severity that sets the alarm's exit code."""
+
     critical = "critical"
     warn = "warn"
 
 
 class AlarmFormat(str, Enum):
+    """Text for cron's mail, or one JSON object."""
+
     text = "text"
     json = "json"
 
 
 class Engine(str, Enum):
+    """What answers the queries: DuckDB in this process, or Apache Spark over a store."""
+
     duckdb = "duckdb"
     spark = "spark"
 

@@ -60,6 +60,8 @@ def generate(
 
 
 class Stream(str, Enum):
+    """Which row format `roundtrip` writes."""
+
     sessions = "sessions"
     replay = "replay"
 

@@ -19,9 +19,9 @@ def render_text(outcome, *, verbose: bool = False, max_rows: int = 20) -> str:
         lines.append(f"forensics alarm: {what}: {escape(outcome.reason or '')}")
         # A run that could not evaluate may still have recorded rows as said (a new warning):
         # the next run is silent about them, so this one says them.
-        if not (new or outcome.reminders or outcome.resolved):
+        if not (new or outcome.recalled.reminders or outcome.recalled.resolved):
             return lines[0]
-    elif not (new or outcome.reminders or outcome.resolved or verbose):
+    elif not (new or outcome.recalled.reminders or outcome.recalled.resolved or verbose):
         return ""
     n = outcome.summary
     head = "ALARM" if outcome.exit_code == 1 else ("WARNING" if n["new_warnings"] else "CLEAN")
@@ -32,14 +32,14 @@ def render_text(outcome, *, verbose: bool = False, max_rows: int = 20) -> str:
     if outcome.reason and outcome.status != "error":
         lines.append(f"also: {escape(outcome.reason)}")
     lines += _rows_by_alarm("NEW", new, outcome, max_rows, command=True)
-    if new and outcome.memory_args:
-        lines.append(f"  silence them: forensics ack SESSION_ID... {outcome.memory_args}  (or --all)")
-    for r in outcome.reminders:
+    if new and outcome.paging.memory_args:
+        lines.append(f"  silence them: forensics ack SESSION_ID... {outcome.paging.memory_args}  (or --all)")
+    for r in outcome.recalled.reminders:
         lines.append(
             f"REMINDER {escape(r['alarm'])}: {r['firing']} row(s) firing since {r['first_seen']}, not "
-            f"acknowledged: forensics ack --all --alarm {escape(r['alarm'])} {outcome.memory_args or ''}".rstrip()
+            f"acknowledged: forensics ack --all --alarm {escape(r['alarm'])} {outcome.paging.memory_args or ''}".rstrip()
         )
-    lines += _rows_by_alarm("RESOLVED", outcome.resolved, outcome, max_rows)
+    lines += _rows_by_alarm("RESOLVED", outcome.recalled.resolved, outcome, max_rows)
     if verbose:
         lines += _rows_by_alarm("FIRING", [v for v in rows if v["state"] == "firing"], outcome, max_rows)
         lines += _rows_by_alarm("ACKED", [v for v in rows if v["state"] == "acknowledged"], outcome, max_rows)
@@ -71,7 +71,7 @@ def _rows_by_alarm(word: str, rows: list[dict], outcome, max_rows: int, *, comma
             rest = len(group) - max_rows
             lines.append(
                 f"... and {rest} more {escape(alarm)} row(s): forensics run {escape(alarm)} "
-                f"{outcome.source_args}; every one is under violations in --format json".replace("  ", " ")
+                f"{outcome.paging.source_args}; every one is under violations in --format json".replace("  ", " ")
             )
     return lines
 

@@ -6,7 +6,8 @@ import tempfile
 from pathlib import Path
 
 from . import alarm
-from .alarm import EXIT_CANNOT_EVALUATE, EXIT_CLEAN, EXIT_VIOLATION, AlarmOptions
+from .options import AlarmOptions
+from .outcome import EXIT_CANNOT_EVALUATE, EXIT_CLEAN, EXIT_VIOLATION
 
 PLANTED = "selftest-planted-violation"
 
@@ -28,8 +29,8 @@ def self_test(opts: AlarmOptions | None = None) -> tuple[int, str]:
         run = AlarmOptions(
             sessions=[str(path)],
             replay_runs=[str(replay)],
-            config=opts.config,
-            queries_dirs=opts.queries_dirs,
+            config=opts.sources.config,
+            queries_dirs=opts.sources.queries_dirs,
             lock_wait=5,
             state=Path(tmp) / "state.json",
             lock_file=Path(tmp) / "alarm.lock",

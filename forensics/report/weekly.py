@@ -137,7 +137,7 @@ def build_report(
         memory = Memory.of_store(store.lake.root)
     incidents = None
     if memory is not None:
-        from ..oncall.memory import history
+        from ..oncall.history import history
 
         incidents = history(memory.events(), start, end, now)
     return {

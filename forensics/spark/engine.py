@@ -10,13 +10,15 @@ pyspark is the `[spark]` extra; nothing on the default install or the cron path 
 from __future__ import annotations
 
 import os
-import re
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from ..errors import ForensicsError, first_line
-from .translate import define_functions, to_spark
+from .functions import define_functions
+from .schema import store_schemas
+from .session import spark_session
+from .translate import to_spark
 
 # The store's provenance columns, and the day folder Spark may read as a column: not in the views.
 _HIDDEN = ("file_id", "fingerprint", "batch", "day")
@@ -33,78 +35,6 @@ select
     cast(pos + 1 as bigint) as position
 from sessions
 lateral view posexplode(attempts) numbered as pos, attempt"""
-
-
-def spark_session(master: str | None = None, remote: str | None = None):
-    """A Spark session: Spark Connect at ``remote`` (or $SPARK_REMOTE), else a driver on ``master``."""
-    import warnings
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)  # pyspark's note on the pandas version
-            from pyspark.sql import SparkSession
-    except ImportError as exc:
-        raise ForensicsError(
-            "--engine spark needs pyspark: pip install 'forensics[spark]' (and Java 17 or newer for a local Spark)"
-        ) from exc
-    remote = remote or os.environ.get("SPARK_REMOTE")
-    builder = SparkSession.builder.appName("forensics")
-    if remote:
-        builder = builder.remote(remote)
-    else:
-        master = master or "local[*]"
-        builder = (
-            builder.master(master).config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
-        )
-        if master.startswith("local"):
-            # A laptop's data: a few shuffle partitions, not the cluster default of 200.
-            builder = builder.config("spark.sql.shuffle.partitions", "8")
-    # The DuckDB semantics the queries are written for: UTC, and NULL (not an error) for an
-    # index past the end or a division by zero.
-    builder = builder.config("spark.sql.session.timeZone", "UTC").config("spark.sql.ansi.enabled", "false")
-    try:
-        with warnings.catch_warnings(), _jvm_stderr(None if remote else _driver_log()):
-            warnings.simplefilter("ignore", FutureWarning)
-            session = builder.getOrCreate()
-    except Exception as exc:  # no Java, a master that does not answer: one clear line
-        raise ForensicsError(f"could not start Spark: {first_line(exc)}") from exc
-    if not remote:
-        # Spark logs every failed statement with its stack; forensics says it in one line.
-        session.sparkContext.setLogLevel("OFF")
-    import logging
-
-    logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL + 1)
-    return session
-
-
-def _driver_log() -> str:
-    """Where the local Spark driver's own output goes: the user's cache folder, never cron's mail."""
-    from ..paths import user_dir
-
-    folder = user_dir("spark")
-    return str(folder / "driver.log") if folder is not None else os.devnull
-
-
-class _jvm_stderr:
-    """While the JVM starts, point file descriptor 2 at ``path``: the JVM keeps it for its life,
-    so its start-up notes and log4j's lines go there, and this process's stderr stays ours."""
-
-    def __init__(self, path: str | None):
-        self.path = path
-
-    def __enter__(self):
-        if self.path is None:
-            return self
-        self.saved = os.dup(2)
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        os.dup2(fd, 2)
-        os.close(fd)
-        return self
-
-    def __exit__(self, *exc):
-        if self.path is not None:
-            os.dup2(self.saved, 2)
-            os.close(self.saved)
 
 
 class SparkStore:
@@ -339,69 +269,6 @@ def _manifest(session, root: str):
         raise StoreError(f"store {root}: cannot read {NAME} through Spark: {first_line(exc)}") from exc
     manifest = parse(text, root)
     return manifest, current_names(manifest.checkpoints)
-
-
-def store_schemas() -> dict[str, str]:
-    """Each stream's Parquet schema as Spark DDL, derived from the DuckDB view's declared types."""
-    import duckdb
-
-    from ..measures import MACROS
-    from ..read.columns import READ_MACROS, empty_replay, empty_sessions
-
-    con = duckdb.connect()
-    try:
-        con.execute(READ_MACROS + MACROS)
-        out = {}
-        for stream, body in (("sessions", empty_sessions()), ("replay_runs", empty_replay())):
-            described = con.execute(f"select column_name, column_type from (describe {body})").fetchall()
-            fields = [f"`{n}` {spark_type(t)}" for n, t in described]
-            fields += ["`file_id` BIGINT", "`fingerprint` STRING", "`batch` BIGINT"]
-            out[stream] = ", ".join(fields)
-        return out
-    finally:
-        con.close()
-
-
-_SIMPLE = {
-    "VARCHAR": "STRING",
-    "JSON": "STRING",
-    "BIGINT": "BIGINT",
-    "INTEGER": "INT",
-    "BOOLEAN": "BOOLEAN",
-    "DOUBLE": "DOUBLE",
-    "FLOAT": "FLOAT",
-    "DATE": "DATE",
-    "SMALLINT": "SMALLINT",
-    "TINYINT": "TINYINT",
-    "TIMESTAMP WITH TIME ZONE": "TIMESTAMP",
-    "TIMESTAMP": "TIMESTAMP_NTZ",
-    "HUGEINT": "DECIMAL(38,0)",
-    "UBIGINT": "DECIMAL(20,0)",
-    "UINTEGER": "BIGINT",
-}
-
-
-def spark_type(duck: str) -> str:
-    """A DuckDB type as Spark DDL: STRUCT(a T, ...) to STRUCT<a: T, ...>, T[] to ARRAY<T>."""
-    duck = duck.strip()
-    if duck.endswith("[]"):
-        return f"ARRAY<{spark_type(duck[:-2])}>"
-    if duck.upper().startswith("STRUCT(") and duck.endswith(")"):
-        fields, depth, start, inner = [], 0, 0, duck[7:-1]
-        for i, ch in enumerate(inner + ","):
-            depth += ch == "("
-            depth -= ch == ")"
-            if ch == "," and depth == 0:
-                part = inner[start:i].strip()
-                m = re.match(r'^("(?:[^"]|"")*"|\S+)\s+(.*)$', part)
-                field = m.group(1).strip('"').replace('""', '"')
-                fields.append(f"`{field}`: {spark_type(m.group(2))}")
-                start = i + 1
-        return f"STRUCT<{', '.join(fields)}>"
-    try:
-        return _SIMPLE[duck.upper()]
-    except KeyError:
-        raise ForensicsError(f"no Spark type for DuckDB's {duck}") from None
 
 
 def _args(params: dict[str, Any], text: str) -> dict[str, Any]:

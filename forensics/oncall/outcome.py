@@ -1,0 +1,77 @@
+"""The alarm's verdict: its status and exit code, what was checked, every violating row, what its
+memory said this run, and what the cron mail needs to point the person paged at the same data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..output import plain
+
+EXIT_CLEAN, EXIT_VIOLATION, EXIT_USAGE, EXIT_CANNOT_EVALUATE = 0, 1, 2, 3
+
+
+@dataclass
+class Recalled:
+    """What the memory says this run beyond the rows: reminders of firing alarms, rows resolved."""
+
+    reminders: list[dict] = field(default_factory=list)
+    resolved: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class Paging:
+    """What the person paged is told besides the rows, and how to reach the same data."""
+
+    stderr_lines: list[str] = field(default_factory=list)
+    # `--store DIR` or `-s ... -r ...`, and the memory's own option (for `forensics ack`).
+    source_args: str = ""
+    memory_args: str | None = None
+
+
+@dataclass
+class AlarmOutcome:
+    """The verdict: status, exit code, what was checked and every violating row."""
+
+    status: str = "clean"
+    exit_code: int = EXIT_CLEAN
+    reason: str | None = None
+    problems: list[str] = field(default_factory=list)
+    checked: dict[str, Any] = field(default_factory=dict)
+    violations: list[dict] = field(default_factory=list)
+    warnings: list[dict] = field(default_factory=list)
+    recalled: Recalled = field(default_factory=Recalled)
+    paging: Paging = field(default_factory=Paging)
+
+    @property
+    def summary(self) -> dict:
+        """How many violating rows are in each state."""
+        rows = self.violations + self.warnings
+
+        def count(pick) -> int:
+            return sum(1 for v in rows if pick(v))
+
+        return {
+            "new_critical": count(lambda v: v["state"] == "new" and v["severity"] == "critical"),
+            "new_warnings": count(lambda v: v["state"] == "new" and v["severity"] != "critical"),
+            "firing": count(lambda v: v["state"] == "firing"),
+            "acknowledged": count(lambda v: v["state"] == "acknowledged"),
+            "resolved": len(self.recalled.resolved),
+        }
+
+    def as_dict(self) -> dict:
+        """The JSON status object `--format json` prints: the same keys in every outcome."""
+        return plain(
+            {
+                "status": self.status,
+                "exit_code": self.exit_code,
+                "reason": self.reason or "",
+                "problems": self.problems,
+                "summary": self.summary,
+                "checked": self.checked,
+                "violations": self.violations,
+                "warnings": self.warnings,
+                "reminders": self.recalled.reminders,
+                "resolved": self.recalled.resolved,
+            }
+        )

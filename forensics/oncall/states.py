@@ -1,0 +1,241 @@
+"""The alarm's states: each run's rows reconciled with the memory (new, firing, reminded, resolved),
+and acknowledgements. The memory's file itself is memory.py."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from ..errors import ParameterError
+from ..output import escape, iso_utc, plain
+from .memory import ROW_MEMORY, Memory, identity, who
+
+
+@dataclass
+class Reconciled:
+    """One run's violations against the memory: each row's state, reminders, resolutions, events."""
+
+    items: list[dict] = field(default_factory=list)
+    reminders: list[dict] = field(default_factory=list)
+    resolved: list[dict] = field(default_factory=list)
+    events: list[dict] = field(default_factory=list)
+
+
+def reconcile(
+    state: dict,
+    found: list[dict],
+    *,
+    now: datetime,
+    repeat: timedelta,
+    gone: Callable[[dict[str, dict]], set[str]] | None = None,
+    remind: set[str] = frozenset({"critical"}),
+) -> Reconciled:
+    """Give each violating row its state and change the memory in place.
+
+    ``found`` holds this run's violating rows (each with alarm, severity and the row keys).
+    An incident tracked but not found this run (its row left the window) stays as it was
+    and is still reported, unless ``gone`` (given those incidents) says its row is no
+    longer in the logs: then it is resolved, once.
+    """
+    incidents: dict[str, dict] = state.setdefault("incidents", {})
+    out = Reconciled()
+    at = iso_utc(now)
+    fresh: set[str] = set()
+    seen: set[str] = set()
+    for item in found:
+        key = item["identity"] = identity(item["alarm"], item, item.get("row"))
+        inc = incidents.get(key)
+        if inc is None:
+            inc = incidents[key] = {
+                "alarm": item["alarm"],
+                "severity": item["severity"],
+                "session_id": plain(item.get("session_id")),
+                "first_seen": at,
+                "last_notified": at,
+                "state": "firing",
+            }
+            out.events.append(_event(at, "new", inc, key))
+            fresh.add(key)
+        # a duplicated line is the same incident, new (or not) once
+        item["state"] = "new" if key in fresh else inc["state"]
+        inc["severity"] = item["severity"]
+        inc["row"] = {k: plain(item.get(k)) for k in ROW_MEMORY}
+        seen.add(key)
+        out.items.append(item)
+
+    unseen = {k: i for k, i in incidents.items() if k not in seen}
+    for key in sorted(gone(unseen) if gone is not None and unseen else set()):
+        inc = incidents.pop(key)
+        out.resolved.append(
+            {
+                "identity": key,
+                **{k: inc.get(k) for k in ("alarm", "severity", "session_id", "first_seen", "state")},
+                **(inc.get("row") or {}),
+            }
+        )
+        out.events.append(_event(at, "resolved", inc, key))
+    for key, inc in incidents.items():
+        if key not in seen:  # still open, its row outside this run's window
+            out.items.append(
+                {
+                    "alarm": inc["alarm"],
+                    "severity": inc["severity"],
+                    "session_id": inc.get("session_id"),
+                    **(inc.get("row") or {}),
+                    "identity": key,
+                    "state": inc["state"],
+                    "in_window": False,
+                }
+            )
+
+    # One reminder per alarm whose open rows were last notified longer ago than --repeat
+    # (severities in ``remind``: a warning is said once, unless warnings fail the run).
+    due: dict[str, list[str]] = {}
+    for key, inc in incidents.items():
+        if (
+            key not in fresh
+            and inc["state"] == "firing"
+            and inc["severity"] in remind
+            and _older(inc.get("last_notified"), now - repeat)
+        ):
+            due.setdefault(inc["alarm"], []).append(key)
+    for alarm, keys in sorted(due.items()):
+        out.reminders.append(
+            {
+                "alarm": alarm,
+                "severity": incidents[keys[0]]["severity"],
+                "firing": len(keys),
+                "first_seen": min(incidents[k]["first_seen"] for k in keys),
+            }
+        )
+        out.events.append({"at": at, "event": "reminded", "alarm": alarm, "count": len(keys), "by": who()})
+        for k in keys:
+            incidents[k]["last_notified"] = at
+    for item in out.items:
+        item.update(_public(incidents[item["identity"]]))
+    return out
+
+
+def acknowledge(
+    memory: Memory,
+    session_ids: list[str],
+    *,
+    alarm: str | None = None,
+    every: bool = False,
+    note: str | None = None,
+    by: str | None = None,
+    now: datetime | None = None,
+) -> list[dict]:
+    """Acknowledge the open incidents of these sessions (or all, with ``every``); the incidents changed.
+
+    A session id that matches no open incident is an error and nothing is acknowledged: an
+    on-call engineer's typo must not pass for an acknowledgement.
+    """
+    if every == bool(session_ids):
+        raise ParameterError("name the sessions to acknowledge, or pass --all (not both)")
+    if not memory.state_path.exists():
+        # A mistyped --store or --state must not pass for "nothing left to acknowledge".
+        raise ParameterError(
+            f"no alarm memory at {memory.state_path}: nothing acknowledged "
+            "(give the --store or --state the alarm runs with)"
+        )
+    now = now or datetime.now(UTC)
+    by = by or who()
+    with memory.lock():
+        state = memory.load()
+        incidents = state["incidents"]
+        open_ = {
+            k: i
+            for k, i in incidents.items()
+            if i.get("state") == "firing" and (alarm is None or i.get("alarm") == alarm)
+        }
+        if every:
+            chosen = list(open_)
+        else:
+            chosen = [k for k, i in open_.items() if i.get("session_id") in set(session_ids)]
+            missing = sorted(set(session_ids) - {open_[k].get("session_id") for k in chosen})
+            if missing:
+                where = f" of alarm {alarm}" if alarm else ""
+                raise ParameterError(
+                    f"no open incident{where} for session(s) {', '.join(map(repr, missing))}: "
+                    "nothing acknowledged (forensics alarm --verbose lists them)"
+                )
+        at = iso_utc(now)
+        events = []
+        for k in chosen:
+            inc = incidents[k]
+            inc.update(state="acknowledged", acknowledged_at=at, acknowledged_by=by, note=note)
+            events.append(_event(at, "acknowledged", inc, k, by=by, note=note))
+        if chosen:
+            memory.save(state)
+            memory.log(events)
+        return [
+            {
+                "identity": k,
+                **_public(incidents[k]),
+                "alarm": incidents[k]["alarm"],
+                "session_id": incidents[k].get("session_id"),
+            }
+            for k in chosen
+        ]
+
+
+def _public(inc: dict) -> dict:
+    """What a violation's JSON says of its memory."""
+    out = {"first_seen": inc.get("first_seen"), "last_notified": inc.get("last_notified")}
+    if inc.get("state") == "acknowledged":
+        out.update(
+            acknowledged_at=inc.get("acknowledged_at"), acknowledged_by=inc.get("acknowledged_by"), note=inc.get("note")
+        )
+    return out
+
+
+def _event(at: str, event: str, inc: dict, key: str, *, by: str | None = None, note: str | None = None) -> dict:
+    out = {
+        "at": at,
+        "event": event,
+        "alarm": inc.get("alarm"),
+        "severity": inc.get("severity"),
+        "identity": key,
+        "session_id": inc.get("session_id"),
+        "by": by or who(),
+    }
+    if event == "resolved":
+        out["first_seen"] = inc.get("first_seen")
+    if note:
+        out["note"] = note
+    return out
+
+
+def _older(stamp: Any, than: datetime) -> bool:
+    try:
+        return datetime.fromisoformat(str(stamp).replace("Z", "+00:00")) <= than
+    except ValueError:
+        return True
+
+
+def remember(memory: Memory | None, found: list[dict], *, now: datetime, repeat, gone, batch, outcome, remind):
+    """Reconcile this run's rows with the memory and write it back; without one, every row is new."""
+    if memory is None:
+        return reconcile({"incidents": {}}, found, now=now, repeat=repeat, remind=remind)
+    result = None
+    try:
+        with memory.lock():
+            state = memory.load()
+            result = reconcile(state, found, now=now, repeat=repeat, gone=gone, remind=remind)
+            if batch is not None:  # (the store's last batch, when the store was made)
+                state["batch"], state["store"] = batch
+            state["at"] = iso_utc(now)
+            memory.save(state)
+            memory.log(result.events)
+    except OSError as exc:
+        # The verdict stands; the next run looks again at what this one saw (and says it anew).
+        outcome.paging.stderr_lines.append(
+            f"warning: cannot record this alarm in {escape(str(memory.state_path))} "
+            f"({escape(exc.strerror or str(exc))}): the next run notifies its rows again"
+        )
+        if result is None:
+            result = reconcile({"incidents": {}}, found, now=now, repeat=repeat, remind=remind)
+    return result

@@ -1,0 +1,61 @@
+"""The alarm's one load of the window, then its totals, odd timestamps and every alarm query's rows."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from ..read.narrow import columns_named
+
+# A clock this far ahead of ours is wrong: such a row is still evaluated, but never
+# makes a log look fresh.
+FUTURE_SLACK = timedelta(minutes=5)
+
+
+def new_unreadable(store, after_batch: int) -> int:
+    """Unreadable lines stored by ingests after `after_batch`, and in the tails not ingested yet."""
+    from ..store.lake import tail_report
+
+    if store.lake is None:  # Spark: the store's own files, no tails
+        return store.new_unreadable(after_batch)
+    lake = store.lake
+    stored = 0
+    if lake.unreadable:
+        stored = store.con.execute(
+            "select count(*) from read_parquet(?::varchar[]) where batch > ?", [lake.unreadable, after_batch]
+        ).fetchone()[0]
+    return stored + tail_report(store.reader.checked, lake).unreadable_lines
+
+
+def gather(store, since: datetime | None, now: datetime, *, lines: bool, after_batch: int | None = None):
+    """One load of the window, then the totals, the odd timestamps and every alarm query's rows."""
+    store.materialize(
+        since=since,
+        columns=columns_named(q.sql for q in store.catalog.alarms()),
+        window_only=True,
+        lines=lines,
+        after_batch=after_batch,
+    )
+    future = {"future": now + FUTURE_SLACK}
+    totals = store.execute(
+        """select
+            count(*),
+            count(*) filter (where "timestamp" <= $future),
+            min("timestamp") filter (where "timestamp" <= $future),
+            max("timestamp") filter (where "timestamp" <= $future),
+            count(*) filter (where "timestamp" is null),
+            count(*) filter (where "timestamp" > $future)
+        from sessions""",
+        future,
+    ).rows[0]
+    odd_times = store.execute(
+        """select source_file, line, timestamp_raw
+        from sessions
+        where "timestamp" is null or "timestamp" > $future
+        order by source_file, line
+        limit 5""",
+        future,
+    ).rows
+    in_window = dict(store.execute("select source_file, count(*) from sessions group by source_file").rows)
+    # The loaded table already is the window, so no `since` is passed to the queries.
+    results = [(q, store.query(q.name, {}).records()) for q in store.catalog.alarms()]
+    return totals, odd_times, in_window, results
