@@ -3,8 +3,10 @@ shared /tmp that another user could squat), the shipped notebook, appends that s
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
+import tempfile
 from pathlib import Path
 
 
@@ -29,6 +31,38 @@ def user_dir(*parts: str) -> Path | None:
     return path
 
 
+def file_mode() -> int:
+    """The mode a file the user creates gets (0666 less the umask): one policy for every file forensics writes."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            umask = next(int(line.split()[1], 8) for line in fh if line.startswith("Umask:"))
+    except (OSError, StopIteration, ValueError):
+        umask = os.umask(0o022)  # no /proc: read it the only other way, and put it back
+        os.umask(umask)
+    return 0o666 & ~umask
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace a file of the tool's own whole, never through a link planted at its name or its temporary's.
+
+    The new content goes to a fresh file beside it (created exclusively, under a random name),
+    is synced, then renamed over the old: a reader sees the old file or the new, a kill leaves
+    no half of it, and a symlink at either name is replaced, never followed.
+    """
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, file_mode())
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
 def append_lines(path: Path, text: str, *, sync: bool = False) -> None:
     """Append whole JSON lines to a file of the tool's own, in one write, on a line of their own.
 
@@ -36,7 +70,9 @@ def append_lines(path: Path, text: str, *, sync: bool = False) -> None:
     first line appended next would be lost with it. Callers hold the file's lock (or are its
     only writer), so a last byte that is not a newline is a torn line, not one being written.
     """
-    with open(path, "ab+") as fh:
+    # Never through a symlink planted at the name (O_NOFOLLOW): that would append to its target.
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, file_mode())
+    with os.fdopen(fd, "ab+") as fh:
         if fh.seek(0, os.SEEK_END) > 0:
             fh.seek(-1, os.SEEK_END)
             if fh.read(1) != b"\n":

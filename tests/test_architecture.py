@@ -17,7 +17,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "forensics"
 ARCHITECTURE = (ROOT / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
-DOCS = {p.relative_to(ROOT).as_posix(): p.read_text(encoding="utf-8") for p in [ROOT / "README.md", *ROOT.glob("docs/*.md")]}
+DOCS = {
+    p.relative_to(ROOT).as_posix(): p.read_text(encoding="utf-8") for p in [ROOT / "README.md", *ROOT.glob("docs/*.md")]
+}
 FOLDERS = sorted(p.parent.name for p in PACKAGE.glob("*/__init__.py"))
 MODULES = sorted(PACKAGE.rglob("*.py"))
 # "A module past ~400 lines is asking to be split": the tilde's margin, and no more.
@@ -32,7 +34,9 @@ def test_the_package_has_its_folders():
 def test_every_folder_is_on_the_page_and_says_what_it_may_import(folder):
     assert f"`{folder}/`" in ARCHITECTURE
     doc = ast.get_docstring(ast.parse((PACKAGE / folder / "__init__.py").read_text(encoding="utf-8")))
-    assert doc and "import" in doc.lower(), f"forensics/{folder}/__init__.py: say what lives there and what it may import"
+    assert doc and "import" in doc.lower(), (
+        f"forensics/{folder}/__init__.py: say what lives there and what it may import"
+    )
 
 
 def test_every_folder_is_a_layer_of_the_contract():
@@ -49,7 +53,9 @@ def test_every_path_the_docs_name_exists(doc):
     named = set(re.findall(r"`((?:forensics|tests|bench|queries|notebooks|docs)/[\w./-]*\w)`", DOCS[doc]))
     if doc == "docs/ARCHITECTURE.md":  # its folder table names modules by folder
         rows = re.findall(r"^\| `(\w+)/` \| (.*)$", DOCS[doc], re.M)
-        named |= {f"forensics/{folder}/{module}" for folder, listed in rows for module in re.findall(r"`(\w+\.py)`", listed)}
+        named |= {
+            f"forensics/{folder}/{module}" for folder, listed in rows for module in re.findall(r"`(\w+\.py)`", listed)
+        }
     missing = sorted(p for p in named if not (ROOT / p).exists())
     assert not missing, f"{doc} names paths that do not exist: {missing}"
 

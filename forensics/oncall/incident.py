@@ -157,7 +157,9 @@ def render_incident(data: dict, fmt: str = "markdown") -> str:
     from ..pages import environment
 
     env = environment()
-    env.filters.update(block=_block, pretty=_pretty, esc=lambda v: escape(str(v)) if v is not None else "")
+    env.filters.update(
+        block=_block, pretty=_pretty, evidence=_evidence, esc=lambda v: escape(str(v)) if v is not None else ""
+    )
     return env.get_template(name).render(**data)
 
 
@@ -166,6 +168,11 @@ def _pretty(value: Any) -> str:
     if value is None:
         return ""
     return json.dumps(value, ensure_ascii=False, indent=2) if not isinstance(value, str) else value
+
+
+def _evidence(value: Any) -> str:
+    """Untrusted text for a page's <pre>: its lines and indentation kept, every other control character shown escaped."""
+    return "\n".join("\t".join(escape(part) for part in line.split("\t")) for line in _pretty(value).split("\n"))
 
 
 def _block(value: Any, lang: str = "") -> str:

@@ -21,7 +21,7 @@ from typing import Any
 
 from ..errors import ForensicsError
 from ..output import plain
-from ..paths import append_lines
+from ..paths import append_lines, write_atomic
 
 STATE_NAME = "alarm-state.json"
 EVENTS_NAME = "alarm-events.jsonl"
@@ -83,6 +83,13 @@ class Memory:
 
     def load(self) -> dict:
         """The state: {"batch": int | None, "store": its created_at, "incidents": {identity: incident}}; empty when none."""
+        if self.state_path.is_symlink():
+            # Saved by a rename over its name, the state would replace the link, not follow it:
+            # reading through it would make the alarm's memory whatever the link points at.
+            raise ForensicsError(
+                f"the alarm state {self.state_path} is a symbolic link, which forensics neither reads "
+                "nor writes through; put the state file itself there"
+            )
         try:
             data = json.loads(self.state_path.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -112,16 +119,8 @@ class Memory:
     def save(self, state: dict) -> None:
         """Replace the state file atomically (a reader sees the old state or the new, never half)."""
         self.state_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.state_path.with_name(self.state_path.name + ".tmp")
         body = json.dumps({"version": STATE_VERSION, **state}, ensure_ascii=False, indent=1)
-        try:
-            with open(tmp, "w", encoding="utf-8") as fh:
-                fh.write(body)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.state_path)
-        finally:
-            tmp.unlink(missing_ok=True)  # a full disk leaves no half-written copy behind
+        write_atomic(self.state_path, body.encode("utf-8"))
 
     def log(self, events: Iterable[dict]) -> None:
         """Append state changes to the events log, one JSON line each, in one write."""
@@ -138,7 +137,8 @@ class Memory:
         except FileNotFoundError:
             return []
         out = []
-        for line in text.splitlines():
+        # Lines end at \n only: a U+2028 or U+0085 in a session id or a note is text, not a line's end.
+        for line in text.split("\n"):
             try:
                 event = json.loads(line)
             except ValueError:

@@ -1,0 +1,113 @@
+"""Files others can touch, and evidence shown whole: the alarm's memory is never written through a
+planted link, its events log ends lines at \\n only, and the incident page keeps an artifact's and a
+prompt's lines while still showing every other control character escaped."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import stat
+from pathlib import Path
+
+import pytest
+
+from .conftest import _clean, _ts, session, write_jsonl
+
+# Line separators Python's str.splitlines() honours besides \n and \r: text inside a JSON string.
+SEPARATORS = ["\u2028", "\u2029", "\x85", "\x1c", "\x1d", "\x1e", "\x0b", "\x0c"]
+
+
+def _events(store: Path) -> list[dict]:
+    return [json.loads(x) for x in (store / "alarm-events.jsonl").read_bytes().decode("utf-8").split("\n") if x]
+
+
+@pytest.mark.parametrize("sep", SEPARATORS, ids=lambda s: f"U+{ord(s):04X}")
+def test_a_line_separator_in_an_id_or_a_note_keeps_the_incident_and_its_ack(cli, tmp_path, sep):
+    sid = f"BAD{sep}1"
+    logs = write_jsonl(tmp_path / "logs" / "sessions.jsonl", _clean() + [session(sid, grounded=False, ts=_ts(2))])
+    st = tmp_path / "store"
+    assert cli("alarm", "--store", st, "-s", logs)[0] == 1
+    code, out, _ = cli("ack", sid, "--note", f"looked{sep}at it", "--store", st)
+    assert code == 0 and "1 violation(s) acknowledged" in out
+    assert [e["event"] for e in _events(st)] == ["new", "acknowledged"]
+    # The report's incidents section reads the same log back: the incident is there, acknowledged.
+    from forensics.oncall.history import history
+    from forensics.oncall.memory import Memory
+
+    events = Memory.of_store(st).events()
+    assert [e["event"] for e in events] == ["new", "acknowledged"]
+    (inc,) = history(events, *_week_around_now())
+    assert inc["session_id"] == sid and inc["acknowledged_at"] is not None and inc["note"] == f"looked{sep}at it"
+    assert cli("alarm", "--store", st) == (0, "", "")
+
+
+def _week_around_now():
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    return now - timedelta(days=7), now + timedelta(days=1)
+
+
+def _plant(link: Path, victim: Path) -> None:
+    link.parent.mkdir(parents=True, exist_ok=True)
+    os.symlink(victim, link)
+
+
+@pytest.mark.parametrize("name", ["alarm-state.json", "alarm-events.jsonl", "alarm-state.json.lock"])
+def test_a_link_planted_where_the_memory_writes_is_never_written_through(cli, tmp_path, name):
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    logs = write_jsonl(tmp_path / "logs" / "sessions.jsonl", _clean() + [session("BAD-1", grounded=False, ts=_ts(2))])
+    state = tmp_path / "memory" / "alarm-state.json"
+    target = state.with_name(name.replace("alarm-events", "alarm-state.events"))
+    _plant(target, victim)
+    code, out, err = cli("alarm", "-s", logs, "--state", state)
+    assert victim.read_text() == "precious\n"
+    if name == "alarm-state.json":
+        # a memory that is a link is neither read nor written: the alarm says so and cannot evaluate
+        assert code == 3 and "symbolic link" in err + out and str(state) in err + out
+    else:
+        assert code == 1 and "BAD-1" in out  # the verdict stands, whatever happened to the memory
+
+
+def test_no_temporary_name_of_the_state_can_be_planted(cli, tmp_path):
+    """The old fixed name (STATE.tmp) is no longer used: a link there is neither followed nor removed."""
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    logs = write_jsonl(tmp_path / "logs" / "sessions.jsonl", _clean() + [session("BAD-1", grounded=False, ts=_ts(2))])
+    state = tmp_path / "memory" / "alarm-state.json"
+    _plant(state.with_name("alarm-state.json.tmp"), victim)
+    assert cli("alarm", "-s", logs, "--state", state)[0] == 1
+    assert victim.read_text() == "precious\n" and json.loads(state.read_text())["incidents"]
+    leftovers = [p.name for p in state.parent.iterdir() if p.name.endswith(".tmp") and not p.is_symlink()]
+    assert leftovers == []
+
+
+def test_the_memory_files_share_the_users_file_mode(cli, tmp_path):
+    logs = write_jsonl(tmp_path / "logs" / "sessions.jsonl", _clean() + [session("BAD-1", grounded=False, ts=_ts(2))])
+    state = tmp_path / "memory" / "alarm-state.json"
+    old = os.umask(0o022)
+    try:
+        assert cli("alarm", "-s", logs, "--state", state)[0] == 1
+    finally:
+        os.umask(old)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in state.parent.iterdir() if not p.name.endswith(".lock")}
+    assert modes == {"alarm-state.json": 0o644, "alarm-state.events.jsonl": 0o644}
+
+
+def test_the_incident_page_keeps_the_evidence_lines_and_escapes_the_rest(cli, tmp_path):
+    prompt = "Fill the form.\n  Rules:\n\t- cite the roster\n\x1b[2Jcleared\rreturn\u202eevil"
+    artifact = {"name": "Ada", "notes": "two\nlines"}
+    row = session("BAD-1", grounded=False, ts=_ts(2), prompt=prompt, artifact=artifact)
+    logs = write_jsonl(tmp_path / "logs" / "sessions.jsonl", _clean() + [row])
+    code, out, err = cli("incident", "BAD-1", "-s", logs, "--format", "html")
+    assert code == 0, err
+    pres = [html.unescape(m) for m in re.findall(r"<pre>(.*?)</pre>", out, re.S)]
+    shown_prompt = next(p for p in pres if p.startswith("Fill the form."))
+    # newlines and indentation are the page's; the terminal-clearing escape, CR and RLO are shown as text
+    assert shown_prompt == "Fill the form.\n  Rules:\n\t- cite the roster\n\\x1b[2Jcleared\\rreturn\\u202eevil"
+    shown_artifact = next(p for p in pres if '"name"' in p)
+    assert json.loads(shown_artifact) == artifact and "\n  " in shown_artifact
+    assert "\x1b" not in out and "\u202e" not in out and "\r" not in out
