@@ -111,3 +111,41 @@ def test_the_incident_page_keeps_the_evidence_lines_and_escapes_the_rest(cli, tm
     shown_artifact = next(p for p in pres if '"name"' in p)
     assert json.loads(shown_artifact) == artifact and "\n  " in shown_artifact
     assert "\x1b" not in out and "\u202e" not in out and "\r" not in out
+
+
+# --- printed commands run as printed -------------------------------------------------------------
+
+HOSTILE_IDS = [
+    "-rf",  # read as an option, unless after --
+    "--store",
+    "-",
+    "--",
+    "a\x00b",  # no shell argument can hold a NUL
+    "x" * 140_000,  # longer than one argument may be
+    "-\n$(touch pwned)",
+]
+
+
+@pytest.mark.parametrize("sid", HOSTILE_IDS, ids=["dash-rf", "dash-store", "dash", "dashdash", "nul", "long", "dash-nl"])
+@pytest.mark.parametrize("memory", ["store", "state"])
+def test_every_printed_incident_command_runs_as_printed_and_shows_that_session(cli, tmp_path, sid, memory):
+    import subprocess
+
+    from .conftest import script_path
+
+    log = write_jsonl(tmp_path / "logs" / "sessions.jsonl", _clean() + [session(sid, grounded=False, ts=_ts(2))])
+    where = ["--store", tmp_path / "store", "-s", log] if memory == "store" else ["-s", log, "--state", tmp_path / "a.json"]
+    code, out, _ = cli("alarm", *where, "--format", "json")
+    (v,) = json.loads(out)["violations"]
+    assert code == 1 and v["session_id"] == sid and v["incident"]
+    bin_dir = str(Path(script_path()).parent)
+    shown = subprocess.run(
+        ["bash", "-c", v["incident"].replace("forensics incident", "forensics incident --format json", 1)],
+        capture_output=True,
+        cwd=tmp_path,
+        env={**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")},
+    )
+    assert shown.returncode == 0, (v["incident"][:300], shown.stderr.decode()[-500:])
+    data = json.loads(shown.stdout)
+    assert data["session_id"] == sid and [c["session_id"] for c in data["calls"]] == [sid]
+    assert not (tmp_path / "pwned").exists()

@@ -234,7 +234,17 @@ def ack(
 @app.command()
 @handle_errors
 def incident(
-    session_id: Annotated[str, typer.Argument(help="The coordinator session (trace) id.")],
+    session_id: Annotated[
+        Optional[str], typer.Argument(help="The coordinator session (trace) id (one that starts with - goes after --).")
+    ] = None,
+    identity: Annotated[
+        Optional[str],
+        typer.Option(
+            "--identity",
+            metavar="KEY",
+            help="The incident the alarm printed, by its identity (for an id no shell can pass).",
+        ),
+    ] = None,
     sessions: SessionsOpt = None,
     replay_runs: ReplayOpt = None,
     config: ConfigOpt = None,
@@ -256,12 +266,18 @@ def incident(
     Examples:
       forensics incident 18abbabdc2306a83-c2306aa9 --store /var/lib/forensics
       forensics incident 18abbabdc2306a83-c2306aa9 -s logs/ -r logs/ --format html --out incident.html
+      forensics incident --store /var/lib/forensics -- -a-session-id-with-a-leading-dash
+      forensics incident --identity 3f1c0e9a2b7d4c5e6f708192 --store /var/lib/forensics
     """
-    from ..oncall.incident import build_incident, render_incident
+    from ..oncall.incident import build_incident, render_incident, session_of
     from ..oncall.memory import Memory
 
+    if (session_id is None) == (identity is None):
+        raise ParameterError("name the session, or the incident by --identity KEY (not both)")
     with open_logs(sessions, replay_runs, config, queries_dir, store, ingest) as st:
         memory = Memory.of_file(state) if state else (Memory.of_store(st.lake.root) if st.lake is not None else None)
+        if identity is not None:
+            session_id = session_of(memory, identity)
         data = build_incident(st, session_id, memory=memory, around=around)
     text = render_incident(data, fmt.value)
     if out is None:

@@ -10,7 +10,7 @@ from ..catalog import load_catalog
 from ..errors import ColumnNotRead, ForensicsError, ParameterError, UsageError
 from ..output import escape, iso_utc
 from ..timewindow import parse_age, parse_time
-from .commands import quote, source_args
+from .commands import incident_command, quote, source_args
 from .memory import Memory
 from .options import AlarmOptions
 from .outcome import EXIT_CANNOT_EVALUATE, EXIT_USAGE, EXIT_VIOLATION, AlarmOutcome, Recalled
@@ -278,20 +278,7 @@ def _evaluate(
         )
         for item in remembered.items:
             # With --state, the incident reads that memory too (the store's is found on its own).
-            item["incident"] = (
-                " ".join(
-                    filter(
-                        None,
-                        (
-                            f"forensics incident {quote(item.get('session_id'))}",
-                            outcome.paging.source_args,
-                            f"--state {quote(opts.recall.state)}" if opts.recall.state else "",
-                        ),
-                    )
-                )
-                if item.get("session_id") is not None
-                else None
-            )
+            item["incident"] = incident_command(item, outcome.paging.source_args, opts.recall.state)
             (outcome.violations if item["severity"] == "critical" else outcome.warnings).append(item)
         outcome.recalled = Recalled(remembered.reminders, remembered.resolved)
         if opts.recall.store_failures:

@@ -7,7 +7,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from ..errors import ForensicsError
+from ..errors import ForensicsError, ParameterError
 from ..output import escape, plain
 
 INCIDENT_FORMATS = ("markdown", "html", "json")
@@ -66,6 +66,18 @@ select
 from around
 where distance <= $n
 order by "timestamp", source_file, line"""
+
+
+def session_of(memory, key: str) -> str:
+    """The session id of the incident the memory knows by this identity (the alarm prints it for ids no shell passes)."""
+    if memory is None:
+        raise ParameterError("--identity needs the alarm's memory: --store DIR or --state FILE")
+    inc = memory.load()["incidents"].get(key)
+    if inc is None or inc.get("session_id") is None:
+        raise ParameterError(
+            f"no open incident has the identity {escape(repr(key))} in {escape(str(memory.state_path))}"
+        )
+    return inc["session_id"]
 
 
 def build_incident(store, session_id: str, *, memory=None, around: int = 5, now: datetime | None = None) -> dict:
