@@ -75,28 +75,75 @@ def _ends_mid_line(path) -> bool:
 _QUIET = " (repeats are counted on .errors, not logged, until an append goes cleanly)"
 
 
+class _OpenFile:
+    """The file a log appends to: its name in messages, and the descriptor kept open between appends."""
+
+    __slots__ = ("close_pending", "fd", "ident", "name")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.fd: int | None = None
+        self.ident: tuple[int, int] | None = None  # (device, inode) the descriptor was opened on
+        self.close_pending = False  # close() came in the middle of an append: done when it ends
+
+    def open(self, path: str | bytes) -> int:
+        """Open path for appending (making its directory when missing) and return the descriptor."""
+        try:
+            fd = os.open(path, os.O_WRONLY | _FLAGS, 0o644)
+        except FileNotFoundError:
+            parent = os.path.dirname(path)
+            if not parent:
+                raise
+            os.makedirs(parent, exist_ok=True)  # the directory was never made, or removed since
+            fd = os.open(path, os.O_WRONLY | _FLAGS, 0o644)
+        try:
+            st = os.fstat(fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        self.fd, self.ident = fd, (st.st_dev, st.st_ino)
+        return fd
+
+    def close(self) -> None:
+        """Close the descriptor, if one is open; a close that fails still lets it go."""
+        if self.fd is not None:
+            try:
+                os.close(self.fd)
+            except OSError:
+                pass
+        self.fd = None
+
+
+class _Failures:
+    """What a log has learnt from failing: a bad path, the last write, what it logged and what it could not yet."""
+
+    # Plain slots: SessionLogger.append records a failure here when there is no stack left to
+    # call a function, and setting a slot calls none.
+    __slots__ = ("bad_path", "failed", "quiet", "unlogged")
+
+    def __init__(self) -> None:
+        # The last write failed. The disk may have been full for every process, and another's
+        # torn fragment may end the file: the next write looks before it appends.
+        self.failed = False
+        self.quiet: Any = None  # the failure last logged
+        self.unlogged: BaseException | None = None  # a failure there was no stack left to log
+        self.bad_path: str | None = None  # why the path given is not a path
+
+
 class AppendLog:
     """A best-effort, process- and thread-safe appender of JSON lines to one file."""
 
     def __init__(self, path: str | os.PathLike | None) -> None:
         self.errors = 0
         self.written = 0
-        self._fd: int | None = None
-        self._ident: tuple[int, int] | None = None
         self._lock = threading.RLock()
         self._depth = 0
-        self._close_pending = False
-        # The last write failed. The disk may have been full for every process, and another's
-        # torn fragment may end the file: the next write looks before it appends.
-        self._failed = False
-        self._quiet: Any = None  # the failure last logged
-        self._unlogged: BaseException | None = None  # a failure there was no stack left to log
-        self._bad_path: str | None = None
+        self._failures = _Failures()
         try:
             self.path = os.fspath(path) if path else None
         except Exception:
-            self.path, self._bad_path = path, f"{describe(path)} is not a path"
-        self._name = describe(path) if self._bad_path else safe_text(os.fsdecode(self.path or ""))
+            self.path, self._failures.bad_path = path, f"{describe(path)} is not a path"
+        self._file = _OpenFile(describe(path) if self._failures.bad_path else safe_text(os.fsdecode(self.path or "")))
         _LIVE.add(self)
 
     @property
@@ -108,10 +155,11 @@ class AppendLog:
         # A lock held by another thread at fork() time would stay held forever in the child.
         self._lock = threading.RLock()
         self._depth = 0
-        self._close()
+        self._file.close()
 
     def __del__(self) -> None:
-        fd = self.__dict__.get("_fd")
+        file = self.__dict__.get("_file")
+        fd = None if file is None else file.fd
         if fd is not None:
             try:
                 os.close(fd)
@@ -122,9 +170,9 @@ class AppendLog:
         """Close the file descriptor; a later append reopens it."""
         with self._lock:
             if self._depth:  # called from a signal handler in the middle of an append
-                self._close_pending = True
+                self._file.close_pending = True
             else:
-                self._close()
+                self._file.close()
 
     def __enter__(self):
         return self
@@ -150,7 +198,7 @@ class AppendLog:
             return self._write(data if data.endswith(b"\n") else data + b"\n", problems)
         except Exception as exc:  # see SessionLogger.append: nothing here may call a function
             self.errors += 1
-            self._unlogged = exc
+            self._failures.unlogged = exc
             return False
 
     # --- the one place that touches the file --------------------------------------------
@@ -168,22 +216,22 @@ class AppendLog:
                     failure = self._write_alone(data)
                 else:
                     failure = self._write_shared(data)
-                    if self._close_pending:
-                        self._close_pending = False
-                        self._close()
+                    if self._file.close_pending:
+                        self._file.close_pending = False
+                        self._file.close()
                 ok = data is not None and failure is None
                 if ok and not problems:
                     self.written += 1
-                    self._quiet = notice = None
+                    self._failures.quiet = notice = None
                 else:
                     notice = self._account(ok, failure, problems)
             finally:
                 self._depth -= 1
-        if self._unlogged is not None:
-            exc, self._unlogged = self._unlogged, None
+        if self._failures.unlogged is not None:
+            exc, self._failures.unlogged = self._failures.unlogged, None
             log.warning(
                 "forensics: an earlier append to %s failed and could not say so then: %s",
-                self._name,
+                self._file.name,
                 exception_text(exc),
             )
         if notice:
@@ -191,46 +239,47 @@ class AppendLog:
         return ok and not problems
 
     def _write_shared(self, data: bytes) -> tuple | None:
-        if self._bad_path:
-            return ("path",), self._bad_path
+        file, failures = self._file, self._failures
+        if failures.bad_path:
+            return ("path",), failures.bad_path
         torn = False
         try:
-            fd = self._fd
+            fd = file.fd
             if fd is not None:
                 # Reopen when the file was rotated or removed under us, so rows land in the
                 # file readers look at, not in an unlinked inode.
                 try:
                     st = os.stat(self.path)
-                    if (st.st_dev, st.st_ino) != self._ident:
+                    if (st.st_dev, st.st_ino) != file.ident:
                         fd = None
                 except OSError:
                     fd = None
                 if fd is None:
-                    self._close()
+                    file.close()
             if fd is None:
-                fd = self._open()
-            if (_TORN and self._ident in _TORN) or (self._failed and _ends_mid_line(self.path)):
+                fd = file.open(self.path)
+            if (_TORN and file.ident in _TORN) or (failures.failed and _ends_mid_line(self.path)):
                 # An append left a fragment (a short write): end it, so this row starts a line
                 # of its own instead of being glued to it. Same write(2), same atomicity.
                 data, torn = b"\n" + data, True
             n = os.write(fd, data)
         except Exception as exc:  # OSError, and ValueError for a NUL byte in the path
-            self._close()
-            self._failed = True
+            file.close()
+            failures.failed = True
             return _failure(exc)
-        self._failed = n != len(data)
-        if not self._failed:
+        failures.failed = n != len(data)
+        if not failures.failed:
             if torn:
-                _TORN.discard(self._ident)
+                _TORN.discard(file.ident)
             return None
         if n > 0 and data[n - 1] != 0x0A:
-            _TORN.add(self._ident)
-        self._close()
+            _TORN.add(file.ident)
+        file.close()
         return _short(n, len(data))
 
     def _write_alone(self, data: bytes) -> tuple | None:
-        if self._bad_path:
-            return ("path",), self._bad_path
+        if self._failures.bad_path:
+            return ("path",), self._failures.bad_path
         try:
             fd = os.open(self.path, os.O_WRONLY | _FLAGS, 0o644)
         except Exception as exc:
@@ -258,42 +307,17 @@ class AppendLog:
             self.written += 1
         self.errors += 1
         kind = failure[0] if failure else ("value", problems[0][0])
-        if kind == self._quiet:
+        if kind == self._failures.quiet:
             return None
-        self._quiet = kind
+        self._failures.quiet = kind
         parts = []
         if failure:
-            parts.append(f"forensics: could not append to {self._name}: {failure[1]}")
+            parts.append(f"forensics: could not append to {self._file.name}: {failure[1]}")
         if problems:
             what = "; ".join(text for _, text in problems[:3])
             more = f" and {len(problems) - 3} more" if len(problems) > 3 else ""
             verb = "wrote a row to" if ok else "in the row for"
             parts.append(
-                f"forensics: {verb} {self._name}, {len(problems)} value(s) could not be written as given: {what}{more}"
+                f"forensics: {verb} {self._file.name}, {len(problems)} value(s) could not be written as given: {what}{more}"
             )
         return "; ".join(parts) + _QUIET
-
-    def _open(self) -> int:
-        try:
-            fd = os.open(self.path, os.O_WRONLY | _FLAGS, 0o644)
-        except FileNotFoundError:
-            parent = os.path.dirname(self.path)
-            if not parent:
-                raise
-            os.makedirs(parent, exist_ok=True)  # the directory was never made, or removed since
-            fd = os.open(self.path, os.O_WRONLY | _FLAGS, 0o644)
-        try:
-            st = os.fstat(fd)
-        except BaseException:
-            os.close(fd)
-            raise
-        self._fd, self._ident = fd, (st.st_dev, st.st_ino)
-        return fd
-
-    def _close(self) -> None:
-        if self._fd is not None:
-            try:
-                os.close(self._fd)
-            except OSError:
-                pass
-        self._fd = None

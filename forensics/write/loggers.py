@@ -8,8 +8,9 @@ Guarantees (docs/SESSION_LOG.md, "Writing rows from Python: what the writer guar
   saying what it was, and every failure is counted on ``errors`` and logged once;
 - a verdict is never invented: ``grounded_in_roster`` is written only from a real boolean.
 
-The row shapes live in :mod:`forensics.rows`, the encoder in :mod:`forensics.jsonsafe` and
-the file handling in :mod:`forensics.appendlog`; the public names are all importable here.
+The row shapes live in :mod:`.rows`, their stamps in :mod:`.stamps`, the record of an iterate
+call's outcome in :mod:`.outcomes`, the encoder in :mod:`.jsonsafe` and the file handling in
+:mod:`.appendlog`; the public names are all importable here.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 from .appendlog import AppendLog
 from .jsonsafe import MAX_DEPTH, MAX_NODES, encode_line, encode_row
 from .markers import Marker, exception_text
+from .outcomes import build_session_record
 from .rows import (
     ATTEMPT_KEYS,
     MAX_ATTEMPTS,
@@ -28,12 +30,10 @@ from .rows import (
     SESSION_KEYS,
     SESSION_SCHEMA,
     attempt_row,
-    build_session_record,
-    new_session_id,
     replay_row,
     session_row,
-    utc_timestamp,
 )
+from .stamps import new_session_id, utc_timestamp
 
 __all__ = [
     "ATTEMPT_KEYS",
@@ -84,7 +84,7 @@ class SessionLogger(AppendLog):
             # called in with almost no stack. Nothing here may call a Python function (a call
             # needs a frame); the next append with room logs it.
             self.errors += 1
-            self._unlogged = exc
+            self._failures.unlogged = exc
             return False
 
 
@@ -104,7 +104,7 @@ class ReplayLogger(AppendLog):
             return self._write(data, problems)
         except Exception as exc:  # see SessionLogger.append: nothing here may call a function
             self.errors += 1
-            self._unlogged = exc
+            self._failures.unlogged = exc
             return False
 
 

@@ -2,25 +2,22 @@
 
 Building a row never raises and never guesses a verdict: a value that cannot take its place
 (an attempt that is not a mapping, ``attempts`` given as text) becomes a :class:`Marker`, and a
-``grounded_in_roster`` that is not a real boolean is left out and noted in ``problems``.
+``grounded_in_roster`` that is not a real boolean is left out and noted in ``problems``. The
+stamps a row is given live in :mod:`.stamps`; a record built from an iterate call's outcome in
+:mod:`.outcomes`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
-import logging
-import secrets
 import sys
-import time
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Mapping
 from typing import Any
 
 from .jsonsafe import MAX_NODES
-from .markers import Marker, a_type, describe, exception_text, safe_text, type_name
-
-_log = logging.getLogger("forensics.writer")
+from .markers import Marker, a_type, describe, type_name
+from .stamps import new_session_id, utc_timestamp
 
 SESSION_SCHEMA = "session.iterate.v1"
 REPLAY_SCHEMA = "replay.run.v1"
@@ -69,29 +66,6 @@ _REPLAY_KEYSET = frozenset(REPLAY_KEYS)
 _KNOWN_KEYS = tuple(dict.fromkeys(SESSION_KEYS + REPLAY_KEYS))
 
 
-def new_session_id() -> str:
-    """Return a time-ordered id: 16 hex digits of Unix nanoseconds, '-', 8 random hex digits."""
-    return f"{time.time_ns():016x}-{secrets.token_hex(4)}"
-
-
-_last_second: list = [None, ""]  # (whole second, its formatted prefix): strftime is costly
-
-
-def utc_timestamp(ns: int | None = None) -> str:
-    """Format Unix nanoseconds (default: now) as RFC 3339 UTC with trimmed fractional seconds."""
-    ns = time.time_ns() if ns is None else ns
-    seconds, frac = divmod(ns, 1_000_000_000)
-    cached = _last_second
-    if cached[0] != seconds:
-        cached[1] = datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
-        cached[0] = seconds
-    base = cached[1]
-    # Go's RFC3339Nano trims trailing zeros; we keep at least one digit so the
-    # value always carries fractional seconds as the format asks.
-    digits = f"{frac:09d}".rstrip("0") or "0"
-    return f"{base}.{digits}Z"
-
-
 def _fields(record: Any) -> dict:
     """A record's keys and values: a mapping, dataclass, named tuple or plain object."""
     if type(record) is dict:
@@ -119,7 +93,7 @@ def _fields(record: Any) -> dict:
     return {"record": Marker(f"not a record: {describe(record)}", "record")}
 
 
-def _absent(value: Any) -> bool:
+def absent(value: Any) -> bool:
     """None or empty text: the values Go's omitempty leaves out. Never asks the value's truth."""
     return value is None or (type(value) is str and not value)
 
@@ -185,7 +159,7 @@ def session_row(record: Any, daemon: str = "forensics", problems: list | None = 
         if verdict is not None:
             row["grounded_in_roster"] = verdict
         elif problems is not None:
-            why = str.__str__(v) if type(v) is _NoVerdict else f"{describe(v)} is not a boolean"
+            why = str.__str__(v) if type(v) is NoVerdict else f"{describe(v)} is not a boolean"
             problems.append(("verdict", f"grounded_in_roster: {why}: no verdict written"))
     v = get("duration_ms")
     row["duration_ms"] = 0 if v is None else v
@@ -214,7 +188,7 @@ def _attempts(value: Any) -> Any:
     return rows
 
 
-def _attempt_fields(attempt: Any) -> Any:
+def attempt_fields(attempt: Any) -> Any:
     """An attempt's four keys from a mapping or an object, or a marker when it has none."""
     if type(attempt) is Marker:
         return attempt
@@ -237,7 +211,7 @@ def attempt_row(attempt: Any, position: int = 0) -> Any:
     is not an attempt comes back as a marker.
     """
     if type(attempt) is not dict:
-        attempt = _attempt_fields(attempt)
+        attempt = attempt_fields(attempt)
         if type(attempt) is Marker:
             return attempt
     get = attempt.get
@@ -259,12 +233,12 @@ def replay_row(record: Any) -> dict:
     src = record if type(record) is dict else _fields(record)
     get = src.get
     v = get("schema")
-    row: dict[str, Any] = {"schema": REPLAY_SCHEMA if _absent(v) else v}
+    row: dict[str, Any] = {"schema": REPLAY_SCHEMA if absent(v) else v}
     v = get("timestamp")
-    row["timestamp"] = utc_timestamp() if _absent(v) else v
+    row["timestamp"] = utc_timestamp() if absent(v) else v
     for key in REPLAY_KEYS[2:]:
         v = get(key)
-        if v is None or (key in ("error", "session_id") and _absent(v)):
+        if v is None or (key in ("error", "session_id") and absent(v)):
             continue
         row[key] = v
     if not _REPLAY_KEYSET.issuperset(src):
@@ -288,157 +262,7 @@ def _extras(row: dict, src: dict, known: frozenset) -> None:
             copied += 1
 
 
-class _NoVerdict(str):
+class NoVerdict(str):
     """Why the roster check gave no verdict; session_row leaves the key out and notes this."""
 
     __slots__ = ()
-
-
-def _get(obj: Any, key: str, default: Any = None) -> Any:
-    """Read ``key`` from a mapping or an attribute from an object; a failure becomes a marker."""
-    if obj is None:
-        return default
-    try:
-        if isinstance(obj, Mapping):
-            return obj.get(key, default)
-        return getattr(obj, key, default)
-    except Exception as exc:
-        return Marker(f"could not read {key} from {a_type(obj)}: {type_name(exc)}", "unreadable")
-
-
-def _history(items: Any) -> Any:
-    """The attempt keys of each item of a history; anything else is left for session_row to mark."""
-    if items is None:
-        return []
-    if isinstance(items, (str, bytes, bytearray, Mapping)):
-        return items
-    if (type(items) is list or type(items) is tuple) and len(items) <= MAX_ATTEMPTS:
-        return [_attempt_keys(item) for item in items]
-    try:
-        return map(_attempt_keys, iter(items))  # session_row takes at most MAX_ATTEMPTS of it
-    except Exception:
-        return items
-
-
-def _attempt_keys(item: Any) -> Any:
-    # Only the attempt keys: the raw model text and other extras stay out of the log.
-    fields = _attempt_fields(item)
-    return fields if type(fields) is Marker else {k: fields[k] for k in ATTEMPT_KEYS}
-
-
-def _error_text(error: Any) -> str:
-    if error is None:
-        return "no response, failure or error was given"
-    try:
-        text = str(error)
-    except Exception:
-        text = ""
-    if isinstance(error, BaseException) and not text:
-        text = type_name(error)
-    return safe_text(text)
-
-
-def _roster_verdict(roster_check: Callable[[Any], Any], artifact: Any) -> Any:
-    """The check's verdict as given (session_row keeps only a real boolean), or why there is none."""
-    try:
-        verdict = roster_check(artifact)
-    except Exception as exc:
-        return _NoVerdict(f"the roster check raised {exception_text(exc)}")
-    return verdict
-
-
-def build_session_record(
-    request: Any,
-    *,
-    response: Any = None,
-    failure: Any = None,
-    error: BaseException | str | None = None,
-    roster_check: Callable[[Any], bool | None] | None = None,
-    duration_ms: int = 0,
-) -> dict:
-    """Assemble a session row from any outcome of an iterate call (accepted, exhausted, infra error).
-
-    Each argument may be a dict or an object with attributes. It reads, from ``request``:
-    ``kind``, ``model``, ``provider``, ``prompt``, ``max_iterations`` and the id as ``trace_id`` or
-    ``session_id``; from ``response`` (accepted) or ``failure`` (exhausted): ``iterations``, the
-    attempts as ``history`` or ``attempts``, the id (which wins over the request's), and for a
-    response the ``artifact``; ``error`` is an infra error (an exception or its text). What it
-    cannot read (no attempts on a call that made some, a request that is not a record) is logged
-    on the ``forensics.writer`` logger and the row is still built: it never raises.
-    """
-    if request is not None and not isinstance(request, Mapping) and isinstance(request, (str, bytes, int, float)):
-        _log.warning(
-            "forensics: build_session_record: the request is a %s, not a dict or an object: "
-            "its kind, model and prompt are left empty",
-            type(request).__name__,
-        )
-    record: dict[str, Any] = {
-        "kind": _get(request, "kind"),
-        "model": _get(request, "model"),
-        "provider": _get(request, "provider"),
-        "prompt": _get(request, "prompt"),
-        "max_iterations": _get(request, "max_iterations"),
-        "duration_ms": _duration(duration_ms),
-    }
-    outcome = response if response is not None else failure
-    trace = _first(outcome, "trace_id", "session_id")
-    if _absent(trace):
-        trace = _first(request, "trace_id", "session_id")
-    record["session_id"] = new_session_id() if _absent(trace) else trace
-    if outcome is not None:
-        iterations = _get(outcome, "iterations", 0)
-        attempts = _first(outcome, "history", "attempts")
-        if attempts is None and not (isinstance(iterations, int) and iterations == 0):
-            _log.warning(
-                "forensics: build_session_record: the %s of session %s has no history or attempts "
-                "(iterations %r): its row is written with no attempts",
-                "response" if response is not None else "failure",
-                safe_text(record["session_id"]),
-                iterations,
-            )
-    if response is not None:
-        artifact = _get(response, "artifact")
-        record.update(
-            iterations=iterations,
-            final_verdict="accepted",
-            attempts=_history(attempts),
-            artifact=artifact,
-        )
-        if roster_check is not None:
-            verdict = _roster_verdict(roster_check, artifact)
-            if verdict is not None:  # None: the check ran to no verdict; the key stays absent
-                record["grounded_in_roster"] = verdict
-    elif failure is not None:
-        record.update(
-            iterations=iterations,
-            final_verdict="max_iter_exhausted",
-            attempts=_history(attempts),
-        )
-    else:
-        record.update(
-            iterations=0,
-            final_verdict="infra_error",
-            attempts=[{"iteration": 0, "verdict_kind": "infra_error", "error": _error_text(error)}],
-        )
-    return record
-
-
-def _first(obj: Any, *keys: str) -> Any:
-    """The first of these keys (or attributes) that obj has and is not empty."""
-    for key in keys:
-        value = _get(obj, key)
-        if not _absent(value):
-            return value
-    return None
-
-
-def _duration(value: Any) -> Any:
-    """Whole milliseconds when the value is a number; anything else is kept for the writer to mark."""
-    if value is None:
-        return 0
-    if isinstance(value, (str, bytes)):
-        return value
-    try:
-        return int(value)
-    except Exception:
-        return value
