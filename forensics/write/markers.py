@@ -16,6 +16,7 @@ class Marker(str):
     __slots__ = ("tag",)
 
     def __new__(cls, what: str, tag: str = "unwritable") -> Marker:
+        """The marker `<forensics: what>`, tagged with why the value was replaced."""
         self = super().__new__(cls, safe_text(f"<forensics: {what}>"))
         self.tag = tag
         return self
