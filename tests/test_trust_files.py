@@ -149,3 +149,51 @@ def test_every_printed_incident_command_runs_as_printed_and_shows_that_session(c
     data = json.loads(shown.stdout)
     assert data["session_id"] == sid and [c["session_id"] for c in data["calls"]] == [sid]
     assert not (tmp_path / "pwned").exists()
+
+
+# --- configuration: every key read or refused ------------------------------------------------------
+
+def _alarm_with(cli, tmp_path, body: str, log: Path):
+    cfg = tmp_path / "forensics.toml"
+    cfg.write_text(body.replace("LOG", str(log)).replace("DIR", str(tmp_path)))
+    return cli("alarm", "--config", cfg)
+
+
+def test_top_level_keys_beside_a_sources_table_are_read(cli, tmp_path):
+    """queries_dirs at the top beside [sources] used to be dropped: the user's critical alarm never ran."""
+    log = write_jsonl(tmp_path / "logs" / "sessions.jsonl", _clean() + [session("ODD-1", model="m-z", ts=_ts(2))])
+    queries = tmp_path / "q"
+    queries.mkdir()
+    (queries / "model_z.sql").write_text(
+        "-- name: model_z\n-- kind: alarm\n-- severity: critical\n-- description: calls of m-z\n"
+        "select session_id, \"timestamp\", model, kind, daemon, source_file, line from sessions where model = 'm-z'\n"
+    )
+    code, out, err = _alarm_with(cli, tmp_path, f'queries_dirs = ["{queries}"]\n[sources]\nsessions = "LOG"\n', log)
+    assert code == 1 and "model_z" in out and "ODD-1" in out, (out, err)
+
+
+@pytest.mark.parametrize(
+    "body, names",
+    [
+        ('sessions = 5\n', "sessions"),
+        ('sessions = ["LOG", 5]\n', "sessions"),
+        ('sessions = "LOG"\nstore = ["DIR/st"]\n', "store"),
+        ('sessions = "LOG"\nqueries_dirs = {a = 1}\n', "queries_dirs"),
+        ('sessions = "LOG"\nlakehouse = "forensics.toml"\n', "lakehouse"),
+        ('sessions = "LOG"\nlakehouse = "DIR/b.toml"\n', "lakehouse"),  # b.toml names this file back
+        ('sources = "LOG"\n', "sources"),
+        ('sessions = "LOG"\n[sources]\nsessions = "LOG"\n', "sessions"),
+        ('sesions = "LOG"\n[sources]\nreplay_runs = "LOG"\n', "sesions"),
+        ('sessions = "LOG"\n[sourcse]\nstore = "x"\n', "sourcse"),
+        ('sessions = "LOG\n', "forensics.toml"),  # not TOML
+    ],
+)
+def test_a_config_of_the_wrong_shape_is_a_usage_error_naming_the_key(cli, tmp_path, body, names):
+    log = write_jsonl(tmp_path / "logs" / "sessions.jsonl", _clean())
+    (tmp_path / "b.toml").write_text(f'lakehouse = "{tmp_path / "forensics.toml"}"\n')
+    for command in (["alarm"], ["run", "first_shot_success_rate"], ["doctor"]):
+        cfg = tmp_path / "forensics.toml"
+        cfg.write_text(body.replace("LOG", str(log)).replace("DIR", str(tmp_path)))
+        code, out, err = cli(*command, "--config", cfg)
+        assert code == 2, (command, body, out, err)
+        assert names in out + err and "unexpected" not in out + err and "Traceback" not in err, (command, out, err)

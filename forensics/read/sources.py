@@ -117,14 +117,19 @@ def _split_env(value: str) -> list[str]:
     return [v for v in value.split(os.pathsep) if v.strip()]
 
 
-def load_config(path: Path) -> dict:
-    """Read a forensics.toml (or a lakehouse.toml) into {'sessions': [...], ...} with absolute paths."""
+def load_config(path: Path, *, _via: tuple[Path, ...] = ()) -> dict:
+    """Read a forensics.toml (or a lakehouse.toml) into {'sessions': [...], ...} with absolute paths.
+
+    Every key is read or refused, never dropped: a key it does not know, one of the wrong
+    type, one given both at the top and in [sources], and a file that names itself (through
+    `lakehouse`, at any depth) are usage errors that name the key.
+    """
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise SourceError(f"config: no such file: {str(path)!r}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise SourceError(f"config: {path}: {exc}") from None
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config: {path}: {exc}") from None
     base = path.parent
 
     def absolute(p: str) -> str:
@@ -133,42 +138,76 @@ def load_config(path: Path) -> dict:
         p = os.path.expanduser(p)
         return p if os.path.isabs(p) else str(base / p)
 
-    def as_list(v) -> list[str]:
-        if v is None:
-            return []
-        return [absolute(x) for x in ([v] if isinstance(v, str) else v)]
-
+    if _is_lakehouse(data):
+        # Another tool's file: its own keys are its own; ours are read where it has them.
+        section: Mapping = {k: data[k] for k in CONFIG_KEYS if k in data}
+    else:
+        section = _section(path, data)
+    _check_types(path, section)
     out: dict[str, list[str]] = {}
-    section = data.get("sources", data)
-    if not _is_lakehouse(data):
-        # A misspelt key would otherwise be silence, and the logs it names never read.
-        import difflib
-
-        for key in section:
-            if key not in CONFIG_KEYS and not (section is data and key == "sources"):
-                close = difflib.get_close_matches(key, CONFIG_KEYS, n=1)
-                raise ConfigError(
-                    f"config: {path}: unknown key {key!r}"
-                    + (f"; did you mean {close[0]!r}?" if close else "")
-                    + f" (it takes {', '.join(CONFIG_KEYS)})"
-                )
     lakehouse = section.get("lakehouse")
     if lakehouse:
-        out.update(load_config(Path(absolute(lakehouse))))
+        target = Path(absolute(lakehouse))
+        chain = (*_via, path)
+        if any(_same_file(target, p) for p in chain):
+            raise ConfigError(
+                f"config: {path}: lakehouse = {lakehouse!r} names a file already read "
+                f"({' -> '.join(str(p) for p in (*chain, target))})"
+            )
+        out.update(load_config(target, _via=chain))
     if _is_lakehouse(data):
-        out["sessions"] = as_list(
-            [
-                data[d]["session_log_path"]
-                for d in ("validatord", "gateway")
-                if isinstance(data.get(d), Mapping) and data[d].get("session_log_path")
-            ]
-        )
+        out["sessions"] = [
+            absolute(data[d]["session_log_path"])
+            for d in ("validatord", "gateway")
+            if isinstance(data.get(d), Mapping) and isinstance(data[d].get("session_log_path"), str)
+        ]
     for key in ("sessions", "replay_runs", "queries_dirs"):
         if key in section:
-            out[key] = as_list(section[key])
-    if isinstance(section.get("store"), str):
-        out["store"] = as_list(section["store"])
+            value = section[key]
+            out[key] = [absolute(x) for x in ([value] if isinstance(value, str) else value)]
+    if "store" in section:
+        out["store"] = [absolute(section["store"])]
     return out
+
+
+def _section(path: Path, data: Mapping) -> dict:
+    """The config's keys: the top level's and the [sources] table's, each known, none given twice."""
+    import difflib
+
+    table = data.get("sources", {})
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"config: {path}: 'sources' must be a table ([sources]), got {type(table).__name__}")
+    top = {k: v for k, v in data.items() if k != "sources"}
+    for key in top.keys() & table.keys():
+        raise ConfigError(f"config: {path}: {key!r} is given both at the top and in [sources]; keep one")
+    section = {**top, **table}
+    for key in section:
+        if key not in CONFIG_KEYS:
+            close = difflib.get_close_matches(key, CONFIG_KEYS, n=1)
+            # A misspelt key would otherwise be silence, and the logs it names never read.
+            raise ConfigError(
+                f"config: {path}: unknown key {key!r}"
+                + (f"; did you mean {close[0]!r}?" if close else "")
+                + f" (it takes {', '.join(CONFIG_KEYS)})"
+            )
+    return section
+
+
+def _check_types(path: Path, section: Mapping) -> None:
+    """Paths are strings; the streams and query folders may also be lists of strings."""
+    for key, value in section.items():
+        many = key in ("sessions", "replay_runs", "queries_dirs")
+        ok = isinstance(value, str) or (many and isinstance(value, list) and all(isinstance(v, str) for v in value))
+        if not ok or (isinstance(value, str) and not value.strip()):
+            wanted = "a path or a list of paths" if many else "a path"
+            raise ConfigError(f"config: {path}: {key} must be {wanted}, got {value!r}"[:300])
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.abspath(a) == os.path.abspath(b)
 
 
 def resolve_store(
