@@ -197,3 +197,51 @@ def test_a_config_of_the_wrong_shape_is_a_usage_error_naming_the_key(cli, tmp_pa
         code, out, err = cli(*command, "--config", cfg)
         assert code == 2, (command, body, out, err)
         assert names in out + err and "unexpected" not in out + err and "Traceback" not in err, (command, out, err)
+
+
+# --- the writer writes the format -------------------------------------------------------------------
+
+@pytest.mark.parametrize("given", ["replay.run.v1", "session.iterate.v2", "", 7, None])
+def test_a_session_row_is_stamped_with_its_schema_whatever_the_caller_gave(cli, tmp_path, given):
+    from forensics import SessionLogger
+
+    path = tmp_path / "logs" / "sessions.jsonl"
+    path.parent.mkdir()
+    record = session("BAD-1", grounded=False, ts=_ts(2))
+    if given is None:
+        record.pop("schema", None)
+    else:
+        record["schema"] = given
+    log = SessionLogger(path)
+    clean = log.append(record)
+    assert json.loads(path.read_bytes())["schema"] == "session.iterate.v1"
+    assert clean is (given in (None, "session.iterate.v1"))  # a schema replaced is said, as any value is
+    # ... so the reader sees the row and its verdict: the alarm fires
+    code, out, _ = cli("alarm", "-s", path)
+    assert code == 1 and "BAD-1" in out
+
+
+def test_a_replay_row_is_stamped_with_its_schema(tmp_path):
+    from forensics import ReplayLogger
+
+    path = tmp_path / "replay_runs.jsonl"
+    ReplayLogger(path).append({"schema": "session.iterate.v1", "session_id": "s", "status": "ok"})
+    assert json.loads(path.read_bytes())["schema"] == "replay.run.v1"
+
+
+def test_a_naive_datetime_is_written_as_utc_and_read_as_that_instant(cli, tmp_path):
+    from datetime import UTC, date, datetime, timedelta
+
+    from forensics import SessionLogger
+
+    path = tmp_path / "sessions.jsonl"
+    when = datetime.now(UTC).replace(tzinfo=None, microsecond=0) - timedelta(minutes=3)
+    log = SessionLogger(path)
+    assert log.append({**session("NAIVE-1", grounded=False), "timestamp": when, "artifact": {"at": when}}) is True
+    assert log.append({**session("DATE-1"), "timestamp": date(2026, 11, 10)}) is False  # no instant: a marker
+    naive, dated = [json.loads(x) for x in path.read_bytes().splitlines()]
+    assert naive["timestamp"] == when.isoformat() + "+00:00" and naive["artifact"]["at"] == when.isoformat() + "+00:00"
+    assert dated["timestamp"].startswith("<forensics: timestamp:")
+    code, out, _ = cli("sql", "select session_id, \"timestamp\" from sessions order by 1", "-s", path, "-f", "json")
+    rows = {r["session_id"]: r["timestamp"] for r in json.loads(out)}
+    assert datetime.fromisoformat(rows["NAIVE-1"]) == when.replace(tzinfo=UTC) and rows["DATE-1"] is None

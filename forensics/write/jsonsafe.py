@@ -29,7 +29,9 @@ MAX_NODES = 100_000
 # orjson's own limit: containers nested deeper than this (the row counts as one) are refused.
 MAX_DEPTH = 254
 
-_NL = orjson.OPT_APPEND_NEWLINE
+# A naive datetime is taken as UTC and written with its offset: a time with none is no RFC 3339
+# time, and every reader would take it for none.
+_NL = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NAIVE_UTC
 _I64_MIN, _U64_END = -(1 << 63), 1 << 64
 _PASS_THROUGH = (_dt.datetime, _dt.date, _dt.time, uuid.UUID)  # exact types orjson writes itself
 
@@ -343,6 +345,8 @@ class _Cleaner:
             elif isinstance(v, (list, tuple)):
                 return [], iter(v), v
             elif isinstance(v, _PASS_THROUGH):  # a subclass: written as orjson writes the type
+                if isinstance(v, _dt.datetime) and v.tzinfo is None:
+                    v = v.replace(tzinfo=_dt.UTC)  # naive is UTC, as orjson is told above
                 v = v.isoformat() if hasattr(v, "isoformat") else str(v)
             elif dataclasses.is_dataclass(v) and not isinstance(v, type):
                 return {}, ((f.name, getattr(v, f.name)) for f in dataclasses.fields(v)), v

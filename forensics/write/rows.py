@@ -13,6 +13,8 @@ import dataclasses
 import itertools
 import sys
 from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from datetime import time as dtime
 from typing import Any
 
 from .jsonsafe import MAX_NODES
@@ -119,10 +121,14 @@ def session_row(record: Any, daemon: str = "forensics", problems: list | None = 
     # Written out key by key, with Go's zero value for a key left unset: this is the writer's
     # hot path (see bench/writer.py). Emptiness is tested by type, never by truth: an object's
     # __bool__ or __eq__ may raise.
+    # The format has one schema per stream, and the writer stamps it: a caller's own value
+    # (another stream's, say) would hide the row from every reader.
     v = get("schema")
-    row: dict[str, Any] = {"schema": v if v is not None and (type(v) is not str or v) else SESSION_SCHEMA}
+    row: dict[str, Any] = {"schema": SESSION_SCHEMA}
+    if v is not None and v != SESSION_SCHEMA and problems is not None:
+        problems.append(("schema", f"schema: {describe(v)} is not this stream's: {SESSION_SCHEMA} written"))
     v = get("timestamp")
-    row["timestamp"] = v if v is not None and (type(v) is not str or v) else utc_timestamp()
+    row["timestamp"] = (v or utc_timestamp()) if type(v) is str else utc_timestamp() if v is None else _time(v)
     v = get("daemon")
     row["daemon"] = v if v is not None and (type(v) is not str or v) else daemon
     v = get("session_id")
@@ -166,6 +172,16 @@ def session_row(record: Any, daemon: str = "forensics", problems: list | None = 
     if not _SESSION_KEYSET.issuperset(src):
         _extras(row, src, _SESSION_KEYSET)
     return row
+
+
+def _time(value: Any) -> Any:
+    """A timestamp given as a Python time: a datetime as RFC 3339 (naive taken as UTC); a date or a
+    time of day, which name no instant, as a marker."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if isinstance(value, (date, dtime)):
+        return Marker(f"timestamp: {describe(value)} is not an instant (a date and a time with its offset)", "time")
+    return value
 
 
 def _attempts(value: Any) -> Any:
@@ -232,10 +248,9 @@ def replay_row(record: Any) -> dict:
     """Return the ordered dict a replay row is written as; absent keys stay absent."""
     src = record if type(record) is dict else _fields(record)
     get = src.get
-    v = get("schema")
-    row: dict[str, Any] = {"schema": REPLAY_SCHEMA if absent(v) else v}
+    row: dict[str, Any] = {"schema": REPLAY_SCHEMA}  # stamped, as a session row's is
     v = get("timestamp")
-    row["timestamp"] = utc_timestamp() if absent(v) else v
+    row["timestamp"] = utc_timestamp() if absent(v) else v if type(v) is str else _time(v)
     for key in REPLAY_KEYS[2:]:
         v = get(key)
         if v is None or (key in ("error", "session_id") and absent(v)):
