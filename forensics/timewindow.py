@@ -71,3 +71,16 @@ def week_label(day: datetime) -> str:
     """The ISO week a moment falls in, as 2026-W46."""
     iso = day.isocalendar()
     return f"{iso[0]}-W{iso[1]:02d}"
+
+
+def age_in_words(span: timedelta) -> str:
+    """A span as a person says it: 45 s, 12 min, 3 h 12 min, 2 d 4 h."""
+    seconds = max(0, int(span.total_seconds()))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min" if minutes else f"{secs} s"

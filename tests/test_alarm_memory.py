@@ -110,7 +110,9 @@ def test_reading_nothing_resolves_nothing(cli, logs, tmp_path):
     code, out, err = cli("alarm", "-s", logs, "--state", state)
     assert code == 3 and "RESOLVED" not in out + err
     aside.rename(logs)
-    assert cli("alarm", "-s", logs, "--state", state) == (1, "", "")  # still firing, not new again
+    code, out, err = cli("alarm", "-s", logs, "--state", state)  # still firing, not new again
+    assert code == 1 and err == "" and "NEW" not in out and "RESOLVED" not in out
+    assert "RECOVERED evaluated again" in out  # the file it could not read is back: said once
     # the file left for good (logrotate deleted it): the row is gone, resolved once
     write_jsonl(logs, _clean())
     code, out, _ = cli("alarm", "-s", logs, "--state", state)
@@ -184,7 +186,7 @@ def test_without_a_memory_every_row_is_new_on_every_run(cli, logs):
 
 def test_json_has_the_same_keys_in_every_outcome(cli, logs, tmp_path):
     keys = {"status", "exit_code", "reason", "problems", "summary", "checked", "violations", "warnings",
-            "reminders", "resolved"}
+            "reminders", "resolved", "problem_states", "recovered"}
     clean = write_jsonl(tmp_path / "c.jsonl", _clean())
     for args in (["-s", clean], ["-s", logs], ["-s", tmp_path / "missing.jsonl"]):
         code, out, _ = cli("alarm", *args, "--format", "json")

@@ -126,7 +126,9 @@ HOSTILE_IDS = [
 ]
 
 
-@pytest.mark.parametrize("sid", HOSTILE_IDS, ids=["dash-rf", "dash-store", "dash", "dashdash", "nul", "long", "dash-nl"])
+@pytest.mark.parametrize(
+    "sid", HOSTILE_IDS, ids=["dash-rf", "dash-store", "dash", "dashdash", "nul", "long", "dash-nl"]
+)
 @pytest.mark.parametrize("memory", ["store", "state"])
 def test_every_printed_incident_command_runs_as_printed_and_shows_that_session(cli, tmp_path, sid, memory):
     import subprocess
@@ -134,7 +136,9 @@ def test_every_printed_incident_command_runs_as_printed_and_shows_that_session(c
     from .conftest import script_path
 
     log = write_jsonl(tmp_path / "logs" / "sessions.jsonl", _clean() + [session(sid, grounded=False, ts=_ts(2))])
-    where = ["--store", tmp_path / "store", "-s", log] if memory == "store" else ["-s", log, "--state", tmp_path / "a.json"]
+    where = (
+        ["--store", tmp_path / "store", "-s", log] if memory == "store" else ["-s", log, "--state", tmp_path / "a.json"]
+    )
     code, out, _ = cli("alarm", *where, "--format", "json")
     (v,) = json.loads(out)["violations"]
     assert code == 1 and v["session_id"] == sid and v["incident"]
@@ -152,6 +156,7 @@ def test_every_printed_incident_command_runs_as_printed_and_shows_that_session(c
 
 
 # --- configuration: every key read or refused ------------------------------------------------------
+
 
 def _alarm_with(cli, tmp_path, body: str, log: Path):
     cfg = tmp_path / "forensics.toml"
@@ -175,7 +180,7 @@ def test_top_level_keys_beside_a_sources_table_are_read(cli, tmp_path):
 @pytest.mark.parametrize(
     "body, names",
     [
-        ('sessions = 5\n', "sessions"),
+        ("sessions = 5\n", "sessions"),
         ('sessions = ["LOG", 5]\n', "sessions"),
         ('sessions = "LOG"\nstore = ["DIR/st"]\n', "store"),
         ('sessions = "LOG"\nqueries_dirs = {a = 1}\n', "queries_dirs"),
@@ -200,6 +205,7 @@ def test_a_config_of_the_wrong_shape_is_a_usage_error_naming_the_key(cli, tmp_pa
 
 
 # --- the writer writes the format -------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("given", ["replay.run.v1", "session.iterate.v2", "", 7, None])
 def test_a_session_row_is_stamped_with_its_schema_whatever_the_caller_gave(cli, tmp_path, given):
@@ -242,6 +248,103 @@ def test_a_naive_datetime_is_written_as_utc_and_read_as_that_instant(cli, tmp_pa
     naive, dated = [json.loads(x) for x in path.read_bytes().splitlines()]
     assert naive["timestamp"] == when.isoformat() + "+00:00" and naive["artifact"]["at"] == when.isoformat() + "+00:00"
     assert dated["timestamp"].startswith("<forensics: timestamp:")
-    code, out, _ = cli("sql", "select session_id, \"timestamp\" from sessions order by 1", "-s", path, "-f", "json")
+    code, out, _ = cli("sql", 'select session_id, "timestamp" from sessions order by 1', "-s", path, "-f", "json")
     rows = {r["session_id"]: r["timestamp"] for r in json.loads(out)}
     assert datetime.fromisoformat(rows["NAIVE-1"]) == when.replace(tzinfo=UTC) and rows["DATE-1"] is None
+
+
+# --- starting afresh ------------------------------------------------------------------------------
+
+
+def _old_violation_logs(tmp_path: Path) -> Path:
+    old = session("OLD-1", grounded=False, ts=_ts(60 * 24 * 3))  # three days before the window
+    return write_jsonl(tmp_path / "logs" / "sessions.jsonl", [old, *_clean()])
+
+
+def test_the_first_alarm_on_an_ingested_store_evaluates_every_row_it_holds(cli, tmp_path):
+    log, st = _old_violation_logs(tmp_path), tmp_path / "store"
+    assert cli("ingest", "--store", st, "-s", log)[0] == 0  # the README's "once: ingest"
+    code, out, err = cli("alarm", "--store", st, "--since", "1h")
+    assert code == 1 and "NEW" in out and "session=OLD-1" in out, (out, err)
+    assert "is new: this run evaluates every row the store holds" in err
+    assert cli("alarm", "--store", st, "--since", "1h") == (1, "", "")  # then firing, and silent
+
+
+def test_a_damaged_state_moved_aside_makes_every_violation_new_again(cli, tmp_path):
+    log, st = _old_violation_logs(tmp_path), tmp_path / "store"
+    assert cli("alarm", "--store", st, "-s", log, "--since", "1h")[0] == 1
+    state = st / "alarm-state.json"
+    state.write_text("{damaged")
+    code, out, err = cli("alarm", "--store", st, "--since", "1h")
+    assert code == 3 and "move it aside" in out + err
+    state.rename(st / "alarm-state.json.bad")  # as the message advises
+    code, out, err = cli("alarm", "--store", st, "--since", "1h")
+    assert code == 1 and "NEW" in out and "session=OLD-1" in out, (out, err)
+
+
+def test_a_new_state_file_evaluates_every_row_of_the_logs_once(cli, tmp_path):
+    log = _old_violation_logs(tmp_path)
+    state = tmp_path / "alarm.json"
+    code, out, err = cli("alarm", "-s", log, "--state", state, "--since", "1h")
+    assert code == 1 and "session=OLD-1" in out and "is new" in err
+    # with the memory kept, the window is the window again: the old row stays firing, silently
+    assert cli("alarm", "-s", log, "--state", state, "--since", "1h") == (1, "", "")
+    # without a memory, --since is the user's window and nothing is started afresh
+    assert cli("alarm", "-s", log, "--since", "1h")[0] == 0
+
+
+# --- problems have a memory too ------------------------------------------------------------------
+
+
+def test_a_stale_log_is_said_once_with_its_age_reminded_and_said_when_it_recovers(cli, tmp_path):
+    log = write_jsonl(tmp_path / "logs" / "sessions.jsonl", [session(f"s{i}", ts=_ts(192 + i)) for i in range(3)])
+    st = tmp_path / "store"
+    code, out, err = cli("alarm", "--store", st, "-s", log, "--max-age", "2h")
+    assert code == 3 and "could not evaluate" in err and "older than --max-age 2h: it is 3 h 12 min old" in err
+    assert cli("alarm", "--store", st, "--max-age", "2h") == (3, "", "")  # said once; exit 3 carries it
+    code, out, err = cli("alarm", "--store", st, "--max-age", "2h", "--repeat", "0s")
+    assert code == 3 and err.startswith("REMINDER could not evaluate since ") and "--max-age 2h" in err
+    assert cli("alarm", "--store", st, "--max-age", "2h") == (3, "", "")
+    with open(log, "a") as fh:  # the daemon writes again
+        fh.write(json.dumps(session("fresh", ts=_ts(1))) + "\n")
+    code, out, err = cli("alarm", "--store", st, "--max-age", "2h")
+    assert code == 0 and "RECOVERED evaluated again" in out and "--max-age 2h" in out, (out, err)
+    assert cli("alarm", "--store", st, "--max-age", "2h") == (0, "", "")
+    events = [e["event"] for e in _events(st)]
+    assert events.count("problem") == 1 and events.count("recovered") == 1
+
+
+def test_a_dead_log_behind_a_firing_incident_is_said_and_not_mailed_every_run_after_an_ack(cli, tmp_path):
+    rows = [session("BAD-1", grounded=False, ts=_ts(200)), *[session(f"s{i}", ts=_ts(190 + i)) for i in range(3)]]
+    log = write_jsonl(tmp_path / "logs" / "sessions.jsonl", rows)
+    st = tmp_path / "store"
+    code, out, err = cli("alarm", "--store", st, "-s", log, "--max-age", "2h")
+    assert code == 1 and "session=BAD-1" in out and "also: could not evaluate: the newest row" in out
+    assert cli("alarm", "--store", st, "--max-age", "2h") == (1, "", "")
+    code, out, err = cli("alarm", "--store", st, "--max-age", "2h", "--repeat", "0s")
+    assert code == 1 and "REMINDER could not evaluate since" in out, (out, err)  # seen even behind the incident
+    assert cli("ack", "--all", "--store", st)[0] == 0
+    for _ in range(2):  # acknowledged: the log is still dead, exit 3, and it was said already
+        assert cli("alarm", "--store", st, "--max-age", "2h") == (3, "", "")
+
+
+def test_a_missing_file_is_said_once_and_its_return_once(cli, tmp_path):
+    log = write_jsonl(tmp_path / "logs" / "sessions.jsonl", _clean())
+    state = tmp_path / "alarm.json"
+    assert cli("alarm", "-s", log, "--state", state)[0] == 0
+    kept = log.read_bytes()
+    log.unlink()
+    code, out, err = cli("alarm", "-s", log, "--state", state)
+    assert code == 3 and "could not evaluate" in err and "no such file" in err
+    assert cli("alarm", "-s", log, "--state", state) == (3, "", "")
+    log.write_bytes(kept)
+    code, out, err = cli("alarm", "-s", log, "--state", state)
+    assert code == 0 and "RECOVERED" in out and "no such file" in out
+    assert cli("alarm", "-s", log, "--state", state) == (0, "", "")
+
+
+def test_without_a_memory_every_run_says_what_it_could_not_evaluate(cli, tmp_path):
+    log = write_jsonl(tmp_path / "s.jsonl", [session("s", ts=_ts(300))])
+    for _ in range(2):
+        code, out, err = cli("alarm", "-s", log, "--max-age", "2h")
+        assert code == 3 and "could not evaluate" in err

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..catalog import load_catalog
 from ..errors import ColumnNotRead, ForensicsError, ParameterError, UsageError
-from ..output import escape, iso_utc
+from ..output import escape
 from ..timewindow import parse_age, parse_time
 from .commands import incident_command, quote, source_args
 from .memory import Memory
@@ -16,6 +16,7 @@ from .options import AlarmOptions
 from .outcome import EXIT_CANNOT_EVALUATE, EXIT_USAGE, EXIT_VIOLATION, AlarmOutcome, Recalled
 from .states import remember
 from .window import FUTURE_SLACK, gather, new_unreadable
+from .window import problems as find_problems
 
 # Columns every alarm row is reported with; an alarm query should select them.
 ROW_KEYS = ("session_id", "timestamp", "model", "kind", "daemon", "source_file", "line")
@@ -84,7 +85,10 @@ def evaluate(opts: AlarmOptions) -> AlarmOutcome:
             if folder is None:
                 memory = Memory.of_file(opts.recall.state) if opts.recall.state else None
                 outcome.paging.memory_args = f"--state {quote(opts.recall.state)}" if opts.recall.state else None
-                _evaluate(src, opts, outcome, memory=memory)
+                afresh = memory is not None and memory.is_new()
+                if afresh and opts.checks.since:
+                    outcome.paging.stderr_lines.append(_afresh_note(memory, "the logs hold"))
+                _evaluate(src, opts, outcome, memory=memory, afresh=afresh)
             else:
                 _evaluate_store(folder, src, opts, outcome)
         finally:
@@ -96,7 +100,57 @@ def evaluate(opts: AlarmOptions) -> AlarmOutcome:
     except Exception as exc:  # an alarm that crashed has not evaluated anything
         outcome.status, outcome.exit_code = "error", EXIT_CANNOT_EVALUATE
         outcome.reason = f"unexpected {type(exc).__name__}: {exc}"
+    if outcome.exit_code == EXIT_CANNOT_EVALUATE and not outcome.problems:
+        _remember_failure(opts, outcome)
     return outcome
+
+
+def _remember_failure(opts: AlarmOptions, outcome: AlarmOutcome) -> None:
+    """A run that could not evaluate at all: its reason is a problem the memory says once, then reminds."""
+    from ..read.sources import resolve_store
+
+    problem = [(f"error:{outcome.reason}", outcome.reason or "")]
+    memory = None
+    try:
+        if opts.recall.state:
+            memory = Memory.of_file(opts.recall.state)
+        elif opts.sources.store or not (opts.sources.sessions or opts.sources.replay_runs):
+            folder = resolve_store(opts.sources.store, config=opts.sources.config)
+            memory = Memory.of_store(folder) if folder and "://" not in folder else None
+    except ForensicsError:
+        memory = None
+    # A memory only where one was kept: a mistyped --store or --state must not be created.
+    if memory is None or not memory.state_path.parent.is_dir() or memory.is_new():
+        memory = None
+    now = opts.checks.now or datetime.now(UTC)
+    try:
+        repeat = parse_age(opts.recall.repeat)
+        said = remember(
+            memory,
+            [],
+            now=now,
+            repeat=repeat,
+            gone=None,
+            batch=None,
+            outcome=outcome,
+            remind=set(),
+            problems=problem,
+            whole=False,
+        )
+    except ForensicsError:  # the memory itself is what failed (damaged, unreadable): say it every run
+        said = remember(
+            None,
+            [],
+            now=now,
+            repeat=parse_age("24h"),
+            gone=None,
+            batch=None,
+            outcome=outcome,
+            remind=set(),
+            problems=problem,
+            whole=False,
+        )
+    outcome.recalled = Recalled(problems=said.problems, recovered=said.recovered)
 
 
 def _evaluate_store(root, src, opts: AlarmOptions, outcome: AlarmOutcome) -> None:
@@ -139,13 +193,23 @@ def _evaluate_store(root, src, opts: AlarmOptions, outcome: AlarmOutcome) -> Non
         store = lambda: Store(src, lake=lake)  # noqa: E731
     after = remembered["batch"]
     if not isinstance(after, int) or isinstance(after, bool):
-        # The first alarm on a store: what this run ingested is what is new.
-        after = before.batch if before is not None else 0
+        # A memory new to this store (its first alarm, a damaged state moved aside, a new
+        # --state): nothing it holds was evaluated yet, so every row is, not only the window.
+        after = 0
+        outcome.paging.stderr_lines.append(_afresh_note(memory, "the store holds"))
     elif remembered["store"] not in (None, now_made) or before is None or after > before.batch:
         # The memory's batch is of another store (this one was rebuilt, its batches counted
         # afresh): which rows are new is unknown, so every row is evaluated.
         after = 0
     _evaluate(src, opts, outcome, store=store, after_batch=after, memory=memory, batch=(report_batch, now_made))
+
+
+def _afresh_note(memory: Memory, holds: str) -> str:
+    """What a run with a new memory does, said on stderr."""
+    return (
+        f"note: the alarm's memory {escape(str(memory.state_path))} is new: this run evaluates every row "
+        f"{holds}, not only the window; later runs evaluate the window and what arrived since"
+    )
 
 
 def _spark_store(root, src, opts: AlarmOptions):
@@ -182,11 +246,14 @@ def _evaluate(
     after_batch: int | None = None,
     memory: Memory | None = None,
     batch: tuple[int, str | None] | None = None,
+    afresh: bool = False,
 ) -> None:
     from ..store.connection import Store
 
     now = opts.checks.now or datetime.now(UTC)
     since = parse_time(opts.checks.since, now=now) if opts.checks.since else None
+    if afresh:
+        since = None  # (the window is still parsed: a bad --since is a usage error on every run)
     max_age = parse_age(opts.checks.max_age) if opts.checks.max_age else None
     repeat = parse_age(opts.recall.repeat)
     if repeat.total_seconds() < 0:
@@ -238,7 +305,7 @@ def _evaluate(
                 item.update({k: rec.get(k) for k in ROW_KEYS})
                 item["row"] = {k: v for k, v in rec.items() if k not in ROW_KEYS}
                 found.append(item)
-        problems = _problems(
+        problems = find_problems(
             scan,
             opts,
             outcome,
@@ -275,12 +342,15 @@ def _evaluate(
             batch=batch,
             outcome=outcome,
             remind={"critical", "warn"} if opts.recall.fail_on == "warn" else {"critical"},
+            problems=problems,
         )
         for item in remembered.items:
             # With --state, the incident reads that memory too (the store's is found on its own).
             item["incident"] = incident_command(item, outcome.paging.source_args, opts.recall.state)
             (outcome.violations if item["severity"] == "critical" else outcome.warnings).append(item)
-        outcome.recalled = Recalled(remembered.reminders, remembered.resolved)
+        outcome.recalled = Recalled(
+            remembered.reminders, remembered.resolved, remembered.problems, remembered.recovered
+        )
         if opts.recall.store_failures:
             reminded = {r["alarm"] for r in remembered.reminders}
             notified = [
@@ -294,10 +364,13 @@ def _evaluate(
             except (OSError, ForensicsError) as exc:
                 # The memory already holds these rows as notified: a failures file that cannot
                 # be written must not take the mail (and the rows) down with it.
-                problems.append(
+                text = (
                     f"cannot append to --store-failures {escape(str(opts.recall.store_failures))}: "
                     f"{escape(getattr(exc, 'strerror', None) or str(exc))}"
                 )
+                # (found after the memory was saved: said on every run while it lasts)
+                problems.append(("store-failures", text))
+                outcome.recalled.problems.append({"problem": "store-failures", "text": text, "state": "new"})
 
     if untimed or future:
         where = ", ".join(f"{p}:{ln}" for p, ln, _ in odd_times)
@@ -306,7 +379,7 @@ def _evaluate(
             f"than {int(FUTURE_SLACK.total_seconds() // 60)} minutes ahead: evaluated in every window, "
             f"never counted as fresh (e.g. {escape(where)})"
         )
-    outcome.problems.extend(problems)
+    outcome.problems.extend(text for _, text in problems)
     # An acknowledged row, or a warning (unless --fail-on warn), leaves the exit code alone;
     # a firing one keeps it at 1, so a monitor fed the exit code stays red until it is acknowledged.
     failing = [
@@ -321,36 +394,6 @@ def _evaluate(
     elif outcome.problems:
         outcome.status, outcome.exit_code = "error", EXIT_CANNOT_EVALUATE
         outcome.reason = "; ".join(outcome.problems)
-
-
-def _problems(
-    scan,
-    opts: AlarmOptions,
-    outcome: AlarmOutcome,
-    *,
-    valid: int,
-    rows: int,
-    newest,
-    now: datetime,
-    since,
-    max_age,
-    after_batch,
-) -> list[str]:
-    """What makes the evaluation untrustworthy (violations found despite it are still reported)."""
-    out = []
-    window = f" since {iso_utc(since)}" if since else ""
-    if valid == 0:
-        what = "zero readable session rows" if rows == 0 else f"no session row with a valid timestamp (of {rows} read)"
-        out.append(f"{what}{window}: nothing was evaluated" if rows == 0 else f"{what}{window}")
-    for f in scan.unreadable_files:
-        out.append(f"{escape(f.path)}: {escape(f.error)}")
-    unreadable = outcome.checked.get("unreadable_lines_new", outcome.checked["unreadable_lines"])
-    if unreadable > opts.checks.max_unreadable:
-        new = " new" if after_batch is not None else ""
-        out.append(f"{unreadable}{new} unreadable line(s), more than --max-unreadable {opts.checks.max_unreadable}")
-    if max_age is not None and newest is not None and newest < now - max_age:
-        out.append(f"the newest row ({iso_utc(newest)}) is older than --max-age {opts.checks.max_age}")
-    return out
 
 
 def replaced_alarms(catalog) -> list[str]:

@@ -13,15 +13,27 @@ def render_text(outcome, *, verbose: bool = False, max_rows: int = 20) -> str:
     """The cron mail: '' when nothing changed (clean, or only rows already notified), else the summary first."""
     rows = outcome.violations + outcome.warnings
     new = [v for v in rows if v["state"] == "new"]
+    rec = outcome.recalled
+    # A problem is said when it starts, reminded once per --repeat, and said again when it
+    # recovers; in between the exit code carries it (3, or 1 behind a firing violation).
+    new_problems = [p for p in rec.problems if p["state"] == "new"]
+    problem_lines = [
+        f"REMINDER could not evaluate since {p['since']}: {escape(p['text'])}"
+        for p in rec.problems
+        if p["state"] == "reminded"
+    ] + [f"RECOVERED evaluated again (could not since {r['since']}): {escape(r['text'] or '')}" for r in rec.recovered]
+    changed = new or rec.reminders or rec.resolved
     lines = []
     if outcome.status == "error":
-        what = "usage error" if outcome.exit_code == 2 else "could not evaluate"
-        lines.append(f"forensics alarm: {what}: {escape(outcome.reason or '')}")
+        if outcome.exit_code == 2 or new_problems:
+            what = "usage error" if outcome.exit_code == 2 else "could not evaluate"
+            lines.append(f"forensics alarm: {what}: {escape(outcome.reason or '')}")
+        lines += problem_lines
         # A run that could not evaluate may still have recorded rows as said (a new warning):
         # the next run is silent about them, so this one says them.
-        if not (new or outcome.recalled.reminders or outcome.recalled.resolved):
-            return lines[0]
-    elif not (new or outcome.recalled.reminders or outcome.recalled.resolved or verbose):
+        if not changed:
+            return "\n".join(lines)
+    elif not (changed or new_problems or problem_lines or verbose):
         return ""
     n = outcome.summary
     head = "ALARM" if outcome.exit_code == 1 else ("WARNING" if n["new_warnings"] else "CLEAN")
@@ -29,8 +41,10 @@ def render_text(outcome, *, verbose: bool = False, max_rows: int = 20) -> str:
         f"{head}: {n['new_critical']} new critical, {n['firing']} firing, {n['acknowledged']} acknowledged, "
         f"{n['new_warnings']} new warning(s), {n['resolved']} resolved; {_checked(outcome.checked)}"
     )
-    if outcome.reason and outcome.status != "error":
-        lines.append(f"also: {escape(outcome.reason)}")
+    if new_problems and outcome.status != "error":
+        lines.append("also: could not evaluate: " + "; ".join(escape(p["text"]) for p in new_problems))
+    if outcome.status != "error":
+        lines += problem_lines
     lines += _rows_by_alarm("NEW", new, outcome, max_rows, command=True)
     if new and outcome.paging.memory_args:
         lines.append(f"  silence them: forensics ack SESSION_ID... {outcome.paging.memory_args}  (or --all)")

@@ -81,6 +81,10 @@ class Memory:
 
         return FileLock(str(self.state_path) + ".lock")
 
+    def is_new(self) -> bool:
+        """True when no state was ever saved here: nothing was evaluated against this memory yet."""
+        return not os.path.lexists(self.state_path)
+
     def load(self) -> dict:
         """The state: {"batch": int | None, "store": its created_at, "incidents": {identity: incident}}; empty when none."""
         if self.state_path.is_symlink():
@@ -93,7 +97,7 @@ class Memory:
         try:
             data = json.loads(self.state_path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            return {"batch": None, "store": None, "incidents": {}}
+            return {"batch": None, "store": None, "incidents": {}, "problems": {}}
         except (OSError, ValueError) as exc:
             raise ForensicsError(
                 f"the alarm state {self.state_path} cannot be read ({exc}); move it "
@@ -114,7 +118,13 @@ class Memory:
                 f"the alarm state {self.state_path} is damaged ({wrong}); move it aside to "
                 "start afresh (every open violation is then new again)"
             )
-        return {"batch": data.get("batch"), "store": data.get("store"), "incidents": incidents}
+        problems = data.get("problems", {})
+        if not isinstance(problems, dict) or not all(isinstance(p, dict) for p in problems.values()):
+            raise ForensicsError(
+                f"the alarm state {self.state_path} is damaged (its problems are not objects); move it aside to "
+                "start afresh (every open violation is then new again)"
+            )
+        return {"batch": data.get("batch"), "store": data.get("store"), "incidents": incidents, "problems": problems}
 
     def save(self, state: dict) -> None:
         """Replace the state file atomically (a reader sees the old state or the new, never half)."""

@@ -13,10 +13,13 @@ EXIT_CLEAN, EXIT_VIOLATION, EXIT_USAGE, EXIT_CANNOT_EVALUATE = 0, 1, 2, 3
 
 @dataclass
 class Recalled:
-    """What the memory says this run beyond the rows: reminders of firing alarms, rows resolved."""
+    """What the memory says this run beyond the rows: reminders, rows resolved, problems and recoveries."""
 
     reminders: list[dict] = field(default_factory=list)
     resolved: list[dict] = field(default_factory=list)
+    # What could not be evaluated, each with its state (new, firing, reminded), and what recovered.
+    problems: list[dict] = field(default_factory=list)
+    recovered: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -73,5 +76,7 @@ class AlarmOutcome:
                 "warnings": self.warnings,
                 "reminders": self.recalled.reminders,
                 "resolved": self.recalled.resolved,
+                "problem_states": self.recalled.problems,
+                "recovered": self.recalled.recovered,
             }
         )

@@ -21,6 +21,8 @@ class Reconciled:
     reminders: list[dict] = field(default_factory=list)
     resolved: list[dict] = field(default_factory=list)
     events: list[dict] = field(default_factory=list)
+    problems: list[dict] = field(default_factory=list)
+    recovered: list[dict] = field(default_factory=list)
 
 
 def reconcile(
@@ -116,6 +118,39 @@ def reconcile(
     for item in out.items:
         item.update(_public(incidents[item["identity"]]))
     return out
+
+
+def reconcile_problems(
+    state: dict, problems: list[tuple[str, str]], *, now: datetime, repeat: timedelta, whole: bool
+) -> tuple[list[dict], list[dict], list[dict]]:
+    """Give each problem of this run its state, as a violation's: new once, then firing, reminded per --repeat.
+
+    With ``whole`` (the evaluation ran), a problem remembered but not met this run has
+    recovered, said once; a run that stopped early knows only its own failure, so it
+    recovers nothing. Returns (this run's problems, the recovered, events).
+    """
+    known: dict[str, dict] = state.setdefault("problems", {})
+    at = iso_utc(now)
+    current, recovered, events = [], [], []
+    for key, text in problems:
+        p = known.get(key)
+        if p is None:
+            p = known[key] = {"since": at, "last_notified": at}
+            said = "new"
+            events.append({"at": at, "event": "problem", "problem": key, "text": text, "by": who()})
+        elif _older(p.get("last_notified"), now - repeat):
+            p["last_notified"] = at
+            said = "reminded"
+        else:
+            said = "firing"
+        p["text"] = text
+        current.append({"problem": key, "text": text, "state": said, "since": p["since"]})
+    met = {key for key, _ in problems}
+    for key in sorted(set(known) - met) if whole else []:
+        p = known.pop(key)
+        recovered.append({"problem": key, "text": p.get("text"), "since": p.get("since"), "until": at})
+        events.append({"at": at, "event": "recovered", "problem": key, "by": who()})
+    return current, recovered, events
 
 
 def acknowledge(
@@ -216,15 +251,37 @@ def _older(stamp: Any, than: datetime) -> bool:
         return True
 
 
-def remember(memory: Memory | None, found: list[dict], *, now: datetime, repeat, gone, batch, outcome, remind):
-    """Reconcile this run's rows with the memory and write it back; without one, every row is new."""
+def remember(
+    memory: Memory | None,
+    found: list[dict],
+    *,
+    now: datetime,
+    repeat,
+    gone,
+    batch,
+    outcome,
+    remind,
+    problems: list[tuple[str, str]] = (),
+    whole: bool = True,
+):
+    """Reconcile this run's rows and problems with the memory and write it back; without one, all are new."""
+
+    def afresh() -> Reconciled:
+        out = reconcile({"incidents": {}}, found, now=now, repeat=repeat, remind=remind)
+        out.problems, out.recovered, _ = reconcile_problems({}, list(problems), now=now, repeat=repeat, whole=False)
+        return out
+
     if memory is None:
-        return reconcile({"incidents": {}}, found, now=now, repeat=repeat, remind=remind)
+        return afresh()
     result = None
     try:
         with memory.lock():
             state = memory.load()
             result = reconcile(state, found, now=now, repeat=repeat, gone=gone, remind=remind)
+            result.problems, result.recovered, events = reconcile_problems(
+                state, list(problems), now=now, repeat=repeat, whole=whole
+            )
+            result.events += events
             if batch is not None:  # (the store's last batch, when the store was made)
                 state["batch"], state["store"] = batch
             state["at"] = iso_utc(now)
@@ -236,6 +293,5 @@ def remember(memory: Memory | None, found: list[dict], *, now: datetime, repeat,
             f"warning: cannot record this alarm in {escape(str(memory.state_path))} "
             f"({escape(exc.strerror or str(exc))}): the next run notifies its rows again"
         )
-        if result is None:
-            result = reconcile({"incidents": {}}, found, now=now, repeat=repeat, remind=remind)
+        result = afresh()
     return result

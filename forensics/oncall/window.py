@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from ..output import escape, iso_utc
 from ..read.narrow import columns_named
+from ..timewindow import age_in_words
+from .options import AlarmOptions
+from .outcome import AlarmOutcome
 
 # A clock this far ahead of ours is wrong: such a row is still evaluated, but never
 # makes a log look fresh.
@@ -59,3 +63,39 @@ def gather(store, since: datetime | None, now: datetime, *, lines: bool, after_b
     # The loaded table already is the window, so no `since` is passed to the queries.
     results = [(q, store.query(q.name, {}).records()) for q in store.catalog.alarms()]
     return totals, odd_times, in_window, results
+
+
+def problems(
+    scan,
+    opts: AlarmOptions,
+    outcome: AlarmOutcome,
+    *,
+    valid: int,
+    rows: int,
+    newest,
+    now: datetime,
+    since,
+    max_age,
+    after_batch,
+) -> list[tuple[str, str]]:
+    """What makes the evaluation untrustworthy, each as (a name that stays the same while it lasts, its text)."""
+    out = []
+    window = f" since {iso_utc(since)}" if since else ""
+    if valid == 0:
+        what = "zero readable session rows" if rows == 0 else f"no session row with a valid timestamp (of {rows} read)"
+        out.append(("nothing", f"{what}{window}: nothing was evaluated" if rows == 0 else f"{what}{window}"))
+    for f in scan.unreadable_files:
+        out.append((f"file:{f.path}", f"{escape(f.path)}: {escape(f.error)}"))
+    unreadable = outcome.checked.get("unreadable_lines_new", outcome.checked["unreadable_lines"])
+    if unreadable > opts.checks.max_unreadable:
+        new = " new" if after_batch is not None else ""
+        out.append(
+            (
+                "unreadable",
+                f"{unreadable}{new} unreadable line(s), more than --max-unreadable {opts.checks.max_unreadable}",
+            )
+        )
+    if max_age is not None and newest is not None and newest < now - max_age:
+        old = f"the newest row ({iso_utc(newest)}) is older than --max-age {opts.checks.max_age}"
+        out.append(("stale", f"{old}: it is {age_in_words(now - newest)} old"))
+    return out
