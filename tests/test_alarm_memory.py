@@ -92,12 +92,21 @@ def test_a_row_gone_from_the_store_is_resolved_once(cli, tmp_path):
     assert cli("alarm", "--store", st, "--since", "1h") == (1, "", "")
     code, out, _ = cli("ingest", "--store", st, "--retain", "7d")
     assert code == 0 and "files of days past the retention dropped" in out
+    # gone before anyone acknowledged it: not resolved, firing as gone, said once (issue 23, class 2)
+    code, out, _ = cli("alarm", "--store", st, "--since", "1h")
+    assert code == 1 and out.startswith("ALARM: 0 new critical, 1 firing, 0 acknowledged, 0 new warning(s), 0 resolved")
+    (line,) = [x for x in out.splitlines() if x.startswith("GONE")]
+    assert "session=OLD-BAD" in line and "gone from the logs before it was acknowledged" in line
+    assert cli("alarm", "--store", st, "--since", "1h") == (1, "", "")  # said once
+    code, out, err = cli("incident", "OLD-BAD", "--store", st)  # the memory shows it without the row
+    assert code == 0 and "ungrounded_accepted" in out, err
+    assert cli("ack", "OLD-BAD", "--store", st)[0] == 0
     code, out, _ = cli("alarm", "--store", st, "--since", "1h")
     assert code == 0 and out.startswith("CLEAN: 0 new critical, 0 firing, 0 acknowledged, 0 new warning(s), 1 resolved")
     (line,) = [x for x in out.splitlines() if x.startswith("RESOLVED")]
     assert "session=OLD-BAD" in line and "first seen" in line
     assert cli("alarm", "--store", st, "--since", "1h") == (0, "", "")  # said once
-    assert _events(st) == ["new", "resolved"]
+    assert _events(st) == ["new", "gone", "acknowledged", "resolved"]
     # retention is the store's: the next ingest (and the alarm's) keeps applying it
     assert json.loads((st / "manifest.json").read_text())["retain_days"] == 7
 
@@ -113,8 +122,12 @@ def test_reading_nothing_resolves_nothing(cli, logs, tmp_path):
     code, out, err = cli("alarm", "-s", logs, "--state", state)  # still firing, not new again
     assert code == 1 and err == "" and "NEW" not in out and "RESOLVED" not in out
     assert "RECOVERED evaluated again" in out  # the file it could not read is back: said once
-    # the file left for good (logrotate deleted it): the row is gone, resolved once
+    # the file left for good (logrotate deleted it): the row is gone; unacknowledged, it stays
+    # firing as gone (issue 23, class 2), and once acknowledged it is resolved, once
     write_jsonl(logs, _clean())
+    code, out, _ = cli("alarm", "-s", logs, "--state", state)
+    assert code == 1 and "GONE     CRITICAL ungrounded_accepted" in out and "session=BAD-1" in out
+    assert cli("ack", "BAD-1", "--state", state)[0] == 0
     code, out, _ = cli("alarm", "-s", logs, "--state", state)
     assert code == 0 and "RESOLVED CRITICAL ungrounded_accepted" in out and "session=BAD-1" in out
 

@@ -349,3 +349,55 @@ def test_without_a_memory_every_run_says_what_it_could_not_evaluate(cli, tmp_pat
     for _ in range(2):
         code, out, err = cli("alarm", "-s", log, "--max-age", "2h")
         assert code == 3 and "could not evaluate" in err and out == ""
+
+
+# --- resolution is decided by the data ------------------------------------------------------------
+
+_AGGREGATE = """-- name: ungrounded_days
+-- kind: alarm
+-- severity: critical
+-- description: days with an ungrounded accepted artifact
+-- param: since timestamp = null
+select strftime("timestamp", '%Y-%m-%d') as day, count(*) as n
+from sessions
+where final_verdict = 'accepted' and grounded_in_roster = false
+    and ($since is null or "timestamp" >= $since::timestamptz)
+group by all
+"""
+
+
+@pytest.mark.parametrize("case", ["no session id", "aggregate"])
+def test_a_violation_that_only_left_the_window_is_never_resolved(cli, tmp_path, case):
+    bad = session("X", grounded=False, ts=_ts(60 * 24 * 3))
+    if case == "no session id":
+        del bad["session_id"]
+    log = write_jsonl(tmp_path / "logs" / "sessions.jsonl", [bad, *_clean()])
+    extra = []
+    if case == "aggregate":
+        (tmp_path / "q").mkdir()
+        (tmp_path / "q" / "ungrounded_days.sql").write_text(_AGGREGATE)
+        extra = ["--queries-dir", tmp_path / "q"]
+    st = tmp_path / "store"
+    code, out, _ = cli("alarm", "--store", st, "-s", log, "--since", "1h", *extra)
+    assert code == 1 and "NEW" in out
+    for _ in range(2):  # the next runs look at the last hour: the row is still in the logs
+        code, out, err = cli("alarm", "--store", st, "--since", "1h", *extra)
+        assert (code, out) == (1, ""), (out, err)
+    code, out, _ = cli("alarm", "--store", st, "--since", "1h", "--format", "json", *extra)
+    data = json.loads(out)
+    assert data["resolved"] == [] and data["summary"]["firing"] >= 1
+
+
+def test_a_gone_row_met_again_is_no_longer_gone(cli, tmp_path):
+    log = write_jsonl(tmp_path / "logs" / "sessions.jsonl", _clean() + [session("BAD-1", grounded=False, ts=_ts(2))])
+    state = tmp_path / "alarm.json"
+    assert cli("alarm", "-s", log, "--state", state)[0] == 1
+    kept = log.read_bytes()
+    write_jsonl(log, _clean())  # rotated away for a while ...
+    code, out, _ = cli("alarm", "-s", log, "--state", state, "--format", "json")
+    (v,) = json.loads(out)["violations"]
+    assert code == 1 and v["state"] == "firing" and v["gone_at"]
+    log.write_bytes(kept)  # ... and back (a restore)
+    code, out, _ = cli("alarm", "-s", log, "--state", state, "--format", "json")
+    (v,) = json.loads(out)["violations"]
+    assert code == 1 and v["state"] == "firing" and "gone_at" not in v

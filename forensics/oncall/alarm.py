@@ -320,18 +320,16 @@ def _evaluate(
         alarms = {q.name for q in store.catalog.alarms()}
 
         def gone(unseen: dict[str, dict]) -> set[str]:
-            # Resolved means the row is gone; an evaluation that was not whole (a window, a
-            # problem) cannot say so, so there only an absent session id resolves.
-            if since is None and not problems:
-                return set(unseen)
+            # Gone is decided by the data, never by a window or a missing field: a whole
+            # evaluation that did not meet the row; else, its session in no row the logs hold.
+            # A row with no session (or a user's aggregate) is gone only by a whole evaluation.
             if problems:
                 return set()
-            present = store.sessions_present(i.get("session_id") for i in unseen.values())
-            return {
-                k
-                for k, i in unseen.items()
-                if i.get("alarm") not in alarms or i.get("session_id") is None or i.get("session_id") not in present
-            }
+            if since is None:
+                return set(unseen)
+            with_session = {k: i for k, i in unseen.items() if i.get("session_id") is not None}
+            present = store.sessions_present(i["session_id"] for i in with_session.values())
+            return {k for k, i in with_session.items() if i["session_id"] not in present}
 
         remembered = remember(
             memory,
@@ -339,6 +337,7 @@ def _evaluate(
             now=now,
             repeat=repeat,
             gone=gone,
+            alarms=alarms,
             batch=batch,
             outcome=outcome,
             remind={"critical", "warn"} if opts.recall.fail_on == "warn" else {"critical"},
@@ -349,7 +348,7 @@ def _evaluate(
             item["incident"] = incident_command(item, outcome.paging.source_args, opts.recall.state)
             (outcome.violations if item["severity"] == "critical" else outcome.warnings).append(item)
         outcome.recalled = Recalled(
-            remembered.reminders, remembered.resolved, remembered.problems, remembered.recovered
+            remembered.reminders, remembered.resolved, remembered.problems, remembered.recovered, remembered.gone
         )
         if opts.recall.store_failures:
             reminded = {r["alarm"] for r in remembered.reminders}

@@ -22,7 +22,8 @@ def render_text(outcome, *, verbose: bool = False, max_rows: int = 20) -> str:
         for p in rec.problems
         if p["state"] == "reminded"
     ] + [f"RECOVERED evaluated again (could not since {r['since']}): {escape(r['text'] or '')}" for r in rec.recovered]
-    changed = new or rec.reminders or rec.resolved
+    gone = [v for v in rows if v.get("identity") in set(rec.gone)]
+    changed = new or rec.reminders or rec.resolved or gone
     lines = []
     if outcome.status == "error":
         if outcome.exit_code == 2 or new_problems:
@@ -53,6 +54,7 @@ def render_text(outcome, *, verbose: bool = False, max_rows: int = 20) -> str:
             f"REMINDER {escape(r['alarm'])}: {r['firing']} row(s) firing since {r['first_seen']}, not "
             f"acknowledged: forensics ack --all --alarm {escape(r['alarm'])} {outcome.paging.memory_args or ''}".rstrip()
         )
+    lines += _rows_by_alarm("GONE", gone, outcome, max_rows)
     lines += _rows_by_alarm("RESOLVED", outcome.recalled.resolved, outcome, max_rows)
     if verbose:
         lines += _rows_by_alarm("FIRING", [v for v in rows if v["state"] == "firing"], outcome, max_rows)
@@ -100,11 +102,17 @@ def _row_line(word: str, v: dict) -> str:
         for k in ("alarm", "session_id", "model", "kind", "daemon", "source_file", "line")
     }
     extra = ""
-    if v.get("state") == "acknowledged":
+    if word == "RESOLVED":
+        extra = f"  first seen {v.get('first_seen')}"
+        if v.get("acknowledged_at"):
+            extra += f"; acknowledged by {escape(str(v.get('acknowledged_by')))} at {v.get('acknowledged_at')}"
+    elif v.get("state") == "acknowledged":
         extra = f"  acknowledged by {escape(str(v.get('acknowledged_by')))} at {v.get('acknowledged_at')}"
         if v.get("note"):
             extra += f": {escape(str(v['note']))}"
-    elif word in ("FIRING", "RESOLVED"):
+    elif word == "GONE":
+        extra = f"  gone from the logs before it was acknowledged; first seen {v.get('first_seen')}"
+    elif word == "FIRING":
         extra = f"  first seen {v.get('first_seen')}"
     return (
         f"{word:8} {v['severity'].upper():8} {f['alarm']}  {escape(str(ts))}  session={f['session_id']}  "

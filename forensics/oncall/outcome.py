@@ -20,6 +20,7 @@ class Recalled:
     # What could not be evaluated, each with its state (new, firing, reminded), and what recovered.
     problems: list[dict] = field(default_factory=list)
     recovered: list[dict] = field(default_factory=list)
+    gone: list[str] = field(default_factory=list)  # identities of rows gone before acknowledged, this run
 
 
 @dataclass

@@ -23,6 +23,7 @@ class Reconciled:
     events: list[dict] = field(default_factory=list)
     problems: list[dict] = field(default_factory=list)
     recovered: list[dict] = field(default_factory=list)
+    gone: list[str] = field(default_factory=list)  # identities found gone before acknowledged, this run
 
 
 def reconcile(
@@ -33,6 +34,7 @@ def reconcile(
     repeat: timedelta,
     gone: Callable[[dict[str, dict]], set[str]] | None = None,
     remind: set[str] = frozenset({"critical"}),
+    alarms: set[str] | None = None,
 ) -> Reconciled:
     """Give each violating row its state and change the memory in place.
 
@@ -68,12 +70,39 @@ def reconcile(
         out.items.append(item)
 
     unseen = {k: i for k, i in incidents.items() if k not in seen}
-    for key in sorted(gone(unseen) if gone is not None and unseen else set()):
+    for key in seen:
+        incidents[key].pop("gone_at", None)  # (a row met again is not gone)
+    # An alarm no longer run resolves its incidents; a row gone from the logs resolves its
+    # incident once acknowledged (or a warning). A critical one gone before anyone
+    # acknowledged it stays firing, said once as gone, until it is acknowledged.
+    dropped = {k for k, i in unseen.items() if alarms is not None and i.get("alarm") not in alarms}
+    vanished = (gone(unseen) if gone is not None and unseen else set()) - dropped
+    for key in sorted(vanished):
+        inc = incidents[key]
+        if inc["state"] == "firing" and inc["severity"] == "critical":
+            if "gone_at" not in inc:
+                inc["gone_at"] = at
+                out.gone.append(key)
+                out.events.append(_event(at, "gone", inc, key))
+        else:
+            dropped.add(key)
+    for key in sorted(dropped):
         inc = incidents.pop(key)
         out.resolved.append(
             {
                 "identity": key,
-                **{k: inc.get(k) for k in ("alarm", "severity", "session_id", "first_seen", "state")},
+                **{
+                    k: inc.get(k)
+                    for k in (
+                        "alarm",
+                        "severity",
+                        "session_id",
+                        "first_seen",
+                        "state",
+                        "acknowledged_at",
+                        "acknowledged_by",
+                    )
+                },
                 **(inc.get("row") or {}),
             }
         )
@@ -220,6 +249,8 @@ def acknowledge(
 def _public(inc: dict) -> dict:
     """What a violation's JSON says of its memory."""
     out = {"first_seen": inc.get("first_seen"), "last_notified": inc.get("last_notified")}
+    if inc.get("gone_at"):
+        out["gone_at"] = inc["gone_at"]  # its row left the logs before it was acknowledged
     if inc.get("state") == "acknowledged":
         out.update(
             acknowledged_at=inc.get("acknowledged_at"), acknowledged_by=inc.get("acknowledged_by"), note=inc.get("note")
@@ -263,6 +294,7 @@ def remember(
     remind,
     problems: list[tuple[str, str]] = (),
     whole: bool = True,
+    alarms: set[str] | None = None,
 ):
     """Reconcile this run's rows and problems with the memory and write it back; without one, all are new."""
 
@@ -277,7 +309,7 @@ def remember(
     try:
         with memory.lock():
             state = memory.load()
-            result = reconcile(state, found, now=now, repeat=repeat, gone=gone, remind=remind)
+            result = reconcile(state, found, now=now, repeat=repeat, gone=gone, remind=remind, alarms=alarms)
             result.problems, result.recovered, events = reconcile_problems(
                 state, list(problems), now=now, repeat=repeat, whole=whole
             )
