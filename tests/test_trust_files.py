@@ -401,3 +401,48 @@ def test_a_gone_row_met_again_is_no_longer_gone(cli, tmp_path):
     code, out, _ = cli("alarm", "-s", log, "--state", state, "--format", "json")
     (v,) = json.loads(out)["violations"]
     assert code == 1 and v["state"] == "firing" and "gone_at" not in v
+
+
+# --- identity: two calls are never one incident ---------------------------------------------------
+
+@pytest.mark.parametrize("ts", [None, "not a time", "2026-13-45T99:99:99Z"])
+def test_two_calls_of_one_session_without_a_valid_time_are_two_incidents(cli, tmp_path, ts):
+    def call(duration_ms):
+        row = session("S-1", grounded=False, duration_ms=duration_ms)
+        if ts is None:
+            del row["timestamp"]
+        else:
+            row["timestamp"] = ts
+        return row
+
+    log = write_jsonl(tmp_path / "logs" / "sessions.jsonl", [*_clean(), call(100)])
+    state = tmp_path / "alarm.json"
+    assert cli("alarm", "-s", log, "--state", state)[0] == 1
+    assert cli("ack", "--all", "--state", state)[0] == 0
+    assert cli("alarm", "-s", log, "--state", state)[0] == 0
+    with open(log, "a") as fh:  # a second, different call of the same session, as untimed
+        fh.write(json.dumps(call(250)) + "\n")
+    code, out, _ = cli("alarm", "-s", log, "--state", state)
+    assert code == 1 and out.startswith("ALARM: 1 new critical, 0 firing, 1 acknowledged"), out
+    # the same line logged twice is the same call: one incident, said once
+    with open(log, "a") as fh:
+        fh.write(json.dumps(call(250)) + "\n")
+    assert cli("alarm", "-s", log, "--state", state)[:2] == (1, "")  # (stderr: the untimed rows, as always)
+
+
+def test_a_memory_of_the_old_identity_keeps_its_acknowledgements(cli, tmp_path):
+    from forensics.oncall.memory import legacy_identity
+
+    log = write_jsonl(tmp_path / "logs" / "sessions.jsonl", [*_clean(), session("BAD-1", grounded=False, ts=_ts(2))])
+    state = tmp_path / "alarm.json"
+    code, out, _ = cli("alarm", "-s", log, "--state", state, "--format", "json")
+    (v,) = json.loads(out)["violations"]
+    assert cli("ack", "BAD-1", "--state", state)[0] == 0
+    # the state as version 2 wrote it: keyed by the identity without the call's columns
+    data = json.loads(state.read_text())
+    (inc,) = data["incidents"].values()
+    old = legacy_identity(v["alarm"], {k: v[k] for k in ("session_id", "timestamp", "model", "kind", "daemon")})
+    data.update(version=2, incidents={old: inc})
+    state.write_text(json.dumps(data))
+    assert cli("alarm", "-s", log, "--state", state) == (0, "", "")  # still acknowledged: nobody paged again
+    assert list(json.loads(state.read_text())["incidents"]) == [v["identity"]]

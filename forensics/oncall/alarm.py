@@ -303,7 +303,9 @@ def _evaluate(
             for rec in records:
                 item = {"alarm": q.name, "severity": q.severity}
                 item.update({k: rec.get(k) for k in ROW_KEYS})
-                item["row"] = {k: v for k, v in rec.items() if k not in ROW_KEYS}
+                item["row"] = {k: v for k, v in rec.items() if k not in ROW_KEYS and not k.startswith("_id_")}
+                if any(k.startswith("_id_") for k in rec):
+                    item["id"] = {k[4:]: v for k, v in rec.items() if k.startswith("_id_")}
                 found.append(item)
         problems = find_problems(
             scan,

@@ -118,7 +118,9 @@ def build_incident(store, session_id: str, *, memory=None, around: int = 5, now:
 
 def _alarm_verdicts(store, session_id: str, memory) -> list[dict]:
     """Each alarm query's rows for this session, with what the alarm's memory says of them."""
-    from .memory import identity
+    from .alarm import ROW_KEYS
+    from .memory import identity, legacy_identity
+    from .window import alarm_rows
 
     remembered = {}
     if memory is not None:
@@ -128,11 +130,11 @@ def _alarm_verdicts(store, session_id: str, memory) -> list[dict]:
         # A user's alarm may aggregate and name no session: it has no verdict on this one.
         if "session_id" not in store.execute(f"select *\nfrom (\n{q.sql}\n)\nlimit 0", q.bind({})).columns:
             continue
-        rows = store.execute(
-            f"select *\nfrom (\n{q.sql}\n)\nwhere session_id = $session_id", {**q.bind({}), "session_id": session_id}
-        ).records()
+        rows = alarm_rows(store, q, session_id)
         for r in rows:
-            key = identity(q.name, r)
+            r["id"] = {k[4:]: r.pop(k) for k in [k for k in r if k.startswith("_id_")]}
+            key = identity(q.name, r, {k: v for k, v in r.items() if k not in ROW_KEYS and k != "id"})
+            key = key if key in remembered else legacy_identity(q.name, r)
             inc = remembered.pop(key, None)
             out.append(
                 {

@@ -25,11 +25,15 @@ from ..paths import append_lines, write_atomic
 
 STATE_NAME = "alarm-state.json"
 EVENTS_NAME = "alarm-events.jsonl"
-STATE_VERSION = 2
+STATE_VERSION = 3
 
 # The columns that make a violation the same one on every run: an alarm row's content
 # without its provenance (a file's name and line change with every rotation).
 IDENTITY_KEYS = ("session_id", "timestamp", "model", "kind", "daemon")
+# ... and the columns of its call that tell two calls of one session apart when the first are
+# the same or missing (no valid timestamp): the raw time, the provider, the verdict, how many
+# iterations of how many, and the duration to the millisecond.
+IDENTITY_COLUMNS = ("timestamp_raw", "provider", "final_verdict", "iterations", "max_iterations", "duration_ms")
 # What the memory keeps of a row, to report it while the row is outside the window.
 ROW_MEMORY = ("timestamp", "model", "kind", "daemon", "source_file", "line")
 
@@ -37,13 +41,21 @@ ROW_MEMORY = ("timestamp", "model", "kind", "daemon", "source_file", "line")
 def identity(alarm: str, row: dict, rest: dict | None = None) -> str:
     """The violation's identity: its alarm and the row's content, never path:line.
 
-    ``rest`` holds the alarm row's other columns: they are its content when it has none
-    of the identity columns (a user's alarm that aggregates: a day and a count, say).
+    ``row["id"]`` holds its call's identity columns (IDENTITY_COLUMNS), read back from its
+    file and line; ``rest`` holds the alarm row's other columns: they are its content when it
+    has none of the identity columns (a user's alarm that aggregates: a day and a count, say).
     """
     values = [alarm] + [plain(row.get(k)) for k in IDENTITY_KEYS]
     if rest and all(v is None for v in values[1:]):
         values.append(sorted((str(k), plain(v)) for k, v in rest.items()))
+    if row.get("id"):
+        values.append([[k, plain(row["id"].get(k))] for k in IDENTITY_COLUMNS])
     return hashlib.sha256(json.dumps(values, ensure_ascii=False, default=str).encode()).hexdigest()[:24]
+
+
+def legacy_identity(alarm: str, row: dict, rest: dict | None = None) -> str:
+    """The identity a memory of version 2 knew the row by (without its call's columns)."""
+    return identity(alarm, {k: v for k, v in row.items() if k != "id"}, rest)
 
 
 def who() -> str:

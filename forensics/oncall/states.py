@@ -10,7 +10,7 @@ from typing import Any
 
 from ..errors import ParameterError
 from ..output import escape, iso_utc, plain
-from .memory import ROW_MEMORY, Memory, identity, who
+from .memory import ROW_MEMORY, Memory, identity, legacy_identity, who
 
 
 @dataclass
@@ -50,6 +50,9 @@ def reconcile(
     seen: set[str] = set()
     for item in found:
         key = item["identity"] = identity(item["alarm"], item, item.get("row"))
+        old = legacy_identity(item["alarm"], item, item.get("row"))
+        if key not in incidents and old in incidents and old not in seen:
+            incidents[key] = incidents.pop(old)  # a memory of version 2: the same incident, by its new name
         inc = incidents.get(key)
         if inc is None:
             inc = incidents[key] = {

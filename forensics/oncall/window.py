@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from ..output import escape, iso_utc
 from ..read.narrow import columns_named
 from ..timewindow import age_in_words
+from .memory import IDENTITY_COLUMNS
 from .options import AlarmOptions
 from .outcome import AlarmOutcome
 
@@ -34,7 +35,7 @@ def gather(store, since: datetime | None, now: datetime, *, lines: bool, after_b
     """One load of the window, then the totals, the odd timestamps and every alarm query's rows."""
     store.materialize(
         since=since,
-        columns=columns_named(q.sql for q in store.catalog.alarms()),
+        columns=columns_named(q.sql for q in store.catalog.alarms()) | set(IDENTITY_COLUMNS),
         window_only=True,
         lines=lines,
         after_batch=after_batch,
@@ -61,8 +62,30 @@ def gather(store, since: datetime | None, now: datetime, *, lines: bool, after_b
     ).rows
     in_window = dict(store.execute("select source_file, count(*) from sessions group by source_file").rows)
     # The loaded table already is the window, so no `since` is passed to the queries.
-    results = [(q, store.query(q.name, {}).records()) for q in store.catalog.alarms()]
+    results = [(q, alarm_rows(store, q)) for q in store.catalog.alarms()]
     return totals, odd_times, in_window, results
+
+
+def alarm_rows(store, q, session_id: str | None = None) -> list[dict]:
+    """An alarm query's rows, each with what tells its call apart from every other (`_id_*` columns).
+
+    A row that names its file and line is joined back to it for the columns of its identity; a
+    row that does not (a user's aggregate) is its own content. With ``session_id``, that
+    session's rows only.
+    """
+    params = q.bind({})
+    columns = store.execute(f"select *\nfrom (\n{q.sql}\n)\nlimit 0", params).columns
+    where = ""
+    if session_id is not None:
+        where, params = "\nwhere q.session_id = $session_id", {**params, "session_id": session_id}
+    if not {"source_file", "line"} <= set(columns):
+        return store.execute(f"select *\nfrom (\n{q.sql}\n) q{where}", params).records()
+    named = ", ".join(f"s.{c} as _id_{c}" for c in IDENTITY_COLUMNS)
+    return store.execute(
+        f"select q.*, {named}\nfrom (\n{q.sql}\n) q\n"
+        f"left join sessions s\n    on s.source_file = q.source_file and s.line = q.line{where}",
+        params,
+    ).records()
 
 
 def problems(
