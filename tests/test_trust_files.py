@@ -437,7 +437,7 @@ def test_a_memory_of_the_old_identity_keeps_its_acknowledgements(cli, tmp_path):
     state = tmp_path / "alarm.json"
     code, out, _ = cli("alarm", "-s", log, "--state", state, "--format", "json")
     (v,) = json.loads(out)["violations"]
-    assert cli("ack", "BAD-1", "--state", state)[0] == 0
+    assert code == 1 and cli("ack", "BAD-1", "--state", state)[0] == 0
     # the state as version 2 wrote it: keyed by the identity without the call's columns
     data = json.loads(state.read_text())
     (inc,) = data["incidents"].values()
