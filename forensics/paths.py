@@ -4,6 +4,7 @@ shared /tmp that another user could squat), the shipped notebook, appends that s
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import stat
 import tempfile
@@ -47,8 +48,15 @@ def write_atomic(path: Path, data: bytes) -> None:
 
     The new content goes to a fresh file beside it (created exclusively, under a random name),
     is synced, then renamed over the old: a reader sees the old file or the new, a kill leaves
-    no half of it, and a symlink at either name is replaced, never followed.
+    no half of it, and a symlink at either name is replaced, never followed. The caller holds
+    the file's lock.
     """
+    # The caller holds the file's lock: a temporary of this name left beside it is a killed
+    # run's, removed here (a link among them is removed, never followed).
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        with contextlib.suppress(OSError):
+            if stale.is_symlink() or (stale.is_file() and stale.lstat().st_uid == os.getuid()):
+                stale.unlink()
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, file_mode())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -163,15 +164,26 @@ def alarm(
         elif code != 0 or verbose:  # a cron line too: silent when it passes
             typer.echo(message, err=code != 0)
         raise typer.Exit(code)
-    outcome = evaluate(opts)
-    for line in outcome.paging.stderr_lines:
+    said = 0
+
+    def say(outcome) -> None:
+        # Printed (and flushed) before the memory records it as said.
+        nonlocal said
+        for line in outcome.paging.stderr_lines:
+            err(line)
+        said = len(outcome.paging.stderr_lines)
+        if fmt is AlarmFormat.json:
+            typer.echo(json.dumps(outcome.as_dict(), ensure_ascii=False, indent=2))
+        else:
+            text = render_text(outcome, verbose=verbose, max_rows=max_rows)
+            if text:
+                typer.echo(text, err=outcome.status == "error")
+        sys.stdout.flush()
+        sys.stderr.flush()
+
+    outcome = evaluate(opts, say=say)
+    for line in outcome.paging.stderr_lines[said:]:  # (the memory could not be saved)
         err(line)
-    if fmt is AlarmFormat.json:
-        typer.echo(json.dumps(outcome.as_dict(), ensure_ascii=False, indent=2))
-    else:
-        text = render_text(outcome, verbose=verbose, max_rows=max_rows)
-        if text:
-            typer.echo(text, err=outcome.status == "error")
     raise typer.Exit(outcome.exit_code)
 
 

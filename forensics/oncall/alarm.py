@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -40,13 +41,39 @@ def lock_path(files: list[Path]) -> Path:
     return folder / f"alarm-{digest}.lock"
 
 
-def evaluate(opts: AlarmOptions) -> AlarmOutcome:
-    """Evaluate every alarm query; any failure to evaluate is status 'error', exit 3."""
+def evaluate(opts: AlarmOptions, say: Callable[[AlarmOutcome], None] | None = None) -> AlarmOutcome:
+    """Evaluate every alarm query; any failure to evaluate is status 'error', exit 3.
+
+    ``say`` prints the outcome (the command line's mail): it runs before the memory is saved,
+    so that what the memory records as said has been said; a kill in between repeats a
+    notification on the next run, never loses one.
+    """
+    pending: list[Callable[..., None]] = []  # the memory's saves, held until the outcome is said
+    outcome = AlarmOutcome()
+    try:
+        _run(opts, outcome, pending)
+    except BaseException:
+        for commit in pending:
+            commit(said=False)
+        raise
+    try:
+        if say is not None:
+            say(outcome)
+    except BaseException:
+        for commit in pending:
+            commit(said=False)
+        raise
+    for commit in pending:
+        commit(said=True)
+    return outcome
+
+
+def _run(opts: AlarmOptions, outcome: AlarmOutcome, pending: list) -> None:
+    """The evaluation itself, its verdict in ``outcome``; the memory's saves left in ``pending``."""
     from filelock import FileLock, Timeout
 
     from ..read.sources import resolve, resolve_store
 
-    outcome = AlarmOutcome()
     try:
         # Logs named by flags are evaluated as named: a store from $FORENSICS_STORE or
         # forensics.toml applies only when none is (--store itself always does).
@@ -88,24 +115,28 @@ def evaluate(opts: AlarmOptions) -> AlarmOutcome:
                 afresh = memory is not None and memory.is_new()
                 if afresh and opts.checks.since:
                     outcome.paging.stderr_lines.append(_afresh_note(memory, "the logs hold"))
-                _evaluate(src, opts, outcome, memory=memory, afresh=afresh)
+                _evaluate(src, opts, outcome, pending, memory=memory, afresh=afresh)
             else:
-                _evaluate_store(folder, src, opts, outcome)
+                _evaluate_store(folder, src, opts, outcome, pending)
         finally:
             lock.release()
-    except UsageError as exc:
-        outcome.status, outcome.exit_code, outcome.reason = "error", EXIT_USAGE, str(exc)
-    except ForensicsError as exc:
-        outcome.status, outcome.exit_code, outcome.reason = "error", EXIT_CANNOT_EVALUATE, str(exc)
-    except Exception as exc:  # an alarm that crashed has not evaluated anything
-        outcome.status, outcome.exit_code = "error", EXIT_CANNOT_EVALUATE
-        outcome.reason = f"unexpected {type(exc).__name__}: {exc}"
+    except Exception as exc:
+        # A run that stopped has not said what it reconciled: its memory is left as it was.
+        for commit in pending:
+            commit(said=False)
+        pending.clear()
+        if isinstance(exc, UsageError):
+            outcome.status, outcome.exit_code, outcome.reason = "error", EXIT_USAGE, str(exc)
+        elif isinstance(exc, ForensicsError):
+            outcome.status, outcome.exit_code, outcome.reason = "error", EXIT_CANNOT_EVALUATE, str(exc)
+        else:  # an alarm that crashed has not evaluated anything
+            outcome.status, outcome.exit_code = "error", EXIT_CANNOT_EVALUATE
+            outcome.reason = f"unexpected {type(exc).__name__}: {exc}"
     if outcome.exit_code == EXIT_CANNOT_EVALUATE and not outcome.problems:
-        _remember_failure(opts, outcome)
-    return outcome
+        _remember_failure(opts, outcome, pending)
 
 
-def _remember_failure(opts: AlarmOptions, outcome: AlarmOutcome) -> None:
+def _remember_failure(opts: AlarmOptions, outcome: AlarmOutcome, pending: list) -> None:
     """A run that could not evaluate at all: its reason is a problem the memory says once, then reminds."""
     from ..read.sources import resolve_store
 
@@ -150,10 +181,11 @@ def _remember_failure(opts: AlarmOptions, outcome: AlarmOutcome) -> None:
             problems=problem,
             whole=False,
         )
+    pending.append(said.commit)
     outcome.recalled = Recalled(problems=said.problems, recovered=said.recovered)
 
 
-def _evaluate_store(root, src, opts: AlarmOptions, outcome: AlarmOutcome) -> None:
+def _evaluate_store(root, src, opts: AlarmOptions, outcome: AlarmOutcome, pending: list) -> None:
     """Ingest, then evaluate the window plus every row that arrived since the last alarm on this store."""
     from ..store.manifest import load
 
@@ -201,7 +233,9 @@ def _evaluate_store(root, src, opts: AlarmOptions, outcome: AlarmOutcome) -> Non
         # The memory's batch is of another store (this one was rebuilt, its batches counted
         # afresh): which rows are new is unknown, so every row is evaluated.
         after = 0
-    _evaluate(src, opts, outcome, store=store, after_batch=after, memory=memory, batch=(report_batch, now_made))
+    _evaluate(
+        src, opts, outcome, pending, store=store, after_batch=after, memory=memory, batch=(report_batch, now_made)
+    )
 
 
 def _afresh_note(memory: Memory, holds: str) -> str:
@@ -241,6 +275,7 @@ def _evaluate(
     src,
     opts: AlarmOptions,
     outcome: AlarmOutcome,
+    pending: list,
     *,
     store=None,
     after_batch: int | None = None,
@@ -345,6 +380,7 @@ def _evaluate(
             remind={"critical", "warn"} if opts.recall.fail_on == "warn" else {"critical"},
             problems=problems,
         )
+        pending.append(remembered.commit)
         for item in remembered.items:
             # With --state, the incident reads that memory too (the store's is found on its own).
             item["incident"] = incident_command(item, outcome.paging.source_args, opts.recall.state)

@@ -24,6 +24,8 @@ class Reconciled:
     problems: list[dict] = field(default_factory=list)
     recovered: list[dict] = field(default_factory=list)
     gone: list[str] = field(default_factory=list)  # identities found gone before acknowledged, this run
+    # Saves the memory once what it records has been said (see `remember`); without one, nothing to save.
+    commit: Callable[..., None] = lambda said=True: None
 
 
 def reconcile(
@@ -298,8 +300,13 @@ def remember(
     problems: list[tuple[str, str]] = (),
     whole: bool = True,
     alarms: set[str] | None = None,
-):
-    """Reconcile this run's rows and problems with the memory and write it back; without one, all are new."""
+) -> Reconciled:
+    """Reconcile this run's rows and problems with the memory; without one, all are new.
+
+    Nothing is written yet: the result's `commit` saves the memory, and is called only once
+    what it records as said has been said (a kill before then repeats a notification, never
+    loses one). The memory's lock is held from here until `commit` (an `ack` meanwhile waits).
+    """
 
     def afresh() -> Reconciled:
         out = reconcile({"incidents": {}}, found, now=now, repeat=repeat, remind=remind)
@@ -308,25 +315,42 @@ def remember(
 
     if memory is None:
         return afresh()
-    result = None
+    lock = memory.lock()
     try:
-        with memory.lock():
-            state = memory.load()
-            result = reconcile(state, found, now=now, repeat=repeat, gone=gone, remind=remind, alarms=alarms)
-            result.problems, result.recovered, events = reconcile_problems(
-                state, list(problems), now=now, repeat=repeat, whole=whole
-            )
-            result.events += events
-            if batch is not None:  # (the store's last batch, when the store was made)
-                state["batch"], state["store"] = batch
-            state["at"] = iso_utc(now)
-            memory.save(state)
-            memory.log(result.events)
-    except OSError as exc:
-        # The verdict stands; the next run looks again at what this one saw (and says it anew).
+        lock.acquire()
+    except OSError as exc:  # (a link planted at the lock's name is refused, never followed)
         outcome.paging.stderr_lines.append(
-            f"warning: cannot record this alarm in {escape(str(memory.state_path))} "
-            f"({escape(exc.strerror or str(exc))}): the next run notifies its rows again"
+            f"warning: cannot lock the alarm's memory {escape(str(memory.state_path))} "
+            f"({escape(exc.strerror or str(exc))}): this run is not recorded, and the next notifies its rows again"
         )
-        result = afresh()
+        return afresh()
+    try:
+        state = memory.load()
+        result = reconcile(state, found, now=now, repeat=repeat, gone=gone, remind=remind, alarms=alarms)
+        result.problems, result.recovered, events = reconcile_problems(
+            state, list(problems), now=now, repeat=repeat, whole=whole
+        )
+        result.events += events
+    except BaseException:
+        lock.release()
+        raise
+    if batch is not None:  # (the store's last batch, when the store was made)
+        state["batch"], state["store"] = batch
+    state["at"] = iso_utc(now)
+
+    def commit(said: bool = True) -> None:
+        try:
+            if said:
+                memory.save(state)
+                memory.log(result.events)
+        except OSError as exc:
+            # The verdict stood and was said; the next run looks again at what this one saw.
+            outcome.paging.stderr_lines.append(
+                f"warning: cannot record this alarm in {escape(str(memory.state_path))} "
+                f"({escape(exc.strerror or str(exc))}): the next run notifies its rows again"
+            )
+        finally:
+            lock.release()
+
+    result.commit = commit
     return result
