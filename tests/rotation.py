@@ -102,6 +102,30 @@ MODES: dict[str, list[str]] = {
 
 _RECREATED = re.compile(r"error: destination .* already exists, renaming to .*\.backup")
 
+# logrotate names a dated rotation by glibc's time(), which reads the kernel's coarse clock: that
+# clock turns to the next second up to a scheduler tick (4 ms at HZ=250) after time.time() does,
+# so "time.time() is in a new second" does not mean logrotate's name will be new.
+_COARSE_CLOCK = getattr(time, "CLOCK_REALTIME_COARSE", 5 if sys.platform.startswith("linux") else None)
+# Past a second's boundary on time.time() too, by more than any tick: where the coarse clock cannot
+# be read, this alone keeps logrotate out of the second it named by last.
+_TICK_MARGIN = 0.05
+
+
+def logrotate_time() -> float:
+    """Now, on the clock logrotate reads (glibc's time()), or time.time() less a tick's margin."""
+    if _COARSE_CLOCK is not None:
+        try:
+            return time.clock_gettime(_COARSE_CLOCK)
+        except OSError:
+            pass
+    return time.time() - _TICK_MARGIN
+
+
+def wait_for_a_day_with_room(seconds: float = 60) -> None:
+    """Return once logrotate's local date (what -%Y%m%d names by) stays the same for this long."""
+    while time.localtime(logrotate_time())[:3] != time.localtime(time.time() + seconds)[:3]:
+        time.sleep(0.2)
+
 
 class RotationFailed(AssertionError):
     """logrotate did not do what it was told (its stderr says why)."""
@@ -137,16 +161,25 @@ class Logrotate:
     def dated(self) -> bool:
         return "dateext" in MODES[self.mode]
 
+    @property
+    def dateformat(self) -> str:
+        return next((d.split(None, 1)[1] for d in MODES[self.mode] if d.startswith("dateformat ")), "-%Y%m%d")
+
     def rotate(self) -> subprocess.CompletedProcess:
         """Force one rotation of every log; raise RotationFailed unless logrotate did it cleanly."""
         if self.dated:
-            # These dateformats name by the second: wait for a second not used yet.
-            while int(time.time()) <= self._last_second:
-                time.sleep(0.02)
+            # These dateformats name by the second: wait until logrotate's own clock has left the
+            # second it named the last rotation by, and our clock is a margin past that boundary.
+            while (int(logrotate_time()) <= self._last_second
+                   or time.time() < self._last_second + 1 + _TICK_MARGIN):
+                time.sleep(0.01)
         before = {p: _ident(p) for p in self.logs}
+        names_before = {p: _names_beside(p) for p in self.logs}
+        started = time.time()
         done = subprocess.run([LOGROTATE, "--force", "--state", str(self.state), str(self.config)],
                               capture_output=True, text=True, timeout=60)
-        self._last_second = int(time.time())
+        if self.dated:
+            self._last_second = self._second_named(names_before, started, time.time())
         errors = []
         for line in done.stderr.splitlines():
             if _RECREATED.search(line):
@@ -171,6 +204,21 @@ class Logrotate:
                 raise RotationFailed(f"logrotate ({self.mode}) left {p} where it was")
         self.rotations += 1
         return done
+
+    def _second_named(self, names_before: dict, started: float, ended: float) -> int:
+        """The epoch second logrotate named this rotation by, read back from the names it wrote."""
+        stamps = {time.strftime(self.dateformat, time.localtime(t)): t
+                  for t in range(int(started) - 2, int(ended) + 2)}
+        used = [t for p in self.logs for name in _names_beside(p) - names_before[p]
+                for stamp, t in stamps.items() if name[len(p.name):].startswith(stamp)]
+        # No dated name written (no log to rotate): the latest second it can have used.
+        return max(used, default=int(ended))
+
+
+def _names_beside(path: Path) -> set[str]:
+    if not path.parent.is_dir():
+        return set()
+    return {q.name for q in path.parent.iterdir() if q.name.startswith(path.name)}
 
 
 def _ident(path: Path):

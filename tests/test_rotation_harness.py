@@ -8,7 +8,7 @@ import time
 import pytest
 
 from .rotation import (Logrotate, RotationFailed, Writers, ids_on_disk, keep_before_rotation, log_files,
-                       make_templates, needs_logrotate, rotated_away)
+                       make_templates, needs_logrotate, rotated_away, wait_for_a_day_with_room)
 
 ROTATIONS = 3
 
@@ -76,6 +76,7 @@ def test_dateext_without_seconds_refuses_a_second_rotation_the_same_day(tmp_path
     s.parent.mkdir()
     s.write_text("{}\n")
     rot = Logrotate([s], "create", tmp_path / "lr", extra=["dateext"])
+    wait_for_a_day_with_room()  # both rotations fall on one date of logrotate's
     rot.rotate()
     s.write_text("{}\n")
     with pytest.raises(RotationFailed, match="already exists"):
