@@ -328,6 +328,7 @@ class Writers:
             "now": now,
         } for k in range(n)]
         self._procs: list[subprocess.Popen] = []
+        self._seen: dict[tuple[str, str], int] = {}  # (file, writer) -> newest row number seen there
         self.ledger: Ledger | None = None
 
     def start(self, timeout: float = 60) -> "Writers":
@@ -395,6 +396,45 @@ class Writers:
                 if time.monotonic() > deadline:
                     raise AssertionError(f"the writers did not append to {path} after the rotation")
                 time.sleep(0.01)
+
+    def appended(self, *paths: str | os.PathLike, rows: int = 1, timeout: float = 60) -> None:
+        """Wait until every writer has got ``rows`` rows further, as each live file in paths shows.
+
+        A writer numbers its rows (its tag, then 000000, 000001, ...), so its newest number in a
+        file is how far it has got. Counted from its newest row in the file now or seen there by
+        an earlier wait, whichever is later: after a rotation, its row in the new generation is
+        one written after the rotation. A writer that has exited (max_rows) is not waited for.
+        """
+        deadline = time.monotonic() + timeout
+        for path in paths:
+            base = {tag: max(self._seen.get((str(path), tag), -1), n)
+                    for tag, n in self._newest(path).items()}
+            while True:
+                newest = self._newest(path)
+                for tag, n in newest.items():
+                    self._seen[(str(path), tag)] = max(self._seen.get((str(path), tag), -1), n)
+                behind = [cfg["tag"] for cfg, proc in zip(self._configs, self._procs)
+                          if newest[cfg["tag"]] < base[cfg["tag"]] + rows and proc.poll() is None]
+                if not behind:
+                    break
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"writers {behind} did not append {rows} row(s) to {path} "
+                                         f"within {timeout:.0f}s (newest rows {newest}, from {base})")
+                time.sleep(0.02)
+
+    def _newest(self, path: str | os.PathLike) -> dict[str, int]:
+        """Each writer's newest row number among the complete lines of the file at path; -1 for none."""
+        try:
+            data = Path(path).read_bytes()
+        except FileNotFoundError:
+            data = b""
+        data = data[:data.rfind(b"\n") + 1]  # a row still being written is not there yet
+        tags = [cfg["tag"] for cfg in self._configs]
+        out = dict.fromkeys(tags, -1)
+        pattern = rb'"session_id":\s*"(' + b"|".join(re.escape(t.encode()) for t in tags) + rb')-(\d+)"'
+        for tag, n in re.findall(pattern, data):
+            out[tag.decode()] = max(out[tag.decode()], int(n))
+        return out
 
     def kill(self) -> None:
         for p in self._procs:
