@@ -102,6 +102,30 @@ MODES: dict[str, list[str]] = {
 
 _RECREATED = re.compile(r"error: destination .* already exists, renaming to .*\.backup")
 
+# logrotate names a dated rotation by glibc's time(), which reads the kernel's coarse clock: that
+# clock turns to the next second up to a scheduler tick (4 ms at HZ=250) after time.time() does,
+# so "time.time() is in a new second" does not mean logrotate's name will be new.
+_COARSE_CLOCK = getattr(time, "CLOCK_REALTIME_COARSE", 5 if sys.platform.startswith("linux") else None)
+# Past a second's boundary on time.time() too, by more than any tick: where the coarse clock cannot
+# be read, this alone keeps logrotate out of the second it named by last.
+_TICK_MARGIN = 0.05
+
+
+def logrotate_time() -> float:
+    """Now, on the clock logrotate reads (glibc's time()), or time.time() less a tick's margin."""
+    if _COARSE_CLOCK is not None:
+        try:
+            return time.clock_gettime(_COARSE_CLOCK)
+        except OSError:
+            pass
+    return time.time() - _TICK_MARGIN
+
+
+def wait_for_a_day_with_room(seconds: float = 60) -> None:
+    """Return once logrotate's local date (what -%Y%m%d names by) stays the same for this long."""
+    while time.localtime(logrotate_time())[:3] != time.localtime(time.time() + seconds)[:3]:
+        time.sleep(0.2)
+
 
 class RotationFailed(AssertionError):
     """logrotate did not do what it was told (its stderr says why)."""
@@ -137,16 +161,25 @@ class Logrotate:
     def dated(self) -> bool:
         return "dateext" in MODES[self.mode]
 
+    @property
+    def dateformat(self) -> str:
+        return next((d.split(None, 1)[1] for d in MODES[self.mode] if d.startswith("dateformat ")), "-%Y%m%d")
+
     def rotate(self) -> subprocess.CompletedProcess:
         """Force one rotation of every log; raise RotationFailed unless logrotate did it cleanly."""
         if self.dated:
-            # These dateformats name by the second: wait for a second not used yet.
-            while int(time.time()) <= self._last_second:
-                time.sleep(0.02)
+            # These dateformats name by the second: wait until logrotate's own clock has left the
+            # second it named the last rotation by, and our clock is a margin past that boundary.
+            while (int(logrotate_time()) <= self._last_second
+                   or time.time() < self._last_second + 1 + _TICK_MARGIN):
+                time.sleep(0.01)
         before = {p: _ident(p) for p in self.logs}
+        names_before = {p: _names_beside(p) for p in self.logs}
+        started = time.time()
         done = subprocess.run([LOGROTATE, "--force", "--state", str(self.state), str(self.config)],
                               capture_output=True, text=True, timeout=60)
-        self._last_second = int(time.time())
+        if self.dated:
+            self._last_second = self._second_named(names_before, started, time.time())
         errors = []
         for line in done.stderr.splitlines():
             if _RECREATED.search(line):
@@ -171,6 +204,21 @@ class Logrotate:
                 raise RotationFailed(f"logrotate ({self.mode}) left {p} where it was")
         self.rotations += 1
         return done
+
+    def _second_named(self, names_before: dict, started: float, ended: float) -> int:
+        """The epoch second logrotate named this rotation by, read back from the names it wrote."""
+        stamps = {time.strftime(self.dateformat, time.localtime(t)): t
+                  for t in range(int(started) - 2, int(ended) + 2)}
+        used = [t for p in self.logs for name in _names_beside(p) - names_before[p]
+                for stamp, t in stamps.items() if name[len(p.name):].startswith(stamp)]
+        # No dated name written (no log to rotate): the latest second it can have used.
+        return max(used, default=int(ended))
+
+
+def _names_beside(path: Path) -> set[str]:
+    if not path.parent.is_dir():
+        return set()
+    return {q.name for q in path.parent.iterdir() if q.name.startswith(path.name)}
 
 
 def _ident(path: Path):
@@ -280,6 +328,7 @@ class Writers:
             "now": now,
         } for k in range(n)]
         self._procs: list[subprocess.Popen] = []
+        self._seen: dict[tuple[str, str], int] = {}  # (file, writer) -> newest row number seen there
         self.ledger: Ledger | None = None
 
     def start(self, timeout: float = 60) -> "Writers":
@@ -347,6 +396,45 @@ class Writers:
                 if time.monotonic() > deadline:
                     raise AssertionError(f"the writers did not append to {path} after the rotation")
                 time.sleep(0.01)
+
+    def appended(self, *paths: str | os.PathLike, rows: int = 1, timeout: float = 60) -> None:
+        """Wait until every writer has got ``rows`` rows further, as each live file in paths shows.
+
+        A writer numbers its rows (its tag, then 000000, 000001, ...), so its newest number in a
+        file is how far it has got. Counted from its newest row in the file now or seen there by
+        an earlier wait, whichever is later: after a rotation, its row in the new generation is
+        one written after the rotation. A writer that has exited (max_rows) is not waited for.
+        """
+        deadline = time.monotonic() + timeout
+        for path in paths:
+            base = {tag: max(self._seen.get((str(path), tag), -1), n)
+                    for tag, n in self._newest(path).items()}
+            while True:
+                newest = self._newest(path)
+                for tag, n in newest.items():
+                    self._seen[(str(path), tag)] = max(self._seen.get((str(path), tag), -1), n)
+                behind = [cfg["tag"] for cfg, proc in zip(self._configs, self._procs)
+                          if newest[cfg["tag"]] < base[cfg["tag"]] + rows and proc.poll() is None]
+                if not behind:
+                    break
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"writers {behind} did not append {rows} row(s) to {path} "
+                                         f"within {timeout:.0f}s (newest rows {newest}, from {base})")
+                time.sleep(0.02)
+
+    def _newest(self, path: str | os.PathLike) -> dict[str, int]:
+        """Each writer's newest row number among the complete lines of the file at path; -1 for none."""
+        try:
+            data = Path(path).read_bytes()
+        except FileNotFoundError:
+            data = b""
+        data = data[:data.rfind(b"\n") + 1]  # a row still being written is not there yet
+        tags = [cfg["tag"] for cfg in self._configs]
+        out = dict.fromkeys(tags, -1)
+        pattern = rb'"session_id":\s*"(' + b"|".join(re.escape(t.encode()) for t in tags) + rb')-(\d+)"'
+        for tag, n in re.findall(pattern, data):
+            out[tag.decode()] = max(out[tag.decode()], int(n))
+        return out
 
     def kill(self) -> None:
         for p in self._procs:

@@ -26,9 +26,35 @@ def _events(folder: Path) -> list[str]:
     return [json.loads(x)["event"] for x in path.read_text().splitlines()] if path.exists() else []
 
 
+class _Clock:
+    """The time `forensics alarm` runs at, moved only by the test: a --repeat of 1s is then
+    passed (or not) by exactly the time the test says, however long each run takes."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(timezone.utc)
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def alarm_clock(monkeypatch) -> _Clock:
+    """Every alarm run through the CLI reads its time from the returned clock (AlarmOptions.now)."""
+    from forensics import alarm as alarm_mod
+
+    clock, real = _Clock(), alarm_mod.evaluate
+
+    def at_the_clock(opts, *args, **kwargs):
+        opts.now = clock.now
+        return real(opts, *args, **kwargs)
+
+    monkeypatch.setattr(alarm_mod, "evaluate", at_the_clock)
+    return clock
+
+
 # --- the states, through the CLI as cron runs it ------------------------------------------------
 
-def test_new_then_silent_while_firing_then_one_reminder_after_repeat(cli, logs, tmp_path):
+def test_new_then_silent_while_firing_then_one_reminder_after_repeat(cli, logs, tmp_path, alarm_clock):
     st = tmp_path / "store"
     code, out, err = cli("alarm", "--store", st, "-s", logs)
     lines = out.splitlines()
@@ -39,12 +65,13 @@ def test_new_then_silent_while_firing_then_one_reminder_after_repeat(cli, logs, 
     # the same violation again: exit 1 stays (a monitor stays red), nothing is mailed
     assert cli("alarm", "--store", st) == (1, "", "")
     assert cli("alarm", "--store", st, "--repeat", "1h") == (1, "", "")
-    time.sleep(1.2)
+    alarm_clock.advance(1.2)
     code, out, _ = cli("alarm", "--store", st, "--repeat", "1s")
     (line,) = [x for x in out.splitlines() if not x.startswith("ALARM:")]
     assert code == 1 and line.startswith("REMINDER ungrounded_accepted: 1 row(s) firing since ")
     assert f"forensics ack --all --alarm ungrounded_accepted --store {st}" in line
     assert out.startswith("ALARM: 0 new critical, 1 firing")
+    alarm_clock.advance(0.5)
     assert cli("alarm", "--store", st, "--repeat", "1s") == (1, "", "")  # reminded once per --repeat
     assert _events(st) == ["new", "reminded"]
 
@@ -176,14 +203,14 @@ def test_a_storm_prints_the_summary_first_and_at_most_max_rows_per_alarm(cli, tm
     assert data["summary"] == {"new_critical": 0, "new_warnings": 0, "firing": 303, "acknowledged": 0, "resolved": 0}
 
 
-def test_warnings_are_mailed_once_with_exit_0(cli, tmp_path):
+def test_warnings_are_mailed_once_with_exit_0(cli, tmp_path, alarm_clock):
     log = write_jsonl(tmp_path / "sessions.jsonl", _clean() + [session("WARN-1", grounded=None, ts=_ts(2))])
     state = tmp_path / "alarm.json"
     code, out, _ = cli("alarm", "-s", log, "--state", state)
     assert code == 0 and out.startswith("WARNING: 0 new critical, 0 firing, 0 acknowledged, 1 new warning(s)")
     assert any(x.startswith("NEW      WARN     unverified_accepted_fill") for x in out.splitlines())
     assert cli("alarm", "-s", log, "--state", state) == (0, "", "")
-    time.sleep(1.1)
+    alarm_clock.advance(1.1)
     assert cli("alarm", "-s", log, "--state", state, "--repeat", "1s") == (0, "", "")  # no reminder for a warning
     # where warnings fail the run, they behave as critical ones: exit 1 while firing, reminded
     other = tmp_path / "other.json"
@@ -341,7 +368,17 @@ def test_incident_of_an_unknown_session_is_a_clear_error(cli, incident_logs):
 
 # --- the week's incidents in the report ----------------------------------------------------------
 
+def _a_week_with_room(seconds: float = 120) -> None:
+    """Return once the UTC ISO week stays the same for this long."""
+    def week(at):
+        return at.isocalendar()[:2]
+
+    while week(datetime.now(timezone.utc)) != week(datetime.now(timezone.utc) + timedelta(seconds=seconds)):
+        time.sleep(0.5)
+
+
 def test_the_report_lists_the_week_s_incidents_and_how_long_each_went_unacknowledged(cli, logs, tmp_path):
+    _a_week_with_room()  # the incidents, their acknowledgement and this week's report share one week
     st = tmp_path / "store"
     _append(logs, [session("BAD-2", grounded=False, ts=_ts(1))])
     cli("alarm", "--store", st, "-s", logs)

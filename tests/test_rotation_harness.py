@@ -4,11 +4,10 @@ and nothing is lost by the harness itself (only where logrotate's own mode loses
 from __future__ import annotations
 
 import re
-import time
 import pytest
 
 from .rotation import (Logrotate, RotationFailed, Writers, ids_on_disk, keep_before_rotation, log_files,
-                       make_templates, needs_logrotate, rotated_away)
+                       make_templates, needs_logrotate, rotated_away, wait_for_a_day_with_room)
 
 ROTATIONS = 3
 
@@ -40,10 +39,13 @@ def test_logrotate_rotates_while_the_writers_append(tmp_path, templates, mode):
     s, r = logs / "sessions.jsonl", logs / "replay_runs.jsonl"
     rot = Logrotate([s, r], mode, tmp_path / "lr")
     with Writers(s, r, templates=templates, workdir=tmp_path / "w", n=2) as writers:
+        # Rows from every writer in each generation before it is rotated (the last before they
+        # stop): 4 x 50 rows, at least 200 sessions and 66 replay runs a writer, so the ledger's
+        # bounds below hold however slowly the writers run.
         for _ in range(ROTATIONS):
-            time.sleep(0.15)
+            writers.appended(s, r, rows=50)
             rot.rotate()
-        time.sleep(0.15)
+        writers.appended(s, r, rows=50)
         ledger = writers.stop()
     assert rot.rotations == ROTATIONS
     for name in ("sessions.jsonl", "replay_runs.jsonl"):
@@ -76,6 +78,7 @@ def test_dateext_without_seconds_refuses_a_second_rotation_the_same_day(tmp_path
     s.parent.mkdir()
     s.write_text("{}\n")
     rot = Logrotate([s], "create", tmp_path / "lr", extra=["dateext"])
+    wait_for_a_day_with_room()  # both rotations fall on one date of logrotate's
     rot.rotate()
     s.write_text("{}\n")
     with pytest.raises(RotationFailed, match="already exists"):
@@ -92,7 +95,8 @@ def test_what_a_rotation_deletes_is_kept_aside(tmp_path, templates):
     gone = []
     with Writers(s, None, templates=templates, workdir=tmp_path / "w", n=2) as writers:
         for k in range(ROTATIONS):
-            time.sleep(0.15)
+            # rows in every generation: rotated_away tells a deleted file from a live one by its first bytes
+            writers.appended(s, rows=50)
             kept = keep_before_rotation(logs, tmp_path / "keep", f"r{k}")
             rot.rotate()
             writers.moved_on(s)

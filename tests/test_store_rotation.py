@@ -178,14 +178,16 @@ def test_logrotate_mode_while_writers_append(tmp_path, templates, mode):
     reports = []
     with Writers(s, r, **_writers(templates, tmp_path)) as writers:
         for k, step in enumerate(STEPS):
-            time.sleep(0.12)
+            # Rows from every writer since the step before (the first ingest needs the files
+            # their first rows create), whatever the machine's load.
+            writers.appended(s, r, rows=10)
             if step == "rotate":
                 rot.rotate()
             elif k == 0:
                 reports.append(ingest(store, sessions=str(s), replay_runs=str(r)))
             else:
                 reports.append(ingest(store))
-        time.sleep(0.12)
+        writers.appended(s, r, rows=10)
         ledger = writers.stop()
     reports.append(ingest(store))
     s_files, r_files = log_files(logs, SESSIONS), log_files(logs, REPLAYS)
@@ -255,9 +257,10 @@ def test_rows_of_a_file_logrotate_deleted_stay_in_the_store(tmp_path, templates)
     gone: list[Path] = []
     with Writers(s, r, **_writers(templates, tmp_path)) as writers:
         for k in range(3):
-            time.sleep(0.12)
+            writers.appended(s, r, rows=10)  # the first ingest needs the files their first rows create
             ingest(store, sessions=str(s), replay_runs=str(r)) if k == 0 else ingest(store)
-            time.sleep(0.12)
+            # rows after the ingest, in every generation: rotated_away knows a deleted file by its head
+            writers.appended(s, r, rows=10)
             kept = keep_before_rotation(logs, tmp_path / "keep", f"r{k}")
             rot.rotate()
             writers.moved_on(s, r)
@@ -630,7 +633,7 @@ def test_reader_always_sees_one_committed_state_while_ingest_commits(tmp_path, t
         deadline = time.monotonic() + 60
         while not Path(cfg["ready"]).exists():
             assert proc.poll() is None, proc.stderr.read()
-            assert time.monotonic() < deadline
+            assert time.monotonic() < deadline, "the reader did not open the store within 60s"
             time.sleep(0.02)
         windows = []
         for k in range(4):
@@ -663,13 +666,13 @@ def test_writers_append_while_ingest_reads(tmp_path, templates):
     store = tmp_path / "store"
     total = {"sessions": 0, "replay_runs": 0}
     with Writers(s, r, **dict(_writers(templates, tmp_path), pause=0.002, max_rows=2000)) as writers:
-        time.sleep(0.1)
+        writers.appended(s, r, rows=25)  # the first ingest needs the files their first rows create
         for k in range(6):
             rep = ingest(store, sessions=str(s), replay_runs=str(r)) if k == 0 else ingest(store)
             for key in total:
                 total[key] += rep.rows[key]
             assert rep.unreadable == 0, rep.as_dict()  # a line still being written is not read yet
-            time.sleep(0.05)
+            writers.appended(s, r, rows=12)
         ledger = writers.stop()
     rep = ingest(store)
     for key in total:

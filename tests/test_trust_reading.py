@@ -22,7 +22,9 @@ NOW = datetime.now(timezone.utc)
 
 
 def fresh(minutes_ago: float = 1) -> str:
-    return (NOW - timedelta(minutes=minutes_ago)).isoformat().replace("+00:00", "Z")
+    # From the time of the call, not NOW: the module is imported when the run starts, and on a
+    # loaded machine its tests may run more than --since 15m after that.
+    return (datetime.now(timezone.utc) - timedelta(minutes=minutes_ago)).isoformat().replace("+00:00", "Z")
 
 
 def alarm(*paths, **kw):
