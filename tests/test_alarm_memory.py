@@ -40,12 +40,12 @@ class _Clock:
 @pytest.fixture
 def alarm_clock(monkeypatch) -> _Clock:
     """Every alarm run through the CLI reads its time from the returned clock (AlarmOptions.now)."""
-    from forensics import alarm as alarm_mod
+    from forensics.oncall import alarm as alarm_mod
 
     clock, real = _Clock(), alarm_mod.evaluate
 
     def at_the_clock(opts, *args, **kwargs):
-        opts.now = clock.now
+        opts.checks.now = clock.now
         return real(opts, *args, **kwargs)
 
     monkeypatch.setattr(alarm_mod, "evaluate", at_the_clock)
