@@ -153,7 +153,7 @@ class SparkStore:
     @property
     def scan(self):
         """Every file's stored rows and unreadable lines, from the manifest's checkpoints."""
-        from ..read.lines import FileScan, ScanReport
+        from ..read.scans import FileScan, ScanReport
 
         files = {}
         for ck in self.manifest.checkpoints:

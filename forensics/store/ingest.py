@@ -244,7 +244,7 @@ def _ingest(root: Path, manifest: Manifest) -> IngestReport:
                 root=root, tails=tails, checkpoints=checkpoints + new, file_paths=current_names(checkpoints + new)
             )
             if not tails:  # nothing new: the cron run's common case costs no DuckDB at all
-                from ..read.lines import ScanReport
+                from ..read.scans import ScanReport
 
                 written, scans = [], ScanReport([])
                 break
@@ -388,9 +388,9 @@ def _unreadable_rows(scans, lake, batch: int) -> list[list[Any]]:
         t = by_path.get(scan.path)
         if t is None:
             continue
-        for _, line, cause in scan.bad_lines:
+        for _, line, cause in scan.bad.at:
             rows.append(
-                [batch, scan.stream, scan.path, t.segment.checkpoint.id, line, cause, scan.previews.get(line, "")]
+                [batch, scan.stream, scan.path, t.segment.checkpoint.id, line, cause, scan.bad.previews.get(line, "")]
             )
     return rows
 

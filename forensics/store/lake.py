@@ -137,7 +137,7 @@ def add_line_maps(con, reader, lake: Lake) -> None:
         physical = t.lines if t.lines else count_lines(t.read_path)
         if physical <= numbered:
             continue
-        fd, csv = tempfile.mkstemp(suffix=".csv", dir=reader._private())
+        fd, csv = tempfile.mkstemp(suffix=".csv", dir=reader.private())
         shifted = 0
         with os.fdopen(fd, "w") as fh:
             for ordinal, lineno, _ in nonblank_lines(t.read_path):
@@ -160,7 +160,7 @@ def tail_report(checked, lake: Lake):
     """The tails' scans under the names people know, with lines counted from each file's start."""
     from dataclasses import replace
 
-    from ..read.lines import ScanReport
+    from ..read.scans import ScanReport
 
     if checked is None:
         return ScanReport([])
@@ -171,16 +171,7 @@ def tail_report(checked, lake: Lake):
         if t is None:
             continue
         b = t.base
-        mine = replace(
-            scan,
-            path=t.segment.path,
-            bad_lines=[(o, ln + b, c) for o, ln, c in scan.bad_lines],
-            repaired_lines=[(ln + b, w) for ln, w in scan.repaired_lines],
-            previews={ln + b: p for ln, p in scan.previews.items()},
-            read_from=None,
-            unreadable=scan.unreadable.copy(),
-            repaired=scan.repaired.copy(),
-        )
+        mine = replace(scan, path=t.segment.path, bad=scan.bad.shifted(b), fixed=scan.fixed.shifted(b), read_from=None)
         key = (scan.stream, mine.path)
         if key not in merged:
             merged[key] = mine
@@ -189,7 +180,7 @@ def tail_report(checked, lake: Lake):
     files = list(merged.values())
     for sk in lake.skipped:
         if sk.action == "retry":
-            from ..read.lines import FileScan
+            from ..read.scans import FileScan
 
             files.append(FileScan(path=sk.path, stream=sk.stream, error=f"not read now, retried later: {sk.reason}"))
     return ScanReport(files)
@@ -197,7 +188,7 @@ def tail_report(checked, lake: Lake):
 
 def store_report(con, checked, lake: Lake):
     """Every file the store and the tails hold: rows and unreadable lines, stored and new."""
-    from ..read.lines import FileScan, ScanReport
+    from ..read.scans import FileScan, ScanReport
 
     tails = tail_report(checked, lake)
     out: dict[tuple[str, str], FileScan] = {}
@@ -215,9 +206,7 @@ def store_report(con, checked, lake: Lake):
         scan = out.setdefault((ck.stream, path), FileScan(path=path, stream=ck.stream))
         scan.rows += ck.rows
         for line, cause, starts in stored_bad.get(ck.id, []):
-            scan.unreadable[cause] += 1
-            scan.bad_lines.append((line, line, cause))
-            scan.previews[line] = starts
+            scan.bad.add(line, line, cause, starts)
     for t in tails.files:
         out.setdefault((t.stream, t.path), FileScan(path=t.path, stream=t.stream)).absorb(t)
     return ScanReport(list(out.values()))
