@@ -18,6 +18,7 @@ from .checkpoints import Checkpoint
 
 FORMAT = 1
 NAME = "manifest.json"
+STREAMS = ("sessions", "replay_runs")  # the streams a store holds rows of
 STREAM_DIRS = ("sessions", "replay_runs", "unreadable")
 # How many recent ingests the manifest remembers (for doctor and the alarm).
 KEEP_BATCHES = 500
