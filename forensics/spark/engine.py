@@ -158,9 +158,9 @@ class SparkStore:
         files = {}
         for ck in self.manifest.checkpoints:
             f = files.setdefault((ck.stream, ck.path), FileScan(path=ck.path, stream=ck.stream))
-            f.rows += ck.rows
-            if ck.unreadable:
-                f.unreadable["stored"] += ck.unreadable
+            f.rows += ck.progress.rows
+            if ck.progress.unreadable:
+                f.unreadable["stored"] += ck.progress.unreadable
         return ScanReport(list(files.values()))
 
     def warnings(self) -> list[str]:

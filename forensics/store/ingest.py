@@ -149,7 +149,7 @@ def _sources(manifest: Manifest, sessions, replay_runs, config, env) -> dict:
 
 def _ingest(root: Path, manifest: Manifest) -> IngestReport:
     from .checkpoints import current_names
-    from .lake import Lake
+    from .lake import Lake, Stored
     from .tails import plan_tails, private_folder, remove_folder, source_files
 
     batch = manifest.batch + 1
@@ -178,7 +178,10 @@ def _ingest(root: Path, manifest: Manifest) -> IngestReport:
             # of exactly the planned bytes (each pass copies one more file at least: it ends).
             before = {t.read_path: (t.segment.stat.st_size, t.segment.stat.st_mtime_ns) for t in tails if t.direct}
             lake = Lake(
-                root=root, tails=tails, checkpoints=checkpoints + new, file_paths=current_names(checkpoints + new)
+                root=root,
+                stored=Stored(checkpoints=checkpoints + new),
+                tails=tails,
+                file_paths=current_names(checkpoints + new),
             )
             if not tails:  # nothing new: the cron run's common case costs no DuckDB at all
                 from ..read.scans import ScanReport

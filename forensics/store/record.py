@@ -80,25 +80,14 @@ def record_batch(manifest: Manifest, report: IngestReport, checkpoints, new, tai
     for t in tails:
         last[id(t.segment)] = t
     for t in last.values():
-        seg, ck = t.segment, t.segment.checkpoint
+        seg = t.segment
         scan = by_path.get(seg.path)
         if scan is not None and scan.error:
             report.files.append(FileIngest(seg.path, seg.stream, "retry", reason=scan.error))
             continue
         rows = scan.rows if scan else 0
         bad = scan.unreadable_total if scan else 0
-        ck.offset, ck.lines = t.end, t.base + t.lines
-        ck.fp, ck.fp_len = t.fp, t.fp_len
-        ck.rows += rows
-        ck.unreadable += bad
-        ck.ingested_at = ck.seen_at = at
-        if seg.compressed:
-            ck.copies.append([seg.stat.st_dev, seg.stat.st_ino, seg.stat.st_size, seg.stat.st_mtime_ns])
-        else:
-            ck.dev, ck.ino = seg.stat.st_dev, seg.stat.st_ino
-            real = os.path.realpath(seg.path)
-            ck.real = real if real != os.path.abspath(seg.path) else None
-            ck.size, ck.mtime_ns = seg.stat.st_size, seg.stat.st_mtime_ns
+        _advance(seg.checkpoint, t, rows, bad, at)
         report.files.append(FileIngest(seg.path, seg.stream, seg.action, rows, bad, t.end - seg.start))
         report.rows[seg.stream] += rows
         report.unreadable += bad
@@ -117,10 +106,27 @@ def record_batch(manifest: Manifest, report: IngestReport, checkpoints, new, tai
         ):
             report.files.append(FileIngest(sk.path, sk.stream, sk.action, reason=sk.reason))
     # A new file is known once something of it was read.
-    manifest.checkpoints = checkpoints + [c for c in new if c.fp_len]
+    manifest.checkpoints = checkpoints + [c for c in new if c.identity.fp_len]
     manifest.files += written
     manifest.batch = batch
     manifest.batches.append(
         {"batch": batch, "at": at, "rows": dict(report.rows), "unreadable": report.unreadable, "bytes": report.bytes}
     )
     report.warnings += scans.warnings()
+
+
+def _advance(ck, t, rows: int, bad: int, at: str) -> None:
+    """Move a checkpoint past the bytes of its file a tail read, and note where that file is now."""
+    seg, read, known = t.segment, ck.progress, ck.identity
+    read.offset, read.lines = t.end, t.base + t.lines
+    read.rows += rows
+    read.unreadable += bad
+    read.ingested_at = ck.seen_at = at
+    known.fp, known.fp_len = t.fp, t.fp_len
+    if seg.compressed:
+        ck.copies.append([seg.stat.st_dev, seg.stat.st_ino, seg.stat.st_size, seg.stat.st_mtime_ns])
+    else:
+        known.dev, known.ino = seg.stat.st_dev, seg.stat.st_ino
+        real = os.path.realpath(seg.path)
+        known.real = real if real != os.path.abspath(seg.path) else None
+        known.size, known.mtime_ns = seg.stat.st_size, seg.stat.st_mtime_ns
