@@ -304,7 +304,7 @@ def test_a_line_torn_while_a_file_is_read_in_place_is_read_again_from_a_copy(tmp
     """DuckDB reads a whole file in place to its end: a writer mid-line there must not fail the ingest."""
     import duckdb
 
-    import forensics.store.ingest as ingest_module
+    import forensics.store.batch as ingest_module
 
     log = write_jsonl(tmp_path / "s.jsonl", [session(f"s-{i}") for i in range(5)])
     real = ingest_module._write_streams

@@ -33,10 +33,10 @@ def ingest_health(lake, *, grace: timedelta | None = None, now: datetime | None 
     """Sources with complete lines not ingested for longer than ``grace`` (default twice the
     cadence), and "stuck" ones: skipped by an ingest that ran after they changed."""
     now = now or datetime.now(UTC)
-    every = cadence(lake.batches)
+    every = cadence(lake.stored.batches)
     if grace is None:
         grace = 2 * every if every is not None else DEFAULT_GRACE
-    last = _at(lake.batches[-1]["at"]) if lake.batches else None
+    last = _at(lake.stored.batches[-1]["at"]) if lake.stored.batches else None
     waiting, stuck = [], []
     for t in lake.tails:
         seg = t.segment
@@ -55,7 +55,7 @@ def ingest_health(lake, *, grace: timedelta | None = None, now: datetime | None 
             stuck.append({**entry, "reason": "ingests since it changed did not read it"})
         elif age > grace:
             waiting.append(entry)
-    for p in lake.pending:
+    for p in lake.stored.pending:
         since = _at(p["since"])
         if now - since > grace:
             stuck.append(

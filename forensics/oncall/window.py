@@ -24,9 +24,9 @@ def new_unreadable(store, after_batch: int) -> int:
         return store.new_unreadable(after_batch)
     lake = store.lake
     stored = 0
-    if lake.unreadable:
+    if lake.stored.unreadable:
         stored = store.con.execute(
-            "select count(*) from read_parquet(?::varchar[]) where batch > ?", [lake.unreadable, after_batch]
+            "select count(*) from read_parquet(?::varchar[]) where batch > ?", [lake.stored.unreadable, after_batch]
         ).fetchone()[0]
     return stored + tail_report(store.reader.checked, lake).unreadable_lines
 

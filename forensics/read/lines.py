@@ -12,8 +12,7 @@ import codecs
 import gzip
 import json
 import re
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 # DuckDB's default: its read buffers are sized from it, so a larger default costs every
 # scan memory. A stream whose lines are longer (prompts are any size) gets a larger
@@ -183,120 +182,6 @@ def _lines_at(path: str, ordinals: set[int]):
             yield ordinal, lineno, raw
         if ordinal >= last:
             return
-
-
-@dataclass
-class FileScan:
-    """What reading one file found: rows, unreadable and repaired lines by cause, and where."""
-
-    path: str
-    stream: str
-    rows: int = 0
-    unreadable: Counter = field(default_factory=Counter)
-    bad_lines: list[tuple[int, int, str]] = field(default_factory=list)  # (ordinal, line, cause)
-    repaired: Counter = field(default_factory=Counter)
-    repaired_lines: list[tuple[int, str]] = field(default_factory=list)  # (line, what)
-    error: str | None = None  # the file itself could not be read (or not to its end)
-    read_from: str | None = None  # a private copy read in its place (what could be salvaged)
-    previews: dict[int, str] = field(default_factory=dict)  # line -> its first bytes
-
-    def absorb(self, other: FileScan) -> None:
-        """Add another scan of the same file (another piece of it, or its stored part) to this one."""
-        self.rows += other.rows
-        self.unreadable.update(other.unreadable)
-        self.repaired.update(other.repaired)
-        self.bad_lines += other.bad_lines
-        self.repaired_lines += other.repaired_lines
-        self.previews.update(other.previews)
-        self.error = self.error or other.error
-
-    @property
-    def unreadable_total(self) -> int:
-        """All unreadable lines in this file."""
-        return sum(self.unreadable.values())
-
-    def as_dict(self) -> dict:
-        """A JSON-ready summary of this file."""
-        out = {
-            "file": self.path,
-            "stream": self.stream,
-            "rows": self.rows,
-            "unreadable_lines": self.unreadable_total,
-            "unreadable": dict(self.unreadable),
-            "unreadable_at": [
-                {"line": ln, "cause": c, "starts": self.previews.get(ln, "")} for _, ln, c in self.bad_lines[:20]
-            ],
-            "repaired_lines": sum(self.repaired.values()),
-            "repaired": dict(self.repaired),
-            "repaired_at": [{"line": ln, "what": w} for ln, w in self.repaired_lines[:20]],
-        }
-        if self.error:
-            out["error"] = self.error
-        return out
-
-
-@dataclass
-class ScanReport:
-    """Every file's scan: the basis of every figure a command prints."""
-
-    files: list[FileScan] = field(default_factory=list)
-
-    _index: dict = field(default_factory=dict, init=False, repr=False, compare=False)
-
-    def by_path(self) -> dict[str, FileScan]:
-        """Each file's scan by its path."""
-        if len(self._index) != len(self.files):
-            self._index = {f.path: f for f in self.files}
-        return self._index
-
-    @property
-    def rows(self) -> int:
-        """Readable session rows."""
-        return sum(f.rows for f in self.files if f.stream == "sessions")
-
-    @property
-    def unreadable_lines(self) -> int:
-        """Unreadable lines across both streams."""
-        return sum(f.unreadable_total for f in self.files)
-
-    @property
-    def unreadable_files(self) -> list[FileScan]:
-        """Files that could not be read, or not to their end."""
-        return [f for f in self.files if f.error]
-
-    def warnings(self) -> list[str]:
-        """One line per file that held unreadable or repaired lines, or could not be read, for stderr."""
-        from ..output import escape
-
-        out = []
-        for f in self.files:
-            if f.error:
-                out.append(f"warning: {escape(f.path)}: {escape(f.error)}")
-            if f.unreadable_total:
-                causes = ", ".join(f"{c}: {n}" for c, n in sorted(f.unreadable.items()))
-                where = ", ".join(str(ln) for _, ln, _ in f.bad_lines[:5])
-                more = "" if len(f.bad_lines) <= 5 else ", ..."
-                out.append(
-                    f"warning: {escape(f.path)}: {f.unreadable_total} unreadable line(s) skipped "
-                    f"({causes}; line {where}{more})"
-                )
-            if f.repaired:
-                what = ", ".join(f"{c}: {n}" for c, n in sorted(f.repaired.items()))
-                where = ", ".join(str(ln) for ln, _ in f.repaired_lines[:5])
-                more = "" if len(f.repaired_lines) <= 5 else ", ..."
-                out.append(
-                    f"warning: {escape(f.path)}: {sum(f.repaired.values())} line(s) repaired and read "
-                    f"({what}; line {where}{more})"
-                )
-        return out
-
-    def as_dict(self) -> dict:
-        """A JSON-ready summary of all files."""
-        return {
-            "files": [f.as_dict() for f in self.files],
-            "rows": self.rows,
-            "unreadable_lines": self.unreadable_lines,
-        }
 
 
 def ordinals_of(path: str, physical) -> dict[int, int]:

@@ -3,13 +3,12 @@
 1. Optimistically: ``read_json`` with every key's type given (never sampling) and DuckDB's
    errors left on, plus a guard that stops the statement at any line that is not a row of
    its stream. A clean log is read once, at raw DuckDB speed.
-2. The first time DuckDB refuses a line or a file, the reader *checks*: one scan per stream
-   counts each file's lines and flags the ones that are not plain JSON objects or that
-   repeat a key; Python names the cause and physical line of each and repairs what a
-   producer's decoder would read (lines.py). The views are rebuilt to skip exactly the
-   unreadable lines, to read the repaired ones from a private copy, and to read every key
-   as text or JSON. A file that cannot be read is named and left out; a compressed file
-   cut short is read up to where it breaks. The statement then runs again.
+2. The first time DuckDB refuses a line or a file, the reader *checks* (check.py): each
+   file's lines are counted, and the ones DuckDB cannot take as they are are named, placed
+   and, where a producer's decoder would read them, repaired. The views are rebuilt to skip
+   exactly the unreadable lines, to read the repaired ones from a private copy, and to read
+   every key as text or JSON. A file that cannot be read is named and left out; a compressed
+   file cut short is read up to where it breaks. The statement then runs again.
 
 Either way a bad line is counted and reported, never a NULL row, and no line or file
 blinds the others.
@@ -17,38 +16,27 @@ blinds the others.
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import tempfile
 from pathlib import Path
 
-from ..errors import first_line
+from .check import FEW_FILES, check_stream, write_repairs
 from .columns import (
     SESSION_COLUMNS,
     empty_replay,
     empty_sessions,
-    guard_keys,
-    is_row,
     is_row_sql,
     read_spec,
     replay_select,
     session_columns_out,
     session_select,
 )
-from .lines import MAX_OBJECT_BYTES, FileScan, ScanReport, judge_lines, longest_line, open_binary
+from .lines import MAX_OBJECT_BYTES
+from .scans import FileScan, ScanReport
 
 STREAMS = ("sessions", "replay_runs")
 
-# Up to this many files, each is read by its own table function, numbered by its own
-# ordinality; past it, one table function reads them all (binding a thousand of them costs
-# more than the read), and line numbers come from each file's first row in a count scan.
-FEW_FILES = 8
-
 NOT_A_ROW = "forensics: a line is not a row of its stream"
-
-# Lines that are JSON objects, but not rows of the stream they were found in.
-_NOT_ROWS = ("foreign_row", "empty_object", "not_a_row")
 
 
 def duck_path(path: str) -> str:
@@ -91,7 +79,7 @@ class LogReader:
             self._refs[value] = f"getvariable('{name}')"
         return self._refs[value]
 
-    def _refs_list(self, paths: list[str]) -> str:
+    def refs_list(self, paths: list[str]) -> str:
         """A list of files for DuckDB's readers, bound as one variable (a thousand files, one bind)."""
         key = "\0".join(duck_path(p) for p in paths)
         if key not in self._refs:
@@ -104,10 +92,21 @@ class LogReader:
         """A file for DuckDB's readers to read as named, bound as a variable."""
         return self.ref(duck_path(path))
 
-    def _private(self) -> Path:
+    def private(self) -> Path:
+        """The reader's private folder (made when first asked for), removed by `close`."""
         if self._tmp is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="forensics-")
         return Path(self._tmp.name)
+
+    def repaired_copy(self, stream: str) -> Path:
+        """The private copy a stream's repaired lines are read from."""
+        return self.private() / f"repaired-{stream}.jsonl"
+
+    def salvage_copy(self, path: str) -> Path:
+        """A private file to decompress a log into, named apart from every other."""
+        # A file is salvaged after it was bound as a variable by its own name: the count of
+        # bindings tells the copies of two files of the same name apart.
+        return self.private() / f"salvaged-{len(self._refs)}-{Path(path).name}.jsonl"
 
     # -- what is read, file by file --------------------------------------------------
 
@@ -120,6 +119,10 @@ class LogReader:
     def limit(self, stream: str) -> int:
         """The longest line a stream's readers take, in bytes."""
         return self._limit[stream]
+
+    def raise_limit(self, stream: str, length: int) -> None:
+        """Let a stream's readers take a line of `length` bytes (with room to spare)."""
+        self._limit[stream] = max(self._limit[stream], _limit_for(length))
 
     def readable(self, stream: str) -> list[tuple[str, str]]:
         """(name people know, path DuckDB reads) for each file of a stream that can be read."""
@@ -145,7 +148,7 @@ class LogReader:
     def _reader(self, stream: str, files: list[tuple[str, str]], *, tolerant: bool) -> str:
         """The table function that reads a group of files, with ordinality."""
         many = len(files) > 1
-        where = self._refs_list([p for _, p in files]) if many else self.file_ref(files[0][1])
+        where = self.refs_list([p for _, p in files]) if many else self.file_ref(files[0][1])
         options = f", maximum_object_size = {self._limit[stream]}"
         if tolerant:
             options += ", ignore_errors = true"
@@ -181,7 +184,7 @@ class LogReader:
     def _repaired_select(self, stream: str) -> str | None:
         if self.checked is None or self._tmp is None:
             return None
-        copy = self._private() / f"repaired-{stream}.jsonl"
+        copy = self.repaired_copy(stream)
         if not copy.exists():
             return None
         files = [(str(copy), str(copy))]
@@ -239,236 +242,19 @@ class LogReader:
         """
         if self.checked is None:
             repairs: list[tuple[str, str, int, str]] = []
-            scans = []
+            scans: list[FileScan] = []
             limits = dict(self._limit)
             for stream in STREAMS:
-                scans += self._check_stream(stream, repairs)
+                scans += check_stream(self, stream, repairs)
             self.checked = ScanReport(scans)
-            self._write_repairs(repairs)
-            found = any(f.error or f.read_from or f.unreadable or f.repaired for f in scans)
+            for stream in STREAMS:
+                write_repairs(self, stream, repairs)
+            found = any(f.error or f.read_from or f.bad.causes or f.fixed.causes for f in scans)
             self.tolerant = self.tolerant or found or limits != self._limit
         return self.checked
-
-    def _check_stream(self, stream: str, repairs: list) -> list[FileScan]:
-        import duckdb
-
-        scans = {p: FileScan(path=p, stream=stream) for p in self.paths[stream]}
-        for path, scan in scans.items():
-            scan.error = _unopenable(path)
-        readable = [p for p in self.paths[stream] if not scans[p].error]
-        found: dict[str, tuple[int, list[tuple[int, str]]]] = {}
-        groups = [readable] if len(readable) > FEW_FILES else [[p] for p in readable]
-        for group in groups:
-            try:
-                found.update(self._flag(stream, group))
-                continue
-            except duckdb.Error:
-                pass
-            for path in group:  # find the file at fault, and read the others
-                try:
-                    found.update(self._flag_sized(stream, path))
-                except duckdb.Error as exc:
-                    copy = self._salvage(path, scans[path], exc)
-                    if copy is not None:
-                        try:
-                            found.update({path: self._flag_sized(stream, copy)[copy]})
-                        except duckdb.Error as again:
-                            scans[path].read_from = None
-                            scans[path].error = first_line(again)
-        for path, (count, flagged) in found.items():
-            scan = scans[path]
-            self._judge(stream, scan, dict(flagged), repairs)
-            # Every line DuckDB numbered is a row but the unreadable ones (a compressed
-            # file's lost tail was never numbered).
-            scan.rows = count - sum(n for c, n in scan.unreadable.items() if c != "truncated_compressed")
-        return list(scans.values())
-
-    def _flag_sized(self, stream: str, path: str) -> dict[str, tuple[int, list[tuple[int, str]]]]:
-        """`_flag` for one file, with a size limit raised to its longest line if DuckDB asks for one."""
-        import duckdb
-
-        try:
-            return self._flag(stream, [path])
-        except duckdb.InvalidInputException as exc:
-            if "maximum_object_size" not in str(exc):
-                raise
-        self._limit[stream] = max(self._limit[stream], _limit_for(longest_line(path)))
-        return self._flag(stream, [path])
-
-    def _flag(self, stream: str, paths: list[str]) -> dict[str, tuple[int, list[tuple[int, str]]]]:
-        """Per file: its line count and the (ordinal, flag) of each line to look at.
-
-        Two narrow scans count, on every core: the lines as JSON text (what does not parse,
-        is no object, is empty or repeats a key), and the guard's keys typed by read_json
-        (objects that are no row of their stream). Numbering lines makes DuckDB read on one
-        thread, so only a file where something was counted is read again to find where, and
-        only for what was counted there.
-        """
-        many = len(paths) > 1
-        source = self._refs_list(paths) if many else self.file_ref(paths[0])
-        options = f"ignore_errors = true, maximum_object_size = {self._limit[stream]}"
-        if many:
-            options += ", filename = true"
-        file = "filename" if many else "null"
-        counts = self.con.execute(
-            f"""select {file} as file, count(*), count(*) filter (where broken),
-                count(*) filter (where not broken and (len(keys) = 0 or len(keys) <> list_unique(keys)))
-            from (
-                select {file} as filename, json is null or not starts_with(ltrim(json::varchar), '{{') as broken,
-                    json_keys(json) as keys
-                from read_ndjson_objects({source}, {options})
-            )
-            group by all"""
-        ).fetchall()
-        strangers = dict(
-            self.con.execute(
-                f"""select {file} as file, count(*)
-            from read_json({source}, format = 'newline_delimited', records = true,
-                columns = {self._guard_spec(stream)}, {options})
-            where not {is_row_sql(stream)}
-            group by all"""
-            ).fetchall()
-        )
-        out = {}
-        for f, lines, broken, odd_keys in counts:
-            path = f if many else paths[0]
-            flagged: dict[int, str] = {}
-            if broken or odd_keys:
-                flagged = self._locate_text(stream, path, keys=bool(odd_keys))
-            if strangers.get(f):
-                for o, foreign in self._locate_strangers(stream, path):
-                    # A line that did not parse reads as a row of NULLs there: flagged already.
-                    flagged.setdefault(o, "foreign_row" if foreign else "not_a_row")
-            out[path] = (lines, sorted(flagged.items()))
-        for path in paths:
-            out.setdefault(path, (0, []))
-        return out
-
-    def _guard_spec(self, stream: str) -> str:
-        return "{" + ", ".join(f"'{k}': '{'VARCHAR' if k == 'schema' else 'JSON'}'" for k in guard_keys(stream)) + "}"
-
-    def _locate_text(self, stream: str, path: str, *, keys: bool) -> dict[int, str]:
-        """Where in one file the lines that are not plain JSON objects are (and, with ``keys``,
-        the empty ones and those that repeat a key)."""
-        cases = [
-            "when json is null then 'unparsed'",
-            "when not starts_with(ltrim(json::varchar), '{') then 'not_object'",
-        ]
-        if keys:
-            cases += [
-                "when len(json_keys(json)) = 0 then 'empty_object'",
-                "when len(json_keys(json)) <> list_unique(json_keys(json)) then 'duplicate_keys'",
-            ]
-        rows = self.con.execute(
-            f"""select ordinality, flag
-            from (
-                select ordinality, case {" ".join(cases)} end as flag
-                from read_ndjson_objects({self.file_ref(path)}, ignore_errors = true,
-                    maximum_object_size = {self._limit[stream]}) with ordinality
-            )
-            where flag is not null"""
-        ).fetchall()
-        return dict(rows)
-
-    def _locate_strangers(self, stream: str, path: str) -> list[tuple[int, bool]]:
-        """Where in one file the objects that are no row of its stream are, and whether each
-        names another stream's schema."""
-        return self.con.execute(
-            f"""select ordinality, schema is not null
-            from read_json({self.file_ref(path)}, format = 'newline_delimited', records = true,
-                columns = {self._guard_spec(stream)}, ignore_errors = true,
-                maximum_object_size = {self._limit[stream]}) with ordinality
-            where not {is_row_sql(stream)}"""
-        ).fetchall()
-
-    def _salvage(self, path: str, scan: FileScan, exc: Exception) -> str | None:
-        """Decompress a file DuckDB could not read into a private copy, up to where it breaks.
-
-        Python's decompressors take some files DuckDB's refuse (an empty .gz, a header with a
-        comment, zero padding after the stream): those are read whole from the copy. A file
-        cut short is read up to the break, and its lost tail counted.
-        """
-        scan.error = first_line(exc)
-        if not path.endswith((".gz", ".zst")):
-            return None
-        copy = self._private() / f"salvaged-{len(self._refs)}-{Path(path).name}.jsonl"
-        kept = 0
-        with open(copy, "wb") as out:
-            try:
-                with open_binary(path) as fh:
-                    for line in fh:
-                        out.write(line)
-                        kept += 1
-            except Exception as broke:  # what each decompressor raises differs; all mean "cut short"
-                scan.error = f"compressed file cut short after {kept} line(s): {first_line(broke)}"
-                scan.unreadable["truncated_compressed"] += 1
-                scan.bad_lines.append((0, kept + 1, "truncated_compressed"))
-            else:
-                scan.error = None
-        scan.read_from = str(copy)
-        return str(copy)
-
-    def _judge(self, stream: str, scan: FileScan, flagged: dict[int, str], repairs: list) -> None:
-        """Name each flagged line's cause, repair what a producer's decoder would read, skip the rest."""
-        if not flagged:
-            return
-        verdicts = judge_lines(scan.read_from or scan.path, set(flagged), max_bytes=self._limit[stream])
-        skip = []
-        for ordinal in sorted(flagged):
-            v = verdicts.get(ordinal)
-            if v is None:
-                continue
-            cause = flagged[ordinal] if flagged[ordinal] in _NOT_ROWS else v.cause
-            if cause == "too_large":  # readable: this stream gets a larger limit
-                self._limit[stream] = max(self._limit[stream], _limit_for(v.line))
-                continue
-            skip.append([stream, scan.path, ordinal])
-            if v.repaired is not None and cause not in _NOT_ROWS:
-                obj = json.loads(v.repaired)
-                if is_row(obj, stream):
-                    for what in cause.split("+"):
-                        scan.repaired[what] += 1
-                    scan.repaired_lines.append((v.line, cause))
-                    repairs.append((stream, scan.path, ordinal, v.repaired))
-                    self._limit[stream] = max(self._limit[stream], _limit_for(len(v.repaired)))
-                    continue
-                cause = "empty_object" if not obj else "foreign_row" if obj.get("schema") is not None else "not_a_row"
-            scan.unreadable[cause] += 1
-            scan.bad_lines.append((ordinal, v.line, cause))
-            scan.previews[v.line] = v.preview
-        if skip:
-            self.con.executemany("insert into _forensics_skip values (?, ?, ?)", skip)
-
-    def _write_repairs(self, repairs: list) -> None:
-        for stream in STREAMS:
-            mine = [r for r in repairs if r[0] == stream]
-            if not mine:
-                continue
-            copy = self._private() / f"repaired-{stream}.jsonl"
-            with open(copy, "w", encoding="utf-8") as fh:
-                for _, _, _, text in mine:
-                    fh.write(text + "\n")
-            self.con.executemany(
-                "insert into _forensics_repaired values (?, ?, ?, ?)",
-                [[stream, i, path, ordinal] for i, (_, path, ordinal, _) in enumerate(mine, 1)],
-            )
 
     def close(self) -> None:
         """Remove the private copies."""
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
-
-
-def _unopenable(path: str) -> str | None:
-    """Why a file cannot be opened right now (gone, a folder, no permission), or None."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError as exc:
-        return f"cannot be opened: {exc.strerror or exc}"
-    try:
-        if not os.path.isfile(path):
-            return "is not a regular file"
-    finally:
-        os.close(fd)
-    return None

@@ -83,14 +83,14 @@ class SparkStore:
     @property
     def scan(self):
         """Every file's stored rows and unreadable lines, from the manifest's checkpoints."""
-        from ..read.lines import FileScan, ScanReport
+        from ..read.scans import FileScan, ScanReport
 
         files = {}
         for ck in self.manifest.checkpoints:
             f = files.setdefault((ck.stream, ck.path), FileScan(path=ck.path, stream=ck.stream))
-            f.rows += ck.rows
-            if ck.unreadable:
-                f.unreadable["stored"] += ck.unreadable
+            f.rows += ck.progress.rows
+            if ck.progress.unreadable:
+                f.unreadable["stored"] += ck.progress.unreadable
         return ScanReport(list(files.values()))
 
     def warnings(self) -> list[str]:

@@ -16,10 +16,12 @@ what stays. The rules, applied to every file a source names now:
 
 from __future__ import annotations
 
+import copy
 import hashlib
+import inspect
 import os
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..read.lines import open_binary
@@ -31,36 +33,97 @@ COMPRESSED = (".gz", ".zst")
 
 
 @dataclass
+class FileIdentity:
+    """Which file a checkpoint follows: the hash of its first bytes, and the plain file as last read."""
+
+    fp: str  # sha256 of its first fp_len bytes
+    fp_len: int
+    dev: int | None = None
+    ino: int | None = None
+    size: int | None = None  # the file's size (or the compressed copy's) when last read
+    mtime_ns: int | None = None
+    real: str | None = None  # the file a symlink pointed to when it was read
+
+    def begins(self, head: bytes) -> bool:
+        """Whether a file with these first bytes is this one (read further, or under another name)."""
+        return self.fp_len <= len(head) and fingerprint(head[: self.fp_len]) == self.fp
+
+    def inode(self) -> tuple:
+        """(device, inode) of the plain file as last read."""
+        return (self.dev, self.ino)
+
+    def untouched(self, st: os.stat_result) -> bool:
+        """Whether a file is the plain file as last read, not changed since (inode, size and mtime)."""
+        return (self.dev, self.ino, self.size, self.mtime_ns) == (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+@dataclass
+class Progress:
+    """How much of a file has been ingested: bytes and lines consumed, rows and unreadable lines stored."""
+
+    offset: int = 0  # bytes consumed: just past the last complete line read
+    lines: int = 0  # physical lines consumed
+    rows: int = 0  # rows and unreadable lines ingested from it, in all
+    unreadable: int = 0
+    ingested_at: str | None = None  # when bytes of it were last consumed
+
+
+@dataclass(init=False)
 class Checkpoint:
     """How far one file (known by its first bytes) has been ingested, and where it is now."""
 
     id: int
     stream: str
     path: str  # its name when last seen
-    fp: str  # sha256 of its first fp_len bytes
-    fp_len: int
-    offset: int = 0  # bytes consumed: just past the last complete line read
-    lines: int = 0  # physical lines consumed
-    dev: int | None = None
-    ino: int | None = None
-    size: int | None = None  # the file's size (or the compressed copy's) when last read
-    mtime_ns: int | None = None
-    compressed: bool = False
-    rows: int = 0  # rows and unreadable lines ingested from it, in all
-    unreadable: int = 0
-    seen_at: str | None = None  # when a source last named it (UTC)
-    ingested_at: str | None = None  # when bytes of it were last consumed
-    copies: list = field(default_factory=list)  # compressed copies read to their end: [dev, ino, size, mtime]
-    real: str | None = None  # the file a symlink pointed to when it was read
+    compressed: bool
+    identity: FileIdentity
+    progress: Progress
+    copies: list  # compressed copies read to their end: [dev, ino, size, mtime]
+    seen_at: str | None  # when a source last named it (UTC)
+
+    # The parameters are the manifest entry's keys, as manifest.json has always named them.
+    def __init__(
+        self,
+        id: int,
+        stream: str,
+        path: str,
+        fp: str,
+        fp_len: int,
+        offset: int = 0,
+        lines: int = 0,
+        dev: int | None = None,
+        ino: int | None = None,
+        size: int | None = None,
+        mtime_ns: int | None = None,
+        compressed: bool = False,
+        rows: int = 0,
+        unreadable: int = 0,
+        seen_at: str | None = None,
+        ingested_at: str | None = None,
+        copies: list | None = None,
+        real: str | None = None,
+    ) -> None:
+        self.id = id
+        self.stream = stream
+        self.path = path
+        self.compressed = compressed
+        self.identity = FileIdentity(fp, fp_len, dev, ino, size, mtime_ns, real)
+        self.progress = Progress(offset, lines, rows, unreadable, ingested_at)
+        self.copies = [] if copies is None else copies
+        self.seen_at = seen_at
 
     @classmethod
     def from_dict(cls, d: dict) -> Checkpoint:
         """A checkpoint from its manifest entry (unknown keys ignored)."""
-        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+        return cls(**{k: v for k, v in d.items() if k in ENTRY_KEYS})
 
     def as_dict(self) -> dict:
-        """The manifest entry."""
-        return asdict(self)
+        """The manifest entry: a deep copy, its keys named and ordered as `__init__` takes them."""
+        flat = {**asdict(self.identity), **asdict(self.progress), **vars(self)}
+        return {k: copy.deepcopy(flat[k]) for k in ENTRY_KEYS}
+
+
+ENTRY_KEYS = tuple(inspect.signature(Checkpoint.__init__).parameters)[1:]
 
 
 @dataclass
@@ -139,13 +202,12 @@ def rotation_siblings(path: Path) -> list[Path]:
 
 
 def _match(candidates: list[Checkpoint], head: bytes, st: os.stat_result, path: str) -> Checkpoint | None:
-    hits = [c for c in candidates if c.fp_len <= len(head) and fingerprint(head[: c.fp_len]) == c.fp]
+    hits = [c for c in candidates if c.identity.begins(head)]
     if not hits:
         return None
     # The same inode first (the file itself), then the same name, then the furthest read.
-    return max(
-        hits, key=lambda c: ((c.dev, c.ino) == (st.st_dev, st.st_ino) and not c.compressed, c.path == path, c.offset)
-    )
+    here = (st.st_dev, st.st_ino)
+    return max(hits, key=lambda c: (c.identity.inode() == here and not c.compressed, c.path == path, c.progress.offset))
 
 
 def _copy_key(st: os.stat_result) -> list:
@@ -183,7 +245,7 @@ def plan(
             c.located = True  # not a field: never written to the manifest
             located.add(c.id)
 
-    inodes = {(c.dev, c.ino) for c in checkpoints if not c.compressed}
+    inodes = {c.identity.inode() for c in checkpoints if not c.compressed}
 
     def order(item):
         # Plain files first (a live file before its compressed copy), live sources before
@@ -213,12 +275,12 @@ def plan(
             if (
                 not compressed
                 and not c.compressed
-                and (c.dev, c.ino, c.size, c.mtime_ns) == (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+                and c.identity.untouched(st)
                 and c.id not in claimed
-                and (consume or c.offset == st.st_size)
+                and (consume or c.progress.offset == st.st_size)
             ):
                 locate(c, path)
-                claimed[c.id], claimed_by[c.id] = c.offset, path
+                claimed[c.id], claimed_by[c.id] = c.progress.offset, path
                 skipped.append(Skipped(stream, path, "unchanged", checkpoint=c))
                 break
         else:
@@ -240,11 +302,13 @@ def plan(
                 elif st.st_size <= upto:  # a copy of that file (a backup): nothing of its own
                     skipped.append(Skipped(stream, path, "unchanged", checkpoint=known))
                     continue
-            if known is not None and not compressed and st.st_size < claimed.get(known.id, known.offset):
+            if known is not None and not compressed and st.st_size < claimed.get(known.id, known.progress.offset):
                 known, action = None, "truncated"
             elif known is None:
-                was = [c for c in mine if (c.dev, c.ino) == (st.st_dev, st.st_ino) and not c.compressed]
-                action = "new" if not was else "truncated" if st.st_size < max(c.offset for c in was) else "rewritten"
+                was = [
+                    c.progress.offset for c in mine if c.identity.inode() == (st.st_dev, st.st_ino) and not c.compressed
+                ]
+                action = "new" if not was else "truncated" if st.st_size < max(was) else "rewritten"
             if known is None:
                 if followed and (adopt_after_ns is None or st.st_mtime_ns <= adopt_after_ns):
                     skipped.append(Skipped(stream, path, "not_ours"))
@@ -254,7 +318,7 @@ def plan(
                 new.append(known)
                 start = 0
             else:
-                start = claimed.get(known.id, known.offset)
+                start = claimed.get(known.id, known.progress.offset)
                 action = "compressed_copy" if compressed else "grown" if known.path == path else "renamed"
             if compressed:
                 end = None
@@ -284,7 +348,7 @@ def current_names(checkpoints: list[Checkpoint]) -> list[str | None]:
         holders[c.path] = holders.get(c.path, 0) + 1
     for c in checkpoints:
         gone = not getattr(c, "located", False) and holders[c.path] > 1
-        names[c.id - 1] = f"{c.path} (rotated away, {c.fp[:12]})" if gone else c.path
+        names[c.id - 1] = f"{c.path} (rotated away, {c.identity.fp[:12]})" if gone else c.path
     return names
 
 

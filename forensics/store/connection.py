@@ -17,9 +17,9 @@ from ..catalog import Catalog, load_catalog
 from ..errors import ColumnNotRead, ForensicsError, first_line
 from ..measures import MACROS as MEASURE_MACROS
 from ..read.columns import ATTEMPTS_VIEW, READ_MACROS
-from ..read.lines import FileScan, ScanReport
 from ..read.narrow import NOT_READ, columns_read
 from ..read.reader import LogReader
+from ..read.scans import FileScan, ScanReport
 from ..read.sources import Sources
 from .load import VIEWS
 

@@ -10,78 +10,15 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from ..errors import ForensicsError, ParameterError
-from .compaction import compact_store, delete_retired, expire_days, needs_compaction, sql_path
-from .manifest import STREAM_DIRS, Manifest, StoreError, check_whole, commit, load, now_iso
+from .batch import ReadFailed, remove_written, write_batch
+from .compaction import compact_store, delete_retired, expire_days, needs_compaction
+from .manifest import STREAM_DIRS, STREAMS, Manifest, StoreError, check_whole, commit, load, now_iso
+from .record import IngestReport, record_batch
 
-STREAMS = ("sessions", "replay_runs")
 LOCK_NAME = ".lock"
-# What an ingest lets DuckDB hold (the process adds some 100 MiB of its own).
-INGEST_MEMORY = "2GB"
-
-
-@dataclass
-class FileIngest:
-    """What one ingest did with one file."""
-
-    path: str
-    stream: str
-    action: str
-    rows: int = 0
-    unreadable: int = 0
-    bytes: int = 0
-    reason: str = ""
-
-    def as_dict(self) -> dict:
-        """A JSON-ready entry."""
-        out = {
-            "file": self.path,
-            "stream": self.stream,
-            "action": self.action,
-            "rows": self.rows,
-            "unreadable_lines": self.unreadable,
-            "bytes": self.bytes,
-        }
-        if self.reason:
-            out["reason"] = self.reason
-        return out
-
-
-@dataclass
-class IngestReport:
-    """What an ingest read and committed."""
-
-    store: str
-    batch: int
-    files: list[FileIngest] = field(default_factory=list)
-    rows: dict = field(default_factory=lambda: {s: 0 for s in STREAMS})
-    unreadable: int = 0
-    bytes: int = 0
-    compacted: int = 0
-    expired: int = 0
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def retried(self) -> list[FileIngest]:
-        """Files that could not be read now and are tried again next run."""
-        return [f for f in self.files if f.action == "retry"]
-
-    def as_dict(self) -> dict:
-        """A JSON-ready summary."""
-        return {
-            "store": self.store,
-            "batch": self.batch,
-            "rows": self.rows,
-            "unreadable_lines": self.unreadable,
-            "bytes": self.bytes,
-            "compacted_files": self.compacted,
-            "expired_files": self.expired,
-            "files": [f.as_dict() for f in self.files],
-        }
 
 
 def store_lock(root: Path, wait: float):
@@ -212,7 +149,7 @@ def _sources(manifest: Manifest, sessions, replay_runs, config, env) -> dict:
 
 def _ingest(root: Path, manifest: Manifest) -> IngestReport:
     from .checkpoints import current_names
-    from .lake import Lake
+    from .lake import Lake, Stored
     from .tails import plan_tails, private_folder, remove_folder, source_files
 
     batch = manifest.batch + 1
@@ -241,16 +178,19 @@ def _ingest(root: Path, manifest: Manifest) -> IngestReport:
             # of exactly the planned bytes (each pass copies one more file at least: it ends).
             before = {t.read_path: (t.segment.stat.st_size, t.segment.stat.st_mtime_ns) for t in tails if t.direct}
             lake = Lake(
-                root=root, tails=tails, checkpoints=checkpoints + new, file_paths=current_names(checkpoints + new)
+                root=root,
+                stored=Stored(checkpoints=checkpoints + new),
+                tails=tails,
+                file_paths=current_names(checkpoints + new),
             )
             if not tails:  # nothing new: the cron run's common case costs no DuckDB at all
-                from ..read.lines import ScanReport
+                from ..read.scans import ScanReport
 
                 written, scans = [], ScanReport([])
                 break
             try:
-                written, scans = _write_batch(root, lake, batch, tmp)
-            except _ReadFailed as failed:
+                written, scans = write_batch(root, lake, batch, tmp)
+            except ReadFailed as failed:
                 # DuckDB read past the planned end of a file that grew meanwhile, into a line
                 # still being written: the same case as a grown file, noticed sooner.
                 grown = {p for p, s in before.items() if _stamp(p) != s}
@@ -262,10 +202,10 @@ def _ingest(root: Path, manifest: Manifest) -> IngestReport:
             grown = {p for p, s in before.items() if _stamp(p) != s}
             if not grown:
                 break
-            _remove(root, written)
+            remove_written(root, written)
             remove_folder(tmp)
             copy |= grown
-        _finish(manifest, report, checkpoints, new, tails, skipped + missing, scans, written, batch)
+        record_batch(manifest, report, checkpoints, new, tails, skipped + missing, scans, written, batch)
         commit(root, manifest)
     finally:
         if tmp is not None:
@@ -279,174 +219,6 @@ def _stamp(path: str):
     except OSError:
         return None
     return (st.st_size, st.st_mtime_ns)
-
-
-def _write_batch(root: Path, lake, batch: int, tmp: Path):
-    """Read the tails (every line checked) and write them as this batch's Parquet files."""
-    import duckdb
-
-    written: list[dict] = []
-    try:
-        return _write_streams(root, lake, batch, tmp, written)
-    except duckdb.Error as exc:
-        _remove(root, written)  # this batch's files placed so far: never committed
-        raise _ReadFailed() from exc
-
-
-class _ReadFailed(Exception):
-    """DuckDB refused what it read of a tail (the cause); the batch's placed files are removed."""
-
-
-def _write_streams(root: Path, lake, batch: int, tmp: Path, written: list[dict]):
-    """Each stream's tails to Parquet by day, placed in the store; `written` lists what was placed."""
-    from ..read.sources import Sources
-    from .connection import Store
-    from .lake import tail_report
-
-    with Store(Sources(), lake=lake) as st:
-        scans = tail_report(st.reader.checked, lake)
-        con = st.con
-        con.execute("set preserve_insertion_order = false")
-        # A partitioned write keeps every day's rows in memory until its file closes: without
-        # a limit an ingest's memory grows with the log (bench/README.md). With one, DuckDB
-        # flushes and spills instead, whatever the log's size.
-        con.execute("set partitioned_write_flush_threshold = 32768")
-        con.execute(f"set memory_limit = '{INGEST_MEMORY}'")
-        for stream in STREAMS:
-            view = "_sessions_files" if stream == "sessions" else "_replay_files"
-            cols = [
-                c
-                for c, _ in con.execute(f"select column_name, column_type from (describe {view})").fetchall()
-                if not c.startswith("_")
-            ]
-            select = ", ".join(f'"{c}"' for c in cols)
-            stage = tmp / f"stage-{stream}"
-            con.execute(
-                f"""copy (
-                    select {select}, _file_id as file_id, _fingerprint as fingerprint, $batch::bigint as batch,
-                        coalesce(strftime("timestamp", '%Y-%m-%d'), 'unknown') as day
-                    from {view}
-                ) to '{sql_path(stage)}' (format parquet, partition_by (day), compression zstd)""",
-                {"batch": batch},
-            )
-            written += _place(con, root, stage, stream, batch)
-        bad = _unreadable_rows(scans, lake, batch)
-        if bad:
-            con.execute(
-                "create temp table _forensics_bad (batch bigint, stream varchar, source_file varchar, "
-                "file_id bigint, line bigint, cause varchar, starts varchar)"
-            )
-            con.executemany("insert into _forensics_bad values (?, ?, ?, ?, ?, ?, ?)", bad)
-            rel = f"unreadable/b{batch:09d}.parquet"
-            (root / "unreadable").mkdir(exist_ok=True)
-            con.execute(f"copy _forensics_bad to '{sql_path(root / rel)}' (format parquet)")
-            written.append(
-                {
-                    "path": rel,
-                    "stream": "unreadable",
-                    "day": None,
-                    "rows": len(bad),
-                    "batch": batch,
-                    "bytes": (root / rel).stat().st_size,
-                }
-            )
-    return written, scans
-
-
-def _place(con, root: Path, stage: Path, stream: str, batch: int) -> list[dict]:
-    """Move the staged day folders' files into the store under this batch's names."""
-    out = []
-    if not stage.exists():
-        return out
-    for day_dir in sorted(stage.iterdir()):
-        day = day_dir.name.split("=", 1)[1]
-        target = root / stream / day_dir.name
-        target.mkdir(parents=True, exist_ok=True)
-        for i, f in enumerate(sorted(day_dir.glob("*.parquet"))):
-            rel = f"{stream}/{day_dir.name}/b{batch:09d}-{i}.parquet"
-            rows = con.execute("select coalesce(sum(num_rows), 0) from parquet_file_metadata(?)", [str(f)]).fetchone()[
-                0
-            ]
-            os.replace(f, root / rel)
-            out.append(
-                {
-                    "path": rel,
-                    "stream": stream,
-                    "day": day,
-                    "rows": int(rows),
-                    "batch": batch,
-                    "bytes": (root / rel).stat().st_size,
-                }
-            )
-    return out
-
-
-def _unreadable_rows(scans, lake, batch: int) -> list[list[Any]]:
-    by_path = {t.segment.path: t for t in lake.tails}
-    rows = []
-    for scan in scans.files:
-        t = by_path.get(scan.path)
-        if t is None:
-            continue
-        for _, line, cause in scan.bad_lines:
-            rows.append(
-                [batch, scan.stream, scan.path, t.segment.checkpoint.id, line, cause, scan.previews.get(line, "")]
-            )
-    return rows
-
-
-def _finish(manifest: Manifest, report: IngestReport, checkpoints, new, tails, skipped, scans, written, batch):
-    """Advance the checkpoints past what was read, and record the batch in the manifest."""
-    at = now_iso()
-    by_path = scans.by_path()
-    last: dict[int, object] = {}  # a segment read in pieces: its last piece says how far
-    for t in tails:
-        last[id(t.segment)] = t
-    for t in last.values():
-        seg, ck = t.segment, t.segment.checkpoint
-        scan = by_path.get(seg.path)
-        if scan is not None and scan.error:
-            report.files.append(FileIngest(seg.path, seg.stream, "retry", reason=scan.error))
-            continue
-        rows = scan.rows if scan else 0
-        bad = scan.unreadable_total if scan else 0
-        ck.offset, ck.lines = t.end, t.base + t.lines
-        ck.fp, ck.fp_len = t.fp, t.fp_len
-        ck.rows += rows
-        ck.unreadable += bad
-        ck.ingested_at = ck.seen_at = at
-        if seg.compressed:
-            ck.copies.append([seg.stat.st_dev, seg.stat.st_ino, seg.stat.st_size, seg.stat.st_mtime_ns])
-        else:
-            ck.dev, ck.ino = seg.stat.st_dev, seg.stat.st_ino
-            real = os.path.realpath(seg.path)
-            ck.real = real if real != os.path.abspath(seg.path) else None
-            ck.size, ck.mtime_ns = seg.stat.st_size, seg.stat.st_mtime_ns
-        report.files.append(FileIngest(seg.path, seg.stream, seg.action, rows, bad, t.end - seg.start))
-        report.rows[seg.stream] += rows
-        report.unreadable += bad
-        report.bytes += t.end - seg.start
-    pending = {p["path"]: p for p in manifest.pending}
-    manifest.pending = []
-    for sk in skipped:
-        if sk.checkpoint is not None:
-            sk.checkpoint.seen_at = at
-        if sk.action == "retry":
-            since = pending.get(sk.path, {}).get("since", at)
-            manifest.pending.append({"path": sk.path, "stream": sk.stream, "reason": sk.reason, "since": since})
-            report.warnings.append(f"warning: {sk.path}: not read now, retried next run: {sk.reason}")
-        if sk.action in ("retry", "empty") or (
-            sk.action == "unchanged" and sk.path not in {f.path for f in report.files}
-        ):
-            report.files.append(FileIngest(sk.path, sk.stream, sk.action, reason=sk.reason))
-    # A new file is known once something of it was read.
-    manifest.checkpoints = checkpoints + [c for c in new if c.fp_len]
-    manifest.files += written
-    manifest.batch = batch
-    manifest.batches.append(
-        {"batch": batch, "at": at, "rows": dict(report.rows), "unreadable": report.unreadable, "bytes": report.bytes}
-    )
-    report.warnings += scans.warnings()
 
 
 def _clean(root: Path, manifest: Manifest) -> None:
@@ -465,11 +237,3 @@ def _clean(root: Path, manifest: Manifest) -> None:
         shutil.rmtree(f, ignore_errors=True)
     for f in root.glob(".manifest-*.json"):
         f.unlink()
-
-
-def _remove(root: Path, written: list[dict]) -> None:
-    for f in written:
-        try:
-            (root / f["path"]).unlink()
-        except FileNotFoundError:
-            pass

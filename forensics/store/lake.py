@@ -22,20 +22,27 @@ TAIL_VIEWS = {"sessions": "_sessions_tail", "replay_runs": "_replay_tail"}
 
 
 @dataclass
+class Stored:
+    """What the store's committed manifest holds: its Parquet files, the files it holds rows of, its ingests."""
+
+    parts: dict = field(default_factory=dict)  # stream -> [(absolute path, day, batch)] of its Parquet files
+    unreadable: list = field(default_factory=list)  # Parquet files of stored unreadable lines
+    checkpoints: list = field(default_factory=list)  # every file the store holds rows of
+    batches: list = field(default_factory=list)  # the manifest's recent ingests
+    pending: list = field(default_factory=list)  # files the ingests could not read, since when
+
+
+@dataclass
 class Lake:
     """What a Store reads besides its logs: the store's Parquet files and how tail rows are named."""
 
     root: Path | None = None
-    parts: dict = field(default_factory=dict)  # stream -> [(absolute path, day, batch)] of its Parquet files
-    file_paths: list = field(default_factory=list)  # checkpoint id - 1 -> current name
+    stored: Stored = field(default_factory=Stored)
     tails: list[TailFile] = field(default_factory=list)
-    unreadable: list = field(default_factory=list)  # Parquet files of stored unreadable lines
-    replay_sources: bool = False
-    checkpoints: list = field(default_factory=list)  # every file the store holds rows of
-    tmp: Path | None = None  # the private folder of the tail copies
     skipped: list = field(default_factory=list)  # files named but not read now, and why
-    batches: list = field(default_factory=list)  # the manifest's recent ingests
-    pending: list = field(default_factory=list)  # files the ingests could not read, since when
+    file_paths: list = field(default_factory=list)  # checkpoint id - 1 -> current name
+    tmp: Path | None = None  # the private folder of the tail copies
+    replay_sources: bool = False
 
     def close(self) -> None:
         """Remove the tail copies."""
@@ -45,7 +52,7 @@ class Lake:
 
     def parquet(self, stream: str) -> list[str]:
         """The Parquet files of one stream."""
-        return [p for p, _, _ in self.parts.get(stream, [])]
+        return [p for p, _, _ in self.stored.parts.get(stream, [])]
 
     def source_files(self, stream: str) -> list[str]:
         """The log files the tail reader reads for one stream."""
@@ -71,7 +78,8 @@ def pruned(lake: Lake, since, until, after_batch: int | None) -> Lake:
             return True  # `unknown`, or a year past 9999, which sorts before every other day
         return (lo is None or day >= lo) and (hi is None or day <= hi)
 
-    return replace(lake, parts={s: [f for f in parts if keep(f[1], f[2])] for s, parts in lake.parts.items()})
+    parts = {s: [f for f in parts if keep(f[1], f[2])] for s, parts in lake.stored.parts.items()}
+    return replace(lake, stored=replace(lake.stored, parts=parts))
 
 
 def install(con, reader, lake: Lake) -> None:
@@ -82,7 +90,7 @@ def install(con, reader, lake: Lake) -> None:
         "(read_path varchar, source_file varchar, file_id bigint, fingerprint varchar, base bigint)"
     )
     rows = [
-        [t.read_path, t.segment.path, t.segment.checkpoint.id, t.fp or t.segment.checkpoint.fp, t.base]
+        [t.read_path, t.segment.path, t.segment.checkpoint.id, t.fp or t.segment.checkpoint.identity.fp, t.base]
         for t in lake.tails
     ]
     if rows:
@@ -137,7 +145,7 @@ def add_line_maps(con, reader, lake: Lake) -> None:
         physical = t.lines if t.lines else count_lines(t.read_path)
         if physical <= numbered:
             continue
-        fd, csv = tempfile.mkstemp(suffix=".csv", dir=reader._private())
+        fd, csv = tempfile.mkstemp(suffix=".csv", dir=reader.private())
         shifted = 0
         with os.fdopen(fd, "w") as fh:
             for ordinal, lineno, _ in nonblank_lines(t.read_path):
@@ -160,7 +168,7 @@ def tail_report(checked, lake: Lake):
     """The tails' scans under the names people know, with lines counted from each file's start."""
     from dataclasses import replace
 
-    from ..read.lines import ScanReport
+    from ..read.scans import ScanReport
 
     if checked is None:
         return ScanReport([])
@@ -171,16 +179,7 @@ def tail_report(checked, lake: Lake):
         if t is None:
             continue
         b = t.base
-        mine = replace(
-            scan,
-            path=t.segment.path,
-            bad_lines=[(o, ln + b, c) for o, ln, c in scan.bad_lines],
-            repaired_lines=[(ln + b, w) for ln, w in scan.repaired_lines],
-            previews={ln + b: p for ln, p in scan.previews.items()},
-            read_from=None,
-            unreadable=scan.unreadable.copy(),
-            repaired=scan.repaired.copy(),
-        )
+        mine = replace(scan, path=t.segment.path, bad=scan.bad.shifted(b), fixed=scan.fixed.shifted(b), read_from=None)
         key = (scan.stream, mine.path)
         if key not in merged:
             merged[key] = mine
@@ -189,7 +188,7 @@ def tail_report(checked, lake: Lake):
     files = list(merged.values())
     for sk in lake.skipped:
         if sk.action == "retry":
-            from ..read.lines import FileScan
+            from ..read.scans import FileScan
 
             files.append(FileScan(path=sk.path, stream=sk.stream, error=f"not read now, retried later: {sk.reason}"))
     return ScanReport(files)
@@ -197,27 +196,25 @@ def tail_report(checked, lake: Lake):
 
 def store_report(con, checked, lake: Lake):
     """Every file the store and the tails hold: rows and unreadable lines, stored and new."""
-    from ..read.lines import FileScan, ScanReport
+    from ..read.scans import FileScan, ScanReport
 
     tails = tail_report(checked, lake)
     out: dict[tuple[str, str], FileScan] = {}
     stored_bad: dict[int, list] = {}
-    if lake.unreadable:
+    if lake.stored.unreadable:
         for file_id, line, cause, starts in con.execute(
             "select file_id, line, cause, starts from read_parquet(?::varchar[]) order by file_id, line",
-            [lake.unreadable],
+            [lake.stored.unreadable],
         ).fetchall():
             stored_bad.setdefault(file_id, []).append((line, cause, starts))
-    for ck in lake.checkpoints:
-        if not (ck.rows or ck.unreadable):
+    for ck in lake.stored.checkpoints:
+        if not (ck.progress.rows or ck.progress.unreadable):
             continue
         path = lake.file_paths[ck.id - 1] if ck.id - 1 < len(lake.file_paths) else ck.path
         scan = out.setdefault((ck.stream, path), FileScan(path=path, stream=ck.stream))
-        scan.rows += ck.rows
+        scan.rows += ck.progress.rows
         for line, cause, starts in stored_bad.get(ck.id, []):
-            scan.unreadable[cause] += 1
-            scan.bad_lines.append((line, line, cause))
-            scan.previews[line] = starts
+            scan.bad.add(line, line, cause, starts)
     for t in tails.files:
         out.setdefault((t.stream, t.path), FileScan(path=t.path, stream=t.stream)).absorb(t)
     return ScanReport(list(out.values()))
@@ -244,9 +241,8 @@ def open_lake(root: Path, sources: dict | None = None) -> Lake:
     specs = {s: (sources or {}).get(s) or manifest.sources.get(s, []) for s in ("sessions", "replay_runs")}
     files, missing = source_files(specs)
     tmp = private_folder()
-    lake = Lake(
-        root=root, tmp=tmp, checkpoints=manifest.checkpoints, batches=manifest.batches, pending=manifest.pending
-    )
+    stored = Stored(checkpoints=manifest.checkpoints, batches=manifest.batches, pending=manifest.pending)
+    lake = Lake(root=root, stored=stored, tmp=tmp)
     try:
         tails, skipped, new = plan_tails(
             manifest.checkpoints, files, manifest.next_id(), tmp, consume=False, adopt_after_ns=manifest.created_ns()
@@ -260,9 +256,9 @@ def open_lake(root: Path, sources: dict | None = None) -> Lake:
 
     lake.file_paths = current_names(manifest.checkpoints + new)
     for stream in ("sessions", "replay_runs"):
-        lake.parts[stream] = [
+        stored.parts[stream] = [
             (str(root / f["path"]), f.get("day"), f.get("batch", 0)) for f in manifest.files_of(stream)
         ]
-    lake.unreadable = [str(root / f["path"]) for f in manifest.files_of("unreadable")]
-    lake.replay_sources = bool(specs.get("replay_runs")) or bool(lake.parts["replay_runs"])
+    stored.unreadable = [str(root / f["path"]) for f in manifest.files_of("unreadable")]
+    lake.replay_sources = bool(specs.get("replay_runs")) or bool(stored.parts["replay_runs"])
     return lake

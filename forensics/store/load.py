@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from ..read.check import FEW_FILES
 from ..read.columns import is_row_sql, replay_typed_select, replay_typed_spec
-from ..read.lines import ScanReport
 from ..read.narrow import view_over
-from ..read.reader import FEW_FILES, NOT_A_ROW
+from ..read.reader import NOT_A_ROW
+from ..read.scans import ScanReport
 
 if TYPE_CHECKING:
     from .connection import Store
@@ -179,7 +180,7 @@ def _typed_replay_view(store: Store, *, hits_only: bool, line: bool) -> str:
             f"""select {replay_typed_select()}, {ref} as source_file,
                 {"ordinality" if line else "null::bigint"} as line
             from read_json({read}, format = 'newline_delimited', records = true, columns = {spec},
-                maximum_object_size = {store.reader._limit["replay_runs"]}){" with ordinality" if line else ""}
+                maximum_object_size = {store.reader.limit("replay_runs")}){" with ordinality" if line else ""}
             where case when {guard} then true else error('{NOT_A_ROW}') end"""
         )
     store.con.execute("create or replace temp view _replay_typed as " + " union all ".join(branches))

@@ -18,6 +18,7 @@ from .checkpoints import Checkpoint
 
 FORMAT = 1
 NAME = "manifest.json"
+STREAMS = ("sessions", "replay_runs")  # the streams a store holds rows of
 STREAM_DIRS = ("sessions", "replay_runs", "unreadable")
 # How many recent ingests the manifest remembers (for doctor and the alarm).
 KEEP_BATCHES = 500
@@ -122,7 +123,7 @@ def parse(text: str, root) -> Manifest:
             if not isinstance(f["path"], str) or f["stream"] not in STREAM_DIRS:
                 raise ValueError(f"a file entry {f!r}")
         for c in manifest.checkpoints:
-            if not (isinstance(c.id, int) and isinstance(c.path, str) and isinstance(c.fp, str)):
+            if not (isinstance(c.id, int) and isinstance(c.path, str) and isinstance(c.identity.fp, str)):
                 raise ValueError(f"checkpoint {c.id!r}")
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise StoreError(

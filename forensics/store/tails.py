@@ -100,7 +100,7 @@ def plan_tails(
     running: dict[int, tuple[int, int]] = {}  # checkpoint id -> (offset, lines) after this run's reads
     for seg in segments:
         ck = seg.checkpoint
-        offset, lines = running.get(ck.id, (ck.offset, ck.lines))
+        offset, lines = running.get(ck.id, (ck.progress.offset, ck.progress.lines))
         if seg.start != offset:  # another copy of this file was read further this run
             seg.start = max(seg.start, offset)
         try:
@@ -133,9 +133,10 @@ def _followed_targets(checkpoints: list[Checkpoint], files) -> list[tuple[str, s
     seen = {_identity(Path(p)) for _, p, _ in files}
     out = []
     for c in checkpoints:
-        if c.real and os.path.isfile(c.real) and _identity(Path(c.real)) not in seen:
-            seen.add(_identity(Path(c.real)))
-            out.append((c.stream, c.real, True))
+        real = c.identity.real
+        if real and os.path.isfile(real) and _identity(Path(real)) not in seen:
+            seen.add(_identity(Path(real)))
+            out.append((c.stream, real, True))
     return out
 
 
@@ -213,8 +214,8 @@ def _copy(fh, out, limit: int | None) -> tuple[int, int, bytes]:
 def _fp(seg: Segment, end: int, *, consume: bool) -> tuple[str, int]:
     # The fingerprint covers the first bytes read to their line's end, up to FP_BYTES.
     complete = min(len(seg.head), end if consume else len(seg.head), FP_BYTES)
-    ck = seg.checkpoint
-    return (fingerprint(seg.head[:complete]), complete) if ck.fp_len < complete else (ck.fp, ck.fp_len)
+    known = seg.checkpoint.identity
+    return (fingerprint(seg.head[:complete]), complete) if known.fp_len < complete else (known.fp, known.fp_len)
 
 
 def private_folder(root: Path | None = None) -> Path:
