@@ -12,10 +12,11 @@ from ..errors import ColumnNotRead, ForensicsError, ParameterError, UsageError
 from ..output import escape
 from ..timewindow import parse_age, parse_time
 from .commands import incident_command, quote, source_args
+from .mail import replaced_alarms
 from .memory import Memory
 from .options import AlarmOptions
 from .outcome import EXIT_CANNOT_EVALUATE, EXIT_USAGE, EXIT_VIOLATION, AlarmOutcome, Recalled
-from .states import remember
+from .states import remember, remember_failure
 from .window import FUTURE_SLACK, gather, new_unreadable
 from .window import problems as find_problems
 
@@ -133,56 +134,7 @@ def _run(opts: AlarmOptions, outcome: AlarmOutcome, pending: list) -> None:
             outcome.status, outcome.exit_code = "error", EXIT_CANNOT_EVALUATE
             outcome.reason = f"unexpected {type(exc).__name__}: {exc}"
     if outcome.exit_code == EXIT_CANNOT_EVALUATE and not outcome.problems:
-        _remember_failure(opts, outcome, pending)
-
-
-def _remember_failure(opts: AlarmOptions, outcome: AlarmOutcome, pending: list) -> None:
-    """A run that could not evaluate at all: its reason is a problem the memory says once, then reminds."""
-    from ..read.sources import resolve_store
-
-    problem = [(f"error:{outcome.reason}", outcome.reason or "")]
-    memory = None
-    try:
-        if opts.recall.state:
-            memory = Memory.of_file(opts.recall.state)
-        elif opts.sources.store or not (opts.sources.sessions or opts.sources.replay_runs):
-            folder = resolve_store(opts.sources.store, config=opts.sources.config)
-            memory = Memory.of_store(folder) if folder and "://" not in folder else None
-    except ForensicsError:
-        memory = None
-    # A memory only where one was kept: a mistyped --store or --state must not be created.
-    if memory is None or not memory.state_path.parent.is_dir() or memory.is_new():
-        memory = None
-    now = opts.checks.now or datetime.now(UTC)
-    try:
-        repeat = parse_age(opts.recall.repeat)
-        said = remember(
-            memory,
-            [],
-            now=now,
-            repeat=repeat,
-            gone=None,
-            batch=None,
-            outcome=outcome,
-            remind=set(),
-            problems=problem,
-            whole=False,
-        )
-    except ForensicsError:  # the memory itself is what failed (damaged, unreadable): say it every run
-        said = remember(
-            None,
-            [],
-            now=now,
-            repeat=parse_age("24h"),
-            gone=None,
-            batch=None,
-            outcome=outcome,
-            remind=set(),
-            problems=problem,
-            whole=False,
-        )
-    pending.append(said.commit)
-    outcome.recalled = Recalled(problems=said.problems, recovered=said.recovered)
+        remember_failure(opts, outcome, pending)
 
 
 def _evaluate_store(root, src, opts: AlarmOptions, outcome: AlarmOutcome, pending: list) -> None:
@@ -431,19 +383,3 @@ def _evaluate(
     elif outcome.problems:
         outcome.status, outcome.exit_code = "error", EXIT_CANNOT_EVALUATE
         outcome.reason = "; ".join(outcome.problems)
-
-
-def replaced_alarms(catalog) -> list[str]:
-    """One stderr line per built-in alarm that a user query replaces, demotes or turns into a report."""
-    out = []
-    for name, builtin in catalog.replaced.items():
-        if builtin.kind != "alarm":
-            continue
-        now = catalog.queries[name]
-        what = "replaced"
-        if now.kind != "alarm":
-            what = f"turned into a {now.kind} query (it no longer alarms)"
-        elif now.severity != builtin.severity:
-            what = f"demoted from {builtin.severity} to {now.severity}"
-        out.append(f"warning: the built-in alarm {name} ({builtin.severity}) is {what} by {escape(str(now.path))}")
-    return out

@@ -118,3 +118,19 @@ def _row_line(word: str, v: dict) -> str:
         f"{word:8} {v['severity'].upper():8} {f['alarm']}  {escape(str(ts))}  session={f['session_id']}  "
         f"model={f['model']}  kind={f['kind']}  daemon={f['daemon']}  at={f['source_file']}:{f['line']}{extra}"
     )
+
+
+def replaced_alarms(catalog) -> list[str]:
+    """One stderr line per built-in alarm that a user query replaces, demotes or turns into a report."""
+    out = []
+    for name, builtin in catalog.replaced.items():
+        if builtin.kind != "alarm":
+            continue
+        now = catalog.queries[name]
+        what = "replaced"
+        if now.kind != "alarm":
+            what = f"turned into a {now.kind} query (it no longer alarms)"
+        elif now.severity != builtin.severity:
+            what = f"demoted from {builtin.severity} to {now.severity}"
+        out.append(f"warning: the built-in alarm {name} ({builtin.severity}) is {what} by {escape(str(now.path))}")
+    return out

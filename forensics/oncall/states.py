@@ -8,9 +8,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..errors import ParameterError
+from ..errors import ForensicsError, ParameterError
 from ..output import escape, iso_utc, plain
+from ..timewindow import parse_age
 from .memory import ROW_MEMORY, Memory, identity, legacy_identity, who
+from .options import AlarmOptions
+from .outcome import AlarmOutcome, Recalled
 
 
 @dataclass
@@ -354,3 +357,52 @@ def remember(
 
     result.commit = commit
     return result
+
+
+def remember_failure(opts: AlarmOptions, outcome: AlarmOutcome, pending: list) -> None:
+    """A run that could not evaluate at all: its reason is a problem the memory says once, then reminds."""
+    from ..read.sources import resolve_store
+
+    problem = [(f"error:{outcome.reason}", outcome.reason or "")]
+    memory = None
+    try:
+        if opts.recall.state:
+            memory = Memory.of_file(opts.recall.state)
+        elif opts.sources.store or not (opts.sources.sessions or opts.sources.replay_runs):
+            folder = resolve_store(opts.sources.store, config=opts.sources.config)
+            memory = Memory.of_store(folder) if folder and "://" not in folder else None
+    except ForensicsError:
+        memory = None
+    # A memory only where one was kept: a mistyped --store or --state must not be created.
+    if memory is None or not memory.state_path.parent.is_dir() or memory.is_new():
+        memory = None
+    now = opts.checks.now or datetime.now(UTC)
+    try:
+        repeat = parse_age(opts.recall.repeat)
+        said = remember(
+            memory,
+            [],
+            now=now,
+            repeat=repeat,
+            gone=None,
+            batch=None,
+            outcome=outcome,
+            remind=set(),
+            problems=problem,
+            whole=False,
+        )
+    except ForensicsError:  # the memory itself is what failed (damaged, unreadable): say it every run
+        said = remember(
+            None,
+            [],
+            now=now,
+            repeat=parse_age("24h"),
+            gone=None,
+            batch=None,
+            outcome=outcome,
+            remind=set(),
+            problems=problem,
+            whole=False,
+        )
+    pending.append(said.commit)
+    outcome.recalled = Recalled(problems=said.problems, recovered=said.recovered)
