@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timedelta, timezone
 import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -23,8 +23,11 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 
 
 def pytest_addoption(parser):
-    parser.addoption("--update-golden", action="store_true",
-                     help="Rewrite tests/golden/* from the current output instead of comparing.")
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        help="Rewrite tests/golden/* from the current output instead of comparing.",
+    )
 
 
 @pytest.fixture
@@ -59,12 +62,26 @@ def write_jsonl(path: Path, rows, *, raw_tail: bytes = b"") -> Path:
     return path
 
 
-def session(session_id="s-1", *, model="m-a", kind="fill", verdict="accepted", attempts=None,
-            ts="2026-11-10T10:00:00Z", grounded=True, daemon="validatord", duration_ms=100, **extra):
+def session(
+    session_id="s-1",
+    *,
+    model="m-a",
+    kind="fill",
+    verdict="accepted",
+    attempts=None,
+    ts="2026-11-10T10:00:00Z",
+    grounded=True,
+    daemon="validatord",
+    duration_ms=100,
+    **extra,
+):
     """One well-formed session row in one of the three shapes."""
     if attempts is None:
-        attempts = {"accepted": ["accepted"], "max_iter_exhausted": ["validation_failed"] * 3,
-                    "infra_error": ["infra_error"]}[verdict]
+        attempts = {
+            "accepted": ["accepted"],
+            "max_iter_exhausted": ["validation_failed"] * 3,
+            "infra_error": ["infra_error"],
+        }[verdict]
     atts = []
     for i, v in enumerate(attempts):
         a = {"iteration": i, "verdict_kind": v}
@@ -73,10 +90,21 @@ def session(session_id="s-1", *, model="m-a", kind="fill", verdict="accepted", a
         if v == "infra_error":
             a["error"] = "connection refused"
         atts.append(a)
-    row = {"schema": "session.iterate.v1", "timestamp": ts, "daemon": daemon, "session_id": session_id,
-           "kind": kind, "model": model, "provider": "ollama", "prompt": "p",
-           "iterations": 0 if verdict == "infra_error" else len(atts), "max_iterations": 3,
-           "final_verdict": verdict, "attempts": atts, "duration_ms": duration_ms}
+    row = {
+        "schema": "session.iterate.v1",
+        "timestamp": ts,
+        "daemon": daemon,
+        "session_id": session_id,
+        "kind": kind,
+        "model": model,
+        "provider": "ollama",
+        "prompt": "p",
+        "iterations": 0 if verdict == "infra_error" else len(atts),
+        "max_iterations": 3,
+        "final_verdict": verdict,
+        "attempts": atts,
+        "duration_ms": duration_ms,
+    }
     if verdict == "accepted":
         row["artifact"] = {"fills": [{"candidate_id": "W-1"}]}
         if kind == "fill" and grounded is not None:
@@ -87,10 +115,20 @@ def session(session_id="s-1", *, model="m-a", kind="fill", verdict="accepted", a
 
 def replay(session_id, hits, *, model="m-a", ts="2026-11-10T11:00:00Z", **extra):
     """One replay row with ``hits`` retrieval hits."""
-    row = {"schema": "replay.run.v1", "timestamp": ts, "session_id": session_id, "task_id": "t",
-           "model": model, "provider": "ollama",
-           "retrieval": {"query": "q", "k": 8, "hits": [{"doc_id": f"d{i}", "score": 0.5} for i in range(hits)]},
-           "output": "{}", "latency_ms": 10, "tokens_in": 1, "tokens_out": 1, "status": "ok"}
+    row = {
+        "schema": "replay.run.v1",
+        "timestamp": ts,
+        "session_id": session_id,
+        "task_id": "t",
+        "model": model,
+        "provider": "ollama",
+        "retrieval": {"query": "q", "k": 8, "hits": [{"doc_id": f"d{i}", "score": 0.5} for i in range(hits)]},
+        "output": "{}",
+        "latency_ms": 10,
+        "tokens_in": 1,
+        "tokens_out": 1,
+        "status": "ok",
+    }
     row.update(extra)
     return row
 
@@ -106,8 +144,13 @@ def sample_dir(tmp_path_factory) -> Path:
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch, tmp_path):
     """No test sees the developer's FORENSICS_* variables or ./forensics.toml."""
-    for key in ("FORENSICS_SESSIONS", "FORENSICS_REPLAY_RUNS", "FORENSICS_QUERIES", "FORENSICS_DEBUG",
-                "FORENSICS_STORE"):
+    for key in (
+        "FORENSICS_SESSIONS",
+        "FORENSICS_REPLAY_RUNS",
+        "FORENSICS_QUERIES",
+        "FORENSICS_DEBUG",
+        "FORENSICS_STORE",
+    ):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("COLUMNS", "100")  # terminal tables fit the terminal: one width for every test
     monkeypatch.chdir(tmp_path)
@@ -136,17 +179,24 @@ def run_script():
     """Run the installed `forensics` script in a subprocess."""
 
     def run(*args, input=None, env=None, cwd=None):
-        return subprocess.run([script_path(), *map(str, args)], input=input, capture_output=True,
-                              env=env if env is not None else os.environ.copy(), cwd=cwd, timeout=120)
+        return subprocess.run(
+            [script_path(), *map(str, args)],
+            input=input,
+            capture_output=True,
+            env=env if env is not None else os.environ.copy(),
+            cwd=cwd,
+            timeout=120,
+        )
 
     return run
 
 
 # --- live logs for the alarm's tests ----------------------------------------------------------
 
+
 def _ts(minutes_ago: float = 1) -> str:
     """A timestamp this many minutes ago, as a live daemon writes it."""
-    return (datetime.now(timezone.utc) - timedelta(minutes=minutes_ago)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return (datetime.now(UTC) - timedelta(minutes=minutes_ago)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _clean(n: int = 5, *, model: str = "m-a") -> list[dict]:

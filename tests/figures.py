@@ -7,16 +7,16 @@ import json
 import math
 import os
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 
 from forensics.oncall.alarm import AlarmOptions, evaluate
-from forensics.report.weekly import build_report, render_report
-from forensics.timewindow import resolve_week
 from forensics.read.sources import resolve
+from forensics.report.weekly import build_report, render_report
 from forensics.store.connection import Store
+from forensics.timewindow import resolve_week
 
 from . import reference as ref
 
@@ -26,8 +26,10 @@ RATES = ("rate", "ci_low", "ci_high", "share", "first_shot_rate")
 # Each named query: its reference, and the columns (and directions) its rows are ordered by;
 # None where that order is total and the rows must come in exactly the reference's order.
 QUERIES = {
-    "attempts_to_accept": (lambda c, r, **p: ref.attempts_to_accept_query(c, **p),
-                           [("model", 1), ("attempts_to_accept", 1)]),
+    "attempts_to_accept": (
+        lambda c, r, **p: ref.attempts_to_accept_query(c, **p),
+        [("model", 1), ("attempts_to_accept", 1)],
+    ),
     "clean_first_shot": (lambda c, r, **p: ref.clean_first_shot(c, **p), [("timestamp", 1), ("session_id", 1)]),
     "first_shot_success_rate": (lambda c, r, **p: ref.first_shot_success_rate(c, **p), None),
     "infra_error_rate": (lambda c, r, **p: ref.infra_error_rate(c, **p), None),
@@ -36,14 +38,20 @@ QUERIES = {
     "retrieval_depth_vs_first_shot": (lambda c, r, **p: ref.retrieval_depth_vs_first_shot(c, r, **p), None),
     "session_attempts": (lambda c, r, **p: ref.session_attempts(c, **p), None),
     "session_replays": (lambda c, r, **p: ref.session_replays(r, **p), None),
-    "three_consecutive_rejections": (lambda c, r, **p: ref.three_consecutive_rejections(c, **p),
-                                     [("timestamp", 1), ("session_id", 1)]),
+    "three_consecutive_rejections": (
+        lambda c, r, **p: ref.three_consecutive_rejections(c, **p),
+        [("timestamp", 1), ("session_id", 1)],
+    ),
     "top_rejection_errors": (lambda c, r, **p: ref.top_rejection_errors(c, **p), None),
     "ungrounded_accepted": (lambda c, r, **p: ref.ungrounded_accepted(c, **p), [("timestamp", 1), ("session_id", 1)]),
-    "ungrounded_unknown_verdict": (lambda c, r, **p: ref.ungrounded_unknown_verdict(c, **p),
-                                   [("timestamp", 1), ("session_id", 1)]),
-    "unverified_accepted_fill": (lambda c, r, **p: ref.unverified_accepted_fill(c, **p),
-                                 [("timestamp", 1), ("session_id", 1)]),
+    "ungrounded_unknown_verdict": (
+        lambda c, r, **p: ref.ungrounded_unknown_verdict(c, **p),
+        [("timestamp", 1), ("session_id", 1)],
+    ),
+    "unverified_accepted_fill": (
+        lambda c, r, **p: ref.unverified_accepted_fill(c, **p),
+        [("timestamp", 1), ("session_id", 1)],
+    ),
     "verdict_breakdown": (lambda c, r, **p: ref.verdict_breakdown(c, **p), None),
 }
 
@@ -74,7 +82,7 @@ def _sort_key(row: dict, order):
     for column, direction in order:
         v = row[column]
         if isinstance(v, datetime):
-            v = v.astimezone(timezone.utc)
+            v = v.astimezone(UTC)
         key.append((v is None, (-v if direction < 0 else v) if v is not None else 0))
     return key
 
@@ -130,8 +138,7 @@ def check_queries(sessions: list[str], replays: list[str], start: datetime, end:
                 assert_rows(got, reference(calls, runs, **params), order, what=what)
 
 
-def check_figures_agree(sessions: list[str], replays: list[str], start: datetime, end: datetime,
-                        report: dict) -> None:
+def check_figures_agree(sessions: list[str], replays: list[str], start: datetime, end: datetime, report: dict) -> None:
     """The first-shot figures of the queries and the report say the same about one week, per model."""
     window = {"since": start, "until": end}
     with Store(resolve(sessions, replays, env={})) as st:
@@ -142,8 +149,7 @@ def check_figures_agree(sessions: list[str], replays: list[str], start: datetime
             n, k = depth.get(r["model"], (0, 0))
             depth[r["model"]] = (n + r["reached_model"], k + r["first_shot"])
         clean = st.query("clean_first_shot", window).records()
-        shots = {(r[0], r[1]) for r in st.execute(
-            "select source_file, line from sessions where first_shot").rows}
+        shots = {(r[0], r[1]) for r in st.execute("select source_file, line from sessions where first_shot").rows}
     in_report = {m["model"]: m for m in report["models"]}
     assert weekly.keys() == in_report.keys()
     for model, r in rate.items():
@@ -159,13 +165,27 @@ def check_figures_agree(sessions: list[str], replays: list[str], start: datetime
     assert {(c["source_file"], c["line"]) for c in clean} <= shots, "a clean first shot that is no first shot"
 
 
-REPORT_KEYS = ("model", "calls", "reached_model", "accepted", "first_shot", "first_shot_rate", "ci_low",
-               "ci_high", "max_iter_exhausted", "infra_error", "mean_attempts_to_accept", "p50_duration_ms",
-               "p95_duration_ms", "p50_reached_model_ms", "p95_reached_model_ms", "too_few")
+REPORT_KEYS = (
+    "model",
+    "calls",
+    "reached_model",
+    "accepted",
+    "first_shot",
+    "first_shot_rate",
+    "ci_low",
+    "ci_high",
+    "max_iter_exhausted",
+    "infra_error",
+    "mean_attempts_to_accept",
+    "p50_duration_ms",
+    "p95_duration_ms",
+    "p50_reached_model_ms",
+    "p95_reached_model_ms",
+    "too_few",
+)
 
 
-def check_report(sessions: list[str], replays: list[str], week: str, *, trend_weeks: int,
-                 now: datetime) -> dict:
+def check_report(sessions: list[str], replays: list[str], week: str, *, trend_weeks: int, now: datetime) -> dict:
     """The report's figures against the reference; its alarm section against `forensics alarm`."""
     label, start, end = resolve_week(week)
     with Store(resolve(sessions, replays, env={})) as st:
@@ -187,8 +207,16 @@ def check_report(sessions: list[str], replays: list[str], week: str, *, trend_we
     assert data["basis"]["rows"] == want.rows
 
     # `forensics alarm` over the same week (the logs end with it) says what the report says.
-    outcome = evaluate(AlarmOptions(sessions=list(sessions), replay_runs=list(replays), config=os.devnull,
-                                    since=start.isoformat(), max_unreadable=10**6, lock_wait=30))
+    outcome = evaluate(
+        AlarmOptions(
+            sessions=list(sessions),
+            replay_runs=list(replays),
+            config=os.devnull,
+            since=start.isoformat(),
+            max_unreadable=10**6,
+            lock_wait=30,
+        )
+    )
     found: dict[str, list[str]] = {}
     for v in outcome.violations + outcome.warnings:
         found.setdefault(v["alarm"], []).append(v["session_id"])
@@ -199,10 +227,12 @@ def check_report(sessions: list[str], replays: list[str], week: str, *, trend_we
 
 
 DOC = (ROOT / "docs" / "SESSION_LOG.md").read_text(encoding="utf-8")
-_SECTION = DOC[DOC.index("## Worked DuckDB examples"):DOC.index("\n## ", DOC.index("## Worked DuckDB examples") + 5)]
+_SECTION = DOC[DOC.index("## Worked DuckDB examples") : DOC.index("\n## ", DOC.index("## Worked DuckDB examples") + 5)]
 # (named query, SQL) for each worked example: the query is named in the paragraph above it.
-DOC_EXAMPLES = [(re.findall(r"the named query `(\w+)`", before)[-1], sql)
-                for before, sql in re.findall(r"((?:(?!```).)*?)```sql\n(.*?)```", _SECTION, re.S)]
+DOC_EXAMPLES = [
+    (re.findall(r"the named query `(\w+)`", before)[-1], sql)
+    for before, sql in re.findall(r"((?:(?!```).)*?)```sql\n(.*?)```", _SECTION, re.S)
+]
 
 
 def run_doc_example(sql: str, folder: Path) -> list[dict]:

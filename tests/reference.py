@@ -12,7 +12,7 @@ import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 Z = 1.96
@@ -21,6 +21,7 @@ VERDICTS = ("accepted", "max_iter_exhausted", "infra_error")
 
 
 # -- reading -----------------------------------------------------------------------------------
+
 
 def parse_timestamp(value: Any) -> datetime | None:
     """An RFC 3339 text as a UTC instant, the fraction cut to microseconds; None if it is not one."""
@@ -32,8 +33,7 @@ def parse_timestamp(value: Any) -> datetime | None:
     year, month, day, hour, minute, second, fraction, offset = m.groups()
     micro = int((fraction or "0")[:6].ljust(6, "0"))
     try:
-        instant = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micro,
-                           tzinfo=timezone.utc)
+        instant = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tzinfo=UTC)
     except ValueError:
         return None
     if offset != "Z":
@@ -47,7 +47,7 @@ def _text(value: Any) -> str | None:
 
 
 def _integer(value: Any) -> int | None:
-    ok = isinstance(value, int) and not isinstance(value, bool) and -(2 ** 63) <= value < 2 ** 63
+    ok = isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63
     return value if ok else None
 
 
@@ -127,19 +127,37 @@ def read_calls(paths: list[str]) -> list[Call]:
         for number, row in _objects(path):
             attempts = row.get("attempts")
             if isinstance(attempts, list):
-                attempts = [Attempt(i, _integer(a.get("iteration")), _text(a.get("verdict_kind")),
-                                    _text(a.get("error")), _text(a.get("span_id")))
-                            for i, a in enumerate((a if isinstance(a, dict) else {} for a in attempts), start=1)]
+                attempts = [
+                    Attempt(
+                        i,
+                        _integer(a.get("iteration")),
+                        _text(a.get("verdict_kind")),
+                        _text(a.get("error")),
+                        _text(a.get("span_id")),
+                    )
+                    for i, a in enumerate((a if isinstance(a, dict) else {} for a in attempts), start=1)
+                ]
             else:
                 attempts = None
-            calls.append(Call(
-                source_file=path, line=number, raw=row, session_id=_text(row.get("session_id")),
-                timestamp=parse_timestamp(row.get("timestamp")), model=_text(row.get("model")),
-                kind=_text(row.get("kind")), daemon=_text(row.get("daemon")),
-                provider=_text(row.get("provider")), final_verdict=_text(row.get("final_verdict")),
-                attempts=attempts, artifact=row.get("artifact"),
-                grounded=_boolean(row.get("grounded_in_roster")), grounded_raw=row.get("grounded_in_roster"),
-                duration_ms=_integer(row.get("duration_ms"))))
+            calls.append(
+                Call(
+                    source_file=path,
+                    line=number,
+                    raw=row,
+                    session_id=_text(row.get("session_id")),
+                    timestamp=parse_timestamp(row.get("timestamp")),
+                    model=_text(row.get("model")),
+                    kind=_text(row.get("kind")),
+                    daemon=_text(row.get("daemon")),
+                    provider=_text(row.get("provider")),
+                    final_verdict=_text(row.get("final_verdict")),
+                    attempts=attempts,
+                    artifact=row.get("artifact"),
+                    grounded=_boolean(row.get("grounded_in_roster")),
+                    grounded_raw=row.get("grounded_in_roster"),
+                    duration_ms=_integer(row.get("duration_ms")),
+                )
+            )
     return calls
 
 
@@ -149,14 +167,24 @@ def read_replays(paths: list[str]) -> list[Replay]:
     for path in paths:
         for number, row in _objects(path):
             retrieval = row.get("retrieval")
-            out.append(Replay(path, number, _text(row.get("session_id")), parse_timestamp(row.get("timestamp")),
-                              _text(row.get("task_id")), _text(row.get("model")), _text(row.get("status")),
-                              retrieval if isinstance(retrieval, dict) else None,
-                              _integer(row.get("latency_ms"))))
+            out.append(
+                Replay(
+                    path,
+                    number,
+                    _text(row.get("session_id")),
+                    parse_timestamp(row.get("timestamp")),
+                    _text(row.get("task_id")),
+                    _text(row.get("model")),
+                    _text(row.get("status")),
+                    retrieval if isinstance(retrieval, dict) else None,
+                    _integer(row.get("latency_ms")),
+                )
+            )
     return out
 
 
 # -- the definitions ---------------------------------------------------------------------------
+
 
 def in_order(call: Call) -> list[Attempt]:
     """The attempts by iteration (none last), then by position in the list."""
@@ -171,8 +199,12 @@ def reached_model(call: Call) -> bool:
 def first_shot(call: Call) -> bool:
     """Accepted, and the first attempt in order is the accepted one, at iteration 0."""
     ordered = in_order(call)
-    return (call.final_verdict == "accepted" and bool(ordered)
-            and ordered[0].verdict_kind == "accepted" and ordered[0].iteration == 0)
+    return (
+        call.final_verdict == "accepted"
+        and bool(ordered)
+        and ordered[0].verdict_kind == "accepted"
+        and ordered[0].iteration == 0
+    )
 
 
 def attempts_to_accept(call: Call) -> int | None:
@@ -240,16 +272,17 @@ def percentile(values: list[float], q: float) -> float | None:
 
 def iso_week(instant: datetime) -> str:
     """The ISO week of a UTC instant, as 2026-W46."""
-    year, week, _ = instant.astimezone(timezone.utc).date().isocalendar()
+    year, week, _ = instant.astimezone(UTC).date().isocalendar()
     return f"{year}-W{week:02d}"
 
 
 def _monday(instant: datetime) -> date:
-    day = instant.astimezone(timezone.utc).date()
+    day = instant.astimezone(UTC).date()
     return day - timedelta(days=day.weekday())
 
 
 # -- selection and ordering, as the queries do them ---------------------------------------------
+
 
 def in_window(ts: datetime | None, since: datetime | None, until: datetime | None) -> bool:
     """A report query's window: a row with no time is outside any bound."""
@@ -264,8 +297,13 @@ def in_alarm_window(ts, since, until) -> bool:
 
 
 def _pick(calls, since=None, until=None, model=None, kind=None):
-    return [c for c in calls if in_window(c.timestamp, since, until)
-            and (model is None or c.model == model) and (kind is None or c.kind == kind)]
+    return [
+        c
+        for c in calls
+        if in_window(c.timestamp, since, until)
+        and (model is None or c.model == model)
+        and (kind is None or c.kind == kind)
+    ]
 
 
 def nulls_last(value):
@@ -290,28 +328,53 @@ def _rate(k: int, n: int) -> float | None:
 
 # -- the named queries ---------------------------------------------------------------------------
 
+
 def first_shot_success_rate(calls, since=None, until=None, model=None, kind=None):
     """First shots out of the calls that reached the model, per model."""
     out = []
-    for m, group in sorted(_group(_pick(calls, since, until, model, kind), lambda c: c.model).items(),
-                           key=lambda kv: _model_order(kv[0])):
+    for m, group in sorted(
+        _group(_pick(calls, since, until, model, kind), lambda c: c.model).items(), key=lambda kv: _model_order(kv[0])
+    ):
         n = sum(reached_model(c) for c in group)
         k = sum(first_shot(c) for c in group)
         low, high = wilson(k, n)
         infra = sum(c.final_verdict == "infra_error" for c in group)
-        out.append({"model": m, "reached_model": n, "first_shot": k, "rate": _rate(k, n), "ci_low": low,
-                    "ci_high": high, "infra_error": infra, "unknown_verdict": len(group) - n - infra})
+        out.append(
+            {
+                "model": m,
+                "reached_model": n,
+                "first_shot": k,
+                "rate": _rate(k, n),
+                "ci_low": low,
+                "ci_high": high,
+                "infra_error": infra,
+                "unknown_verdict": len(group) - n - infra,
+            }
+        )
     return out
 
 
 def clean_first_shot(calls, since=None, until=None, model=None, kind=None):
     """First shots with a non-empty artifact."""
-    rows = [c for c in _pick(calls, since, until, model, kind)
-            if first_shot(c) and c.artifact is not None and c.artifact not in ({}, [], "")]
+    rows = [
+        c
+        for c in _pick(calls, since, until, model, kind)
+        if first_shot(c) and c.artifact is not None and c.artifact not in ({}, [], "")
+    ]
     rows.sort(key=lambda c: (nulls_last(c.timestamp), nulls_last(c.session_id)))
-    return [{"session_id": c.session_id, "timestamp": c.timestamp, "model": c.model, "kind": c.kind,
-             "daemon": c.daemon, "artifact": c.artifact, "source_file": c.source_file, "line": c.line}
-            for c in rows]
+    return [
+        {
+            "session_id": c.session_id,
+            "timestamp": c.timestamp,
+            "model": c.model,
+            "kind": c.kind,
+            "daemon": c.daemon,
+            "artifact": c.artifact,
+            "source_file": c.source_file,
+            "line": c.line,
+        }
+        for c in rows
+    ]
 
 
 def attempts_to_accept_query(calls, since=None, until=None, model=None):
@@ -320,8 +383,7 @@ def attempts_to_accept_query(calls, since=None, until=None, model=None):
     out = []
     for m, group in _group(accepted, lambda c: c.model).items():
         for n, same in _group(group, attempts_to_accept).items():
-            out.append({"model": m, "attempts_to_accept": n, "calls": len(same),
-                        "share": len(same) / len(group)})
+            out.append({"model": m, "attempts_to_accept": n, "calls": len(same), "share": len(same) / len(group)})
     out.sort(key=lambda r: (_model_order(r["model"]), nulls_last(r["attempts_to_accept"])))
     return out
 
@@ -330,25 +392,36 @@ def model_weekly_summary(calls, since=None, until=None, model=None):
     """Per UTC ISO week and model: volume, verdicts, first shots, attempts, durations."""
     timed = [c for c in _pick(calls, since, until, model) if c.timestamp is not None]
     out = []
-    for (monday, m), group in sorted(_group(timed, lambda c: (_monday(c.timestamp), c.model)).items(),
-                                     key=lambda kv: (kv[0][0], _model_order(kv[0][1]))):
+    for (_week, m), group in sorted(
+        _group(timed, lambda c: (_monday(c.timestamp), c.model)).items(),
+        key=lambda kv: (kv[0][0], _model_order(kv[0][1])),
+    ):
         reached = [c for c in group if reached_model(c)]
         k = sum(first_shot(c) for c in group)
         low, high = wilson(k, len(reached))
         places = [p for p in map(attempts_to_accept, group) if p is not None]
         every = [c.duration_ms for c in group if c.duration_ms is not None]
         asked = [c.duration_ms for c in reached if c.duration_ms is not None]
-        out.append({
-            "week": iso_week(group[0].timestamp), "model": m, "calls": len(group),
-            "reached_model": len(reached),
-            "accepted": sum(c.final_verdict == "accepted" for c in group), "first_shot": k,
-            "first_shot_rate": _rate(k, len(reached)), "ci_low": low, "ci_high": high,
-            "max_iter_exhausted": sum(c.final_verdict == "max_iter_exhausted" for c in group),
-            "infra_error": sum(c.final_verdict == "infra_error" for c in group),
-            "mean_attempts_to_accept": sum(places) / len(places) if places else None,
-            "p50_duration_ms": percentile(every, 0.5), "p95_duration_ms": percentile(every, 0.95),
-            "p50_reached_model_ms": percentile(asked, 0.5), "p95_reached_model_ms": percentile(asked, 0.95),
-        })
+        out.append(
+            {
+                "week": iso_week(group[0].timestamp),
+                "model": m,
+                "calls": len(group),
+                "reached_model": len(reached),
+                "accepted": sum(c.final_verdict == "accepted" for c in group),
+                "first_shot": k,
+                "first_shot_rate": _rate(k, len(reached)),
+                "ci_low": low,
+                "ci_high": high,
+                "max_iter_exhausted": sum(c.final_verdict == "max_iter_exhausted" for c in group),
+                "infra_error": sum(c.final_verdict == "infra_error" for c in group),
+                "mean_attempts_to_accept": sum(places) / len(places) if places else None,
+                "p50_duration_ms": percentile(every, 0.5),
+                "p95_duration_ms": percentile(every, 0.95),
+                "p50_reached_model_ms": percentile(asked, 0.5),
+                "p95_reached_model_ms": percentile(asked, 0.95),
+            }
+        )
     return out
 
 
@@ -362,10 +435,19 @@ def three_consecutive_rejections(calls, since=None, until=None, model=None, min_
         longest = max(len(r) for r in runs)
         first_longest = next(r for r in runs if len(r) == longest)
         if longest >= min_run:
-            out.append({"session_id": c.session_id, "timestamp": c.timestamp, "model": c.model,
-                        "kind": c.kind, "longest_run": longest,
-                        "errors": " | ".join(a.error or "" for a in first_longest),
-                        "final_verdict": c.final_verdict, "source_file": c.source_file, "line": c.line})
+            out.append(
+                {
+                    "session_id": c.session_id,
+                    "timestamp": c.timestamp,
+                    "model": c.model,
+                    "kind": c.kind,
+                    "longest_run": longest,
+                    "errors": " | ".join(a.error or "" for a in first_longest),
+                    "final_verdict": c.final_verdict,
+                    "source_file": c.source_file,
+                    "line": c.line,
+                }
+            )
     out.sort(key=lambda r: (nulls_last(r["timestamp"]), nulls_last(r["session_id"])))
     return out
 
@@ -383,9 +465,15 @@ def top_rejection_errors(calls, since=None, until=None, model=None, top=5):
         rows = []
         for reason, same in _group(group, lambda r: r[1]).items():
             errors = [r[3] for r in same if r[3] is not None]
-            rows.append({"model": m, "reason": reason, "rejections": len(same),
-                         "sessions": len({r[2] for r in same if r[2] is not None}),
-                         "example": min(errors) if errors else None})
+            rows.append(
+                {
+                    "model": m,
+                    "reason": reason,
+                    "rejections": len(same),
+                    "sessions": len({r[2] for r in same if r[2] is not None}),
+                    "example": min(errors) if errors else None,
+                }
+            )
         rows.sort(key=lambda r: (-r["rejections"], r["reason"]))
         out += rows[:top]
     out.sort(key=lambda r: (_model_order(r["model"]), -r["rejections"], r["reason"]))
@@ -394,32 +482,77 @@ def top_rejection_errors(calls, since=None, until=None, model=None, top=5):
 
 def ungrounded_accepted(calls, since=None, until=None):
     """Accepted rows whose roster verdict is false."""
-    rows = [c for c in calls if in_alarm_window(c.timestamp, since, until)
-            and c.final_verdict == "accepted" and c.grounded is False]
+    rows = [
+        c
+        for c in calls
+        if in_alarm_window(c.timestamp, since, until) and c.final_verdict == "accepted" and c.grounded is False
+    ]
     rows.sort(key=lambda c: (nulls_last(c.timestamp), nulls_last(c.session_id)))
-    return [{"session_id": c.session_id, "timestamp": c.timestamp, "model": c.model, "kind": c.kind,
-             "daemon": c.daemon, "provider": c.provider, "source_file": c.source_file, "line": c.line}
-            for c in rows]
+    return [
+        {
+            "session_id": c.session_id,
+            "timestamp": c.timestamp,
+            "model": c.model,
+            "kind": c.kind,
+            "daemon": c.daemon,
+            "provider": c.provider,
+            "source_file": c.source_file,
+            "line": c.line,
+        }
+        for c in rows
+    ]
 
 
 def ungrounded_unknown_verdict(calls, since=None, until=None):
     """Rows with a false roster verdict and a final verdict the format does not know."""
-    rows = [c for c in calls if in_alarm_window(c.timestamp, since, until) and c.grounded is False
-            and c.final_verdict not in ("accepted", "max_iter_exhausted", "infra_error")]
+    rows = [
+        c
+        for c in calls
+        if in_alarm_window(c.timestamp, since, until)
+        and c.grounded is False
+        and c.final_verdict not in ("accepted", "max_iter_exhausted", "infra_error")
+    ]
     rows.sort(key=lambda c: (nulls_last(c.timestamp), nulls_last(c.session_id)))
-    return [{"session_id": c.session_id, "timestamp": c.timestamp, "model": c.model, "kind": c.kind,
-             "daemon": c.daemon, "final_verdict": c.final_verdict, "source_file": c.source_file,
-             "line": c.line} for c in rows]
+    return [
+        {
+            "session_id": c.session_id,
+            "timestamp": c.timestamp,
+            "model": c.model,
+            "kind": c.kind,
+            "daemon": c.daemon,
+            "final_verdict": c.final_verdict,
+            "source_file": c.source_file,
+            "line": c.line,
+        }
+        for c in rows
+    ]
 
 
 def unverified_accepted_fill(calls, since=None, until=None):
     """Accepted fills without a boolean roster verdict."""
-    rows = [c for c in calls if in_alarm_window(c.timestamp, since, until)
-            and c.final_verdict == "accepted" and c.kind == "fill" and c.grounded is None]
+    rows = [
+        c
+        for c in calls
+        if in_alarm_window(c.timestamp, since, until)
+        and c.final_verdict == "accepted"
+        and c.kind == "fill"
+        and c.grounded is None
+    ]
     rows.sort(key=lambda c: (nulls_last(c.timestamp), nulls_last(c.session_id)))
-    return [{"session_id": c.session_id, "timestamp": c.timestamp, "model": c.model, "kind": c.kind,
-             "daemon": c.daemon, "provider": c.provider, "grounded_in_roster_raw": c.grounded_raw,
-             "source_file": c.source_file, "line": c.line} for c in rows]
+    return [
+        {
+            "session_id": c.session_id,
+            "timestamp": c.timestamp,
+            "model": c.model,
+            "kind": c.kind,
+            "daemon": c.daemon,
+            "provider": c.provider,
+            "grounded_in_roster_raw": c.grounded_raw,
+            "source_file": c.source_file,
+            "line": c.line,
+        }
+        for c in rows
+    ]
 
 
 _BUCKETS = ("no replay", "0", "1-2", "3-5", "6+")
@@ -446,9 +579,18 @@ def retrieval_depth_vs_first_shot(calls, replays, since=None, until=None, model=
         n = sum(reached_model(c) for c in group)
         k = sum(first_shot(c) for c in group)
         low, high = wilson(k, n)
-        out.append({"model": m, "hits_bucket": bucket, "reached_model": n, "first_shot": k,
-                    "rate": _rate(k, n), "ci_low": low, "ci_high": high,
-                    "infra_error": sum(c.final_verdict == "infra_error" for c in group)})
+        out.append(
+            {
+                "model": m,
+                "hits_bucket": bucket,
+                "reached_model": n,
+                "first_shot": k,
+                "rate": _rate(k, n),
+                "ci_low": low,
+                "ci_high": high,
+                "infra_error": sum(c.final_verdict == "infra_error" for c in group),
+            }
+        )
     out.sort(key=lambda r: (_model_order(r["model"]), _BUCKETS.index(r["hits_bucket"])))
     return out
 
@@ -458,8 +600,7 @@ def verdict_breakdown(calls, since=None, until=None, model=None):
     out = []
     for m, group in _group(_pick(calls, since, until, model), lambda c: c.model).items():
         for verdict, same in _group(group, lambda c: c.final_verdict).items():
-            out.append({"model": m, "final_verdict": verdict, "calls": len(same),
-                        "share": len(same) / len(group)})
+            out.append({"model": m, "final_verdict": verdict, "calls": len(same), "share": len(same) / len(group)})
     out.sort(key=lambda r: (_model_order(r["model"]), -r["calls"], nulls_last(r["final_verdict"])))
     return out
 
@@ -470,54 +611,90 @@ def infra_error_rate(calls, since=None, until=None):
     out = []
     for (day, provider), group in _group(timed, lambda c: (c.timestamp.date(), c.provider)).items():
         infra = sum(c.final_verdict == "infra_error" for c in group)
-        out.append({"day": day, "provider": provider, "calls": len(group), "infra_errors": infra,
-                    "rate": infra / len(group)})
+        out.append(
+            {"day": day, "provider": provider, "calls": len(group), "infra_errors": infra, "rate": infra / len(group)}
+        )
     out.sort(key=lambda r: (r["day"], nulls_last(r["provider"])))
     return out
 
 
 def orphans(calls, replays):
     """Session ids in one stream and not the other."""
+
     def ids(rows):
         seen = _group([r for r in rows if r.session_id is not None], lambda r: r.session_id)
         return {sid: (len(g), [r.timestamp for r in g if r.timestamp is not None]) for sid, g in seen.items()}
 
     sessions, runs = ids(calls), ids(replays)
     out = []
-    for direction, mine, other in (("session_without_replay", sessions, runs),
-                                   ("replay_without_session", runs, sessions)):
+    for direction, mine, other in (
+        ("session_without_replay", sessions, runs),
+        ("replay_without_session", runs, sessions),
+    ):
         for sid, (n, times) in mine.items():
             if sid not in other:
-                out.append({"direction": direction, "session_id": sid, "rows": n,
-                            "first_seen": min(times) if times else None,
-                            "last_seen": max(times) if times else None})
+                out.append(
+                    {
+                        "direction": direction,
+                        "session_id": sid,
+                        "rows": n,
+                        "first_seen": min(times) if times else None,
+                        "last_seen": max(times) if times else None,
+                    }
+                )
     out.sort(key=lambda r: (r["direction"], nulls_last(r["first_seen"]), r["session_id"]))
     return out
 
 
 def session_attempts(calls, session_id):
     """One session id's calls, each one's attempts in order."""
-    rows = sorted((c for c in calls if c.session_id == session_id),
-                  key=lambda c: (nulls_last(c.timestamp), c.source_file, c.line))
-    return [{"session_id": c.session_id, "timestamp": c.timestamp, "model": c.model, "kind": c.kind,
-             "final_verdict": c.final_verdict, "iteration": a.iteration, "position": a.position,
-             "verdict_kind": a.verdict_kind, "error": a.error, "span_id": a.span_id,
-             "source_file": c.source_file, "line": c.line}
-            for c in rows for a in in_order(c)]
+    rows = sorted(
+        (c for c in calls if c.session_id == session_id), key=lambda c: (nulls_last(c.timestamp), c.source_file, c.line)
+    )
+    return [
+        {
+            "session_id": c.session_id,
+            "timestamp": c.timestamp,
+            "model": c.model,
+            "kind": c.kind,
+            "final_verdict": c.final_verdict,
+            "iteration": a.iteration,
+            "position": a.position,
+            "verdict_kind": a.verdict_kind,
+            "error": a.error,
+            "span_id": a.span_id,
+            "source_file": c.source_file,
+            "line": c.line,
+        }
+        for c in rows
+        for a in in_order(c)
+    ]
 
 
 def session_replays(replays, session_id):
     """One session id's replay runs."""
-    rows = sorted((r for r in replays if r.session_id == session_id),
-                  key=lambda r: (nulls_last(r.timestamp), r.source_file, r.line))
+    rows = sorted(
+        (r for r in replays if r.session_id == session_id),
+        key=lambda r: (nulls_last(r.timestamp), r.source_file, r.line),
+    )
     out = []
     for r in rows:
         hits = (r.retrieval or {}).get("hits")
-        out.append({"session_id": r.session_id, "timestamp": r.timestamp, "task_id": r.task_id,
-                    "model": r.model, "status": r.status, "hits": r.hits,
-                    "retrieval_query": (r.retrieval or {}).get("query"),
-                    "doc_ids": [h.get("doc_id") for h in hits] if isinstance(hits, list) else None,
-                    "latency_ms": r.latency_ms, "source_file": r.source_file, "line": r.line})
+        out.append(
+            {
+                "session_id": r.session_id,
+                "timestamp": r.timestamp,
+                "task_id": r.task_id,
+                "model": r.model,
+                "status": r.status,
+                "hits": r.hits,
+                "retrieval_query": (r.retrieval or {}).get("query"),
+                "doc_ids": [h.get("doc_id") for h in hits] if isinstance(hits, list) else None,
+                "latency_ms": r.latency_ms,
+                "source_file": r.source_file,
+                "line": r.line,
+            }
+        )
     return out
 
 
@@ -558,15 +735,21 @@ def report(calls, replays, start: datetime, *, trend_weeks: int) -> ReportFigure
         models.append({**r, "too_few": r["reached_model"] < MIN_SESSIONS, "change": change})
     models.sort(key=lambda m: (m["too_few"], -(m["first_shot_rate"] or 0), _model_order(m["model"])))
     alarms = {}
-    for name, query in (("ungrounded_accepted", ungrounded_accepted),
-                        ("ungrounded_unknown_verdict", ungrounded_unknown_verdict),
-                        ("unverified_accepted_fill", unverified_accepted_fill)):
+    for name, query in (
+        ("ungrounded_accepted", ungrounded_accepted),
+        ("ungrounded_unknown_verdict", ungrounded_unknown_verdict),
+        ("unverified_accepted_fill", unverified_accepted_fill),
+    ):
         rows = query(calls, start, end)
         alarms[name] = (len(rows), sorted({r["session_id"] for r in rows if r["session_id"]}))
     trend = defaultdict(dict)
     for r in weekly:
         trend[r["model"]][r["week"]] = r["first_shot_rate"]
-    return ReportFigures(models=models, alarms=alarms,
-                         rejections=top_rejection_errors(calls, start, end, top=3),
-                         depth=retrieval_depth_vs_first_shot(calls, replays, start, end),
-                         trend=dict(trend), rows=len(calls))
+    return ReportFigures(
+        models=models,
+        alarms=alarms,
+        rejections=top_rejection_errors(calls, start, end, top=3),
+        depth=retrieval_depth_vs_first_shot(calls, replays, start, end),
+        trend=dict(trend),
+        rows=len(calls),
+    )

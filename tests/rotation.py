@@ -29,10 +29,11 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import pytest
 
@@ -54,8 +55,9 @@ LOGROTATE = _find_logrotate()
 # CI sets FORENSICS_REQUIRE_LOGROTATE=1 (.ci/run installs it): there a missing logrotate fails
 # the scenarios instead of skipping them, so a green CI run always means they ran.
 _REQUIRED = os.environ.get("FORENSICS_REQUIRE_LOGROTATE") == "1"
-_MISSING = ("logrotate is not installed (apt-get install logrotate; .ci/run does it): "
-            "this real-rotation scenario DID NOT RUN")
+_MISSING = (
+    "logrotate is not installed (apt-get install logrotate; .ci/run does it): this real-rotation scenario DID NOT RUN"
+)
 
 
 def needs_logrotate(fn):
@@ -63,6 +65,7 @@ def needs_logrotate(fn):
     if LOGROTATE is not None:
         return fn
     if _REQUIRED:
+
         @functools.wraps(fn)  # keeps its signature (fixtures) and marks (parametrize)
         def failing(*args, **kwargs):
             pytest.fail("FORENSICS_REQUIRE_LOGROTATE=1 but " + _MISSING)
@@ -134,8 +137,15 @@ class RotationFailed(AssertionError):
 class Logrotate:
     """One logrotate config and state file for some logs; :meth:`rotate` forces a rotation now."""
 
-    def __init__(self, logs: Iterable[str | os.PathLike], mode: str, workdir: str | os.PathLike,
-                 *, rotate: int = 50, extra: Iterable[str] = ()):
+    def __init__(
+        self,
+        logs: Iterable[str | os.PathLike],
+        mode: str,
+        workdir: str | os.PathLike,
+        *,
+        rotate: int = 50,
+        extra: Iterable[str] = (),
+    ):
         if LOGROTATE is None:
             raise RotationFailed(_MISSING)
         if mode not in MODES:
@@ -152,7 +162,7 @@ class Logrotate:
         # missingok/ifempty: a forced rotation always rotates, also an empty or absent log.
         # nomail: nothing is mailed. Tests run as root in a private 0700 folder, where logrotate
         # needs no `su` (it wants one only for a world- or group-writable parent directory).
-        body = ["rotate %d" % rotate, "missingok", "ifempty", "nomail", *MODES[mode], *extra]
+        body = [f"rotate {rotate}", "missingok", "ifempty", "nomail", *MODES[mode], *extra]
         paths = " ".join(f'"{p}"' for p in self.logs)
         self.config.write_text(paths + " {\n" + "".join(f"    {d}\n" for d in body) + "}\n")
         os.chmod(self.config, 0o644)  # logrotate ignores a config others may write
@@ -170,14 +180,17 @@ class Logrotate:
         if self.dated:
             # These dateformats name by the second: wait until logrotate's own clock has left the
             # second it named the last rotation by, and our clock is a margin past that boundary.
-            while (int(logrotate_time()) <= self._last_second
-                   or time.time() < self._last_second + 1 + _TICK_MARGIN):
+            while int(logrotate_time()) <= self._last_second or time.time() < self._last_second + 1 + _TICK_MARGIN:
                 time.sleep(0.01)
         before = {p: _ident(p) for p in self.logs}
         names_before = {p: _names_beside(p) for p in self.logs}
         started = time.time()
-        done = subprocess.run([LOGROTATE, "--force", "--state", str(self.state), str(self.config)],
-                              capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [LOGROTATE, "--force", "--state", str(self.state), str(self.config)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         if self.dated:
             self._last_second = self._second_named(names_before, started, time.time())
         errors = []
@@ -207,10 +220,14 @@ class Logrotate:
 
     def _second_named(self, names_before: dict, started: float, ended: float) -> int:
         """The epoch second logrotate named this rotation by, read back from the names it wrote."""
-        stamps = {time.strftime(self.dateformat, time.localtime(t)): t
-                  for t in range(int(started) - 2, int(ended) + 2)}
-        used = [t for p in self.logs for name in _names_beside(p) - names_before[p]
-                for stamp, t in stamps.items() if name[len(p.name):].startswith(stamp)]
+        stamps = {time.strftime(self.dateformat, time.localtime(t)): t for t in range(int(started) - 2, int(ended) + 2)}
+        used = [
+            t
+            for p in self.logs
+            for name in _names_beside(p) - names_before[p]
+            for stamp, t in stamps.items()
+            if name[len(p.name) :].startswith(stamp)
+        ]
         # No dated name written (no log to rotate): the latest second it can have used.
         return max(used, default=int(ended))
 
@@ -297,7 +314,7 @@ class Ledger:
         out: Counter = Counter()
         for w in self.per_writer:
             ids = [f"{w['tag']}-{i:06d}" for i in range(w["sessions"]) if (i + 1) % self.replay_every == 0]
-            out.update(ids[:w["replay_runs"]])
+            out.update(ids[: w["replay_runs"]])
         return out
 
     @property
@@ -312,32 +329,57 @@ class Ledger:
 class Writers:
     """N writer processes appending to ``sessions`` (and ``replay_runs``); a context manager."""
 
-    def __init__(self, sessions: str | os.PathLike, replay_runs: str | os.PathLike | None = None, *,
-                 templates: tuple[Path, Path], workdir: str | os.PathLike, n: int = 2,
-                 pause: float = 0.001, max_rows: int = 10**7, tag: str = "w", replay_every: int = 3,
-                 now: bool = True):
+    def __init__(
+        self,
+        sessions: str | os.PathLike,
+        replay_runs: str | os.PathLike | None = None,
+        *,
+        templates: tuple[Path, Path],
+        workdir: str | os.PathLike,
+        n: int = 2,
+        pause: float = 0.001,
+        max_rows: int = 10**7,
+        tag: str = "w",
+        replay_every: int = 3,
+        now: bool = True,
+    ):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.stop_file = self.workdir / f"{tag}.stop"
         self.replay_every = replay_every
-        self._configs = [{
-            "sessions": str(sessions), "replay_runs": str(replay_runs) if replay_runs else None,
-            "session_templates": str(templates[0]), "replay_templates": str(templates[1]),
-            "ready": str(self.workdir / f"{tag}{k}.ready"), "stop": str(self.stop_file),
-            "pause": pause, "max_rows": max_rows, "tag": f"{tag}{k}", "replay_every": replay_every,
-            "now": now,
-        } for k in range(n)]
+        self._configs = [
+            {
+                "sessions": str(sessions),
+                "replay_runs": str(replay_runs) if replay_runs else None,
+                "session_templates": str(templates[0]),
+                "replay_templates": str(templates[1]),
+                "ready": str(self.workdir / f"{tag}{k}.ready"),
+                "stop": str(self.stop_file),
+                "pause": pause,
+                "max_rows": max_rows,
+                "tag": f"{tag}{k}",
+                "replay_every": replay_every,
+                "now": now,
+            }
+            for k in range(n)
+        ]
         self._procs: list[subprocess.Popen] = []
         self._seen: dict[tuple[str, str], int] = {}  # (file, writer) -> newest row number seen there
         self.ledger: Ledger | None = None
 
-    def start(self, timeout: float = 60) -> "Writers":
+    def start(self, timeout: float = 60) -> Writers:
         self.stop_file.unlink(missing_ok=True)
         for cfg in self._configs:
             Path(cfg["ready"]).unlink(missing_ok=True)
-            self._procs.append(subprocess.Popen(
-                [sys.executable, "-c", _WRITER, json.dumps(cfg)], env=child_env(),
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+            self._procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-c", _WRITER, json.dumps(cfg)],
+                    env=child_env(),
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+            )
         deadline = time.monotonic() + timeout
         while not all(Path(c["ready"]).exists() for c in self._configs):
             for p, cfg in zip(self._procs, self._configs):
@@ -390,8 +432,10 @@ class Writers:
                 except FileNotFoundError:
                     text = b""
                 # a writer that has exited (max_rows) has no write in flight either
-                if all(f'"{cfg["tag"]}-'.encode() in text or proc.poll() is not None
-                       for cfg, proc in zip(self._configs, self._procs)):
+                if all(
+                    f'"{cfg["tag"]}-'.encode() in text or proc.poll() is not None
+                    for cfg, proc in zip(self._configs, self._procs)
+                ):
                     break
                 if time.monotonic() > deadline:
                     raise AssertionError(f"the writers did not append to {path} after the rotation")
@@ -407,19 +451,23 @@ class Writers:
         """
         deadline = time.monotonic() + timeout
         for path in paths:
-            base = {tag: max(self._seen.get((str(path), tag), -1), n)
-                    for tag, n in self._newest(path).items()}
+            base = {tag: max(self._seen.get((str(path), tag), -1), n) for tag, n in self._newest(path).items()}
             while True:
                 newest = self._newest(path)
                 for tag, n in newest.items():
                     self._seen[(str(path), tag)] = max(self._seen.get((str(path), tag), -1), n)
-                behind = [cfg["tag"] for cfg, proc in zip(self._configs, self._procs)
-                          if newest[cfg["tag"]] < base[cfg["tag"]] + rows and proc.poll() is None]
+                behind = [
+                    cfg["tag"]
+                    for cfg, proc in zip(self._configs, self._procs)
+                    if newest[cfg["tag"]] < base[cfg["tag"]] + rows and proc.poll() is None
+                ]
                 if not behind:
                     break
                 if time.monotonic() > deadline:
-                    raise AssertionError(f"writers {behind} did not append {rows} row(s) to {path} "
-                                         f"within {timeout:.0f}s (newest rows {newest}, from {base})")
+                    raise AssertionError(
+                        f"writers {behind} did not append {rows} row(s) to {path} "
+                        f"within {timeout:.0f}s (newest rows {newest}, from {base})"
+                    )
                 time.sleep(0.02)
 
     def _newest(self, path: str | os.PathLike) -> dict[str, int]:
@@ -428,7 +476,7 @@ class Writers:
             data = Path(path).read_bytes()
         except FileNotFoundError:
             data = b""
-        data = data[:data.rfind(b"\n") + 1]  # a row still being written is not there yet
+        data = data[: data.rfind(b"\n") + 1]  # a row still being written is not there yet
         tags = [cfg["tag"] for cfg in self._configs]
         out = dict.fromkeys(tags, -1)
         pattern = rb'"session_id":\s*"(' + b"|".join(re.escape(t.encode()) for t in tags) + rb')-(\d+)"'
@@ -443,7 +491,7 @@ class Writers:
                 p.wait()
         self._procs = []
 
-    def __enter__(self) -> "Writers":
+    def __enter__(self) -> Writers:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -456,6 +504,7 @@ class Writers:
 
 # --- what is on disk -------------------------------------------------------------------------
 
+
 def log_files(folder: str | os.PathLike, name: str, *, backups: bool = False) -> list[Path]:
     """A log and every file logrotate made of it in folder (name, name.1, name.2.gz, name-DATE.gz).
 
@@ -463,10 +512,13 @@ def log_files(folder: str | os.PathLike, name: str, *, backups: bool = False) ->
     reader of the log's rotations leaves it out.
     """
     folder = Path(folder)
-    return sorted(p.resolve() for p in folder.iterdir()
-                  if p.is_file() and (p.name == name or p.name.startswith(name + ".")
-                                      or p.name.startswith(name + "-"))
-                  and (backups or not p.name.endswith(".backup")))
+    return sorted(
+        p.resolve()
+        for p in folder.iterdir()
+        if p.is_file()
+        and (p.name == name or p.name.startswith(name + ".") or p.name.startswith(name + "-"))
+        and (backups or not p.name.endswith(".backup"))
+    )
 
 
 def read_bytes(path: str | os.PathLike) -> bytes:
@@ -532,8 +584,9 @@ def rotated_away(kept: dict, folder: str | os.PathLike) -> list[Path]:
     gone = []
     for path, (ino, head) in kept.items():
         # the live log keeps its inode and grows: same inode and a head that starts the same
-        same = ino in alive_inodes and any(i == ino and (h.startswith(head) or head.startswith(h)) and h
-                                           for i, h in alive)
+        same = ino in alive_inodes and any(
+            i == ino and (h.startswith(head) or head.startswith(h)) and h for i, h in alive
+        )
         if same or (ino in alive_inodes and not head):
             path.unlink()
         else:
@@ -542,6 +595,7 @@ def rotated_away(kept: dict, folder: str | os.PathLike) -> list[Path]:
 
 
 # --- comparing a store with a cold read -------------------------------------------------------
+
 
 def canonical(value: Any) -> Any:
     """A value two reads of the same data agree on: floats to 10 significant digits (a sum in
@@ -571,7 +625,8 @@ def pick_session_id(store) -> str | None:
     """A session with replays and the most attempts (so session_attempts and session_replays show rows)."""
     rows = store.execute(
         "select s.session_id from sessions s join replay_runs r using (session_id) "
-        "where s.session_id is not null order by s.iterations desc, s.session_id limit 1").rows
+        "where s.session_id is not null order by s.iterations desc, s.session_id limit 1"
+    ).rows
     if not rows:
         rows = store.execute("select min(session_id) from sessions").rows
     return rows[0][0] if rows else None
@@ -580,8 +635,9 @@ def pick_session_id(store) -> str | None:
 SKIPPED_QUERIES: dict[str, str] = {}  # name -> why, filled by named_results for the report
 
 
-def named_results(store, *, session_id: str | None, mask: Iterable[str] = (),
-                  extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def named_results(
+    store, *, session_id: str | None, mask: Iterable[str] = (), extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Every named query of the store's catalog with default parameters, rows sorted.
 
     A required parameter is given: session_id the chosen session, any other by its type.
@@ -652,8 +708,10 @@ def diff_summary(a: dict, b: dict, labels=("store", "cold")) -> str:
         if isinstance(x, list) and isinstance(y, list):
             cx, cy = Counter(map(repr, x)), Counter(map(repr, y))
             only_x, only_y = list((cx - cy).elements()), list((cy - cx).elements())
-            lines.append(f"{key}: {labels[0]} {len(x)} rows, {labels[1]} {len(y)} rows; "
-                         f"only in {labels[0]} {len(only_x)}, only in {labels[1]} {len(only_y)}")
+            lines.append(
+                f"{key}: {labels[0]} {len(x)} rows, {labels[1]} {len(y)} rows; "
+                f"only in {labels[0]} {len(only_x)}, only in {labels[1]} {len(only_y)}"
+            )
             for r in only_x[:2]:
                 lines.append(f"    {labels[0]} only: {r[:300]}")
             for r in only_y[:2]:

@@ -25,6 +25,7 @@ def _events(path: Path) -> list[str]:
 
 # --- a notification is never lost -------------------------------------------------------------
 
+
 def test_a_store_failures_path_that_cannot_be_written_does_not_swallow_the_new_violation(cli, logs, tmp_path):
     state = tmp_path / "alarm.json"
     blocked = logs / "failures.jsonl"  # a folder that is a file: cannot be created, even by root
@@ -35,8 +36,7 @@ def test_a_store_failures_path_that_cannot_be_written_does_not_swallow_the_new_v
 
 
 def test_a_new_warning_is_mailed_even_when_the_run_cannot_evaluate(cli, tmp_path):
-    log = write_jsonl(tmp_path / "sessions.jsonl", _clean() + [session("WARN-1", grounded=None, ts=_ts(2)),
-                                                               "not json"])
+    log = write_jsonl(tmp_path / "sessions.jsonl", _clean() + [session("WARN-1", grounded=None, ts=_ts(2)), "not json"])
     state = tmp_path / "alarm.json"
     code, out, err = cli("alarm", "-s", log, "--state", state)
     assert code == 3 and "more than --max-unreadable 0" in out + err
@@ -48,6 +48,7 @@ def test_a_new_warning_is_mailed_even_when_the_run_cannot_evaluate(cli, tmp_path
 
 
 # --- files torn by kill -9 or a full disk ------------------------------------------------------
+
 
 def test_a_torn_last_event_does_not_swallow_the_next_one(cli, logs, tmp_path):
     state = tmp_path / "alarm.json"
@@ -116,7 +117,9 @@ def test_incident_with_a_user_alarm_that_has_no_session_id(cli, logs, tmp_path):
     assert [a["alarm"] for a in json.loads(out)["alarms"]] == ["ungrounded_accepted"]
 
 
-@pytest.mark.parametrize("sid", ["BAD\n'; touch pwned #", "B\x1b[2J\u202eA\\n'\"$(touch pwned)", "B\u0085C\tD\\x41 `touch pwned`"])
+@pytest.mark.parametrize(
+    "sid", ["BAD\n'; touch pwned #", "B\x1b[2J\u202eA\\n'\"$(touch pwned)", "B\u0085C\tD\\x41 `touch pwned`"]
+)
 def test_the_printed_incident_command_names_the_session_as_logged(cli, tmp_path, sid):
     log = write_jsonl(tmp_path / "sessions.jsonl", _clean() + [session(sid, grounded=False, ts=_ts(2))])
     code, out, _ = cli("alarm", "-s", log)
@@ -124,16 +127,27 @@ def test_the_printed_incident_command_names_the_session_as_logged(cli, tmp_path,
     (line,) = [x for x in out.splitlines() if x.startswith("  incident: ")]
     assert all(0x20 <= ord(c) < 0x7F for c in line), line  # nothing the terminal would act on
     # pasted into a shell, the command gets exactly the session id the row holds, and runs nothing else
-    said = subprocess.run(["bash", "-c", 'forensics() { printf %s "$2"; }; ' + line.split("incident: ", 1)[1]],
-                          capture_output=True, cwd=tmp_path)
+    said = subprocess.run(
+        ["bash", "-c", 'forensics() { printf %s "$2"; }; ' + line.split("incident: ", 1)[1]],
+        capture_output=True,
+        cwd=tmp_path,
+    )
     assert (said.returncode, said.stdout.decode()) == (0, sid)
     assert not (tmp_path / "pwned").exists()
 
 
 # --- the state file -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("body", ['{"incidents": []}', '{"incidents": {"k": "x"}}', '{"incidents": {"k": {}}}',
-                                  '{"incidents": {"k": {"alarm": "ungrounded_accepted", "severity": "critical"}}}'])
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"incidents": []}',
+        '{"incidents": {"k": "x"}}',
+        '{"incidents": {"k": {}}}',
+        '{"incidents": {"k": {"alarm": "ungrounded_accepted", "severity": "critical"}}}',
+    ],
+)
 def test_a_state_of_the_wrong_shape_is_named_not_reset_nor_a_traceback(cli, logs, tmp_path, body):
     state = tmp_path / "alarm.json"
     state.write_text(body)
@@ -175,7 +189,9 @@ def test_an_aggregate_alarm_of_another_day_is_new_after_an_acknowledgement(cli, 
     assert cli("alarm", "-s", log, "--state", state, "-q", queries) == (0, "", "")
     _append(log, [session("BAD-2", grounded=False, ts=now)])  # another day's violation
     code, out, _ = cli("alarm", "-s", log, "--state", state, "-q", queries, "--format", "json")
-    daily = sorted((v["row"]["day"], v["state"]) for v in json.loads(out)["violations"] if v["alarm"] == "ungrounded_days")
+    daily = sorted(
+        (v["row"]["day"], v["state"]) for v in json.loads(out)["violations"] if v["alarm"] == "ungrounded_days"
+    )
     assert code == 1 and daily == [(then[:10], "acknowledged"), (now[:10], "new")], out
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -31,7 +31,7 @@ class _Clock:
     passed (or not) by exactly the time the test says, however long each run takes."""
 
     def __init__(self) -> None:
-        self.now = datetime.now(timezone.utc)
+        self.now = datetime.now(UTC)
 
     def advance(self, seconds: float) -> None:
         self.now += timedelta(seconds=seconds)
@@ -54,12 +54,14 @@ def alarm_clock(monkeypatch) -> _Clock:
 
 # --- the states, through the CLI as cron runs it ------------------------------------------------
 
+
 def test_new_then_silent_while_firing_then_one_reminder_after_repeat(cli, logs, tmp_path, alarm_clock):
     st = tmp_path / "store"
     code, out, err = cli("alarm", "--store", st, "-s", logs)
     lines = out.splitlines()
-    assert code == 1 and lines[0].startswith("ALARM: 1 new critical, 0 firing, 0 acknowledged, 0 new warning(s), "
-                                             "0 resolved; checked 1 file(s), 6 row(s)")
+    assert code == 1 and lines[0].startswith(
+        "ALARM: 1 new critical, 0 firing, 0 acknowledged, 0 new warning(s), 0 resolved; checked 1 file(s), 6 row(s)"
+    )
     assert lines[1].startswith("NEW      CRITICAL ungrounded_accepted") and "session=BAD-1" in lines[1]
     assert lines[2] == f"  incident: forensics incident BAD-1 --store {st}"
     # the same violation again: exit 1 stays (a monitor stays red), nothing is mailed
@@ -111,7 +113,7 @@ def test_a_new_violation_after_an_acknowledgement_is_new(cli, logs, tmp_path):
 
 
 def test_a_row_gone_from_the_store_is_resolved_once(cli, tmp_path):
-    old = (datetime.now(timezone.utc) - timedelta(days=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    old = (datetime.now(UTC) - timedelta(days=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
     log = write_jsonl(tmp_path / "sessions.jsonl", _clean() + [session("OLD-BAD", grounded=False, ts=old)])
     st = tmp_path / "store"
     assert cli("alarm", "--store", st, "-s", log, "--since", "1h")[0] == 1
@@ -184,6 +186,7 @@ def test_a_damaged_state_is_named_not_reset(cli, logs, tmp_path):
 
 # --- what cron mails --------------------------------------------------------------------------
 
+
 def test_a_storm_prints_the_summary_first_and_at_most_max_rows_per_alarm(cli, tmp_path):
     rows = _clean() + [session(f"STORM-{i:04d}", grounded=False, ts=_ts(5 - i / 1000)) for i in range(300)]
     rows += [session(f"WARN-{i}", grounded=None, ts=_ts(3)) for i in range(3)]
@@ -195,7 +198,9 @@ def test_a_storm_prints_the_summary_first_and_at_most_max_rows_per_alarm(cli, tm
     crit = [x for x in lines if x.startswith("NEW      CRITICAL")]
     assert len(crit) == 20 and len([x for x in lines if x.startswith("NEW      WARN")]) == 3
     (more,) = [x for x in lines if x.startswith("...")]
-    assert more.startswith(f"... and 280 more ungrounded_accepted row(s): forensics run ungrounded_accepted --store {st}")
+    assert more.startswith(
+        f"... and 280 more ungrounded_accepted row(s): forensics run ungrounded_accepted --store {st}"
+    )
     assert len(lines) < 60
     code, out, _ = cli("alarm", "--store", st, "--format", "json")
     data = json.loads(out)
@@ -225,8 +230,20 @@ def test_without_a_memory_every_row_is_new_on_every_run(cli, logs):
 
 
 def test_json_has_the_same_keys_in_every_outcome(cli, logs, tmp_path):
-    keys = {"status", "exit_code", "reason", "problems", "summary", "checked", "violations", "warnings",
-            "reminders", "resolved", "problem_states", "recovered"}
+    keys = {
+        "status",
+        "exit_code",
+        "reason",
+        "problems",
+        "summary",
+        "checked",
+        "violations",
+        "warnings",
+        "reminders",
+        "resolved",
+        "problem_states",
+        "recovered",
+    }
     clean = write_jsonl(tmp_path / "c.jsonl", _clean())
     for args in (["-s", clean], ["-s", logs], ["-s", tmp_path / "missing.jsonl"]):
         code, out, _ = cli("alarm", *args, "--format", "json")
@@ -251,8 +268,12 @@ def test_store_failures_appends_every_notified_row_once(cli, logs, tmp_path):
     cli("alarm", "--store", st, "-s", logs, "--store-failures", out_jsonl)
     first = out_jsonl.read_text()
     (row,) = [json.loads(x) for x in first.splitlines()]
-    assert (row["alarm"], row["severity"], row["state"], row["session_id"]) == \
-        ("ungrounded_accepted", "critical", "new", "BAD-1")
+    assert (row["alarm"], row["severity"], row["state"], row["session_id"]) == (
+        "ungrounded_accepted",
+        "critical",
+        "new",
+        "BAD-1",
+    )
     assert row["found_at"].endswith("Z") and row["prompt"] == "p" and row["attempts"][0]["verdict_kind"] == "accepted"
     cli("alarm", "--store", st, "--store-failures", out_jsonl)  # firing: nothing notified, nothing appended
     assert out_jsonl.read_text() == first
@@ -265,14 +286,20 @@ def test_store_failures_appends_every_notified_row_once(cli, logs, tmp_path):
     cli("alarm", "-s", logs, "--state", state, "--store-failures", out_pq)
     _append(logs, [session("BAD-3", grounded=False, ts=_ts(0.2))])
     cli("alarm", "-s", logs, "--state", state, "--store-failures", out_pq)
-    got = duckdb.connect().execute("select session_id, alarm, severity, state from read_parquet(?) ",
-                                   [str(out_pq)]).fetchall()
-    assert sorted(got) == [("BAD-1", "ungrounded_accepted", "critical", "new"),
-                           ("BAD-2", "ungrounded_accepted", "critical", "new"),
-                           ("BAD-3", "ungrounded_accepted", "critical", "new")]
+    got = (
+        duckdb.connect()
+        .execute("select session_id, alarm, severity, state from read_parquet(?) ", [str(out_pq)])
+        .fetchall()
+    )
+    assert sorted(got) == [
+        ("BAD-1", "ungrounded_accepted", "critical", "new"),
+        ("BAD-2", "ungrounded_accepted", "critical", "new"),
+        ("BAD-3", "ungrounded_accepted", "critical", "new"),
+    ]
 
 
 # --- forensics incident -----------------------------------------------------------------------
+
 
 @pytest.fixture
 def incident_logs(tmp_path):
@@ -281,19 +308,35 @@ def incident_logs(tmp_path):
     folder = tmp_path / "logs"
     m = "m-x"
     rows_a = [session(f"pre-{i}", model=m, ts=f"2026-11-10T09:0{i}:00Z") for i in range(4)]
-    rows_a += [session("INC-1", model=m, ts="2026-11-10T09:30:00Z", grounded=False, daemon="validatord",
-                       artifact={"fills": [{"candidate_id": "W-404"}]})]
+    rows_a += [
+        session(
+            "INC-1",
+            model=m,
+            ts="2026-11-10T09:30:00Z",
+            grounded=False,
+            daemon="validatord",
+            artifact={"fills": [{"candidate_id": "W-404"}]},
+        )
+    ]
     rows_a += [session("other-1", model="m-y", ts="2026-11-10T09:31:00Z")]
-    rows_a += [session(f"post-{i}", model=m, ts=f"2026-11-10T10:0{i}:00Z", verdict="max_iter_exhausted")
-               for i in range(3)]
-    rows_b = [session("INC-1", model=m, kind="playbook", verdict="max_iter_exhausted", daemon="gateway",
-                      ts="2026-11-10T09:45:00Z")]
+    rows_a += [
+        session(f"post-{i}", model=m, ts=f"2026-11-10T10:0{i}:00Z", verdict="max_iter_exhausted") for i in range(3)
+    ]
+    rows_b = [
+        session(
+            "INC-1", model=m, kind="playbook", verdict="max_iter_exhausted", daemon="gateway", ts="2026-11-10T09:45:00Z"
+        )
+    ]
     write_jsonl(folder / "a" / "sessions.jsonl", rows_a)
     write_jsonl(folder / "b" / "sessions.jsonl", rows_b)
-    write_jsonl(folder / "replay_runs.jsonl", [replay("INC-1", 2, model=m, ts="2026-11-10T11:00:00Z",
-                                                      output="the fill"),
-                                               replay("pre-1", 1), replay("INC-1", 0, ts="2026-11-10T12:00:00Z",
-                                                                          status="error", error="timeout")])
+    write_jsonl(
+        folder / "replay_runs.jsonl",
+        [
+            replay("INC-1", 2, model=m, ts="2026-11-10T11:00:00Z", output="the fill"),
+            replay("pre-1", 1),
+            replay("INC-1", 0, ts="2026-11-10T12:00:00Z", status="error", error="timeout"),
+        ],
+    )
     return folder
 
 
@@ -301,24 +344,36 @@ def _check_incident(data: dict, folder: Path) -> None:
     calls = data["calls"]
     assert [(c["session_id"], c["timestamp"], c["daemon"], c["final_verdict"]) for c in calls] == [
         ("INC-1", "2026-11-10T09:30:00Z", "validatord", "accepted"),
-        ("INC-1", "2026-11-10T09:45:00Z", "gateway", "max_iter_exhausted")]
+        ("INC-1", "2026-11-10T09:45:00Z", "gateway", "max_iter_exhausted"),
+    ]
     assert [(Path(c["source_file"]).relative_to(folder).as_posix(), c["line"]) for c in calls] == [
-        ("a/sessions.jsonl", 5), ("b/sessions.jsonl", 1)]
+        ("a/sessions.jsonl", 5),
+        ("b/sessions.jsonl", 1),
+    ]
     assert calls[0]["grounded_in_roster"] is False and calls[0]["artifact"] == {"fills": [{"candidate_id": "W-404"}]}
     assert [(a["verdict_kind"], a["error"]) for a in calls[1]["attempts_in_order"]] == [
-        ("validation_failed", "phantom W-100"), ("validation_failed", "phantom W-101"),
-        ("validation_failed", "phantom W-102")]
+        ("validation_failed", "phantom W-100"),
+        ("validation_failed", "phantom W-101"),
+        ("validation_failed", "phantom W-102"),
+    ]
     assert calls[0]["prompt"] == "p" and "attempts" in calls[0]
     runs = data["replay_runs"]
     assert [(r["timestamp"], r["status"], len(r["retrieval"]["hits"])) for r in runs] == [
-        ("2026-11-10T11:00:00Z", "ok", 2), ("2026-11-10T12:00:00Z", "error", 0)]
+        ("2026-11-10T11:00:00Z", "ok", 2),
+        ("2026-11-10T12:00:00Z", "error", 0),
+    ]
     assert runs[0]["retrieval"]["hits"][1] == {"doc_id": "d1", "score": 0.5} and runs[0]["output"] == "the fill"
     assert runs[1]["error"] == "timeout" and runs[0]["line"] == 1 and runs[1]["line"] == 3
     (around,) = data["around"]
     assert around["model"] == "m-x"
     assert [(n["side"], n["session_id"]) for n in around["calls"]] == [
-        ("before", "pre-1"), ("before", "pre-2"), ("before", "pre-3"), ("after", "post-0"), ("after", "post-1"),
-        ("after", "post-2")]
+        ("before", "pre-1"),
+        ("before", "pre-2"),
+        ("before", "pre-3"),
+        ("after", "post-0"),
+        ("after", "post-1"),
+        ("after", "post-2"),
+    ]
     assert [a["alarm"] for a in data["alarms"]] == ["ungrounded_accepted"]
     assert data["alarms"][0]["line"] == 5
 
@@ -342,8 +397,9 @@ def test_incident_markdown_and_html_escape_untrusted_text(cli, tmp_path):
     from markdown_it import MarkdownIt
 
     hostile = "x\n```\n# forged\n<script>alert(1)</script>\x1b[31m\u202e"
-    row = session("HOST-1", grounded=False, model=hostile, prompt=hostile, ts="2026-11-10T09:30:00Z",
-                  artifact={"note": hostile})
+    row = session(
+        "HOST-1", grounded=False, model=hostile, prompt=hostile, ts="2026-11-10T09:30:00Z", artifact={"note": hostile}
+    )
     row["attempts"][0]["error"] = hostile
     log = write_jsonl(tmp_path / "s.jsonl", [row])
     rep = write_jsonl(tmp_path / "r.jsonl", [replay("HOST-1", 1, output=hostile, model=hostile)])
@@ -368,12 +424,14 @@ def test_incident_of_an_unknown_session_is_a_clear_error(cli, incident_logs):
 
 # --- the week's incidents in the report ----------------------------------------------------------
 
+
 def _a_week_with_room(seconds: float = 120) -> None:
     """Return once the UTC ISO week stays the same for this long."""
+
     def week(at):
         return at.isocalendar()[:2]
 
-    while week(datetime.now(timezone.utc)) != week(datetime.now(timezone.utc) + timedelta(seconds=seconds)):
+    while week(datetime.now(UTC)) != week(datetime.now(UTC) + timedelta(seconds=seconds)):
         time.sleep(0.5)
 
 
@@ -383,7 +441,7 @@ def test_the_report_lists_the_week_s_incidents_and_how_long_each_went_unacknowle
     _append(logs, [session("BAD-2", grounded=False, ts=_ts(1))])
     cli("alarm", "--store", st, "-s", logs)
     assert cli("ack", "BAD-1", "--note", "known | cause", "--store", st)[0] == 0
-    year, week, _ = datetime.now(timezone.utc).isocalendar()
+    year, week, _ = datetime.now(UTC).isocalendar()
     code, md, _ = cli("report", "--store", st, "--week", f"{year}-W{week:02d}")
     section = md.split("## Incidents", 1)[1].split("\n## ", 1)[0]
     rows = [x for x in section.splitlines() if x.startswith("| 20")]
@@ -395,7 +453,7 @@ def test_the_report_lists_the_week_s_incidents_and_how_long_each_went_unacknowle
     incidents = html.split("<h2>Incidents</h2>", 1)[1].split("<h2>", 1)[0]
     assert code == 0 and incidents.count("<code>BAD-") == 2 and "<strong>not yet</strong>" in incidents
     # last week's report: both were opened after it ended
-    last = datetime.now(timezone.utc) - timedelta(days=7)
+    last = datetime.now(UTC) - timedelta(days=7)
     y, w, _ = last.isocalendar()
     code, md, _ = cli("report", "--store", st, "--week", f"{y}-W{w:02d}")
     assert "No incident was opened this week, and none was open at its start." in md
@@ -404,22 +462,36 @@ def test_the_report_lists_the_week_s_incidents_and_how_long_each_went_unacknowle
 def test_incident_history_of_a_week():
     from forensics.oncall.history import history
 
-    start, end = datetime(2026, 11, 16, tzinfo=timezone.utc), datetime(2026, 11, 23, tzinfo=timezone.utc)
-    ev = lambda at, kind, key, **kw: {"at": at, "event": kind, "identity": key, "alarm": "a",  # noqa: E731
-                                      "severity": "critical", "session_id": key, **kw}
+    start, end = datetime(2026, 11, 16, tzinfo=UTC), datetime(2026, 11, 23, tzinfo=UTC)
+
+    def ev(at, kind, key, **kw):
+        return {
+            "at": at,
+            "event": kind,
+            "identity": key,
+            "alarm": "a",
+            "severity": "critical",
+            "session_id": key,
+            **kw,
+        }
+
     events = [
-        ev("2026-11-10T00:00:00Z", "new", "closed-before"), ev("2026-11-12T00:00:00Z", "acknowledged", "closed-before"),
-        ev("2026-11-15T22:00:00Z", "new", "carried"), ev("2026-11-16T04:00:00Z", "acknowledged", "carried", by="ann"),
+        ev("2026-11-10T00:00:00Z", "new", "closed-before"),
+        ev("2026-11-12T00:00:00Z", "acknowledged", "closed-before"),
+        ev("2026-11-15T22:00:00Z", "new", "carried"),
+        ev("2026-11-16T04:00:00Z", "acknowledged", "carried", by="ann"),
         ev("2026-11-18T10:00:00Z", "new", "open"),
-        ev("2026-11-19T00:00:00Z", "new", "again"), ev("2026-11-19T01:00:00Z", "resolved", "again"),
+        ev("2026-11-19T00:00:00Z", "new", "again"),
+        ev("2026-11-19T01:00:00Z", "resolved", "again"),
         ev("2026-11-20T00:00:00Z", "new", "again"),
         {"at": "2026-11-20T00:00:00Z", "event": "reminded", "alarm": "a", "count": 3},
         ev("2026-11-24T00:00:00Z", "new", "after"),
     ]
-    got = [(r["session_id"], r["unacknowledged_s"] / 3600, r["open"]) for r in
-           history(events, start, end, now=datetime(2026, 12, 1, tzinfo=timezone.utc))]
-    assert got == [("carried", 6.0, False), ("open", 5 * 24 - 10, True), ("again", 1.0, False),
-                   ("again", 3 * 24, True)]
+    got = [
+        (r["session_id"], r["unacknowledged_s"] / 3600, r["open"])
+        for r in history(events, start, end, now=datetime(2026, 12, 1, tzinfo=UTC))
+    ]
+    assert got == [("carried", 6.0, False), ("open", 5 * 24 - 10, True), ("again", 1.0, False), ("again", 3 * 24, True)]
 
 
 def test_a_usage_error_says_so_and_exits_2(cli, logs):

@@ -14,8 +14,28 @@ COMMANDS = sorted(c.name or c.callback.__name__ for c in app.registered_commands
 
 
 def test_commands_are_the_documented_set():
-    assert COMMANDS == sorted(["ack", "alarm", "demo", "doctor", "export", "generate", "incident", "ingest", "list", "notebook", "report",
-                               "roundtrip", "run", "show", "sql"])
+    assert (
+        sorted(
+            [
+                "ack",
+                "alarm",
+                "demo",
+                "doctor",
+                "export",
+                "generate",
+                "incident",
+                "ingest",
+                "list",
+                "notebook",
+                "report",
+                "roundtrip",
+                "run",
+                "show",
+                "sql",
+            ]
+        )
+        == COMMANDS
+    )
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -54,19 +74,22 @@ def test_sql_command(cli, sample_dir):
     assert code == 0 and json.loads(out) == [{"n": 800}]
 
 
-@pytest.mark.parametrize("args, message, exit_code", [
-    (["run", "nope", "-s", "{sample}"], "no query named 'nope'", 2),
-    (["run", "first_shot_success_rate", "-s", "missing.jsonl"], "no such file or directory", 1),
-    (["run", "first_shot_success_rate"], "no sessions log configured", 1),
-    (["run", "first_shot_success_rate", "-s", "{sample}", "-p", "since"], "--param takes key=value", 2),
-    (["run", "first_shot_success_rate", "-s", "{sample}", "-p", "since=yesterdayish"], "not a time", 2),
-    (["run", "first_shot_success_rate", "-s", "{sample}", "-p", "since=99999999999d"], "calendar", 2),
-    (["run", "top_rejection_errors", "-s", "{sample}", "-p", "top=99999999999999999999"], "is not a valid int", 2),
-    (["sql", "select * from nowhere", "-s", "{sample}"], "query failed", 1),
-    (["report", "-s", "{sample}", "--week", "2026-47"], "ISO week", 2),
-    (["report", "-s", "{sample}", "--week", "9999-W52"], "calendar's ends", 2),
-    (["report", "-s", "{sample}", "--week", "0001-W01"], "calendar's ends", 2),
-])
+@pytest.mark.parametrize(
+    "args, message, exit_code",
+    [
+        (["run", "nope", "-s", "{sample}"], "no query named 'nope'", 2),
+        (["run", "first_shot_success_rate", "-s", "missing.jsonl"], "no such file or directory", 1),
+        (["run", "first_shot_success_rate"], "no sessions log configured", 1),
+        (["run", "first_shot_success_rate", "-s", "{sample}", "-p", "since"], "--param takes key=value", 2),
+        (["run", "first_shot_success_rate", "-s", "{sample}", "-p", "since=yesterdayish"], "not a time", 2),
+        (["run", "first_shot_success_rate", "-s", "{sample}", "-p", "since=99999999999d"], "calendar", 2),
+        (["run", "top_rejection_errors", "-s", "{sample}", "-p", "top=99999999999999999999"], "is not a valid int", 2),
+        (["sql", "select * from nowhere", "-s", "{sample}"], "query failed", 1),
+        (["report", "-s", "{sample}", "--week", "2026-47"], "ISO week", 2),
+        (["report", "-s", "{sample}", "--week", "9999-W52"], "calendar's ends", 2),
+        (["report", "-s", "{sample}", "--week", "0001-W01"], "calendar's ends", 2),
+    ],
+)
 def test_errors_are_one_clear_line(cli, sample_dir, args, message, exit_code):
     code, out, err = cli(*[a.replace("{sample}", str(sample_dir)) for a in args])
     assert code == exit_code
@@ -111,19 +134,26 @@ def test_sample_data_has_what_it_promises(sample_dir):
     with Store(resolve(str(sample_dir / "sessions.jsonl"), str(sample_dir / "replay_runs.jsonl"), env={})) as st:
         q = st.execute
         assert {r[0] for r in q("select distinct final_verdict from sessions").rows} == {
-            "accepted", "max_iter_exhausted", "infra_error"}
+            "accepted",
+            "max_iter_exhausted",
+            "infra_error",
+        }
         assert {r[0] for r in q("select distinct daemon from sessions").rows} == {"validatord", "gateway"}
         assert {r[0] for r in q("select distinct kind from sessions").rows} >= {"fill", "playbook"}
         raw = (sample_dir / "sessions.jsonl").read_text()
-        assert "Z\"" in raw and "+00:00\"" in raw and ("-05:00\"" in raw or "-08:00\"" in raw)
+        assert 'Z"' in raw and '+00:00"' in raw and ('-05:00"' in raw or '-08:00"' in raw)
         assert q("select count(*) from sessions where grounded_in_roster = false").rows[0][0] >= 3
         assert q("select count(*) from (select session_id from sessions group by 1 having count(*) > 1)").rows[0][0] > 0
         assert q("select count(*) from attempts where verdict_kind = 'no_json'").rows[0][0] > 0
         assert q("select count(*) from attempts where error like 'phantom W-%'").rows[0][0] > 0
         weeks = q("select count(distinct strftime(\"timestamp\", '%G-W%V')) from sessions").rows[0][0]
         assert weeks >= 5
-        rates = dict(q("select model, rate from (" + st.catalog.get("first_shot_success_rate").sql + ")",
-                       {"since": None, "until": None, "model": None, "kind": None}).rows)
+        rates = dict(
+            q(
+                "select model, rate from (" + st.catalog.get("first_shot_success_rate").sql + ")",
+                {"since": None, "until": None, "model": None, "kind": None},
+            ).rows
+        )
         assert max(rates.values()) - min(rates.values()) > 0.3
         assert q("select count(*) from replay_runs where session_id is null").rows[0][0] > 0
 
@@ -144,8 +174,18 @@ def test_installed_script_finds_its_queries_and_templates(run_script, sample_dir
     assert proc.returncode == 0, proc.stderr
     assert "first_shot_success_rate" in proc.stdout.decode()
     out = tmp_path / "r.html"
-    proc = run_script("report", "-s", sample_dir / "sessions.jsonl", "--week", "2026-W45",
-                      "--format", "html", "--out", out, cwd=tmp_path)
+    proc = run_script(
+        "report",
+        "-s",
+        sample_dir / "sessions.jsonl",
+        "--week",
+        "2026-W45",
+        "--format",
+        "html",
+        "--out",
+        out,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     assert out.read_text().startswith("<!doctype html>")
 
@@ -193,10 +233,12 @@ def test_the_default_path_never_imports_spark_and_says_how_to_get_it(cli, tmp_pa
 
     log = tmp_path / "s.jsonl"
     log.write_text(json.dumps(session("a")) + "\n")
-    probe = ("import sys\nfrom forensics.cli import app\nfrom typer.testing import CliRunner\n"
-             f"CliRunner().invoke(app, ['alarm', '-s', {str(log)!r}])\n"
-             f"CliRunner().invoke(app, ['run', 'first_shot_success_rate', '-s', {str(log)!r}])\n"
-             "print(sorted(m for m in ('pyspark', 'sqlglot', 'pandas') if m in sys.modules))")
+    probe = (
+        "import sys\nfrom forensics.cli import app\nfrom typer.testing import CliRunner\n"
+        f"CliRunner().invoke(app, ['alarm', '-s', {str(log)!r}])\n"
+        f"CliRunner().invoke(app, ['run', 'first_shot_success_rate', '-s', {str(log)!r}])\n"
+        "print(sorted(m for m in ('pyspark', 'sqlglot', 'pandas') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stderr
     monkeypatch.setitem(sys.modules, "pyspark", None)

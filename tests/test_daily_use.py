@@ -20,24 +20,27 @@ def log(tmp_path):
     return write_jsonl(tmp_path / "logs" / "sessions.jsonl", rows)
 
 
-@pytest.mark.parametrize("args", [
-    ["run", "nope"],
-    ["run", "top_rejection_errors", "-p", "top"],
-    ["run", "top_rejection_errors", "-p", "top=x"],
-    ["run", "top_rejection_errors", "-p", "nope=1"],
-    ["run", "orphans", "--since", "7d"],
-    ["run", "first_shot_success_rate", "--since", "tomorrow-ish"],
-    ["run", "first_shot_success_rate", "--since", "7d", "-p", "since=7d"],
-    ["sql", "select $x"],
-    ["sql", "select 1", "-p", "x=1"],
-    ["sql", "select 1", "-p", "x"],
-    ["report", "--week", "46"],
-    ["report", "--week", "2026-W54"],
-    ["show", "nope"],
-    ["ingest", "--store", "st", "--retain", "2h"],
-    ["alarm", "--repeat", "soon"],
-    ["run", "first_shot_success_rate", "--limit", "-1"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["run", "nope"],
+        ["run", "top_rejection_errors", "-p", "top"],
+        ["run", "top_rejection_errors", "-p", "top=x"],
+        ["run", "top_rejection_errors", "-p", "nope=1"],
+        ["run", "orphans", "--since", "7d"],
+        ["run", "first_shot_success_rate", "--since", "tomorrow-ish"],
+        ["run", "first_shot_success_rate", "--since", "7d", "-p", "since=7d"],
+        ["sql", "select $x"],
+        ["sql", "select 1", "-p", "x=1"],
+        ["sql", "select 1", "-p", "x"],
+        ["report", "--week", "46"],
+        ["report", "--week", "2026-W54"],
+        ["show", "nope"],
+        ["ingest", "--store", "st", "--retain", "2h"],
+        ["alarm", "--repeat", "soon"],
+        ["run", "first_shot_success_rate", "--limit", "-1"],
+    ],
+)
 def test_every_usage_error_exits_2_with_one_line(cli, log, args):
     code, out, err = cli(*args, "-s", log)
     assert code == 2, (out, err)
@@ -75,16 +78,27 @@ def test_the_top_level_help_shows_each_summary_whole(cli):
 
 def test_run_takes_since_and_until_like_the_alarm(cli, log):
     a = cli("run", "first_shot_success_rate", "-s", log, "--since", "2026-11-12", "--until", "2026-11-14", "-f", "json")
-    b = cli("run", "first_shot_success_rate", "-s", log, "-p", "since=2026-11-12", "-p", "until=2026-11-14",
-            "-f", "json")
+    b = cli(
+        "run", "first_shot_success_rate", "-s", log, "-p", "since=2026-11-12", "-p", "until=2026-11-14", "-f", "json"
+    )
     assert a == b and a[0] == 0
     everything = json.loads(cli("run", "first_shot_success_rate", "-s", log, "-f", "json")[1])
     assert sum(r["reached_model"] for r in json.loads(a[1])) == 12 < sum(r["reached_model"] for r in everything)
 
 
 def test_sql_binds_parameters_like_run(cli, log):
-    code, out, _ = cli("sql", "select count(*) as n from sessions where model = $m and \"timestamp\" >= $t::timestamptz",
-                       "-p", "m=m-1", "-p", "t=2026-11-12", "-s", log, "-f", "json")
+    code, out, _ = cli(
+        "sql",
+        'select count(*) as n from sessions where model = $m and "timestamp" >= $t::timestamptz',
+        "-p",
+        "m=m-1",
+        "-p",
+        "t=2026-11-12",
+        "-s",
+        log,
+        "-f",
+        "json",
+    )
     assert code == 0 and json.loads(out) == [{"n": 6}]
     code, out, _ = cli("sql", "select $m as m", "-p", "m=it's; drop table sessions", "-s", log, "-f", "json")
     assert json.loads(out) == [{"m": "it's; drop table sessions"}]  # bound, never spliced
@@ -107,10 +121,10 @@ def test_a_lower_case_week_is_the_same_week(cli, log):
 def test_the_trend_shows_weeks_without_data_as_empty(cli, log):
     code, md, _ = cli("report", "-s", log, "--week", "2026-W48", "--trend-weeks", "4")
     trend = md.split("## First-shot trend", 1)[1].split("\n## ", 1)[0]
-    header = [x for x in trend.splitlines() if x.startswith("| model")][0]
+    header = next(x for x in trend.splitlines() if x.startswith("| model"))
     assert header.split("|")[2:-1] == [" 2026-W45 ", " 2026-W46 ", " 2026-W47 ", " 2026-W48 "]
     assert "No calls at all in 2026-W45, 2026-W47, 2026-W48 (shown –)." in trend
-    m0 = [x for x in trend.splitlines() if x.startswith("| `m-0`")][0]
+    m0 = next(x for x in trend.splitlines() if x.startswith("| `m-0`"))
     assert m0.split("|")[2:-1] == [" – ", " 100% ", " – ", " – "]
     code, html, _ = cli("report", "-s", log, "--week", "2026-W48", "--trend-weeks", "4", "--format", "html")
     assert html.count(">no data</text>") == 3
@@ -123,8 +137,11 @@ def test_twelve_models_are_twelve_distinguishable_lines(cli, tmp_path):
     rows = [session(f"s-{m}-{i}", model=m, ts=f"2026-11-1{i % 2}T10:00:00Z") for m in models for i in range(4)]
     log = write_jsonl(tmp_path / "s.jsonl", rows)
     code, html, _ = cli("report", "-s", log, "--week", "2026-W46", "--format", "html", "--trend-weeks", "2")
-    legend = re.findall(r'<line x1="[\d.]+" x2="[\d.]+" y1="[\d.]+" y2="[\d.]+" stroke="(#\w+)" stroke-width="2"'
-                        r'(?: stroke-dasharray="([\d ]+)")?/>\s*<text[^>]*>([^<]+)</text>', html)
+    legend = re.findall(
+        r'<line x1="[\d.]+" x2="[\d.]+" y1="[\d.]+" y2="[\d.]+" stroke="(#\w+)" stroke-width="2"'
+        r'(?: stroke-dasharray="([\d ]+)")?/>\s*<text[^>]*>([^<]+)</text>',
+        html,
+    )
     assert sorted(name for _, _, name in legend) == models
     assert len({(colour, dash) for colour, dash, _ in legend}) == 12
     # the notebook takes its styles from the same place: the same model, the same line
@@ -173,6 +190,7 @@ def test_terminal_tables_show_rates_as_percentages_and_fit_the_terminal(cli, log
 
 # --- build_session_record takes what a caller naturally has ----------------------------------------
 
+
 def _row(record):
     from forensics.write.rows import session_row
 
@@ -186,14 +204,18 @@ def test_build_session_record_reads_either_name_from_dicts_and_objects(key, id_k
 
     from forensics import build_session_record
 
-    attempts = [{"iteration": 0, "verdict_kind": "validation_failed", "error": "phantom W-9"},
-                {"iteration": 1, "verdict_kind": "accepted"}]
+    attempts = [
+        {"iteration": 0, "verdict_kind": "validation_failed", "error": "phantom W-9"},
+        {"iteration": 1, "verdict_kind": "accepted"},
+    ]
     req = {"kind": "fill", "model": "m", "prompt": "p", "max_iterations": 3, id_key: "sess-1"}
     resp = {"artifact": {"fills": []}, "iterations": 2, key: attempts}
     for r, o in ((req, resp), (SimpleNamespace(**req), SimpleNamespace(**resp))):
         rec = build_session_record(r, response=o, roster_check=lambda a: True)
         assert rec["session_id"] == "sess-1" and [a["verdict_kind"] for a in rec["attempts"]] == [
-            "validation_failed", "accepted"]
+            "validation_failed",
+            "accepted",
+        ]
         assert rec["attempts"][0]["error"] == "phantom W-9" and rec["grounded_in_roster"] is True
         failed = build_session_record(r, failure={"iterations": 2, key: attempts[:1]})
         assert failed["final_verdict"] == "max_iter_exhausted" and len(failed["attempts"]) == 1
@@ -205,8 +227,10 @@ def test_what_build_session_record_cannot_read_is_logged_not_silent(caplog):
     from forensics import build_session_record
 
     caplog.set_level(logging.WARNING, logger="forensics.writer")
-    rec = build_session_record({"model": "m", "trace_id": "t-1"}, response={"artifact": {}, "iterations": 2,
-                                                                         "steps": [{"verdict_kind": "accepted"}]})
+    rec = build_session_record(
+        {"model": "m", "trace_id": "t-1"},
+        response={"artifact": {}, "iterations": 2, "steps": [{"verdict_kind": "accepted"}]},
+    )
     assert rec["attempts"] == [] and "no history or attempts" in caplog.text and "t-1" in caplog.text
     caplog.clear()
     rec = build_session_record("just a prompt", error=TimeoutError("slow"))
@@ -226,7 +250,7 @@ def test_every_command_the_demo_prints_reproduces_what_it_showed(cli):
         m = re.match(r"== [^\n]*\(\$ (forensics [^\n]*)\)\n", section)
         if not m:
             continue
-        command, shown = m.group(1), section[m.end():].strip("\n").splitlines()
+        command, shown = m.group(1), section[m.end() :].strip("\n").splitlines()
         head = None
         if " | head -" in command:
             command, n = command.split(" | head -")

@@ -22,7 +22,7 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 def section(text: str, heading: str) -> str:
     start = text.index(heading)
     nxt = text.find("\n## ", start + len(heading))
-    return text[start: nxt if nxt != -1 else len(text)]
+    return text[start : nxt if nxt != -1 else len(text)]
 
 
 EXAMPLES = re.findall(r"```sql\n(.*?)```", section(DOC, "## Worked DuckDB examples"), re.S)
@@ -33,7 +33,9 @@ def test_there_are_worked_examples():
 
 
 @pytest.fixture(scope="module")
-def logs_dir(tmp_path_factory, ):
+def logs_dir(
+    tmp_path_factory,
+):
     from forensics.sample.logs import generate
 
     d = tmp_path_factory.mktemp("docs")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,8 +13,8 @@ import pytest
 
 import forensics
 from forensics.cli import app
-from forensics.store import export as export_module
 from forensics.errors import ForensicsError, ParameterError, UsageError
+from forensics.store import export as export_module
 from forensics.store.export import EXPORT_FORMATS, VIEWS, export_views
 
 from .conftest import replay, session, write_jsonl
@@ -23,24 +23,33 @@ HUGE = 17 << 20  # past the reader's 16 MiB default line limit, and DuckDB's CSV
 READ_LIMIT = 64 << 20
 
 # Text from the logs is untrusted: every character below must come back as it went in.
-CONTROL = "a\nb\rc\td\x1b[31mred\x00nul\x7fdel\x85nel\u202eevil\u2028sep\"q\",;|"
-FORMULAS = ("=HYPERLINK(\"http://x.example\",\"y\")", "+cmd|' /C calc'!A0", "@SUM(1)", "-1+2")
+CONTROL = 'a\nb\rc\td\x1b[31mred\x00nul\x7fdel\x85nel\u202eevil\u2028sep"q",;|'
+FORMULAS = ('=HYPERLINK("http://x.example","y")', "+cmd|' /C calc'!A0", "@SUM(1)", "-1+2")
 UNICODE = "日本語 😀 e\u0301 العربية Ω"
 
 
 def _rows():
     return [
         "",  # blank lines: exported lines are physical lines, as an editor shows them
-        session("r-ctrl", prompt=CONTROL, model="m,\"quoted\"", attempts=["validation_failed", "accepted"],
-                artifact={"note": CONTROL, "fills": [{"candidate_id": "W-1", "ratio": 0.30000000000000004}]}),
+        session(
+            "r-ctrl",
+            prompt=CONTROL,
+            model='m,"quoted"',
+            attempts=["validation_failed", "accepted"],
+            artifact={"note": CONTROL, "fills": [{"candidate_id": "W-1", "ratio": 0.30000000000000004}]},
+        ),
         session("r-null-model", model=None, prompt=""),
         "",
         "   ",
         session("r-huge", prompt="x" * HUGE, verdict="max_iter_exhausted"),
         session(UNICODE, prompt=UNICODE, kind="playbook", daemon=UNICODE),
         session("r-formula", prompt=FORMULAS[0], model=FORMULAS[1], provider=FORMULAS[2], daemon=FORMULAS[3]),
-        session("r-numbers", artifact={"tiny": 1e-300, "big": 2**63 - 1, "neg": -0.0, "exp": 1.5e300},
-                duration_ms=2**62, grounded=False),
+        session(
+            "r-numbers",
+            artifact={"tiny": 1e-300, "big": 2**63 - 1, "neg": -0.0, "exp": 1.5e300},
+            duration_ms=2**62,
+            grounded=False,
+        ),
         session("r-string-verdict", grounded_in_roster="false"),
         session("r-infra", verdict="infra_error", ts="2026-11-10T05:39:29.123456789-05:00"),
         session("r-wrong-type", duration_ms="2097", iterations=1.5),
@@ -51,12 +60,15 @@ def _rows():
 def logs(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("export-logs")
     write_jsonl(d / "sessions.jsonl", _rows())
-    write_jsonl(d / "replay_runs.jsonl", [
-        replay("r-ctrl", 3, output=CONTROL, extra={"nested": [1, 2.5, "x\ny", None]}),
-        "",
-        replay(UNICODE, 0, status="error", error=UNICODE, model=None),
-        replay("r-numbers", 1, retrieval={"query": "q", "k": 2**40, "hits": [{"doc_id": "d", "score": 1e-300}]}),
-    ])
+    write_jsonl(
+        d / "replay_runs.jsonl",
+        [
+            replay("r-ctrl", 3, output=CONTROL, extra={"nested": [1, 2.5, "x\ny", None]}),
+            "",
+            replay(UNICODE, 0, status="error", error=UNICODE, model=None),
+            replay("r-numbers", 1, retrieval={"query": "q", "k": 2**40, "hits": [{"doc_id": "d", "score": 1e-300}]}),
+        ],
+    )
     return d
 
 
@@ -68,9 +80,21 @@ def exported(logs, tmp_path_factory) -> dict[str, list]:
     out = {}
     for fmt in EXPORT_FORMATS:
         folder = tmp_path_factory.mktemp(f"export-{fmt}")
-        res = CliRunner().invoke(app, ["export", "-s", str(logs / "sessions.jsonl"),
-                                                  "-r", str(logs / "replay_runs.jsonl"),
-                                                  "--out", str(folder), "--format", fmt], catch_exceptions=False)
+        res = CliRunner().invoke(
+            app,
+            [
+                "export",
+                "-s",
+                str(logs / "sessions.jsonl"),
+                "-r",
+                str(logs / "replay_runs.jsonl"),
+                "--out",
+                str(folder),
+                "--format",
+                fmt,
+            ],
+            catch_exceptions=False,
+        )
         assert res.exit_code == 0, res.stderr
         out[fmt] = (folder, res.stdout, res.stderr)
     return out
@@ -79,7 +103,7 @@ def exported(logs, tmp_path_factory) -> dict[str, list]:
 def _canon(value):
     """A value in the one form both sides are compared in (times as the text exports write)."""
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     if isinstance(value, Decimal):
         return float(value)
     if isinstance(value, dict):
@@ -134,13 +158,19 @@ def _read_back(path: Path, fmt: str, types: list[tuple[str, str]]) -> tuple[list
     elif fmt == "jsonl":
         # Every key as its JSON text, so what the file holds is what is compared.
         spec = "{" + ", ".join(f"'{n}': 'JSON'" for n, _ in types) + "}"
-        rel = con.execute(f"select * from read_json(?, format = 'newline_delimited', records = true, "
-                          f"columns = {spec}, maximum_object_size = {READ_LIMIT})", [str(path)])
+        rel = con.execute(
+            f"select * from read_json(?, format = 'newline_delimited', records = true, "
+            f"columns = {spec}, maximum_object_size = {READ_LIMIT})",
+            [str(path)],
+        )
         names = [d[0] for d in rel.description]
         rows = [{n: None if v is None else json.loads(v) for n, v in zip(names, r)} for r in rel.fetchall()]
     else:
-        rel = con.execute(f"select * from read_csv(?, header = true, all_varchar = true, "
-                          f"allow_quoted_nulls = false, max_line_size = {READ_LIMIT})", [str(path)])
+        rel = con.execute(
+            f"select * from read_csv(?, header = true, all_varchar = true, "
+            f"allow_quoted_nulls = false, max_line_size = {READ_LIMIT})",
+            [str(path)],
+        )
         names = [d[0] for d in rel.description]
         kinds = dict(types)
         rows = []
@@ -341,8 +371,14 @@ def test_unreadable_lines_are_reported_and_never_exported(cli, tmp_path):
     code, stdout, err = cli("export", "-s", log, "-o", tmp_path / "out", "-f", "jsonl")
     assert code == 0, err
     assert "unreadable line(s) skipped" in err and "repaired and read" in err
-    for cause in ("not_object: 2", "empty_object: 1", "invalid_json: 1", "foreign_row: 1", "not_a_row: 1",
-                  "torn_last_line: 1"):
+    for cause in (
+        "not_object: 2",
+        "empty_object: 1",
+        "invalid_json: 1",
+        "foreign_row: 1",
+        "not_a_row: 1",
+        "torn_last_line: 1",
+    ):
         assert cause in err
     rows = _jsonl(tmp_path / "out" / "sessions.jsonl")
     assert sorted(r["session_id"] for r in rows) == ["ok-1", "ok-2", "ok-dup", "ok-utf8"]
@@ -361,7 +397,7 @@ def test_many_files_number_their_own_physical_lines(tmp_path):
     """Past eight files one reader reads them all; each file's blank lines still shift only its own rows."""
     for i in range(11):
         rows = [session(f"f{i}-{j}") for j in range(6)]
-        rows[i % 6:i % 6] = [""] * (i % 3)
+        rows[i % 6 : i % 6] = [""] * (i % 3)
         write_jsonl(tmp_path / "logs" / f"sessions-{i:02d}.jsonl", rows)
     with forensics.connect(str(tmp_path / "logs")) as store:
         files = export_views(store, tmp_path / "out", "parquet", ["sessions", "attempts"])
@@ -384,8 +420,9 @@ def test_the_line_join_streams_the_log_past_the_spans(tmp_path):
         # guesses a log it has not read holds.
         export_module._insert_spans(store.con, "elsewhere.jsonl", [(2 * i, 2 * i + 1, i) for i in range(20_000)])
         with export_module._streaming(store.con, joins_lines=True):
-            plan = store.con.execute("explain (format json) " + export_module._select(
-                store, "sessions", "parquet", True)).fetchall()[0][1]
+            plan = store.con.execute(
+                "explain (format json) " + export_module._select(store, "sessions", "parquet", True)
+            ).fetchall()[0][1]
 
     def joins(node):
         if "JOIN" in node.get("name", ""):

@@ -6,20 +6,22 @@ import gzip
 import json
 import os
 import shutil
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 import forensics
-from forensics.store.ingest import ingest
 from forensics.errors import ForensicsError
+from forensics.store.ingest import ingest
 
 from .conftest import replay, session, write_jsonl
 
 
 def rows(n, start=0, **kw):
-    return [session(f"s-{i}", ts=f"2026-11-{10 + i % 5:02d}T10:{i % 60:02d}:00Z",
-                    grounded=i % 7 != 3, **kw) for i in range(start, start + n)]
+    return [
+        session(f"s-{i}", ts=f"2026-11-{10 + i % 5:02d}T10:{i % 60:02d}:00Z", grounded=i % 7 != 3, **kw)
+        for i in range(start, start + n)
+    ]
 
 
 def append(path, items, raw: bytes = b""):
@@ -41,9 +43,12 @@ def answers(store):
 
 
 def same_as_cold(store_dir, sessions, replay_runs=None):
-    with forensics.connect(store=store_dir) as a, \
-            forensics.connect(sessions=[str(p) for p in sessions],
-                              replay_runs=[str(p) for p in replay_runs or []] or None) as b:
+    with (
+        forensics.connect(store=store_dir) as a,
+        forensics.connect(
+            sessions=[str(p) for p in sessions], replay_runs=[str(p) for p in replay_runs or []] or None
+        ) as b,
+    ):
         b.check()
         got, want = answers(a), answers(b)
         assert want["verdict_breakdown"], "the comparison must be over rows"
@@ -67,8 +72,12 @@ def test_store_plus_live_tail_equals_a_cold_read_at_every_step(tmp_path):
     assert second.rows["sessions"] == 30 and second.unreadable == 1
     assert same_as_cold(st, [log], [rlog]) == (70, 70)
     # The torn line completed by the next write is read once, at its physical line.
-    append(log, [], raw=b'ion_id": "late", "final_verdict": "accepted", "grounded_in_roster": false, '
-                        b'"kind": "fill", "timestamp": "2026-11-12T00:00:00Z"}\n')
+    append(
+        log,
+        [],
+        raw=b'ion_id": "late", "final_verdict": "accepted", "grounded_in_roster": false, '
+        b'"kind": "fill", "timestamp": "2026-11-12T00:00:00Z"}\n',
+    )
     third = ingest(st)
     assert third.rows["sessions"] == 1
     with forensics.connect(store=st) as s:
@@ -82,7 +91,7 @@ def test_rotation_by_rename_finishes_the_old_file_and_never_rereads_it(tmp_path)
     log, st = tmp_path / "sessions.jsonl", tmp_path / "store"
     write_jsonl(log, rows(20))
     ingest(st, [str(log)])
-    append(log, rows(5, 20))                       # written after the ingest, before the rotation
+    append(log, rows(5, 20))  # written after the ingest, before the rotation
     os.rename(log, tmp_path / "sessions.jsonl.1")  # logrotate `create`
     write_jsonl(log, rows(7, 100))
     report = ingest(st)
@@ -175,8 +184,10 @@ def test_the_store_is_plain_parquet_partitioned_by_utc_day(tmp_path):
     log, st = tmp_path / "sessions.jsonl", tmp_path / "store"
     write_jsonl(log, [session("east", ts="2026-11-10T23:30:00-05:00"), session("bad-time", ts="yesterday")])
     ingest(st, [str(log)])
-    got = duckdb.sql(f"select session_id, day, line, fingerprint is not null from read_parquet('{st}/sessions/*/*.parquet', "
-                     "hive_partitioning = true) order by line").fetchall()
+    got = duckdb.sql(
+        f"select session_id, day, line, fingerprint is not null from read_parquet('{st}/sessions/*/*.parquet', "
+        "hive_partitioning = true) order by line"
+    ).fetchall()
     assert got == [("east", "2026-11-11", 1, True), ("bad-time", "unknown", 2, True)]
 
 
@@ -205,8 +216,11 @@ def test_a_folder_that_is_not_a_store_is_refused(tmp_path, cli):
 
 
 def test_alarm_on_a_store_sees_late_rows_and_counts_new_unreadable_lines(tmp_path, cli):
-    now = datetime.now(timezone.utc)
-    stamp = lambda m: (now - timedelta(minutes=m)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = datetime.now(UTC)
+
+    def stamp(m):
+        return (now - timedelta(minutes=m)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
     log, st = tmp_path / "sessions.jsonl", tmp_path / "store"
     write_jsonl(log, [session("old-bad-line", ts=stamp(2)), b"{broken"])
     code, out, err = cli("alarm", "--store", st, "-s", log, "--since", "15m", "--max-unreadable", "0")
@@ -229,7 +243,9 @@ def test_alarm_on_a_store_sees_late_rows_and_counts_new_unreadable_lines(tmp_pat
     data = json.loads(out)
     assert code == 0 and data["checked"]["rows"] >= 1, out
     assert sorted((v["session_id"], v["state"]) for v in data["violations"]) == [
-        ("day-late", "acknowledged"), ("slow-clock", "acknowledged")]
+        ("day-late", "acknowledged"),
+        ("slow-clock", "acknowledged"),
+    ]
 
 
 def test_a_first_ingest_killed_before_its_commit_is_redone(tmp_path, monkeypatch):
@@ -257,12 +273,12 @@ def test_doctor_names_a_source_not_ingested_and_one_every_ingest_skips(tmp_path,
     d.mkdir()
     write_jsonl(d / "sessions.jsonl", rows(5))
     full = gzip.compress(b"".join((json.dumps(r) + "\n").encode() for r in rows(50, 100)))
-    (d / "sessions.jsonl-20261130.gz").write_bytes(full[:len(full) // 2])  # never completes
+    (d / "sessions.jsonl-20261130.gz").write_bytes(full[: len(full) // 2])  # never completes
     ingest(st, [str(d)])
     append(d / "sessions.jsonl", rows(2, 5))  # changed, not ingested yet
-    later = datetime.now(timezone.utc) + timedelta(hours=1)
+    later = datetime.now(UTC) + timedelta(hours=1)
     with forensics.connect(store=st) as s:
-        assert ingest_health(s.lake, now=datetime.now(timezone.utc))["healthy"]  # within the grace
+        assert ingest_health(s.lake, now=datetime.now(UTC))["healthy"]  # within the grace
         h = ingest_health(s.lake, grace=timedelta(minutes=15), now=later)
     assert [os.path.basename(e["file"]) for e in h["not_ingested"]] == ["sessions.jsonl"]
     assert [os.path.basename(e["file"]) for e in h["stuck"]] == ["sessions.jsonl-20261130.gz"]
@@ -284,7 +300,7 @@ def test_a_large_file_read_in_pieces_is_named_and_numbered_as_one(tmp_path, monk
     log, st = tmp_path / "sessions.jsonl", tmp_path / "store"
     items = rows(30)
     items[7:7] = [b"\n", b"{not json\n"]
-    items[20:20] = [b"   \n", "{\"schema\": \"replay.run.v1\", \"session_id\": \"foreign\"}"]
+    items[20:20] = [b"   \n", '{"schema": "replay.run.v1", "session_id": "foreign"}']
     write_jsonl(log, items)
     report = ingest(st, [str(log)])
     assert [(f.path, f.rows, f.unreadable) for f in report.files] == [(str(log), 30, 2)]
@@ -293,8 +309,9 @@ def test_a_large_file_read_in_pieces_is_named_and_numbered_as_one(tmp_path, monk
         cold.check()
         q = "select session_id, source_file, line from sessions order by line"
         assert s.execute(q).rows == cold.execute(q).rows
-        assert [(ln, c) for _, ln, c in s.scan.files[0].bad_lines] == \
-            [(ln, c) for _, ln, c in cold.scan.files[0].bad_lines]
+        assert [(ln, c) for _, ln, c in s.scan.files[0].bad_lines] == [
+            (ln, c) for _, ln, c in cold.scan.files[0].bad_lines
+        ]
     append(log, rows(3, 30))
     assert ingest(st).rows["sessions"] == 3
     assert same_as_cold(st, [log]) == (33, 33)
@@ -324,8 +341,9 @@ def test_a_line_torn_while_a_file_is_read_in_place_is_read_again_from_a_copy(tmp
     with forensics.connect(store=tmp_path / "st") as st:
         assert st.execute("select count(*) from sessions").rows == [(5,)]
     # a refusal with no file changed is not hidden
-    monkeypatch.setattr(ingest_module, "_write_streams",
-                        lambda *a: (_ for _ in ()).throw(duckdb.InvalidInputException("broken")))
+    monkeypatch.setattr(
+        ingest_module, "_write_streams", lambda *a: (_ for _ in ()).throw(duckdb.InvalidInputException("broken"))
+    )
     with open(log, "ab") as fh:
         fh.write(b'n"}\n')
     with pytest.raises(duckdb.InvalidInputException):

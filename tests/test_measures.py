@@ -7,27 +7,26 @@ from __future__ import annotations
 import json
 import re
 import tempfile
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from forensics.report.weekly import build_report, newcombe_interval, render_report
-from forensics.timewindow import resolve_week
 from forensics.read.sources import resolve
+from forensics.report.weekly import build_report, newcombe_interval, render_report
 from forensics.store.connection import Store
+from forensics.timewindow import resolve_week
 
 from . import reference as ref
 from .conftest import session, write_jsonl
-from .figures import (DOC, DOC_EXAMPLES, check_doc_examples, check_figures_agree, check_queries,
-                      check_report, records)
+from .figures import DOC, DOC_EXAMPLES, check_doc_examples, check_figures_agree, check_queries, check_report, records
 
 WEEK = "2026-W46"
-START = datetime(2026, 11, 9, tzinfo=timezone.utc)
+START = datetime(2026, 11, 9, tzinfo=UTC)
 END = START + timedelta(days=7)
-NOW = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 TREND_WEEKS = 3
 
 
@@ -53,8 +52,9 @@ def row(sid, verdict, spec, **extra):
 
 def view(store, sid):
     """The sessions view's (first_shot, attempts_to_accept) of one call."""
-    return store.execute("select first_shot, attempts_to_accept from sessions where session_id = $s",
-                         {"s": sid}).rows[0]
+    return store.execute("select first_shot, attempts_to_accept from sessions where session_id = $s", {"s": sid}).rows[
+        0
+    ]
 
 
 # -- each definition, pinned ----------------------------------------------------------------------
@@ -107,8 +107,10 @@ def test_first_shots_are_a_subset_of_the_calls_that_reached_the_model(first_shot
 def test_production_figure_still_reproduces(tmp_path):
     """9 calls: 6 first shots, 2 exhausted on no_json, 1 cold-start timeout: 8 reached, 75%."""
     data = [session(f"p{i}", model="qwen3.5:latest") for i in range(6)]
-    data += [session(f"x{i}", model="qwen3.5:latest", verdict="max_iter_exhausted", attempts=["no_json"] * 3)
-             for i in range(2)]
+    data += [
+        session(f"x{i}", model="qwen3.5:latest", verdict="max_iter_exhausted", attempts=["no_json"] * 3)
+        for i in range(2)
+    ]
     data.append(session("cold", model="qwen3.5:latest", verdict="infra_error"))
     p = write_jsonl(tmp_path / "prod.jsonl", data)
     with Store(resolve(str(p), env={})) as st:
@@ -137,19 +139,31 @@ def test_infra_rows_with_an_accepted_attempt_no_longer_make_200_percent(tmp_path
 def test_consecutive_rejections_follow_the_attempts_order(tmp_path):
     """Adjacent validation_failed attempts in (iteration, position) order; other verdicts end a run."""
     data = [
-        row("repeated", "max_iter_exhausted", [(0, "validation_failed"), (1, "validation_failed"),
-                                               (1, "validation_failed")]),
-        row("gaps", "max_iter_exhausted", [(0, "validation_failed"), (2, "validation_failed"),
-                                           (5, "validation_failed")]),
-        row("shuffled", "max_iter_exhausted", [(2, "validation_failed"), (0, "validation_failed"),
-                                               (1, "no_json"), (3, "validation_failed")]),
-        row("broken-by-no-json", "max_iter_exhausted", [(0, "validation_failed"), (1, "validation_failed"),
-                                                        (2, "no_json"), (3, "validation_failed")]),
+        row(
+            "repeated",
+            "max_iter_exhausted",
+            [(0, "validation_failed"), (1, "validation_failed"), (1, "validation_failed")],
+        ),
+        row(
+            "gaps", "max_iter_exhausted", [(0, "validation_failed"), (2, "validation_failed"), (5, "validation_failed")]
+        ),
+        row(
+            "shuffled",
+            "max_iter_exhausted",
+            [(2, "validation_failed"), (0, "validation_failed"), (1, "no_json"), (3, "validation_failed")],
+        ),
+        row(
+            "broken-by-no-json",
+            "max_iter_exhausted",
+            [(0, "validation_failed"), (1, "validation_failed"), (2, "no_json"), (3, "validation_failed")],
+        ),
     ]
     p = write_jsonl(tmp_path / "s.jsonl", data)
     with Store(resolve(str(p), env={})) as st:
-        got = {r["session_id"]: (r["longest_run"], r["errors"])
-               for r in st.query("three_consecutive_rejections", {"min_run": 1}).records()}
+        got = {
+            r["session_id"]: (r["longest_run"], r["errors"])
+            for r in st.query("three_consecutive_rejections", {"min_run": 1}).records()
+        }
     assert got == {
         "repeated": (3, "phantom W-100 | phantom W-101 | phantom W-102"),
         "gaps": (3, "phantom W-100 | phantom W-101 | phantom W-102"),
@@ -165,11 +179,12 @@ def _folded(store, text):
 
 def test_rejection_reasons_fold_as_the_docs_and_the_note_say(first_shot_store):
     """The docs' own example of two messages that are one reason folds to one reason."""
-    example = DOC[DOC.index("**Rejection reasons.**"):DOC.index("**Durations.**")]
+    example = DOC[DOC.index("**Rejection reasons.**") : DOC.index("**Durations.**")]
     a, b = [m for m in re.findall(r"`([^`]*(?:'|\")[^`]*)`", example) if "required" in m]
     assert _folded(first_shot_store, a) == _folded(first_shot_store, b) == "missing required field '<v>' for W-<n>"
-    assert _folded(first_shot_store, 'unknown field "notes" at 12, W-7\'s \'x\'') == (
-        "unknown field '<v>' at <n>, W-<n>'<v>'x'")
+    assert _folded(first_shot_store, "unknown field \"notes\" at 12, W-7's 'x'") == (
+        "unknown field '<v>' at <n>, W-<n>'<v>'x'"
+    )
     note = first_shot_store.catalog.get("top_rejection_errors").notes
     assert "quotes becomes '<v>'" in note and "W-<n>" in note and "<n>" in note
 
@@ -211,13 +226,16 @@ def test_durations_are_linear_percentiles_with_and_without_infra_errors(tmp_path
     assert "linear interpolation (numpy's default)" in md and "infra-error timeouts included" in md
 
 
-@pytest.mark.parametrize("k1, n1, k0, n0, low, high", [
-    # Newcombe (1998), Statistics in Medicine 17:873-890, table II, method 10.
-    (56, 70, 48, 80, 0.0524, 0.3339),
-    (9, 10, 3, 10, 0.1705, 0.8090),
-    (6, 7, 2, 7, 0.0582, 0.8062),
-    (5, 56, 0, 29, -0.0381, 0.1926),
-])
+@pytest.mark.parametrize(
+    "k1, n1, k0, n0, low, high",
+    [
+        # Newcombe (1998), Statistics in Medicine 17:873-890, table II, method 10.
+        (56, 70, 48, 80, 0.0524, 0.3339),
+        (9, 10, 3, 10, 0.1705, 0.8090),
+        (6, 7, 2, 7, 0.0582, 0.8062),
+        (5, 56, 0, 29, -0.0381, 0.1926),
+    ],
+)
 def test_newcombe_interval_matches_the_published_values(k1, n1, k0, n0, low, high):
     w1, w0 = ref.wilson(k1, n1), ref.wilson(k0, n0)
     got = newcombe_interval(k1 / n1, *w1, k0 / n0, *w0)
@@ -229,19 +247,25 @@ def _two_weeks(tmp_path, prev_shots, cur_shots, n=150):
     data = []
     for week, shots in (("2026-11-03", prev_shots), ("2026-11-10", cur_shots)):
         for i in range(n):
-            verdict, spec = ("accepted", [(0, "accepted")]) if i < shots else (
-                "max_iter_exhausted", [(0, "no_json"), (1, "no_json"), (2, "no_json")])
+            verdict, spec = (
+                ("accepted", [(0, "accepted")])
+                if i < shots
+                else ("max_iter_exhausted", [(0, "no_json"), (1, "no_json"), (2, "no_json")])
+            )
             data.append(row(f"{week}-{i}", verdict, spec, ts=f"{week}T10:00:00Z"))
     p = write_jsonl(tmp_path / "s.jsonl", data)
     with Store(resolve(str(p), env={})) as st:
         return build_report(st, resolve_week(WEEK), trend_weeks=2, now=NOW)
 
 
-@pytest.mark.parametrize("prev_shots, cur_shots, verdict", [
-    (75, 96, "up"),     # +14 pp on 150 calls a week (p ~ 0.01), though the two Wilson intervals overlap
-    (96, 75, "down"),
-    (75, 80, "no real change"),
-])
+@pytest.mark.parametrize(
+    "prev_shots, cur_shots, verdict",
+    [
+        (75, 96, "up"),  # +14 pp on 150 calls a week (p ~ 0.01), though the two Wilson intervals overlap
+        (96, 75, "down"),
+        (75, 80, "no real change"),
+    ],
+)
 def test_a_real_change_is_newcombes_interval_excluding_zero(tmp_path, prev_shots, cur_shots, verdict):
     data = _two_weeks(tmp_path, prev_shots, cur_shots)
     (m,) = data["models"]
@@ -257,28 +281,41 @@ def test_the_reports_alarm_section_counts_rows_whose_timestamp_does_not_parse(tm
     """The issue's case: the report said `ungrounded_accepted: 0` while `forensics alarm` exited 1."""
     from forensics.oncall.alarm import AlarmOptions, evaluate
 
-    data = [session("ok", ts="2026-11-10T10:00:00Z"), session("bad-ts", grounded=False, ts="2026-11-10 at noon"),
-            session("unverified", grounded=None, ts="yesterday")]
+    data = [
+        session("ok", ts="2026-11-10T10:00:00Z"),
+        session("bad-ts", grounded=False, ts="2026-11-10 at noon"),
+        session("unverified", grounded=None, ts="yesterday"),
+    ]
     p = write_jsonl(tmp_path / "s.jsonl", data)
     with Store(resolve(str(p), env={})) as st:
         report = build_report(st, resolve_week(WEEK), trend_weeks=2, now=NOW)
     outcome = evaluate(AlarmOptions(sessions=[str(p)], config="/dev/null", since=START.isoformat()))
     assert outcome.exit_code == 1 and [v["session_id"] for v in outcome.violations] == ["bad-ts"]
     alarms = {a["name"]: (a["count"], a["session_ids"]) for a in report["alarms"]}
-    assert alarms == {"ungrounded_accepted": (1, ["bad-ts"]), "ungrounded_unknown_verdict": (0, []),
-                      "unverified_accepted_fill": (1, ["unverified"])}
+    assert alarms == {
+        "ungrounded_accepted": (1, ["bad-ts"]),
+        "ungrounded_unknown_verdict": (0, []),
+        "unverified_accepted_fill": (1, ["unverified"]),
+    }
 
 
 # -- the worked examples return what their named queries return -----------------------------------
 
+
 def test_every_worked_example_names_its_query():
     assert [name for name, _ in DOC_EXAMPLES] == [
-        "first_shot_success_rate", "three_consecutive_rejections", "ungrounded_accepted",
-        "retrieval_depth_vs_first_shot", "model_weekly_summary"]
+        "first_shot_success_rate",
+        "three_consecutive_rejections",
+        "ungrounded_accepted",
+        "retrieval_depth_vs_first_shot",
+        "model_weekly_summary",
+    ]
 
 
-EDGE_ROWS = [row(sid, v, spec, ts=f"2026-11-1{i % 5}T0{i % 10}:00:00-05:00", model=("m-a", "m-b")[i % 2])
-             for i, (sid, (v, spec, _, _)) in enumerate(FIRST_SHOT_CASES.items())] + [
+EDGE_ROWS = [
+    row(sid, v, spec, ts=f"2026-11-1{i % 5}T0{i % 10}:00:00-05:00", model=("m-a", "m-b")[i % 2])
+    for i, (sid, (v, spec, _, _)) in enumerate(FIRST_SHOT_CASES.items())
+] + [
     row("ungrounded-bad-ts", "accepted", [(0, "accepted")], ts="not a time", grounded=False),
     row("string-verdict", "accepted", [(0, "accepted")], grounded_in_roster="false"),
     row("run", "max_iter_exhausted", [(2, "validation_failed"), (0, "validation_failed"), (1, "validation_failed")]),
@@ -293,8 +330,10 @@ def test_worked_examples_match_their_named_queries(data, tmp_path, sample_dir):
         folder = tmp_path / "edge"
         rows = EDGE_ROWS + [EDGE_ROWS[0]]  # a row logged twice
         write_jsonl(folder / "sessions.jsonl", rows)
-        write_jsonl(folder / "replay_runs.jsonl", [{"session_id": "plain", "retrieval": {"hits": [{}] * 4}},
-                                                   {"session_id": "gap"}])
+        write_jsonl(
+            folder / "replay_runs.jsonl",
+            [{"session_id": "plain", "retrieval": {"hits": [{}] * 4}}, {"session_id": "gap"}],
+        )
     check_doc_examples(folder)
 
 
@@ -309,8 +348,16 @@ def test_every_figure_agrees_with_the_reference_on_the_sample(sample_dir):
 
 MISSING = object()
 ERRORS = st.one_of(
-    st.sampled_from(["phantom W-101", "phantom W-7", "missing required field 'shift_id'",
-                     'missing required field "date"', "schema: 'fills' must be an array", "too many fills: 12"]),
+    st.sampled_from(
+        [
+            "phantom W-101",
+            "phantom W-7",
+            "missing required field 'shift_id'",
+            'missing required field "date"',
+            "schema: 'fills' must be an array",
+            "too many fills: 12",
+        ]
+    ),
     st.text(alphabet="aW-'\"0123456789 é_x", max_size=10),
 )
 VERDICT_KINDS = ("accepted", "validation_failed", "no_json", "infra_error")
@@ -330,11 +377,20 @@ def timestamps(draw):
     else:
         instant = boundary + timedelta(microseconds=draw(st.integers(-3 * 3600 * 10**6, 3 * 3600 * 10**6)))
     instant = min(instant, END - timedelta(microseconds=1))  # the logs end with the report's week
-    offset = draw(st.sampled_from([timedelta(0), timedelta(hours=-5), timedelta(hours=5, minutes=30),
-                                   timedelta(hours=-8), timedelta(hours=14)]))
+    offset = draw(
+        st.sampled_from(
+            [
+                timedelta(0),
+                timedelta(hours=-5),
+                timedelta(hours=5, minutes=30),
+                timedelta(hours=-8),
+                timedelta(hours=14),
+            ]
+        )
+    )
     zulu = offset == timedelta(0) and draw(st.booleans())
     local = instant.astimezone(timezone(offset))
-    fraction = f"{local.microsecond:06d}{draw(st.integers(0, 999)):03d}"[:draw(st.integers(0, 9))]
+    fraction = f"{local.microsecond:06d}{draw(st.integers(0, 999)):03d}"[: draw(st.integers(0, 9))]
     minutes = int(offset.total_seconds()) // 60
     suffix = "Z" if zulu else f"{'+' if minutes >= 0 else '-'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
     return local.strftime("%Y-%m-%dT%H:%M:%S") + (f".{fraction}" if fraction else "") + suffix
@@ -348,9 +404,15 @@ def attempt_lists(draw, verdict):
     """Shaped as the format says; or shaped, then broken in a few of the ways logs break; or anything."""
     how = draw(st.sampled_from(["shaped", "mutated", "mutated", "anything"]))
     if how == "anything":
-        return draw(st.lists(st.fixed_dictionaries(
-            {"verdict_kind": st.sampled_from(VERDICT_KINDS)},
-            optional={"iteration": st.integers(0, 4), "error": ERRORS, "span_id": st.just("sp")}), max_size=5))
+        return draw(
+            st.lists(
+                st.fixed_dictionaries(
+                    {"verdict_kind": st.sampled_from(VERDICT_KINDS)},
+                    optional={"iteration": st.integers(0, 4), "error": ERRORS, "span_id": st.just("sp")},
+                ),
+                max_size=5,
+            )
+        )
     if verdict == "infra_error":
         out = [{"iteration": 0, "verdict_kind": "infra_error", "error": "probe timed out after 5 s"}]
     else:
@@ -377,8 +439,10 @@ def attempt_lists(draw, verdict):
         elif mutation == "unnumber" and out:
             out[at] = {k: v for k, v in out[at].items() if k != "iteration"}
         elif mutation == "gap":
-            out = [{**a, "iteration": a["iteration"] + 2} if a.get("iteration", 0) >= at and "iteration" in a
-                   else a for a in out]
+            out = [
+                {**a, "iteration": a["iteration"] + 2} if a.get("iteration", 0) >= at and "iteration" in a else a
+                for a in out
+            ]
         elif mutation == "add_accepted":
             out = out[:at] + [{"iteration": draw(st.integers(0, 3)), "verdict_kind": "accepted"}] + out[at:]
     return out
@@ -387,22 +451,27 @@ def attempt_lists(draw, verdict):
 @st.composite
 def session_rows(draw):
     """One session row (now and then logged twice), anomalies included."""
-    verdict = draw(st.sampled_from(["accepted", "accepted", "max_iter_exhausted", "infra_error", MISSING,
-                                    "timeout"]))
-    r = {"schema": "session.iterate.v1",
-         "daemon": draw(st.sampled_from(["validatord", "gateway"])),
-         "session_id": draw(st.sampled_from(["s1", "s2", "s3", "s4", "s5", MISSING])),
-         "kind": draw(st.sampled_from(["fill", "fill", "playbook"])),
-         "model": draw(st.sampled_from(["m-a", "m-a", "m-b", MISSING])),
-         "provider": draw(st.sampled_from(["ollama", "vllm"])), "prompt": "p",
-         "final_verdict": verdict,
-         "attempts": draw(attempt_lists(verdict if isinstance(verdict, str) else "max_iter_exhausted")),
-         "timestamp": draw(timestamps()),
-         "artifact": draw(st.sampled_from([{"fills": [{"candidate_id": "W-1"}]}, {}, [], "", None, MISSING])
-                          if verdict == "accepted" else st.sampled_from([MISSING, MISSING, {"x": 1}])),
-         "grounded_in_roster": draw(st.sampled_from([True, True, False, "false", None, MISSING])),
-         "duration_ms": draw(st.one_of(st.integers(0, 20000), st.just(MISSING))),
-         "max_iterations": 3}
+    verdict = draw(st.sampled_from(["accepted", "accepted", "max_iter_exhausted", "infra_error", MISSING, "timeout"]))
+    r = {
+        "schema": "session.iterate.v1",
+        "daemon": draw(st.sampled_from(["validatord", "gateway"])),
+        "session_id": draw(st.sampled_from(["s1", "s2", "s3", "s4", "s5", MISSING])),
+        "kind": draw(st.sampled_from(["fill", "fill", "playbook"])),
+        "model": draw(st.sampled_from(["m-a", "m-a", "m-b", MISSING])),
+        "provider": draw(st.sampled_from(["ollama", "vllm"])),
+        "prompt": "p",
+        "final_verdict": verdict,
+        "attempts": draw(attempt_lists(verdict if isinstance(verdict, str) else "max_iter_exhausted")),
+        "timestamp": draw(timestamps()),
+        "artifact": draw(
+            st.sampled_from([{"fills": [{"candidate_id": "W-1"}]}, {}, [], "", None, MISSING])
+            if verdict == "accepted"
+            else st.sampled_from([MISSING, MISSING, {"x": 1}])
+        ),
+        "grounded_in_roster": draw(st.sampled_from([True, True, False, "false", None, MISSING])),
+        "duration_ms": draw(st.one_of(st.integers(0, 20000), st.just(MISSING))),
+        "max_iterations": 3,
+    }
     r["iterations"] = sum(1 for a in r["attempts"] if a.get("verdict_kind") != "infra_error")
     copies = draw(st.sampled_from([1, 1, 1, 2]))
     return [{k: v for k, v in r.items() if v is not MISSING}] * copies
@@ -411,8 +480,14 @@ def session_rows(draw):
 @st.composite
 def replay_rows(draw):
     """One replay run, with or without a session id and a hit list."""
-    r = {"schema": "replay.run.v1", "timestamp": "2026-11-10T11:00:00Z", "task_id": "t", "model": "m-a",
-         "status": "ok", "latency_ms": 10}
+    r = {
+        "schema": "replay.run.v1",
+        "timestamp": "2026-11-10T11:00:00Z",
+        "task_id": "t",
+        "model": "m-a",
+        "status": "ok",
+        "latency_ms": 10,
+    }
     sid = draw(st.sampled_from(["s1", "s2", "s3", "s-orphan", MISSING]))
     if sid is not MISSING:
         r["session_id"] = sid
@@ -428,8 +503,12 @@ def logs(draw):
     groups = draw(st.lists(session_rows(), max_size=24))
     volume = draw(st.sampled_from([1, 1, 1, 14]))  # now and then enough calls to judge a change
     rows = [r for g in groups for r in g] * volume
-    return {"rows": rows, "replays": draw(st.lists(replay_rows(), max_size=8)),
-            "two_files": draw(st.booleans()), "broken_line": draw(st.booleans())}
+    return {
+        "rows": rows,
+        "replays": draw(st.lists(replay_rows(), max_size=8)),
+        "two_files": draw(st.booleans()),
+        "broken_line": draw(st.booleans()),
+    }
 
 
 def _write(folder: Path, log: dict) -> tuple[list[str], list[str]]:

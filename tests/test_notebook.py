@@ -21,8 +21,9 @@ def test_notebook_executes(tmp_path):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    client = nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
-                                     resources={"metadata": {"path": str(tmp_path)}})
+    client = nbclient.NotebookClient(
+        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    )
     client.execute()
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
@@ -33,11 +34,11 @@ def test_notebook_executes(tmp_path):
     # the drill-down took a violating session that was replayed, and named the invented staff id
     printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     assert "has replay runs" in printed
-    names = [c for c in nb.cells if c.cell_type == "code" and "grounded_names" in c.source][0]
+    names = next(c for c in nb.cells if c.cell_type == "code" and "grounded_names" in c.source)
     shown = json.dumps([o.get("data", {}).get("text/plain", "") for o in names.outputs])
     assert "W-999" in shown and "False" in shown
     # the chart drew the intervals (a filled band per model) in the report's styles
-    chart = [c for c in nb.cells if c.cell_type == "code" and "fill_between" in c.source][0]
+    chart = next(c for c in nb.cells if c.cell_type == "code" and "fill_between" in c.source)
     assert any("image/png" in o.get("data", {}) for o in chart.outputs)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -13,11 +13,17 @@ from forensics.output import FORMATS, render
 
 COLUMNS = ["model", "sessions", "rate", "when", "day", "detail", "note"]
 ROWS = [
-    ("qwen3.5:latest", 8, 0.75, datetime(2026, 11, 15, 23, 30, tzinfo=timezone(timedelta(hours=-5))),
-     date(2026, 11, 16), '{"fills":[{"candidate_id":"W-1"}]}', "has, comma \"and\" quote"),
+    (
+        "qwen3.5:latest",
+        8,
+        0.75,
+        datetime(2026, 11, 15, 23, 30, tzinfo=timezone(timedelta(hours=-5))),
+        date(2026, 11, 16),
+        '{"fills":[{"candidate_id":"W-1"}]}',
+        'has, comma "and" quote',
+    ),
     ("<script>alert(1)</script>", 0, None, None, None, None, "1e5"),
-    ("llama3.1:8b", 12345, Decimal("0.5"), datetime(2026, 1, 1, tzinfo=timezone.utc), date(2026, 1, 1),
-     "[]", "naïve ⭐"),
+    ("llama3.1:8b", 12345, Decimal("0.5"), datetime(2026, 1, 1, tzinfo=UTC), date(2026, 1, 1), "[]", "naïve ⭐"),
 ]
 
 

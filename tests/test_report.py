@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from html.parser import HTMLParser
 
 import pytest
 
-from forensics.report.weekly import build_report, render_report
-from forensics.timewindow import resolve_week
 from forensics.read.sources import resolve
+from forensics.report.weekly import build_report, render_report
 from forensics.store.connection import Store
+from forensics.timewindow import resolve_week
 
 from .conftest import session, write_jsonl
 from .test_queries import MINI_REPLAYS, MINI_SESSIONS, wilson
 
-NOW = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
-PREVIOUS_WEEK = [session(f"p{i}", model="m-a", ts=f"2026-11-0{3 + i % 3}T09:00:00Z",
-                         attempts=["accepted"] if i % 2 else ["no_json", "accepted"]) for i in range(6)]
+NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+PREVIOUS_WEEK = [
+    session(
+        f"p{i}",
+        model="m-a",
+        ts=f"2026-11-0{3 + i % 3}T09:00:00Z",
+        attempts=["accepted"] if i % 2 else ["no_json", "accepted"],
+    )
+    for i in range(6)
+]
 
 
 @pytest.fixture
@@ -31,11 +38,10 @@ def mini_report():
 
 
 def test_resolve_week():
-    assert resolve_week("2026-W46")[1:] == (datetime(2026, 11, 9, tzinfo=timezone.utc),
-                                            datetime(2026, 11, 16, tzinfo=timezone.utc))
+    assert resolve_week("2026-W46")[1:] == (datetime(2026, 11, 9, tzinfo=UTC), datetime(2026, 11, 16, tzinfo=UTC))
     assert resolve_week(None, today=date(2026, 11, 22))[0] == "2026-W46"  # Sunday: last complete week
     assert resolve_week(None, today=date(2026, 11, 23))[0] == "2026-W47"
-    assert resolve_week("2027-W01")[1] == datetime(2027, 1, 4, tzinfo=timezone.utc)
+    assert resolve_week("2027-W01")[1] == datetime(2027, 1, 4, tzinfo=UTC)
 
 
 def test_figures_match_hand_computation(mini_report):
@@ -76,8 +82,10 @@ class _Tags(HTMLParser):
 def test_html_is_standalone_and_inert(tmp_path):
     evil_model = "<script>alert('m')</script>"
     evil_error = '<img src=x onerror="alert(document.domain)">'
-    rows = [session(f"e{i}", model=evil_model, ts="2026-11-10T10:00:00Z",
-                    attempts=["validation_failed", "accepted"]) for i in range(3)]
+    rows = [
+        session(f"e{i}", model=evil_model, ts="2026-11-10T10:00:00Z", attempts=["validation_failed", "accepted"])
+        for i in range(3)
+    ]
     for r in rows:
         r["attempts"][0]["error"] = evil_error
     rows.append(session("<b>id</b>", model=evil_model, grounded=False, ts="2026-11-10T11:00:00Z"))
@@ -126,14 +134,28 @@ def test_report_reads_the_logs_once(tmp_path, monkeypatch):
     m = {x["model"]: x for x in data["models"]}
     assert m["m-a"]["calls"] == 5 and m["m-b"]["calls"] == 4
     assert {a["name"]: a["count"] for a in data["alarms"]} == {
-        "ungrounded_accepted": 1, "ungrounded_unknown_verdict": 0, "unverified_accepted_fill": 1}
+        "ungrounded_accepted": 1,
+        "ungrounded_unknown_verdict": 0,
+        "unverified_accepted_fill": 1,
+    }
     assert {(x["model"], x["hits_bucket"]) for x in data["depth"]} >= {("m-a", "6+"), ("m-b", "3-5")}
 
 
 def test_report_cli_writes_file(tmp_path, cli, sample_dir):
     out = tmp_path / "w.html"
-    code, _, err = cli("report", "-s", sample_dir / "sessions.jsonl", "-r", sample_dir / "replay_runs.jsonl",
-                       "--week", "2026-W45", "--format", "html", "--out", out)
+    code, _, err = cli(
+        "report",
+        "-s",
+        sample_dir / "sessions.jsonl",
+        "-r",
+        sample_dir / "replay_runs.jsonl",
+        "--week",
+        "2026-W45",
+        "--format",
+        "html",
+        "--out",
+        out,
+    )
     assert code == 0 and "wrote html report for 2026-W45" in err
     text = out.read_text()
     assert text.startswith("<!doctype html>") and "gpt-oss:20b" in text
@@ -171,8 +193,9 @@ def test_a_custom_alarm_without_session_ids_is_still_counted(tmp_path):
         "-- name: slow_fill\n-- kind: alarm\n-- severity: warn\n"
         "-- param: since timestamp = null\n-- param: until timestamp = null\n"
         "select model, duration_ms from sessions where kind = 'fill' and duration_ms > 150\n"
-        "    and ($since is null or \"timestamp\" >= $since::timestamptz)\n"
-        "    and ($until is null or \"timestamp\" < $until::timestamptz)\n")
+        '    and ($since is null or "timestamp" >= $since::timestamptz)\n'
+        '    and ($until is null or "timestamp" < $until::timestamptz)\n'
+    )
     s = write_jsonl(tmp_path / "s.jsonl", [session("a", duration_ms=500), session("b", duration_ms=5)])
     with Store(resolve(str(s), None, queries_dirs=[str(qdir)], env={})) as st:
         data = build_report(st, resolve_week("2026-W46"), trend_weeks=2, now=NOW)

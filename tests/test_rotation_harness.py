@@ -4,10 +4,21 @@ and nothing is lost by the harness itself (only where logrotate's own mode loses
 from __future__ import annotations
 
 import re
+
 import pytest
 
-from .rotation import (Logrotate, RotationFailed, Writers, ids_on_disk, keep_before_rotation, log_files,
-                       make_templates, needs_logrotate, rotated_away, wait_for_a_day_with_room)
+from .rotation import (
+    Logrotate,
+    RotationFailed,
+    Writers,
+    ids_on_disk,
+    keep_before_rotation,
+    log_files,
+    make_templates,
+    needs_logrotate,
+    rotated_away,
+    wait_for_a_day_with_room,
+)
 
 ROTATIONS = 3
 
@@ -50,7 +61,7 @@ def test_logrotate_rotates_while_the_writers_append(tmp_path, templates, mode):
     assert rot.rotations == ROTATIONS
     for name in ("sessions.jsonl", "replay_runs.jsonl"):
         files = log_files(logs, name)
-        rotated = sorted(p.name[len(name):] for p in files if p.name != name)
+        rotated = sorted(p.name[len(name) :] for p in files if p.name != name)
         assert len(rotated) == ROTATIONS, (mode, [p.name for p in files])
         for suffix, pattern in zip(rotated, sorted(EXPECTED_NAMES[mode])):
             assert re.fullmatch(pattern, suffix), (mode, suffix, pattern)
@@ -102,15 +113,22 @@ def test_what_a_rotation_deletes_is_kept_aside(tmp_path, templates):
             writers.moved_on(s)
             gone += rotated_away(kept, logs)
         ledger = writers.stop()
-    assert len(gone) == ROTATIONS - 1 and [p.name for p in log_files(logs, "sessions.jsonl")] == \
-        ["sessions.jsonl", "sessions.jsonl.1"]
+    assert len(gone) == ROTATIONS - 1 and [p.name for p in log_files(logs, "sessions.jsonl")] == [
+        "sessions.jsonl",
+        "sessions.jsonl.1",
+    ]
     assert ids_on_disk(log_files(logs, "sessions.jsonl") + gone) == ledger.session_ids
 
 
 def test_writers_write_exactly_max_rows(tmp_path, templates):
     s = tmp_path / "sessions.jsonl"
-    ledger = Writers(s, tmp_path / "replay_runs.jsonl", templates=templates, workdir=tmp_path / "w",
-                     n=3, pause=0, max_rows=40).start().wait()
+    ledger = (
+        Writers(
+            s, tmp_path / "replay_runs.jsonl", templates=templates, workdir=tmp_path / "w", n=3, pause=0, max_rows=40
+        )
+        .start()
+        .wait()
+    )
     assert ledger.sessions == 120 and ledger.replay_runs == 39
     assert ids_on_disk([s]) == ledger.session_ids
     assert ids_on_disk([tmp_path / "replay_runs.jsonl"]) == ledger.replay_ids

@@ -23,10 +23,13 @@ def test_file_glob_and_directory(tmp_path):
     assert resolve(str(tmp_path / "logs")).sessions == [a, b, gz]
 
 
-@pytest.mark.parametrize("spec, message", [
-    ("missing.jsonl", "no such file or directory: 'missing.jsonl'"),
-    ("nothing-*.jsonl", "the glob 'nothing-*.jsonl' matches no file"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("missing.jsonl", "no such file or directory: 'missing.jsonl'"),
+        ("nothing-*.jsonl", "the glob 'nothing-*.jsonl' matches no file"),
+    ],
+)
 def test_missing_sources_are_clear_errors(spec, message, tmp_path):
     with pytest.raises(SourceError, match=message.replace("*", r"\*")):
         resolve(spec)
@@ -48,8 +51,7 @@ def test_flags_beat_env_beat_config(tmp_path):
     env = write_jsonl(tmp_path / "env.jsonl", [session()])
     cfg = write_jsonl(tmp_path / "cfg.jsonl", [session()])
     replay = write_jsonl(tmp_path / "r.jsonl", [])
-    (tmp_path / "forensics.toml").write_text(
-        '[sources]\nsessions = "cfg.jsonl"\nreplay_runs = "r.jsonl"\n')
+    (tmp_path / "forensics.toml").write_text('[sources]\nsessions = "cfg.jsonl"\nreplay_runs = "r.jsonl"\n')
     e = {"FORENSICS_SESSIONS": str(env)}
     assert resolve(str(flag), env=e, cwd=tmp_path).sessions == [flag]
     got = resolve(env=e, cwd=tmp_path)
@@ -71,7 +73,7 @@ def test_lakehouse_toml(tmp_path):
 def test_bad_config_is_a_clear_error(tmp_path):
     bad = tmp_path / "forensics.toml"
     bad.write_text("sessions = [unclosed\n")
-    with pytest.raises(SourceError, match="forensics.toml"):
+    with pytest.raises(SourceError, match=r"forensics\.toml"):
         resolve(config=bad, env={})
 
 

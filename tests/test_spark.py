@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -32,23 +32,35 @@ PARAMS = {
 
 def _odd_rows():
     out = []
-    ts = ["2026-11-03T10:00:00Z", "2026-11-03t10:00:01.5z", "2026-11-03T05:00:02-05:00", "2016-12-31T23:59:60Z",
-          None, "not a time", "2026-11-03 10:00:03.123456789+00:00"]
+    ts = [
+        "2026-11-03T10:00:00Z",
+        "2026-11-03t10:00:01.5z",
+        "2026-11-03T05:00:02-05:00",
+        "2016-12-31T23:59:60Z",
+        None,
+        "not a time",
+        "2026-11-03 10:00:03.123456789+00:00",
+    ]
     for i, t in enumerate(ts):
-        row = session(f"odd-ts-{i}", model="m-ödd ' \"quoted\"", grounded=i % 2 == 0, ts=t or "x")
+        row = session(f"odd-ts-{i}", model='m-ödd \' "quoted"', grounded=i % 2 == 0, ts=t or "x")
         if t is None:
             del row["timestamp"]
         out.append(row)
-    odd = session("odd-attempts", verdict="accepted", attempts=["validation_failed", "no_json", "accepted"],
-                  ts="2026-11-04T09:00:00Z")
+    odd = session(
+        "odd-attempts",
+        verdict="accepted",
+        attempts=["validation_failed", "no_json", "accepted"],
+        ts="2026-11-04T09:00:00Z",
+    )
     odd["attempts"][1]["iteration"] = 0  # a repeated iteration number
     del odd["attempts"][2]["iteration"]  # an attempt without one goes last
     out.append(odd)
     empty = session("no-attempts", verdict="max_iter_exhausted", attempts=[], ts="2026-11-04T09:01:00Z")
     out.append(empty)
     for i in range(3):
-        out.append(session("many-files", verdict="max_iter_exhausted", ts=f"2026-11-05T0{i}:00:00Z",
-                           model="qwen3.5:latest"))
+        out.append(
+            session("many-files", verdict="max_iter_exhausted", ts=f"2026-11-05T0{i}:00:00Z", model="qwen3.5:latest")
+        )
     return out
 
 
@@ -61,18 +73,23 @@ def engines(tmp_path_factory):
     base = tmp_path_factory.mktemp("spark")
     generate(base / "gen", sessions=4000, seed=17)
     odd = write_jsonl(base / "odd" / "sessions.jsonl", _odd_rows())
-    odd_replay = write_jsonl(base / "odd" / "replay_runs.jsonl",
-                             [replay("many-files", 3, ts="2026-11-05T03:00:00Z"), replay("many-files", 0)])
-    yield from both_engines(base / "store", sessions=[str(base / "gen" / "sessions.jsonl"), str(odd)],
-                            replay_runs=[str(base / "gen" / "replay_runs.jsonl"), str(odd_replay)])
+    odd_replay = write_jsonl(
+        base / "odd" / "replay_runs.jsonl",
+        [replay("many-files", 3, ts="2026-11-05T03:00:00Z"), replay("many-files", 0)],
+    )
+    yield from both_engines(
+        base / "store",
+        sessions=[str(base / "gen" / "sessions.jsonl"), str(odd)],
+        replay_runs=[str(base / "gen" / "replay_runs.jsonl"), str(odd_replay)],
+    )
 
 
 def both_engines(store, *, sessions, replay_runs):
     """Ingest into a new store; yield (DuckDB store, Spark store) over it, then close both."""
     import forensics
     from forensics.catalog import load_catalog
-    from forensics.store.ingest import ingest
     from forensics.spark.engine import SparkStore
+    from forensics.store.ingest import ingest
 
     ingest(store, sessions=sessions, replay_runs=replay_runs)
     spark = SparkStore(store, load_catalog([]), master="local[2]")
@@ -90,7 +107,7 @@ def canonical(value):
         value = float(value)
         return None if math.isnan(value) else round(value, 9)
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.astimezone(UTC).replace(tzinfo=None)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, dict):
@@ -125,8 +142,11 @@ def _all_runs():
             yield name, params
 
 
-@pytest.mark.parametrize("name,params", list(_all_runs()), ids=lambda v: v if isinstance(v, str) else
-                         ",".join(f"{k}={x}" for k, x in v.items()) or "-")
+@pytest.mark.parametrize(
+    "name,params",
+    list(_all_runs()),
+    ids=lambda v: v if isinstance(v, str) else ",".join(f"{k}={x}" for k, x in v.items()) or "-",
+)
 def test_every_built_in_query_gives_duckdb_s_answer_on_spark(engines, name, params):
     duck, spark = engines
     d, s = duck.query(name, params), spark.query(name, params)
@@ -142,14 +162,17 @@ def test_the_views_have_the_same_columns_and_types(engines):
     duck, spark = engines
     for view in ("sessions", "attempts", "replay_runs"):
         theirs = [(f.name, f.dataType.simpleString()) for f in spark.session.table(view).schema.fields]
-        ours = [(n, spark_type(t)) for n, t in duck.execute(f"select column_name, column_type from "
-                                                             f"(describe {view})").rows]
+        ours = [
+            (n, spark_type(t)) for n, t in duck.execute(f"select column_name, column_type from (describe {view})").rows
+        ]
         normal = lambda pairs: [(n, t.lower().replace(" ", "").replace("`", "")) for n, t in pairs]  # noqa: E731
         assert normal(theirs) == normal(ours), view
     # first_shot and the roster fields are the store's own columns, computed once at ingest
-    for sql in ("select count(*) filter (where first_shot) from sessions",
-                "select count(*) filter (where grounded_in_roster = false) from sessions",
-                "select sum(attempts_to_accept) from sessions"):
+    for sql in (
+        "select count(*) filter (where first_shot) from sessions",
+        "select count(*) filter (where grounded_in_roster = false) from sessions",
+        "select sum(attempts_to_accept) from sessions",
+    ):
         assert duck.execute(sql).rows == spark.execute(sql).rows
 
 
@@ -180,8 +203,18 @@ def test_a_query_spark_cannot_run_names_the_construct(engines):
 def test_the_cli_runs_a_query_on_spark_as_on_duckdb(engines, cli):
     duck, spark = engines
     root = str(spark.root)
-    spark_out = cli("run", "first_shot_success_rate", "--store", root, "--engine", "spark",
-                    "--spark-master", "local[2]", "-f", "json")
+    spark_out = cli(
+        "run",
+        "first_shot_success_rate",
+        "--store",
+        root,
+        "--engine",
+        "spark",
+        "--spark-master",
+        "local[2]",
+        "-f",
+        "json",
+    )
     duck_out = cli("run", "first_shot_success_rate", "--store", root, "-f", "json")
     assert spark_out[0] == duck_out[0] == 0 and spark_out[2] == ""
     assert [canonical(r) for r in json.loads(spark_out[1])] == [canonical(r) for r in json.loads(duck_out[1])]
@@ -191,8 +224,19 @@ def test_the_alarm_and_the_report_on_spark(engines, cli, tmp_path):
     _, spark = engines
     root = str(spark.root)
     state = tmp_path / "alarm.json"
-    code, out, err = cli("alarm", "--store", root, "--engine", "spark", "--spark-master", "local[2]",
-                         "--state", state, "--format", "json")
+    code, out, err = cli(
+        "alarm",
+        "--store",
+        root,
+        "--engine",
+        "spark",
+        "--spark-master",
+        "local[2]",
+        "--state",
+        state,
+        "--format",
+        "json",
+    )
     data = json.loads(out)
     duck = json.loads(cli("alarm", "--store", root, "--state", tmp_path / "duck.json", "--format", "json")[1])
     assert code == 1 == data["exit_code"] and data["summary"] == duck["summary"], err
@@ -222,11 +266,29 @@ def connect_url(tmp_path_factory):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = {**os.environ, "SPARK_HOME": str(home), "SPARK_LOG_DIR": str(work), "SPARK_PID_DIR": str(work),
-           "SPARK_IDENT_STRING": f"forensics-test-{port}"}
-    subprocess.run(["bash", str(home / "sbin" / "start-connect-server.sh"), "--master", "local[2]",
-                    "--conf", f"spark.connect.grpc.binding.port={port}", "--conf", "spark.ui.enabled=false"],
-                   env=env, check=True, capture_output=True, timeout=120)
+    env = {
+        **os.environ,
+        "SPARK_HOME": str(home),
+        "SPARK_LOG_DIR": str(work),
+        "SPARK_PID_DIR": str(work),
+        "SPARK_IDENT_STRING": f"forensics-test-{port}",
+    }
+    subprocess.run(
+        [
+            "bash",
+            str(home / "sbin" / "start-connect-server.sh"),
+            "--master",
+            "local[2]",
+            "--conf",
+            f"spark.connect.grpc.binding.port={port}",
+            "--conf",
+            "spark.ui.enabled=false",
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -236,12 +298,13 @@ def connect_url(tmp_path_factory):
             except OSError:
                 if time.monotonic() > deadline:
                     logs = "".join(p.read_text(errors="replace")[-2000:] for p in work.glob("*.out"))
-                    raise AssertionError(f"the Spark Connect server did not listen on {port}: {logs}")
+                    raise AssertionError(f"the Spark Connect server did not listen on {port}: {logs}") from None
                 time.sleep(0.5)
         yield f"sc://127.0.0.1:{port}"
     finally:
-        subprocess.run(["bash", str(home / "sbin" / "stop-connect-server.sh")], env=env, capture_output=True,
-                       timeout=120)
+        subprocess.run(
+            ["bash", str(home / "sbin" / "stop-connect-server.sh")], env=env, capture_output=True, timeout=120
+        )
 
 
 def test_a_laptop_drives_spark_connect_with_the_thin_client(engines, connect_url, cli, run_script):

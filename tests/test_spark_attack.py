@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from .test_spark import both_engines
 from .conftest import session, write_jsonl
+from .test_spark import both_engines
 
 pytestmark = pytest.mark.spark
 
@@ -19,8 +19,9 @@ def engines(tmp_path_factory):
     """(DuckDB store, Spark store) over one store folder holding errors RE2 and Java read apart."""
     pytest.importorskip("pyspark")
     base = tmp_path_factory.mktemp("spark-attack")
-    errs = session("errs", verdict="max_iter_exhausted", attempts=["validation_failed"] * 3, model="m-e",
-                   ts="2026-11-04T09:00:00Z")
+    errs = session(
+        "errs", verdict="max_iter_exhausted", attempts=["validation_failed"] * 3, model="m-e", ts="2026-11-04T09:00:00Z"
+    )
     errs["attempts"][0]["error"] = "bad 3ü4 and ü7 W-12 12"
     errs["attempts"][1]["error"] = "x_12 ½ 12.5 é9é"
     logs = write_jsonl(base / "logs" / "sessions.jsonl", [errs, session("s-1", ts="2026-11-04T10:00:00.5Z")])
@@ -50,7 +51,7 @@ CONSTRUCTS = [
     "select 2.5::int as a, (-1.5)::int as b",
     "select (duration_ms / 3)::int as a from sessions order by 1",
     "select 7.5 // 2 as a",
-    "select epoch(\"timestamp\") as a from sessions order by 1",
+    'select epoch("timestamp") as a from sessions order by 1',
     "select strftime(timestamp '2026-01-01 13:04:05', '%j') as a",
     "select strftime(timestamp '2026-01-01 13:04:05', '%Y%% at %H') as a",
     "select strftime(timestamp '2026-01-01 13:04:05', '%u %w %U %W %z') as a",
@@ -75,9 +76,13 @@ def test_a_construct_gives_duckdb_s_answer_or_an_error(engines, sql):
 def test_an_unportable_construct_is_named(engines):
     from forensics.spark.translate import NotPortable, to_spark
 
-    for sql, named in (("select regexp_replace(s, 'a', 'b') from t", "regexp_replace"),
-                       ("select s[2:3] from t", "slice"), ("select substring(s, 0, 2) from t", "SUBSTRING"),
-                       ("select (a / 2)::int from t", "CAST"), ("select strftime(ts, '%u') from t", "%u"),
-                       ("select x // 2.5 from t", "//")):
+    for sql, named in (
+        ("select regexp_replace(s, 'a', 'b') from t", "regexp_replace"),
+        ("select s[2:3] from t", "slice"),
+        ("select substring(s, 0, 2) from t", "SUBSTRING"),
+        ("select (a / 2)::int from t", "CAST"),
+        ("select strftime(ts, '%u') from t", "%u"),
+        ("select x // 2.5 from t", "//"),
+    ):
         with pytest.raises(NotPortable, match=named):
             to_spark(sql)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import codecs
 import gzip
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given, settings
@@ -19,8 +19,13 @@ from .conftest import replay, session, write_jsonl
 
 
 def open_store(sessions, replay_runs=None):
-    return Store(resolve([str(p) for p in sessions] if isinstance(sessions, list) else str(sessions),
-                         None if replay_runs is None else str(replay_runs), env={}))
+    return Store(
+        resolve(
+            [str(p) for p in sessions] if isinstance(sessions, list) else str(sessions),
+            None if replay_runs is None else str(replay_runs),
+            env={},
+        )
+    )
 
 
 def test_views_have_explicit_types(tmp_path):
@@ -45,8 +50,10 @@ def test_a_stream_without_files_has_the_same_columns_and_types_as_one_with_files
         with open_store(sessions, replay_runs) as st:
             if tolerant:
                 st.check()
-            return {v: st.con.execute(f"select column_name, column_type from (describe {v})").fetchall()
-                    for v in ("sessions", "attempts", "replay_runs")}
+            return {
+                v: st.con.execute(f"select column_name, column_type from (describe {v})").fetchall()
+                for v in ("sessions", "attempts", "replay_runs")
+            }
 
     with_files = shapes(s, r)
     assert all(with_files.values())
@@ -55,17 +62,21 @@ def test_a_stream_without_files_has_the_same_columns_and_types_as_one_with_files
 
 def test_unreadable_lines_counted_by_cause_and_never_null_rows(tmp_path):
     p = tmp_path / "s.jsonl"
-    write_jsonl(p, [
-        session("ok-1"),
-        b"{not json",
-        b"[1, 2, 3]",
-        b'"just a string"',
-        b'{"schema": "session.iterate.v1", "session_id": "bad-utf8", "final_verdict": "accepted", '
-        b'"grounded_in_roster": false, "prompt": "\xff\xfe"}',
-        b"",
-        b"   ",
-        session("ok-2"),
-    ], raw_tail=b'{"session_id": "torn", "kind": "fi')
+    write_jsonl(
+        p,
+        [
+            session("ok-1"),
+            b"{not json",
+            b"[1, 2, 3]",
+            b'"just a string"',
+            b'{"schema": "session.iterate.v1", "session_id": "bad-utf8", "final_verdict": "accepted", '
+            b'"grounded_in_roster": false, "prompt": "\xff\xfe"}',
+            b"",
+            b"   ",
+            session("ok-2"),
+        ],
+        raw_tail=b'{"session_id": "torn", "kind": "fi',
+    )
     with open_store(p) as st:
         scan = st.scan.files[0]
         assert dict(scan.unreadable) == {"invalid_json": 1, "not_object": 2, "torn_last_line": 1}
@@ -73,9 +84,14 @@ def test_unreadable_lines_counted_by_cause_and_never_null_rows(tmp_path):
         assert dict(scan.repaired) == {"invalid_utf8": 1} and scan.repaired_lines == [(5, "invalid_utf8")]
         assert scan.rows == 3
         assert [(line, cause) for _, line, cause in scan.bad_lines] == [
-            (2, "invalid_json"), (3, "not_object"), (4, "not_object"), (9, "torn_last_line")]
-        rows = st.execute("select session_id, source_file, line, prompt, grounded_in_roster "
-                          "from sessions order by line").rows
+            (2, "invalid_json"),
+            (3, "not_object"),
+            (4, "not_object"),
+            (9, "torn_last_line"),
+        ]
+        rows = st.execute(
+            "select session_id, source_file, line, prompt, grounded_in_roster from sessions order by line"
+        ).rows
         assert [(r[0], r[2]) for r in rows] == [("ok-1", 1), ("bad-utf8", 5), ("ok-2", 8)]  # physical lines
         assert rows[1][3] == "\ufffd\ufffd" and rows[1][4] is False
         assert st.execute("select count(*) from sessions where session_id is null").rows[0][0] == 0
@@ -98,8 +114,9 @@ def test_crlf_bom_unknown_keys_and_key_order(tmp_path):
 def test_wrong_types_become_null_cells_not_lost_rows(tmp_path):
     p = write_jsonl(tmp_path / "s.jsonl", [session("a", iterations="three", grounded_in_roster="false")])
     with open_store(p) as st:
-        rows = st.execute("select session_id, iterations, grounded_in_roster, grounded_in_roster_raw "
-                          "from sessions").rows
+        rows = st.execute(
+            "select session_id, iterations, grounded_in_roster, grounded_in_roster_raw from sessions"
+        ).rows
         assert rows == [("a", None, None, '"false"')]
 
 
@@ -109,7 +126,10 @@ def test_huge_line(tmp_path):
     with open_store(p) as st:
         assert st.scan.unreadable_lines == 0
         assert st.execute("select session_id, length(prompt) from sessions order by line").rows == [
-            ("small", 1), ("huge", 24 * 1024 * 1024), ("after", 1)]
+            ("small", 1),
+            ("huge", 24 * 1024 * 1024),
+            ("after", 1),
+        ]
 
 
 def test_empty_file_is_zero_rows(tmp_path):
@@ -132,8 +152,9 @@ def test_gzip_and_several_files(tmp_path):
 def test_attempts_view(tmp_path):
     p = write_jsonl(tmp_path / "s.jsonl", [session("a", verdict="max_iter_exhausted")])
     with open_store(p) as st:
-        rows = st.execute("select session_id, iteration, verdict_kind, error, model from attempts "
-                          "order by iteration").rows
+        rows = st.execute(
+            "select session_id, iteration, verdict_kind, error, model from attempts order by iteration"
+        ).rows
         assert rows == [("a", i, "validation_failed", f"phantom W-{100 + i}", "m-a") for i in range(3)]
 
 
@@ -190,16 +211,23 @@ def test_genuine_errors_still_surface_as_one_line(tmp_path):
 
 
 def test_first_shot_and_attempts_to_accept_are_defined_once_in_the_view(tmp_path):
-    rows = [session("first", attempts=["accepted"]),
-            session("third", attempts=["validation_failed", "no_json", "accepted"]),
-            session("never", verdict="max_iter_exhausted"),
-            session("infra", verdict="infra_error"),
-            session("no-list", attempts=[])]
+    rows = [
+        session("first", attempts=["accepted"]),
+        session("third", attempts=["validation_failed", "no_json", "accepted"]),
+        session("never", verdict="max_iter_exhausted"),
+        session("infra", verdict="infra_error"),
+        session("no-list", attempts=[]),
+    ]
     rows[-1]["attempts"] = None
     p = write_jsonl(tmp_path / "s.jsonl", rows)
     # A call with no attempts list has no first attempt: not a first shot.
-    expected = {("first", True, 1), ("third", False, 3), ("never", False, None), ("infra", False, None),
-                ("no-list", False, None)}
+    expected = {
+        ("first", True, 1),
+        ("third", False, 3),
+        ("never", False, None),
+        ("infra", False, None),
+        ("no-list", False, None),
+    }
     with open_store(p) as st:
         assert set(st.execute("select session_id, first_shot, attempts_to_accept from sessions").rows) == expected
     # The tolerant reader (after an unreadable line) means the same by them.
@@ -216,36 +244,43 @@ def test_the_attempts_are_ordered_once_per_file(tmp_path):
     b = write_jsonl(tmp_path / "b.jsonl", [session("b")])
     with open_store([a, b]) as st:
         for _ in ("strict", "tolerant"):
-            (sql,) = st.con.execute(
-                "select sql from duckdb_views() where view_name = '_sessions_files'").fetchone()
+            (sql,) = st.con.execute("select sql from duckdb_views() where view_name = '_sessions_files'").fetchone()
             assert sql.lower().count("attempts_in_order(") == 2, st.mode
             st.check()
 
 
 def test_integer_and_boolean_cells_take_only_real_integers_and_booleans(tmp_path):
     """Neither reader coerces: "12", 1.5, 1e3 and true are not integers; "true" and 1 are not booleans."""
-    ints = ['12', ' 12 ', '"12"', '1.5', '1e3', '12.0', 'true', '18446744073709551615', '-7', 'null']
-    bools = ['true', 'false', '"true"', '1', '0', 'null', '"false"', 'true', 'false', '[true]']
-    lines = [f'{{"schema": "session.iterate.v1", "session_id": "r{i}", "timestamp": "2026-11-10T10:00:00Z", "duration_ms": {d}, '
-             f'"grounded_in_roster": {g}}}' for i, (d, g) in enumerate(zip(ints, bools))]
+    ints = ["12", " 12 ", '"12"', "1.5", "1e3", "12.0", "true", "18446744073709551615", "-7", "null"]
+    bools = ["true", "false", '"true"', "1", "0", "null", '"false"', "true", "false", "[true]"]
+    lines = [
+        f'{{"schema": "session.iterate.v1", "session_id": "r{i}", "timestamp": "2026-11-10T10:00:00Z", "duration_ms": {d}, '
+        f'"grounded_in_roster": {g}}}'
+        for i, (d, g) in enumerate(zip(ints, bools))
+    ]
     p = write_jsonl(tmp_path / "s.jsonl", lines)
     want_ints = [12, 12, None, None, None, None, None, None, -7, None]
     want_bools = [True, False, None, None, None, None, None, True, False, None]
     for tail in ([], [b"{torn"]):  # the optimistic reader, then the tolerant one
         write_jsonl(p, lines + tail)
         with open_store(p) as st:
-            got = st.execute("select duration_ms, grounded_in_roster from sessions "
-                             "order by cast(substr(session_id, 2) as int)").rows
+            got = st.execute(
+                "select duration_ms, grounded_in_roster from sessions order by cast(substr(session_id, 2) as int)"
+            ).rows
         assert got == list(zip(want_ints, want_bools)), tail
 
 
 @settings(max_examples=300, deadline=None)
-@given(instant=hst.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 12, 31),
-                             timezones=hst.sampled_from([timezone.utc, timezone(timedelta(hours=-5)),
-                                                         timezone(timedelta(hours=5, minutes=30))])))
+@given(
+    instant=hst.datetimes(
+        min_value=datetime(1900, 1, 1),
+        max_value=datetime(2200, 12, 31),
+        timezones=hst.sampled_from([UTC, timezone(timedelta(hours=-5)), timezone(timedelta(hours=5, minutes=30))]),
+    )
+)
 def test_utc_week_start_is_the_monday_of_the_utc_iso_week(week_store, instant):
     (got,) = week_store.con.execute("select utc_week_start(?::timestamptz)", [instant]).fetchone()
-    day = instant.astimezone(timezone.utc).date()
+    day = instant.astimezone(UTC).date()
     assert got == day - timedelta(days=day.weekday())
     assert got.isocalendar()[:2] == day.isocalendar()[:2]
 
@@ -279,8 +314,10 @@ def test_a_column_left_unread_raises_rather_than_reading_null(tmp_path):
         st.materialize(columns={"sessions": {"model", "session_id"}, "replay_runs": set()})
         assert st.execute("select count(*), min(model) from sessions").rows == [(2, "m-a")]
         # Named but not needed: the statement binds, and the value is never computed.
-        assert st.execute("select session_id from (select session_id, daemon from sessions) "
-                          "order by 1").rows == [("a",), ("b",)]
+        assert st.execute("select session_id from (select session_id, daemon from sessions) order by 1").rows == [
+            ("a",),
+            ("b",),
+        ]
         with pytest.raises(ForensicsError, match="column daemon was not read"):
             st.execute("select session_id from sessions where daemon = 'gatewayd'")
         assert st.mode == "strict"  # not mistaken for an unreadable line

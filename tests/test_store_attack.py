@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timezone
 
 import pytest
 
@@ -19,8 +18,10 @@ from .conftest import replay, session, write_jsonl
 
 
 def rows(n, start=0, **kw):
-    return [session(f"s-{i}", ts=f"2026-11-{10 + i % 5:02d}T10:{i % 60:02d}:00Z",
-                    grounded=i % 7 != 3, **kw) for i in range(start, start + n)]
+    return [
+        session(f"s-{i}", ts=f"2026-11-{10 + i % 5:02d}T10:{i % 60:02d}:00Z", grounded=i % 7 != 3, **kw)
+        for i in range(start, start + n)
+    ]
 
 
 def append(path, items):
@@ -38,8 +39,9 @@ def store_rows(st, sql=ROWS):
 
 
 def cold_rows(files, sql=ROWS, replay_runs=None):
-    with forensics.connect(sessions=[str(f) for f in files],
-                           replay_runs=[str(f) for f in replay_runs] if replay_runs else None) as s:
+    with forensics.connect(
+        sessions=[str(f) for f in files], replay_runs=[str(f) for f in replay_runs] if replay_runs else None
+    ) as s:
         s.check()
         return s.execute(sql).rows
 
@@ -80,11 +82,21 @@ def test_glob_character_name_followed_through_rotation(tmp_path, name):
     assert len(store_rows(st)) == 10
 
 
-@pytest.mark.parametrize("rotated", [
-    "sessions.1.jsonl", "sessions-20261201.jsonl",
-    pytest.param("old/sessions.jsonl.1", marks=pytest.mark.xfail(
-        strict=True, reason="attack/21: logrotate's olddir moves the file out of the source's folder: "
-                            "give the store the folder too (docs/STORE.md, limits)"))])
+@pytest.mark.parametrize(
+    "rotated",
+    [
+        "sessions.1.jsonl",
+        "sessions-20261201.jsonl",
+        pytest.param(
+            "old/sessions.jsonl.1",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="attack/21: logrotate's olddir moves the file out of the source's folder: "
+                "give the store the folder too (docs/STORE.md, limits)",
+            ),
+        ),
+    ],
+)
 def test_rotation_names_of_extension_and_olddir(tmp_path, rotated):
     log, st = tmp_path / "sessions.jsonl", tmp_path / "store"
     write_jsonl(log, rows(5))
@@ -154,8 +166,11 @@ def test_alarm_pruning_keeps_rows_past_year_9999(tmp_path):
     assert [v["session_id"] for v in again.violations] == ["far"]
 
 
-@pytest.mark.xfail(strict=True, reason="attack/20: `line` without `source_file` in a result: the cold read gives "
-                                       "DuckDB's non-blank row number, the store the physical line")
+@pytest.mark.xfail(
+    strict=True,
+    reason="attack/20: `line` without `source_file` in a result: the cold read gives "
+    "DuckDB's non-blank row number, the store the physical line",
+)
 def test_line_alone_is_the_same_on_store_and_cold(tmp_path):
     log, st = tmp_path / "sessions.jsonl", tmp_path / "store"
     write_jsonl(log, rows(3) + [b"\n", b"\n"] + rows(3, 3))

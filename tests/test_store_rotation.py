@@ -26,9 +26,22 @@ import pytest
 import forensics
 from forensics.store.ingest import ingest
 
-from .rotation import (SKIPPED_QUERIES, Logrotate, Writers, child_env, diff_summary, ids_on_disk,
-                       keep_before_rotation, log_files, make_templates, named_results, needs_logrotate,
-                       pick_session_id, rotated_away, view_rows)
+from .rotation import (
+    SKIPPED_QUERIES,
+    Logrotate,
+    Writers,
+    child_env,
+    diff_summary,
+    ids_on_disk,
+    keep_before_rotation,
+    log_files,
+    make_templates,
+    named_results,
+    needs_logrotate,
+    pick_session_id,
+    rotated_away,
+    view_rows,
+)
 
 SESSIONS, REPLAYS = "sessions.jsonl", "replay_runs.jsonl"
 # Where the provenance of a row cannot be the same on both sides (its file is gone, or was
@@ -66,8 +79,8 @@ def lines_for(template_lines, tag: str, n: int, start: int = 0) -> list[bytes]:
 
 # --- the comparison --------------------------------------------------------------------------
 
-def compare(store_dir, sessions, replay_runs=(), *, gone_sessions=(), gone_replays=(), full=True,
-            extra_params=None):
+
+def compare(store_dir, sessions, replay_runs=(), *, gone_sessions=(), gone_replays=(), full=True, extra_params=None):
     """Assert: the store (plus live tails) answers every named query as a cold read of these files.
 
     ``gone_*``: copies of what was rotated away or overwritten; their rows are in the store under
@@ -78,20 +91,27 @@ def compare(store_dir, sessions, replay_runs=(), *, gone_sessions=(), gone_repla
     r_files = [str(p) for p in [*replay_runs, *gone_replays]]
     mask = PROVENANCE if (gone_sessions or gone_replays) else ()
     with forensics.connect(sessions=s_files, replay_runs=r_files or None) as cold:
-        sid = pick_session_id(cold) if r_files else \
-            cold.execute("select min(session_id) from sessions").rows[0][0]
+        sid = pick_session_id(cold) if r_files else cold.execute("select min(session_id) from sessions").rows[0][0]
         cold_rows = view_rows(cold, full=full, mask=mask)
         cold_q = named_results(cold, session_id=sid, mask=mask)
         if extra_params:
-            cold_q.update({f"{k} {extra_params}": v for k, v in
-                           named_results(cold, session_id=sid, mask=mask, extra=extra_params).items()})
+            cold_q.update(
+                {
+                    f"{k} {extra_params}": v
+                    for k, v in named_results(cold, session_id=sid, mask=mask, extra=extra_params).items()
+                }
+            )
         cold_ids = view_rows(cold, full=False)
     with forensics.connect(store=str(store_dir)) as st:
         store_rows = view_rows(st, full=full, mask=mask)
         store_q = named_results(st, session_id=sid, mask=mask)
         if extra_params:
-            store_q.update({f"{k} {extra_params}": v for k, v in
-                            named_results(st, session_id=sid, mask=mask, extra=extra_params).items()})
+            store_q.update(
+                {
+                    f"{k} {extra_params}": v
+                    for k, v in named_results(st, session_id=sid, mask=mask, extra=extra_params).items()
+                }
+            )
         store_ids = view_rows(st, full=False)
     failed = {k: v for k, v in cold_q.items() if isinstance(v, tuple)}
     assert not failed, f"the cold read could not answer these queries: {failed}"
@@ -108,7 +128,8 @@ def compare(store_dir, sessions, replay_runs=(), *, gone_sessions=(), gone_repla
             assert not twice and not missing, (
                 f"{view}: {len(twice)} ids more often in the store than in the logs "
                 f"(e.g. {list(twice.items())[:3]}), {len(missing)} fewer (e.g. {list(missing.items())[:3]}); "
-                f"store {sum(s.values())} rows, logs {sum(c.values())}")
+                f"store {sum(s.values())} rows, logs {sum(c.values())}"
+            )
     if mask:
         # The surviving files' rows keep their provenance: same file and line as a cold read.
         cold_here = _provenance(sessions, replay_runs)
@@ -120,8 +141,10 @@ def compare(store_dir, sessions, replay_runs=(), *, gone_sessions=(), gone_repla
                 if sid_ in cold_ids_here:
                     where.setdefault(sid_, set()).add((f, line))
             wrong = {k: (where.get(k), v) for k, v in cold_ids_here.items() if where.get(k) != v}
-            assert not wrong, f"{view}: {len(wrong)} rows of the surviving files named otherwise " \
-                              f"than a cold read names them, e.g. {list(wrong.items())[:3]}"
+            assert not wrong, (
+                f"{view}: {len(wrong)} rows of the surviving files named otherwise "
+                f"than a cold read names them, e.g. {list(wrong.items())[:3]}"
+            )
     assert store_rows == cold_rows, "the views differ:\n" + diff_summary(store_rows, cold_rows)
     assert store_q == cold_q, "named queries differ:\n" + diff_summary(store_q, cold_q)
     return store_ids
@@ -130,8 +153,9 @@ def compare(store_dir, sessions, replay_runs=(), *, gone_sessions=(), gone_repla
 def _provenance(sessions, replay_runs) -> dict:
     """session id -> {(file, line)} of every row of the surviving files, as a cold read names them."""
     out = {}
-    with forensics.connect(sessions=[str(p) for p in sessions],
-                           replay_runs=[str(p) for p in replay_runs] or None) as cold:
+    with forensics.connect(
+        sessions=[str(p) for p in sessions], replay_runs=[str(p) for p in replay_runs] or None
+    ) as cold:
         for view in ("sessions", "replay_runs") if replay_runs else ("sessions",):
             where: dict = {}
             for sid, f, line in cold.execute(f"select session_id, source_file, line from {view}").rows:
@@ -146,16 +170,19 @@ def rows_on_disk(files) -> int:
 
 def assert_nothing_new(store_dir):
     rep = ingest(store_dir)
-    assert rep.rows == {"sessions": 0, "replay_runs": 0} and rep.unreadable == 0, \
+    assert rep.rows == {"sessions": 0, "replay_runs": 0} and rep.unreadable == 0, (
         f"a second ingest of unchanged files read again: {rep.as_dict()}"
+    )
 
 
 # --- logrotate's modes, with writers appending -------------------------------------------------
+
 
 # Two writer processes, about a hundred rows a second each, bounded so a slow ingest cannot
 # make the data (and the test) grow without end.
 def _writers(templates, tmp_path):
     return dict(templates=templates, workdir=tmp_path / "w", n=2, pause=0.01, max_rows=600)
+
 
 ROTATING_MODES = ["create", "copytruncate", "delaycompress", "compress-dateext", "compress-dateext-hms"]
 
@@ -167,8 +194,9 @@ STEPS = ["ingest", "rotate", "ingest", "rotate", "rotate", "ingest", "rotate"]
 @needs_logrotate
 # The quick run keeps `create` and `compress-dateext-hms` (rename, compression and dateext);
 # the other modes, with writers at full speed, run on the slow line of .ci/run.
-@pytest.mark.parametrize("mode", [m if m == "create" else pytest.param(m, marks=pytest.mark.slow)
-                                  for m in ROTATING_MODES])
+@pytest.mark.parametrize(
+    "mode", [m if m == "create" else pytest.param(m, marks=pytest.mark.slow) for m in ROTATING_MODES]
+)
 def test_logrotate_mode_while_writers_append(tmp_path, templates, mode):
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -270,13 +298,15 @@ def test_rows_of_a_file_logrotate_deleted_stay_in_the_store(tmp_path, templates)
     assert len(gone) == 4  # sessions and replay runs, rotations 2 and 3
     s_gone = [p for p in gone if SESSIONS in p.name]
     r_gone = [p for p in gone if REPLAYS in p.name]
-    store_ids = compare(store, log_files(logs, SESSIONS), log_files(logs, REPLAYS),
-                        gone_sessions=s_gone, gone_replays=r_gone)
+    store_ids = compare(
+        store, log_files(logs, SESSIONS), log_files(logs, REPLAYS), gone_sessions=s_gone, gone_replays=r_gone
+    )
     if not rot.backups:
         assert Counter(x[2] for x in store_ids["sessions"]) == ledger.session_ids
 
 
 # --- what a daemon does to a file ----------------------------------------------------------------
+
 
 def test_torn_line_is_read_when_its_newline_arrives(tmp_path, template_lines):
     s = tmp_path / "logs" / SESSIONS
@@ -363,7 +393,7 @@ def test_compressed_copy_is_read_only_past_what_was_read(tmp_path, template_line
     s.write_bytes(b"".join(rows[:30]))
     ingest(store, sessions=str(s))
     with open(s, "ab") as fh:
-        fh.write(b"".join(rows[30:30 + unread]))
+        fh.write(b"".join(rows[30 : 30 + unread]))
     Logrotate([s], "compress", tmp_path / "lr").rotate()
     assert [p.name for p in log_files(logs, SESSIONS)] == [SESSIONS, SESSIONS + ".1.gz"]
     rep = ingest(store)
@@ -371,7 +401,7 @@ def test_compressed_copy_is_read_only_past_what_was_read(tmp_path, template_line
     compare(store, log_files(logs, SESSIONS))
     assert_nothing_new(store)
     with open(s, "ab") as fh:  # the new live file
-        fh.write(b"".join(rows[30 + unread:]))
+        fh.write(b"".join(rows[30 + unread :]))
     assert ingest(store).rows["sessions"] == 5
     ids = compare(store, log_files(logs, SESSIONS))
     assert sum(Counter(x[2] for x in ids["sessions"]).values()) == len(rows)
@@ -379,7 +409,7 @@ def test_compressed_copy_is_read_only_past_what_was_read(tmp_path, template_line
 
 def _partial_gzip(data: bytes, fraction: float) -> tuple[bytes, bytes]:
     whole = gzip.compress(data)
-    return whole[:int(len(whole) * fraction)], whole
+    return whole[: int(len(whole) * fraction)], whole
 
 
 def test_gzip_still_being_written_is_retried_and_named(tmp_path, template_lines):
@@ -393,8 +423,9 @@ def test_gzip_still_being_written_is_retried_and_named(tmp_path, template_lines)
     gz.write_bytes(part)
     rep = ingest(store, sessions=[str(live), str(gz)])
     named = [f for f in rep.files if f.path == str(gz)]
-    assert named and all(f.reason for f in named), \
+    assert named and all(f.reason for f in named), (
         f"the unfinished gzip is not named with a reason: {[vars(f) for f in rep.files]}"
+    )
     assert any(str(gz) in w for w in rep.warnings), rep.warnings
     live_rows = [f.rows for f in rep.files if f.path == str(live)]
     assert live_rows == [10], [vars(f) for f in rep.files]
@@ -437,6 +468,7 @@ def test_rotation_caught_while_gzip_compresses(tmp_path, template_lines):
 
 # --- kill -9, a reader, writers ------------------------------------------------------------------
 
+
 def _ingest_command(store, sessions=None, replay_runs=None) -> list[str]:
     """`forensics ingest --store ...` when the command line has it, else the same call from Python."""
     if _HAS_CLI_INGEST():
@@ -446,8 +478,10 @@ def _ingest_command(store, sessions=None, replay_runs=None) -> list[str]:
         if replay_runs:
             cmd += ["-r", str(replay_runs)]
         return cmd
-    code = ("import sys; from forensics.store.ingest import ingest; "
-            "r = ingest(sys.argv[1], sys.argv[2] or None, sys.argv[3] or None); print(r.as_dict()['rows'])")
+    code = (
+        "import sys; from forensics.store.ingest import ingest; "
+        "r = ingest(sys.argv[1], sys.argv[2] or None, sys.argv[3] or None); print(r.as_dict()['rows'])"
+    )
     return [sys.executable, "-c", code, str(store), str(sessions or ""), str(replay_runs or "")]
 
 
@@ -456,8 +490,13 @@ _cli_checked: list = []
 
 def _HAS_CLI_INGEST() -> bool:
     if not _cli_checked:
-        done = subprocess.run([sys.executable, "-m", "forensics", "ingest", "--help"], env=child_env(),
-                              capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [sys.executable, "-m", "forensics", "ingest", "--help"],
+            env=child_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         _cli_checked.append(done.returncode == 0)
     return _cli_checked[0]
 
@@ -540,7 +579,7 @@ def test_kill_9_during_ingest_loses_and_duplicates_nothing(tmp_path, big_logs):
 
     # 2. A store in use (cron): the log grows by a chunk, the ingest of the chunk is killed.
     lines = s.read_bytes().splitlines(keepends=True)
-    chunks = [b"".join(lines[i * len(lines) // 6:(i + 1) * len(lines) // 6]) for i in range(6)]
+    chunks = [b"".join(lines[i * len(lines) // 6 : (i + 1) * len(lines) // 6]) for i in range(6)]
     live = tmp_path / "logs" / SESSIONS
     live.parent.mkdir()
     live.write_bytes(chunks[0])
@@ -625,10 +664,17 @@ def test_reader_always_sees_one_committed_state_while_ingest_commits(tmp_path, t
     append(2000)
     ingest(store, sessions=str(s), replay_runs=str(r))
     append(100)  # a live tail: the connection the reader keeps open reads it from a copy
-    cfg = {"store": str(store), "sessions": [str(s)], "replay_runs": [str(r)], "out": str(tmp_path / "reads.jsonl"),
-           "ready": str(tmp_path / "reader.ready"), "stop": str(tmp_path / "reader.stop")}
-    proc = subprocess.Popen([sys.executable, "-c", _READER, json.dumps(cfg)], env=child_env(),
-                            stderr=subprocess.PIPE, text=True)
+    cfg = {
+        "store": str(store),
+        "sessions": [str(s)],
+        "replay_runs": [str(r)],
+        "out": str(tmp_path / "reads.jsonl"),
+        "ready": str(tmp_path / "reader.ready"),
+        "stop": str(tmp_path / "reader.stop"),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _READER, json.dumps(cfg)], env=child_env(), stderr=subprocess.PIPE, text=True
+    )
     try:
         deadline = time.monotonic() + 60
         while not Path(cfg["ready"]).exists():
@@ -650,8 +696,7 @@ def test_reader_always_sees_one_committed_state_while_ingest_commits(tmp_path, t
     held_at_open = records.pop()["held_at_open"]
     errors = [x for x in records if "err" in x or "held_err" in x]
     assert not errors, f"{len(errors)} of {len(records)} reads failed, e.g. {errors[:2]}"
-    bad = [x for x in records if not all(a <= c <= b for a, c, b in zip(x["n0"], x["c"], x["n1"]))
-           or x["dup"] != 0]
+    bad = [x for x in records if not all(a <= c <= b for a, c, b in zip(x["n0"], x["c"], x["n1"])) or x["dup"] != 0]
     assert not bad, f"{len(bad)} of {len(records)} reads saw no committed state, e.g. {bad[:3]}"
     assert all(x["held"] == held_at_open for x in records), "a connection kept open changed under its reader"
     overlapping = [x for x in records if any(x["t0"] < b and a < x["t1"] for a, b in windows)]
@@ -686,6 +731,7 @@ def test_writers_append_while_ingest_reads(tmp_path, templates):
 
 # --- parity of every query, on generated data growing in three steps ------------------------------
 
+
 @pytest.mark.slow  # every query at every step: the default suite keeps under five minutes
 def test_every_query_in_queries_dir_agrees_with_a_cold_read_as_the_logs_grow(tmp_path):
     from forensics.catalog import builtin_dir
@@ -702,16 +748,22 @@ def test_every_query_in_queries_dir_agrees_with_a_cold_read_as_the_logs_grow(tmp
         for name, blob in data.items():
             end = int(len(blob) * frac)  # mid-line: each step leaves a torn last line, the next completes it
             with open(logs / name, "ab") as fh:
-                fh.write(blob[written[name]:end])
+                fh.write(blob[written[name] : end])
             written[name] = end
         if step == 0:
             ingest(store, sessions=str(logs / SESSIONS), replay_runs=str(logs / REPLAYS))
         else:
             ingest(store)
         # At the end, every query also with its filters set (those it declares).
-        compare(store, [logs / SESSIONS], [logs / REPLAYS], full=frac == 1.0,
-                extra_params={"since": "2026-10-20", "until": "2026-11-10", "model": "gpt-oss:20b"}
-                if frac == 1.0 else None)
+        compare(
+            store,
+            [logs / SESSIONS],
+            [logs / REPLAYS],
+            full=frac == 1.0,
+            extra_params={"since": "2026-10-20", "until": "2026-11-10", "model": "gpt-oss:20b"}
+            if frac == 1.0
+            else None,
+        )
     # Every query of queries/ was among them.
     with forensics.connect(store=str(store)) as st:
         names = {n for n, q in st.catalog.queries.items() if q.builtin}

@@ -405,6 +405,7 @@ def test_a_gone_row_met_again_is_no_longer_gone(cli, tmp_path):
 
 # --- identity: two calls are never one incident ---------------------------------------------------
 
+
 @pytest.mark.parametrize("ts", [None, "not a time", "2026-13-45T99:99:99Z"])
 def test_two_calls_of_one_session_without_a_valid_time_are_two_incidents(cli, tmp_path, ts):
     def call(duration_ms):

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from forensics.report.weekly import build_report, render_report
-from forensics.timewindow import resolve_week
 from forensics.read.sources import resolve
+from forensics.report.weekly import build_report, render_report
 from forensics.store.connection import Store
+from forensics.timewindow import resolve_week
 
 from .conftest import session, write_jsonl
 
@@ -41,18 +41,29 @@ def test_an_alarm_query_returns_under_alarm_what_it_returns_under_run(cli, tmp_p
     qdir = tmp_path / "q"
     qdir.mkdir()
     (qdir / "repeated_line_alarm.sql").write_text(PARTITIONING_ALARM)
-    a = write_jsonl(tmp_path / "a.jsonl", [session("a1"), b"", session("a2", verdict="infra_error"),
-                                          session("a3")])
+    a = write_jsonl(tmp_path / "a.jsonl", [session("a1"), b"", session("a2", verdict="infra_error"), session("a3")])
     b = write_jsonl(tmp_path / "b.jsonl", [b"{torn", session("b1"), session("b2")])
     code, out, _ = cli("run", "repeated_line_alarm", "-s", a, "-s", b, "-q", qdir, "-f", "json")
     ran = [{k: r[k] for k in ("session_id", "source_file", "line", "nth", "same_line")} for r in json.loads(out)]
     code, out, _ = cli("alarm", "-s", a, "-s", b, "-q", qdir, "-f", "json", "--max-unreadable", "1")
-    alarmed = [{"session_id": w["session_id"], "source_file": w["source_file"], "line": w["line"],
-                "nth": w["row"]["nth"], "same_line": w["row"]["same_line"]} for w in json.loads(out)["warnings"]]
+    alarmed = [
+        {
+            "session_id": w["session_id"],
+            "source_file": w["source_file"],
+            "line": w["line"],
+            "nth": w["row"]["nth"],
+            "same_line": w["row"]["same_line"],
+        }
+        for w in json.loads(out)["warnings"]
+    ]
     key = lambda r: (r["source_file"], r["line"])  # noqa: E731
     assert sorted(alarmed, key=key) == sorted(ran, key=key)
     assert {(os.path.basename(r["source_file"]), r["line"], r["nth"]) for r in ran} == {
-        ("a.jsonl", 1, 1), ("a.jsonl", 4, 2), ("b.jsonl", 2, 1), ("b.jsonl", 3, 2)}
+        ("a.jsonl", 1, 1),
+        ("a.jsonl", 4, 2),
+        ("b.jsonl", 2, 1),
+        ("b.jsonl", 3, 2),
+    }
     assert all(r["same_line"] >= 1 for r in ran)
 
 
@@ -66,8 +77,7 @@ select session_id, "timestamp", model, kind, daemon, source_file, line from sess
 
 @pytest.mark.parametrize("how", ["queries_dir", "env", "config_in_cwd"])
 @pytest.mark.parametrize("severity", ["critical", "warn"])
-def test_a_replaced_built_in_alarm_is_announced_and_fails_the_self_test(cli, tmp_path, monkeypatch,
-                                                                        how, severity):
+def test_a_replaced_built_in_alarm_is_announced_and_fails_the_self_test(cli, tmp_path, monkeypatch, how, severity):
     qdir = tmp_path / "mine"
     qdir.mkdir()
     (qdir / "ungrounded_accepted.sql").write_text(REPLACEMENT.format(severity=severity))
@@ -109,8 +119,10 @@ def test_control_characters_in_every_text_field_are_shown_escaped(cli, tmp_path)
     assert code == 1
     lines = out.splitlines()
     assert len(lines) == 3 and lines[1].startswith("NEW      CRITICAL ungrounded_accepted  ")
-    assert "session=evil\\nCRITICAL ungrounded_accepted forged line\\r\\x1b[2K\\x1b]0;owned\\x07\\x85\\u2028\\u202e" \
+    assert (
+        "session=evil\\nCRITICAL ungrounded_accepted forged line\\r\\x1b[2K\\x1b]0;owned\\x07\\x85\\u2028\\u202e"
         in lines[1]
+    )
     assert lines[2].startswith("  incident: forensics incident $'evil\\nCRITICAL")
     _printed_lines_are_ours(out + err)
     code, out, err = cli("sql", "select session_id, model, kind, daemon, provider, prompt from sessions", "-s", p)
@@ -137,8 +149,19 @@ def test_csv_keeps_full_precision_and_the_table_rounds(cli, tmp_path):
     assert "0.6667" in out and "0.66666" not in out
 
 
-BREAKOUTS = ["`` ` ```", "```\n# heading the data wrote\n```", "a\r# cr heading", "<script>alert(1)</script>",
-             "x | y", "`", "``", " `x` ", "\\`", "![img](http://example.invalid/x.png)", "<b>bold</b>\u2028"]
+BREAKOUTS = [
+    "`` ` ```",
+    "```\n# heading the data wrote\n```",
+    "a\r# cr heading",
+    "<script>alert(1)</script>",
+    "x | y",
+    "`",
+    "``",
+    " `x` ",
+    "\\`",
+    "![img](http://example.invalid/x.png)",
+    "<b>bold</b>\u2028",
+]
 
 
 def test_the_markdown_report_cannot_be_broken_out_of(tmp_path):
@@ -162,6 +185,7 @@ def test_the_markdown_report_cannot_be_broken_out_of(tmp_path):
 
 
 # -- 11. odd but possible data ------------------------------------------------------------
+
 
 def test_the_report_takes_a_null_model_in_any_week(cli, tmp_path):
     rows = [session(f"n{i}", model=None, ts=f"2026-11-{d:02d}T10:00:00Z") for i, d in enumerate((3, 10, 11))]
@@ -220,12 +244,15 @@ def test_paths_in_json_output_are_kept_whole(cli, tmp_path):
 
 # -- 12. one vocabulary -----------------------------------------------------------------------
 
+
 def test_a_column_named_sessions_counts_session_ids_everywhere(tmp_path):
     """A coordinator session makes several calls: `sessions` counts ids, `calls` counts rows."""
     from forensics.catalog import load_catalog
 
-    rows = [session("S", verdict=v, ts="2026-11-10T10:00:00Z") for v in
-            ("accepted", "max_iter_exhausted", "max_iter_exhausted", "infra_error")]
+    rows = [
+        session("S", verdict=v, ts="2026-11-10T10:00:00Z")
+        for v in ("accepted", "max_iter_exhausted", "max_iter_exhausted", "infra_error")
+    ]
     p = write_jsonl(tmp_path / "s.jsonl", rows)
     seen = set()
     with Store(resolve(str(p), env={})) as st:
@@ -245,8 +272,9 @@ def test_a_column_named_sessions_counts_session_ids_everywhere(tmp_path):
     assert ("model_weekly_summary", "calls") in seen and ("attempts_to_accept", "calls") in seen
 
 
-@pytest.mark.parametrize("option", [["--since", "99999999999d"], ["--max-age", "99999999999w"],
-                                    ["--since", "not-a-time"]])
+@pytest.mark.parametrize(
+    "option", [["--since", "99999999999d"], ["--max-age", "99999999999w"], ["--since", "not-a-time"]]
+)
 def test_an_alarm_option_out_of_range_is_a_usage_error(cli, tmp_path, option):
     p = write_jsonl(tmp_path / "s.jsonl", [session("a")])
     code, out, err = cli("alarm", "-s", p, *option)

@@ -8,7 +8,7 @@ import gzip
 import json
 import os
 import subprocess
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -18,13 +18,13 @@ from forensics.store.connection import Store
 
 from .conftest import replay, script_path, session, write_jsonl
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
 def fresh(minutes_ago: float = 1) -> str:
     # From the time of the call, not NOW: the module is imported when the run starts, and on a
     # loaded machine its tests may run more than --since 15m after that.
-    return (datetime.now(timezone.utc) - timedelta(minutes=minutes_ago)).isoformat().replace("+00:00", "Z")
+    return (datetime.now(UTC) - timedelta(minutes=minutes_ago)).isoformat().replace("+00:00", "Z")
 
 
 def alarm(*paths, **kw):
@@ -33,16 +33,25 @@ def alarm(*paths, **kw):
 
 def cron(*args, cwd):
     """The installed script, exactly as cron runs it: no environment but a bare PATH."""
-    proc = subprocess.run(["/usr/bin/env", "-i", "PATH=/usr/bin:/bin", os.path.abspath(script_path()),
-                           *map(str, args)], capture_output=True, cwd=cwd, timeout=180)
+    proc = subprocess.run(
+        ["/usr/bin/env", "-i", "PATH=/usr/bin:/bin", os.path.abspath(script_path()), *map(str, args)],
+        capture_output=True,
+        cwd=cwd,
+        timeout=180,
+    )
     return proc.returncode, proc.stdout.decode(), proc.stderr.decode()
 
 
 # -- 1. what counts as a row ----------------------------------------------------------
 
 NOT_ROWS = [
-    (b"null", "not_object"), (b"42", "not_object"), (b"[1, 2]", "not_object"), (b'"text"', "not_object"),
-    (b"true", "not_object"), (b"{}", "empty_object"), (b"{ }", "empty_object"),
+    (b"null", "not_object"),
+    (b"42", "not_object"),
+    (b"[1, 2]", "not_object"),
+    (b'"text"', "not_object"),
+    (b"true", "not_object"),
+    (b"{}", "empty_object"),
+    (b"{ }", "empty_object"),
     (json.dumps(replay("r-1", 3)).encode(), "foreign_row"),
     (json.dumps({**session("other"), "schema": "billing.event.v2"}).encode(), "foreign_row"),
     (b'{"session_id": "no-verdict", "model": "m"}', "not_a_row"),
@@ -64,8 +73,12 @@ def test_a_line_that_is_no_session_row_is_never_one(tmp_path, line, cause):
 
 def test_cli_commands_all_count_the_same_foreign_rows(cli, tmp_path):
     p = write_jsonl(tmp_path / "s.jsonl", [session("a"), b"null", replay("a", 1), b"{}"])
-    for args in (["run", "verdict_breakdown"], ["sql", "select count(*) as n from sessions"],
-                 ["report", "--week", "2026-W46"], ["doctor"]):
+    for args in (
+        ["run", "verdict_breakdown"],
+        ["sql", "select count(*) as n from sessions"],
+        ["report", "--week", "2026-W46"],
+        ["doctor"],
+    ):
         code, out, err = cli(*args, "-s", p)
         assert "3 unreadable line(s) skipped (empty_object: 1, foreign_row: 1, not_object: 1" in err, args
     code, out, _ = cli("sql", "select count(*) as n from sessions", "-s", p, "-f", "json")
@@ -80,25 +93,36 @@ def test_an_alarm_over_a_log_with_no_session_rows_exits_3(cli, tmp_path):
 
 # -- 2. time ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("ts, want", [
-    ("2026-11-10T10:00:00Z", "2026-11-10T10:00:00+00:00"),
-    ("2026-11-10t10:00:00z", "2026-11-10T10:00:00+00:00"),
-    ("2026-11-10 10:00:00Z", "2026-11-10T10:00:00+00:00"),
-    ("2026-11-10T10:00:00.123456789-05:00", "2026-11-10T15:00:00.123456+00:00"),
-    ("2016-12-31T23:59:60Z", "2017-01-01T00:00:00+00:00"),
-    ("2016-12-31t23:59:60.5z", "2017-01-01T00:00:00.500000+00:00"),
-    ("epoch", None), ("infinity", None), ("-infinity", None), ("2026-11-10", None),
-    ("2026-11-10T10:00:00", None), ("2026-11-10T10:00:00+0100", None), ("yesterday", None), ("", None),
-])
+
+@pytest.mark.parametrize(
+    "ts, want",
+    [
+        ("2026-11-10T10:00:00Z", "2026-11-10T10:00:00+00:00"),
+        ("2026-11-10t10:00:00z", "2026-11-10T10:00:00+00:00"),
+        ("2026-11-10 10:00:00Z", "2026-11-10T10:00:00+00:00"),
+        ("2026-11-10T10:00:00.123456789-05:00", "2026-11-10T15:00:00.123456+00:00"),
+        ("2016-12-31T23:59:60Z", "2017-01-01T00:00:00+00:00"),
+        ("2016-12-31t23:59:60.5z", "2017-01-01T00:00:00.500000+00:00"),
+        ("epoch", None),
+        ("infinity", None),
+        ("-infinity", None),
+        ("2026-11-10", None),
+        ("2026-11-10T10:00:00", None),
+        ("2026-11-10T10:00:00+0100", None),
+        ("yesterday", None),
+        ("", None),
+    ],
+)
 def test_only_rfc3339_timestamps_are_times(tmp_path, ts, want):
     p = write_jsonl(tmp_path / "s.jsonl", [session("a", ts=ts)])
     with Store(resolve(str(p), env={})) as st:
-        (got, raw), = st.execute('select "timestamp", timestamp_raw from sessions').rows
+        ((got, raw),) = st.execute('select "timestamp", timestamp_raw from sessions').rows
     assert (got.isoformat() if got else None) == want and raw == ts
 
 
-@pytest.mark.parametrize("ts", [None, "not a time", "epoch", "infinity", "2999-01-01T00:00:00Z",
-                                (NOW + timedelta(hours=1)).isoformat()])
+@pytest.mark.parametrize(
+    "ts", [None, "not a time", "epoch", "infinity", "2999-01-01T00:00:00Z", (NOW + timedelta(hours=1)).isoformat()]
+)
 def test_a_bad_or_future_timestamp_never_makes_a_stale_log_fresh(cli, tmp_path, ts):
     stale = [session(f"old-{i}", ts=(NOW - timedelta(days=2)).isoformat()) for i in range(3)]
     odd = session("odd", grounded=False)
@@ -123,21 +147,27 @@ def test_a_bad_or_future_timestamp_never_makes_a_stale_log_fresh(cli, tmp_path, 
 
 # -- 3. no single line or file blinds ------------------------------------------------------
 
+
 def test_the_mixed_hostile_file_through_cron(tmp_path):
     """A violation, a null line, a 40 MiB line, invalid UTF-8, deep nesting, a key given twice and a
     torn tail, at once, beside a clean file and a truncated .gz: every violation is found."""
     logs = tmp_path / "logs"
     bad = lambda sid, **kw: session(sid, grounded=False, ts=fresh(), **kw)  # noqa: E731
-    hostile = write_jsonl(logs / "sessions.jsonl", [
-        session("ok-1", ts=fresh()),
-        b"null",
-        bad("V-40mib", prompt="p" * (40 << 20)),
-        json.dumps(bad("V-utf8")).encode().replace(b'"prompt": "p"', b'"prompt": "\xff\xfe\xc3"'),
-        json.dumps(bad("V-deep", artifact={"fills": [[[[[[[[[[[[]]]]]]]]]]]]})).encode()
-        .replace(b"[[[[[[[[[[[[]]]]]]]]]]]]", b"[" * 3000 + b"]" * 3000),
-        json.dumps(session("V-dup", ts=fresh())).encode()[:-1] + b', "grounded_in_roster": false}',
-        bad("V-last"),
-    ], raw_tail=json.dumps(bad("V-torn")).encode()[:50])
+    write_jsonl(
+        logs / "sessions.jsonl",
+        [
+            session("ok-1", ts=fresh()),
+            b"null",
+            bad("V-40mib", prompt="p" * (40 << 20)),
+            json.dumps(bad("V-utf8")).encode().replace(b'"prompt": "p"', b'"prompt": "\xff\xfe\xc3"'),
+            json.dumps(bad("V-deep", artifact={"fills": [[[[[[[[[[[[]]]]]]]]]]]]}))
+            .encode()
+            .replace(b"[[[[[[[[[[[[]]]]]]]]]]]]", b"[" * 3000 + b"]" * 3000),
+            json.dumps(session("V-dup", ts=fresh())).encode()[:-1] + b', "grounded_in_roster": false}',
+            bad("V-last"),
+        ],
+        raw_tail=json.dumps(bad("V-torn")).encode()[:50],
+    )
     body = b"".join(json.dumps(r).encode() + b"\n" for r in [bad("V-gz"), session("ok-gz", ts=fresh())] * 50)
     blob = gzip.compress(body)
     (logs / "sessions.jsonl.1.gz").write_bytes(blob[: len(blob) * 2 // 3])
@@ -188,8 +218,15 @@ def test_a_file_that_cannot_be_read_is_named_and_the_others_are_evaluated(cli, t
 @pytest.mark.parametrize("key", ["artifact", "attempts", "a_future_key"])
 def test_nesting_of_any_depth_keeps_the_row_and_its_verdict(tmp_path, key):
     deep = b"[" * 200_000 + b"]" * 200_000
-    line = (b'{"schema": "session.iterate.v1", "session_id": "D", "timestamp": "' + fresh().encode()
-            + b'", "final_verdict": "accepted", "grounded_in_roster": false, "' + key.encode() + b'": ' + deep + b"}")
+    line = (
+        b'{"schema": "session.iterate.v1", "session_id": "D", "timestamp": "'
+        + fresh().encode()
+        + b'", "final_verdict": "accepted", "grounded_in_roster": false, "'
+        + key.encode()
+        + b'": '
+        + deep
+        + b"}"
+    )
     p = write_jsonl(tmp_path / "s.jsonl", [session("V", grounded=False, ts=fresh()), line, session("ok", ts=fresh())])
     outcome = alarm(p)
     assert outcome.exit_code == 1 and sorted(v["session_id"] for v in outcome.violations) == ["D", "V"]
@@ -198,14 +235,17 @@ def test_nesting_of_any_depth_keeps_the_row_and_its_verdict(tmp_path, key):
 
 @pytest.mark.slow
 def test_a_100_mib_line_is_read(tmp_path):
-    p = write_jsonl(tmp_path / "s.jsonl", [session("V-huge", grounded=False, ts=fresh(), prompt="x" * (100 << 20)),
-                                           session("after", ts=fresh())])
+    p = write_jsonl(
+        tmp_path / "s.jsonl",
+        [session("V-huge", grounded=False, ts=fresh(), prompt="x" * (100 << 20)), session("after", ts=fresh())],
+    )
     outcome = alarm(p)
     assert [v["session_id"] for v in outcome.violations] == ["V-huge"]
     assert outcome.checked["unreadable_lines"] == 0 and outcome.checked["rows"] == 2
 
 
 # -- 4. repeated keys --------------------------------------------------------------------
+
 
 def test_a_repeated_key_reads_as_the_last_copy_and_a_false_verdict_in_any_copy_alarms(cli, tmp_path):
     base = json.dumps(session("dup-1", ts=fresh(), grounded=False)).encode()[:-1]
@@ -218,19 +258,24 @@ def test_a_repeated_key_reads_as_the_last_copy_and_a_false_verdict_in_any_copy_a
     with Store(resolve(str(p), env={})) as st:
         st.check()
         assert st.execute("select session_id, model from sessions order by line").rows == [
-            ("dup-1", "m-last"), ("dup-2", "m-last"), ("ok", "m-a")]
+            ("dup-1", "m-last"),
+            ("dup-2", "m-last"),
+            ("ok", "m-a"),
+        ]
     code, out, _ = cli("doctor", "-s", p)
     assert code == 1 and "FAIL duplicate_keys: 2 row(s)" in out
 
 
 # -- 7. sources ----------------------------------------------------------------------------
 
+
 def test_one_file_is_read_once_however_it_is_named(tmp_path):
     logs = tmp_path / "logs"
     p = write_jsonl(logs / "sessions.jsonl", [session("a"), session("b")])
     os.symlink(p, logs / "link.jsonl")
-    src = resolve([str(p), str(logs / "." / "sessions.jsonl"), str(logs / "link.jsonl"), str(logs / "*.jsonl"),
-                   str(logs)], env={})
+    src = resolve(
+        [str(p), str(logs / "." / "sessions.jsonl"), str(logs / "link.jsonl"), str(logs / "*.jsonl"), str(logs)], env={}
+    )
     assert len(src.sessions) == 1
     with Store(src) as st:
         assert st.execute("select count(*) from sessions").rows == [(2,)]
@@ -248,8 +293,15 @@ def test_globs_and_folders_never_feed_replay_rows_to_sessions(tmp_path):
 
 def test_logrotate_names_are_found_in_a_folder(tmp_path):
     logs = tmp_path / "logs"
-    names = ["sessions.jsonl", "sessions.jsonl.1", "sessions.jsonl.2.gz", "sessions.jsonl-20261130",
-             "sessions.jsonl-20261129.gz", "sessions.jsonl-2026112913.zst", "sessions.jsonl.3.zst"]
+    names = [
+        "sessions.jsonl",
+        "sessions.jsonl.1",
+        "sessions.jsonl.2.gz",
+        "sessions.jsonl-20261130",
+        "sessions.jsonl-20261129.gz",
+        "sessions.jsonl-2026112913.zst",
+        "sessions.jsonl.3.zst",
+    ]
     for i, name in enumerate(names):
         body = json.dumps(session(f"s{i}")).encode() + b"\n"
         if name.endswith(".gz"):
@@ -272,8 +324,7 @@ def test_a_literal_path_with_glob_characters_means_that_file(cli, tmp_path):
     write_jsonl(tmp_path / "sessions1.jsonl", [session("decoy")])
     star = write_jsonl(tmp_path / "s*x.jsonl", [session("star")])
     write_jsonl(tmp_path / "sAx.jsonl", [session("decoy-2")])
-    code, out, _ = cli("sql", "select session_id from sessions order by 1", "-s", literal, "-s", star,
-                       "-f", "json")
+    code, out, _ = cli("sql", "select session_id from sessions order by 1", "-s", literal, "-s", star, "-f", "json")
     assert code == 0 and [r["session_id"] for r in json.loads(out)] == ["literal", "star"]
     code, out, _ = cli("alarm", "-s", literal)
     assert code == 1 and "session=literal" in out
@@ -292,6 +343,7 @@ def test_no_replay_runs_given_is_said_not_presented_as_a_finding(cli, sample_dir
 
 # -- 8. many files ---------------------------------------------------------------------------
 
+
 def test_a_thousand_small_files_number_their_own_lines(tmp_path):
     logs = tmp_path / "hourly"
     for i in range(1000):
@@ -308,15 +360,32 @@ def test_a_thousand_small_files_number_their_own_lines(tmp_path):
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as hst  # noqa: E402
 
-_FRAGMENTS = [b"null", b"{}", b"[", b"{\"a\":", b"\xff\xfe", b"\x00", b"\r", b"   ", b"\"x\"", b"1e999",
-              b'{"schema": "replay.run.v1", "session_id": "r"}', b'{"final_verdict": "accepted"}',
-              b'{"schema": "session.iterate.v1", "schema": 5}', b'{"timestamp": "infinity", "iterations": 1}',
-              b'{"attempts": "no", "final_verdict": 7}', b"\xef\xbb\xbf{}", b"[" * 300 + b"]" * 300]
+_FRAGMENTS = [
+    b"null",
+    b"{}",
+    b"[",
+    b'{"a":',
+    b"\xff\xfe",
+    b"\x00",
+    b"\r",
+    b"   ",
+    b'"x"',
+    b"1e999",
+    b'{"schema": "replay.run.v1", "session_id": "r"}',
+    b'{"final_verdict": "accepted"}',
+    b'{"schema": "session.iterate.v1", "schema": 5}',
+    b'{"timestamp": "infinity", "iterations": 1}',
+    b'{"attempts": "no", "final_verdict": 7}',
+    b"\xef\xbb\xbf{}",
+    b"[" * 300 + b"]" * 300,
+]
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(junk=hst.lists(hst.one_of(hst.sampled_from(_FRAGMENTS), hst.binary(max_size=40)), max_size=12),
-       tail=hst.binary(max_size=30))
+@given(
+    junk=hst.lists(hst.one_of(hst.sampled_from(_FRAGMENTS), hst.binary(max_size=40)), max_size=12),
+    tail=hst.binary(max_size=30),
+)
 def test_any_bytes_around_the_violations_never_hide_them(tmp_path_factory, junk, tail):
     """Whatever the other lines hold, the alarm finds the real violations and never crashes."""
     folder = tmp_path_factory.mktemp("fuzz")
@@ -336,6 +405,7 @@ def test_any_bytes_around_the_violations_never_hide_them(tmp_path_factory, junk,
 
 # -- found by an adversarial pass ---------------------------------------------------------
 
+
 def _viol(sid="VIOL", **kw):
     return json.dumps(session(sid, grounded=False, ts=fresh(), **kw)).encode()
 
@@ -343,7 +413,9 @@ def _viol(sid="VIOL", **kw):
 @pytest.mark.parametrize("blank", [b"\f", b"\v", b" \f ", b"\t\v\r"])
 def test_every_ascii_whitespace_line_is_blank_to_both_counters(cli, tmp_path, blank):
     clean = json.dumps(session("x1", ts=fresh())).encode().replace(b'"attempts": [{', b'"attempts": [{"iteration": 0, ')
-    repeated = _viol().replace(b'"grounded_in_roster": false', b'"grounded_in_roster": true, "grounded_in_roster": false')
+    repeated = _viol().replace(
+        b'"grounded_in_roster": false', b'"grounded_in_roster": true, "grounded_in_roster": false'
+    )
     p = write_jsonl(tmp_path / "s.jsonl", [session("c0", ts=fresh()), blank, clean, repeated])
     code, out, _ = cli("alarm", "-s", p)
     assert code == 1 and "session=VIOL" in out and out.split("\n")[1].endswith("s.jsonl:4")
@@ -352,8 +424,9 @@ def test_every_ascii_whitespace_line_is_blank_to_both_counters(cli, tmp_path, bl
 
 
 def test_a_lone_surrogate_escape_is_repaired_not_fatal(cli, tmp_path):
-    a = write_jsonl(tmp_path / "a.jsonl", [session("c", ts=fresh()), _viol(prompt="PROMPT").replace(
-        b'"PROMPT"', b'"\\ud800 half"')])
+    a = write_jsonl(
+        tmp_path / "a.jsonl", [session("c", ts=fresh()), _viol(prompt="PROMPT").replace(b'"PROMPT"', b'"\\ud800 half"')]
+    )
     other = json.dumps(session("o", ts=fresh(), prompt="P")).encode().replace(b'"P"', b'"\\udc00", "model": "m2"')
     b = write_jsonl(tmp_path / "b.jsonl", [other])
     code, out, err = cli("alarm", "-s", a, "-s", b)
@@ -361,8 +434,10 @@ def test_a_lone_surrogate_escape_is_repaired_not_fatal(cli, tmp_path):
     assert "lone_surrogate" in err
 
 
-@pytest.mark.parametrize("body", [b"", gzip.compress(b"") + b"\0" * 512,
-                                  b"\x1f\x8b\x08\x10" + b"\0" * 6 + b"a comment\0" + gzip.compress(b"")[10:]])
+@pytest.mark.parametrize(
+    "body",
+    [b"", gzip.compress(b"") + b"\0" * 512, b"\x1f\x8b\x08\x10" + b"\0" * 6 + b"a comment\0" + gzip.compress(b"")[10:]],
+)
 def test_a_gzip_duckdb_refuses_but_python_reads_blinds_nothing(cli, tmp_path, body):
     logs = tmp_path / "logs"
     write_jsonl(logs / "sessions.jsonl", [session("c1", ts=fresh()), _viol()])
@@ -374,8 +449,10 @@ def test_a_gzip_duckdb_refuses_but_python_reads_blinds_nothing(cli, tmp_path, bo
         assert code in (0, 1) and "query failed" not in err, (args, err)
 
 
-@pytest.mark.parametrize("ts", ["2026-11-30T10:00:00-99:00", "2026-11-30T10:00:00+24:00", "2026-11-30T24:00:00Z",
-                                "2026-11-30T10:00:00+05:60"])
+@pytest.mark.parametrize(
+    "ts",
+    ["2026-11-30T10:00:00-99:00", "2026-11-30T10:00:00+24:00", "2026-11-30T24:00:00Z", "2026-11-30T10:00:00+05:60"],
+)
 def test_out_of_range_times_and_offsets_are_no_time(tmp_path, ts):
     p = write_jsonl(tmp_path / "s.jsonl", [session("a", ts=ts)])
     with Store(resolve(str(p), env={})) as st:
@@ -397,8 +474,12 @@ def test_a_lock_wait_out_of_range_is_a_usage_error(cli, tmp_path, wait):
 
 def test_a_folder_finds_every_name_logrotate_can_write(tmp_path):
     logs = tmp_path / "logs"
-    names = ["n\nCRITICAL fake.jsonl", "sessions.jsonl-20261130-1701234567", "sessions.jsonl-2026-11-30",
-             "sessions.jsonl-2026-11-30.gz"]
+    names = [
+        "n\nCRITICAL fake.jsonl",
+        "sessions.jsonl-20261130-1701234567",
+        "sessions.jsonl-2026-11-30",
+        "sessions.jsonl-2026-11-30.gz",
+    ]
     for name in names:
         body = json.dumps(session(name)).encode() + b"\n"
         write = gzip.compress(body) if name.endswith(".gz") else body

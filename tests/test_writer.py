@@ -81,9 +81,15 @@ def test_roundtrip_rejects_bad_input(bad, cli):
 
 
 def test_omission_rules():
-    row = session_row({"session_id": "t", "iterations": 0, "attempts": [
-        {"iteration": 0, "verdict_kind": "infra_error", "error": "", "span_id": None}],
-        "grounded_in_roster": False, "artifact": None})
+    row = session_row(
+        {
+            "session_id": "t",
+            "iterations": 0,
+            "attempts": [{"iteration": 0, "verdict_kind": "infra_error", "error": "", "span_id": None}],
+            "grounded_in_roster": False,
+            "artifact": None,
+        }
+    )
     assert row["iterations"] == 0
     assert row["attempts"] == [{"iteration": 0, "verdict_kind": "infra_error"}]
     assert row["grounded_in_roster"] is False  # false is always written
@@ -120,21 +126,42 @@ def test_utc_timestamp_format():
     assert utc_timestamp(1_700_000_000_000_000_000) == "2023-11-14T22:13:20.0Z"
 
 
-REQUEST = {"trace_id": "trace-9", "kind": "fill", "prompt": "P", "provider": "ollama",
-           "model": "qwen", "max_iterations": 3}
+REQUEST = {
+    "trace_id": "trace-9",
+    "kind": "fill",
+    "prompt": "P",
+    "provider": "ollama",
+    "model": "qwen",
+    "max_iterations": 3,
+}
 
 
 def test_builder_accepted_path():
-    resp = {"artifact": {"fills": [1]}, "iterations": 2, "trace_id": "trace-9",
-            "history": [{"iteration": 0, "verdict_kind": "validation_failed", "error": "phantom W-1",
-                         "span_id": "a", "raw": "model text"},
-                        {"iteration": 1, "verdict_kind": "accepted", "span_id": "b"}]}
+    resp = {
+        "artifact": {"fills": [1]},
+        "iterations": 2,
+        "trace_id": "trace-9",
+        "history": [
+            {
+                "iteration": 0,
+                "verdict_kind": "validation_failed",
+                "error": "phantom W-1",
+                "span_id": "a",
+                "raw": "model text",
+            },
+            {"iteration": 1, "verdict_kind": "accepted", "span_id": "b"},
+        ],
+    }
     rec = build_session_record(REQUEST, response=resp, roster_check=lambda a: False, duration_ms=42)
     row = session_row(rec)
     assert row["final_verdict"] == "accepted" and row["iterations"] == 2
     assert row["grounded_in_roster"] is False and row["artifact"] == {"fills": [1]}
-    assert row["attempts"][0] == {"iteration": 0, "verdict_kind": "validation_failed",
-                                  "error": "phantom W-1", "span_id": "a"}
+    assert row["attempts"][0] == {
+        "iteration": 0,
+        "verdict_kind": "validation_failed",
+        "error": "phantom W-1",
+        "span_id": "a",
+    }
     assert "raw" not in json.dumps(row)
     assert row["session_id"] == "trace-9" and row["duration_ms"] == 42
 
@@ -143,18 +170,21 @@ def test_builder_roster_verdict_omitted_when_no_check_ran():
     resp = {"artifact": {}, "iterations": 1, "history": [{"iteration": 0, "verdict_kind": "accepted"}]}
     assert "grounded_in_roster" not in session_row(build_session_record(REQUEST, response=resp))
     assert "grounded_in_roster" not in session_row(
-        build_session_record(REQUEST, response=resp, roster_check=lambda a: None))
+        build_session_record(REQUEST, response=resp, roster_check=lambda a: None)
+    )
 
     def broken(a):
         raise RuntimeError("roster service down")
 
-    assert "grounded_in_roster" not in session_row(build_session_record(REQUEST, response=resp,
-                                                                         roster_check=broken))
+    assert "grounded_in_roster" not in session_row(build_session_record(REQUEST, response=resp, roster_check=broken))
 
 
 def test_builder_max_iterations_path():
-    fail = {"error": "max iterations", "iterations": 3, "history": [
-        {"iteration": i, "verdict_kind": "no_json"} for i in range(3)]}
+    fail = {
+        "error": "max iterations",
+        "iterations": 3,
+        "history": [{"iteration": i, "verdict_kind": "no_json"} for i in range(3)],
+    }
     row = session_row(build_session_record(REQUEST, failure=fail, roster_check=lambda a: False))
     assert row["final_verdict"] == "max_iter_exhausted" and row["iterations"] == 3
     assert "artifact" not in row and "grounded_in_roster" not in row
@@ -189,6 +219,7 @@ def test_creates_parent_directories(tmp_path):
 
 
 # --- faults: counted, logged, never raised -------------------------------------------
+
 
 def test_disk_full_is_counted_not_raised(caplog):
     log = SessionLogger("/dev/full")
@@ -255,8 +286,16 @@ def test_bad_record_type_is_counted():
 def test_replay_logger(tmp_path):
     path = tmp_path / "r.jsonl"
     log = ReplayLogger(path)
-    log.append({"session_id": "s", "status": "ok", "error": "", "retrieval": {"k": 0, "hits": []},
-                "latency_ms": 0, "custom": "kept"})
+    log.append(
+        {
+            "session_id": "s",
+            "status": "ok",
+            "error": "",
+            "retrieval": {"k": 0, "hits": []},
+            "latency_ms": 0,
+            "custom": "kept",
+        }
+    )
     log.append({"status": "ok"})
     first, second = [json.loads(x) for x in path.read_text().splitlines()]
     assert first["schema"] == "replay.run.v1" and first["latency_ms"] == 0
@@ -351,21 +390,42 @@ def test_logger_keeps_working_after_fork(tmp_path):
 
 # --- property: what the writer accepts reads back equal --------------------------------
 
-json_scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**53, 2**53),
-                         st.floats(allow_nan=False, allow_infinity=False), st.text())
-json_values = st.recursive(json_scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)), max_leaves=12)
-attempts = st.lists(st.fixed_dictionaries(
-    {"iteration": st.integers(0, 10), "verdict_kind": st.sampled_from(
-        ["accepted", "validation_failed", "no_json", "infra_error"])},
-    optional={"error": st.text(min_size=1), "span_id": st.text(min_size=1)}), max_size=4)
+json_scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(-(2**53), 2**53), st.floats(allow_nan=False, allow_infinity=False), st.text()
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+    max_leaves=12,
+)
+attempts = st.lists(
+    st.fixed_dictionaries(
+        {
+            "iteration": st.integers(0, 10),
+            "verdict_kind": st.sampled_from(["accepted", "validation_failed", "no_json", "infra_error"]),
+        },
+        optional={"error": st.text(min_size=1), "span_id": st.text(min_size=1)},
+    ),
+    max_size=4,
+)
 records = st.fixed_dictionaries(
-    {"session_id": st.text(min_size=1), "kind": st.text(), "model": st.text(), "prompt": st.text(),
-     "iterations": st.integers(0, 100), "max_iterations": st.integers(0, 100),
-     "final_verdict": st.sampled_from(["accepted", "max_iter_exhausted", "infra_error"]),
-     "attempts": attempts, "duration_ms": st.integers(0, 10**9)},
-    optional={"artifact": json_values.filter(lambda v: v is not None),
-              "grounded_in_roster": st.booleans(), "extra_key": json_values})
+    {
+        "session_id": st.text(min_size=1),
+        "kind": st.text(),
+        "model": st.text(),
+        "prompt": st.text(),
+        "iterations": st.integers(0, 100),
+        "max_iterations": st.integers(0, 100),
+        "final_verdict": st.sampled_from(["accepted", "max_iter_exhausted", "infra_error"]),
+        "attempts": attempts,
+        "duration_ms": st.integers(0, 10**9),
+    },
+    optional={
+        "artifact": json_values.filter(lambda v: v is not None),
+        "grounded_in_roster": st.booleans(),
+        "extra_key": json_values,
+    },
+)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -26,8 +26,9 @@ from forensics.write.loggers import MAX_ATTEMPTS, MAX_DEPTH, MAX_NODES
 
 def run_child(code: str, *args: str, timeout: float = 120) -> dict:
     """Run Python code in a fresh interpreter; it prints one JSON object as its last line."""
-    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args], capture_output=True,
-                          text=True, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code), *args], capture_output=True, text=True, timeout=timeout
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -42,8 +43,10 @@ def ids(path) -> list[str]:
 
 # --- 1. resources ----------------------------------------------------------------------
 
+
 def test_ten_thousand_per_call_loggers_under_a_256_descriptor_limit(tmp_path):
-    out = run_child("""
+    out = run_child(
+        """
         import json, os, resource, sys
         resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
         from forensics import ReplayLogger, SessionLogger
@@ -59,7 +62,10 @@ def test_ten_thousand_per_call_loggers_under_a_256_descriptor_limit(tmp_path):
         print(json.dumps({"limit": resource.getrlimit(resource.RLIMIT_NOFILE)[0], "before": before,
                           "after": after, "written": written, "replayed": replayed,
                           "refused": sum(refused), "still_opens": still_opens}))
-        """, str(tmp_path / "s.jsonl"), str(tmp_path / "r.jsonl"))
+        """,
+        str(tmp_path / "s.jsonl"),
+        str(tmp_path / "r.jsonl"),
+    )
     assert out["limit"] == 256
     assert out["written"] == 10_000 and out["replayed"] == 1_000 and out["refused"] == 0
     assert out["after"] <= out["before"] and out["still_opens"] == 200
@@ -93,8 +99,10 @@ def test_a_logger_made_after_many_dropped_ones_still_works_across_fork(tmp_path)
 
 # --- 2. never hang, never raise ----------------------------------------------------------
 
+
 def test_hostile_records_terminate_and_each_leaves_a_row(tmp_path):
-    out = run_child("""
+    out = run_child(
+        """
         import itertools, json, sys
         from forensics import SessionLogger
         log = SessionLogger(sys.argv[1])
@@ -133,7 +141,10 @@ def test_hostile_records_terminate_and_each_leaves_a_row(tmp_path):
                          **cases["record-of-two-million-keys"]})
         results[huge["session_id"]] = log.append(huge)
         print(json.dumps({"results": results, "errors": log.errors, "written": log.written}))
-        """, str(tmp_path / "s.jsonl"), timeout=180)
+        """,
+        str(tmp_path / "s.jsonl"),
+        timeout=180,
+    )
     assert out["results"] and not any(out["results"].values())  # written, but not as given
     assert out["errors"] == out["written"] == len(out["results"])
     rows = {r["session_id"]: r for r in map(json.loads, (tmp_path / "s.jsonl").read_bytes().splitlines())}
@@ -154,21 +165,24 @@ def test_hostile_records_terminate_and_each_leaves_a_row(tmp_path):
     assert len(endless) == MAX_ATTEMPTS + 1
     assert endless[-1].startswith("<forensics: more attempts not written")
     assert rows["a-trillion-attempts"]["attempts"][-1].startswith(
-        f"<forensics: {10**12 - MAX_ATTEMPTS} more attempts not written")
+        f"<forensics: {10**12 - MAX_ATTEMPTS} more attempts not written"
+    )
     assert len(rows["many-keys"]["artifact"]) <= MAX_NODES + 1
     for name in ("record-of-two-million-keys", "mapping-of-two-million-keys"):
         assert len(rows[name]) <= MAX_NODES and rows[name]["k0"] == 0
         assert rows[name]["<forensics: truncated>"].endswith(
-            f"more keys not written: a row holds at most {MAX_NODES} values>")
+            f"more keys not written: a row holds at most {MAX_NODES} values>"
+        )
     assert rows["record-of-two-million-keys"]["<forensics: truncated>"].startswith(
-        f"<forensics: {2_000_000 - (MAX_NODES - 14)} more keys")
+        f"<forensics: {2_000_000 - (MAX_NODES - 14)} more keys"
+    )
 
 
 @pytest.mark.parametrize("headroom_mib,written_whole", [(300, False), (1_600, True)])
-def test_a_huge_row_under_an_address_space_limit_is_written_not_crashed(headroom_mib, written_whole,
-                                                                        tmp_path):
+def test_a_huge_row_under_an_address_space_limit_is_written_not_crashed(headroom_mib, written_whole, tmp_path):
     # orjson crashes (SIGSEGV) when an allocation fails; under a limit the writer must not let it.
-    out = run_child("""
+    out = run_child(
+        """
         import json, resource, sys
         prompt = "x" * (64 << 20)
         with open("/proc/self/status") as fh:
@@ -179,7 +193,10 @@ def test_a_huge_row_under_an_address_space_limit_is_written_not_crashed(headroom
         big = log.append({"session_id": "big", "model": "m", "prompt": prompt, "artifact": {"a": 1}})
         small = log.append({"session_id": "small", "prompt": "p", "artifact": {"a": [1.5, None]}})
         print(json.dumps({"big": big, "small": small, "errors": log.errors, "written": log.written}))
-        """, str(tmp_path / "s.jsonl"), str(headroom_mib))
+        """,
+        str(tmp_path / "s.jsonl"),
+        str(headroom_mib),
+    )
     assert out == {"big": written_whole, "small": True, "errors": 0 if written_whole else 1, "written": 2}
     big, small = (json.loads(line) for line in (tmp_path / "s.jsonl").read_bytes().splitlines())
     assert big["session_id"] == "big" and big["model"] == "m"
@@ -194,14 +211,17 @@ def _warnings(caplog) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.name == "forensics.writer"]
 
 
-@pytest.mark.parametrize("make_path", [
-    pytest.param(lambda tmp: str(tmp / "a\0b.jsonl"), id="nul-byte-in-str-path"),
-    pytest.param(lambda tmp: os.fsencode(tmp) + b"/a\0b.jsonl", id="nul-byte-in-bytes-path"),
-    pytest.param(lambda tmp: tmp, id="path-is-a-directory"),
-    pytest.param(lambda tmp: object(), id="not-a-path-at-all"),
-    pytest.param(lambda tmp: "/dev/full", id="device-full"),
-    pytest.param(lambda tmp: "/proc/version", id="read-only-file"),
-])
+@pytest.mark.parametrize(
+    "make_path",
+    [
+        pytest.param(lambda tmp: str(tmp / "a\0b.jsonl"), id="nul-byte-in-str-path"),
+        pytest.param(lambda tmp: os.fsencode(tmp) + b"/a\0b.jsonl", id="nul-byte-in-bytes-path"),
+        pytest.param(lambda tmp: tmp, id="path-is-a-directory"),
+        pytest.param(lambda tmp: object(), id="not-a-path-at-all"),
+        pytest.param(lambda tmp: "/dev/full", id="device-full"),
+        pytest.param(lambda tmp: "/proc/version", id="read-only-file"),
+    ],
+)
 def test_every_failure_is_counted_never_raised_and_logged_once(make_path, tmp_path, caplog):
     log = SessionLogger(make_path(tmp_path))
     with caplog.at_level(logging.WARNING, logger="forensics.writer"):
@@ -272,7 +292,8 @@ def test_no_raise_when_the_caller_has_almost_no_stack_left(tmp_path, caplog):
 
 
 def test_an_append_from_a_signal_handler_inside_an_append_does_not_deadlock(tmp_path):
-    out = run_child("""
+    out = run_child(
+        """
         import json, os, signal, sys
         from forensics import SessionLogger
         log = SessionLogger(sys.argv[1])
@@ -287,12 +308,16 @@ def test_an_append_from_a_signal_handler_inside_an_append_does_not_deadlock(tmp_
         os.write = write_interrupted
         outer = log.append({"session_id": "outer"})
         print(json.dumps({"outer": outer, "inner": handler.result, "errors": log.errors}))
-        """, str(tmp_path / "s.jsonl"), timeout=60)
+        """,
+        str(tmp_path / "s.jsonl"),
+        timeout=60,
+    )
     assert out == {"outer": True, "inner": True, "errors": 0}
     assert sorted(ids(tmp_path / "s.jsonl")) == ["from-the-handler", "outer"]
 
 
 # --- 6. disk full and lost directories ---------------------------------------------------
+
 
 def _parse(path) -> tuple[list[str], list[bytes]]:
     """(session ids of the whole rows, the lines that are not JSON); the file must end in \\n."""
@@ -355,8 +380,9 @@ def _mount_tmpfs(where) -> None:
     if os.geteuid() != 0:
         pytest.skip("needs root to mount a 64 KiB tmpfs (CI runs as root)")
     where.mkdir()
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(where)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(where)], capture_output=True, text=True
+    )
     if proc.returncode != 0:
         pytest.skip(f"could not mount a tmpfs: {proc.stderr.strip()}")
 
@@ -416,7 +442,11 @@ def test_another_process_that_met_the_full_disk_starts_a_fresh_line(tmp_path):
         while log.append({"session_id": f"r{i}", "prompt": "x" * 3_000}):
             i += 1
             assert i < 100, "the 64 KiB disk never filled"
-        other = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
+        other = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                textwrap.dedent("""
             import sys
             from forensics import SessionLogger
             log = SessionLogger(sys.argv[1])
@@ -424,7 +454,13 @@ def test_another_process_that_met_the_full_disk_starts_a_fresh_line(tmp_path):
             print(full, flush=True)
             sys.stdin.readline()  # the parent frees room
             print(log.append({"session_id": "other-after"}), flush=True)
-            """), str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            """),
+                str(path),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert other.stdout.readline().strip() == "False"
         filler.unlink()
         out, _ = other.communicate("go\n", timeout=60)
