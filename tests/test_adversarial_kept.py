@@ -1,0 +1,30 @@
+"""Behaviour kept across the re-layout and issue 23, found by running the code before and after on the
+same inputs: what the old code did and the new one no longer does, outside the deliberate changes."""
+
+from __future__ import annotations
+
+import json
+
+from .conftest import _ts, session, write_jsonl
+
+# --- the alarm lists its rows in the order its query gives them ------------------------------------
+
+
+def test_the_alarm_lists_violations_in_the_order_its_query_gives_them(cli, tmp_path):
+    """Joined back to their calls for their identity, the rows came out in the file's order, not the query's
+    ("order by timestamp"): the mail's first --max-rows rows and the JSON were no longer the oldest first."""
+    clean = [session(f"ok-{i}", ts=_ts(300 - i / 10)) for i in range(2000)]
+    # in the file newest first; the query orders them oldest first
+    bad = [session(f"BAD-{i}", grounded=False, ts=_ts(10 + i)) for i in range(6)]
+    log = write_jsonl(tmp_path / "logs" / "sessions.jsonl", bad[:3] + clean + bad[3:])
+    code, out, err = cli("run", "ungrounded_accepted", "-s", log, "-f", "json")
+    assert code == 0, err
+    expected = [r["session_id"] for r in json.loads(out)]
+    assert expected == [f"BAD-{i}" for i in reversed(range(6))]
+    code, out, err = cli("alarm", "-s", log, "-f", "json")
+    assert code == 1, err
+    assert [v["session_id"] for v in json.loads(out)["violations"]] == expected
+    code, out, _ = cli("alarm", "-s", log, "--max-rows", "2")
+    assert code == 1
+    shown = [line.split("session=")[1].split()[0] for line in out.splitlines() if line.startswith("NEW")]
+    assert shown == expected[:2]
