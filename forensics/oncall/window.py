@@ -67,9 +67,9 @@ def gather(store, since: datetime | None, now: datetime, *, lines: bool, after_b
 
 
 def alarm_rows(store, q, session_id: str | None = None) -> list[dict]:
-    """An alarm query's rows, each with what tells its call apart from every other (`_id_*` columns).
+    """An alarm query's rows in its own order, each with what tells its call apart from every other (`_id_*`).
 
-    A row that names its file and line is joined back to it for the columns of its identity; a
+    A row that names its file and line is matched back to it for the columns of its identity; a
     row that does not (a user's aggregate) is its own content. With ``session_id``, that
     session's rows only.
     """
@@ -78,14 +78,22 @@ def alarm_rows(store, q, session_id: str | None = None) -> list[dict]:
     where = ""
     if session_id is not None:
         where, params = "\nwhere q.session_id = $session_id", {**params, "session_id": session_id}
-    if not {"source_file", "line"} <= set(columns):
-        return store.execute(f"select *\nfrom (\n{q.sql}\n) q{where}", params).records()
+    rows = store.execute(f"select *\nfrom (\n{q.sql}\n) q{where}", params).records()
+    if not rows or not {"source_file", "line"} <= set(columns):
+        return rows
+    # Looked up apart and matched in Python: a join keeps no order, and the query's (the oldest
+    # first, say) is the order the mail lists and caps its rows in.
     named = ", ".join(f"s.{c} as _id_{c}" for c in IDENTITY_COLUMNS)
-    return store.execute(
-        f"select q.*, {named}\nfrom (\n{q.sql}\n) q\n"
-        f"left join sessions s\n    on s.source_file = q.source_file and s.line = q.line{where}",
+    calls = store.execute(
+        f"select q.source_file, q.line, {named}\nfrom (\n{q.sql}\n) q\n"
+        f"join sessions s\n    on s.source_file = q.source_file and s.line = q.line{where}",
         params,
     ).records()
+    found = {(c["source_file"], c["line"]): c for c in calls}
+    for r in rows:
+        call = found.get((r["source_file"], r["line"]), {})
+        r.update({f"_id_{c}": call.get(f"_id_{c}") for c in IDENTITY_COLUMNS})
+    return rows
 
 
 def problems(

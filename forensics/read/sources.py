@@ -139,8 +139,10 @@ def load_config(path: Path, *, _via: tuple[Path, ...] = ()) -> dict:
         return p if os.path.isabs(p) else str(base / p)
 
     if _is_lakehouse(data):
-        # Another tool's file: its own keys are its own; ours are read where it has them.
-        section: Mapping = {k: data[k] for k in CONFIG_KEYS if k in data}
+        # Another tool's file: its own keys are its own; ours are read where it has them (at
+        # the top, and its [sources] table, which is ours whole).
+        ours = {k: data[k] for k in (*CONFIG_KEYS, "sources") if k in data}
+        section: Mapping = _section(path, ours)
     else:
         section = _section(path, data)
     _check_types(path, section)
@@ -159,7 +161,10 @@ def load_config(path: Path, *, _via: tuple[Path, ...] = ()) -> dict:
         out["sessions"] = [
             absolute(data[d]["session_log_path"])
             for d in ("validatord", "gateway")
-            if isinstance(data.get(d), Mapping) and isinstance(data[d].get("session_log_path"), str)
+            # (an empty path names no log: not the folder of the file)
+            if isinstance(data.get(d), Mapping)
+            and isinstance(data[d].get("session_log_path"), str)
+            and data[d]["session_log_path"].strip()
         ]
     for key in ("sessions", "replay_runs", "queries_dirs"):
         if key in section:
