@@ -377,9 +377,9 @@ def remember_failure(opts: AlarmOptions, outcome: AlarmOutcome, pending: list) -
     if memory is None or not memory.state_path.parent.is_dir() or memory.is_new():
         memory = None
     now = opts.checks.now or datetime.now(UTC)
-    try:
-        repeat = parse_age(opts.recall.repeat)
-        said = remember(
+
+    def said_in(memory: Memory | None, repeat: timedelta) -> Reconciled:
+        return remember(
             memory,
             [],
             now=now,
@@ -391,18 +391,10 @@ def remember_failure(opts: AlarmOptions, outcome: AlarmOutcome, pending: list) -
             problems=problem,
             whole=False,
         )
+
+    try:
+        said = said_in(memory, parse_age(opts.recall.repeat))
     except ForensicsError:  # the memory itself is what failed (damaged, unreadable): say it every run
-        said = remember(
-            None,
-            [],
-            now=now,
-            repeat=parse_age("24h"),
-            gone=None,
-            batch=None,
-            outcome=outcome,
-            remind=set(),
-            problems=problem,
-            whole=False,
-        )
+        said = said_in(None, timedelta(hours=24))
     pending.append(said.commit)
     outcome.recalled = Recalled(problems=said.problems, recovered=said.recovered)
