@@ -289,7 +289,7 @@ def incident(
     with open_logs(sessions, replay_runs, config, queries_dir, store, ingest) as st:
         memory = Memory.of_file(state) if state else (Memory.of_store(st.lake.root) if st.lake is not None else None)
         if identity is not None:
-            session_id = session_of(memory, identity)
+            session_id = session_of(st, memory, identity)
         data = build_incident(st, session_id, memory=memory, around=around)
     text = render_incident(data, fmt.value)
     if out is None:
