@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -58,3 +59,34 @@ def test_an_identity_command_runs_when_the_memory_could_not_record_the_run(cli, 
     shown = _bash(v["incident"].replace("forensics incident", "forensics incident --format json", 1), tmp_path)
     assert shown.returncode == 0, (v["incident"], shown.stderr.decode()[-500:])
     assert json.loads(shown.stdout)["session_id"] == sid
+
+
+# --- never zero times, never a hang ---------------------------------------------------------------------
+
+
+def test_a_memory_held_by_another_process_is_waited_for_lock_wait_then_said(tmp_path):
+    """The memory's lock is held while a run says what it found (its stdout may be a pipe nobody reads):
+    the next cron run waited for it forever, whatever --lock-wait said, and so did every run after it."""
+    from filelock import FileLock
+
+    log = write_jsonl(tmp_path / "logs" / "sessions.jsonl", _clean() + [session("BAD-1", grounded=False, ts=_ts(2))])
+    st = tmp_path / "store"
+    cmd = [sys.executable, "-m", "forensics", "alarm", "--store", str(st), "-s", str(log), "--lock-wait", "1"]
+    first = subprocess.run(cmd, capture_output=True, cwd=tmp_path, timeout=120)
+    assert first.returncode == 1, first.stderr.decode()
+    held = FileLock(str(st / "alarm-state.json.lock"))
+    held.acquire()
+    try:
+        try:
+            stuck = subprocess.run(cmd, capture_output=True, cwd=tmp_path, timeout=60)
+        except subprocess.TimeoutExpired:
+            pytest.fail("the alarm waited for its memory's lock past --lock-wait")
+    finally:
+        held.release()
+    # it could not evaluate against its memory: it says so, exit 3, as with another alarm on the files
+    said = stuck.stdout.decode() + stuck.stderr.decode()
+    assert stuck.returncode == 3, said
+    assert "is held by another forensics alarm or ack" in said and "gave up after 1s" in said
+    # ... and once the memory is free the violation is still firing: nothing was lost
+    again = subprocess.run(cmd, capture_output=True, cwd=tmp_path, timeout=120)
+    assert (again.returncode, again.stdout) == (1, b""), again.stderr.decode()

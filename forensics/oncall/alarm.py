@@ -15,7 +15,7 @@ from .commands import incident_command, quote, source_args
 from .memory import Memory
 from .options import AlarmOptions
 from .outcome import EXIT_CANNOT_EVALUATE, EXIT_USAGE, EXIT_VIOLATION, AlarmOutcome, Recalled
-from .states import remember
+from .states import MemoryBusy, remember
 from .window import FUTURE_SLACK, gather, new_unreadable
 from .window import problems as find_problems
 
@@ -132,11 +132,14 @@ def _run(opts: AlarmOptions, outcome: AlarmOutcome, pending: list) -> None:
         else:  # an alarm that crashed has not evaluated anything
             outcome.status, outcome.exit_code = "error", EXIT_CANNOT_EVALUATE
             outcome.reason = f"unexpected {type(exc).__name__}: {exc}"
+        busy = isinstance(exc, MemoryBusy)
+    else:
+        busy = False
     if outcome.exit_code == EXIT_CANNOT_EVALUATE and not outcome.problems:
-        _remember_failure(opts, outcome, pending)
+        _remember_failure(opts, outcome, pending, wait=0 if busy else opts.lock.wait)
 
 
-def _remember_failure(opts: AlarmOptions, outcome: AlarmOutcome, pending: list) -> None:
+def _remember_failure(opts: AlarmOptions, outcome: AlarmOutcome, pending: list, *, wait: float) -> None:
     """A run that could not evaluate at all: its reason is a problem the memory says once, then reminds."""
     from ..read.sources import resolve_store
 
@@ -167,8 +170,9 @@ def _remember_failure(opts: AlarmOptions, outcome: AlarmOutcome, pending: list) 
             remind=set(),
             problems=problem,
             whole=False,
+            wait=wait,
         )
-    except ForensicsError:  # the memory itself is what failed (damaged, unreadable): say it every run
+    except ForensicsError:  # the memory itself is what failed (damaged, unreadable, busy): say it every run
         said = remember(
             None,
             [],
@@ -379,6 +383,7 @@ def _evaluate(
             outcome=outcome,
             remind={"critical", "warn"} if opts.recall.fail_on == "warn" else {"critical"},
             problems=problems,
+            wait=opts.lock.wait,
         )
         pending.append(remembered.commit)
         for item in remembered.items:

@@ -8,9 +8,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..errors import ParameterError
+from ..errors import ForensicsError, ParameterError
 from ..output import escape, iso_utc, plain
 from .memory import ROW_MEMORY, Memory, identity, legacy_identity, who
+
+
+class MemoryBusy(ForensicsError):
+    """The alarm's memory stayed locked by another run (or an `ack`) past the wait: this run could not evaluate."""
 
 
 @dataclass
@@ -300,13 +304,16 @@ def remember(
     problems: list[tuple[str, str]] = (),
     whole: bool = True,
     alarms: set[str] | None = None,
+    wait: float = -1,
 ) -> Reconciled:
     """Reconcile this run's rows and problems with the memory; without one, all are new.
 
     Nothing is written yet: the result's `commit` saves the memory, and is called only once
     what it records as said has been said (a kill before then repeats a notification, never
-    loses one). The memory's lock is held from here until `commit` (an `ack` meanwhile waits).
+    loses one). The memory's lock is held from here until `commit` (an `ack` meanwhile waits);
+    it is waited for ``wait`` seconds (-1: for ever), then `MemoryBusy`.
     """
+    from filelock import Timeout
 
     def afresh() -> Reconciled:
         out = reconcile({"incidents": {}}, found, now=now, repeat=repeat, remind=remind)
@@ -317,7 +324,14 @@ def remember(
         return afresh()
     lock = memory.lock()
     try:
-        lock.acquire()
+        lock.acquire(timeout=wait)
+    except Timeout:
+        # Another run holds it while it says what it found (its stdout may be a pipe nobody
+        # reads): waiting for ever would stack every later cron run behind it, saying nothing.
+        raise MemoryBusy(
+            f"the alarm's memory {escape(str(memory.state_path))} is held by another forensics alarm or ack "
+            f"(lock {escape(str(lock.lock_file))}); gave up after {wait:g}s"
+        ) from None
     except OSError as exc:  # (a link planted at the lock's name is refused, never followed)
         outcome.paging.stderr_lines.append(
             f"warning: cannot lock the alarm's memory {escape(str(memory.state_path))} "
