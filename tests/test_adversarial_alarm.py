@@ -90,3 +90,50 @@ def test_a_memory_held_by_another_process_is_waited_for_lock_wait_then_said(tmp_
     # ... and once the memory is free the violation is still firing: nothing was lost
     again = subprocess.run(cmd, capture_output=True, cwd=tmp_path, timeout=120)
     assert (again.returncode, again.stdout) == (1, b""), again.stderr.decode()
+
+
+# --- a damaged memory is named, never a traceback ---------------------------------------------------------
+
+
+def _firing_outside_the_window(cli, tmp_path) -> tuple[Path, Path, dict]:
+    """A store whose memory holds BAD-1 firing, its row two hours old (outside --since 15m), its session present."""
+    rows = [session("BAD-1", grounded=False, ts=_ts(120)), session("BAD-1", ts=_ts(3))]
+    rows += [session(f"ok-{i}", ts=_ts(1 + i / 10)) for i in range(5)]
+    log = write_jsonl(tmp_path / "logs" / "sessions.jsonl", rows)
+    st = tmp_path / "store"
+    assert cli("alarm", "--store", st, "-s", log)[0] == 1
+    state = json.loads((st / "alarm-state.json").read_text())
+    return log, st, state
+
+
+@pytest.mark.parametrize(
+    "row",
+    [{"severity": 5}, {"alarm": [1]}, {"severity": None, "state": "gone"}, {"session_id": "OTHER", "in_window": True}],
+    ids=["severity-int", "alarm-list", "severity-null", "session-id"],
+)
+def test_a_remembered_row_cannot_replace_what_the_memory_says_of_its_incident(cli, tmp_path, row):
+    """An incident's remembered row was spread over the violation itself: a damaged one replaced its
+    alarm or severity, and the mail crashed with a traceback (exit 1 by the crash, nothing said)."""
+    _, st, state = _firing_outside_the_window(cli, tmp_path)
+    ((key, inc),) = state["incidents"].items()
+    inc["row"].update(row)
+    (st / "alarm-state.json").write_text(json.dumps(state))
+    for args in (["--since", "15m", "-v"], ["--since", "15m", "--repeat", "0s"], ["-f", "json", "--since", "15m"]):
+        code, out, err = cli("alarm", "--store", st, *args)
+        assert code == 1 and "Traceback" not in err, (args, out, err)
+    (v,) = json.loads(out)["violations"]
+    assert (v["alarm"], v["severity"], v["session_id"]) == ("ungrounded_accepted", "critical", "BAD-1")
+    assert (v["identity"], v["state"], v["in_window"]) == (key, "firing", False)
+
+
+def test_a_remembered_problem_of_the_wrong_shape_is_named_not_a_traceback(cli, tmp_path):
+    """The memory's problems were checked to be objects, not what they hold: a problem whose text was not
+    text crashed the mail saying it recovered."""
+    _, st, state = _firing_outside_the_window(cli, tmp_path)
+    state["problems"] = {
+        "stale": {"since": "2026-01-01T00:00:00Z", "last_notified": "2026-01-01T00:00:00Z", "text": [1]}
+    }
+    (st / "alarm-state.json").write_text(json.dumps(state))
+    code, out, err = cli("alarm", "--store", st, "--since", "15m")
+    assert code == 3 and "Traceback" not in err, (out, err)
+    assert "alarm-state.json is damaged" in out + err and "move it aside" in out + err

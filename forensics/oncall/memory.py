@@ -131,9 +131,14 @@ class Memory:
                 "start afresh (every open violation is then new again)"
             )
         problems = data.get("problems", {})
-        if not isinstance(problems, dict) or not all(isinstance(p, dict) for p in problems.values()):
+        wrong = (
+            "its problems are not an object"
+            if not isinstance(problems, dict)
+            else next((f"problem {k!r} is not one" for k, p in problems.items() if not said(p)), None)
+        )
+        if wrong:
             raise ForensicsError(
-                f"the alarm state {self.state_path} is damaged (its problems are not objects); move it aside to "
+                f"the alarm state {self.state_path} is damaged ({wrong}); move it aside to "
                 "start afresh (every open violation is then new again)"
             )
         return {"batch": data.get("batch"), "store": data.get("store"), "incidents": incidents, "problems": problems}
@@ -177,4 +182,13 @@ def whole(inc: Any) -> bool:
         and inc.get("state") in ("firing", "acknowledged")
         and all(isinstance(inc.get(k), str) for k in ("alarm", "severity", "first_seen", "last_notified"))
         and isinstance(inc.get("row", {}), dict)
+    )
+
+
+def said(problem: Any) -> bool:
+    """Whether a remembered problem has what the alarm reads of it (since when, last said when, its text)."""
+    return (
+        isinstance(problem, dict)
+        and all(isinstance(problem.get(k), str) for k in ("since", "last_notified"))
+        and isinstance(problem.get("text", ""), str)
     )

@@ -112,7 +112,7 @@ def reconcile(
                         "acknowledged_by",
                     )
                 },
-                **(inc.get("row") or {}),
+                **_remembered_row(inc),
             }
         )
         out.events.append(_event(at, "resolved", inc, key))
@@ -123,7 +123,7 @@ def reconcile(
                     "alarm": inc["alarm"],
                     "severity": inc["severity"],
                     "session_id": inc.get("session_id"),
-                    **(inc.get("row") or {}),
+                    **_remembered_row(inc),
                     "identity": key,
                     "state": inc["state"],
                     "in_window": False,
@@ -253,6 +253,13 @@ def acknowledge(
             }
             for k in chosen
         ]
+
+
+def _remembered_row(inc: dict) -> dict:
+    """What the memory keeps of an incident's row (ROW_MEMORY), and nothing else: a row read back
+    from the state never stands for the incident's alarm, severity, session or identity."""
+    row = inc.get("row") or {}
+    return {k: row.get(k) for k in ROW_MEMORY}
 
 
 def _public(inc: dict) -> dict:
