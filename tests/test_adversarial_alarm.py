@@ -137,3 +137,18 @@ def test_a_remembered_problem_of_the_wrong_shape_is_named_not_a_traceback(cli, t
     code, out, err = cli("alarm", "--store", st, "--since", "15m")
     assert code == 3 and "Traceback" not in err, (out, err)
     assert "alarm-state.json is damaged" in out + err and "move it aside" in out + err
+
+
+# --- odd configuration ------------------------------------------------------------------------------------
+
+
+def test_a_config_nested_past_pythons_recursion_limit_is_a_usage_error_not_a_traceback(cli, tmp_path):
+    """tomllib parses nesting by recursion: a forensics.toml nested thousands deep raised RecursionError, which
+    the alarm's memory of failures met again unguarded: a traceback, exit 1 (a violation's code) from cron."""
+    log = write_jsonl(tmp_path / "logs" / "sessions.jsonl", _clean())
+    cfg = tmp_path / "forensics.toml"
+    cfg.write_text(f'sessions = "{log}"\nx = {"[" * 5000}{"]" * 5000}\n')
+    for command in (["alarm"], ["alarm", "--store", tmp_path / "st"], ["doctor"], ["ack", "--all"]):
+        code, out, err = cli(*command, "--config", cfg)
+        assert code == 2 and "Traceback" not in err and "unexpected" not in out + err, (command, out, err)
+        assert "forensics.toml" in out + err

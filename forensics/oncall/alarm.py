@@ -151,7 +151,7 @@ def _remember_failure(opts: AlarmOptions, outcome: AlarmOutcome, pending: list, 
         elif opts.sources.store or not (opts.sources.sessions or opts.sources.replay_runs):
             folder = resolve_store(opts.sources.store, config=opts.sources.config)
             memory = Memory.of_store(folder) if folder and "://" not in folder else None
-    except ForensicsError:
+    except Exception:  # (whatever stopped the run may stop this too: the failure is then said every run)
         memory = None
     # A memory only where one was kept: a mistyped --store or --state must not be created.
     if memory is None or not memory.state_path.parent.is_dir() or memory.is_new():

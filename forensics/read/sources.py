@@ -130,6 +130,8 @@ def load_config(path: Path, *, _via: tuple[Path, ...] = ()) -> dict:
         raise SourceError(f"config: no such file: {str(path)!r}") from None
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config: {path}: {exc}") from None
+    except RecursionError:  # (tomllib parses nesting by recursion)
+        raise ConfigError(f"config: {path}: nested deeper than a config is read") from None
     base = path.parent
 
     def absolute(p: str) -> str:
