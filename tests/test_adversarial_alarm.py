@@ -152,3 +152,26 @@ def test_a_config_nested_past_pythons_recursion_limit_is_a_usage_error_not_a_tra
         code, out, err = cli(*command, "--config", cfg)
         assert code == 2 and "Traceback" not in err and "unexpected" not in out + err, (command, out, err)
         assert "forensics.toml" in out + err
+
+
+# --- an evaluation with a problem resolves nothing ------------------------------------------------------
+
+
+def test_a_run_with_a_problem_resolves_no_incident_of_an_alarm_it_did_not_run(cli, tmp_path):
+    """A stale log's run without the cron's --queries-dir resolved the user's firing incident (said RESOLVED,
+    then NEW again on the next cron run), where the docs (and the old alarm) resolve nothing on a problem."""
+    log = write_jsonl(tmp_path / "logs" / "sessions.jsonl", _clean())
+    queries = tmp_path / "q"
+    queries.mkdir()
+    (queries / "model_a.sql").write_text(
+        "-- name: model_a\n-- kind: alarm\n-- severity: critical\n-- description: one call of m-a\n"
+        'select session_id, "timestamp", model, kind, daemon, source_file, line from sessions\n'
+        "where session_id = 'ok-m-a-1'\n"
+    )
+    st = tmp_path / "store"
+    assert cli("alarm", "--store", st, "-s", log, "-q", queries)[0] == 1
+    code, out, err = cli("alarm", "--store", st, "--max-age", "1s")
+    assert code == 1 and "RESOLVED" not in out, (out, err)
+    assert "could not evaluate" in out and out.startswith("ALARM: 0 new critical, 1 firing")
+    code, out, err = cli("alarm", "--store", st, "-q", queries)
+    assert (code, "NEW" in out) == (1, False), (out, err)

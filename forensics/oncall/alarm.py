@@ -378,7 +378,7 @@ def _evaluate(
             now=now,
             repeat=repeat,
             gone=gone,
-            alarms=alarms,
+            alarms=None if problems else alarms,  # (an evaluation with a problem resolves nothing)
             batch=batch,
             outcome=outcome,
             remind={"critical", "warn"} if opts.recall.fail_on == "warn" else {"critical"},
