@@ -175,3 +175,60 @@ def test_a_run_with_a_problem_resolves_no_incident_of_an_alarm_it_did_not_run(cl
     assert "could not evaluate" in out and out.startswith("ALARM: 0 new critical, 1 firing")
     code, out, err = cli("alarm", "--store", st, "-q", queries)
     assert (code, "NEW" in out) == (1, False), (out, err)
+
+
+# --- the events log holds every change the state holds -------------------------------------------------
+
+
+def _plant_events_link(state: Path) -> None:
+    events = state.with_name("a.events.jsonl")
+    events.unlink(missing_ok=True)
+    os.symlink(state.parent / "victim", events)
+
+
+def test_a_run_that_cannot_append_its_events_is_not_recorded_as_said(cli, tmp_path):
+    """The state was saved before the events log: when the append failed, the alarm warned 'the next run
+    notifies its rows again', but the next run was silent, and the weekly report never listed the incident."""
+    log = write_jsonl(tmp_path / "logs" / "sessions.jsonl", _clean() + [session("BAD-1", grounded=False, ts=_ts(2))])
+    state = tmp_path / "m" / "a.json"
+    state.parent.mkdir()
+    _plant_events_link(state)
+    code, out, err = cli("alarm", "-s", log, "--state", state)
+    assert code == 1 and "session=BAD-1" in out and "the next run notifies its rows again" in err
+    code, out, _ = cli("alarm", "-s", log, "--state", state)
+    assert code == 1 and "NEW" in out and "session=BAD-1" in out  # as the warning said
+    (state.parent / "a.events.jsonl").unlink()
+    code, out, _ = cli("alarm", "-s", log, "--state", state)
+    assert code == 1 and "NEW" in out  # recorded this time ...
+    assert cli("alarm", "-s", log, "--state", state)[:2] == (1, "")  # ... so firing, silent
+    events = [json.loads(x) for x in (state.parent / "a.events.jsonl").read_text().splitlines()]
+    assert [e["event"] for e in events] == ["new"]
+
+
+def test_an_ack_that_cannot_append_its_event_acknowledges_nothing(cli, tmp_path):
+    """`ack` saved the acknowledgement, then failed on the events log and said 'unexpected OSError', exit 1:
+    the person believed nothing was acknowledged, and the report never showed the acknowledgement."""
+    log = write_jsonl(tmp_path / "logs" / "sessions.jsonl", _clean() + [session("BAD-1", grounded=False, ts=_ts(2))])
+    state = tmp_path / "m" / "a.json"
+    assert cli("alarm", "-s", log, "--state", state)[0] == 1
+    _plant_events_link(state)
+    code, out, err = cli("ack", "BAD-1", "--state", state)
+    assert code != 0 and "a.events.jsonl" in out + err
+    code, out, _ = cli("alarm", "-s", log, "--state", state, "-v")
+    assert code == 1 and "FIRING" in out and "ACKED" not in out  # as the error said: nothing acknowledged
+
+
+def test_a_new_event_said_again_is_one_incident_in_the_history():
+    """A run whose events were appended but whose state was not saved says its rows again, and logs them
+    again: the weekly report counts the incident once, from when it was first said."""
+    from datetime import UTC, datetime
+
+    from forensics.oncall.history import history
+
+    def event(at, kind):
+        return {"at": at, "event": kind, "identity": "k", "alarm": "a", "severity": "critical", "session_id": "S"}
+
+    events = [event("2026-11-10T10:00:00Z", "new"), event("2026-11-10T10:05:00Z", "new")]
+    events.append(event("2026-11-10T11:00:00Z", "acknowledged"))
+    (inc,) = history(events, datetime(2026, 11, 9, tzinfo=UTC), datetime(2026, 11, 16, tzinfo=UTC))
+    assert inc["first_seen"] == datetime(2026, 11, 10, 10, tzinfo=UTC) and inc["unacknowledged_s"] == 3600

@@ -242,8 +242,9 @@ def acknowledge(
             inc.update(state="acknowledged", acknowledged_at=at, acknowledged_by=by, note=note)
             events.append(_event(at, "acknowledged", inc, k, by=by, note=note))
         if chosen:
-            memory.save(state)
+            # The events first: a change the state holds is always in the log the report reads.
             memory.log(events)
+            memory.save(state)
         return [
             {
                 "identity": k,
@@ -362,8 +363,10 @@ def remember(
     def commit(said: bool = True) -> None:
         try:
             if said:
-                memory.save(state)
+                # The events first: a change the state holds is always in the log the report reads,
+                # and a failed append leaves the state as it was (the next run says its rows again).
                 memory.log(result.events)
+                memory.save(state)
         except OSError as exc:
             # The verdict stood and was said; the next run looks again at what this one saw.
             outcome.paging.stderr_lines.append(
