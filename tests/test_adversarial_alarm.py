@@ -232,3 +232,33 @@ def test_a_new_event_said_again_is_one_incident_in_the_history():
     events.append(event("2026-11-10T11:00:00Z", "acknowledged"))
     (inc,) = history(events, datetime(2026, 11, 9, tzinfo=UTC), datetime(2026, 11, 16, tzinfo=UTC))
     assert inc["first_seen"] == datetime(2026, 11, 10, 10, tzinfo=UTC) and inc["unacknowledged_s"] == 3600
+
+
+@pytest.mark.parametrize("where", ["environment", "config"])
+def test_an_incident_command_runs_outside_the_alarms_folder_and_environment(cli, tmp_path, monkeypatch, where):
+    """Logs the alarm took from $FORENSICS_SESSIONS or ./forensics.toml were left out of the printed command:
+    `forensics incident BAD-1`, which a person in another shell or folder could not run ('no sessions log')."""
+    log = write_jsonl(tmp_path / "logs" / "sessions.jsonl", _clean() + [session("BAD-1", grounded=False, ts=_ts(2))])
+    cron = tmp_path / "cron"
+    cron.mkdir()
+    monkeypatch.chdir(cron)
+    if where == "environment":
+        monkeypatch.setenv("FORENSICS_SESSIONS", str(log))
+    else:
+        (cron / "forensics.toml").write_text(f'sessions = "{log}"\n')
+    code, out, _ = cli("alarm", "--format", "json")
+    (v,) = json.loads(out)["violations"]
+    assert code == 1
+    monkeypatch.delenv("FORENSICS_SESSIONS", raising=False)
+    elsewhere = tmp_path / "home"
+    elsewhere.mkdir()
+    env_free = {k: v for k, v in os.environ.items() if not k.startswith("FORENSICS_")}
+    shown = subprocess.run(
+        ["bash", "-c", v["incident"].replace("forensics incident", "forensics incident --format json", 1)],
+        capture_output=True,
+        cwd=elsewhere,
+        env={**env_free, "PATH": str(Path(script_path()).parent) + os.pathsep + env_free.get("PATH", "")},
+        timeout=120,
+    )
+    assert shown.returncode == 0, (v["incident"], shown.stderr.decode()[-500:])
+    assert json.loads(shown.stdout)["session_id"] == "BAD-1"

@@ -99,7 +99,7 @@ def _run(opts: AlarmOptions, outcome: AlarmOutcome, pending: list) -> None:
             raise ParameterError(f"--lock-wait takes 0 to 86400 seconds, got {opts.lock.wait}")
         if opts.recall.state is not None and folder is None and not src.files:
             raise ParameterError("--state needs logs to remember violations of")
-        outcome.paging.source_args = source_args(opts, folder)
+        outcome.paging.source_args = source_args(opts, folder, src)
         lock = FileLock(str(opts.lock.file or lock_path(src.files if folder is None else [Path(folder)])))
         try:
             lock.acquire(timeout=opts.lock.wait)

@@ -112,8 +112,8 @@ def as_list(value) -> list[str]:
     return [os.fspath(value)] if isinstance(value, (str, os.PathLike)) else [os.fspath(v) for v in value]
 
 
-def _split_env(value: str) -> list[str]:
-    # Several sources in one variable, separated like PATH.
+def split_env(value: str) -> list[str]:
+    """Several sources in one variable, separated like PATH."""
     return [v for v in value.split(os.pathsep) if v.strip()]
 
 
@@ -266,7 +266,7 @@ def resolve(
         if flag:
             return ([flag] if isinstance(flag, (str, os.PathLike)) else list(flag)), "flag"
         if env.get(env_key):
-            return _split_env(env[env_key]), f"${env_key}"
+            return split_env(env[env_key]), f"${env_key}"
         if cfg.get(cfg_key):
             return cfg[cfg_key], f"config {cfg_name}"
         return None, None
@@ -291,7 +291,7 @@ def resolve(
         result.origin["replay_runs"] = r_from
     dirs = list(queries_dirs or [])
     if env.get(ENV_QUERIES):
-        dirs += _split_env(env[ENV_QUERIES])
+        dirs += split_env(env[ENV_QUERIES])
     dirs += cfg.get("queries_dirs", [])
     result.queries_dirs = [Path(d) for d in dirs]
     return result
