@@ -262,3 +262,24 @@ def test_an_incident_command_runs_outside_the_alarms_folder_and_environment(cli,
     )
     assert shown.returncode == 0, (v["incident"], shown.stderr.decode()[-500:])
     assert json.loads(shown.stdout)["session_id"] == "BAD-1"
+
+
+# --- a log new to a kept memory is evaluated whole ---------------------------------------------------------
+
+
+def test_a_log_added_to_an_alarm_with_a_state_file_is_evaluated_whole_once(cli, tmp_path):
+    """A new memory evaluates every row, but a memory that already existed evaluated only the window of a log
+    added to the cron line later: its older violation was never said, and the alarm exited 0 for ever."""
+    recent = [session(f"ok-{i}", ts=_ts(1 + i)) for i in range(5)]
+    first = write_jsonl(tmp_path / "a" / "sessions.jsonl", recent)
+    state = tmp_path / "alarm.json"
+    assert cli("alarm", "-s", first, "--state", state, "--since", "15m")[0] == 0
+    assert cli("alarm", "-s", first, "--state", state, "--since", "15m") == (0, "", "")
+    added = write_jsonl(
+        tmp_path / "b" / "sessions.jsonl", [session("OLD-1", grounded=False, ts=_ts(60 * 24 * 3)), *recent]
+    )
+    code, out, err = cli("alarm", "-s", first, "-s", added, "--state", state, "--since", "15m")
+    assert code == 1 and "NEW" in out and "session=OLD-1" in out, (out, err)
+    assert "new to the alarm's memory" in err
+    # then the window is the window again: firing, silent, and no note
+    assert cli("alarm", "-s", first, "-s", added, "--state", state, "--since", "15m") == (1, "", "")

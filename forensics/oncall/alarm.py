@@ -72,7 +72,7 @@ def _run(opts: AlarmOptions, outcome: AlarmOutcome, pending: list) -> None:
     """The evaluation itself, its verdict in ``outcome``; the memory's saves left in ``pending``."""
     from filelock import FileLock, Timeout
 
-    from ..read.sources import resolve, resolve_store
+    from ..read.sources import live_name, resolve, resolve_store
 
     try:
         # Logs named by flags are evaluated as named: a store from $FORENSICS_STORE or
@@ -115,7 +115,20 @@ def _run(opts: AlarmOptions, outcome: AlarmOutcome, pending: list) -> None:
                 afresh = memory is not None and memory.is_new()
                 if afresh and opts.checks.since:
                     outcome.paging.stderr_lines.append(_afresh_note(memory, "the logs hold"))
-                _evaluate(src, opts, outcome, pending, memory=memory, afresh=afresh)
+                logs = sorted({live_name(f) for f in src.files})
+                if memory is not None and not afresh:
+                    # A log added since (a daemon's, to the cron line) was never evaluated whole:
+                    # its rows older than the window would never be.
+                    known = memory.load()["logs"]
+                    added = [f for f in logs if known is None or f not in known]
+                    if added and opts.checks.since:
+                        afresh = True
+                        outcome.paging.stderr_lines.append(
+                            f"note: {escape(', '.join(added))} new to the alarm's memory "
+                            f"{escape(str(memory.state_path))}: this run evaluates every row the logs hold, "
+                            "not only the window; later runs evaluate the window"
+                        )
+                _evaluate(src, opts, outcome, pending, memory=memory, afresh=afresh, logs=logs)
             else:
                 _evaluate_store(folder, src, opts, outcome, pending)
         finally:
@@ -286,6 +299,7 @@ def _evaluate(
     memory: Memory | None = None,
     batch: tuple[int, str | None] | None = None,
     afresh: bool = False,
+    logs: list[str] | None = None,
 ) -> None:
     from ..store.connection import Store
 
@@ -384,6 +398,7 @@ def _evaluate(
             remind={"critical", "warn"} if opts.recall.fail_on == "warn" else {"critical"},
             problems=problems,
             wait=opts.lock.wait,
+            logs=None if problems else logs,  # (evaluated whole only when nothing stopped it)
         )
         pending.append(remembered.commit)
         for item in remembered.items:

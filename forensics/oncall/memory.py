@@ -109,7 +109,7 @@ class Memory:
         try:
             data = json.loads(self.state_path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            return {"batch": None, "store": None, "incidents": {}, "problems": {}}
+            return {"batch": None, "store": None, "incidents": {}, "problems": {}, "logs": None}
         except (OSError, ValueError) as exc:
             raise ForensicsError(
                 f"the alarm state {self.state_path} cannot be read ({exc}); move it "
@@ -141,7 +141,15 @@ class Memory:
                 f"the alarm state {self.state_path} is damaged ({wrong}); move it aside to "
                 "start afresh (every open violation is then new again)"
             )
-        return {"batch": data.get("batch"), "store": data.get("store"), "incidents": incidents, "problems": problems}
+        logs = data.get("logs")
+        return {
+            "batch": data.get("batch"),
+            "store": data.get("store"),
+            "incidents": incidents,
+            "problems": problems,
+            # (the live logs evaluated with it, where there is no store; not a list of text: unknown)
+            "logs": logs if isinstance(logs, list) and all(isinstance(x, str) for x in logs) else None,
+        }
 
     def save(self, state: dict) -> None:
         """Replace the state file atomically (a reader sees the old state or the new, never half)."""

@@ -313,6 +313,7 @@ def remember(
     whole: bool = True,
     alarms: set[str] | None = None,
     wait: float = -1,
+    logs: list[str] | None = None,
 ) -> Reconciled:
     """Reconcile this run's rows and problems with the memory; without one, all are new.
 
@@ -358,6 +359,8 @@ def remember(
         raise
     if batch is not None:  # (the store's last batch, when the store was made)
         state["batch"], state["store"] = batch
+    if logs is not None:  # (without a store: the live logs this memory has evaluated whole)
+        state["logs"] = sorted(set(state.get("logs") or []) | set(logs))
     state["at"] = iso_utc(now)
 
     def commit(said: bool = True) -> None:

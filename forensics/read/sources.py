@@ -28,6 +28,15 @@ DATED = r"-\d{4}-?\d{2}-?\d{2}(?:[-_.T]?\d{2,10})?(?:[-_.]\d+)?"
 ROTATED_SUFFIX = rf"(?:\.\d+|{DATED})?(?:\.gz|\.zst)?"
 _ROTATED = re.compile(r".*\.jsonl" + ROTATED_SUFFIX, re.DOTALL)
 _GLOB_CHARS = re.compile(r"[*?\[]")
+_LIVE = re.compile(r"(.*\.jsonl)" + ROTATED_SUFFIX, re.DOTALL)
+
+
+def live_name(path: str | os.PathLike) -> str:
+    """The live log a file is, or was before logrotate renamed it (`sessions.jsonl.2.gz` -> `sessions.jsonl`)."""
+    path = os.path.abspath(os.fspath(path))
+    folder, name = os.path.split(path)
+    found = _LIVE.fullmatch(name)
+    return os.path.join(folder, found.group(1)) if found else path
 
 
 @dataclass
