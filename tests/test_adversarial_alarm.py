@@ -283,3 +283,20 @@ def test_a_log_added_to_an_alarm_with_a_state_file_is_evaluated_whole_once(cli, 
     assert "new to the alarm's memory" in err
     # then the window is the window again: firing, silent, and no note
     assert cli("alarm", "-s", first, "-s", added, "--state", state, "--since", "15m") == (1, "", "")
+
+
+# --- a mail that cannot be written -------------------------------------------------------------------------
+
+
+def test_an_alarm_that_cannot_write_what_it_found_says_so_and_exits_nonzero_without_a_traceback(tmp_path):
+    """With its stdout on a full disk (or a closed pipe to the mailer) the alarm died with a traceback; its
+    memory rightly recorded nothing, and now it says why in one line, exit 3, and the next run says the row."""
+    log = write_jsonl(tmp_path / "logs" / "sessions.jsonl", _clean() + [session("BAD-1", grounded=False, ts=_ts(2))])
+    cmd = [sys.executable, "-m", "forensics", "alarm", "--store", str(tmp_path / "st"), "-s", str(log)]
+    with open("/dev/full", "w") as full:
+        failed = subprocess.run(cmd, stdout=full, stderr=subprocess.PIPE, cwd=tmp_path, timeout=120)
+    said = failed.stderr.decode()
+    assert failed.returncode == 3 and "Traceback" not in said, said
+    assert "cannot write what it found" in said and "No space left on device" in said
+    again = subprocess.run(cmd, capture_output=True, cwd=tmp_path, timeout=120)
+    assert again.returncode == 1 and "NEW" in again.stdout.decode() and "BAD-1" in again.stdout.decode()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from enum import Enum
@@ -181,7 +182,15 @@ def alarm(
         sys.stdout.flush()
         sys.stderr.flush()
 
-    outcome = evaluate(opts, say=say)
+    try:
+        outcome = evaluate(opts, say=say)
+    except OSError as exc:  # (from `say`: everything else is the outcome's) nothing was recorded as said
+        with contextlib.suppress(OSError):
+            err(
+                f"error: the alarm cannot write what it found ({escape(exc.strerror or str(exc))}); "
+                "its memory recorded nothing as said: the next run says it again"
+            )
+        raise typer.Exit(3) from None
     for line in outcome.paging.stderr_lines[said:]:  # (the memory could not be saved)
         err(line)
     raise typer.Exit(outcome.exit_code)
