@@ -300,3 +300,23 @@ def test_an_alarm_that_cannot_write_what_it_found_says_so_and_exits_nonzero_with
     assert "cannot write what it found" in said and "No space left on device" in said
     again = subprocess.run(cmd, capture_output=True, cwd=tmp_path, timeout=120)
     assert again.returncode == 1 and "NEW" in again.stdout.decode() and "BAD-1" in again.stdout.decode()
+
+
+# --- nothing evaluated recovers nothing ----------------------------------------------------------------
+
+
+def test_a_run_that_evaluated_nothing_says_no_problem_recovered(cli, tmp_path):
+    """A stale log whose window then held no row was said RECOVERED ('evaluated again') in the same mail that
+    said nothing was evaluated: the staleness could no longer be measured, not gone."""
+    log = write_jsonl(tmp_path / "logs" / "sessions.jsonl", [session(f"ok-{i}", ts=_ts(20 + i)) for i in range(3)])
+    st = tmp_path / "st"
+    code, out, err = cli("alarm", "--store", st, "-s", log, "--since", "1h", "--max-age", "10m")
+    assert code == 3 and "older than --max-age 10m" in out + err
+    code, out, err = cli("alarm", "--store", st, "--since", "5m", "--max-age", "10m")
+    assert code == 3 and "zero readable session rows" in out + err
+    assert "RECOVERED" not in out + err, (out, err)
+    # ... and once rows are evaluated again and fresh, it is said recovered, once
+    with open(log, "a") as fh:
+        fh.write(json.dumps(session("ok-new", ts=_ts(1))) + "\n")
+    code, out, err = cli("alarm", "--store", st, "--since", "5m", "--max-age", "10m")
+    assert code == 0 and out.count("RECOVERED") == 2, (out, err)

@@ -399,6 +399,9 @@ def _evaluate(
             problems=problems,
             wait=opts.lock.wait,
             logs=None if problems else logs,  # (evaluated whole only when nothing stopped it)
+            # A run that evaluated no row cannot tell that a problem is gone (a stale log's age is
+            # no longer measured): it recovers nothing.
+            whole=not any(key == "nothing" for key, _ in problems),
         )
         pending.append(remembered.commit)
         for item in remembered.items:
