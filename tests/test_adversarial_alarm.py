@@ -320,3 +320,28 @@ def test_a_run_that_evaluated_nothing_says_no_problem_recovered(cli, tmp_path):
         fh.write(json.dumps(session("ok-new", ts=_ts(1))) + "\n")
     code, out, err = cli("alarm", "--store", st, "--since", "5m", "--max-age", "10m")
     assert code == 0 and out.count("RECOVERED") == 2, (out, err)
+
+
+# --- an incident no shell can name can be acknowledged alone --------------------------------------------
+
+
+def test_an_incident_named_by_its_identity_is_acknowledged_by_it_alone(cli, tmp_path):
+    """An id with a NUL can be named to `incident` by its identity, but `ack` took only session ids: the
+    only way to silence it was `ack --all`, which acknowledged every other open violation with it."""
+    nul = "a\x00b"
+    rows = [*_clean(), session(nul, grounded=False, ts=_ts(2)), session("BAD-2", grounded=False, ts=_ts(3))]
+    log = write_jsonl(tmp_path / "logs" / "sessions.jsonl", rows)
+    st = tmp_path / "st"
+    code, out, _ = cli("alarm", "--store", st, "-s", log)
+    assert code == 1 and "forensics ack --identity KEY" in out
+    code, out, _ = cli("alarm", "--store", st, "--format", "json")
+    (v,) = [v for v in json.loads(out)["violations"] if v["session_id"] == nul]
+    code, out, err = cli("ack", "--identity", v["identity"], "--store", st, "--note", "looked")
+    assert code == 0 and "1 violation(s) acknowledged" in out, (out, err)
+    code, out, _ = cli("alarm", "--store", st, "--format", "json")
+    states = {v["session_id"]: v["state"] for v in json.loads(out)["violations"]}
+    assert code == 1 and states == {nul: "acknowledged", "BAD-2": "firing"}
+    # an identity with no open incident is an error, and nothing is acknowledged
+    code, out, err = cli("ack", "--identity", "0" * 24, "BAD-2", "--store", st)
+    assert code == 2 and "0" * 24 in out + err
+    assert cli("alarm", "--store", st)[0] == 1

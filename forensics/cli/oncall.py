@@ -221,6 +221,14 @@ def ack(
     alarm_name: Annotated[
         Optional[str], typer.Option("--alarm", metavar="NAME", help="Only this alarm's violations.")
     ] = None,
+    identities: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--identity",
+            metavar="KEY",
+            help="An incident by the identity the alarm printed (for an id no shell can pass); repeatable.",
+        ),
+    ] = None,
     note: Annotated[Optional[str], typer.Option(metavar="TEXT", help="Why: kept with the acknowledgement.")] = None,
     store: Annotated[
         Optional[Path], typer.Option("--store", metavar="DIR", help="The store the alarm keeps its memory in.")
@@ -241,7 +249,14 @@ def ack(
     """
     from ..oncall.states import acknowledge
 
-    done = acknowledge(_memory(store, state, config), list(session_ids or []), alarm=alarm_name, every=every, note=note)
+    done = acknowledge(
+        _memory(store, state, config),
+        list(session_ids or []),
+        alarm=alarm_name,
+        every=every,
+        note=note,
+        identities=list(identities or []),
+    )
     if fmt is AlarmFormat.json:
         typer.echo(json.dumps({"acknowledged": done}, ensure_ascii=False, indent=2))
         return

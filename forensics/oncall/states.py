@@ -200,14 +200,15 @@ def acknowledge(
     note: str | None = None,
     by: str | None = None,
     now: datetime | None = None,
+    identities: list[str] = (),
 ) -> list[dict]:
-    """Acknowledge the open incidents of these sessions (or all, with ``every``); the incidents changed.
+    """Acknowledge the open incidents of these sessions or ``identities`` (or all, with ``every``); the incidents changed.
 
-    A session id that matches no open incident is an error and nothing is acknowledged: an
-    on-call engineer's typo must not pass for an acknowledgement.
+    A session id or an identity that matches no open incident is an error and nothing is
+    acknowledged: an on-call engineer's typo must not pass for an acknowledgement.
     """
-    if every == bool(session_ids):
-        raise ParameterError("name the sessions to acknowledge, or pass --all (not both)")
+    if every == bool(session_ids or identities):
+        raise ParameterError("name the sessions (or --identity) to acknowledge, or pass --all (not both)")
     if not memory.state_path.exists():
         # A mistyped --store or --state must not pass for "nothing left to acknowledge".
         raise ParameterError(
@@ -227,12 +228,17 @@ def acknowledge(
         if every:
             chosen = list(open_)
         else:
-            chosen = [k for k, i in open_.items() if i.get("session_id") in set(session_ids)]
+            # (an identity names the incident of an id no shell can pass, as `alarm` printed it)
+            chosen = [k for k, i in open_.items() if i.get("session_id") in set(session_ids) or k in set(identities)]
             missing = sorted(set(session_ids) - {open_[k].get("session_id") for k in chosen})
-            if missing:
+            unknown = sorted(set(identities) - set(chosen))
+            if missing or unknown:
                 where = f" of alarm {alarm}" if alarm else ""
+                named = ([f"session(s) {', '.join(map(repr, missing))}"] if missing else []) + (
+                    [f"identity {', '.join(map(repr, unknown))}"] if unknown else []
+                )
                 raise ParameterError(
-                    f"no open incident{where} for session(s) {', '.join(map(repr, missing))}: "
+                    f"no open incident{where} for {' and '.join(named)}: "
                     "nothing acknowledged (forensics alarm --verbose lists them)"
                 )
         at = iso_utc(now)
