@@ -345,3 +345,55 @@ def test_an_incident_named_by_its_identity_is_acknowledged_by_it_alone(cli, tmp_
     code, out, err = cli("ack", "--identity", "0" * 24, "BAD-2", "--store", st)
     assert code == 2 and "0" * 24 in out + err
     assert cli("alarm", "--store", st)[0] == 1
+
+
+# --- two rows of a user's alarm that names a session but no call are two incidents -----------------------
+
+
+def test_two_rows_of_a_users_alarm_naming_one_session_but_no_call_are_two_incidents(cli, tmp_path):
+    """A user's alarm that aggregates per session (no file and line to read its call back from) was identified
+    by the session alone: a second row of that session (another provider) was the first's incident, so the
+    ack of the first silenced it, exit 0."""
+    queries = tmp_path / "q"
+    queries.mkdir()
+    (queries / "infra_per_provider.sql").write_text(
+        "-- name: infra_per_provider\n-- kind: alarm\n-- severity: critical\n"
+        "-- description: sessions whose calls to one provider failed twice\n"
+        "select session_id, provider, count(*) as failures from sessions\n"
+        "where final_verdict = 'infra_error' group by all having count(*) >= 2 order by all\n"
+    )
+    failed = [session("S-1", verdict="infra_error", provider="p1", ts=_ts(2 + i)) for i in range(2)]
+    log = write_jsonl(tmp_path / "logs" / "sessions.jsonl", [*_clean(), *failed])
+    st = tmp_path / "st"
+    assert cli("alarm", "--store", st, "-s", log, "-q", queries)[0] == 1
+    assert cli("ack", "S-1", "--store", st)[0] == 0
+    assert cli("alarm", "--store", st, "-q", queries)[0] == 0
+    with open(log, "a") as fh:  # the same session fails twice on another provider
+        for _ in range(2):
+            fh.write(json.dumps(session("S-1", verdict="infra_error", provider="p2", ts=_ts(1))) + "\n")
+    code, out, err = cli("alarm", "--store", st, "-q", queries)
+    assert code == 1 and "NEW" in out and "session=S-1" in out, (out, err)
+
+
+def test_an_acknowledged_row_of_such_an_alarm_stays_acknowledged_in_a_memory_of_its_earlier_identity(cli, tmp_path):
+    from forensics.oncall.memory import legacy_identity
+
+    queries = tmp_path / "q"
+    queries.mkdir()
+    (queries / "per_provider.sql").write_text(
+        "-- name: per_provider\n-- kind: alarm\n-- severity: critical\n-- description: calls per session and provider\n"
+        "select session_id, provider, count(*) as calls from sessions where session_id = 'S-1' group by all\n"
+    )
+    log = write_jsonl(tmp_path / "logs" / "sessions.jsonl", [*_clean(), session("S-1", provider="p1", ts=_ts(2))])
+    st = tmp_path / "st"
+    assert cli("alarm", "--store", st, "-s", log, "-q", queries)[0] == 1
+    assert cli("ack", "S-1", "--store", st)[0] == 0
+    # the memory as the alarm kept it before: keyed by the session alone
+    data = json.loads((st / "alarm-state.json").read_text())
+    ((key, inc),) = data["incidents"].items()
+    old = legacy_identity("per_provider", {"session_id": "S-1"}, {"provider": "p1", "calls": 1})
+    assert old != key
+    data["incidents"] = {old: inc}
+    (st / "alarm-state.json").write_text(json.dumps(data))
+    assert cli("alarm", "--store", st, "-q", queries) == (0, "", "")  # still acknowledged, nobody paged
+    assert list(json.loads((st / "alarm-state.json").read_text())["incidents"]) == [key]

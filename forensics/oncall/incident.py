@@ -82,7 +82,7 @@ def session_of(store, memory, key: str) -> str:
     for q, row in _alarm_rows(store):
         if row.get("session_id") is not None and key in (
             identity(q.name, row, _rest(row)),
-            legacy_identity(q.name, row),
+            legacy_identity(q.name, row, _rest(row)),
         ):
             return row["session_id"]
     where = f" nor in {escape(str(memory.state_path))}" if memory is not None else ""
@@ -153,7 +153,7 @@ def _alarm_verdicts(store, session_id: str, memory) -> list[dict]:
     out = []
     for q, r in _alarm_rows(store, session_id):
         key = identity(q.name, r, _rest(r))
-        key = key if key in remembered else legacy_identity(q.name, r)
+        key = key if key in remembered else legacy_identity(q.name, r, _rest(r))
         inc = remembered.pop(key, None)
         out.append(
             {

@@ -43,19 +43,28 @@ def identity(alarm: str, row: dict, rest: dict | None = None) -> str:
 
     ``row["id"]`` holds its call's identity columns (IDENTITY_COLUMNS), read back from its
     file and line; ``rest`` holds the alarm row's other columns: they are its content when it
-    has none of the identity columns (a user's alarm that aggregates: a day and a count, say).
+    names no call to read back (a user's alarm that aggregates: a day and a count, or a
+    session, a provider and a count).
     """
     values = [alarm] + [plain(row.get(k)) for k in IDENTITY_KEYS]
-    if rest and all(v is None for v in values[1:]):
+    if rest and (all(v is None for v in values[1:]) or not row.get("id")):
         values.append(sorted((str(k), plain(v)) for k, v in rest.items()))
     if row.get("id"):
         values.append([[k, plain(row["id"].get(k))] for k in IDENTITY_COLUMNS])
-    return hashlib.sha256(json.dumps(values, ensure_ascii=False, default=str).encode()).hexdigest()[:24]
+    return _digest(values)
 
 
 def legacy_identity(alarm: str, row: dict, rest: dict | None = None) -> str:
-    """The identity a memory of version 2 knew the row by (without its call's columns)."""
-    return identity(alarm, {k: v for k, v in row.items() if k != "id"}, rest)
+    """The identity an earlier memory knew the row by: without its call's columns, and with its other
+    columns only when it had none of IDENTITY_KEYS (two rows of one session were then one incident)."""
+    values = [alarm] + [plain(row.get(k)) for k in IDENTITY_KEYS]
+    if rest and all(v is None for v in values[1:]):
+        values.append(sorted((str(k), plain(v)) for k, v in rest.items()))
+    return _digest(values)
+
+
+def _digest(values: list) -> str:
+    return hashlib.sha256(json.dumps(values, ensure_ascii=False, default=str).encode()).hexdigest()[:24]
 
 
 def who() -> str:
