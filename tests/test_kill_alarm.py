@@ -25,10 +25,11 @@ pytestmark = pytest.mark.slow
 STEPS = {
     "after the ingest commits": ("forensics.store.ingest:ingest", "after"),
     "before anything is said": ("forensics.oncall.mail:render_text", "before"),
-    "after it is said, before the memory is saved": ("forensics.oncall.memory:Memory.save", "before"),
-    "during the state's write": ("os:fsync", "before"),
-    "after the state is saved, before the events log": ("forensics.oncall.memory:Memory.log", "before"),
+    "after it is said, before the events log": ("forensics.oncall.memory:Memory.log", "before"),
     "during the events log's append": ("forensics.paths:append_lines", "before"),
+    "during the events log's sync": ("os:fsync", "before"),
+    "after the events log, before the state is saved": ("forensics.oncall.memory:Memory.save", "before"),
+    "during the state's write": ("forensics.oncall.memory:write_atomic", "before"),
 }
 
 _HARNESS = r"""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from enum import Enum
@@ -181,7 +182,15 @@ def alarm(
         sys.stdout.flush()
         sys.stderr.flush()
 
-    outcome = evaluate(opts, say=say)
+    try:
+        outcome = evaluate(opts, say=say)
+    except OSError as exc:  # (from `say`: everything else is the outcome's) nothing was recorded as said
+        with contextlib.suppress(OSError):
+            err(
+                f"error: the alarm cannot write what it found ({escape(exc.strerror or str(exc))}); "
+                "its memory recorded nothing as said: the next run says it again"
+            )
+        raise typer.Exit(3) from None
     for line in outcome.paging.stderr_lines[said:]:  # (the memory could not be saved)
         err(line)
     raise typer.Exit(outcome.exit_code)
@@ -212,6 +221,14 @@ def ack(
     alarm_name: Annotated[
         Optional[str], typer.Option("--alarm", metavar="NAME", help="Only this alarm's violations.")
     ] = None,
+    identities: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--identity",
+            metavar="KEY",
+            help="An incident by the identity the alarm printed (for an id no shell can pass); repeatable.",
+        ),
+    ] = None,
     note: Annotated[Optional[str], typer.Option(metavar="TEXT", help="Why: kept with the acknowledgement.")] = None,
     store: Annotated[
         Optional[Path], typer.Option("--store", metavar="DIR", help="The store the alarm keeps its memory in.")
@@ -232,7 +249,14 @@ def ack(
     """
     from ..oncall.states import acknowledge
 
-    done = acknowledge(_memory(store, state, config), list(session_ids or []), alarm=alarm_name, every=every, note=note)
+    done = acknowledge(
+        _memory(store, state, config),
+        list(session_ids or []),
+        alarm=alarm_name,
+        every=every,
+        note=note,
+        identities=list(identities or []),
+    )
     if fmt is AlarmFormat.json:
         typer.echo(json.dumps({"acknowledged": done}, ensure_ascii=False, indent=2))
         return
@@ -289,7 +313,7 @@ def incident(
     with open_logs(sessions, replay_runs, config, queries_dir, store, ingest) as st:
         memory = Memory.of_file(state) if state else (Memory.of_store(st.lake.root) if st.lake is not None else None)
         if identity is not None:
-            session_id = session_of(memory, identity)
+            session_id = session_of(st, memory, identity)
         data = build_incident(st, session_id, memory=memory, around=around)
     text = render_incident(data, fmt.value)
     if out is None:

@@ -12,11 +12,12 @@ from ..errors import ColumnNotRead, ForensicsError, ParameterError, UsageError
 from ..output import escape
 from ..timewindow import parse_age, parse_time
 from .commands import incident_command, quote, source_args
+from .failure import remember_failure
 from .mail import replaced_alarms
 from .memory import Memory
 from .options import AlarmOptions
 from .outcome import EXIT_CANNOT_EVALUATE, EXIT_USAGE, EXIT_VIOLATION, AlarmOutcome, Recalled
-from .states import remember, remember_failure
+from .states import MemoryBusy, remember
 from .window import FUTURE_SLACK, gather, new_unreadable
 from .window import problems as find_problems
 
@@ -73,7 +74,7 @@ def _run(opts: AlarmOptions, outcome: AlarmOutcome, pending: list) -> None:
     """The evaluation itself, its verdict in ``outcome``; the memory's saves left in ``pending``."""
     from filelock import FileLock, Timeout
 
-    from ..read.sources import resolve, resolve_store
+    from ..read.sources import live_name, resolve, resolve_store
 
     try:
         # Logs named by flags are evaluated as named: a store from $FORENSICS_STORE or
@@ -100,7 +101,7 @@ def _run(opts: AlarmOptions, outcome: AlarmOutcome, pending: list) -> None:
             raise ParameterError(f"--lock-wait takes 0 to 86400 seconds, got {opts.lock.wait}")
         if opts.recall.state is not None and folder is None and not src.files:
             raise ParameterError("--state needs logs to remember violations of")
-        outcome.paging.source_args = source_args(opts, folder)
+        outcome.paging.source_args = source_args(opts, folder, src)
         lock = FileLock(str(opts.lock.file or lock_path(src.files if folder is None else [Path(folder)])))
         try:
             lock.acquire(timeout=opts.lock.wait)
@@ -116,7 +117,20 @@ def _run(opts: AlarmOptions, outcome: AlarmOutcome, pending: list) -> None:
                 afresh = memory is not None and memory.is_new()
                 if afresh and opts.checks.since:
                     outcome.paging.stderr_lines.append(_afresh_note(memory, "the logs hold"))
-                _evaluate(src, opts, outcome, pending, memory=memory, afresh=afresh)
+                logs = sorted({live_name(f) for f in src.files})
+                if memory is not None and not afresh:
+                    # A log added since (a daemon's, to the cron line) was never evaluated whole:
+                    # its rows older than the window would never be.
+                    known = memory.load()["logs"]
+                    added = [f for f in logs if known is None or f not in known]
+                    if added and opts.checks.since:
+                        afresh = True
+                        outcome.paging.stderr_lines.append(
+                            f"note: {escape(', '.join(added))} new to the alarm's memory "
+                            f"{escape(str(memory.state_path))}: this run evaluates every row the logs hold, "
+                            "not only the window; later runs evaluate the window"
+                        )
+                _evaluate(src, opts, outcome, pending, memory=memory, afresh=afresh, logs=logs)
             else:
                 _evaluate_store(folder, src, opts, outcome, pending)
         finally:
@@ -133,8 +147,11 @@ def _run(opts: AlarmOptions, outcome: AlarmOutcome, pending: list) -> None:
         else:  # an alarm that crashed has not evaluated anything
             outcome.status, outcome.exit_code = "error", EXIT_CANNOT_EVALUATE
             outcome.reason = f"unexpected {type(exc).__name__}: {exc}"
+        busy = isinstance(exc, MemoryBusy)
+    else:
+        busy = False
     if outcome.exit_code == EXIT_CANNOT_EVALUATE and not outcome.problems:
-        remember_failure(opts, outcome, pending)
+        remember_failure(opts, outcome, pending, wait=0 if busy else opts.lock.wait)
 
 
 def _evaluate_store(root, src, opts: AlarmOptions, outcome: AlarmOutcome, pending: list) -> None:
@@ -234,6 +251,7 @@ def _evaluate(
     memory: Memory | None = None,
     batch: tuple[int, str | None] | None = None,
     afresh: bool = False,
+    logs: list[str] | None = None,
 ) -> None:
     from ..store.connection import Store
 
@@ -326,11 +344,16 @@ def _evaluate(
             now=now,
             repeat=repeat,
             gone=gone,
-            alarms=alarms,
+            alarms=None if problems else alarms,  # (an evaluation with a problem resolves nothing)
             batch=batch,
             outcome=outcome,
             remind={"critical", "warn"} if opts.recall.fail_on == "warn" else {"critical"},
             problems=problems,
+            wait=opts.lock.wait,
+            logs=None if problems else logs,  # (evaluated whole only when nothing stopped it)
+            # A run that evaluated no row cannot tell that a problem is gone (a stale log's age is
+            # no longer measured): it recovers nothing.
+            whole=not any(key == "nothing" for key, _ in problems),
         )
         pending.append(remembered.commit)
         for item in remembered.items:

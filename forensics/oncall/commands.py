@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shlex
+from pathlib import Path
 
 from ..output import escape
 from .options import AlarmOptions
@@ -29,18 +31,36 @@ def quote(value) -> str:
     return f"$'{spelled}'"
 
 
-def source_args(opts: AlarmOptions, folder) -> str:
-    """The options that make another command read what this alarm read."""
+def source_args(opts: AlarmOptions, folder, src=None, *, env=None, cwd=None) -> str:
+    """The options that make another command read what this alarm read, from any folder and environment.
+
+    Logs the alarm took from $FORENSICS_SESSIONS / $FORENSICS_REPLAY_RUNS, query folders from
+    $FORENSICS_QUERIES, and a ./forensics.toml it read are spelled out: the person paged runs the
+    command in another shell, elsewhere.
+    """
+    from ..read.sources import CONFIG_NAME, ENV_QUERIES, ENV_REPLAY_RUNS, ENV_SESSIONS, split_env
+
+    env = os.environ if env is None else env
+    origin = src.origin if src is not None else {}
     if folder is not None:
         parts = [f"--store {quote(folder)}"]
     else:
-        parts = [f"-s {quote(p)}" for p in opts.sources.sessions or []] + [
-            f"-r {quote(p)}" for p in opts.sources.replay_runs or []
-        ]
-    if opts.sources.config:
-        parts.append(f"--config {quote(opts.sources.config)}")
+        parts = []
+        for flag, given, key, env_key in (
+            ("-s", opts.sources.sessions, "sessions", ENV_SESSIONS),
+            ("-r", opts.sources.replay_runs, "replay_runs", ENV_REPLAY_RUNS),
+        ):
+            specs = given or (split_env(env[env_key]) if origin.get(key) == f"${env_key}" else [])
+            parts += [f"{flag} {quote(p)}" for p in specs]
+    config = opts.sources.config
+    implicit = Path(cwd or os.getcwd()) / CONFIG_NAME
+    if not config and implicit.is_file():
+        config = implicit.absolute()  # (read from the folder cron ran in)
+    if config:
+        parts.append(f"--config {quote(config)}")
     # Without them a user's alarm is unknown to `run` and missing from the incident's alarms.
-    parts += [f"--queries-dir {quote(q)}" for q in opts.sources.queries_dirs]
+    queries = list(opts.sources.queries_dirs) + (split_env(env[ENV_QUERIES]) if env.get(ENV_QUERIES) else [])
+    parts += [f"--queries-dir {quote(q)}" for q in queries]
     return " ".join(parts)
 
 

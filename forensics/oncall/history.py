@@ -16,6 +16,8 @@ def history(events: list[dict], start: datetime, end: datetime, now: datetime | 
         key, kind, at = e.get("identity"), e.get("event"), _when(e.get("at"))
         if not key or at is None:
             continue
+        if kind == "new" and key in current:
+            continue  # said again by a run that could not save its state: the same incident
         if kind == "new":  # a row seen again after its resolution is a new incident
             current[key] = {
                 "alarm": e.get("alarm"),

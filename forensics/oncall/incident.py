@@ -9,6 +9,7 @@ from typing import Any
 
 from ..errors import ForensicsError, ParameterError
 from ..output import escape, plain
+from .memory import identity, legacy_identity
 
 INCIDENT_FORMATS = ("markdown", "html", "json")
 
@@ -68,16 +69,44 @@ where distance <= $n
 order by "timestamp", source_file, line"""
 
 
-def session_of(memory, key: str) -> str:
-    """The session id of the incident the memory knows by this identity (the alarm prints it for ids no shell passes)."""
-    if memory is None:
-        raise ParameterError("--identity needs the alarm's memory: --store DIR or --state FILE")
-    inc = memory.load()["incidents"].get(key)
-    if inc is None or inc.get("session_id") is None:
-        raise ParameterError(
-            f"no open incident has the identity {escape(repr(key))} in {escape(str(memory.state_path))}"
-        )
-    return inc["session_id"]
+def session_of(store, memory, key: str) -> str:
+    """The session id of the incident the alarm printed by this identity (for an id no shell passes).
+
+    The memory knows it; else (an alarm run without one, or one that could not record its run)
+    it is the alarm row of the logs read whose identity it is.
+    """
+    if memory is not None:
+        inc = memory.load()["incidents"].get(key)
+        if inc is not None and inc.get("session_id") is not None:
+            return inc["session_id"]
+    for q, row in _alarm_rows(store):
+        if row.get("session_id") is not None and key in (
+            identity(q.name, row, _rest(row)),
+            legacy_identity(q.name, row, _rest(row)),
+        ):
+            return row["session_id"]
+    where = f" nor in {escape(str(memory.state_path))}" if memory is not None else ""
+    raise ParameterError(f"no alarm row of the logs read has the identity {escape(repr(key))}{where}")
+
+
+def _alarm_rows(store, session_id: str | None = None):
+    """(alarm, row) for each row of every alarm query that names a session, with its call's identity columns."""
+    from .window import alarm_rows
+
+    for q in store.catalog.alarms():
+        # A user's alarm may aggregate and name no session: it has no verdict on one.
+        if "session_id" not in store.execute(f"select *\nfrom (\n{q.sql}\n)\nlimit 0", q.bind({})).columns:
+            continue
+        for r in alarm_rows(store, q, session_id):
+            r["id"] = {k[4:]: r.pop(k) for k in [k for k in r if k.startswith("_id_")]}
+            yield q, r
+
+
+def _rest(row: dict) -> dict:
+    """An alarm row's columns beyond those every alarm row is reported with (as the alarm keeps them)."""
+    from .alarm import ROW_KEYS
+
+    return {k: v for k, v in row.items() if k not in ROW_KEYS and k != "id"}
 
 
 def build_incident(store, session_id: str, *, memory=None, around: int = 5, now: datetime | None = None) -> dict:
@@ -118,38 +147,28 @@ def build_incident(store, session_id: str, *, memory=None, around: int = 5, now:
 
 def _alarm_verdicts(store, session_id: str, memory) -> list[dict]:
     """Each alarm query's rows for this session, with what the alarm's memory says of them."""
-    from .alarm import ROW_KEYS
-    from .memory import identity, legacy_identity
-    from .window import alarm_rows
-
     remembered = {}
     if memory is not None:
         remembered = {k: i for k, i in memory.load()["incidents"].items() if i.get("session_id") == session_id}
     out = []
-    for q in store.catalog.alarms():
-        # A user's alarm may aggregate and name no session: it has no verdict on this one.
-        if "session_id" not in store.execute(f"select *\nfrom (\n{q.sql}\n)\nlimit 0", q.bind({})).columns:
-            continue
-        rows = alarm_rows(store, q, session_id)
-        for r in rows:
-            r["id"] = {k[4:]: r.pop(k) for k in [k for k in r if k.startswith("_id_")]}
-            key = identity(q.name, r, {k: v for k, v in r.items() if k not in ROW_KEYS and k != "id"})
-            key = key if key in remembered else legacy_identity(q.name, r)
-            inc = remembered.pop(key, None)
-            out.append(
-                {
-                    "alarm": q.name,
-                    "severity": q.severity,
-                    "source_file": r.get("source_file"),
-                    "line": r.get("line"),
-                    "timestamp": r.get("timestamp"),
-                    "state": (inc or {}).get("state", "not notified" if memory is not None else "no memory"),
-                    **{
-                        k: (inc or {}).get(k)
-                        for k in ("first_seen", "last_notified", "acknowledged_at", "acknowledged_by", "note")
-                    },
-                }
-            )
+    for q, r in _alarm_rows(store, session_id):
+        key = identity(q.name, r, _rest(r))
+        key = key if key in remembered else legacy_identity(q.name, r, _rest(r))
+        inc = remembered.pop(key, None)
+        out.append(
+            {
+                "alarm": q.name,
+                "severity": q.severity,
+                "source_file": r.get("source_file"),
+                "line": r.get("line"),
+                "timestamp": r.get("timestamp"),
+                "state": (inc or {}).get("state", "not notified" if memory is not None else "no memory"),
+                **{
+                    k: (inc or {}).get(k)
+                    for k in ("first_seen", "last_notified", "acknowledged_at", "acknowledged_by", "note")
+                },
+            }
+        )
     for inc in remembered.values():  # remembered, but its row no longer violates (or is gone)
         out.append(
             {

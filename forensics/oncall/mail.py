@@ -49,6 +49,9 @@ def render_text(outcome, *, verbose: bool = False, max_rows: int = 20) -> str:
     lines += _rows_by_alarm("NEW", new, outcome, max_rows, command=True)
     if new and outcome.paging.memory_args:
         lines.append(f"  silence them: forensics ack SESSION_ID... {outcome.paging.memory_args}  (or --all)")
+        if any("--identity" in (v.get("incident") or "") for v in new):
+            # (an id no shell can pass: its incident is named by the identity its command shows)
+            lines.append(f"  one named by its identity: forensics ack --identity KEY {outcome.paging.memory_args}")
     for r in outcome.recalled.reminders:
         lines.append(
             f"REMINDER {escape(r['alarm'])}: {r['firing']} row(s) firing since {r['first_seen']}, not "

@@ -43,19 +43,28 @@ def identity(alarm: str, row: dict, rest: dict | None = None) -> str:
 
     ``row["id"]`` holds its call's identity columns (IDENTITY_COLUMNS), read back from its
     file and line; ``rest`` holds the alarm row's other columns: they are its content when it
-    has none of the identity columns (a user's alarm that aggregates: a day and a count, say).
+    names no call to read back (a user's alarm that aggregates: a day and a count, or a
+    session, a provider and a count).
     """
     values = [alarm] + [plain(row.get(k)) for k in IDENTITY_KEYS]
-    if rest and all(v is None for v in values[1:]):
+    if rest and (all(v is None for v in values[1:]) or not row.get("id")):
         values.append(sorted((str(k), plain(v)) for k, v in rest.items()))
     if row.get("id"):
         values.append([[k, plain(row["id"].get(k))] for k in IDENTITY_COLUMNS])
-    return hashlib.sha256(json.dumps(values, ensure_ascii=False, default=str).encode()).hexdigest()[:24]
+    return _digest(values)
 
 
 def legacy_identity(alarm: str, row: dict, rest: dict | None = None) -> str:
-    """The identity a memory of version 2 knew the row by (without its call's columns)."""
-    return identity(alarm, {k: v for k, v in row.items() if k != "id"}, rest)
+    """The identity an earlier memory knew the row by: without its call's columns, and with its other
+    columns only when it had none of IDENTITY_KEYS (two rows of one session were then one incident)."""
+    values = [alarm] + [plain(row.get(k)) for k in IDENTITY_KEYS]
+    if rest and all(v is None for v in values[1:]):
+        values.append(sorted((str(k), plain(v)) for k, v in rest.items()))
+    return _digest(values)
+
+
+def _digest(values: list) -> str:
+    return hashlib.sha256(json.dumps(values, ensure_ascii=False, default=str).encode()).hexdigest()[:24]
 
 
 def who() -> str:
@@ -109,7 +118,7 @@ class Memory:
         try:
             data = json.loads(self.state_path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            return {"batch": None, "store": None, "incidents": {}, "problems": {}}
+            return {"batch": None, "store": None, "incidents": {}, "problems": {}, "logs": None}
         except (OSError, ValueError) as exc:
             raise ForensicsError(
                 f"the alarm state {self.state_path} cannot be read ({exc}); move it "
@@ -131,12 +140,25 @@ class Memory:
                 "start afresh (every open violation is then new again)"
             )
         problems = data.get("problems", {})
-        if not isinstance(problems, dict) or not all(isinstance(p, dict) for p in problems.values()):
+        wrong = (
+            "its problems are not an object"
+            if not isinstance(problems, dict)
+            else next((f"problem {k!r} is not one" for k, p in problems.items() if not said(p)), None)
+        )
+        if wrong:
             raise ForensicsError(
-                f"the alarm state {self.state_path} is damaged (its problems are not objects); move it aside to "
+                f"the alarm state {self.state_path} is damaged ({wrong}); move it aside to "
                 "start afresh (every open violation is then new again)"
             )
-        return {"batch": data.get("batch"), "store": data.get("store"), "incidents": incidents, "problems": problems}
+        logs = data.get("logs")
+        return {
+            "batch": data.get("batch"),
+            "store": data.get("store"),
+            "incidents": incidents,
+            "problems": problems,
+            # (the live logs evaluated with it, where there is no store; not a list of text: unknown)
+            "logs": logs if isinstance(logs, list) and all(isinstance(x, str) for x in logs) else None,
+        }
 
     def save(self, state: dict) -> None:
         """Replace the state file atomically (a reader sees the old state or the new, never half)."""
@@ -177,4 +199,13 @@ def whole(inc: Any) -> bool:
         and inc.get("state") in ("firing", "acknowledged")
         and all(isinstance(inc.get(k), str) for k in ("alarm", "severity", "first_seen", "last_notified"))
         and isinstance(inc.get("row", {}), dict)
+    )
+
+
+def said(problem: Any) -> bool:
+    """Whether a remembered problem has what the alarm reads of it (since when, last said when, its text)."""
+    return (
+        isinstance(problem, dict)
+        and all(isinstance(problem.get(k), str) for k in ("since", "last_notified"))
+        and isinstance(problem.get("text", ""), str)
     )

@@ -10,10 +10,11 @@ from typing import Any
 
 from ..errors import ForensicsError, ParameterError
 from ..output import escape, iso_utc, plain
-from ..timewindow import parse_age
 from .memory import ROW_MEMORY, Memory, identity, legacy_identity, who
-from .options import AlarmOptions
-from .outcome import AlarmOutcome, Recalled
+
+
+class MemoryBusy(ForensicsError):
+    """The alarm's memory stayed locked by another run (or an `ack`) past the wait: this run could not evaluate."""
 
 
 @dataclass
@@ -111,7 +112,7 @@ def reconcile(
                         "acknowledged_by",
                     )
                 },
-                **(inc.get("row") or {}),
+                **_remembered_row(inc),
             }
         )
         out.events.append(_event(at, "resolved", inc, key))
@@ -122,7 +123,7 @@ def reconcile(
                     "alarm": inc["alarm"],
                     "severity": inc["severity"],
                     "session_id": inc.get("session_id"),
-                    **(inc.get("row") or {}),
+                    **_remembered_row(inc),
                     "identity": key,
                     "state": inc["state"],
                     "in_window": False,
@@ -199,14 +200,15 @@ def acknowledge(
     note: str | None = None,
     by: str | None = None,
     now: datetime | None = None,
+    identities: list[str] = (),
 ) -> list[dict]:
-    """Acknowledge the open incidents of these sessions (or all, with ``every``); the incidents changed.
+    """Acknowledge the open incidents of these sessions or ``identities`` (or all, with ``every``); the incidents changed.
 
-    A session id that matches no open incident is an error and nothing is acknowledged: an
-    on-call engineer's typo must not pass for an acknowledgement.
+    A session id or an identity that matches no open incident is an error and nothing is
+    acknowledged: an on-call engineer's typo must not pass for an acknowledgement.
     """
-    if every == bool(session_ids):
-        raise ParameterError("name the sessions to acknowledge, or pass --all (not both)")
+    if every == bool(session_ids or identities):
+        raise ParameterError("name the sessions (or --identity) to acknowledge, or pass --all (not both)")
     if not memory.state_path.exists():
         # A mistyped --store or --state must not pass for "nothing left to acknowledge".
         raise ParameterError(
@@ -226,12 +228,17 @@ def acknowledge(
         if every:
             chosen = list(open_)
         else:
-            chosen = [k for k, i in open_.items() if i.get("session_id") in set(session_ids)]
+            # (an identity names the incident of an id no shell can pass, as `alarm` printed it)
+            chosen = [k for k, i in open_.items() if i.get("session_id") in set(session_ids) or k in set(identities)]
             missing = sorted(set(session_ids) - {open_[k].get("session_id") for k in chosen})
-            if missing:
+            unknown = sorted(set(identities) - set(chosen))
+            if missing or unknown:
                 where = f" of alarm {alarm}" if alarm else ""
+                named = ([f"session(s) {', '.join(map(repr, missing))}"] if missing else []) + (
+                    [f"identity {', '.join(map(repr, unknown))}"] if unknown else []
+                )
                 raise ParameterError(
-                    f"no open incident{where} for session(s) {', '.join(map(repr, missing))}: "
+                    f"no open incident{where} for {' and '.join(named)}: "
                     "nothing acknowledged (forensics alarm --verbose lists them)"
                 )
         at = iso_utc(now)
@@ -241,8 +248,9 @@ def acknowledge(
             inc.update(state="acknowledged", acknowledged_at=at, acknowledged_by=by, note=note)
             events.append(_event(at, "acknowledged", inc, k, by=by, note=note))
         if chosen:
-            memory.save(state)
+            # The events first: a change the state holds is always in the log the report reads.
             memory.log(events)
+            memory.save(state)
         return [
             {
                 "identity": k,
@@ -252,6 +260,13 @@ def acknowledge(
             }
             for k in chosen
         ]
+
+
+def _remembered_row(inc: dict) -> dict:
+    """What the memory keeps of an incident's row (ROW_MEMORY), and nothing else: a row read back
+    from the state never stands for the incident's alarm, severity, session or identity."""
+    row = inc.get("row") or {}
+    return {k: row.get(k) for k in ROW_MEMORY}
 
 
 def _public(inc: dict) -> dict:
@@ -303,13 +318,17 @@ def remember(
     problems: list[tuple[str, str]] = (),
     whole: bool = True,
     alarms: set[str] | None = None,
+    wait: float = -1,
+    logs: list[str] | None = None,
 ) -> Reconciled:
     """Reconcile this run's rows and problems with the memory; without one, all are new.
 
     Nothing is written yet: the result's `commit` saves the memory, and is called only once
     what it records as said has been said (a kill before then repeats a notification, never
-    loses one). The memory's lock is held from here until `commit` (an `ack` meanwhile waits).
+    loses one). The memory's lock is held from here until `commit` (an `ack` meanwhile waits);
+    it is waited for ``wait`` seconds (-1: for ever), then `MemoryBusy`.
     """
+    from filelock import Timeout
 
     def afresh() -> Reconciled:
         out = reconcile({"incidents": {}}, found, now=now, repeat=repeat, remind=remind)
@@ -320,7 +339,14 @@ def remember(
         return afresh()
     lock = memory.lock()
     try:
-        lock.acquire()
+        lock.acquire(timeout=wait)
+    except Timeout:
+        # Another run holds it while it says what it found (its stdout may be a pipe nobody
+        # reads): waiting for ever would stack every later cron run behind it, saying nothing.
+        raise MemoryBusy(
+            f"the alarm's memory {escape(str(memory.state_path))} is held by another forensics alarm or ack "
+            f"(lock {escape(str(lock.lock_file))}); gave up after {wait:g}s"
+        ) from None
     except OSError as exc:  # (a link planted at the lock's name is refused, never followed)
         outcome.paging.stderr_lines.append(
             f"warning: cannot lock the alarm's memory {escape(str(memory.state_path))} "
@@ -339,13 +365,17 @@ def remember(
         raise
     if batch is not None:  # (the store's last batch, when the store was made)
         state["batch"], state["store"] = batch
+    if logs is not None:  # (without a store: the live logs this memory has evaluated whole)
+        state["logs"] = sorted(set(state.get("logs") or []) | set(logs))
     state["at"] = iso_utc(now)
 
     def commit(said: bool = True) -> None:
         try:
             if said:
-                memory.save(state)
+                # The events first: a change the state holds is always in the log the report reads,
+                # and a failed append leaves the state as it was (the next run says its rows again).
                 memory.log(result.events)
+                memory.save(state)
         except OSError as exc:
             # The verdict stood and was said; the next run looks again at what this one saw.
             outcome.paging.stderr_lines.append(
@@ -357,44 +387,3 @@ def remember(
 
     result.commit = commit
     return result
-
-
-def remember_failure(opts: AlarmOptions, outcome: AlarmOutcome, pending: list) -> None:
-    """A run that could not evaluate at all: its reason is a problem the memory says once, then reminds."""
-    from ..read.sources import resolve_store
-
-    problem = [(f"error:{outcome.reason}", outcome.reason or "")]
-    memory = None
-    try:
-        if opts.recall.state:
-            memory = Memory.of_file(opts.recall.state)
-        elif opts.sources.store or not (opts.sources.sessions or opts.sources.replay_runs):
-            folder = resolve_store(opts.sources.store, config=opts.sources.config)
-            memory = Memory.of_store(folder) if folder and "://" not in folder else None
-    except ForensicsError:
-        memory = None
-    # A memory only where one was kept: a mistyped --store or --state must not be created.
-    if memory is None or not memory.state_path.parent.is_dir() or memory.is_new():
-        memory = None
-    now = opts.checks.now or datetime.now(UTC)
-
-    def said_in(memory: Memory | None, repeat: timedelta) -> Reconciled:
-        return remember(
-            memory,
-            [],
-            now=now,
-            repeat=repeat,
-            gone=None,
-            batch=None,
-            outcome=outcome,
-            remind=set(),
-            problems=problem,
-            whole=False,
-        )
-
-    try:
-        said = said_in(memory, parse_age(opts.recall.repeat))
-    except ForensicsError:  # the memory itself is what failed (damaged, unreadable): say it every run
-        said = said_in(None, timedelta(hours=24))
-    pending.append(said.commit)
-    outcome.recalled = Recalled(problems=said.problems, recovered=said.recovered)

@@ -28,6 +28,15 @@ DATED = r"-\d{4}-?\d{2}-?\d{2}(?:[-_.T]?\d{2,10})?(?:[-_.]\d+)?"
 ROTATED_SUFFIX = rf"(?:\.\d+|{DATED})?(?:\.gz|\.zst)?"
 _ROTATED = re.compile(r".*\.jsonl" + ROTATED_SUFFIX, re.DOTALL)
 _GLOB_CHARS = re.compile(r"[*?\[]")
+_LIVE = re.compile(r"(.*\.jsonl)" + ROTATED_SUFFIX, re.DOTALL)
+
+
+def live_name(path: str | os.PathLike) -> str:
+    """The live log a file is, or was before logrotate renamed it (`sessions.jsonl.2.gz` -> `sessions.jsonl`)."""
+    path = os.path.abspath(os.fspath(path))
+    folder, name = os.path.split(path)
+    found = _LIVE.fullmatch(name)
+    return os.path.join(folder, found.group(1)) if found else path
 
 
 @dataclass
@@ -112,8 +121,8 @@ def as_list(value) -> list[str]:
     return [os.fspath(value)] if isinstance(value, (str, os.PathLike)) else [os.fspath(v) for v in value]
 
 
-def _split_env(value: str) -> list[str]:
-    # Several sources in one variable, separated like PATH.
+def split_env(value: str) -> list[str]:
+    """Several sources in one variable, separated like PATH."""
     return [v for v in value.split(os.pathsep) if v.strip()]
 
 
@@ -130,6 +139,8 @@ def load_config(path: Path, *, _via: tuple[Path, ...] = ()) -> dict:
         raise SourceError(f"config: no such file: {str(path)!r}") from None
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config: {path}: {exc}") from None
+    except RecursionError:  # (tomllib parses nesting by recursion)
+        raise ConfigError(f"config: {path}: nested deeper than a config is read") from None
     base = path.parent
 
     def absolute(p: str) -> str:
@@ -264,7 +275,7 @@ def resolve(
         if flag:
             return ([flag] if isinstance(flag, (str, os.PathLike)) else list(flag)), "flag"
         if env.get(env_key):
-            return _split_env(env[env_key]), f"${env_key}"
+            return split_env(env[env_key]), f"${env_key}"
         if cfg.get(cfg_key):
             return cfg[cfg_key], f"config {cfg_name}"
         return None, None
@@ -289,7 +300,7 @@ def resolve(
         result.origin["replay_runs"] = r_from
     dirs = list(queries_dirs or [])
     if env.get(ENV_QUERIES):
-        dirs += _split_env(env[ENV_QUERIES])
+        dirs += split_env(env[ENV_QUERIES])
     dirs += cfg.get("queries_dirs", [])
     result.queries_dirs = [Path(d) for d in dirs]
     return result
