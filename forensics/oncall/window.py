@@ -74,12 +74,12 @@ def alarm_rows(store, q, session_id: str | None = None) -> list[dict]:
     session's rows only.
     """
     params = q.bind({})
-    columns = store.execute(f"select *\nfrom (\n{q.sql}\n)\nlimit 0", params).columns
     where = ""
     if session_id is not None:
         where, params = "\nwhere q.session_id = $session_id", {**params, "session_id": session_id}
-    rows = store.execute(f"select *\nfrom (\n{q.sql}\n) q{where}", params).records()
-    if not rows or not {"source_file", "line"} <= set(columns):
+    result = store.execute(f"select *\nfrom (\n{q.sql}\n) q{where}", params)
+    rows = result.records()
+    if not rows or not {"source_file", "line"} <= set(result.columns):
         return rows
     # Looked up apart and matched in Python: a join keeps no order, and the query's (the oldest
     # first, say) is the order the mail lists and caps its rows in.
