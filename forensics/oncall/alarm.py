@@ -54,11 +54,6 @@ def evaluate(opts: AlarmOptions, say: Callable[[AlarmOutcome], None] | None = No
     outcome = AlarmOutcome()
     try:
         _run(opts, outcome, pending)
-    except BaseException:
-        for commit in pending:
-            commit(said=False)
-        raise
-    try:
         if say is not None:
             say(outcome)
     except BaseException:
