@@ -434,3 +434,18 @@ def test_without_a_memory_every_run_warns(cli, tmp_path):
     for _ in range(2):
         code, _, err = cli("alarm", "-s", log, "--since", "15m", "--max-unreadable", "5")
         assert code == 0 and "1 unreadable line(s) skipped" in err and "without a valid RFC 3339 timestamp" in err
+
+
+def test_a_log_that_cannot_be_read_whole_is_not_noted_as_new_on_every_run(cli, tmp_path):
+    """A rotated file of a log that could not be read (cut short) kept the log new to the memory: every run
+    evaluated it whole again and said so on stderr, which cron mailed every time."""
+    recent = [session(f"ok-{i}", ts=_ts(1 + i)) for i in range(5)]
+    log = write_jsonl(tmp_path / "logs" / "sessions.jsonl", recent)
+    (tmp_path / "logs" / "sessions.jsonl.2.gz").write_bytes(b"\x1f\x8b\x08\x00cut short")
+    state = tmp_path / "a.json"
+    assert cli("alarm", "-s", log.parent, "--state", state, "--since", "15m")[0] == 3
+    code, _, err = cli("alarm", "-s", log.parent, "--state", state, "--since", "15m")
+    assert code == 3 and err.count("new to the alarm's memory") <= 1  # said when first met ...
+    for _ in range(2):  # ... and not again
+        code, out, err = cli("alarm", "-s", log.parent, "--state", state, "--since", "15m")
+        assert (code, out, err) == (3, "", ""), (out, err)

@@ -123,10 +123,12 @@ def _run(opts: AlarmOptions, outcome: AlarmOutcome, pending: list) -> None:
                     added = [f for f in logs if known is None or f not in known]
                     if added and opts.checks.since:
                         afresh = True
-                        outcome.paging.stderr_lines.append(
+                        # (a notice: a log that cannot be read whole stays new, and is not said every run)
+                        _notice(
+                            outcome,
                             f"note: {escape(', '.join(added))} new to the alarm's memory "
                             f"{escape(str(memory.state_path))}: this run evaluates every row the logs hold, "
-                            "not only the window; later runs evaluate the window"
+                            "not only the window; later runs evaluate the window",
                         )
                 _evaluate(src, opts, outcome, pending, memory=memory, afresh=afresh, logs=logs)
             else:
@@ -307,6 +309,7 @@ def _evaluate(
     afresh: bool = False,
     logs: list[str] | None = None,
 ) -> None:
+    from ..read.sources import live_name
     from ..store.connection import Store
 
     now = opts.checks.now or datetime.now(UTC)
@@ -379,6 +382,7 @@ def _evaluate(
             after_batch=after_batch,
         )
         alarms = {q.name for q in store.catalog.alarms()}
+        unread = {live_name(f.path) for f in scan.unreadable_files}
         if untimed or future:
             where = ", ".join(f"{p}:{ln}" for p, ln, _ in odd_times)
             _notice(
@@ -412,7 +416,8 @@ def _evaluate(
             remind={"critical", "warn"} if opts.recall.fail_on == "warn" else {"critical"},
             problems=problems,
             wait=opts.lock.wait,
-            logs=None if problems else logs,  # (evaluated whole only when nothing stopped it)
+            # (a log is evaluated whole once read: one that could not be is still new next run)
+            logs=None if logs is None else [log for log in logs if log not in unread],
             # A run that evaluated no row cannot tell that a problem is gone (a stale log's age is
             # no longer measured): it recovers nothing.
             whole=not any(key == "nothing" for key, _ in problems),
