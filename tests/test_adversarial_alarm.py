@@ -397,3 +397,55 @@ def test_an_acknowledged_row_of_such_an_alarm_stays_acknowledged_in_a_memory_of_
     (st / "alarm-state.json").write_text(json.dumps(data))
     assert cli("alarm", "--store", st, "-q", queries) == (0, "", "")  # still acknowledged, nobody paged
     assert list(json.loads((st / "alarm-state.json").read_text())["incidents"]) == [key]
+
+
+# --- a warning is mailed when it is new, not on every run -------------------------------------------------
+
+
+def _log_with_a_bad_line_and_an_untimed_row(tmp_path: Path) -> Path:
+    recent = [session(f"ok-{i}", ts=_ts(1 + i)) for i in range(5)]
+    untimed = session("UNTIMED-1")
+    del untimed["timestamp"]
+    return write_jsonl(tmp_path / "logs" / "sessions.jsonl", [*recent[:2], b"{garbage", untimed, *recent[2:]])
+
+
+@pytest.mark.parametrize("memory", ["store", "state"])
+def test_a_warning_that_did_not_change_is_not_mailed_on_every_run(cli, tmp_path, memory):
+    """One unreadable line or one row without a time (in every window, for ever) was warned on stderr on
+    every run: cron mails any output, so the unchanged warning was mailed every five minutes."""
+    log = _log_with_a_bad_line_and_an_untimed_row(tmp_path)
+    where = (
+        ["--store", tmp_path / "st", "-s", log] if memory == "store" else ["-s", log, "--state", tmp_path / "a.json"]
+    )
+    code, _, err = cli("alarm", *where, "--since", "15m", "--max-unreadable", "5")
+    assert code == 0 and "1 unreadable line(s) skipped" in err and "without a valid RFC 3339 timestamp" in err
+    assert cli("alarm", *where, "--since", "15m", "--max-unreadable", "5") == (0, "", "")
+    # reminded per --repeat, as a problem is; said again when it changes
+    code, _, err = cli("alarm", *where, "--since", "15m", "--max-unreadable", "5", "--repeat", "0s")
+    assert code == 0 and "without a valid RFC 3339 timestamp" in err
+    with open(log, "ab") as fh:
+        fh.write(b"{more garbage\n")
+    code, _, err = cli("alarm", *where, "--since", "15m", "--max-unreadable", "5")
+    assert code == 0 and "unreadable line(s) skipped" in err and "without a valid RFC 3339 timestamp" not in err
+
+
+def test_without_a_memory_every_run_warns(cli, tmp_path):
+    log = _log_with_a_bad_line_and_an_untimed_row(tmp_path)
+    for _ in range(2):
+        code, _, err = cli("alarm", "-s", log, "--since", "15m", "--max-unreadable", "5")
+        assert code == 0 and "1 unreadable line(s) skipped" in err and "without a valid RFC 3339 timestamp" in err
+
+
+def test_a_log_that_cannot_be_read_whole_is_not_noted_as_new_on_every_run(cli, tmp_path):
+    """A rotated file of a log that could not be read (cut short) kept the log new to the memory: every run
+    evaluated it whole again and said so on stderr, which cron mailed every time."""
+    recent = [session(f"ok-{i}", ts=_ts(1 + i)) for i in range(5)]
+    log = write_jsonl(tmp_path / "logs" / "sessions.jsonl", recent)
+    (tmp_path / "logs" / "sessions.jsonl.2.gz").write_bytes(b"\x1f\x8b\x08\x00cut short")
+    state = tmp_path / "a.json"
+    assert cli("alarm", "-s", log.parent, "--state", state, "--since", "15m")[0] == 3
+    code, _, err = cli("alarm", "-s", log.parent, "--state", state, "--since", "15m")
+    assert code == 3 and err.count("new to the alarm's memory") <= 1  # said when first met ...
+    for _ in range(2):  # ... and not again
+        code, out, err = cli("alarm", "-s", log.parent, "--state", state, "--since", "15m")
+        assert (code, out, err) == (3, "", ""), (out, err)

@@ -120,10 +120,12 @@ def _run(opts: AlarmOptions, outcome: AlarmOutcome, pending: list) -> None:
                     added = [f for f in logs if known is None or f not in known]
                     if added and opts.checks.since:
                         afresh = True
-                        outcome.paging.stderr_lines.append(
+                        # (a notice: a log that cannot be read whole stays new, and is not said every run)
+                        _notice(
+                            outcome,
                             f"note: {escape(', '.join(added))} new to the alarm's memory "
                             f"{escape(str(memory.state_path))}: this run evaluates every row the logs hold, "
-                            "not only the window; later runs evaluate the window"
+                            "not only the window; later runs evaluate the window",
                         )
                 _evaluate(src, opts, outcome, pending, memory=memory, afresh=afresh, logs=logs)
             else:
@@ -168,7 +170,7 @@ def _evaluate_store(root, src, opts: AlarmOptions, outcome: AlarmOutcome, pendin
         root = Path(root)
         before = load(root)
         report = ingest(root, opts.sources.sessions, opts.sources.replay_runs, config=opts.sources.config)
-        outcome.paging.stderr_lines.extend(escape(w) for w in report.warnings)
+        _notice(outcome, *(escape(w) for w in report.warnings))
         report_batch = report.batch
     memory = Memory.of_file(opts.recall.state) if opts.recall.state else Memory.of_store(root)
     outcome.paging.memory_args = (
@@ -200,6 +202,12 @@ def _evaluate_store(root, src, opts: AlarmOptions, outcome: AlarmOutcome, pendin
     _evaluate(
         src, opts, outcome, pending, store=store, after_batch=after, memory=memory, batch=(report_batch, now_made)
     )
+
+
+def _notice(outcome: AlarmOutcome, *lines: str) -> None:
+    """Lines for stderr that the memory says when new, then once per --repeat (every run without one)."""
+    outcome.paging.stderr_lines.extend(lines)
+    outcome.paging.notices.extend(lines)
 
 
 def _afresh_note(memory: Memory, holds: str) -> str:
@@ -248,6 +256,7 @@ def _evaluate(
     afresh: bool = False,
     logs: list[str] | None = None,
 ) -> None:
+    from ..read.sources import live_name
     from ..store.connection import Store
 
     now = opts.checks.now or datetime.now(UTC)
@@ -272,7 +281,7 @@ def _evaluate(
         except ColumnNotRead:
             found = gather(store, since, now, lines=True, after_batch=after_batch)
         (rows, valid, oldest, newest, untimed, future), odd_times, in_window, results = found
-        outcome.paging.stderr_lines.extend(store.warnings())
+        _notice(outcome, *store.warnings())
         files = []
         for f in scan.files:
             # Per file: its rows in the window, and every unreadable line of the file.
@@ -320,6 +329,15 @@ def _evaluate(
             after_batch=after_batch,
         )
         alarms = {q.name for q in store.catalog.alarms()}
+        unread = {live_name(f.path) for f in scan.unreadable_files}
+        if untimed or future:
+            where = ", ".join(f"{p}:{ln}" for p, ln, _ in odd_times)
+            _notice(
+                outcome,
+                f"warning: {untimed} row(s) without a valid RFC 3339 timestamp and {future} stamped more "
+                f"than {int(FUTURE_SLACK.total_seconds() // 60)} minutes ahead: evaluated in every window, "
+                f"never counted as fresh (e.g. {escape(where)})",
+            )
 
         def gone(unseen: dict[str, dict]) -> set[str]:
             # Gone is decided by the data, never by a window or a missing field: a whole
@@ -345,12 +363,17 @@ def _evaluate(
             remind={"critical", "warn"} if opts.recall.fail_on == "warn" else {"critical"},
             problems=problems,
             wait=opts.lock.wait,
-            logs=None if problems else logs,  # (evaluated whole only when nothing stopped it)
+            # (a log is evaluated whole once read: one that could not be is still new next run)
+            logs=None if logs is None else [log for log in logs if log not in unread],
             # A run that evaluated no row cannot tell that a problem is gone (a stale log's age is
             # no longer measured): it recovers nothing.
             whole=not any(key == "nothing" for key, _ in problems),
+            notices=outcome.paging.notices,
         )
         pending.append(remembered.commit)
+        # What the read met and the memory has said lately is not said again (cron mails any output).
+        quiet = set(outcome.paging.notices) - set(remembered.notices)
+        outcome.paging.stderr_lines = [line for line in outcome.paging.stderr_lines if line not in quiet]
         for item in remembered.items:
             # With --state, the incident reads that memory too (the store's is found on its own).
             item["incident"] = incident_command(item, outcome.paging.source_args, opts.recall.state)
@@ -379,13 +402,6 @@ def _evaluate(
                 problems.append(("store-failures", text))
                 outcome.recalled.problems.append({"problem": "store-failures", "text": text, "state": "new"})
 
-    if untimed or future:
-        where = ", ".join(f"{p}:{ln}" for p, ln, _ in odd_times)
-        outcome.paging.stderr_lines.append(
-            f"warning: {untimed} row(s) without a valid RFC 3339 timestamp and {future} stamped more "
-            f"than {int(FUTURE_SLACK.total_seconds() // 60)} minutes ahead: evaluated in every window, "
-            f"never counted as fresh (e.g. {escape(where)})"
-        )
     outcome.problems.extend(text for _, text in problems)
     # An acknowledged row, or a warning (unless --fail-on warn), leaves the exit code alone;
     # a firing one keeps it at 1, so a monitor fed the exit code stays red until it is acknowledged.

@@ -118,7 +118,7 @@ class Memory:
         try:
             data = json.loads(self.state_path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            return {"batch": None, "store": None, "incidents": {}, "problems": {}, "logs": None}
+            return {"batch": None, "store": None, "incidents": {}, "problems": {}, "logs": None, "notices": {}}
         except (OSError, ValueError) as exc:
             raise ForensicsError(
                 f"the alarm state {self.state_path} cannot be read ({exc}); move it "
@@ -158,6 +158,8 @@ class Memory:
             "problems": problems,
             # (the live logs evaluated with it, where there is no store; not a list of text: unknown)
             "logs": logs if isinstance(logs, list) and all(isinstance(x, str) for x in logs) else None,
+            # (when each notice was last said; of another shape: none said yet)
+            "notices": data.get("notices") if isinstance(data.get("notices"), dict) else {},
         }
 
     def save(self, state: dict) -> None:

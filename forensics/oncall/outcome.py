@@ -28,6 +28,9 @@ class Paging:
     """What the person paged is told besides the rows, and how to reach the same data."""
 
     stderr_lines: list[str] = field(default_factory=list)
+    # Those of them the memory says once (and per --repeat) rather than on every run: what the
+    # read met (unreadable lines, rows without a time), which stays true run after run.
+    notices: list[str] = field(default_factory=list)
     # `--store DIR` or `-s ... -r ...`, and the memory's own option (for `forensics ack`).
     source_args: str = ""
     memory_args: str | None = None

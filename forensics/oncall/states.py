@@ -28,6 +28,7 @@ class Reconciled:
     problems: list[dict] = field(default_factory=list)
     recovered: list[dict] = field(default_factory=list)
     gone: list[str] = field(default_factory=list)  # identities found gone before acknowledged, this run
+    notices: list[str] = field(default_factory=list)  # the notices to say this run
     # Saves the memory once what it records has been said (see `remember`); without one, nothing to save.
     commit: Callable[..., None] = lambda said=True: None
 
@@ -191,6 +192,28 @@ def reconcile_problems(
     return current, recovered, events
 
 
+def reconcile_notices(state: dict, notices: list[str], *, now: datetime, repeat: timedelta) -> list[str]:
+    """The notices to say this run: those not said within --repeat; the memory keeps when each was said.
+
+    A notice is known by its text, so one that changes (a count, a line) is new; one no longer
+    met is forgotten, and said again if it comes back.
+    """
+    import hashlib
+
+    known = state.get("notices")
+    known = known if isinstance(known, dict) else {}
+    kept, say = {}, []
+    for text in notices:
+        key = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:24]
+        at = known.get(key)
+        if at is None or _older(at, now - repeat):
+            at = iso_utc(now)
+            say.append(text)
+        kept[key] = at
+    state["notices"] = kept
+    return say
+
+
 def acknowledge(
     memory: Memory,
     session_ids: list[str],
@@ -320,6 +343,7 @@ def remember(
     alarms: set[str] | None = None,
     wait: float = -1,
     logs: list[str] | None = None,
+    notices: list[str] = (),
 ) -> Reconciled:
     """Reconcile this run's rows and problems with the memory; without one, all are new.
 
@@ -333,6 +357,7 @@ def remember(
     def afresh() -> Reconciled:
         out = reconcile({"incidents": {}}, found, now=now, repeat=repeat, remind=remind)
         out.problems, out.recovered, _ = reconcile_problems({}, list(problems), now=now, repeat=repeat, whole=False)
+        out.notices = list(notices)
         return out
 
     if memory is None:
@@ -360,6 +385,7 @@ def remember(
             state, list(problems), now=now, repeat=repeat, whole=whole
         )
         result.events += events
+        result.notices = reconcile_notices(state, list(notices), now=now, repeat=repeat)
     except BaseException:
         lock.release()
         raise
