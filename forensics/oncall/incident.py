@@ -104,7 +104,7 @@ def _alarm_rows(store, session_id: str | None = None):
 
 def _rest(row: dict) -> dict:
     """An alarm row's columns beyond those every alarm row is reported with (as the alarm keeps them)."""
-    from .alarm import ROW_KEYS
+    from .verdict import ROW_KEYS
 
     return {k: v for k, v in row.items() if k not in ROW_KEYS and k != "id"}
 
