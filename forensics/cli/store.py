@@ -36,6 +36,14 @@ def ingest_cmd(
             "later ingest too; 0 keeps every day again.",
         ),
     ] = None,
+    retain_unevaluated: Annotated[
+        bool,
+        typer.Option(
+            "--retain-unevaluated",
+            help="For a store no alarm reads: drop days past --retain without waiting for an alarm "
+            "to evaluate their rows (undone by the first alarm on the store).",
+        ),
+    ] = False,
 ) -> None:
     """Append every complete line new since the last ingest to the store; print what was read.
 
@@ -54,10 +62,23 @@ def ingest_cmd(
     if folder is None:
         raise ParameterError("no store given: pass --store DIR, set FORENSICS_STORE or store in forensics.toml")
     report = ingest(
-        folder, sessions, replay_runs, config=config, compact=compact, lock_wait=lock_wait, retain_days=_days(retain)
+        folder,
+        sessions,
+        replay_runs,
+        config=config,
+        compact=compact,
+        lock_wait=lock_wait,
+        retain_days=_days(retain),
+        retain_unevaluated=True if retain_unevaluated else None,
     )
     for line in report.warnings:
         err(escape(line))
+    if report.held:
+        err(
+            f"note: {report.held} file(s) of days past the retention are kept: no alarm has evaluated their "
+            "rows yet (they go once `forensics alarm --store` has; for a store no alarm reads, "
+            "ingest once with --retain-unevaluated)"
+        )
     if fmt is AlarmFormat.json:
         typer.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
         return
@@ -71,6 +92,7 @@ def ingest_cmd(
         f"{len(report.files)} files"
         + (f"; {report.compacted} small files merged" if report.compacted else "")
         + (f"; {report.expired} files of days past the retention dropped" if report.expired else "")
+        + (f"; {report.held} kept for the alarm" if report.held else "")
     )
 
 

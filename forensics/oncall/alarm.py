@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -192,7 +193,24 @@ def _evaluate_store(root, src, opts: AlarmOptions, outcome: AlarmOutcome, pendin
         # The memory's batch is of another store (this one was rebuilt, its batches counted
         # afresh): which rows are new is unknown, so every row is evaluated.
         after = 0
-    judge(src, opts, outcome, pending, store=store, after_batch=after, memory=memory, batch=(report_batch, now_made))
+    saved = None
+    if not remote and report_batch is not None:
+        from ..store.retention import mark_evaluated
+
+        # Once the memory holds this run, the store's retention may drop the rows it evaluated.
+        key = os.path.abspath(memory.state_path)
+        saved = lambda: mark_evaluated(root, key, report_batch, now_made)  # noqa: E731
+    judge(
+        src,
+        opts,
+        outcome,
+        pending,
+        store=store,
+        after_batch=after,
+        memory=memory,
+        batch=(report_batch, now_made),
+        saved=saved,
+    )
 
 
 def _afresh_note(memory: Memory, holds: str) -> str:

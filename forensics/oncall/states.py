@@ -344,13 +344,15 @@ def remember(
     wait: float = -1,
     logs: list[str] | None = None,
     notices: list[str] = (),
+    saved: Callable[[], object] | None = None,
 ) -> Reconciled:
     """Reconcile this run's rows and problems with the memory; without one, all are new.
 
     Nothing is written yet: the result's `commit` saves the memory, and is called only once
     what it records as said has been said (a kill before then repeats a notification, never
     loses one). The memory's lock is held from here until `commit` (an `ack` meanwhile waits);
-    it is waited for ``wait`` seconds (-1: for ever), then `MemoryBusy`.
+    it is waited for ``wait`` seconds (-1: for ever), then `MemoryBusy`. ``saved`` runs once the
+    memory is saved (the store's retention may then drop what it has evaluated).
     """
     from filelock import Timeout
 
@@ -402,6 +404,8 @@ def remember(
                 # and a failed append leaves the state as it was (the next run says its rows again).
                 memory.log(result.events)
                 memory.save(state)
+                if saved is not None:
+                    saved()
         except OSError as exc:
             # The verdict stood and was said; the next run looks again at what this one saw.
             outcome.paging.stderr_lines.append(

@@ -39,6 +39,7 @@ def judge(
     batch: tuple[int, str | None] | None = None,
     afresh: bool = False,
     logs: list[str] | None = None,
+    saved=None,
 ) -> None:
     """Evaluate the alarm queries on one store (or the logs' views) and reconcile what they found with the memory."""
     from ..read.sources import live_name
@@ -154,6 +155,7 @@ def judge(
             # no longer measured): it recovers nothing.
             whole=not any(key == "nothing" for key, _ in problems),
             notices=outcome.paging.notices,
+            saved=saved,
         )
         pending.append(remembered.commit)
         # What the read met and the memory has said lately is not said again (cron mails any output).

@@ -1,8 +1,7 @@
-"""Compaction and retention: each UTC day's small Parquet files merged into one, and days past
-the store's retention dropped, each a commit of its own.
+"""Compaction: each UTC day's small Parquet files merged into one, a commit of its own.
 
-The files a compaction replaced or a retention dropped stay an hour (retired), so a reader that
-opened the manifest before can still read them; later ingests delete them.
+The files a compaction replaced or a retention dropped (`retention.py`) stay an hour (retired),
+so a reader that opened the manifest before can still read them; later ingests delete them.
 """
 
 from __future__ import annotations
@@ -80,34 +79,6 @@ def compact_store(root: Path, manifest: Manifest) -> int:
         replaced += len(files)
     commit(root, manifest)
     return replaced
-
-
-def expire_days(root: Path, manifest: Manifest, *, today=None) -> int:
-    """Drop the days older than the store's retention (rows without a valid time are kept); the files dropped."""
-    from datetime import datetime, timedelta
-
-    if not manifest.retain_days:
-        return 0
-    today = today or datetime.now(UTC).date()
-    cutoff = (today - timedelta(days=manifest.retain_days - 1)).isoformat()
-    # Day names are YYYY-MM-DD, so they compare as text; `unknown` and odd names never expire.
-    old = [
-        f
-        for f in manifest.files
-        if f["stream"] != "unreadable"
-        and isinstance(f.get("day"), str)
-        and len(f["day"]) == 10
-        and f["day"][4] == "-"
-        and f["day"] < cutoff
-    ]
-    if not old:
-        return 0
-    gone = {f["path"] for f in old}
-    manifest.files = [f for f in manifest.files if f["path"] not in gone]
-    at = now_iso()
-    manifest.retired += [{"path": p, "at": at} for p in sorted(gone)]
-    commit(root, manifest)
-    return len(old)
 
 
 def delete_retired(root: Path, manifest: Manifest) -> None:

@@ -14,27 +14,11 @@ from pathlib import Path
 
 from ..errors import ForensicsError, ParameterError
 from .batch import ReadFailed, remove_written, write_batch
-from .compaction import compact_store, delete_retired, expire_days, needs_compaction
+from .compaction import compact_store, delete_retired, needs_compaction
+from .lock import LOCK_NAME, store_lock
 from .manifest import STREAM_DIRS, STREAMS, Manifest, StoreError, check_whole, commit, load, now_iso
 from .record import IngestReport, record_batch
-
-LOCK_NAME = ".lock"
-
-
-def store_lock(root: Path, wait: float):
-    """The store's own lock, held by one ingest at a time."""
-    from filelock import FileLock, Timeout
-
-    lock = FileLock(str(root / LOCK_NAME))
-    try:
-        lock.acquire(timeout=wait)
-    except Timeout:  # (a TimeoutError, so an OSError: caught first)
-        raise ForensicsError(
-            f"store {root}: another ingest holds {root / LOCK_NAME}; gave up after {wait:g}s"
-        ) from None
-    except OSError as exc:  # a read-only store, a full disk
-        raise StoreError(f"store {root}: cannot take its lock {root / LOCK_NAME}: {exc.strerror or exc}") from exc
-    return lock
+from .retention import expire_days
 
 
 def ingest(
@@ -47,11 +31,13 @@ def ingest(
     compact: bool = False,
     lock_wait: float = 60.0,
     retain_days: int | None = None,
+    retain_unevaluated: bool | None = None,
 ) -> IngestReport:
     """Append every new complete line of the store's sources to it; returns what was read.
 
     ``retain_days`` (kept in the manifest, so every later ingest applies it; 0 keeps every
-    day again) drops the UTC days older than that many days.
+    day again) drops the UTC days older than that many days, once every alarm reading the
+    store has evaluated their rows (``retain_unevaluated``: also before any alarm has).
     """
     root = Path(store).expanduser()
     if root.exists() and not root.is_dir():
@@ -78,6 +64,9 @@ def ingest(
             if retain_days < 0:
                 raise ParameterError(f"--retain takes a number of days, got {retain_days}")
             manifest.retain_days = retain_days or None
+        if retain_unevaluated is not None and retain_unevaluated != manifest.retain_unevaluated:
+            retain_changed = True
+            manifest.retain_unevaluated = retain_unevaluated
         before = {s: list(manifest.sources.get(s, [])) for s in STREAMS}
         manifest.sources = _sources(manifest, sessions, replay_runs, config, env)
         try:
@@ -99,7 +88,7 @@ def ingest(
                     )
         if compact or needs_compaction(manifest):
             report.compacted = compact_store(root, manifest)
-        report.expired = expire_days(root, manifest)
+        report.expired, report.held = expire_days(root, manifest)
         delete_retired(root, manifest)
         return report
     finally:

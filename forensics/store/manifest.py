@@ -41,6 +41,9 @@ class Manifest:
     pending: list = field(default_factory=list)  # {path, stream, reason, since}: to retry
     created_at: str | None = None
     retain_days: int | None = None  # days of rows kept (`ingest --retain`)
+    # alarm memory (its state file's path) -> {batch, at}: the batch it has evaluated through
+    evaluated: dict = field(default_factory=dict)
+    retain_unevaluated: bool = False  # retention need not wait for an alarm (`--retain-unevaluated`)
 
     def next_id(self) -> int:
         """The next free checkpoint id."""
@@ -70,6 +73,8 @@ class Manifest:
             "batches": self.batches[-KEEP_BATCHES:],
             "pending": self.pending,
             "retain_days": self.retain_days,
+            "evaluated": self.evaluated,
+            "retain_unevaluated": self.retain_unevaluated,
         }
 
 
@@ -114,6 +119,8 @@ def parse(text: str, root) -> Manifest:
             pending=list(data.get("pending", [])),
             created_at=data.get("created_at"),
             retain_days=data.get("retain_days"),
+            evaluated=dict(data.get("evaluated") or {}),
+            retain_unevaluated=data.get("retain_unevaluated") is True,
         )
         if manifest.retain_days is not None and not (
             isinstance(manifest.retain_days, int) and manifest.retain_days >= 1

@@ -51,6 +51,7 @@ class IngestReport:
     bytes: int = 0
     compacted: int = 0
     expired: int = 0
+    held: int = 0  # files of days past the retention kept until an alarm has evaluated their rows
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -68,6 +69,7 @@ class IngestReport:
             "bytes": self.bytes,
             "compacted_files": self.compacted,
             "expired_files": self.expired,
+            "held_files": self.held,
             "files": [f.as_dict() for f in self.files],
         }
 
