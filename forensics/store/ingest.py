@@ -9,6 +9,7 @@ killed one wrote and reads the same bytes again.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from ..errors import ForensicsError, ParameterError
 from .batch import ReadFailed, remove_written, write_batch
 from .compaction import compact_store, delete_retired, needs_compaction
 from .lock import LOCK_NAME, store_lock
-from .manifest import STREAM_DIRS, STREAMS, Manifest, StoreError, check_whole, commit, load, now_iso
+from .manifest import OWN_FILE, STREAM_DIRS, STREAMS, Manifest, StoreError, check_whole, commit, load, now_iso
 from .record import IngestReport, record_batch
 from .retention import expire_days
 
@@ -100,15 +101,7 @@ def _ours(root: Path, path: Path) -> bool:
     rel = path.relative_to(root).as_posix()
     if path.is_dir() or rel in (LOCK_NAME,) or rel.startswith(".tmp/") or rel == ".tmp":
         return True
-    import re
-
-    return bool(
-        re.fullmatch(
-            r"(sessions|replay_runs)/day=[^/]+/b\d{9}-\d+\.parquet|unreadable/b\d{9}\.parquet"
-            r"|\.manifest-[^/]*\.json",
-            rel,
-        )
-    )
+    return bool(OWN_FILE.fullmatch(rel) or re.fullmatch(r"\.manifest-[^/]*\.json", rel))
 
 
 def _sources(manifest: Manifest, sessions, replay_runs, config, env) -> dict:
@@ -215,12 +208,17 @@ def _clean(root: Path, manifest: Manifest) -> None:
     live = {f["path"] for f in manifest.files} | {r["path"] for r in manifest.retired}
     for sub in STREAM_DIRS:
         folder = root / sub
+        if folder.is_symlink():
+            raise StoreError(f"store {root}: {sub}/ is a symbolic link; a store's folders are its own")
         if not folder.is_dir():
             continue
-        for f in folder.rglob("*.parquet"):
-            rel = f.relative_to(root).as_posix()
-            if rel not in live:
-                f.unlink()
+        # (never through a linked folder: only the store's own files are removed)
+        for top, _, names in os.walk(folder, followlinks=False):
+            for name in names:
+                f = Path(top) / name
+                rel = f.relative_to(root).as_posix()
+                if name.endswith(".parquet") and rel not in live:
+                    f.unlink()
     # Only an ingest's own leftovers: a reader's tail copies are elsewhere, and in use.
     for f in (root / ".tmp").glob("ingest-*"):
         shutil.rmtree(f, ignore_errors=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,6 +23,10 @@ STREAMS = ("sessions", "replay_runs")  # the streams a store holds rows of
 STREAM_DIRS = ("sessions", "replay_runs", "unreadable")
 # How many recent ingests the manifest remembers (for doctor and the alarm).
 KEEP_BATCHES = 500
+# The names of the store's own Parquet files (an ingest's `b`, a compaction's `c`): every path
+# the manifest lists must be one, so a manifest others could edit never names a file elsewhere
+# for the store to read or delete (`../`, an absolute path, a link's name).
+OWN_FILE = re.compile(r"(sessions|replay_runs)/day=[^/\x00]+/[bc]\d{9}-\d+\.parquet|unreadable/b\d{9}\.parquet")
 
 
 class StoreError(ForensicsError):
@@ -127,8 +132,11 @@ def parse(text: str, root) -> Manifest:
         ):
             raise ValueError(f"retain_days {manifest.retain_days!r}")
         for f in manifest.files:
-            if not isinstance(f["path"], str) or f["stream"] not in STREAM_DIRS:
+            if not _own(f["path"]) or f["stream"] not in STREAM_DIRS:
                 raise ValueError(f"a file entry {f!r}")
+        for r in manifest.retired:
+            if not _own(r["path"]):
+                raise ValueError(f"a retired file entry {r!r}")
         for c in manifest.checkpoints:
             if not (isinstance(c.id, int) and isinstance(c.path, str) and isinstance(c.identity.fp, str)):
                 raise ValueError(f"checkpoint {c.id!r}")
@@ -138,6 +146,11 @@ def parse(text: str, root) -> Manifest:
             "restore it from a backup, or ingest into a new store"
         ) from exc
     return manifest
+
+
+def _own(path) -> bool:
+    """A path inside the store, of one of its own files."""
+    return isinstance(path, str) and OWN_FILE.fullmatch(path) is not None and ".." not in path.split("/")
 
 
 def damaged(root: Path, manifest: Manifest) -> list[str]:
@@ -168,8 +181,13 @@ def check_whole(root: Path, manifest: Manifest) -> None:
 def commit(root: Path, manifest: Manifest) -> None:
     """Write the manifest beside the old one and rename it over it: the ingest's commit."""
     root = Path(root)
+    from ..paths import file_mode
+
     fd, tmp = tempfile.mkstemp(prefix=".manifest-", suffix=".json", dir=root)
     try:
+        # One policy for every file of the store: the user's file mode, as the Parquet files get
+        # (mkstemp's 0600 kept the team's analysts out of a store cron keeps).
+        os.fchmod(fd, file_mode())
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(manifest.as_dict(), fh, ensure_ascii=False, indent=1)
             fh.flush()
