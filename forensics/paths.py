@@ -96,3 +96,20 @@ def shipped_notebook() -> Path:
     here = Path(__file__).resolve().parent
     packaged = here / "notebooks" / "exploration.ipynb"
     return packaged if packaged.is_file() else here.parent / "notebooks" / "exploration.ipynb"
+
+
+def fsync_path(path: Path, *, folder: bool = False) -> None:
+    """Flush a file (or a folder's entries) to disk, so a crash cannot leave a renamed but empty file."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        if folder:  # some file systems refuse to open a folder for syncing: nothing to do
+            return
+        raise
+    try:
+        os.fsync(fd)
+    except OSError:
+        if not folder:
+            raise
+    finally:
+        os.close(fd)

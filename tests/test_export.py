@@ -288,7 +288,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_part_of_the_new(tmp_path, mon
     def interrupted(path, **_):  # as if the process were stopped once the file was written
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(export_module, "_fsync", interrupted)
+    monkeypatch.setattr(export_module, "fsync_path", interrupted)
     with forensics.connect(str(log)) as store, pytest.raises(KeyboardInterrupt):
         export_views(store, out, "jsonl", force=True)
     assert (out / "sessions.jsonl").read_bytes() == before
@@ -297,7 +297,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_part_of_the_new(tmp_path, mon
     def full_disk(path, **_):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(export_module, "_fsync", full_disk)
+    monkeypatch.setattr(export_module, "fsync_path", full_disk)
     with forensics.connect(str(log)) as store, pytest.raises(ForensicsError, match="No space left"):
         export_views(store, tmp_path / "new", "csv")
     assert list((tmp_path / "new").iterdir()) == []

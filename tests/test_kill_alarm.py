@@ -9,6 +9,7 @@ and firing), and no temporary file is left beside the memory.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -104,3 +105,30 @@ def test_two_alarms_killed_in_turn_keep_every_acknowledgement(tmp_path):
     assert killed.returncode == -signal.SIGKILL
     assert _alarm(args, cwd=tmp_path).returncode == 0  # still acknowledged
     assert Path(state).exists()
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".jsonl"])
+def test_a_kill_while_the_failures_file_is_written_keeps_it_whole_and_the_rows_come(tmp_path, suffix):
+    log = write_jsonl(tmp_path / "logs" / "sessions.jsonl", [*_clean(), session("OLD-1", grounded=False, ts=_ts(3))])
+    failures = tmp_path / "kept" / f"failures{suffix}"
+    args = ["alarm", "-s", log, "--state", tmp_path / "alarm.json", "--store-failures", failures]
+    assert _alarm(args, cwd=tmp_path).returncode == 1  # OLD-1 is kept in the file
+    with open(log, "a") as fh:
+        fh.write(json.dumps(session("BAD-2", grounded=False, ts=_ts(1))) + "\n")
+    step = (
+        ("forensics.paths:fsync_path", "before") if suffix == ".parquet" else ("forensics.paths:append_lines", "before")
+    )
+    killed = _alarm(args, kill=step, cwd=tmp_path)
+    assert killed.returncode == -signal.SIGKILL
+    after = _alarm(args, cwd=tmp_path)
+    assert after.returncode == 1 and "BAD-2" in killed.stdout + after.stdout
+    ids = _kept_ids(failures)
+    assert sorted(ids) == ["BAD-2", "OLD-1"], ids  # the old rows kept, the new one written once
+    assert [p.name for p in failures.parent.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def _kept_ids(path: Path) -> list[str]:
+    import duckdb
+
+    reader = "read_parquet" if path.suffix == ".parquet" else "read_json_auto"
+    return [r[0] for r in duckdb.sql(f"select session_id from {reader}($p)", params={"p": str(path)}).fetchall()]

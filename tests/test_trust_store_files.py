@@ -78,3 +78,46 @@ def test_every_file_of_the_store_takes_the_users_file_mode(cli, tmp_path):
     }
     assert "manifest.json" in modes and any(k.endswith(".parquet") for k in modes), modes
     assert {k: m for k, m in modes.items() if m != 0o664} == {}
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".jsonl"])
+def test_a_writer_holding_the_failures_file_is_waited_for_never_written_over(cli, tmp_path, suffix):
+    from filelock import FileLock
+
+    from .conftest import _ts, session
+
+    log = write_jsonl(tmp_path / "logs" / "sessions.jsonl", [*_clean(), session("BAD-1", grounded=False, ts=_ts(2))])
+    failures = tmp_path / f"failures{suffix}"
+    held = FileLock(str(failures) + ".lock")
+    held.acquire()
+    try:  # another alarm is mid-rewrite: this one waits --lock-wait, then says it could not append
+        code, out, err = cli("alarm", "-s", log, "--store-failures", failures, "--lock-wait", "0.2", "--format", "json")
+    finally:
+        held.release()
+    assert code == 1 and not failures.exists(), (out, err)
+    assert "cannot append to --store-failures" in out
+    assert cli("alarm", "-s", log, "--store-failures", failures)[0] == 1
+    assert failures.exists()
+
+
+def test_two_alarms_sharing_one_failures_file_keep_each_others_rows(tmp_path):
+    import subprocess
+    import sys
+
+    import duckdb
+
+    from .conftest import _ts, session
+
+    failures = tmp_path / "failures.parquet"
+    procs = []
+    for team in ("a", "b", "c", "d"):
+        rows = [*_clean(), *(session(f"BAD-{team}-{i}", grounded=False, ts=_ts(2)) for i in range(3))]
+        log = write_jsonl(tmp_path / team / "sessions.jsonl", rows)
+        cmd = [sys.executable, "-m", "forensics", "alarm", "-s", str(log), "--store-failures", str(failures)]
+        procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
+    for p in procs:
+        assert p.wait(timeout=300) == 1, p.stderr.read()
+    got = sorted(
+        r[0] for r in duckdb.sql("select session_id from read_parquet($p)", params={"p": str(failures)}).fetchall()
+    )
+    assert got == sorted(f"BAD-{t}-{i}" for t in "abcd" for i in range(3))

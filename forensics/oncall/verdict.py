@@ -177,7 +177,7 @@ def judge(
             ]
             try:
                 if notified:
-                    store.write_rows(notified, Path(opts.recall.store_failures))
+                    store.write_rows(notified, Path(opts.recall.store_failures), wait=opts.lock.wait)
             except (OSError, ForensicsError) as exc:
                 # The memory already holds these rows as notified: a failures file that cannot
                 # be written must not take the mail (and the rows) down with it.

@@ -118,9 +118,9 @@ class SparkStore:
             return 0
         return self.session.read.parquet(*paths).where(f"batch > {int(after_batch)}").count()
 
-    def write_rows(self, found: list[dict], path: Path) -> int:
+    def write_rows(self, found: list[dict], path: Path, *, wait: float = 60.0) -> int:
         """Append the full stored rows of alarm findings, with alarm, severity, state and found_at (JSONL or Parquet)."""
-        from ..store.export import append_records
+        from ..store.failures import append_records
 
         keys = {(f.get("source_file"), f.get("line")) for f in found}
         if not keys:
@@ -146,7 +146,7 @@ class SparkStore:
             for f in found
             if (f.get("source_file"), f.get("line")) in by_key
         ]
-        return append_records(records, Path(path))
+        return append_records(records, Path(path), wait=wait)
 
     def execute(self, sql: str, params: dict[str, Any] | None = None, *, name: str = "statement"):
         """Run DuckDB-dialect SQL on Spark (translated, values bound as Spark parameters); fetch the whole result."""

@@ -261,11 +261,11 @@ class Store:
 
         to_physical(self, result)
 
-    def write_rows(self, found: list[dict], path: Path) -> int:
+    def write_rows(self, found: list[dict], path: Path, *, wait: float = 60.0) -> int:
         """Append the full session rows of alarm findings (source_file, line, alarm, ...) to JSONL or Parquet."""
-        from .export import write_rows
+        from .failures import write_rows
 
-        return write_rows(self, found, path)
+        return write_rows(self, found, path, wait=wait)
 
     def sessions_present(self, ids) -> set[str]:
         """Which of these session ids some session row still has, in every file (not only a window)."""

@@ -8,14 +8,14 @@ come in no particular order: keeping the files' order means a sort that holds ev
 
 from __future__ import annotations
 
-import json
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ForensicsError, ParameterError, UsageError
-from ..read.lines import nonblank_lines, ordinals_of
+from ..paths import fsync_path
+from ..read.lines import nonblank_lines
 from .physical import has_blank_lines, readable_path
 
 VIEWS = ("sessions", "attempts", "replay_runs")
@@ -128,31 +128,14 @@ def _write(store, view: str, target: Path, fmt: str, shifted: bool) -> ExportedF
     sql = f"copy ({_select(store, view, fmt, shifted)}) to $path ({_COPY[fmt]}, use_tmp_file false)"
     try:
         rows = store._run(lambda: store.con.execute(sql, {"path": str(tmp)}).fetchone()[0])
-        _fsync(tmp)
+        fsync_path(tmp)
         os.replace(tmp, target)
     except OSError as e:
         raise ForensicsError(f"cannot write {target}: {e.strerror or e}") from e
     finally:
         tmp.unlink(missing_ok=True)
-    _fsync(target.parent, folder=True)
+    fsync_path(target.parent, folder=True)
     return ExportedFile(view, target, rows, target.stat().st_size)
-
-
-def _fsync(path: Path, *, folder: bool = False) -> None:
-    """Flush a file (or a folder's entries) to disk, so a crash cannot leave a renamed but empty file."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        if folder:  # some file systems refuse to open a folder for syncing: nothing to do
-            return
-        raise
-    try:
-        os.fsync(fd)
-    except OSError:
-        if not folder:
-            raise
-    finally:
-        os.close(fd)
 
 
 def _ident(name: str) -> str:
@@ -226,118 +209,3 @@ def _insert_spans(con, path: str, spans: list[tuple[int, int, int]]) -> None:
             "insert into _export_lines select $path, unnest($b), unnest($lo), unnest($hi), unnest($s)",
             {"path": path, "b": buckets, "lo": los, "hi": his, "s": shifts},
         )
-
-
-def write_rows(store, found: list[dict], path: Path) -> int:
-    """Append the full session rows of these alarm findings to JSONL, or Parquet by extension.
-
-    Each finding names its row by ``source_file`` and physical ``line`` and carries
-    ``alarm``, ``severity``, ``state`` and ``found_at``, written before the row's own columns.
-    Nothing already in the file is overwritten: JSONL is appended to, and a Parquet file is
-    rewritten with its old rows plus the new ones, then atomically replaced.
-    """
-    from ..output import plain
-    from ..paths import append_lines
-
-    wanted = []
-    by_file: dict[str, list[dict]] = {}
-    for f in found:
-        if f.get("source_file") is not None and f.get("line") is not None:
-            by_file.setdefault(f["source_file"], []).append(f)
-    for source_file, items in by_file.items():
-        # The views number non-blank lines; a file with blank lines is mapped back.
-        back = (
-            ordinals_of(readable_path(store, source_file), [f["line"] for f in items])
-            if has_blank_lines(store, source_file)
-            else {}
-        )
-        wanted += [
-            (source_file, back.get(f["line"], f["line"]), f["alarm"], f["severity"], f["state"], f["found_at"])
-            for f in items
-        ]
-    con = store.con
-    con.execute(
-        "create or replace temp table _wanted (source_file varchar, line bigint, alarm varchar, "
-        "severity varchar, state varchar, found_at timestamptz)"
-    )
-    if wanted:
-        con.executemany("insert into _wanted values (?, ?, ?, ?, ?, ?)", [list(k) for k in wanted])
-    # From the files, not the (possibly narrow) loaded table: the full rows.
-    rel = con.sql(
-        """select w.alarm, w.severity, w.state, w.found_at, s.*
-        from _sessions_files as s
-        join _wanted as w
-            on w.source_file = s.source_file
-            and w.line = s.line
-        order by s.source_file, s.line, w.alarm"""
-    )
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".parquet":
-        return store._run(lambda: _append_parquet(con, rel, path))
-    columns = rel.columns
-    rows = store._run(rel.fetchall)
-    hidden = {"_batch", "_file_id", "_fingerprint"}
-    text = []
-    for row in rows:
-        rec = {k: v for k, v in zip(columns, row) if k not in hidden}
-        for k in ("artifact", "grounded_in_roster_raw"):
-            if isinstance(rec.get(k), str):
-                rec[k] = json.loads(rec[k])
-        text.append(json.dumps(plain(rec), ensure_ascii=False) + "\n")
-    if text:  # one write: a reader never sees half a run
-        append_lines(path, "".join(text))
-    return len(rows)
-
-
-def _append_parquet(con, rel, path: Path) -> int:
-    """Write rel's rows after those already in a Parquet file, replacing it atomically."""
-    hidden = [c for c in ("_batch", "_file_id", "_fingerprint") if c in rel.columns]
-    con.execute(
-        "create or replace temp table _failures as select *"
-        + (f" exclude ({', '.join(hidden)})" if hidden else "")
-        + " from rel"
-    )
-    n = con.execute("select count(*) from _failures").fetchone()[0]
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        if path.exists():
-            con.execute(
-                "copy (select * from read_parquet($old) union all by name select * from _failures) "
-                "to $path (format parquet)",
-                {"old": str(path), "path": str(tmp)},
-            )
-        else:
-            con.execute("copy _failures to $path (format parquet)", {"path": str(tmp)})
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return n
-
-
-def append_records(records: list[dict], path: Path) -> int:
-    """Append finished records (an engine other than DuckDB fetched them) to JSONL, or Parquet by extension."""
-    import duckdb
-
-    from ..output import plain
-    from ..paths import append_lines
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = "".join(json.dumps(plain(r), ensure_ascii=False) + "\n" for r in records)
-    if not records:
-        return 0
-    if path.suffix != ".parquet":
-        append_lines(path, text)
-        return len(records)
-    tmp_json = path.with_name(f".{path.name}.{os.getpid()}.jsonl")
-    con = duckdb.connect()
-    try:
-        tmp_json.write_text(text, encoding="utf-8")
-        con.execute(
-            "create temp view rel as select * from read_json($p, format = 'newline_delimited')", {"p": str(tmp_json)}
-        )
-        return _append_parquet(con, con.sql("select * from rel"), path)
-    finally:
-        con.close()
-        tmp_json.unlink(missing_ok=True)
