@@ -59,15 +59,22 @@ def test_the_once_ingest_keeps_old_days_until_the_first_alarm_has_seen_them(cli,
     assert "ANCIENT-BAD" not in _stored_ids(cli, st)
 
 
-def test_every_memory_reading_the_store_must_have_evaluated_a_row_before_it_goes(cli, tmp_path):
+def _two_memories_and_an_old_violation(cli, tmp_path: Path) -> tuple[Path, Path]:
+    """A store read by its own memory and a second --state; a violation 100 days old arrives and
+    the store's own alarm evaluates it."""
     log, st = _backfill(tmp_path), tmp_path / "store"
     other = tmp_path / "team-b.json"
     assert cli("alarm", "--store", st, "-s", log, "--since", "1h")[0] == 0
     assert cli("alarm", "--store", st, "--state", other, "--since", "1h")[0] == 0
     assert cli("ingest", "--store", st, "--retain", "30d")[0] == 0
     _append(log, [session("OLD-BAD", grounded=False, ts=_ts(100 * DAY))])
-    assert cli("alarm", "--store", st, "--since", "1h")[0] == 1  # the store's memory has seen it
-    assert cli("ingest", "--store", st)[1].count("kept for the alarm") == 1  # team B's has not
+    assert cli("alarm", "--store", st, "--since", "1h")[0] == 1
+    return st, other
+
+
+def test_every_memory_reading_the_store_must_have_evaluated_a_row_before_it_goes(cli, tmp_path):
+    st, other = _two_memories_and_an_old_violation(cli, tmp_path)
+    assert cli("ingest", "--store", st)[1].count("kept for the alarm") == 1  # team B's has not seen it
     code, out, _ = cli("alarm", "--store", st, "--state", other, "--since", "1h")
     assert code == 1 and "session=OLD-BAD" in out
     code, out, _ = cli("ingest", "--store", st)
@@ -76,14 +83,8 @@ def test_every_memory_reading_the_store_must_have_evaluated_a_row_before_it_goes
 
 
 def test_a_memory_removed_no_longer_holds_rows_back(cli, tmp_path):
-    log, st = _backfill(tmp_path), tmp_path / "store"
-    other = tmp_path / "retired.json"
-    assert cli("alarm", "--store", st, "-s", log, "--since", "1h")[0] == 0
-    assert cli("alarm", "--store", st, "--state", other, "--since", "1h")[0] == 0
-    assert cli("ingest", "--store", st, "--retain", "30d")[0] == 0
-    _append(log, [session("OLD-BAD", grounded=False, ts=_ts(100 * DAY))])
-    assert cli("alarm", "--store", st, "--since", "1h")[0] == 1
-    other.unlink()  # that alarm was taken out of cron, its memory with it
+    st, other = _two_memories_and_an_old_violation(cli, tmp_path)
+    other.unlink()  # team B's alarm was taken out of cron, its memory with it
     code, out, _ = cli("ingest", "--store", st)
     assert "1 files of days past the retention dropped" in out, out
 
