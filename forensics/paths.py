@@ -43,17 +43,17 @@ def file_mode() -> int:
     return 0o666 & ~umask
 
 
-def write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes, *, locked: bool = True) -> None:
     """Replace a file of the tool's own whole, never through a link planted at its name or its temporary's.
 
     The new content goes to a fresh file beside it (created exclusively, under a random name),
     is synced, then renamed over the old: a reader sees the old file or the new, a kill leaves
-    no half of it, and a symlink at either name is replaced, never followed. The caller holds
-    the file's lock.
+    no half of it, and a symlink at either name is replaced, never followed. A caller that
+    holds the file's lock (``locked``) also has the temporaries killed runs left removed.
     """
-    # The caller holds the file's lock: a temporary of this name left beside it is a killed
-    # run's, removed here (a link among them is removed, never followed).
-    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+    # Under the file's lock, a temporary of this name left beside it is a killed run's, removed
+    # here (a link among them is removed, never followed); without it, it may be another run's.
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp") if locked else ():
         with contextlib.suppress(OSError):
             if stale.is_symlink() or (stale.is_file() and stale.lstat().st_uid == os.getuid()):
                 stale.unlink()

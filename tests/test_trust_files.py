@@ -72,6 +72,34 @@ def test_a_link_planted_where_the_memory_writes_is_never_written_through(cli, tm
         assert code == 1 and "BAD-1" in out  # the verdict stands, whatever happened to the memory
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("report", "--format", "html", "--out"),
+        ("incident", "BAD-1", "--format", "html", "--out"),
+        ("notebook", "--force"),
+    ],
+)
+def test_a_link_planted_where_a_command_writes_its_output_is_replaced_not_written_through(cli, tmp_path, command):
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    logs = write_jsonl(tmp_path / "logs" / "sessions.jsonl", _clean() + [session("BAD-1", grounded=False, ts=_ts(2))])
+    if command[0] == "notebook":
+        out = tmp_path / "shared"
+        planted = out / "exploration.ipynb"
+        args = (*command, out)
+    else:
+        planted = out = tmp_path / "shared" / "out.html"
+        args = (*command, out, "-s", logs)
+    _plant(planted, victim)
+    _plant(planted.with_name(f".{planted.name}.tmp"), victim)  # and at a temporary name one could guess
+    code, _, err = cli(*args)
+    assert code == 0, err
+    assert victim.read_text() == "precious\n"
+    written = out if command[0] != "notebook" else out / "exploration.ipynb"
+    assert not written.is_symlink() and written.stat().st_size > 0
+
+
 def test_no_temporary_name_of_the_state_can_be_planted(cli, tmp_path):
     """The old fixed name (STATE.tmp) is no longer used: a link there is neither followed nor removed."""
     victim = tmp_path / "victim"

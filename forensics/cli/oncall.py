@@ -320,7 +320,7 @@ def incident(
         typer.echo(text)
         return
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(text + "\n", encoding="utf-8")
-    tmp.replace(out)
+    from ..paths import write_atomic
+
+    write_atomic(out, (text + "\n").encode("utf-8"), locked=False)
     err(f"wrote {escape(str(out))}")

@@ -82,7 +82,10 @@ def report(
             warn_unreadable(store, ["replay_runs"])
     text = render_report(data, fmt.value)
     if out:
-        out.write_text(text, encoding="utf-8")
+        from ..paths import write_atomic
+
+        # (whole, and never through a link planted at its name: a report cron writes to a shared folder)
+        write_atomic(out, text.encode("utf-8"), locked=False)
         err(f"wrote {fmt.value} report for {data['week']} to {out}")
     else:
         sys.stdout.write(text)

@@ -78,16 +78,14 @@ def notebook(
     Example:
       forensics notebook ~/analysis && jupyter lab ~/analysis/exploration.ipynb
     """
-    from ..paths import shipped_notebook
+    from ..paths import shipped_notebook, write_atomic
 
     source = shipped_notebook()
     target = out / source.name
     if target.exists() and not force:
         raise ForensicsError(f"{target} exists; pass --force to overwrite it")
     out.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_bytes(source.read_bytes())
-    tmp.replace(target)
+    write_atomic(target, source.read_bytes(), locked=False)
     typer.echo(
         f"wrote {escape(str(target))}: open it with `jupyter lab {escape(str(target))}` "
         "(it needs pip install 'forensics[notebook]')"
