@@ -41,10 +41,20 @@ class Manifest:
     pending: list = field(default_factory=list)  # {path, stream, reason, since}: to retry
     created_at: str | None = None
     retain_days: int | None = None  # days of rows kept (`ingest --retain`)
+    # one-file source -> [[fp, fp_len]] of the siblings that lay beside it when the store began
+    # following it (named.py's history); None: a store made before it was kept
+    declined: dict | None = None
 
     def next_id(self) -> int:
         """The next free checkpoint id."""
         return max((c.id for c in self.checkpoints), default=0) + 1
+
+    def history(self, fresh=frozenset()):
+        """Which rotation siblings are history (named.py), ``fresh`` the sources followed from now on."""
+        from .named import History
+
+        legacy = self.created_ns() if self.declined is None else None
+        return History(declined=self.declined, fresh=frozenset(fresh), legacy_after_ns=legacy)
 
     def created_ns(self) -> int | None:
         """When the store was made, in nanoseconds since the epoch (a file's mtime's unit)."""
@@ -70,6 +80,7 @@ class Manifest:
             "batches": self.batches[-KEEP_BATCHES:],
             "pending": self.pending,
             "retain_days": self.retain_days,
+            "declined": self.declined,
         }
 
 
@@ -114,11 +125,14 @@ def parse(text: str, root) -> Manifest:
             pending=list(data.get("pending", [])),
             created_at=data.get("created_at"),
             retain_days=data.get("retain_days"),
+            declined=data.get("declined"),
         )
         if manifest.retain_days is not None and not (
             isinstance(manifest.retain_days, int) and manifest.retain_days >= 1
         ):
             raise ValueError(f"retain_days {manifest.retain_days!r}")
+        if manifest.declined is not None and not isinstance(manifest.declined, dict):
+            raise ValueError(f"declined {manifest.declined!r}")
         for f in manifest.files:
             if not isinstance(f["path"], str) or f["stream"] not in STREAM_DIRS:
                 raise ValueError(f"a file entry {f!r}")
