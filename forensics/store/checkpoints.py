@@ -208,10 +208,10 @@ def plan(
 
     ``follows`` is None for a file a source names (read whole when new, whenever it was
     rotated), else the one-file source it is a rotation sibling of: read to finish a file
-    already known, or when it is not history (``history``, named.py's `History`): a generation that logrotate made
-    and rotated away between two ingests is still read. Without ``consume`` (a reading
-    command, not an ingest) a plain file's segment runs to its end, torn last line included.
-    Returns (segments, skipped, new checkpoints).
+    already known, or when it is not history (``history``, named.py's `History`): a
+    generation that logrotate made and rotated away between two ingests is still read.
+    Without ``consume`` (a reading command, not an ingest) a plain file's segment runs to its
+    end, torn last line included. Returns (segments, skipped, new checkpoints).
     """
     segments: list[Segment] = []
     skipped: list[Skipped] = []
