@@ -92,7 +92,7 @@ def open_engine(engine, sessions, replay_runs, config, queries_dir, store=None, 
             raise ParameterError("--ingest needs the store's folder on this machine, not a URL")
         from ..store.ingest import ingest as run_ingest
 
-        run_ingest(folder, config=config)
+        run_ingest(folder, config=config, reading=True)
     src = resolve(config=config, queries_dirs=[str(q) for q in queries_dir or []], streams=False)
     return SparkStore(folder, load_catalog(src.queries_dirs), master=master, remote=remote)
 

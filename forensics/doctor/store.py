@@ -1,7 +1,10 @@
-"""Is the store keeping up? Sources changed and not ingested, and sources an ingest keeps skipping.
+"""Is the store keeping up? Sources changed and not ingested, sources an ingest keeps skipping, and
+files named here that the store does not hold.
 
 A comparison of newest times alone passes silently when one source of many is skipped
-while the others are ingested: this looks at each source's own unread bytes.
+while the others are ingested: this looks at each source's own unread bytes. A file's mtime
+ahead of this machine's clock says nothing of how long its bytes waited: they are then aged
+by the last ingest, which did not read them (they arrived after it).
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from ..store.checkpoints import complete_end
 DEFAULT_GRACE = timedelta(minutes=10)
 # An ingest that started this soon after a file changed may have planned before the change.
 _SLACK = timedelta(seconds=5)
+# Ingests that skipped a file, enough to call it stuck when its times are ahead of the clock.
+_SKIPS = 3
 
 
 def _at(text: str) -> datetime:
@@ -43,39 +48,49 @@ def ingest_health(lake, *, grace: timedelta | None = None, now: datetime | None 
         if not seg.compressed and complete_end(seg.path, seg.start, seg.stat.st_size) <= seg.start:
             continue  # only a torn last line: it waits for its newline, rightly
         changed = datetime.fromtimestamp(seg.stat.st_mtime, UTC)
+        entry = {"file": seg.path, "stream": seg.stream, "changed_at": changed, "bytes": t.end - seg.start}
+        if changed > now:
+            # Its mtime is ahead of the clock (another machine's clock, a clock set back): its
+            # bytes have waited at most since the last ingest, which did not read them.
+            age = now - last if last is not None and last <= now else None
+            entry.update(age_s=None if age is None else int(age.total_seconds()), clock="mtime ahead of the clock")
+            if age is None or age > grace:
+                waiting.append(entry)
+            continue
         age = now - changed
-        entry = {
-            "file": seg.path,
-            "stream": seg.stream,
-            "changed_at": changed,
-            "age_s": int(age.total_seconds()),
-            "bytes": t.end - seg.start,
-        }
+        entry["age_s"] = int(age.total_seconds())
         if last is not None and last > changed + _SLACK and now - changed > grace:
             stuck.append({**entry, "reason": "ingests since it changed did not read it"})
         elif age > grace:
             waiting.append(entry)
+    newest = lake.stored.batches[-1]["batch"] if lake.stored.batches else None
     for p in lake.stored.pending:
         since = _at(p["since"])
-        if now - since > grace:
+        # A time ahead of the clock says nothing: then the ingests that skipped it are counted.
+        skips = newest - p["batch"] + 1 if newest is not None and isinstance(p.get("batch"), int) else None
+        if now - since > grace or (since > now and skips is not None and skips >= _SKIPS):
             stuck.append(
                 {
                     "file": p["path"],
                     "stream": p["stream"],
                     "changed_at": None,
-                    "age_s": int((now - since).total_seconds()),
+                    "age_s": int((now - since).total_seconds()) if since <= now else None,
                     "bytes": None,
-                    "reason": f"skipped by every ingest since {p['since']}: {p['reason']}",
+                    "reason": f"skipped by every ingest since {p['since']}"
+                    + (f" ({skips} ingests)" if skips else "")
+                    + f": {p['reason']}",
                 }
             )
-    stuck.sort(key=lambda e: -e["age_s"])
+    stuck.sort(key=lambda e: -(e["age_s"] or 0))
+    not_held = [{"file": path, "stream": stream} for stream, path in getattr(lake, "not_held", [])]
     return {
         "last_ingest": last,
         "cadence_s": int(every.total_seconds()) if every else None,
         "grace_s": int(grace.total_seconds()),
         "not_ingested": waiting,
         "stuck": stuck,
-        "healthy": not waiting and not stuck,
+        "not_held": not_held,
+        "healthy": not waiting and not stuck and not not_held,
     }
 
 
@@ -89,10 +104,20 @@ def render(health: dict) -> list[str]:
         + (f" (twice the cadence, {health['cadence_s']}s)" if health["cadence_s"] else "")
     ]
     for e in health["stuck"]:
-        out.append(f"STUCK {escape(e['file'])}: {e['age_s']}s; {escape(e['reason'])}")
+        age = "age unknown" if e["age_s"] is None else f"{e['age_s']}s"
+        out.append(f"STUCK {escape(e['file'])}: {age}; {escape(e['reason'])}")
     for e in health["not_ingested"]:
+        if e.get("clock"):
+            since = "its age unknown" if e["age_s"] is None else f"the last ingest ran {e['age_s']}s ago"
+            when = f"changed at {iso_utc(e['changed_at'])}, ahead of this machine's clock ({since})"
+        else:
+            when = f"changed {e['age_s']}s ago"
         out.append(
-            f"NOT INGESTED {escape(e['file'])}: changed {e['age_s']}s ago, {e['bytes']} bytes waiting "
-            "(is the cron ingest running?)"
+            f"NOT INGESTED {escape(e['file'])}: {when}, {e['bytes']} bytes waiting (is the cron ingest running?)"
+        )
+    for e in health.get("not_held", []):
+        out.append(
+            f"NOT HELD {escape(e['file'])} ({e['stream']}): named here, not in the store, and its sources do not "
+            "name it (give it to `forensics ingest` with the store's sources)"
         )
     return out

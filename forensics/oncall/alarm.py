@@ -163,7 +163,7 @@ def _evaluate_store(root, src, opts: AlarmOptions, outcome: AlarmOutcome, pendin
 
         root = Path(root)
         before = load(root)
-        report = ingest(root, opts.sources.sessions, opts.sources.replay_runs, config=opts.sources.config)
+        report = ingest(root, opts.sources.sessions, opts.sources.replay_runs, config=opts.sources.config, reading=True)
         notice(outcome, *(escape(w) for w in report.warnings))
         report_batch = report.batch
     memory = Memory.of_file(opts.recall.state) if opts.recall.state else Memory.of_store(root)

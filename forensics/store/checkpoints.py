@@ -1,14 +1,20 @@
 """Per-file checkpoints: which bytes of which log are new since the last ingest, through rotations.
 
-A checkpoint names a file by its content (a hash of its first bytes), as Vector and Fluent
-Bit do, not by its name: logrotate renames, copies and compresses files, and the content is
-what stays. The rules, applied to every file a source names now:
+A checkpoint names a file by its content, as Vector and Fluent Bit do, not by its name:
+logrotate renames, copies and compresses files, and the content is what stays. Its content
+is a hash of its first bytes and one of the bytes just before its offset (identity.py): a
+file that begins alike but holds other bytes there is another file. The rules, applied to
+every file a source names now:
 
+- unchanged: same inode, size and mtime, and the same bytes at its start and before its offset;
 - grown: same content, more bytes: read from the offset;
 - renamed (`sessions.jsonl.1`): the same content under another name: continue from the
   offset, never re-read;
 - a compressed copy (`.1.gz`) of a known file: skipped up to what was read, the rest read once;
-- truncated (fewer bytes than the offset) or rewritten (other first bytes): a new file from 0;
+- truncated (fewer bytes than the offset) or rewritten (other bytes read): a new file from 0;
+- a file a source names is read whole when new; a sibling logrotate left beside a one-file
+  source is read when it is not history: history is what lay beside the source when the
+  store began following it (recorded, never guessed from a clock);
 - a torn last line is not consumed: it is read when its newline arrives (a compressed file
   is final, so its torn tail is read, and judged, at once);
 - a file unreadable right now (permissions, a gzip still being written) is named and retried.
@@ -17,44 +23,18 @@ what stays. The rules, applied to every file a source names now:
 from __future__ import annotations
 
 import copy
-import hashlib
 import inspect
 import os
-import re
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
-from ..read.lines import open_binary
-
-# How much of a file's start names it: a row or more, so two logs never share it.
-FP_BYTES = 4096
-
-COMPRESSED = (".gz", ".zst")
-
-
-@dataclass
-class FileIdentity:
-    """Which file a checkpoint follows: the hash of its first bytes, and the plain file as last read."""
-
-    fp: str  # sha256 of its first fp_len bytes
-    fp_len: int
-    dev: int | None = None
-    ino: int | None = None
-    size: int | None = None  # the file's size (or the compressed copy's) when last read
-    mtime_ns: int | None = None
-    real: str | None = None  # the file a symlink pointed to when it was read
-
-    def begins(self, head: bytes) -> bool:
-        """Whether a file with these first bytes is this one (read further, or under another name)."""
-        return self.fp_len <= len(head) and fingerprint(head[: self.fp_len]) == self.fp
-
-    def inode(self) -> tuple:
-        """(device, inode) of the plain file as last read."""
-        return (self.dev, self.ino)
-
-    def untouched(self, st: os.stat_result) -> bool:
-        """Whether a file is the plain file as last read, not changed since (inode, size and mtime)."""
-        return (self.dev, self.ino, self.size, self.mtime_ns) == (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+from .identity import (
+    FileIdentity,
+    holds_read,
+    is_compressed,
+    read_head,
+    window_before,
+    window_fp,
+)
 
 
 @dataclass
@@ -78,7 +58,7 @@ class Checkpoint:
     compressed: bool
     identity: FileIdentity
     progress: Progress
-    copies: list  # compressed copies read to their end: [dev, ino, size, mtime]
+    copies: list  # compressed copies read to their end: [dev, ino, size, mtime, hash of its last bytes]
     seen_at: str | None  # when a source last named it (UTC)
 
     # The parameters are the manifest entry's keys, as manifest.json has always named them.
@@ -102,12 +82,13 @@ class Checkpoint:
         ingested_at: str | None = None,
         copies: list | None = None,
         real: str | None = None,
+        last_fp: str | None = None,
     ) -> None:
         self.id = id
         self.stream = stream
         self.path = path
         self.compressed = compressed
-        self.identity = FileIdentity(fp, fp_len, dev, ino, size, mtime_ns, real)
+        self.identity = FileIdentity(fp, fp_len, dev, ino, size, mtime_ns, real, last_fp)
         self.progress = Progress(offset, lines, rows, unreadable, ingested_at)
         self.copies = [] if copies is None else copies
         self.seen_at = seen_at
@@ -139,6 +120,8 @@ class Segment:
     compressed: bool
     stat: os.stat_result
     head: bytes
+    follows: str | None = None  # the one-file source it is a sibling of; None: named by a source
+    copy_key: list | None = None  # a compressed file's: what says it is the copy read (`copy_key`)
 
 
 @dataclass
@@ -150,22 +133,8 @@ class Skipped:
     action: str  # unchanged, empty, retry, not_ours
     reason: str = ""
     checkpoint: Checkpoint | None = None
-
-
-def is_compressed(path: str | os.PathLike) -> bool:
-    """A .gz or .zst log."""
-    return str(path).endswith(COMPRESSED)
-
-
-def fingerprint(data: bytes) -> str:
-    """The hash that names a file by its first bytes."""
-    return hashlib.sha256(data).hexdigest()
-
-
-def read_head(path: str, n: int = FP_BYTES) -> bytes:
-    """The first n bytes of a file's content (decompressed)."""
-    with open_binary(path) as fh:
-        return fh.read(n)
+    follows: str | None = None  # not_ours: the source it is history of
+    head: bytes = b""  # not_ours: its first bytes, recorded as history
 
 
 def complete_end(path: str, start: int, size: int) -> int:
@@ -184,25 +153,12 @@ def complete_end(path: str, start: int, size: int) -> int:
     return start
 
 
-def rotation_siblings(path: Path) -> list[Path]:
-    """What logrotate leaves beside a log: name.1, name.2.gz, name-20261201[.gz], name-20261201-1796125905.zst."""
-    from ..read.sources import DATED
-
-    mark = rf"(?:\.\d+|{DATED})"
-    names = [re.escape(path.name) + mark]
-    stem, ext = os.path.splitext(path.name)
-    if ext:  # logrotate's `extension .jsonl` puts the mark before it: name.1.jsonl, name-20261201.jsonl
-        names.append(re.escape(stem) + mark + re.escape(ext))
-    pattern = re.compile(rf"(?:{'|'.join(names)})(?:\.gz|\.zst)?", re.DOTALL)
-    try:
-        names = os.listdir(path.parent)
-    except OSError:
-        return []
-    return sorted(path.parent / n for n in names if pattern.fullmatch(n) and (path.parent / n).is_file())
-
-
 def _match(candidates: list[Checkpoint], head: bytes, st: os.stat_result, path: str) -> Checkpoint | None:
     hits = [c for c in candidates if c.identity.begins(head)]
+    if not is_compressed(path):
+        # What was read must be there: a file that begins alike but holds other bytes before
+        # the offset is another file (a compressed copy is checked as it is decompressed).
+        hits = [c for c in hits if holds_read(c.identity, path, c.progress.offset, head=head) is not False]
     if not hits:
         return None
     # The same inode first (the file itself), then the same name, then the furthest read.
@@ -210,26 +166,52 @@ def _match(candidates: list[Checkpoint], head: bytes, st: os.stat_result, path: 
     return max(hits, key=lambda c: (c.identity.inode() == here and not c.compressed, c.path == path, c.progress.offset))
 
 
-def _copy_key(st: os.stat_result) -> list:
-    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns]
+def copy_key(path: str, st: os.stat_result) -> list:
+    """What says a compressed copy is the one read to its end: its inode, size and mtime, and the
+    hash of its last bytes (a gzip's end holds the CRC and length of all its content)."""
+    try:
+        with open(path, "rb") as fh:
+            last = window_before(fh, st.st_size)
+    except OSError:
+        last = b""
+    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, window_fp(last)]
+
+
+def _is_copy(key: list, copies: list) -> bool:
+    # A copy remembered before its last bytes were kept is known by its inode, size and mtime.
+    return any(c == key or (len(c) == 4 and c == key[:4]) for c in copies)
+
+
+def _still_holds(c: Checkpoint, path: str) -> bool:
+    """Whether an untouched-looking plain file still holds what was read (an inode reused, a file
+    rewritten in place with the same size and mtime do not)."""
+    if holds_read(c.identity, path, c.progress.offset) is not True:
+        return False
+    if c.identity.last_fp is None:  # a checkpoint from before the window was kept: keep it now
+        try:
+            with open(path, "rb") as fh:
+                c.identity.last_fp = window_fp(window_before(fh, c.progress.offset))
+        except OSError:
+            pass
+    return True
 
 
 def plan(
     checkpoints: list[Checkpoint],
-    files: list[tuple[str, str, bool]],
+    files: list[tuple[str, str, str | None]],
     next_id: int,
     *,
     consume: bool = True,
-    adopt_after_ns: int | None = None,
+    history=None,
 ):
-    """Sort each (stream, path, followed_only) file into a Segment to read or a Skipped.
+    """Sort each (stream, path, follows) file into a Segment to read or a Skipped.
 
-    ``followed_only`` marks a rotation sibling of a one-file source: read only to finish a
-    file already known, or one changed after ``adopt_after_ns`` (the store's creation): a
+    ``follows`` is None for a file a source names (read whole when new, whenever it was
+    rotated), else the one-file source it is a rotation sibling of: read to finish a file
+    already known, or when it is not history (``history``, named.py's `History`): a
     generation that logrotate made and rotated away between two ingests is still read.
-    Without ``consume`` (a reading command, not an ingest) a plain
-    file's segment runs to its end, torn last line included. Returns (segments, skipped,
-    new checkpoints).
+    Without ``consume`` (a reading command, not an ingest) a plain file's segment runs to its
+    end, torn last line included. Returns (segments, skipped, new checkpoints).
     """
     segments: list[Segment] = []
     skipped: list[Skipped] = []
@@ -241,24 +223,24 @@ def plan(
     def locate(c: Checkpoint, path: str) -> None:
         # A file's current name: the first place its content is found (plain files come first).
         if c.id not in located:
-            c.path = path
-            c.located = True  # not a field: never written to the manifest
+            c.was, c.path = c.path, path  # (not fields: never written to the manifest)
+            c.located = True
             located.add(c.id)
 
     inodes = {c.identity.inode() for c in checkpoints if not c.compressed}
 
     def order(item):
-        # Plain files first (a live file before its compressed copy), live sources before
+        # Plain files first (a live file before its compressed copy), named files before
         # siblings, and a known file itself before any other that begins with its bytes.
-        _stream, path, followed = item
+        _stream, path, follows = item
         try:
             st = os.stat(path)
             known_inode = (st.st_dev, st.st_ino) in inodes
         except OSError:
             known_inode = False
-        return (is_compressed(path), followed, not known_inode, path)
+        return (is_compressed(path), follows is not None, not known_inode, path)
 
-    for stream, path, followed in sorted(files, key=order):
+    for stream, path, follows in sorted(files, key=order):
         try:
             st = os.stat(path)
         except OSError as exc:
@@ -266,9 +248,11 @@ def plan(
             continue
         mine = [c for c in checkpoints + new if c.stream == stream]
         compressed = is_compressed(path)
-        # A file not touched since it was read to its end needs no look at its bytes.
+        key = copy_key(path, st) if compressed else None
+        # A file not touched since it was read to its end needs no more than a look at the
+        # bytes that say so (its first bytes and those before its offset).
         for c in mine:
-            if compressed and _copy_key(st) in c.copies:
+            if compressed and _is_copy(key, c.copies):
                 locate(c, path)
                 skipped.append(Skipped(stream, path, "unchanged", checkpoint=c))
                 break
@@ -278,6 +262,7 @@ def plan(
                 and c.identity.untouched(st)
                 and c.id not in claimed
                 and (consume or c.progress.offset == st.st_size)
+                and _still_holds(c, path)
             ):
                 locate(c, path)
                 claimed[c.id], claimed_by[c.id] = c.progress.offset, path
@@ -310,8 +295,9 @@ def plan(
                 ]
                 action = "new" if not was else "truncated" if st.st_size < max(was) else "rewritten"
             if known is None:
-                if followed and (adopt_after_ns is None or st.st_mtime_ns <= adopt_after_ns):
-                    skipped.append(Skipped(stream, path, "not_ours"))
+                # (without a history, as a reader of no store: a sibling only finishes a known file)
+                if follows is not None and (history is None or history.holds(follows, head, st)):
+                    skipped.append(Skipped(stream, path, "not_ours", follows=follows, head=head))
                     continue
                 known = Checkpoint(id=next_id, stream=stream, path=path, fp="", fp_len=0, compressed=compressed)
                 next_id += 1
@@ -334,7 +320,7 @@ def plan(
             if not compressed:
                 claimed_by.setdefault(known.id, path)
             locate(known, path)
-            segments.append(Segment(stream, path, action, known, start, end, compressed, st, head))
+            segments.append(Segment(stream, path, action, known, start, end, compressed, st, head, follows, key))
     return segments, skipped, new
 
 

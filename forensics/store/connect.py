@@ -43,7 +43,7 @@ def open_store(
     if ingest:
         from .ingest import ingest as run_ingest
 
-        run_ingest(store, sessions, replay_runs, config=config)
+        run_ingest(store, sessions, replay_runs, config=config, reading=True)
     src = resolve(config=config, queries_dirs=queries_dirs, streams=False)
     specs = None
     if sessions or replay_runs:

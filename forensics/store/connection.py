@@ -133,7 +133,7 @@ class Store:
         if self.lake is not None:
             from .lake import tail_report
 
-            return tail_report(self.reader.checked, self.lake).warnings()
+            return tail_report(self.reader.checked, self.lake).warnings() + self.lake.notes()
         return [] if self.reader.checked is None else self.reader.checked.warnings()
 
     # -- querying ---------------------------------------------------------------------

@@ -33,18 +33,23 @@ def ingest(
     lock_wait: float = 60.0,
     retain_days: int | None = None,
     retain_unevaluated: bool | None = None,
+    reading: bool = False,
 ) -> IngestReport:
     """Append every new complete line of the store's sources to it; returns what was read.
 
     ``retain_days`` (kept in the manifest, so every later ingest applies it; 0 keeps every
     day again) drops the UTC days older than that many days, once every alarm reading the
     store has evaluated their rows (``retain_unevaluated``: also before any alarm has).
+    ``reading``: the ingest a reading command runs first (the alarm, `--ingest`), which makes
+    no store without sources given, and never points the store at a source that names nothing.
     """
     root = Path(store).expanduser()
     if root.exists() and not root.is_dir():
         raise ParameterError(f"--store {root}: not a folder")
     if not 0 <= lock_wait <= 86400:
         raise ParameterError(f"lock wait takes 0 to 86400 seconds, got {lock_wait}")
+    if reading:
+        check_given(root, sessions, replay_runs)
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -57,21 +62,23 @@ def ingest(
                 raise StoreError(
                     f"store {root}: the folder holds other files and no manifest.json; give an empty or new folder"
                 )
-            manifest = Manifest(created_at=now_iso())
+            manifest = Manifest(created_at=now_iso(), declined={})
         check_whole(root, manifest)
         _clean(root, manifest)
-        retain_changed = retain_days is not None and (retain_days or None) != manifest.retain_days
+        retain_changed = retain_days is not None and (retain_days or None) != manifest.retention.days
         if retain_days is not None:
             if retain_days < 0:
                 raise ParameterError(f"--retain takes a number of days, got {retain_days}")
-            manifest.retain_days = retain_days or None
-        if retain_unevaluated is not None and retain_unevaluated != manifest.retain_unevaluated:
+            manifest.retention.days = retain_days or None
+        if retain_unevaluated is not None and retain_unevaluated != manifest.retention.unevaluated:
             retain_changed = True
-            manifest.retain_unevaluated = retain_unevaluated
+            manifest.retention.unevaluated = retain_unevaluated
         before = {s: list(manifest.sources.get(s, [])) for s in STREAMS}
         manifest.sources = _sources(manifest, sessions, replay_runs, config, env)
+        # A source followed from now on: what lies beside it now is its history, not read.
+        fresh = {spec for s in STREAMS for spec in manifest.sources.get(s, []) if spec not in before[s]}
         try:
-            report = _ingest(root, manifest)
+            report = _ingest(root, manifest, fresh)
         except OSError as exc:  # a full disk, a folder gone: the last committed state stands
             raise StoreError(
                 f"store {root}: the ingest stopped ({exc.strerror or exc}); nothing was "
@@ -129,10 +136,37 @@ def _sources(manifest: Manifest, sessions, replay_runs, config, env) -> dict:
     return {k: [os.path.abspath(os.path.expanduser(v)) for v in vs] for k, vs in specs.items()}
 
 
-def _ingest(root: Path, manifest: Manifest) -> IngestReport:
+def check_given(root: Path, sessions, replay_runs) -> None:
+    """Refuse, before anything is made or changed, a reading command's store that does not exist
+    (unless it is given sources to make it from) and a source given that names nothing now and
+    that the store does not follow already (a typo would otherwise stop cron's ingests)."""
+    from ..read.sources import as_list
+    from .named import names_nothing
+
+    given = {"sessions": as_list(sessions), "replay_runs": as_list(replay_runs)}
+    manifest = load(root) if root.is_dir() else None
+    if manifest is None and not (given["sessions"] or given["replay_runs"]):
+        raise ParameterError(
+            f"--store {root}: no store there (nothing was ever ingested); make one with "
+            f"`forensics ingest --store {root} -s LOGS`"
+        )
+    followed = manifest.sources if manifest is not None else {}
+    for stream, specs in given.items():
+        for spec in specs:
+            full = os.path.abspath(os.path.expanduser(spec))
+            if full not in followed.get(stream, []) and names_nothing(full, stream):
+                raise ParameterError(
+                    f"{'-s' if stream == 'sessions' else '-r'} {spec}: names no file now; the store "
+                    f"{root} is left as it was (its sources are "
+                    f"{', '.join(followed.get(stream, [])) or 'none'})"
+                )
+
+
+def _ingest(root: Path, manifest: Manifest, fresh: set) -> IngestReport:
     from .checkpoints import current_names
     from .lake import Lake, Stored
-    from .tails import plan_tails, private_folder, remove_folder, source_files
+    from .named import source_files
+    from .tails import plan_tails, private_folder, remove_folder
 
     batch = manifest.batch + 1
     report = IngestReport(store=str(root), batch=batch)
@@ -152,7 +186,7 @@ def _ingest(root: Path, manifest: Manifest) -> IngestReport:
                 manifest.next_id(),
                 tmp,
                 consume=True,
-                adopt_after_ns=manifest.created_ns(),
+                history=manifest.history(fresh),
                 copy=frozenset(copy),
             )
             # A file read in place must not grow while it is read: its rows past the planned

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC
 from pathlib import Path
 
-from .tails import TailFile, plan_tails, private_folder, remove_folder, source_files
+from .named import source_files
+from .tails import TailFile, plan_tails, private_folder, remove_folder
 
 # Columns the store's rows carry besides the views' own; the views hide them.
 PROVENANCE = ("_batch", "_file_id", "_fingerprint")
@@ -43,6 +44,15 @@ class Lake:
     file_paths: list = field(default_factory=list)  # checkpoint id - 1 -> current name
     tmp: Path | None = None  # the private folder of the tail copies
     replay_sources: bool = False
+    not_held: list = field(default_factory=list)  # (stream, path): named here, not by the store's sources
+
+    def notes(self) -> list[str]:
+        """What to say on stderr about the files read here that the store does not hold."""
+        return [
+            f"note: {path} ({stream}) is not in the store {self.root} and its sources do not name it: "
+            "read whole from the file"
+            for stream, path in self.not_held
+        ]
 
     def close(self) -> None:
         """Remove the tail copies."""
@@ -220,17 +230,36 @@ def store_report(con, checked, lake: Lake):
     return ScanReport(list(out.values()))
 
 
+def _not_held(tails, own: dict) -> list[tuple[str, str]]:
+    """Files named by sources given to a reading command, of which the store holds nothing and
+    which its own sources do not name (no ingest will read them)."""
+    from ..read.sources import _identity
+
+    ours = {_identity(Path(p)) for _, p, follows in source_files(own)[0] if follows is None}
+    out: dict = {}
+    for t in tails:
+        seg = t.segment
+        if seg.action == "new" and seg.follows is None and _identity(Path(seg.path)) not in ours:
+            out.setdefault(seg.path, (seg.stream, seg.path))
+    return list(out.values())
+
+
 def open_lake(root: Path, sources: dict | None = None) -> Lake:
     """A store folder ready to read: its committed Parquet files, and each source's tail cut out now.
 
     ``sources`` (stream -> specs) overrides the sources the store remembers.
     """
+    from ..errors import ParameterError
     from .manifest import StoreError, check_whole, load
 
     root = Path(root)
+    if not root.exists():  # a typo: a reading command makes nothing
+        raise ParameterError(
+            f"--store {root}: no such folder; make a store with `forensics ingest --store {root} -s LOGS`"
+        )
     manifest = load(root)
     if manifest is None:
-        if root.exists() and any(root.iterdir()):
+        if any(root.iterdir()):
             raise StoreError(
                 f"store {root}: not a forensics store (no manifest.json); "
                 "make one with `forensics ingest --store DIR -s LOGS`"
@@ -240,18 +269,30 @@ def open_lake(root: Path, sources: dict | None = None) -> Lake:
     # A stream not given keeps the sources the store remembers for it.
     specs = {s: (sources or {}).get(s) or manifest.sources.get(s, []) for s in ("sessions", "replay_runs")}
     files, missing = source_files(specs)
+    # Sources given here and not the store's own: the siblings beside them are history (as
+    # the ingest that first followed them would decide), and one naming nothing is an error,
+    # as a cold read of it is.
+    own = {s: {os.path.abspath(os.path.expanduser(v)) for v in manifest.sources.get(s, [])} for s in specs}
+    fresh = {spec for s in specs for spec in specs[s] if os.path.abspath(os.path.expanduser(spec)) not in own[s]}
+    for m in missing:
+        if m.path in fresh:
+            from ..errors import SourceError
+
+            raise SourceError(m.reason)
     tmp = private_folder()
     stored = Stored(checkpoints=manifest.checkpoints, batches=manifest.batches, pending=manifest.pending)
     lake = Lake(root=root, stored=stored, tmp=tmp)
     try:
         tails, skipped, new = plan_tails(
-            manifest.checkpoints, files, manifest.next_id(), tmp, consume=False, adopt_after_ns=manifest.created_ns()
+            manifest.checkpoints, files, manifest.next_id(), tmp, consume=False, history=manifest.history(fresh)
         )
     except BaseException:
         remove_folder(tmp)
         raise
     lake.tails = tails
     lake.skipped = missing + skipped
+    if fresh:
+        lake.not_held = _not_held(tails, manifest.sources)
     from .checkpoints import current_names
 
     lake.file_paths = current_names(manifest.checkpoints + new)

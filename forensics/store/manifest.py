@@ -34,6 +34,16 @@ class StoreError(ForensicsError):
 
 
 @dataclass
+class Retention:
+    """How long the store keeps rows, and what the alarms reading it have evaluated (retention.py)."""
+
+    days: int | None = None  # days of rows kept (`ingest --retain`)
+    # alarm memory (its state file's path) -> {batch, at}: the batch it has evaluated through
+    evaluated: dict = field(default_factory=dict)
+    unevaluated: bool = False  # retention need not wait for an alarm (`--retain-unevaluated`)
+
+
+@dataclass
 class Manifest:
     """One committed state of a store."""
 
@@ -45,14 +55,21 @@ class Manifest:
     batches: list = field(default_factory=list)  # {batch, at, rows, unreadable, bytes}
     pending: list = field(default_factory=list)  # {path, stream, reason, since}: to retry
     created_at: str | None = None
-    retain_days: int | None = None  # days of rows kept (`ingest --retain`)
-    # alarm memory (its state file's path) -> {batch, at}: the batch it has evaluated through
-    evaluated: dict = field(default_factory=dict)
-    retain_unevaluated: bool = False  # retention need not wait for an alarm (`--retain-unevaluated`)
+    retention: Retention = field(default_factory=Retention)
+    # one-file source -> [[fp, fp_len]] of the siblings that lay beside it when the store began
+    # following it (named.py's history); None: a store made before it was kept
+    declined: dict | None = None
 
     def next_id(self) -> int:
         """The next free checkpoint id."""
         return max((c.id for c in self.checkpoints), default=0) + 1
+
+    def history(self, fresh=frozenset()):
+        """Which rotation siblings are history (named.py), ``fresh`` the sources followed from now on."""
+        from .named import History
+
+        legacy = self.created_ns() if self.declined is None else None
+        return History(declined=self.declined, fresh=frozenset(fresh), legacy_after_ns=legacy)
 
     def created_ns(self) -> int | None:
         """When the store was made, in nanoseconds since the epoch (a file's mtime's unit)."""
@@ -77,9 +94,10 @@ class Manifest:
             "retired": self.retired,
             "batches": self.batches[-KEEP_BATCHES:],
             "pending": self.pending,
-            "retain_days": self.retain_days,
-            "evaluated": self.evaluated,
-            "retain_unevaluated": self.retain_unevaluated,
+            "retain_days": self.retention.days,
+            "evaluated": self.retention.evaluated,
+            "retain_unevaluated": self.retention.unevaluated,
+            "declined": self.declined,
         }
 
 
@@ -123,14 +141,18 @@ def parse(text: str, root) -> Manifest:
             batches=list(data.get("batches", [])),
             pending=list(data.get("pending", [])),
             created_at=data.get("created_at"),
-            retain_days=data.get("retain_days"),
-            evaluated=dict(data.get("evaluated") or {}),
-            retain_unevaluated=data.get("retain_unevaluated") is True,
+            retention=Retention(
+                days=data.get("retain_days"),
+                evaluated=dict(data.get("evaluated") or {}),
+                unevaluated=data.get("retain_unevaluated") is True,
+            ),
+            declined=data.get("declined"),
         )
-        if manifest.retain_days is not None and not (
-            isinstance(manifest.retain_days, int) and manifest.retain_days >= 1
-        ):
-            raise ValueError(f"retain_days {manifest.retain_days!r}")
+        days = manifest.retention.days
+        if days is not None and not (isinstance(days, int) and not isinstance(days, bool) and days >= 1):
+            raise ValueError(f"retain_days {days!r}")
+        if manifest.declined is not None and not isinstance(manifest.declined, dict):
+            raise ValueError(f"declined {manifest.declined!r}")
         for f in manifest.files:
             if not _own(f["path"]) or f["stream"] not in STREAM_DIRS:
                 raise ValueError(f"a file entry {f!r}")

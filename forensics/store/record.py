@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass, field
 
 from .manifest import STREAMS, Manifest, now_iso
+from .named import record_history
 
 
 @dataclass
@@ -100,8 +101,12 @@ def record_batch(manifest: Manifest, report: IngestReport, checkpoints, new, tai
         if sk.checkpoint is not None:
             sk.checkpoint.seen_at = at
         if sk.action == "retry":
-            since = pending.get(sk.path, {}).get("since", at)
-            manifest.pending.append({"path": sk.path, "stream": sk.stream, "reason": sk.reason, "since": since})
+            was = pending.get(sk.path, {})
+            since, first = was.get("since", at), was.get("batch", batch)
+            # (the first batch that skipped it: how many ingests did, whatever the clock says)
+            manifest.pending.append(
+                {"path": sk.path, "stream": sk.stream, "reason": sk.reason, "since": since, "batch": first}
+            )
             report.warnings.append(f"warning: {sk.path}: not read now, retried next run: {sk.reason}")
         if sk.action in ("retry", "empty") or (
             sk.action == "unchanged" and sk.path not in {f.path for f in report.files}
@@ -109,6 +114,7 @@ def record_batch(manifest: Manifest, report: IngestReport, checkpoints, new, tai
             report.files.append(FileIngest(sk.path, sk.stream, sk.action, reason=sk.reason))
     # A new file is known once something of it was read.
     manifest.checkpoints = checkpoints + [c for c in new if c.identity.fp_len]
+    manifest.declined = record_history(manifest.declined, skipped, manifest.sources)
     manifest.files += written
     manifest.batch = batch
     manifest.batches.append(
@@ -124,9 +130,9 @@ def _advance(ck, t, rows: int, bad: int, at: str) -> None:
     read.rows += rows
     read.unreadable += bad
     read.ingested_at = ck.seen_at = at
-    known.fp, known.fp_len = t.fp, t.fp_len
+    known.fp, known.fp_len, known.last_fp = t.fp, t.fp_len, t.last_fp
     if seg.compressed:
-        ck.copies.append([seg.stat.st_dev, seg.stat.st_ino, seg.stat.st_size, seg.stat.st_mtime_ns])
+        ck.copies.append(seg.copy_key)
     else:
         known.dev, known.ino = seg.stat.st_dev, seg.stat.st_ino
         real = os.path.realpath(seg.path)

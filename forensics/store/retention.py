@@ -24,20 +24,20 @@ def evaluated_through(manifest: Manifest) -> int | None:
     """
     live = [
         e["batch"]
-        for key, e in manifest.evaluated.items()
+        for key, e in manifest.retention.evaluated.items()
         if isinstance(e, dict) and isinstance(e.get("batch"), int) and os.path.lexists(key)
     ]
     if live:
         return min(live)
-    return None if manifest.retain_unevaluated else 0
+    return None if manifest.retention.unevaluated else 0
 
 
 def past_retention(manifest: Manifest, *, today=None) -> tuple[list[dict], list[dict]]:
     """The files of days past the retention: those to drop, and those held for an alarm."""
-    if not manifest.retain_days:
+    if not manifest.retention.days:
         return [], []
     today = today or datetime.now(UTC).date()
-    cutoff = (today - timedelta(days=manifest.retain_days - 1)).isoformat()
+    cutoff = (today - timedelta(days=manifest.retention.days - 1)).isoformat()
     # Day names are YYYY-MM-DD, so they compare as text; `unknown` and odd names never expire.
     old = [
         f
@@ -83,12 +83,12 @@ def mark_evaluated(root: Path, memory: str, batch: int, made: str | None, *, wai
         manifest = load(root)
         if manifest is None or manifest.created_at != made or batch > manifest.batch:
             return False
-        mark = manifest.evaluated.get(memory)
-        if isinstance(mark, dict) and mark.get("batch") == batch and not manifest.retain_unevaluated:
+        mark = manifest.retention.evaluated.get(memory)
+        if isinstance(mark, dict) and mark.get("batch") == batch and not manifest.retention.unevaluated:
             return True
-        manifest.evaluated[memory] = {"batch": batch, "at": now_iso()}
+        manifest.retention.evaluated[memory] = {"batch": batch, "at": now_iso()}
         # An alarm reads this store now: rows it has not evaluated are held from here on.
-        manifest.retain_unevaluated = False
+        manifest.retention.unevaluated = False
         commit(root, manifest)
         return True
     except (OSError, ForensicsError):  # (a damaged manifest is the next ingest's to say)

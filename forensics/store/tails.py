@@ -15,12 +15,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..read.lines import open_binary
-from .checkpoints import FP_BYTES, Checkpoint, Segment, Skipped, error_text, fingerprint, plan, rotation_siblings
+from .checkpoints import Checkpoint, Segment, Skipped, error_text, plan
+from .identity import FP_BYTES, WINDOW, fingerprint, window_before, window_fp
+from .named import History, linked_targets
 
 # An ingest cuts a file's new bytes past this size into one piece per core: DuckDB numbers a
 # file's lines on one thread, and so writes its Parquet on one; pieces are written side by side.
 PIECE_BYTES = 64 << 20
 _CHUNK = 1 << 24
+
+
+class NotThisFile(Exception):
+    """A compressed file begins like a known one but does not hold what was read of it."""
 
 
 @dataclass
@@ -34,43 +40,12 @@ class TailFile:
     end: int = 0  # offset just past the last byte read
     fp: str = ""  # the file's fingerprint after this read
     fp_len: int = 0
+    last_fp: str | None = None  # the hash of the bytes before `end` (identity.py's window)
 
     @property
     def direct(self) -> bool:
         """Read from the file itself rather than a copy."""
         return self.read_path == self.segment.path
-
-
-def source_files(sources: dict) -> tuple[list[tuple[str, str, bool]], list[Skipped]]:
-    """Every (stream, path, followed_only) a store's sources name now, and the sources naming nothing.
-
-    A source given as one file is followed through its rotations: the siblings logrotate
-    leaves beside it are looked at too, to finish a file already known.
-    """
-    from ..errors import SourceError
-    from ..read.sources import _identity, expand
-
-    out: list[tuple[str, str, bool]] = []
-    missing: list[Skipped] = []
-    seen: set = set()
-    for stream in ("sessions", "replay_runs"):
-        for spec in sources.get(stream) or []:
-            # A name that is a file is that file, glob characters and all (as `expand` reads it).
-            single = os.path.isfile(spec) or (not any(ch in spec for ch in "*?[") and not os.path.isdir(spec))
-            found: list[tuple[Path, bool]] = []
-            try:
-                found = [(p, False) for p in expand(spec, stream.replace("_", " "), stream)]
-            except SourceError as exc:
-                missing.append(Skipped(stream, spec, "retry", str(exc)))
-            if single:
-                found += [(p, True) for p in rotation_siblings(Path(spec))]
-            for path, followed in found:
-                key = _identity(path)
-                if key in seen:
-                    continue
-                seen.add(key)
-                out.append((stream, str(path), followed))
-    return out, missing
 
 
 def plan_tails(
@@ -80,82 +55,88 @@ def plan_tails(
     folder: Path,
     *,
     consume: bool,
-    adopt_after_ns: int | None = None,
+    history: History | None = None,
     copy: frozenset = frozenset(),
 ):
     """Plan every file's new bytes and cut them out into `folder`: (tails, skipped, new checkpoints).
 
     With ``consume`` (an ingest) a plain file's tail stops at its last newline; without it
     (a reading command) the torn last line is read too, as a cold read does. Files in
-    ``copy`` are never read in place.
+    ``copy`` are never read in place. ``history`` says which rotation siblings are not read.
     """
     segments, skipped, new = plan(
-        checkpoints,
-        files + _followed_targets(checkpoints, files),
-        next_id,
-        consume=consume,
-        adopt_after_ns=adopt_after_ns,
+        checkpoints, files + linked_targets(checkpoints, files), next_id, consume=consume, history=history
     )
     tails: list[TailFile] = []
-    running: dict[int, tuple[int, int]] = {}  # checkpoint id -> (offset, lines) after this run's reads
+    # checkpoint id -> (offset, lines, hash of the bytes before the offset) after this run's reads
+    running: dict[int, tuple[int, int, str | None]] = {}
     for seg in segments:
         ck = seg.checkpoint
-        offset, lines = running.get(ck.id, (ck.progress.offset, ck.progress.lines))
+        offset, lines, expect = running.get(ck.id, (ck.progress.offset, ck.progress.lines, ck.identity.last_fp))
         if seg.start != offset:  # another copy of this file was read further this run
             seg.start = max(seg.start, offset)
         try:
-            if consume and not seg.compressed and seg.end - seg.start >= 2 * PIECE_BYTES:
-                cut = _pieces(seg, folder, base=lines)
-            else:
-                cut = [
-                    _cut(TailFile(seg, seg.path, base=lines), folder, consume=consume, in_place=seg.path not in copy)
-                ]
+            try:
+                cut = _cut_segment(seg, folder, lines, consume, copy, expect if seg.start == offset else None)
+            except NotThisFile:
+                # Begins like a known file, holds other bytes before its offset: another file,
+                # read from its first byte under a checkpoint of its own.
+                ck.path, ck.located = getattr(ck, "was", ck.path), False
+                ck = Checkpoint(
+                    id=max([next_id - 1] + [c.id for c in checkpoints + new]) + 1,
+                    stream=seg.stream,
+                    path=seg.path,
+                    fp="",
+                    fp_len=0,
+                    compressed=True,
+                )
+                ck.located = True
+                new.append(ck)
+                seg.checkpoint, seg.start, seg.action, lines = ck, 0, "new", 0
+                cut = _cut_segment(seg, folder, 0, consume, copy, None)
         except Exception as exc:  # a gzip still being written, a file gone: retried next run
             skipped.append(Skipped(seg.stream, seg.path, "retry", error_text(exc), ck))
             continue
         last = cut[-1]
         if last.end <= seg.start and last.lines == 0:
             if seg.compressed:  # a copy of what was read: never decompressed again
-                st = seg.stat
-                ck.copies.append([st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns])
+                ck.copies.append(seg.copy_key)
             skipped.append(Skipped(seg.stream, seg.path, "unchanged", checkpoint=ck))
             continue
-        running[ck.id] = (last.end, last.base + last.lines)
+        running[ck.id] = (last.end, last.base + last.lines, last.last_fp)
         tails += cut
     return tails, skipped, new
 
 
-def _followed_targets(checkpoints: list[Checkpoint], files) -> list[tuple[str, str, bool]]:
-    """The files symlinked sources pointed to, where no source names them now (a repointed
-    link): their last rows are finished, as a rotated file's are."""
-    from ..read.sources import _identity
-
-    seen = {_identity(Path(p)) for _, p, _ in files}
-    out = []
-    for c in checkpoints:
-        real = c.identity.real
-        if real and os.path.isfile(real) and _identity(Path(real)) not in seen:
-            seen.add(_identity(Path(real)))
-            out.append((c.stream, real, True))
-    return out
+def _cut_segment(seg: Segment, folder: Path, base: int, consume: bool, copy, expect: str | None) -> list[TailFile]:
+    """A segment's bytes cut out: in one piece per core when large, else in one (or read in place)."""
+    if consume and not seg.compressed and seg.end - seg.start >= 2 * PIECE_BYTES:
+        return _pieces(seg, folder, base=base)
+    tail = TailFile(seg, seg.path, base=base)
+    return [_cut(tail, folder, consume=consume, in_place=seg.path not in copy, expect=expect)]
 
 
-def _cut(tail: TailFile, folder: Path, *, consume: bool, in_place: bool = True) -> TailFile:
-    """Read a segment in place when it is a whole plain file, else copy it out."""
+def _cut(tail: TailFile, folder: Path, *, consume: bool, in_place: bool = True, expect: str | None = None) -> TailFile:
+    """Read a segment in place when it is a whole plain file, else copy it out. ``expect``: the
+    hash of the bytes a compressed file must hold before the segment's start (NotThisFile if not)."""
     seg = tail.segment
     if in_place and not seg.compressed and seg.start == 0 and seg.end == seg.stat.st_size:
         tail.read_path, tail.end = seg.path, seg.end
-        if consume:
-            with open(seg.path, "rb") as fh:
+        with open(seg.path, "rb") as fh:
+            if consume:
                 tail.lines = _copy(fh, None, seg.end)[1]
+            tail.last_fp = window_fp(window_before(fh, seg.end))
     else:
         with open_binary(seg.path) if seg.compressed else open(seg.path, "rb") as fh:
             if seg.compressed:
-                if _copy(fh, None, seg.start)[0] < seg.start:
+                skipped, _, before = _copy(fh, None, seg.start)
+                if skipped < seg.start:
                     raise EOFError(f"the file holds fewer than {seg.start} bytes past what was read")
+                if expect is not None and window_fp(before) != expect:
+                    raise NotThisFile(seg.path)
             else:
-                fh.seek(seg.start)
-            _copy_out(tail, folder, fh, None if seg.end is None else seg.end - seg.start)
+                before = window_before(fh, seg.start)
+            _copy_out(tail, folder, fh, None if seg.end is None else seg.end - seg.start, before)
     tail.fp, tail.fp_len = _fp(seg, tail.end, consume=consume)
     return tail
 
@@ -175,8 +156,8 @@ def _pieces(seg: Segment, folder: Path, *, base: int) -> list[TailFile]:
         out = []
         for a, b in itertools.pairwise(cuts):
             tail = TailFile(seg, seg.path, base=base)
-            fh.seek(a)
-            _copy_out(tail, folder, fh, b - a)
+            before = window_before(fh, a)
+            _copy_out(tail, folder, fh, b - a, before)
             if tail.end < b:
                 raise OSError(f"{seg.path} is shorter than when it was planned")
             tail.fp, tail.fp_len = _fp(seg, tail.end, consume=True)
@@ -185,20 +166,23 @@ def _pieces(seg: Segment, folder: Path, *, base: int) -> list[TailFile]:
     return out
 
 
-def _copy_out(tail: TailFile, folder: Path, fh, limit: int | None) -> None:
-    """Copy up to `limit` bytes (all, with None) from where `fh` stands into a private file."""
+def _copy_out(tail: TailFile, folder: Path, fh, limit: int | None, before: bytes = b"") -> None:
+    """Copy up to `limit` bytes (all, with None) from where `fh` stands into a private file;
+    ``before``: the bytes just before them, so that the tail knows the window before its end."""
     fd, copy = tempfile.mkstemp(prefix="tail-", suffix=".jsonl", dir=folder)
     tail.read_path = copy
     start = fh.tell() if not tail.segment.compressed else tail.segment.start
     with os.fdopen(fd, "wb") as out:
-        written, newlines, last = _copy(fh, out, limit)
+        written, newlines, last = _copy(fh, out, limit, before)
     tail.end = start + written
-    tail.lines = newlines + (0 if last in (b"", b"\n") else 1)
+    tail.lines = newlines + (0 if last[-1:] in (b"", b"\n") else 1)
+    tail.last_fp = window_fp(last)
 
 
-def _copy(fh, out, limit: int | None) -> tuple[int, int, bytes]:
-    """Read up to `limit` bytes (all, with None), writing them to `out` if given: (bytes, newlines, last byte)."""
-    written, newlines, last = 0, 0, b""
+def _copy(fh, out, limit: int | None, before: bytes = b"") -> tuple[int, int, bytes]:
+    """Read up to `limit` bytes (all, with None), writing them to `out` if given: (bytes, newlines,
+    the last WINDOW bytes, counting ``before`` as read just before)."""
+    written, newlines, last = 0, 0, before[-WINDOW:]
     while limit is None or written < limit:
         chunk = fh.read(_CHUNK if limit is None else min(_CHUNK, limit - written))
         if not chunk:
@@ -206,7 +190,7 @@ def _copy(fh, out, limit: int | None) -> tuple[int, int, bytes]:
         if out is not None:
             out.write(chunk)
         newlines += chunk.count(b"\n")
-        last = chunk[-1:]
+        last = (last + chunk[-WINDOW:])[-WINDOW:]
         written += len(chunk)
     return written, newlines, last
 
