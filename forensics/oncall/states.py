@@ -82,11 +82,12 @@ def reconcile(
     unseen = {k: i for k, i in incidents.items() if k not in seen}
     for key in seen:
         incidents[key].pop("gone_at", None)  # (a row met again is not gone)
-    # An alarm no longer run resolves its incidents; a row gone from the logs resolves its
-    # incident once acknowledged (or a warning). A critical one gone before anyone
-    # acknowledged it stays firing, said once as gone, until it is acknowledged.
-    dropped = {k for k, i in unseen.items() if alarms is not None and i.get("alarm") not in alarms}
-    vanished = (gone(unseen) if gone is not None and unseen else set()) - dropped
+    # An alarm not run (a query removed, or a run by hand without cron's --queries-dir) and a row
+    # gone from the logs resolve an incident once acknowledged (or a warning). A critical one not
+    # acknowledged stays firing until it is: its row may still be there, outside any later window.
+    unrun = {k for k, i in unseen.items() if alarms is not None and i.get("alarm") not in alarms}
+    dropped = {k for k in unrun if not (incidents[k]["state"] == "firing" and incidents[k]["severity"] == "critical")}
+    vanished = (gone(unseen) if gone is not None and unseen else set()) - unrun
     for key in sorted(vanished):
         inc = incidents[key]
         if inc["state"] == "firing" and inc["severity"] == "critical":
@@ -128,6 +129,7 @@ def reconcile(
                     "identity": key,
                     "state": inc["state"],
                     "in_window": False,
+                    **({"alarm_not_run": True} if key in unrun else {}),
                 }
             )
 

@@ -1,0 +1,49 @@
+"""The second adversarial pass, as cron and a new on-call engineer run the alarm: each test is a
+hostile case that broke a promise before its fix (docs/SESSION_LOG.md, "What the alarm guarantees")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .conftest import _clean, _ts, session, write_jsonl
+
+SLOW_ALARM = """-- name: too_slow
+-- kind: alarm
+-- severity: critical
+-- description: a call slower than ten minutes
+select session_id, "timestamp", model, kind, daemon, source_file, line
+from sessions where duration_ms > 600000
+"""
+
+
+def _queries(tmp_path: Path) -> Path:
+    folder = tmp_path / "queries"
+    folder.mkdir()
+    (folder / "too_slow.sql").write_text(SLOW_ALARM, encoding="utf-8")
+    return folder
+
+
+# --- a violation never goes quiet ----------------------------------------------------------------
+
+
+def test_a_run_without_the_crons_queries_does_not_resolve_their_firing_violations(cli, tmp_path):
+    """An on-call engineer checked the store by hand without cron's --queries-dir: every firing critical
+    incident of the user's alarm was RESOLVED, and cron, whose window no longer held the row, never met
+    it again: exit 0 for ever over an unacknowledged critical row."""
+    queries = _queries(tmp_path)
+    log = write_jsonl(
+        tmp_path / "logs" / "sessions.jsonl",
+        [*_clean(), session("SLOW-1", ts=_ts(40), duration_ms=999_999), session("ok-now", ts=_ts(1))],
+    )
+    st = tmp_path / "store"
+    code, out, _ = cli("alarm", "--store", st, "-s", log, "--since", "15m", "--queries-dir", queries)
+    assert code == 1 and "session=SLOW-1" in out
+    code, out, err = cli("alarm", "--store", st, "--since", "15m", "-v")  # by hand, no --queries-dir
+    assert code == 1 and "RESOLVED" not in out and "SLOW-1" in out, (out, err)
+    assert "its alarm is not run by this configuration" in out  # said why it is still firing
+    code, out, err = cli("alarm", "--store", st, "--since", "15m", "--queries-dir", queries, "-v")
+    assert code == 1 and "FIRING" in out and "SLOW-1" in out, (out, err)
+    # acknowledged, a run without the alarm resolves it: a query removed on purpose leaves nothing open
+    assert cli("ack", "SLOW-1", "--store", st)[0] == 0
+    code, out, _ = cli("alarm", "--store", st, "--since", "15m", "-v")
+    assert code == 0 and "RESOLVED" in out and "SLOW-1" in out
