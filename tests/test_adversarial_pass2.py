@@ -3,6 +3,7 @@ hostile case that broke a promise before its fix (docs/SESSION_LOG.md, "What the
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from .conftest import _clean, _ts, session, write_jsonl
@@ -47,3 +48,29 @@ def test_a_run_without_the_crons_queries_does_not_resolve_their_firing_violation
     assert cli("ack", "SLOW-1", "--store", st)[0] == 0
     code, out, _ = cli("alarm", "--store", st, "--since", "15m", "-v")
     assert code == 0 and "RESOLVED" in out and "SLOW-1" in out
+
+
+def _stored_ids(cli, st: Path) -> set[str]:
+    code, out, err = cli("sql", "select session_id from sessions", "--store", st, "-f", "json")
+    assert code == 0, err
+    return {r["session_id"] for r in json.loads(out)}
+
+
+def test_rows_a_run_by_hand_ingested_are_still_evaluated_by_crons_own_alarm_queries(cli, tmp_path):
+    """A run by hand without cron's --queries-dir ingested a backfilled row and advanced the memory past
+    it: cron's user alarm never evaluated it (outside its window, in a batch already "evaluated"), and
+    retention then dropped it."""
+    queries = _queries(tmp_path)
+    log = write_jsonl(tmp_path / "logs" / "sessions.jsonl", [*_clean(), session("ok-now", ts=_ts(1))])
+    st = tmp_path / "store"
+    assert cli("alarm", "--store", st, "-s", log, "--since", "15m", "--queries-dir", queries)[0] == 0
+    assert cli("ingest", "--store", st, "--retain", "2d")[0] == 0
+    with open(log, "a", encoding="utf-8") as fh:  # a backfill: a slow call three days old
+        fh.write(json.dumps(session("SLOW-OLD", ts=_ts(3 * 24 * 60), duration_ms=999_999)) + "\n")
+    assert cli("alarm", "--store", st, "--since", "15m")[0] == 0  # by hand: the built-in alarms only
+    assert cli("ingest", "--store", st)[0] == 0
+    assert "SLOW-OLD" in _stored_ids(cli, st)  # not evaluated by too_slow yet: held
+    code, out, err = cli("alarm", "--store", st, "--since", "15m", "--queries-dir", queries)
+    assert code == 1 and "NEW" in out and "session=SLOW-OLD" in out, (out, err)
+    assert cli("ingest", "--store", st)[0] == 0
+    assert "SLOW-OLD" not in _stored_ids(cli, st)  # evaluated by every query: dropped

@@ -331,8 +331,10 @@ def remember(
     except BaseException:
         lock.release()
         raise
-    if batch is not None:  # (the store's last batch, when the store was made)
-        state["batch"], state["store"] = batch
+    if batch is not None:  # (the store's last batch, when the store was made, the alarm queries run)
+        through = state.get("through", {}) if state.get("store") == batch[1] else {}
+        state["batch"], state["store"] = batch[:2]
+        state["through"] = {**through, **{a: {"batch": batch[0], "at": iso_utc(now)} for a in batch[2]}}
     if logs is not None:  # (without a store: the live logs this memory has evaluated whole)
         state["logs"] = sorted(set(state.get("logs") or []) | set(logs))
     state["at"] = iso_utc(now)
