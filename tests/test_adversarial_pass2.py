@@ -74,3 +74,23 @@ def test_rows_a_run_by_hand_ingested_are_still_evaluated_by_crons_own_alarm_quer
     assert code == 1 and "NEW" in out and "session=SLOW-OLD" in out, (out, err)
     assert cli("ingest", "--store", st)[0] == 0
     assert "SLOW-OLD" not in _stored_ids(cli, st)  # evaluated by every query: dropped
+
+
+# --- retention: a hand-edited manifest ------------------------------------------------------------
+
+
+def test_a_hand_edited_evaluated_mark_that_names_no_memory_drops_nothing(cli, tmp_path):
+    """A mark keyed "." (a folder that exists wherever ingest runs) counted as an alarm's memory at
+    whatever batch it claimed, and retention dropped a violation no alarm had evaluated."""
+    log = write_jsonl(tmp_path / "logs" / "sessions.jsonl", [*_clean(), session("ok-now", ts=_ts(1))])
+    st = tmp_path / "store"
+    assert cli("ingest", "--store", st, "-s", log, "--retain", "30d")[0] == 0
+    with open(log, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(session("OLD-BAD", grounded=False, ts=_ts(200 * 24 * 60))) + "\n")
+    manifest = json.loads((st / "manifest.json").read_text(encoding="utf-8"))
+    manifest["evaluated"] = {".": {"batch": 99}, str(tmp_path / "logs"): {"batch": 99}}
+    (st / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    assert cli("ingest", "--store", st)[0] == 0
+    assert "OLD-BAD" in _stored_ids(cli, st)
+    code, out, _ = cli("alarm", "--store", st, "--since", "1h")
+    assert code == 1 and "session=OLD-BAD" in out
