@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ..catalog import load_catalog
@@ -12,7 +13,7 @@ from ..errors import ForensicsError, ParameterError, UsageError
 from ..output import escape
 from .commands import quote, source_args
 from .failure import remember_failure
-from .memory import Memory
+from .memory import Memory, behind
 from .options import AlarmOptions
 from .outcome import EXIT_CANNOT_EVALUATE, EXIT_USAGE, AlarmOutcome
 from .states import MemoryBusy
@@ -193,13 +194,18 @@ def _evaluate_store(root, src, opts: AlarmOptions, outcome: AlarmOutcome, pendin
         # The memory's batch is of another store (this one was rebuilt, its batches counted
         # afresh): which rows are new is unknown, so every row is evaluated.
         after = 0
+    names = {q.name for q in load_catalog(src.queries_dirs).alarms()}
+    ran, unrun = behind(remembered, names, now=opts.checks.now or datetime.now(UTC)) if after else ([], [])
+    # An alarm query a run without it (by hand, without cron's --queries-dir) left behind evaluates
+    # from its own batch; rows a query run lately has not evaluated are held from retention.
+    after = min([after, *ran])
     saved = None
     if not remote and report_batch is not None:
         from ..store.retention import mark_evaluated
 
         # Once the memory holds this run, the store's retention may drop the rows it evaluated.
-        key = os.path.abspath(memory.state_path)
-        saved = lambda: mark_evaluated(root, key, report_batch, now_made)  # noqa: E731
+        key, through = os.path.abspath(memory.state_path), min([report_batch, *unrun])
+        saved = lambda: mark_evaluated(root, key, through, now_made)  # noqa: E731
     judge(
         src,
         opts,
@@ -208,7 +214,7 @@ def _evaluate_store(root, src, opts: AlarmOptions, outcome: AlarmOutcome, pendin
         store=store,
         after_batch=after,
         memory=memory,
-        batch=(report_batch, now_made),
+        batch=(report_batch, now_made, names),
         saved=saved,
     )
 

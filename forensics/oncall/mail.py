@@ -117,6 +117,8 @@ def _row_line(word: str, v: dict) -> str:
         extra = f"  gone from the logs before it was acknowledged; first seen {v.get('first_seen')}"
     elif word == "FIRING":
         extra = f"  first seen {v.get('first_seen')}"
+        if v.get("alarm_not_run"):
+            extra += "; its alarm is not run by this configuration (--queries-dir, FORENSICS_QUERIES, forensics.toml)"
     return (
         f"{word:8} {v['severity'].upper():8} {f['alarm']}  {escape(str(ts))}  session={f['session_id']}  "
         f"model={f['model']}  kind={f['kind']}  daemon={f['daemon']}  at={f['source_file']}:{f['line']}{extra}"

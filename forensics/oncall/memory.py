@@ -118,7 +118,15 @@ class Memory:
         try:
             data = json.loads(self.state_path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            return {"batch": None, "store": None, "incidents": {}, "problems": {}, "logs": None, "notices": {}}
+            return {
+                "batch": None,
+                "store": None,
+                "incidents": {},
+                "problems": {},
+                "logs": None,
+                "notices": {},
+                "through": {},
+            }
         except (OSError, ValueError) as exc:
             raise ForensicsError(
                 f"the alarm state {self.state_path} cannot be read ({exc}); move it "
@@ -160,6 +168,12 @@ class Memory:
             "logs": logs if isinstance(logs, list) and all(isinstance(x, str) for x in logs) else None,
             # (when each notice was last said; of another shape: none said yet)
             "notices": data.get("notices") if isinstance(data.get("notices"), dict) else {},
+            # (each alarm query's last batch; an entry of another shape is not one)
+            "through": {
+                k: e
+                for k, e in (data.get("through") if isinstance(data.get("through"), dict) else {}).items()
+                if isinstance(e, dict) and type(e.get("batch")) is int and isinstance(e.get("at"), str)
+            },
         }
 
     def save(self, state: dict) -> None:
@@ -211,3 +225,29 @@ def said(problem: Any) -> bool:
         and all(isinstance(problem.get(k), str) for k in ("since", "last_notified"))
         and isinstance(problem.get("text", ""), str)
     )
+
+
+# An alarm query this memory ran once but runs no more (removed on purpose) holds the store's
+# retention back this long at most; one left out of a run by hand is back with the next cron run.
+UNRUN_HOLDS_S = 7 * 86400
+
+
+def behind(state: dict, alarms: set[str], *, now) -> tuple[list[int], list[int]]:
+    """The batches this memory evaluated alarm queries through: of those run now, and of those not run lately.
+
+    A run without one of cron's alarm queries (by hand, without its --queries-dir) advances the
+    memory's batch past rows that query never evaluated: the next run with it evaluates from its own.
+    """
+    from datetime import datetime, timedelta
+
+    run, unrun = [], []
+    for name, e in state.get("through", {}).items():
+        try:
+            recent = datetime.fromisoformat(e["at"].replace("Z", "+00:00")) > now - timedelta(seconds=UNRUN_HOLDS_S)
+        except ValueError:
+            recent = False
+        if name in alarms:
+            run.append(e["batch"])
+        elif recent:
+            unrun.append(e["batch"])
+    return run, unrun

@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from ..errors import ForensicsError, ParameterError
 from ..output import escape, iso_utc, plain
 from .memory import ROW_MEMORY, Memory, identity, legacy_identity, who
+from .problems import older, reconcile_notices, reconcile_problems
 
 
 class MemoryBusy(ForensicsError):
@@ -82,11 +82,12 @@ def reconcile(
     unseen = {k: i for k, i in incidents.items() if k not in seen}
     for key in seen:
         incidents[key].pop("gone_at", None)  # (a row met again is not gone)
-    # An alarm no longer run resolves its incidents; a row gone from the logs resolves its
-    # incident once acknowledged (or a warning). A critical one gone before anyone
-    # acknowledged it stays firing, said once as gone, until it is acknowledged.
-    dropped = {k for k, i in unseen.items() if alarms is not None and i.get("alarm") not in alarms}
-    vanished = (gone(unseen) if gone is not None and unseen else set()) - dropped
+    # An alarm not run (a query removed, or a run by hand without cron's --queries-dir) and a row
+    # gone from the logs resolve an incident once acknowledged (or a warning). A critical one not
+    # acknowledged stays firing until it is: its row may still be there, outside any later window.
+    unrun = {k for k, i in unseen.items() if alarms is not None and i.get("alarm") not in alarms}
+    dropped = {k for k in unrun if not (incidents[k]["state"] == "firing" and incidents[k]["severity"] == "critical")}
+    vanished = (gone(unseen) if gone is not None and unseen else set()) - unrun
     for key in sorted(vanished):
         inc = incidents[key]
         if inc["state"] == "firing" and inc["severity"] == "critical":
@@ -128,6 +129,7 @@ def reconcile(
                     "identity": key,
                     "state": inc["state"],
                     "in_window": False,
+                    **({"alarm_not_run": True} if key in unrun else {}),
                 }
             )
 
@@ -139,7 +141,7 @@ def reconcile(
             key not in fresh
             and inc["state"] == "firing"
             and inc["severity"] in remind
-            and _older(inc.get("last_notified"), now - repeat)
+            and older(inc.get("last_notified"), now - repeat)
         ):
             due.setdefault(inc["alarm"], []).append(key)
     for alarm, keys in sorted(due.items()):
@@ -157,61 +159,6 @@ def reconcile(
     for item in out.items:
         item.update(_public(incidents[item["identity"]]))
     return out
-
-
-def reconcile_problems(
-    state: dict, problems: list[tuple[str, str]], *, now: datetime, repeat: timedelta, whole: bool
-) -> tuple[list[dict], list[dict], list[dict]]:
-    """Give each problem of this run its state, as a violation's: new once, then firing, reminded per --repeat.
-
-    With ``whole`` (the evaluation ran), a problem remembered but not met this run has
-    recovered, said once; a run that stopped early knows only its own failure, so it
-    recovers nothing. Returns (this run's problems, the recovered, events).
-    """
-    known: dict[str, dict] = state.setdefault("problems", {})
-    at = iso_utc(now)
-    current, recovered, events = [], [], []
-    for key, text in problems:
-        p = known.get(key)
-        if p is None:
-            p = known[key] = {"since": at, "last_notified": at}
-            said = "new"
-            events.append({"at": at, "event": "problem", "problem": key, "text": text, "by": who()})
-        elif _older(p.get("last_notified"), now - repeat):
-            p["last_notified"] = at
-            said = "reminded"
-        else:
-            said = "firing"
-        p["text"] = text
-        current.append({"problem": key, "text": text, "state": said, "since": p["since"]})
-    met = {key for key, _ in problems}
-    for key in sorted(set(known) - met) if whole else []:
-        p = known.pop(key)
-        recovered.append({"problem": key, "text": p.get("text"), "since": p.get("since"), "until": at})
-        events.append({"at": at, "event": "recovered", "problem": key, "by": who()})
-    return current, recovered, events
-
-
-def reconcile_notices(state: dict, notices: list[str], *, now: datetime, repeat: timedelta) -> list[str]:
-    """The notices to say this run: those not said within --repeat; the memory keeps when each was said.
-
-    A notice is known by its text, so one that changes (a count, a line) is new; one no longer
-    met is forgotten, and said again if it comes back.
-    """
-    import hashlib
-
-    known = state.get("notices")
-    known = known if isinstance(known, dict) else {}
-    kept, say = {}, []
-    for text in notices:
-        key = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:24]
-        at = known.get(key)
-        if at is None or _older(at, now - repeat):
-            at = iso_utc(now)
-            say.append(text)
-        kept[key] = at
-    state["notices"] = kept
-    return say
 
 
 def acknowledge(
@@ -321,13 +268,6 @@ def _event(at: str, event: str, inc: dict, key: str, *, by: str | None = None, n
     return out
 
 
-def _older(stamp: Any, than: datetime) -> bool:
-    try:
-        return datetime.fromisoformat(str(stamp).replace("Z", "+00:00")) <= than
-    except ValueError:
-        return True
-
-
 def remember(
     memory: Memory | None,
     found: list[dict],
@@ -391,8 +331,10 @@ def remember(
     except BaseException:
         lock.release()
         raise
-    if batch is not None:  # (the store's last batch, when the store was made)
-        state["batch"], state["store"] = batch
+    if batch is not None:  # (the store's last batch, when the store was made, the alarm queries run)
+        through = state.get("through", {}) if state.get("store") == batch[1] else {}
+        state["batch"], state["store"] = batch[:2]
+        state["through"] = {**through, **{a: {"batch": batch[0], "at": iso_utc(now)} for a in batch[2]}}
     if logs is not None:  # (without a store: the live logs this memory has evaluated whole)
         state["logs"] = sorted(set(state.get("logs") or []) | set(logs))
     state["at"] = iso_utc(now)

@@ -22,10 +22,12 @@ def evaluated_through(manifest: Manifest) -> int | None:
     afresh and evaluates every row). A store no alarm has marked holds every row back, unless
     it was ingested with `--retain-unevaluated` (a store no alarm reads).
     """
+    # A mark is an alarm's own: an absolute path to its state file and a batch number. Anything else
+    # (a hand-edited "." that exists as a folder, a `true` batch) is no memory of the store's.
     live = [
         e["batch"]
         for key, e in manifest.retention.evaluated.items()
-        if isinstance(e, dict) and isinstance(e.get("batch"), int) and os.path.lexists(key)
+        if isinstance(e, dict) and type(e.get("batch")) is int and os.path.isabs(key) and os.path.isfile(key)
     ]
     if live:
         return min(live)
