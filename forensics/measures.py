@@ -55,10 +55,10 @@ create or replace temp macro utc_week_start(ts) as
                          - fmod(fdiv(epoch_us(ts), 86400000000) + 3, 7))::integer;
 create or replace temp macro fold_error(e) as
     -- Quoted values first (an id inside quotes is a quoted value), then staff ids, then
-    -- any other number standing alone.
-    regexp_replace(regexp_replace(regexp_replace(regexp_replace(coalesce(e, ''),
-        '''[^'']*''', '''<v>''', 'g'),
-        '"[^"]*"', '''<v>''', 'g'),
+    -- any other number standing alone. Both quotes in one pass, the first to open winning:
+    -- an apostrophe inside a double-quoted value ("O'Brien") is part of that value.
+    regexp_replace(regexp_replace(regexp_replace(coalesce(e, ''),
+        '''[^'']*''|"[^"]*"', '''<v>''', 'g'),
         'W-[0-9]+', 'W-<n>', 'g'),
         '\b[0-9]+\b', '<n>', 'g');
 """

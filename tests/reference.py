@@ -233,10 +233,9 @@ def rejection_runs(call: Call) -> list[list[Attempt]]:
 
 
 def fold(error: str | None) -> str:
-    """Quoted values to '<v>', then staff ids to W-<n>, then lone numbers to <n>."""
+    """Quoted values (either quote, the first to open) to '<v>', then staff ids to W-<n>, then lone numbers to <n>."""
     text = error or ""
-    text = re.sub(r"'[^']*'", "'<v>'", text)
-    text = re.sub(r'"[^"]*"', "'<v>'", text)
+    text = re.sub(r"""'[^']*'|"[^"]*\"""", "'<v>'", text)
     text = re.sub(r"W-[0-9]+", "W-<n>", text)
     return re.sub(r"\b[0-9]+\b", "<n>", text, flags=re.ASCII)
 

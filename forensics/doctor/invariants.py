@@ -3,9 +3,12 @@ condition (over the `sessions` view) that a row breaking it meets."""
 
 # A call's iteration numbers, in the order logged; and one hash of every key the format defines.
 _ITERATIONS = "list_transform(attempts, lambda a: a.iteration)"
+# The artifact as its leaves in path order: two copies of a row whose producers wrote its
+# keys in another order are the same row (JSON objects have no order).
+_ARTIFACT = "(select list([fullkey, type, atom::varchar] order by fullkey) from json_tree(artifact))"
 _ROW_HASH = (
     "hash(schema, timestamp_raw, daemon, session_id, kind, model, provider, prompt, iterations, "
-    "max_iterations, final_verdict, attempts, artifact, grounded_in_roster_raw, duration_ms)"
+    f"max_iterations, final_verdict, attempts, {_ARTIFACT}, grounded_in_roster_raw, duration_ms)"
 )
 
 # Each check: a name, what it means, and the SQL condition (over `sessions`) that breaks it.
@@ -28,7 +31,8 @@ INVARIANTS = (
     (
         "artifact_iff_accepted",
         "`artifact` present on a row that was not accepted, or missing on one that was",
-        "(artifact is not null) <> (final_verdict = 'accepted')",
+        # A missing verdict is no acceptance: an artifact beside it breaks the rule too.
+        "(artifact is not null) <> coalesce(final_verdict = 'accepted', false)",
     ),
     (
         "unknown_verdict_kind",
@@ -45,7 +49,7 @@ INVARIANTS = (
     (
         "roster_verdict_not_accepted",
         "`grounded_in_roster` on a row that was not accepted",
-        "grounded_in_roster is not null and final_verdict <> 'accepted'",
+        "grounded_in_roster is not null and final_verdict is distinct from 'accepted'",
     ),
     ("bad_timestamp", "`timestamp` is missing or not RFC 3339", '"timestamp" is null'),
     (

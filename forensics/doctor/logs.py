@@ -5,13 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..output import escape, iso_utc, plain
-from ..read.columns import JSON_TYPES, SESSION_COLUMNS
+from ..read.columns import JSON_TYPES, REPLAY_COLUMNS, SESSION_COLUMNS
 from ..read.lines import physical_lines
 from ..read.narrow import columns_named
+from ..read.wire import NESTED, OMITTED
 from .invariants import INVARIANTS
 
-# The attempt keys whose JSON type doctor checks, with the wire type they must have.
-_ATTEMPT_TYPES = (("iteration", "integer"), ("verdict_kind", "string"), ("error", "string"), ("span_id", "string"))
 # Unreadable causes that are lines of the wrong kind rather than broken lines.
 _NOT_ROWS = ("foreign_row", "not_a_row", "empty_object")
 
@@ -167,58 +166,80 @@ def _line_checks(scan, examples: int) -> list[dict]:
     return out
 
 
-def _type_checks() -> list[tuple[str, str, str, str]]:
-    """(name, SQL condition over `_j`, the value shown, wire type) for each key doctor type-checks."""
+def _type_checks(columns, label: str = "") -> list[tuple[str, str, str, str]]:
+    """(name, SQL condition over `_j` and `json`, the value shown, meaning) for each key and
+    nested field doctor type-checks, over one stream's columns (``label`` prefixes their names)."""
     out = []
-    for c in SESSION_COLUMNS:
+    for c in columns:
+        base = f"_j.{c.ident}"
         allowed = ", ".join(f"'{t}'" for t in JSON_TYPES[c.wire] + ("NULL",))
-        out.append(
-            (
-                c.name,
-                f"_j.{c.ident} is not null and json_type(_j.{c.ident}) not in ({allowed})",
-                f"_j.{c.ident}",
-                c.wire,
-            )
-        )
-    for key, wire in _ATTEMPT_TYPES:
-        allowed = ", ".join(f"'{t}'" for t in JSON_TYPES[wire] + ("NULL",))
-        out.append(
-            (
-                f"attempts[].{key}",
-                f"json_type(_j.attempts) = 'ARRAY' and list_bool_or(list_transform("
-                f"json_type(_j.attempts, '$[*].{key}'), lambda t: t is not null and t not in ({allowed})))",
-                "_j.attempts",
-                wire,
-            )
-        )
+        cond = f"{base} is not null and json_type({base}) not in ({allowed})"
+        if not label and c.name in OMITTED:  # the format leaves the key out, never writes null
+            cond = f"({cond}) or json_type(json, '$.{c.name}') = 'NULL'"
+        out.append((label + c.name, cond, base, _meaning(label + c.name, c.wire, not label and c.name in OMITTED)))
+        out += _nested_checks(c.wire, base, "$", label + c.name, f"json_type({base}) = '{JSON_TYPES[c.wire][0]}'")
+    return out
+
+
+def _meaning(name: str, wire: str, omitted: bool) -> str:
+    return f"`{name}` is not a JSON {wire}" + (" (null included: the key is left out when empty)" if omitted else "")
+
+
+def _nested_checks(kind: str, base: str, path: str, name: str, guard: str) -> list[tuple[str, str, str, str]]:
+    """The checks of a nested value's fields, by path (`attempts[].iteration`, `retrieval.hits[].score`)."""
+    if kind not in NESTED:
+        return []
+    shape, fields = NESTED[kind]
+    out = []
+    for f, wire in fields:
+        sub, shown = (f"{path}[*].{f}", f"{name}[].{f}") if shape == "list" else (f"{path}.{f}", f"{name}.{f}")
+        allowed = ", ".join(f"'{t}'" for t in JSON_TYPES[wire] + (() if f in OMITTED else ("NULL",)))
+        types = f"json_type({base}, '{sub}')"
+        if "[*]" not in sub:
+            types = f"[{types}]"
+        cond = f"{guard} and list_bool_or(list_transform({types}, lambda t: t is not null and t not in ({allowed})))"
+        out.append((shown, cond, base, _meaning(shown, wire, f in OMITTED)))
+        out += _nested_checks(wire, base, sub, shown, guard)
     return out
 
 
 def _wrong_types(store, examples: int) -> list[dict]:
-    """Per session key: values whose JSON type is not the one the format gives it, with examples."""
-    checks = _type_checks()
-    shape = "{" + ",".join(f'"{c.name}":"JSON"' for c in SESSION_COLUMNS) + "}"
+    """Per key of either stream: values whose JSON type is not the one the format gives it, with examples."""
+    out = []
+    for stream, columns, label in (("sessions", SESSION_COLUMNS, ""), ("replay_runs", REPLAY_COLUMNS, "replay.")):
+        checks = _type_checks(columns, label)
+        totals, found = _count_wrong(store, stream, columns, checks, examples)
+        out += [
+            {"check": f"type:{name}", "meaning": meaning, "rows": totals[name], "examples": found[name][:examples]}
+            for name, _, _, meaning in checks
+        ]
+    return out
+
+
+def _count_wrong(store, stream: str, columns, checks, examples: int):
+    """Each check's count and first examples over one stream's files."""
+    shape = "{" + ",".join(f'"{c.name}":"JSON"' for c in columns) + "}"
     totals = {name: 0 for name, _, _, _ in checks}
     found: dict[str, list[dict]] = {name: [] for name, _, _, _ in checks}
     reader = store.reader
     # On a store, the raw values of what was ingested are gone (typed, a wrong type is a
     # NULL): the tails are checked, under their files' names and lines.
     tails = {t.read_path: t for t in store.lake.tails} if store.lake is not None else {}
-    for path, read in reader.readable("sessions"):
+    for path, read in reader.readable(stream):
         tail = tails.get(path)
         shown, base = (tail.segment.path, tail.base) if tail else (path, 0)
         selects = ", ".join(
             f"count(*) filter (where {cond}), "
-            f"list({{'ordinal': ordinality, 'value': left({value}::varchar, 80)}}) "
+            f"list({{'ordinal': ordinality, 'value': left(coalesce({value}::varchar, 'null'), 80)}}) "
             f"filter (where {cond})[:{int(examples)}]"
             for _, cond, value, _ in checks
         )
         row = store.execute(
             f"""select {selects}
             from (
-                select json_transform(json, '{shape}') as _j, ordinality
+                select json_transform(json, '{shape}') as _j, json, ordinality
                 from read_ndjson_objects({reader.file_ref(read)}, ignore_errors = true,
-                    maximum_object_size = {reader.limit("sessions")}) with ordinality
+                    maximum_object_size = {reader.limit(stream)}) with ordinality
                 where starts_with(ltrim(json::varchar), '{{')
             )"""
         ).rows[0]
@@ -234,15 +255,7 @@ def _wrong_types(store, examples: int) -> list[dict]:
                 }
                 for p in picked
             ]
-    return [
-        {
-            "check": f"type:{name}",
-            "meaning": f"`{name}` is not a JSON {wire}",
-            "rows": totals[name],
-            "examples": found[name][:examples],
-        }
-        for name, _, _, wire in checks
-    ]
+    return totals, found
 
 
 def render_text(health: Health) -> str:

@@ -14,7 +14,7 @@ import os
 from typing import TYPE_CHECKING
 
 from ..errors import first_line
-from .columns import guard_keys, is_row, is_row_sql
+from .columns import guard_keys, is_row, is_row_sql, schema_sql
 from .lines import judge_lines, longest_line, open_binary
 from .scans import FileScan
 
@@ -144,7 +144,7 @@ def _flag(reader: LogReader, stream: str, paths: list[str]) -> dict[str, tuple[i
 
 
 def _guard_spec(stream: str) -> str:
-    return "{" + ", ".join(f"'{k}': '{'VARCHAR' if k == 'schema' else 'JSON'}'" for k in guard_keys(stream)) + "}"
+    return "{" + ", ".join(f"'{k}': 'JSON'" for k in guard_keys(stream)) + "}"
 
 
 def _locate_text(reader: LogReader, stream: str, path: str, *, keys: bool) -> dict[int, str]:
@@ -175,7 +175,7 @@ def _locate_strangers(reader: LogReader, stream: str, path: str) -> list[tuple[i
     """Where in one file the objects that are no row of its stream are, and whether each
     names another stream's schema."""
     return reader.con.execute(
-        f"""select ordinality, schema is not null
+        f"""select ordinality, {schema_sql("schema")} is not null
         from read_json({reader.file_ref(path)}, format = 'newline_delimited', records = true,
             columns = {_guard_spec(stream)}, ignore_errors = true,
             maximum_object_size = {reader.limit(stream)}) with ordinality
@@ -232,7 +232,8 @@ def _judge(reader: LogReader, stream: str, scan: FileScan, flagged: dict[int, st
                 repairs.append((stream, scan.path, ordinal, v.repaired))
                 reader.raise_limit(stream, len(v.repaired))
                 continue
-            cause = "empty_object" if not obj else "foreign_row" if obj.get("schema") is not None else "not_a_row"
+            foreign = isinstance(obj.get("schema"), str)
+            cause = "empty_object" if not obj else "foreign_row" if foreign else "not_a_row"
         scan.bad.add(ordinal, v.line, cause, v.preview)
     if skip:
         reader.con.executemany("insert into _forensics_skip values (?, ?, ?)", skip)

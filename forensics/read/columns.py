@@ -11,31 +11,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..measures import ATTEMPTS_IN_ORDER, ATTEMPTS_TO_ACCEPT, FIRST_SHOT
+from . import wire
 
 SESSION_SCHEMA_PREFIX = "session."
 REPLAY_SCHEMA_PREFIX = "replay."
-
-ATTEMPT_TYPE = "STRUCT(iteration BIGINT, verdict_kind VARCHAR, error VARCHAR, span_id VARCHAR)[]"
-ATTEMPTS_SHAPE = '[{"iteration":"BIGINT","verdict_kind":"VARCHAR","error":"VARCHAR","span_id":"VARCHAR"}]'
-RETRIEVAL_TYPE = "STRUCT(query VARCHAR, k BIGINT, hits STRUCT(doc_id VARCHAR, score DOUBLE)[])"
-RETRIEVAL_SHAPE = '{"query":"VARCHAR","k":"BIGINT","hits":[{"doc_id":"VARCHAR","score":"DOUBLE"}]}'
 
 # What json_type() answers for a value of each wire type (doctor's wrong-type check).
 JSON_TYPES = {
     "string": ("VARCHAR",),
     "timestamp": ("VARCHAR",),
     "integer": ("BIGINT", "UBIGINT"),
+    "number": ("BIGINT", "UBIGINT", "DOUBLE"),
     "boolean": ("BOOLEAN",),
     "object": ("OBJECT",),
     "attempts": ("ARRAY",),
     "retrieval": ("OBJECT",),
+    "hits": ("ARRAY",),
 }
-
-# A JSON value arrives as its minified text, so an integer is the text that survives a
-# round trip through BIGINT (not 1.5, 1e3, "12", true, nor one too large): a third
-# cheaper than asking json_type, which parses the text again.
-_INT = "case when try_cast({c}::varchar as bigint)::varchar = {c}::varchar then try_cast({c}::varchar as bigint) end"
-_BOOL = "case {c}::varchar when 'true' then true when 'false' then false end"
 
 
 @dataclass(frozen=True)
@@ -51,27 +43,26 @@ class Column:
         return f'"{self.name}"'
 
     def read_type(self, strict: bool) -> str:
-        """The DuckDB type read_json is told to read this key as."""
-        if self.wire in ("string", "timestamp"):
-            return "VARCHAR"
-        if self.wire == "attempts" and strict:
-            return ATTEMPT_TYPE
-        return "JSON"
+        """The DuckDB type read_json is told to read this key as: JSON, or its JSON leaves."""
+        # The tolerant reader reads a nested value whole (a list that is no list must not
+        # stop the statement) and types it with json_transform.
+        return wire.read_type(self.wire) if strict and self.wire in wire.NESTED else "JSON"
+
+    def raw(self, strict: bool) -> str:
+        """This key as `read_type(True)` reads it, over read_json's column."""
+        if self.wire in wire.NESTED and not strict:
+            return f"json_transform({self.ident}, '{wire.shape(self.wire)}')"
+        return self.ident
 
     def select(self, strict: bool) -> list[str]:
         """The per-file select expressions that type this key (some keys give two columns)."""
         c = self.ident
+        value = wire.typed(self.wire, self.raw(strict), name=self.name)
         if self.wire == "timestamp":
-            return [f"rfc3339({c}) as {c}", f"{c} as timestamp_raw"]
-        if self.wire == "integer":
-            return [f"{_INT.format(c=c)} as {c}"]
+            return [f"rfc3339({value}) as {c}", f"{value} as timestamp_raw"]
         if self.wire == "boolean":
-            return [f"{_BOOL.format(c=c)} as {c}", f"{c} as {self.name}_raw"]
-        if self.wire == "object":
-            return [f"case when json_type({c}) <> 'NULL' then {c} end as {c}"]
-        if self.wire == "attempts" and not strict:
-            return [f"json_transform({c}, '{ATTEMPTS_SHAPE}') as {c}"]
-        return [c]
+            return [f"{value} as {c}", f"{c} as {self.name}_raw"]
+        return [f"{value} as {c}"]
 
 
 SESSION_COLUMNS = (
@@ -122,8 +113,10 @@ def session_select(strict: bool) -> str:
     """The per-file select of the sessions stream, over read_json's columns."""
     parts = [e for c in SESSION_COLUMNS for e in c.select(strict)]
     # The attempts in their one order, computed once: first_shot and attempts_to_accept
-    # derive from it (DuckDB does not share a lambda between columns).
-    attempts = "attempts" if strict else f"json_transform(attempts, '{ATTEMPTS_SHAPE}')"
+    # derive from it (DuckDB does not share a lambda between columns). Only the fields the
+    # order needs are typed for it.
+    raw = next(c for c in SESSION_COLUMNS if c.name == "attempts").raw(strict)
+    attempts = wire.typed("attempts", raw, fields=("iteration", "verdict_kind"))
     parts.append(f"{ATTEMPTS_IN_ORDER.format(attempts=attempts)} as _attempts_in_order")
     return ",\n    ".join(parts)
 
@@ -162,15 +155,38 @@ def empty_sessions() -> str:
     )
 
 
-def _replay_type(c: Column, hits_only: bool) -> tuple[str, str]:
-    """A replay key's type, as DuckDB names it and as a json_transform shape."""
-    if c.wire == "retrieval":
-        return ("STRUCT(hits JSON[])", '{"hits":["JSON"]}') if hits_only else (RETRIEVAL_TYPE, RETRIEVAL_SHAPE)
-    return ("BIGINT", '"BIGINT"') if c.wire == "integer" else ("VARCHAR", '"VARCHAR"')
+def _replay_read(c: Column, hits_only: bool) -> tuple[str, str]:
+    """A replay key's read type, as DuckDB names it and as a json_transform shape."""
+    if c.wire == "retrieval" and hits_only:
+        return "STRUCT(hits JSON[])", '{"hits":["JSON"]}'
+    return wire.read_type(c.wire), wire.shape(c.wire)
 
 
-def _replay_shape(hits_only: bool = False) -> str:
-    return "{" + ",".join(f'"{c.name}":{_replay_type(c, hits_only)[1]}' for c in REPLAY_COLUMNS) + "}"
+def _replay_shape() -> str:
+    return "{" + ",".join(f'"{c.name}":{_replay_read(c, False)[1]}' for c in REPLAY_COLUMNS) + "}"
+
+
+def _replay_parts(r: str, hits_only: bool = False, line: str | None = None) -> list[str]:
+    """The replay view's typed columns over each key as read (`r` prefixes a key: `x.` or nothing),
+    with `line` the line's JSON where the keys were read by json_transform."""
+    parts = []
+    for c in REPLAY_COLUMNS:
+        value = f"{r}{c.ident}"
+        if c.wire == "retrieval" and hits_only:  # read only to count its hits, never selected
+            parts.append(f"{value} as {c.ident}")
+        elif c.wire == "retrieval":
+            # Read by read_json a retrieval that is no object stops the statement; by
+            # json_transform it is an object of NULLs, told from `{}` by the line itself
+            # (asked only of a retrieval with no field).
+            whole = "true" if line is None else f"json_type({line}, '$.retrieval') = 'OBJECT'"
+            parts.append(f"{wire.typed(c.wire, value, whole=whole)} as {c.ident}")
+        elif c.wire == "timestamp":
+            parts.append(f"rfc3339({wire.typed(c.wire, value)}) as {c.ident}")
+        else:
+            parts.append(f"{wire.typed(c.wire, value, name=c.name)} as {c.ident}")
+        if c.wire == "retrieval":
+            parts.append(f"len({value}.hits) as hits")
+    return parts
 
 
 def replay_select(source: str = "json") -> str:
@@ -179,41 +195,27 @@ def replay_select(source: str = "json") -> str:
     One shape for every key: DuckDB folds the repeated json_transform into one parse per
     line, where `json ->> key` per column would parse it each time.
     """
-    r = f"json_transform({source}, '{_replay_shape()}')"
-    parts = []
-    for c in REPLAY_COLUMNS:
-        if c.wire == "timestamp":
-            parts.append(f"rfc3339({r}.{c.ident}) as {c.ident}")
-        else:
-            parts.append(f"{r}.{c.ident} as {c.ident}")
-        if c.wire == "retrieval":
-            parts.append(f"len({r}.retrieval.hits) as hits")
+    parts = _replay_parts(f"json_transform({source}, '{_replay_shape()}').", line=source)
     parts.append(f"{source} as raw")
     return ",\n    ".join(parts)
 
 
 def replay_typed_spec(hits_only: bool = False) -> str:
-    """The read_json `columns` of the replay stream typed directly (when `raw` is not needed)."""
-    out = [f"'{c.name}': '{_replay_type(c, hits_only)[0]}'" for c in REPLAY_COLUMNS]
+    """The read_json `columns` of the replay stream read directly (when `raw` is not needed)."""
+    out = [f"'{c.name}': '{_replay_read(c, hits_only)[0]}'" for c in REPLAY_COLUMNS]
     out += [f"'{m}': 'JSON'" for m in SESSION_MARKS]
     return "{" + ", ".join(out) + "}"
 
 
-def replay_typed_select() -> str:
+def replay_typed_select(hits_only: bool = False) -> str:
     """The select over `replay_typed_spec()` columns, in the replay view's column order."""
-    parts = []
-    for c in REPLAY_COLUMNS:
-        parts.append(f"rfc3339({c.ident}) as {c.ident}" if c.wire == "timestamp" else c.ident)
-        if c.wire == "retrieval":
-            parts.append("len(retrieval.hits) as hits")
-    parts.append("null::json as raw")
-    return ", ".join(parts)
+    return ", ".join(_replay_parts("", hits_only) + ["null::json as raw"])
 
 
 def empty_replay() -> str:
     """A `replay_runs` body with the view's columns and no rows: the typed select over NULLs of
     the read types (the per-file select's fourteen json_transforms cost milliseconds to bind)."""
-    nulls = ", ".join(f"null::{_replay_type(c, False)[0]} as {c.ident}" for c in REPLAY_COLUMNS)
+    nulls = ", ".join(f"null::{_replay_read(c, False)[0]} as {c.ident}" for c in REPLAY_COLUMNS)
     return (
         f"select {replay_typed_select()}, null::varchar as source_file, null::bigint as line "
         f"from (select {nulls}) where false"
@@ -283,13 +285,16 @@ _REPLAY_KEYS = tuple(c.name for c in REPLAY_COLUMNS if c.name != "schema")
 
 
 def guard_keys(stream: str) -> tuple[str, ...]:
-    """The keys `is_row_sql` reads: `schema` as text, the rest only for being present (JSON)."""
+    """The keys `is_row_sql` reads (as JSON): `schema`, the rest only for being present."""
     return ("schema", *(() if stream == "sessions" else _REPLAY_KEYS), *SESSION_MARKS)
 
 
-_GUARD_SHAPE = (
-    "{" + ",".join(f'"{k}":"{"VARCHAR" if k == "schema" else "JSON"}"' for k in guard_keys("replay_runs")) + "}"
-)
+_GUARD_SHAPE = "{" + ",".join(f'"{k}":"JSON"' for k in guard_keys("replay_runs")) + "}"
+
+
+def schema_sql(raw: str) -> str:
+    """A line's `schema` as the guard reads it: a JSON string, or no schema at all."""
+    return wire.typed("string", raw, name="schema")
 
 
 def is_row_sql(stream: str, *, over: str = "columns") -> str:
@@ -306,29 +311,28 @@ def is_row_sql(stream: str, *, over: str = "columns") -> str:
             return f"json_transform(json, '{_GUARD_SHAPE}').\"{name}\""
         return f'"{name}"'
 
+    # A schema that is no JSON string names no stream: the line is judged by its keys.
+    schema = schema_sql(key("schema"))
     marks = " or ".join(f"{key(m)} is not null" for m in SESSION_MARKS)
     if stream == "sessions":
-        row = (
-            f"(coalesce(starts_with({key('schema')}, '{SESSION_SCHEMA_PREFIX}'), false) "
-            f"or ({key('schema')} is null and ({marks})))"
-        )
+        row = f"(coalesce(starts_with({schema}, '{SESSION_SCHEMA_PREFIX}'), false) or ({schema} is null and ({marks})))"
         return f"(starts_with(ltrim(json::varchar), '{{') and {row})" if over == "json" else row
     keys = " or ".join(f"{key(k)} is not null" for k in _REPLAY_KEYS)
     row = (
-        f"(coalesce(starts_with({key('schema')}, '{REPLAY_SCHEMA_PREFIX}'), false) "
-        f"or ({key('schema')} is null and ({keys}) and not ({marks})))"
+        f"(coalesce(starts_with({schema}, '{REPLAY_SCHEMA_PREFIX}'), false) "
+        f"or ({schema} is null and ({keys}) and not ({marks})))"
     )
     return f"(starts_with(ltrim(json::varchar), '{{') and {row})" if over == "json" else row
 
 
 def is_row(obj: dict, stream: str) -> bool:
     """`is_row_sql` for a line Python parsed (one that was repaired)."""
-    schema = obj.get("schema")
+    schema = obj.get("schema") if isinstance(obj.get("schema"), str) else None
     has = lambda keys: any(obj.get(k) is not None for k in keys)  # noqa: E731
     if stream == "sessions":
-        return (isinstance(schema, str) and schema.startswith(SESSION_SCHEMA_PREFIX)) or (
+        return (schema is not None and schema.startswith(SESSION_SCHEMA_PREFIX)) or (
             schema is None and has(SESSION_MARKS)
         )
-    return (isinstance(schema, str) and schema.startswith(REPLAY_SCHEMA_PREFIX)) or (
+    return (schema is not None and schema.startswith(REPLAY_SCHEMA_PREFIX)) or (
         schema is None and has(_REPLAY_KEYS) and not has(SESSION_MARKS)
     )

@@ -39,9 +39,8 @@ FUNCTIONS = {
     # counts any Unicode letter as a word character (3ü4 holds no standalone number for Java):
     # the boundary is spelt out, so both read it as RE2 does.
     "fold_error": r"""(e STRING) RETURNS STRING
-        RETURN regexp_replace(regexp_replace(regexp_replace(regexp_replace(coalesce(e, ''),
-            "'[^']*'", "'<v>'"),
-            '"[^"]*"', "'<v>'"),
+        RETURN regexp_replace(regexp_replace(regexp_replace(coalesce(e, ''),
+            "'[^']*'|\"[^\"]*\"", "'<v>'"),
             'W-[0-9]+', 'W-<n>'),
             '(?<![0-9A-Za-z_])[0-9]+(?![0-9A-Za-z_])', '<n>')""",
 }

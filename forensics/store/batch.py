@@ -9,6 +9,7 @@ too, one Parquet file a batch, so a store reports them as a cold read does.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,8 @@ def remove_written(root: Path, written: list[dict]) -> None:
 
 def _write_streams(root: Path, lake, batch: int, tmp: Path, written: list[dict]):
     """Each stream's tails to Parquet by day, placed in the store; `written` lists what was placed."""
+    import duckdb
+
     from ..read.sources import Sources
     from .connection import Store
     from .lake import tail_report
@@ -68,14 +71,21 @@ def _write_streams(root: Path, lake, batch: int, tmp: Path, written: list[dict])
             ]
             select = ", ".join(f'"{c}"' for c in cols)
             stage = tmp / f"stage-{stream}"
-            con.execute(
-                f"""copy (
+            copy = f"""copy (
                     select {select}, _file_id as file_id, _fingerprint as fingerprint, $batch::bigint as batch,
                         coalesce(strftime("timestamp", '%Y-%m-%d'), 'unknown') as day
                     from {view}
-                ) to '{sql_path(stage)}' (format parquet, partition_by (day), compression zstd)""",
-                {"batch": batch},
-            )
+                ) to '{sql_path(stage)}' (format parquet, partition_by (day), compression zstd)"""
+            try:
+                con.execute(copy, {"batch": batch})
+            except (duckdb.InvalidInputException, duckdb.ConversionException):
+                if not st.reader.strict:
+                    raise
+                # A row the optimistic reader cannot type (attempts that are no list, as the
+                # writer's own marker is) is read as a cold read reads it: tolerantly, an empty cell.
+                st._read_tolerantly()
+                shutil.rmtree(stage, ignore_errors=True)
+                con.execute(copy, {"batch": batch})
             written += _place(con, root, stage, stream, batch)
         bad = _unreadable_rows(scans, lake, batch)
         if bad:

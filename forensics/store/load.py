@@ -177,7 +177,7 @@ def _typed_replay_view(store: Store, *, hits_only: bool, line: bool) -> str:
     for path in store.reader.paths["replay_runs"]:
         ref, read = store.reader.ref(path), store.reader.file_ref(path)
         branches.append(
-            f"""select {replay_typed_select()}, {ref} as source_file,
+            f"""select {replay_typed_select(hits_only)}, {ref} as source_file,
                 {"ordinality" if line else "null::bigint"} as line
             from read_json({read}, format = 'newline_delimited', records = true, columns = {spec},
                 maximum_object_size = {store.reader.limit("replay_runs")}){" with ordinality" if line else ""}
