@@ -100,6 +100,27 @@ def test_a_writer_holding_the_failures_file_is_waited_for_never_written_over(cli
     assert failures.exists()
 
 
+def test_rows_a_failures_file_could_not_take_come_with_the_next_run(cli, tmp_path):
+    from filelock import FileLock
+
+    from .conftest import _ts, session
+
+    log = write_jsonl(tmp_path / "logs" / "sessions.jsonl", [*_clean(), session("BAD-1", grounded=False, ts=_ts(2))])
+    failures = tmp_path / "failures.jsonl"
+    args = ("alarm", "-s", log, "--state", tmp_path / "alarm.json", "--store-failures", failures, "--lock-wait", "0.2")
+    held = FileLock(str(failures) + ".lock")
+    held.acquire()
+    try:
+        code, out, err = cli(*args)
+    finally:
+        held.release()
+    assert code == 1 and "NEW" in out and "cannot append to --store-failures" in out + err, (out, err)
+    code, out, _ = cli(*args)  # not recorded: said again, and written this time
+    assert code == 1 and "NEW" in out and "session=BAD-1" in out
+    assert [json.loads(x)["session_id"] for x in failures.read_text().splitlines()] == ["BAD-1"]
+    assert cli(*args) == (1, "", "")  # then recorded: firing, silent
+
+
 def test_two_alarms_sharing_one_failures_file_keep_each_others_rows(tmp_path):
     import subprocess
     import sys

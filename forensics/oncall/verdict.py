@@ -179,13 +179,15 @@ def judge(
                 if notified:
                     store.write_rows(notified, Path(opts.recall.store_failures), wait=opts.lock.wait)
             except (OSError, ForensicsError) as exc:
-                # The memory already holds these rows as notified: a failures file that cannot
-                # be written must not take the mail (and the rows) down with it.
+                # A failures file that cannot be written must not take the mail down with it; nor
+                # may its rows be lost: this run is not recorded, so the next notifies them again
+                # and writes them (a repeated notification, never a dropped row).
+                pending[pending.index(remembered.commit)] = lambda said=True: remembered.commit(said=False)
                 text = (
                     f"cannot append to --store-failures {escape(str(opts.recall.store_failures))}: "
-                    f"{escape(getattr(exc, 'strerror', None) or str(exc))}"
+                    f"{escape(getattr(exc, 'strerror', None) or str(exc))}; this run is not recorded, and the "
+                    "next notifies its rows again"
                 )
-                # (found after the memory was saved: said on every run while it lasts)
                 problems.append(("store-failures", text))
                 outcome.recalled.problems.append({"problem": "store-failures", "text": text, "state": "new"})
 
