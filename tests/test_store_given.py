@@ -275,8 +275,8 @@ def test_doctor_calls_a_file_every_ingest_skips_stuck_when_its_time_is_ahead_of_
     d, st = tmp_path / "logs", tmp_path / "store"
     write_jsonl(d / "sessions.jsonl", rows(5))
     whole = gzip.compress(lines(rows(300, 100)))
-    (d / "sessions.jsonl-20261130.gz").write_bytes(whole[: len(whole) // 2])  # never completes
-    for _ in range(3):
+    for i in range(3):  # still being written at every ingest, and never completes
+        (d / "sessions.jsonl-20261130.gz").write_bytes(whole[: len(whole) // 2 + 64 * i])
         ingest(st, [str(d)])
     rewrite_manifest(st, lambda m: [p.update(since="2099-01-01T00:00:00Z") for p in m["pending"]])
     with forensics.connect(store=st) as s:
@@ -388,3 +388,36 @@ def test_the_store_answers_every_built_in_query_as_a_cold_read_of_the_same_files
         assert (code_s, json.loads(out_s)) == (code_c, json.loads(out_c)), (name, err_s, err_c)
     # the comparison proves something only if a query returns rows somewhere
     assert json.loads(out_s) or name in ("ungrounded_unknown_verdict", "three_consecutive_rejections", "orphans")
+
+
+def test_a_gz_cut_short_for_good_is_read_as_a_cold_read_reads_it_and_finished_later_read_on(cli, tmp_path):
+    import gzip
+
+    from .conftest import _ts, session
+
+    rows = [session(f"ok-{i}", ts=_ts(9)) for i in range(300)]
+    rows += [session("BAD-GZ", grounded=False, ts=_ts(3))] + [session(f"late-{i}", ts=_ts(2)) for i in range(3000)]
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "sessions.jsonl").write_text("")
+    whole = gzip.compress("".join(json.dumps(r) + "\n" for r in rows).encode())
+    gz = logs / "sessions.jsonl.1.gz"
+    gz.write_bytes(whole[: len(whole) * 2 // 3])  # a full disk while logrotate compressed
+    st, named = tmp_path / "store", ("-s", logs / "sessions.jsonl", "-s", gz)
+
+    def ids(*source) -> list[str]:
+        code, out, err = cli("sql", "select session_id from sessions order by session_id", *source, "-f", "json")
+        assert code == 0, err
+        return [r["session_id"] for r in json.loads(out)]
+
+    code, _, err = cli("ingest", "--store", st, *named)
+    assert code == 0 and "retried next run" in err  # it may still be being written
+    code, _, err = cli("ingest", "--store", st)
+    assert code == 0 and "cut short for good" in err, err  # unchanged since: read as far as it goes
+    cold = ids(*named)
+    assert "BAD-GZ" in cold and ids("--store", st) == cold
+    code, out, _ = cli("alarm", "--store", st, "--since", "1h")
+    assert code == 1 and "session=BAD-GZ" in out
+    gz.write_bytes(whole)  # it was only slow after all: finished, the rest is read once
+    assert cli("ingest", "--store", st)[0] == 0
+    assert ids("--store", st) == ids(*named) == sorted(r["session_id"] for r in rows)

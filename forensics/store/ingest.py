@@ -18,7 +18,7 @@ from .batch import ReadFailed, remove_written, write_batch
 from .compaction import compact_store, delete_retired, needs_compaction
 from .lock import LOCK_NAME, store_lock
 from .manifest import OWN_FILE, STREAM_DIRS, STREAMS, Manifest, StoreError, check_whole, commit, load, now_iso
-from .record import IngestReport, record_batch
+from .record import IngestReport, record_batch, settled
 from .retention import expire_days
 
 
@@ -188,6 +188,7 @@ def _ingest(root: Path, manifest: Manifest, fresh: set) -> IngestReport:
                 consume=True,
                 history=manifest.history(fresh),
                 copy=frozenset(copy),
+                settled=settled(manifest.pending),
             )
             # A file read in place must not grow while it is read: its rows past the planned
             # end would be stored, then read again. One that did is read again, from a copy

@@ -90,6 +90,12 @@ def record_batch(manifest: Manifest, report: IngestReport, checkpoints, new, tai
             continue
         rows = scan.rows if scan else 0
         bad = scan.unreadable_total if scan else 0
+        if seg.compressed and any(p["path"] == seg.path for p in manifest.pending):
+            # Skipped before as a gzip still being written, unchanged since: cut short for good.
+            report.warnings.append(
+                f"warning: {seg.path}: compressed file cut short for good (unchanged since an ingest could not "
+                f"read it whole); its complete lines are read, {rows} row(s), and the rest is lost"
+            )
         _advance(seg.checkpoint, t, rows, bad, at)
         report.files.append(FileIngest(seg.path, seg.stream, seg.action, rows, bad, t.end - seg.start))
         report.rows[seg.stream] += rows
@@ -105,7 +111,15 @@ def record_batch(manifest: Manifest, report: IngestReport, checkpoints, new, tai
             since, first = was.get("since", at), was.get("batch", batch)
             # (the first batch that skipped it: how many ingests did, whatever the clock says)
             manifest.pending.append(
-                {"path": sk.path, "stream": sk.stream, "reason": sk.reason, "since": since, "batch": first}
+                {
+                    "path": sk.path,
+                    "stream": sk.stream,
+                    "reason": sk.reason,
+                    "since": since,
+                    "batch": first,
+                    # (a compressed file found again at this size and mtime is cut short for good)
+                    "stamp": _stamp(sk.path),
+                }
             )
             report.warnings.append(f"warning: {sk.path}: not read now, retried next run: {sk.reason}")
         if sk.action in ("retry", "empty") or (
@@ -138,3 +152,17 @@ def _advance(ck, t, rows: int, bad: int, at: str) -> None:
         real = os.path.realpath(seg.path)
         known.real = real if real != os.path.abspath(seg.path) else None
         known.size, known.mtime_ns = seg.stat.st_size, seg.stat.st_mtime_ns
+
+
+def _stamp(path: str) -> list | None:
+    """A file's size and mtime, to tell one still being written from one that stopped."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns]
+
+
+def settled(pending: list) -> frozenset[str]:
+    """The compressed files skipped before that have not changed since: cut short for good."""
+    return frozenset(p["path"] for p in pending if p.get("stamp") is not None and p["stamp"] == _stamp(p["path"]))

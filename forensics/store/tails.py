@@ -7,6 +7,7 @@ from: the file, and the physical lines before its first byte.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import shutil
@@ -56,6 +57,7 @@ def plan_tails(
     *,
     consume: bool,
     history: History | None = None,
+    settled: frozenset[str] = frozenset(),
     copy: frozenset = frozenset(),
 ):
     """Plan every file's new bytes and cut them out into `folder`: (tails, skipped, new checkpoints).
@@ -63,6 +65,8 @@ def plan_tails(
     With ``consume`` (an ingest) a plain file's tail stops at its last newline; without it
     (a reading command) the torn last line is read too, as a cold read does. Files in
     ``copy`` are never read in place. ``history`` says which rotation siblings are not read.
+    ``settled``: compressed files an earlier ingest could not read whole that have not changed
+    since, cut short for good: their complete lines are read, as a cold read reads them.
     """
     segments, skipped, new = plan(
         checkpoints, files + linked_targets(checkpoints, files), next_id, consume=consume, history=history
@@ -95,8 +99,12 @@ def plan_tails(
                 seg.checkpoint, seg.start, seg.action, lines = ck, 0, "new", 0
                 cut = _cut_segment(seg, folder, 0, consume, copy, None)
         except Exception as exc:  # a gzip still being written, a file gone: retried next run
-            skipped.append(Skipped(seg.stream, seg.path, "retry", error_text(exc), ck))
-            continue
+            cut = _salvage(seg, folder, lines, expect if seg.start == offset else None) if seg.path in settled else None
+            if cut is None:
+                skipped.append(Skipped(seg.stream, seg.path, "retry", error_text(exc), ck))
+                continue
+            # Read as far as it ever will be: while it stays this file, never decompressed again.
+            ck.copies.append(seg.copy_key)
         last = cut[-1]
         if last.end <= seg.start and last.lines == 0:
             if seg.compressed:  # a copy of what was read: never decompressed again
@@ -106,6 +114,35 @@ def plan_tails(
         running[ck.id] = (last.end, last.base + last.lines, last.last_fp)
         tails += cut
     return tails, skipped, new
+
+
+def _salvage(seg: Segment, folder: Path, base: int, expect: str | None) -> list[TailFile] | None:
+    """A compressed file cut short for good, read as a cold read reads it: its complete lines
+    past the segment's start (None when even those cannot be read, or it is another file)."""
+    tail = TailFile(seg, seg.path, base=base)
+    fd, copy = tempfile.mkstemp(prefix="tail-", suffix=".jsonl", dir=folder)
+    tail.read_path = copy
+    written, newlines, last = 0, 0, b""
+    try:
+        with os.fdopen(fd, "wb") as out, open_binary(seg.path) as fh:
+            skipped, _, before = _copy(fh, None, seg.start)
+            if skipped < seg.start or (expect is not None and window_fp(before) != expect):
+                return None
+            last = before[-WINDOW:]
+            # By lines, as the cold read does: each complete line before the break is kept.
+            with contextlib.suppress(EOFError, OSError, ValueError):
+                for line in fh:
+                    if not line.endswith(b"\n"):
+                        break
+                    out.write(line)
+                    written += len(line)
+                    newlines += 1
+                    last = (last + line[-WINDOW:])[-WINDOW:]
+    except (EOFError, OSError, ValueError):
+        return None
+    tail.end, tail.lines, tail.last_fp = seg.start + written, newlines, window_fp(last)
+    tail.fp, tail.fp_len = _fp(seg, tail.end, consume=True)
+    return [tail]
 
 
 def _cut_segment(seg: Segment, folder: Path, base: int, consume: bool, copy, expect: str | None) -> list[TailFile]:
