@@ -173,12 +173,20 @@ def _type_checks(columns, label: str = "") -> list[tuple[str, str, str, str]]:
     for c in columns:
         base = f"_j.{c.ident}"
         allowed = ", ".join(f"'{t}'" for t in JSON_TYPES[c.wire] + ("NULL",))
-        cond = f"{base} is not null and json_type({base}) not in ({allowed})"
+        cond = f"{base} is not null and (json_type({base}) not in ({allowed}){_past_bigint(c.wire, base)})"
         if not label and c.name in OMITTED:  # the format leaves the key out, never writes null
             cond = f"({cond}) or json_type(json, '$.{c.name}') = 'NULL'"
         out.append((label + c.name, cond, base, _meaning(label + c.name, c.wire, not label and c.name in OMITTED)))
         out += _nested_checks(c.wire, base, "$", label + c.name, f"json_type({base}) = '{JSON_TYPES[c.wire][0]}'")
     return out
+
+
+def _past_bigint(wire: str, value: str) -> str:
+    """For an integer key, SQL (` or ...`) saying its value is an integer past BIGINT, which reads
+    as NULL: json_type calls it UBIGINT, as it does every positive integer."""
+    if wire != "integer":
+        return ""
+    return f" or (json_type({value}) = 'UBIGINT' and try_cast({value}::varchar as bigint) is null)"
 
 
 def _meaning(name: str, wire: str, omitted: bool) -> str:
@@ -198,6 +206,11 @@ def _nested_checks(kind: str, base: str, path: str, name: str, guard: str) -> li
         if "[*]" not in sub:
             types = f"[{types}]"
         cond = f"{guard} and list_bool_or(list_transform({types}, lambda t: t is not null and t not in ({allowed})))"
+        if wire == "integer":
+            values = f"json_extract({base}, '{sub}')"
+            if "[*]" not in sub:
+                values = f"[{values}]"
+            cond = f"({cond} or list_bool_or(list_transform({values}, lambda v: false{_past_bigint(wire, 'v')})))"
         out.append((shown, cond, base, _meaning(shown, wire, f in OMITTED)))
         out += _nested_checks(wire, base, sub, shown, guard)
     return out
