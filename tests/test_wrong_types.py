@@ -160,6 +160,9 @@ def _replay_expr(what: str) -> str:
     return f'"{what}"'
 
 
+# The whole matrix (every key, every wrong type, three engines) takes about a minute: the slow
+# line runs it; the default line keeps the cases below, which name each promise on its own.
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", ENGINES)
 def test_every_wrong_typed_value_is_an_empty_cell_and_its_row_is_kept(logs, engine):
     with _open(logs, engine) as st:
