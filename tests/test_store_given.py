@@ -421,3 +421,25 @@ def test_a_gz_cut_short_for_good_is_read_as_a_cold_read_reads_it_and_finished_la
     gz.write_bytes(whole)  # it was only slow after all: finished, the rest is read once
     assert cli("ingest", "--store", st)[0] == 0
     assert ids("--store", st) == ids(*named) == sorted(r["session_id"] for r in rows)
+
+
+def test_a_gz_that_was_still_being_written_is_read_whole_once_finished_with_nothing_said_lost(cli, tmp_path):
+    import gzip
+
+    from .conftest import _ts, session
+
+    rows = [session(f"s-{i}", ts=_ts(5)) for i in range(2000)]
+    whole = gzip.compress("".join(json.dumps(r) + "\n" for r in rows).encode())
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "sessions.jsonl").write_text("")
+    gz = logs / "sessions.jsonl.1.gz"
+    gz.write_bytes(whole[: len(whole) // 3])  # logrotate's gzip, still at work
+    st = tmp_path / "store"
+    code, _, err = cli("ingest", "--store", st, "-s", logs / "sessions.jsonl", "-s", gz)
+    assert code == 0 and "retried next run" in err
+    gz.write_bytes(whole)  # finished before the next run
+    code, _, err = cli("ingest", "--store", st)
+    assert code == 0 and "cut short" not in err, err
+    code, out, _ = cli("sql", "select count(*) as n from sessions", "--store", st, "-f", "json")
+    assert json.loads(out) == [{"n": 2000}]

@@ -82,6 +82,7 @@ def record_batch(manifest: Manifest, report: IngestReport, checkpoints, new, tai
     last: dict[int, object] = {}  # a segment read in pieces: its last piece says how far
     for t in tails:
         last[id(t.segment)] = t
+    cut_short = settled(manifest.pending)
     for t in last.values():
         seg = t.segment
         scan = by_path.get(seg.path)
@@ -90,8 +91,9 @@ def record_batch(manifest: Manifest, report: IngestReport, checkpoints, new, tai
             continue
         rows = scan.rows if scan else 0
         bad = scan.unreadable_total if scan else 0
-        if seg.compressed and any(p["path"] == seg.path for p in manifest.pending):
-            # Skipped before as a gzip still being written, unchanged since: cut short for good.
+        if seg.compressed and seg.path in cut_short:
+            # Skipped before as a gzip still being written, unchanged since: cut short for good
+            # (one finished since is read whole, and has nothing to say).
             report.warnings.append(
                 f"warning: {seg.path}: compressed file cut short for good (unchanged since an ingest could not "
                 f"read it whole); its complete lines are read, {rows} row(s), and the rest is lost"
