@@ -18,7 +18,7 @@ from .batch import ReadFailed, remove_written, write_batch
 from .compaction import compact_store, delete_retired, needs_compaction
 from .lock import LOCK_NAME, store_lock
 from .manifest import OWN_FILE, STREAM_DIRS, STREAMS, Manifest, StoreError, check_whole, commit, load, now_iso
-from .record import IngestReport, record_batch, settled
+from .record import IngestReport, record_batch, settled, stamp
 from .retention import expire_days
 
 
@@ -193,7 +193,7 @@ def _ingest(root: Path, manifest: Manifest, fresh: set) -> IngestReport:
             # A file read in place must not grow while it is read: its rows past the planned
             # end would be stored, then read again. One that did is read again, from a copy
             # of exactly the planned bytes (each pass copies one more file at least: it ends).
-            before = {t.read_path: (t.segment.stat.st_size, t.segment.stat.st_mtime_ns) for t in tails if t.direct}
+            before = {t.read_path: [t.segment.stat.st_size, t.segment.stat.st_mtime_ns] for t in tails if t.direct}
             lake = Lake(
                 root=root,
                 stored=Stored(checkpoints=checkpoints + new),
@@ -210,13 +210,13 @@ def _ingest(root: Path, manifest: Manifest, fresh: set) -> IngestReport:
             except ReadFailed as failed:
                 # DuckDB read past the planned end of a file that grew meanwhile, into a line
                 # still being written: the same case as a grown file, noticed sooner.
-                grown = {p for p, s in before.items() if _stamp(p) != s}
+                grown = {p for p, s in before.items() if stamp(p) != s}
                 if not grown:
                     raise failed.__cause__ from None
                 remove_folder(tmp)
                 copy |= grown
                 continue
-            grown = {p for p, s in before.items() if _stamp(p) != s}
+            grown = {p for p, s in before.items() if stamp(p) != s}
             if not grown:
                 break
             remove_written(root, written)
@@ -228,14 +228,6 @@ def _ingest(root: Path, manifest: Manifest, fresh: set) -> IngestReport:
         if tmp is not None:
             remove_folder(tmp)
     return report
-
-
-def _stamp(path: str):
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_size, st.st_mtime_ns)
 
 
 def _clean(root: Path, manifest: Manifest) -> None:

@@ -120,7 +120,7 @@ def record_batch(manifest: Manifest, report: IngestReport, checkpoints, new, tai
                     "since": since,
                     "batch": first,
                     # (a compressed file found again at this size and mtime is cut short for good)
-                    "stamp": _stamp(sk.path),
+                    "stamp": stamp(sk.path),
                 }
             )
             report.warnings.append(f"warning: {sk.path}: not read now, retried next run: {sk.reason}")
@@ -156,7 +156,7 @@ def _advance(ck, t, rows: int, bad: int, at: str) -> None:
         known.size, known.mtime_ns = seg.stat.st_size, seg.stat.st_mtime_ns
 
 
-def _stamp(path: str) -> list | None:
+def stamp(path: str) -> list | None:
     """A file's size and mtime, to tell one still being written from one that stopped."""
     try:
         st = os.stat(path)
@@ -167,4 +167,4 @@ def _stamp(path: str) -> list | None:
 
 def settled(pending: list) -> frozenset[str]:
     """The compressed files skipped before that have not changed since: cut short for good."""
-    return frozenset(p["path"] for p in pending if p.get("stamp") is not None and p["stamp"] == _stamp(p["path"]))
+    return frozenset(p["path"] for p in pending if p.get("stamp") is not None and p["stamp"] == stamp(p["path"]))
