@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -11,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import typer.main
+import typer.testing
 from typer.testing import CliRunner
 
 from forensics.cli import app
@@ -154,6 +157,18 @@ def _clean_env(monkeypatch, tmp_path):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("COLUMNS", "100")  # terminal tables fit the terminal: one width for every test
     monkeypatch.chdir(tmp_path)
+
+
+def mostly_slow(values, keep):
+    """The values as parameters, all but those in `keep` on the slow line: the default line keeps
+    one case of each kind, `.ci/run`'s slow line runs the whole matrix."""
+    return [v if v in keep else pytest.param(v, marks=pytest.mark.slow) for v in values]
+
+
+# Typer's CliRunner rebuilds the click command from the functions' signatures on every invoke,
+# which costs more than many of the commands the tests run; the app does not change during a run,
+# so it is built once. (typer.testing looks the builder up by this module-level name.)
+typer.testing._get_command = functools.cache(typer.main.get_command)
 
 
 @pytest.fixture

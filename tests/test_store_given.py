@@ -20,7 +20,7 @@ import pytest
 import forensics
 from forensics.store.ingest import ingest
 
-from .conftest import session, write_jsonl
+from .conftest import mostly_slow, session, write_jsonl
 
 ROWS = "select session_id, source_file, line from sessions order by all"
 
@@ -376,7 +376,9 @@ def grown_store(tmp_path_factory):
     shutil.rmtree(base, ignore_errors=True)
 
 
-@pytest.mark.parametrize("name", list(_builtin_runs()))
+@pytest.mark.parametrize(
+    "name", mostly_slow(_builtin_runs(), keep={"first_shot_success_rate", "session_attempts", "ungrounded_accepted"})
+)
 def test_the_store_answers_every_built_in_query_as_a_cold_read_of_the_same_files(cli, grown_store, name):
     d, st, ids = grown_store
     files = ["sessions.jsonl", "sessions.jsonl.1", "sessions.jsonl.2.gz", "sessions.jsonl.5"]

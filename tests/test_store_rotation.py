@@ -26,6 +26,7 @@ import pytest
 import forensics
 from forensics.store.ingest import ingest
 
+from .conftest import mostly_slow
 from .rotation import (
     SKIPPED_QUERIES,
     Logrotate,
@@ -194,9 +195,8 @@ STEPS = ["ingest", "rotate", "ingest", "rotate", "rotate", "ingest", "rotate"]
 @needs_logrotate
 # The quick run keeps `create` and `compress-dateext-hms` (rename, compression and dateext);
 # the other modes, with writers at full speed, run on the slow line of .ci/run.
-@pytest.mark.parametrize(
-    "mode", [m if m == "create" else pytest.param(m, marks=pytest.mark.slow) for m in ROTATING_MODES]
-)
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ROTATING_MODES)
 def test_logrotate_mode_while_writers_append(tmp_path, templates, mode):
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -232,7 +232,7 @@ def test_logrotate_mode_while_writers_append(tmp_path, templates, mode):
 
 
 @needs_logrotate
-@pytest.mark.parametrize("mode", ROTATING_MODES)
+@pytest.mark.parametrize("mode", mostly_slow(ROTATING_MODES, keep={"create", "copytruncate"}))
 def test_logrotate_mode_step_by_step(tmp_path, template_lines, mode):
     """The same rules with no writer racing: one rotation between ingests, then two.
 
@@ -274,6 +274,7 @@ def test_logrotate_mode_step_by_step(tmp_path, template_lines, mode):
     assert_nothing_new(store)
 
 
+@pytest.mark.slow
 @needs_logrotate
 def test_rows_of_a_file_logrotate_deleted_stay_in_the_store(tmp_path, templates):
     """rotate 1: each rotation deletes the generation before, after the store finished it."""
@@ -640,6 +641,7 @@ out.write(json.dumps({"held_at_open": held_counts}) + "\n")
 """
 
 
+@pytest.mark.slow
 def test_reader_always_sees_one_committed_state_while_ingest_commits(tmp_path, templates):
     from forensics.write.loggers import ReplayLogger, SessionLogger
 
@@ -704,6 +706,7 @@ def test_reader_always_sees_one_committed_state_while_ingest_commits(tmp_path, t
     compare(store, [s], [r])
 
 
+@pytest.mark.slow
 def test_writers_append_while_ingest_reads(tmp_path, templates):
     logs = tmp_path / "logs"
     logs.mkdir()
