@@ -67,7 +67,10 @@ def _odd_rows():
     for i in range(35):
         out.append(session(f"drop-old-{i}", model="m-drop", ts=f"2026-10-{10 + i % 20:02d}T10:{i:02d}:00Z"))
         late = session(f"drop-new-{i}", model="m-drop", ts=f"2026-11-2{i % 9}T10:{i:02d}:00Z")
-        late["attempts"] = [{"iteration": 0, "verdict_kind": "validation_failed"}, late["attempts"][0] | {"iteration": 1}]
+        late["attempts"] = [
+            {"iteration": 0, "verdict_kind": "validation_failed"},
+            late["attempts"][0] | {"iteration": 1},
+        ]
         out.append(late)
     for i in range(6):
         out.append(session(f"streak-{i}", model="m-streak", verdict="infra_error", ts=f"2026-11-06T0{i}:00:00Z"))
