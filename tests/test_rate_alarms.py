@@ -161,3 +161,21 @@ def test_the_condition_alarms_run_as_named_queries_with_their_defaults(cli, drop
     assert code == 0 and row["model"] == "m-drop" and row["change_high"] < 0
     code, out, _ = cli("run", "failure_streak", "-s", drop_logs, "--param", "calls=3", "--format", "json")
     assert code == 0 and json.loads(out) == []
+
+
+def test_the_sql_interval_is_the_report_s_newcombe_interval():
+    import duckdb
+
+    from forensics.measures import MACROS
+    from forensics.report.weekly import newcombe_interval
+
+    con = duckdb.connect()
+    con.execute(MACROS)
+    for k1, n1, k0, n0 in ((10, 40, 30, 40), (0, 30, 30, 30), (29, 31, 1, 35), (5, 5, 0, 7)):
+        low, high, l1, h1, l0, h0 = con.execute(
+            "select newcombe_low($k1, $n1, $k0, $n0), newcombe_high($k1, $n1, $k0, $n0), "
+            "wilson_low($k1, $n1), wilson_high($k1, $n1), wilson_low($k0, $n0), wilson_high($k0, $n0)",
+            {"k1": k1, "n1": n1, "k0": k0, "n0": n0},
+        ).fetchone()
+        want = newcombe_interval(k1 / n1, l1, h1, k0 / n0, l0, h0)
+        assert (low, high) == pytest.approx(want, abs=1e-12), (k1, n1, k0, n0)

@@ -195,3 +195,22 @@ def test_the_report_lists_the_week_s_silences_in_its_incidents_section(cli, two_
     assert f"| `BAD-G` | silenced (`{sid}`) |" in out
     code, html, _ = cli("report", "--store", st, "--week", week, "--format", "html")
     assert "gateway &lt;redeploy&gt;" in html
+
+
+def test_matchers_read_as_alertmanager_reads_them():
+    from forensics.oncall.silences import parse_matcher
+
+    row = {"alarm": "ungrounded_accepted", "model": "qwen3.5:latest", "daemon": None, "session_id": "a b"}
+    for text, hit in (
+        ("model=qwen3.5:latest", True),
+        ("model=~qwen", False),  # anchored at both ends
+        ("model=~qwen.*", True),
+        ("model!~qwen.*", False),
+        ("model!=x", True),
+        ("daemon=", True),  # a label the row lacks is the empty text
+        ("daemon=~.+", False),
+        ('session_id="a b"', True),
+        ("ungrounded_accepted", True),  # a bare name is the alarm's
+        ("severity=critical", False),  # (no severity in these labels)
+    ):
+        assert parse_matcher(text).matches(row) is hit, text
