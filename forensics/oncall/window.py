@@ -80,8 +80,14 @@ def gather(
     results = [(q, alarm_rows(store, q, params=params.get(q.name))) for q in store.catalog.alarms() if not q.identity]
     conditions = [q for q in store.catalog.alarms() if q.identity]
     if conditions and since is not None and (lookback is None or since > lookback):
+        # (and what arrived since the last run, as in the window: the store's files stay those the
+        # window's rows are in, for --store-failures; the queries bound their own span)
         store.materialize(
-            since=lookback, columns=columns_named(q.sql for q in conditions), window_only=True, lines=False
+            since=lookback,
+            columns=columns_named(q.sql for q in conditions),
+            window_only=True,
+            lines=False,
+            after_batch=after_batch,
         )
     results += [(q, alarm_rows(store, q, params=params.get(q.name))) for q in conditions]
     return totals, odd_times, in_window, results
