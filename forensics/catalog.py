@@ -23,7 +23,7 @@ from .errors import CatalogError, ParameterError, UnknownQueryError
 from .timewindow import parse_time
 
 NAME_RE = re.compile(r"^[a-z0-9_]+$")
-_HEADER_RE = re.compile(r"^--\s*(name|kind|severity|description|param)\s*:\s*(.*)$")
+_HEADER_RE = re.compile(r"^--\s*(name|kind|severity|description|param|identity)\s*:\s*(.*)$")
 _PARAM_RE = re.compile(
     r"^(?P<name>[a-z0-9_]+)\s+(?P<type>timestamp|text|int|float|bool)"
     r"(?:\s*=\s*(?P<default>\S+))?\s*(?:--\s*(?P<help>.*))?$"
@@ -92,6 +92,9 @@ class Query:
     notes: str = ""
     params: dict[str, Param] = field(default_factory=dict)
     builtin: bool = True
+    # An alarm on a condition (a rate over a window, a streak): its rows are known by the alarm
+    # and these columns alone, its other columns being measurements that change run to run.
+    identity: tuple[str, ...] = ()
 
     def bind(self, given: dict[str, Any]) -> dict[str, Any]:
         """Validate given parameters against the declared ones and return the values to bind."""
@@ -169,6 +172,9 @@ def parse_query(path: Path, *, builtin: bool = False) -> Query:
         raise CatalogError(f"{path}: an alarm needs `-- severity: critical` or `-- severity: warn`")
     if not sql:
         raise CatalogError(f"{path}: no SQL after the header")
+    keyed = tuple(k for k in re.split(r"[\s,]+", meta.get("identity", "")) if k)
+    if keyed and (kind != "alarm" or not all(NAME_RE.match(k) for k in keyed)):
+        raise CatalogError(f"{path}: `-- identity:` names an alarm's columns (a, b), got {meta['identity']!r}")
     used: dict[str, int] = {}
     for n, line in enumerate(lines[body_start:], start=body_start + 1):
         code = line.split("--", 1)[0]
@@ -191,6 +197,7 @@ def parse_query(path: Path, *, builtin: bool = False) -> Query:
         notes="\n".join(notes).strip(),
         params=params,
         builtin=builtin,
+        identity=keyed,
     )
 
 

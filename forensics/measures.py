@@ -47,6 +47,12 @@ create or replace temp macro wilson_high(k, n) as
          + 1.96 * sqrt((k / n) * (1 - k / n) / n + 1.96 ^ 2 / (4 * n * n)))
         / (1 + 1.96 ^ 2 / n))
     end;
+create or replace temp macro newcombe_low(k1, n1, k0, n0) as
+    -- Newcombe's 95% interval (1998, method 10) for k1/n1 - k0/n0, from each rate's Wilson
+    -- interval: the report's test of a real change (report/weekly.py), and first_shot_drop's.
+    k1 / n1 - k0 / n0 - sqrt(power(k1 / n1 - wilson_low(k1, n1), 2) + power(wilson_high(k0, n0) - k0 / n0, 2));
+create or replace temp macro newcombe_high(k1, n1, k0, n0) as
+    k1 / n1 - k0 / n0 + sqrt(power(wilson_high(k1, n1) - k1 / n1, 2) + power(k0 / n0 - wilson_low(k0, n0), 2));
 create or replace temp macro utc_week_start(ts) as
     -- The Monday (a DATE) of the ISO week holding ts, in UTC, by integer arithmetic on
     -- epoch microseconds: ten times faster than date_trunc or strftime on a TIMESTAMPTZ.

@@ -31,6 +31,8 @@ QUERIES = {
         [("model", 1), ("attempts_to_accept", 1)],
     ),
     "clean_first_shot": (lambda c, r, **p: ref.clean_first_shot(c, **p), [("timestamp", 1), ("session_id", 1)]),
+    "failure_streak": (lambda c, r, **p: ref.failure_streak(c, **p), None),
+    "first_shot_drop": (lambda c, r, **p: ref.first_shot_drop(c, **p), None),
     "first_shot_success_rate": (lambda c, r, **p: ref.first_shot_success_rate(c, **p), None),
     "infra_error_rate": (lambda c, r, **p: ref.infra_error_rate(c, **p), None),
     "model_weekly_summary": (lambda c, r, **p: ref.model_weekly_summary(c, **p), None),

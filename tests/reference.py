@@ -424,6 +424,67 @@ def model_weekly_summary(calls, since=None, until=None, model=None):
     return out
 
 
+def first_shot_drop(calls, baseline=None, recent=None, until=None, min_calls=30):
+    """Models whose first-shot rate since ``recent`` is below the one from ``baseline`` to it (Newcombe's interval)."""
+    from forensics.timewindow import parse_time
+
+    baseline, recent = parse_time(baseline or "29d"), parse_time(recent or "24h")
+    out = []
+    picked = [c for c in calls if c.timestamp is not None and c.timestamp >= baseline]
+    picked = [c for c in picked if until is None or c.timestamp < until]
+    for m, group in sorted(_group(picked, lambda c: c.model).items(), key=lambda kv: _model_order(kv[0])):
+        new = [c for c in group if c.timestamp >= recent]
+        old = [c for c in group if c.timestamp < recent]
+        n1, k1 = sum(map(reached_model, new)), sum(map(first_shot, new))
+        n0, k0 = sum(map(reached_model, old)), sum(map(first_shot, old))
+        if n1 < max(min_calls, 1) or n0 < max(min_calls, 1):
+            continue
+        low, high = newcombe(k1, n1, k0, n0)
+        if high < 0:
+            out.append(
+                {
+                    "model": m,
+                    "recent_calls": n1,
+                    "recent_rate": k1 / n1,
+                    "baseline_calls": n0,
+                    "baseline_rate": k0 / n0,
+                    "change_low": low,
+                    "change_high": high,
+                }
+            )
+    return out
+
+
+def failure_streak(rows, since=None, until=None, calls=5):
+    """Models whose last ``calls`` calls (newest first by time) all ended max_iter_exhausted or infra_error."""
+    n = max(calls, 1)
+    placed = [c for c in rows if c.timestamp is not None and in_window(c.timestamp, since, until)]
+    out = []
+    for m, group in sorted(_group(placed, lambda c: c.model).items(), key=lambda kv: _model_order(kv[0])):
+        group.sort(key=lambda c: (c.kind is None, c.kind or "", c.daemon is None, c.daemon or ""))
+        group.sort(key=lambda c: (c.final_verdict is None, c.final_verdict or ""))
+        group.sort(key=lambda c: (c.session_id is not None, c.session_id or ""), reverse=True)
+        group.sort(key=lambda c: c.timestamp, reverse=True)
+        last = group[:n]
+        if len(last) < n or not all(c.final_verdict in ("max_iter_exhausted", "infra_error") for c in last):
+            continue
+        top = last[0]
+        out.append(
+            {
+                "session_id": top.session_id,
+                "timestamp": top.timestamp,
+                "model": m,
+                "kind": top.kind,
+                "daemon": top.daemon,
+                "calls": n,
+                "max_iter_exhausted": sum(c.final_verdict == "max_iter_exhausted" for c in last),
+                "infra_error": sum(c.final_verdict == "infra_error" for c in last),
+                "streak_since": last[-1].timestamp,
+            }
+        )
+    return out
+
+
 def three_consecutive_rejections(calls, since=None, until=None, model=None, min_run=3):
     """Calls whose longest run of adjacent rejections is at least min_run."""
     out = []

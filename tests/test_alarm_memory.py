@@ -243,6 +243,7 @@ def test_json_has_the_same_keys_in_every_outcome(cli, logs, tmp_path):
         "resolved",
         "problem_states",
         "recovered",
+        "expired_silences",
     }
     clean = write_jsonl(tmp_path / "c.jsonl", _clean())
     for args in (["-s", clean], ["-s", logs], ["-s", tmp_path / "missing.jsonl"]):

@@ -125,7 +125,8 @@ def rows(store, name, **params):
 
 # Alarms the sample's well-behaved producers never trip: on it they must find nothing (no false
 # positive); tests/test_trust_output.py plants what they look for.
-EMPTY_ON_SAMPLE = {"ungrounded_unknown_verdict"}
+# (The rate and streak alarms: tests/test_rate_alarms.py crafts what they look for.)
+EMPTY_ON_SAMPLE = {"ungrounded_unknown_verdict", "failure_streak", "first_shot_drop"}
 
 
 @pytest.mark.parametrize("path", QUERY_FILES, ids=lambda p: p.stem)

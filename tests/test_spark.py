@@ -27,6 +27,8 @@ PARAMS = {
     "top_rejection_errors": [{}, {"top": 1}],
     "model_weekly_summary": [{}, {"model": "qwen3.5:latest"}],
     "three_consecutive_rejections": [{}, {"min_run": 2}],
+    "first_shot_drop": [{"baseline": "2026-10-01", "recent": "2026-11-19", "until": "2026-12-01", "min_calls": 30}],
+    "failure_streak": [{}, {"since": "2026-11-01", "until": "2026-11-30", "calls": 3}],
 }
 
 
@@ -61,6 +63,17 @@ def _odd_rows():
         out.append(
             session("many-files", verdict="max_iter_exhausted", ts=f"2026-11-05T0{i}:00:00Z", model="qwen3.5:latest")
         )
+    # first_shot_drop: 35 first shots before 2026-11-19, 35 second shots after; failure_streak: 6 failures
+    for i in range(35):
+        out.append(session(f"drop-old-{i}", model="m-drop", ts=f"2026-10-{10 + i % 20:02d}T10:{i:02d}:00Z"))
+        late = session(f"drop-new-{i}", model="m-drop", ts=f"2026-11-2{i % 9}T10:{i:02d}:00Z")
+        late["attempts"] = [
+            {"iteration": 0, "verdict_kind": "validation_failed"},
+            late["attempts"][0] | {"iteration": 1},
+        ]
+        out.append(late)
+    for i in range(6):
+        out.append(session(f"streak-{i}", model="m-streak", verdict="infra_error", ts=f"2026-11-06T0{i}:00:00Z"))
     return out
 
 

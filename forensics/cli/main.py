@@ -4,7 +4,7 @@ from __future__ import annotations
 
 # Importing a command module registers its commands: `forensics --help` lists them in this order.
 # isort: off
-from . import tour, query, store, report, oncall  # noqa: F401
+from . import tour, query, store, report, oncall, silence  # noqa: F401
 
 # isort: on
 from .root import app

@@ -196,7 +196,8 @@ def alarm(
     raise typer.Exit(outcome.exit_code)
 
 
-def _memory(store: Path | None, state: Path | None, config):
+def alarm_memory(store: Path | None, state: Path | None, config):
+    """The alarm's memory `ack` and `silence` change: --state FILE, else the store's (--store, $FORENSICS_STORE, config)."""
     from ..oncall.memory import Memory
     from ..read.sources import resolve_store
 
@@ -250,7 +251,7 @@ def ack(
     from ..oncall.states import acknowledge
 
     done = acknowledge(
-        _memory(store, state, config),
+        alarm_memory(store, state, config),
         list(session_ids or []),
         alarm=alarm_name,
         every=every,

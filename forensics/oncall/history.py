@@ -1,5 +1,5 @@
 """The alarm's history: the incidents of a week, read back from the events log, with how long each
-went unacknowledged (the weekly report's incidents section)."""
+went unacknowledged, and the silences in force (the weekly report's incidents section)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ def history(events: list[dict], start: datetime, end: datetime, now: datetime | 
                 "acknowledged_by": None,
                 "note": None,
                 "resolved_at": None,
+                "silenced_by": e.get("silenced_by"),  # new while a silence covered it
             }
             records.append(current[key])
         elif key in current and kind == "acknowledged" and current[key]["acknowledged_at"] is None:
@@ -48,6 +49,34 @@ def history(events: list[dict], start: datetime, end: datetime, now: datetime | 
             }
         )
     return sorted(out, key=lambda r: (r["first_seen"], r["alarm"] or "", str(r["session_id"])))
+
+
+def silence_history(events: list[dict], start: datetime, end: datetime) -> list[dict]:
+    """The silences in force at some time of [start, end): who added each, why, its matchers, when it
+    ended (at its time, or expired by hand) and how many rows it covered still fired then."""
+    out: dict[str, dict] = {}
+    for e in events:
+        kind, at = e.get("event"), _when(e.get("at"))
+        sid = e.get("id") if kind == "silence-added" else e.get("silence")
+        if not isinstance(sid, str) or at is None:
+            continue
+        if kind == "silence-added":
+            out[sid] = {
+                "id": sid,
+                "matchers": [str(m) for m in e.get("matchers") or []],
+                "starts_at": at,
+                "ends_at": _when(e.get("ends_at")) or at,
+                "by": e.get("by"),
+                "comment": e.get("comment"),
+                "expired_by": None,
+                "still_firing": None,
+            }
+        elif sid in out and kind == "silence-expired":
+            out[sid].update(ends_at=min(at, out[sid]["ends_at"]), expired_by=e.get("by"))
+        elif sid in out and kind == "silence-ended":
+            out[sid]["still_firing"] = e.get("still_firing")
+    kept = [s for s in out.values() if s["starts_at"] < end and s["ends_at"] >= start]
+    return sorted(kept, key=lambda s: (s["starts_at"], s["id"]))
 
 
 def _when(stamp: Any) -> datetime | None:

@@ -23,7 +23,7 @@ def render_text(outcome, *, verbose: bool = False, max_rows: int = 20) -> str:
         if p["state"] == "reminded"
     ] + [f"RECOVERED evaluated again (could not since {r['since']}): {escape(r['text'] or '')}" for r in rec.recovered]
     gone = [v for v in rows if v.get("identity") in set(rec.gone)]
-    changed = new or rec.reminders or rec.resolved or gone
+    changed = new or rec.reminders or rec.resolved or gone or rec.expired_silences
     lines = []
     if outcome.status == "error":
         if outcome.exit_code == 2 or new_problems:
@@ -37,10 +37,13 @@ def render_text(outcome, *, verbose: bool = False, max_rows: int = 20) -> str:
     elif not (changed or new_problems or problem_lines or verbose):
         return ""
     n = outcome.summary
+    hushed = [v for v in rows if v["state"] == "silenced"]
     head = "ALARM" if outcome.exit_code == 1 else ("WARNING" if n["new_warnings"] else "CLEAN")
     lines.append(
         f"{head}: {n['new_critical']} new critical, {n['firing']} firing, {n['acknowledged']} acknowledged, "
-        f"{n['new_warnings']} new warning(s), {n['resolved']} resolved; {_checked(outcome.checked)}"
+        f"{n['new_warnings']} new warning(s), {n['resolved']} resolved"
+        + (f", {len(hushed)} silenced" if hushed else "")
+        + f"; {_checked(outcome.checked)}"
     )
     if new_problems and outcome.status != "error":
         lines.append("also: could not evaluate: " + "; ".join(escape(p["text"]) for p in new_problems))
@@ -57,11 +60,17 @@ def render_text(outcome, *, verbose: bool = False, max_rows: int = 20) -> str:
             f"REMINDER {escape(r['alarm'])}: {r['firing']} row(s) firing since {r['first_seen']}, not "
             f"acknowledged: forensics ack --all --alarm {escape(r['alarm'])} {outcome.paging.memory_args or ''}".rstrip()
         )
+    for e in rec.expired_silences:
+        lines.append(
+            f"silence {escape(e['silence'])} expired: {e['still_firing']} still firing "
+            f"({escape(', '.join(e['alarms']))}): forensics alarm --verbose lists them"
+        )
     lines += _rows_by_alarm("GONE", gone, outcome, max_rows)
     lines += _rows_by_alarm("RESOLVED", outcome.recalled.resolved, outcome, max_rows)
     if verbose:
         lines += _rows_by_alarm("FIRING", [v for v in rows if v["state"] == "firing"], outcome, max_rows)
         lines += _rows_by_alarm("ACKED", [v for v in rows if v["state"] == "acknowledged"], outcome, max_rows)
+        lines += _rows_by_alarm("SILENCED", [v for v in rows if v["state"] == "silenced"], outcome, max_rows)
     return "\n".join(lines)
 
 
@@ -115,14 +124,26 @@ def _row_line(word: str, v: dict) -> str:
             extra += f": {escape(str(v['note']))}"
     elif word == "GONE":
         extra = f"  gone from the logs before it was acknowledged; first seen {v.get('first_seen')}"
+    elif v.get("silenced_by"):
+        extra = f"  silenced by {escape(str(v['silenced_by']))}"
     elif word == "FIRING":
         extra = f"  first seen {v.get('first_seen')}"
         if v.get("alarm_not_run"):
             extra += "; its alarm is not run by this configuration (--queries-dir, FORENSICS_QUERIES, forensics.toml)"
+    if v.get("keyed_by"):  # a condition: its measurements, not a call's place
+        measured = "  ".join(f"{escape(str(k))}={escape(_short(x))}" for k, x in (v.get("row") or {}).items())
+        return f"{word:8} {v['severity'].upper():8} {f['alarm']}  model={f['model']}  {measured}{extra}".rstrip()
     return (
         f"{word:8} {v['severity'].upper():8} {f['alarm']}  {escape(str(ts))}  session={f['session_id']}  "
         f"model={f['model']}  kind={f['kind']}  daemon={f['daemon']}  at={f['source_file']}:{f['line']}{extra}"
     )
+
+
+def _short(x) -> str:
+    """A measurement as the mail shows it: a rate to 3 places, a time in UTC."""
+    if isinstance(x, float):
+        return f"{x:.3f}"
+    return iso_utc(x) if isinstance(x, datetime) else str(x)
 
 
 def replaced_alarms(catalog) -> list[str]:

@@ -168,6 +168,12 @@ class Memory:
             "logs": logs if isinstance(logs, list) and all(isinstance(x, str) for x in logs) else None,
             # (when each notice was last said; of another shape: none said yet)
             "notices": data.get("notices") if isinstance(data.get("notices"), dict) else {},
+            # (conditions resolved lately, so that one back within --repeat is not new: conditions.py)
+            "settled": {
+                k: e
+                for k, e in (data.get("settled") if isinstance(data.get("settled"), dict) else {}).items()
+                if isinstance(e, dict) and isinstance(e.get("resolved_at"), str)
+            },
             # (each alarm query's last batch; an entry of another shape is not one)
             "through": {
                 k: e

@@ -21,6 +21,8 @@ class Recalled:
     problems: list[dict] = field(default_factory=list)
     recovered: list[dict] = field(default_factory=list)
     gone: list[str] = field(default_factory=list)  # identities of rows gone before acknowledged, this run
+    # Silences that ended since the last run, each with what it covered and still fires (said once).
+    expired_silences: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -82,5 +84,6 @@ class AlarmOutcome:
                 "resolved": self.recalled.resolved,
                 "problem_states": self.recalled.problems,
                 "recovered": self.recalled.recovered,
+                "expired_silences": self.recalled.expired_silences,
             }
         )

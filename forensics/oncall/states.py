@@ -9,8 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 from ..errors import ForensicsError, ParameterError
 from ..output import escape, iso_utc, plain
+from .conditions import keyed_identity, reopen, settle
 from .memory import ROW_MEMORY, Memory, identity, legacy_identity, who
 from .problems import older, reconcile_notices, reconcile_problems
+from .silences import cover
 
 
 class MemoryBusy(ForensicsError):
@@ -29,6 +31,7 @@ class Reconciled:
     recovered: list[dict] = field(default_factory=list)
     gone: list[str] = field(default_factory=list)  # identities found gone before acknowledged, this run
     notices: list[str] = field(default_factory=list)  # the notices to say this run
+    expired_silences: list[dict] = field(default_factory=list)  # silences ended, with what they covered and still fires
     # Saves the memory once what it records has been said (see `remember`); without one, nothing to save.
     commit: Callable[..., None] = lambda said=True: None
 
@@ -42,22 +45,26 @@ def reconcile(
     gone: Callable[[dict[str, dict]], set[str]] | None = None,
     remind: set[str] = frozenset({"critical"}),
     alarms: set[str] | None = None,
+    silences: list[dict] | None = None,
 ) -> Reconciled:
     """Give each violating row its state and change the memory in place.
 
     ``found`` holds this run's violating rows (each with alarm, severity and the row keys).
     An incident tracked but not found this run (its row left the window) stays as it was
     and is still reported, unless ``gone`` (given those incidents) says its row is no
-    longer in the logs: then it is resolved, once.
+    longer in the logs: then it is resolved, once. A condition alarm's incident (`keyed_by`) not
+    found while its alarm ran has cleared: resolved (see conditions.py). ``silences`` (None: they
+    could not be read) cover the firing incidents they match (see silences.py).
     """
     incidents: dict[str, dict] = state.setdefault("incidents", {})
     out = Reconciled()
     at = iso_utc(now)
     fresh: set[str] = set()
     seen: set[str] = set()
+    out.events += reopen(state, found, now=now, repeat=repeat)
     for item in found:
-        key = item["identity"] = identity(item["alarm"], item, item.get("row"))
-        old = legacy_identity(item["alarm"], item, item.get("row"))
+        key = item["identity"] = keyed_identity(item) or identity(item["alarm"], item, item.get("row"))
+        old = None if item.get("keyed_by") else legacy_identity(item["alarm"], item, item.get("row"))
         if key not in incidents and old in incidents and old not in seen:
             incidents[key] = incidents.pop(old)  # a memory of version 2: the same incident, by its new name
         inc = incidents.get(key)
@@ -69,6 +76,7 @@ def reconcile(
                 "first_seen": at,
                 "last_notified": at,
                 "state": "firing",
+                **({"keyed_by": list(item["keyed_by"])} if item.get("keyed_by") else {}),
             }
             out.events.append(_event(at, "new", inc, key))
             fresh.add(key)
@@ -87,7 +95,9 @@ def reconcile(
     # acknowledged stays firing until it is: its row may still be there, outside any later window.
     unrun = {k for k, i in unseen.items() if alarms is not None and i.get("alarm") not in alarms}
     dropped = {k for k in unrun if not (incidents[k]["state"] == "firing" and incidents[k]["severity"] == "critical")}
-    vanished = (gone(unseen) if gone is not None and unseen else set()) - unrun
+    cleared = {k for k, i in unseen.items() if i.get("keyed_by") and alarms is not None and i["alarm"] in alarms}
+    dropped |= cleared
+    vanished = (gone(unseen) if gone is not None and unseen else set()) - unrun - cleared
     for key in sorted(vanished):
         inc = incidents[key]
         if inc["state"] == "firing" and inc["severity"] == "critical":
@@ -97,8 +107,9 @@ def reconcile(
                 out.events.append(_event(at, "gone", inc, key))
         else:
             dropped.add(key)
+    popped: dict[str, dict] = {}
     for key in sorted(dropped):
-        inc = incidents.pop(key)
+        inc = popped[key] = incidents.pop(key)
         out.resolved.append(
             {
                 "identity": key,
@@ -115,9 +126,11 @@ def reconcile(
                     )
                 },
                 **_remembered_row(inc),
+                **({"keyed_by": inc["keyed_by"]} if inc.get("keyed_by") else {}),
             }
         )
         out.events.append(_event(at, "resolved", inc, key))
+    out.resolved = settle(state, out.resolved, popped, out.events, now=now, repeat=repeat)
     for key, inc in incidents.items():
         if key not in seen:  # still open, its row outside this run's window
             out.items.append(
@@ -133,14 +146,32 @@ def reconcile(
                 }
             )
 
+    covered: dict[str, str] = {}
+    if silences is not None:
+        covered, out.expired_silences = cover(incidents, silences, now=now)
+        for e in out.events:
+            if e.get("event") == "new" and e.get("identity") in covered:
+                e["silenced_by"] = covered[e["identity"]]  # (the report says so of the incident)
+        out.events += [
+            {
+                "at": at,
+                "event": "silence-ended",
+                "silence": e["silence"],
+                "still_firing": e["still_firing"],
+                "by": who(),
+            }
+            for e in out.expired_silences
+        ]
     # One reminder per alarm whose open rows were last notified longer ago than --repeat
-    # (severities in ``remind``: a warning is said once, unless warnings fail the run).
+    # (severities in ``remind``: a warning is said once, unless warnings fail the run; a
+    # condition back quietly is said once a --repeat after its resolution); none while silenced.
     due: dict[str, list[str]] = {}
     for key, inc in incidents.items():
         if (
             key not in fresh
+            and key not in covered
             and inc["state"] == "firing"
-            and inc["severity"] in remind
+            and (inc["severity"] in remind or inc.get("reopened"))
             and older(inc.get("last_notified"), now - repeat)
         ):
             due.setdefault(inc["alarm"], []).append(key)
@@ -156,8 +187,12 @@ def reconcile(
         out.events.append({"at": at, "event": "reminded", "alarm": alarm, "count": len(keys), "by": who()})
         for k in keys:
             incidents[k]["last_notified"] = at
+            incidents[k].pop("reopened", None)
     for item in out.items:
         item.update(_public(incidents[item["identity"]]))
+        if item["identity"] in covered and item["state"] in ("new", "firing"):
+            # Not said, not counted against the exit code: listed with its silence (--verbose, JSON).
+            item.update(state="silenced", silenced_by=covered[item["identity"]])
     return out
 
 
@@ -285,6 +320,7 @@ def remember(
     logs: list[str] | None = None,
     notices: list[str] = (),
     saved: Callable[[], object] | None = None,
+    silences: list[dict] | None = None,
 ) -> Reconciled:
     """Reconcile this run's rows and problems with the memory; without one, all are new.
 
@@ -322,7 +358,9 @@ def remember(
         return afresh()
     try:
         state = memory.load()
-        result = reconcile(state, found, now=now, repeat=repeat, gone=gone, remind=remind, alarms=alarms)
+        result = reconcile(
+            state, found, now=now, repeat=repeat, gone=gone, remind=remind, alarms=alarms, silences=silences
+        )
         result.problems, result.recovered, events = reconcile_problems(
             state, list(problems), now=now, repeat=repeat, whole=whole
         )

@@ -13,7 +13,9 @@ from .mail import replaced_alarms
 from .memory import Memory
 from .options import AlarmOptions
 from .outcome import EXIT_CANNOT_EVALUATE, EXIT_VIOLATION, AlarmOutcome, Recalled
+from .silences import load_silences
 from .states import remember
+from .thresholds import read_thresholds
 from .window import FUTURE_SLACK, gather, new_unreadable
 from .window import problems as find_problems
 
@@ -53,6 +55,8 @@ def judge(
     repeat = parse_age(opts.recall.repeat)
     if repeat.total_seconds() < 0:
         raise ParameterError(f"--repeat takes an age such as 24h or 30m, got {opts.recall.repeat!r}")
+    limits = read_thresholds(opts.sources.config)  # (the condition alarms', from forensics.toml)
+    span = {"params": limits.params(now), "lookback": limits.lookback(now)}
     with store() if store is not None else Store(src) as store:
         outcome.paging.stderr_lines.extend(replaced_alarms(store.catalog))
         # The alarm looks at every line (repeated keys, rows of another stream) before it
@@ -63,9 +67,9 @@ def judge(
             # Numbering lines costs the load most of its threads, and a clean window needs
             # none: the first pass leaves `line` out, and a statement that needs a row's line
             # (a row was found) sends the alarm to the second, which numbers them.
-            found = gather(store, since, now, lines=False, after_batch=after_batch)
+            found = gather(store, since, now, lines=False, after_batch=after_batch, **span)
         except ColumnNotRead:
-            found = gather(store, since, now, lines=True, after_batch=after_batch)
+            found = gather(store, since, now, lines=True, after_batch=after_batch, **span)
         (rows, valid, oldest, newest, untimed, future), odd_times, in_window, results = found
         notice(outcome, *store.warnings())
         files = []
@@ -101,6 +105,8 @@ def judge(
                 item["row"] = {k: v for k, v in rec.items() if k not in ROW_KEYS and not k.startswith("_id_")}
                 if any(k.startswith("_id_") for k in rec):
                     item["id"] = {k[4:]: v for k, v in rec.items() if k.startswith("_id_")}
+                if q.identity:
+                    item["keyed_by"] = list(q.identity)
                 found.append(item)
         problems = find_problems(
             scan,
@@ -115,6 +121,12 @@ def judge(
             after_batch=after_batch,
         )
         alarms = {q.name for q in store.catalog.alarms()}
+        silences = None
+        if memory is not None:
+            try:
+                silences = load_silences(memory)
+            except ForensicsError as exc:  # (said as a problem; every row then fires: none is hidden)
+                problems.append(("silences", str(exc)))
         unread = {live_name(f.path) for f in scan.unreadable_files}
         if untimed or future:
             where = ", ".join(f"{p}:{ln}" for p, ln, _ in odd_times)
@@ -156,6 +168,7 @@ def judge(
             whole=not any(key == "nothing" for key, _ in problems),
             notices=outcome.paging.notices,
             saved=saved,
+            silences=silences,
         )
         pending.append(remembered.commit)
         # What the read met and the memory has said lately is not said again (cron mails any output).
@@ -166,7 +179,12 @@ def judge(
             item["incident"] = incident_command(item, outcome.paging.source_args, opts.recall.state)
             (outcome.violations if item["severity"] == "critical" else outcome.warnings).append(item)
         outcome.recalled = Recalled(
-            remembered.reminders, remembered.resolved, remembered.problems, remembered.recovered, remembered.gone
+            remembered.reminders,
+            remembered.resolved,
+            remembered.problems,
+            remembered.recovered,
+            remembered.gone,
+            remembered.expired_silences,
         )
         if opts.recall.store_failures:
             reminded = {r["alarm"] for r in remembered.reminders}

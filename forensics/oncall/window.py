@@ -31,8 +31,23 @@ def new_unreadable(store, after_batch: int) -> int:
     return stored + tail_report(store.reader.checked, lake).unreadable_lines
 
 
-def gather(store, since: datetime | None, now: datetime, *, lines: bool, after_batch: int | None = None):
-    """One load of the window, then the totals, the odd timestamps and every alarm query's rows."""
+def gather(
+    store,
+    since: datetime | None,
+    now: datetime,
+    *,
+    lines: bool,
+    after_batch: int | None = None,
+    params: dict[str, dict] | None = None,
+    lookback: datetime | None = None,
+):
+    """One load of the window, then the totals, the odd timestamps and every alarm query's rows.
+
+    A condition alarm (`-- identity:`) judges the rows since ``lookback`` (days, not the window):
+    when the window holds fewer, they are loaded once more for it, after the rest is read.
+    ``params`` are each alarm's parameters by name (those it declares are bound).
+    """
+    params = params or {}
     store.materialize(
         since=since,
         columns=columns_named(q.sql for q in store.catalog.alarms()) | set(IDENTITY_COLUMNS),
@@ -62,18 +77,30 @@ def gather(store, since: datetime | None, now: datetime, *, lines: bool, after_b
     ).rows
     in_window = dict(store.execute("select source_file, count(*) from sessions group by source_file").rows)
     # The loaded table already is the window, so no `since` is passed to the queries.
-    results = [(q, alarm_rows(store, q)) for q in store.catalog.alarms()]
+    results = [(q, alarm_rows(store, q, params=params.get(q.name))) for q in store.catalog.alarms() if not q.identity]
+    conditions = [q for q in store.catalog.alarms() if q.identity]
+    if conditions and since is not None and (lookback is None or since > lookback):
+        # (and what arrived since the last run, as in the window: the store's files stay those the
+        # window's rows are in, for --store-failures; the queries bound their own span)
+        store.materialize(
+            since=lookback,
+            columns=columns_named(q.sql for q in conditions),
+            window_only=True,
+            lines=False,
+            after_batch=after_batch,
+        )
+    results += [(q, alarm_rows(store, q, params=params.get(q.name))) for q in conditions]
     return totals, odd_times, in_window, results
 
 
-def alarm_rows(store, q, session_id: str | None = None) -> list[dict]:
+def alarm_rows(store, q, session_id: str | None = None, *, params: dict | None = None) -> list[dict]:
     """An alarm query's rows in its own order, each with what tells its call apart from every other (`_id_*`).
 
     A row that names its file and line is matched back to it for the columns of its identity; a
     row that does not (a user's aggregate) is its own content. With ``session_id``, that
-    session's rows only.
+    session's rows only; ``params``, those of its declared parameters to bind.
     """
-    params = q.bind({})
+    params = q.bind({k: v for k, v in (params or {}).items() if k in q.params})
     where = ""
     if session_id is not None:
         where, params = "\nwhere q.session_id = $session_id", {**params, "session_id": session_id}

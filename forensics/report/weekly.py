@@ -78,7 +78,9 @@ def build_report(
     for name, params in sections.items():
         q = store.catalog.get(name)
         statements[name] = (q.sql, q.bind(params))
-    alarm_queries = store.catalog.alarms()
+    # A condition alarm (a rate over days, a streak: `-- identity:`) judges no week's rows: its
+    # incidents are in the incidents section.
+    alarm_queries = [q for q in store.catalog.alarms() if not q.identity]
     for q in alarm_queries:
         params = q.bind({k: v for k, v in wk.items() if k in q.params})
         statements[q.name] = (_ids_only(store, q.sql, params), params)
@@ -135,14 +137,17 @@ def build_report(
         from ..oncall.memory import Memory
 
         memory = Memory.of_store(store.lake.root)
-    incidents = None
+    incidents = silences = None
     if memory is not None:
-        from ..oncall.history import history
+        from ..oncall.history import history, silence_history
 
-        incidents = history(memory.events(), start, end, now)
+        events = memory.events()
+        incidents = history(events, start, end, now)
+        silences = silence_history(events, start, end)
     return {
         "week": label,
         "incidents": incidents,
+        "silences": silences,
         "start": start,
         "end": end - timedelta(seconds=1),
         "generated": now or datetime.now(UTC),

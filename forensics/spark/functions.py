@@ -32,6 +32,12 @@ FUNCTIONS = {
             ((k / n) + power(1.96d, 2) / (2 * n)
              + 1.96d * sqrt((k / n) * (1 - k / n) / n + power(1.96d, 2) / (4 * n * n)))
             / (1 + power(1.96d, 2) / n)) end""",
+    "newcombe_low": """(k1 DOUBLE, n1 DOUBLE, k0 DOUBLE, n0 DOUBLE) RETURNS DOUBLE
+        RETURN k1 / n1 - k0 / n0 - sqrt(power(k1 / n1 - wilson_low(k1, n1), 2)
+            + power(wilson_high(k0, n0) - k0 / n0, 2))""",
+    "newcombe_high": """(k1 DOUBLE, n1 DOUBLE, k0 DOUBLE, n0 DOUBLE) RETURNS DOUBLE
+        RETURN k1 / n1 - k0 / n0 + sqrt(power(wilson_high(k1, n1) - k1 / n1, 2)
+            + power(k0 / n0 - wilson_low(k0, n0), 2))""",
     "utc_week_start": """(ts TIMESTAMP) RETURNS DATE
         RETURN date_add(date '1970-01-01', cast(floor(unix_micros(ts) / 86400000000)
                         - pmod(floor(unix_micros(ts) / 86400000000) + 3, 7) as int))""",
