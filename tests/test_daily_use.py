@@ -119,15 +119,17 @@ def test_a_lower_case_week_is_the_same_week(cli, log):
 
 
 def test_the_trend_shows_weeks_without_data_as_empty(cli, log):
+    # The logs begin in W46: the week before spends no width; the empty weeks after are shown empty.
     code, md, _ = cli("report", "-s", log, "--week", "2026-W48", "--trend-weeks", "4")
     trend = md.split("## First-shot trend", 1)[1].split("\n## ", 1)[0]
     header = next(x for x in trend.splitlines() if x.startswith("| model"))
-    assert header.split("|")[2:-1] == [" 2026-W45 ", " 2026-W46 ", " 2026-W47 ", " 2026-W48 "]
-    assert "No calls at all in 2026-W45, 2026-W47, 2026-W48 (shown –)." in trend
+    assert header.split("|")[2:-1] == [" 2026-W46 ", " 2026-W47 ", " 2026-W48 "]
+    assert "No calls at all in 2026-W47, 2026-W48 (shown –)." in trend
+    assert "The logs begin in 2026-W46: the 1 week(s) before are left out of the trend." in trend
     m0 = next(x for x in trend.splitlines() if x.startswith("| `m-0`"))
-    assert m0.split("|")[2:-1] == [" – ", " 100% ", " – ", " – "]
+    assert m0.split("|")[2:-1] == [" 100% ", " – ", " – "]
     code, html, _ = cli("report", "-s", log, "--week", "2026-W48", "--trend-weeks", "4", "--format", "html")
-    assert html.count(">no data</text>") == 3
+    assert html.count(">no data</text>") == 2
 
 
 def test_twelve_models_are_twelve_distinguishable_lines(cli, tmp_path):

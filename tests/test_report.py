@@ -100,7 +100,7 @@ def test_html_is_standalone_and_inert(tmp_path):
     assert "&lt;script&gt;alert(&#39;m&#39;)&lt;/script&gt;" in html
     # The reason is folded (the quoted value becomes '<v>') and then escaped.
     assert "&lt;img src=x onerror=&#39;&lt;v&gt;&#39;&gt;" in html
-    assert "&lt;b&gt;id&lt;/b&gt;" in html
+    assert "&lt;b&gt;id&lt;/b&gt;" in html.replace("<wbr>", "")  # a break opportunity after the separator /
     assert not re.search(r"url\(|@import|https?://", html)
     assert "<svg" in html and "<polyline" in html
     md = render_report(data, "markdown")
