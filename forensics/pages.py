@@ -13,9 +13,9 @@ def _pct(value: Any, digits: int = 1) -> str:
     return "–" if value is None else f"{value * 100:.{digits}f}%"
 
 
-def _pp(value: Any) -> str:
-    """A difference of two rates, in percentage points."""
-    return "–" if value is None else f"{value * 100:+.1f} pp"
+def _pp(value: Any, unit: bool = True) -> str:
+    """A difference of two rates, in percentage points (``unit``: with its " pp")."""
+    return "–" if value is None else f"{value * 100:+.1f}" + (" pp" if unit else "")
 
 
 def _num(value: Any, digits: int = 0) -> str:

@@ -209,6 +209,12 @@ MEASURE = r"""
                  ': ' + (el.textContent || '').trim().slice(0, 40) + ' right=' + Math.round(r.right));
     }
   }
+  for (const t of document.querySelectorAll('svg text')) {
+    const box = t.ownerSVGElement.getBoundingClientRect(), r = t.getBoundingClientRect();
+    if (r.right > box.right + 0.5 || r.left < box.left - 0.5) {
+      wider.push('svg text cut at the chart\'s edge: ' + t.textContent.slice(0, 40));
+    }
+  }
   const midToken = [];
   const separators = '-_:/.@,T ';
   for (const el of document.querySelectorAll('code, .nw')) {

@@ -19,7 +19,11 @@ def chart(weeks: list[str], trend: dict[str, dict[str, dict]], order: list, mark
     (the table's); ``marks`` is {model: "up" | "down"} for the real changes, drawn bolder.
     """
     marks = marks or {}
-    width, top, bottom, left, right = 660, 12, 56, 64, 180
+    # The legend is as wide as its longest name (11 px type, a mark and its line beside it):
+    # a long model name is never cut off at the chart's edge.
+    longest = max((len(str(m)) for m in trend), default=0)
+    top, bottom, left, right = 12, 56, 64, max(180, 42 + round(6.4 * longest) + 16)
+    width = 480 + right
     height = max(260, top + 16 * len(trend) + bottom)
     plot_w, plot_h = width - left - right, height - top - bottom
     if len(weeks) == 1:
