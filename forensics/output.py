@@ -126,11 +126,26 @@ def _tabulate(columns, rows, tablefmt: str, numeric: list[bool] | None = None) -
     )
 
 
-def to_table(columns, rows, *, tablefmt="simple", width: int | None = None, **_) -> str:
-    """A text table for a terminal via tabulate (--tablefmt passes through): rates as percentages,
-    and wide text cut with an ellipsis so the table fits the terminal ($COLUMNS, else 100)."""
+def table_width() -> int | None:
+    """How wide a table may be: $COLUMNS when set, else the terminal's width; None (no cut) when piped."""
+    import os
     import shutil
+    import sys
 
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    try:
+        if sys.stdout.isatty():
+            return shutil.get_terminal_size((100, 24)).columns
+    except (AttributeError, ValueError):  # a closed or replaced stdout
+        pass
+    return None
+
+
+def to_table(columns, rows, *, tablefmt="simple", width: int | None = None, **_) -> str:
+    """A text table via tabulate (--tablefmt passes through): rates as percentages, and on a terminal
+    (or when $COLUMNS says how wide) wide text cut with an ellipsis so the table fits; piped, nothing is cut."""
     if not rows:
         return "(no rows)\n"
     numeric = _numeric(columns, rows)
@@ -140,7 +155,9 @@ def to_table(columns, rows, *, tablefmt="simple", width: int | None = None, **_)
         for i, (c, n) in enumerate(zip(columns, numeric))
     ]
     text = [[f"{float(v) * 100:.1f}%" if rate[i] and v is not None else cell(v) for i, v in enumerate(r)] for r in rows]
-    width = width or shutil.get_terminal_size((100, 24)).columns
+    width = width or table_width()
+    if width is None:
+        width = 1 << 30
     fixed = [n or c in _NEVER_CUT for c, n in zip(columns, numeric)]
     caps = _caps([escape(c) for c in columns], text, fixed, width)
     fitted = [[_Ready(_cut(v, caps[i])) for i, v in enumerate(r)] for r in text]
@@ -162,14 +179,17 @@ def _caps(headers, text, fixed, width: int) -> list[int | None]:
     if sum(widths) <= room or not cuttable:
         return [None] * len(widths)
     left = room - sum(w for i, w in enumerate(widths) if i not in cuttable)
+    # Free text keeps MIN_WIDTH characters while the rest leaves room for it; on a narrow terminal
+    # (80 columns) it gives way further, down to a few words, rather than wrap every line.
+    floor = MIN_WIDTH if left // len(cuttable) >= MIN_WIDTH else max(12, left // len(cuttable))
     # The widest text columns give way first, down to one cap they share (water-filling).
-    cap = max(MIN_WIDTH, left // len(cuttable))
+    cap = max(floor, left // len(cuttable))
     for _ in range(len(cuttable)):
         small = [i for i in cuttable if widths[i] <= cap]
         big = [i for i in cuttable if widths[i] > cap]
         if not big:
             break
-        cap = max(MIN_WIDTH, (left - sum(widths[i] for i in small)) // len(big))
+        cap = max(floor, (left - sum(widths[i] for i in small)) // len(big))
     return [cap if i in cuttable and widths[i] > cap else None for i in range(len(widths))]
 
 

@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from ..errors import ForensicsError, ParameterError, UsageError
+from ..errors import ForensicsError, NoSourceError, ParameterError, UsageError
 from ..output import escape
 from .options import Engine, Format
 
@@ -27,11 +27,11 @@ def handle_errors(fn):
             return fn(*args, **kwargs)
         except (typer.Exit, typer.Abort, SystemExit):
             raise
-        except UsageError as exc:
-            err(f"error: {escape(str(exc))}")
+        except (UsageError, NoSourceError) as exc:
+            _say(exc)
             raise typer.Exit(2) from None
         except ForensicsError as exc:
-            err(f"error: {escape(str(exc))}")
+            _say(exc)
             raise typer.Exit(1) from None
         except BrokenPipeError:  # `forensics run ... | head` is fine
             raise typer.Exit(0) from None
@@ -42,6 +42,26 @@ def handle_errors(fn):
             raise typer.Exit(1) from None
 
     return wrapper
+
+
+def _say(exc: ForensicsError) -> None:
+    """The error on one line, and the lines that help fix it indented under it (each escaped)."""
+    err(f"error: {escape(str(exc))}")
+    for line in exc.details:
+        err(f"  {escape(line)}")
+
+
+def check_out(out) -> None:
+    """An --out file whose folder does not exist is a usage error, said before any work is done."""
+    if out is None:
+        return
+    from pathlib import Path
+
+    path = Path(out)
+    if path.is_dir():
+        raise ParameterError(f"--out {path} is a folder: give a file name inside it")
+    if not path.parent.is_dir():
+        raise ParameterError(f"--out {path}: the folder {path.parent} does not exist")
 
 
 def open_logs(sessions, replay_runs, config, queries_dir, store=None, ingest=False):

@@ -127,6 +127,7 @@ def doctor(
             "(default twice the ingests' cadence, or 10m).",
         ),
     ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List every check, not only the problems.")] = False,
 ) -> None:
     """Check the health of the logs themselves; exit 0 healthy, 1 with problems.
 
@@ -146,7 +147,7 @@ def doctor(
     if fmt is AlarmFormat.json:
         typer.echo(json.dumps(health.as_dict(), ensure_ascii=False, indent=2, default=str))
     else:
-        typer.echo(render_text(health))
+        typer.echo(render_text(health, verbose=verbose))
     raise typer.Exit(0 if health.healthy else 1)
 
 
