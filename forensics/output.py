@@ -28,6 +28,18 @@ def escape(text: str) -> str:
     return text.translate(_ESCAPES)
 
 
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """A count and its noun, as English says it: 1 row, 3 rows (``plural`` for an irregular one)."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+
+
+def exist(paths: list) -> str:
+    """What an overwrite refusal says: "a already exists", "a and b already exist"."""
+    names = [str(p) for p in paths]
+    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return f"{listed} already exist{'s' if len(names) == 1 else ''}"
+
+
 def iso_utc(value: datetime) -> str:
     """ISO 8601 in UTC with a Z, the one time format every output uses."""
     if value.tzinfo is None:

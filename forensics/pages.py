@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .output import escape, iso_utc
+from .output import counted, escape, iso_utc
 
 
 def _pct(value: Any, digits: int = 1) -> str:
@@ -45,7 +45,8 @@ _BREAK_AFTER = re.compile(r"([-_:/.@,]+)")
 
 def _breakable(value: Any):
     """Untrusted text for HTML, escaped, with a break opportunity after each separator (``-_:/.``)."""
-    from markupsafe import Markup, escape as html_escape
+    from markupsafe import Markup
+    from markupsafe import escape as html_escape
 
     text = str(html_escape("" if value is None else str(value)))
     # Escaping turned < > & ' " into entities, whose ; and # are no separators of the above.
@@ -119,6 +120,16 @@ def environment():
         lstrip_blocks=True,
     )
     env.filters.update(
-        pct=_pct, pp=_pp, num=_num, md=_md, utc=iso_utc, duration=_duration, second=_second, when=_when, wbr=_breakable, span=_span
+        pct=_pct,
+        pp=_pp,
+        num=_num,
+        counted=counted,
+        md=_md,
+        utc=iso_utc,
+        duration=_duration,
+        second=_second,
+        when=_when,
+        wbr=_breakable,
+        span=_span,
     )
     return env

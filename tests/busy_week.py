@@ -32,7 +32,9 @@ def sessions() -> list[dict]:
                 if i < first:
                     # two accepted fills whose roster check did not run: the warn alarm's incidents
                     unchecked = m.startswith("qwen") and week == 1 and i in (12, 13)
-                    rows.append(session(sid, model=m, ts=ts, duration_ms=900 + 37 * i, grounded=None if unchecked else True))
+                    rows.append(
+                        session(sid, model=m, ts=ts, duration_ms=900 + 37 * i, grounded=None if unchecked else True)
+                    )
                 elif i < 37:
                     rows.append(session(sid, model=m, ts=ts, attempts=["validation_failed", "accepted"]))
                 elif i < 39:
@@ -44,16 +46,36 @@ def sessions() -> list[dict]:
 
 
 INCIDENTS = [
-    ("ungrounded_accepted", "critical", "sess-ungrounded-0001-7f3a9c2e", "2026-11-11T10:02:13.412Z", "2026-11-11T10:31:40.9Z"),
-    ("unverified_accepted_fill", "warn", "sess-qwen3.-w1-012-7f3a9c2e", "2026-11-12T03:15:00.5Z", "2026-11-12T08:01:02Z"),
-    ("unverified_accepted_fill", "warn", "sess-qwen3.-w1-013-7f3a9c2e", "2026-11-12T03:15:00.5Z", "2026-11-12T08:01:02Z"),
+    (
+        "ungrounded_accepted",
+        "critical",
+        "sess-ungrounded-0001-7f3a9c2e",
+        "2026-11-11T10:02:13.412Z",
+        "2026-11-11T10:31:40.9Z",
+    ),
+    (
+        "unverified_accepted_fill",
+        "warn",
+        "sess-qwen3.-w1-012-7f3a9c2e",
+        "2026-11-12T03:15:00.5Z",
+        "2026-11-12T08:01:02Z",
+    ),
+    (
+        "unverified_accepted_fill",
+        "warn",
+        "sess-qwen3.-w1-013-7f3a9c2e",
+        "2026-11-12T03:15:00.5Z",
+        "2026-11-12T08:01:02Z",
+    ),
 ]
 
 
 def write(folder: Path, *, incidents: bool = True) -> tuple[Path, Path, Path]:
     """The logs and the alarm's memory (its events log, as `alarm --state` keeps it): (sessions, replays, state)."""
     s = write_jsonl(folder / "sessions.jsonl", sessions())
-    r = write_jsonl(folder / "replay_runs.jsonl", [replay(f"sess-qwen3.-w1-{i:03d}-7f3a9c2e", i % 7) for i in range(20)])
+    r = write_jsonl(
+        folder / "replay_runs.jsonl", [replay(f"sess-qwen3.-w1-{i:03d}-7f3a9c2e", i % 7) for i in range(20)]
+    )
     state = folder / "alarm-state.json"
     events = folder / "alarm-state.events.jsonl"
     lines = []

@@ -107,7 +107,7 @@ def test_sql_binds_parameters_like_run(cli, log):
 def test_limit_says_on_stderr_how_many_rows_it_left_out(cli, log):
     code, out, err = cli("sql", "select session_id from sessions", "-s", log, "--limit", "4", "-f", "csv")
     assert code == 0 and len(out.splitlines()) == 5
-    assert err.strip() == "note: 26 more row(s) not shown (--limit 4); 30 in all"
+    assert err.strip() == "note: 26 more rows not shown (--limit 4); 30 in all"
     assert cli("sql", "select session_id from sessions", "-s", log, "--limit", "40")[2] == ""
 
 
@@ -125,7 +125,7 @@ def test_the_trend_shows_weeks_without_data_as_empty(cli, log):
     header = next(x for x in trend.splitlines() if x.startswith("| model"))
     assert header.split("|")[2:-1] == [" 2026-W46 ", " 2026-W47 ", " 2026-W48 "]
     assert "No calls at all in 2026-W47, 2026-W48 (shown –)." in trend
-    assert "The logs begin in 2026-W46: the 1 week(s) before are left out of the trend." in trend
+    assert "The logs begin in 2026-W46: the week before is left out of the trend." in trend
     m0 = next(x for x in trend.splitlines() if x.startswith("| `m-0`"))
     assert m0.split("|")[2:-1] == [" 100% ", " – ", " – "]
     code, html, _ = cli("report", "-s", log, "--week", "2026-W48", "--trend-weeks", "4", "--format", "html")

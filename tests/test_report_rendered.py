@@ -24,14 +24,20 @@ def busy(tmp_path_factory):
     folder = tmp_path_factory.mktemp("busy")
     s, r, state = busy_week.write(folder)
     with Store(resolve(str(s), str(r), env={})) as st:
-        data = build_report(st, resolve_week("2026-W46"), trend_weeks=8, now=busy_week.NOW, memory=Memory.of_file(state))
+        data = build_report(
+            st, resolve_week("2026-W46"), trend_weeks=8, now=busy_week.NOW, memory=Memory.of_file(state)
+        )
     html = folder / "report.html"
     html.write_text(render_report(data, "html"), encoding="utf-8")
     return data, html
 
 
 def _quiet(tmp_path, **kw):
-    rows = [session(f"q-{w}-{i}", model="m-a", ts=f"2026-11-{d:02d}T10:00:00Z") for w, d in ((0, 3), (1, 10)) for i in range(40)]
+    rows = [
+        session(f"q-{w}-{i}", model="m-a", ts=f"2026-11-{d:02d}T10:00:00Z")
+        for w, d in ((0, 3), (1, 10))
+        for i in range(40)
+    ]
     s = write_jsonl(tmp_path / "s.jsonl", rows)
     with Store(resolve(str(s), env={})) as st:
         return build_report(st, resolve_week(kw.pop("week", "2026-W46")), trend_weeks=4, **kw)
@@ -84,7 +90,9 @@ def test_the_trend_draws_bands_an_axis_title_and_the_tables_order(busy):
     data, html = busy
     page = html.read_text()
     table = [m["model"] for m in data["models"]]
-    legend = re.findall(r'<text x="[\d.]+" y="[\d.]+"(?: class="\w+")?>([^<]+?)(?: [▼▲])?</text>', page.split("<svg", 1)[1])
+    legend = re.findall(
+        r'<text x="[\d.]+" y="[\d.]+"(?: class="\w+")?>([^<]+?)(?: [▼▲])?</text>', page.split("<svg", 1)[1]
+    )
     assert [x for x in legend if x in table] == table
     assert page.count('fill-opacity="0.12"') == len(table)  # one band a model, two weeks each
     assert "first shot, of calls that reached the model" in page and "95% interval" in page
@@ -94,7 +102,7 @@ def test_the_trend_draws_bands_an_axis_title_and_the_tables_order(busy):
 def test_times_show_to_the_second_and_the_basis_speaks_plainly(busy):
     data, html = busy
     page = html.read_text()
-    assert "2026-11-11</span><wbr><span class=\"nw\">T10:02:13Z" in page  # was 10:02:13.412
+    assert '2026-11-11</span><wbr><span class="nw">T10:02:13Z' in page  # was 10:02:13.412
     assert ".412" not in page
     assert "fingerprint" not in page.lower()
     assert "calls logged between" in page and "<summary>How these figures are computed</summary>" in page

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import ParameterError
-from .common import check_out, err, handle_errors, open_engine, warn_unreadable
+from .common import check_out, err, freshness_line, handle_errors, open_engine, warn_unreadable
 from .options import (
     ConfigOpt,
     Engine,
@@ -87,6 +87,8 @@ def report(
             # Lines it could not read are said; a store without replay runs is said in the
             # report itself, not on stderr every Monday.
             warn_unreadable(store)
+        elif verbose or sys.stdout.isatty():
+            err(freshness_line(store.freshness()))
     text = render_report(data, fmt.value)
     if out:
         from ..paths import write_atomic

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..output import escape, iso_utc, plain
+from ..output import counted, escape, iso_utc, plain
 from ..read.columns import JSON_TYPES, REPLAY_COLUMNS, SESSION_COLUMNS
 from ..read.lines import physical_lines
 from ..read.narrow import columns_named
@@ -311,7 +311,7 @@ def render_text(health: Health, *, verbose: bool = False) -> str:
         if c["rows"] == 0 and not verbose:
             continue
         mark = "ok  " if c["rows"] == 0 else "FAIL"
-        line = f"{mark} {c['check']}: {c['rows']} row(s)"
+        line = f"{mark} {c['check']}: {counted(c['rows'], 'row')}"
         if c["rows"]:
             examples = ", ".join(
                 e["at"] + (f" ({e['value']})" if e.get("value") is not None else "") for e in c["examples"]

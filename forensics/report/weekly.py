@@ -139,7 +139,11 @@ def build_report(
     trend_models = table_order + sorted({r["model"] for r in weekly} - set(table_order), key=_model_order)
     trend = {m: {r["week"]: r["first_shot_rate"] for r in weekly if r["model"] == m} for m in trend_models}
     bands = {
-        m: {r["week"]: {"rate": r["first_shot_rate"], "low": r["ci_low"], "high": r["ci_high"]} for r in weekly if r["model"] == m}
+        m: {
+            r["week"]: {"rate": r["first_shot_rate"], "low": r["ci_low"], "high": r["ci_high"]}
+            for r in weekly
+            if r["model"] == m
+        }
         for m in trend_models
     }
     marks = {m["model"]: m["change"]["verdict"] for m in models if m["change"]["verdict"] in ("up", "down")}
