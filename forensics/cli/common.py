@@ -177,4 +177,6 @@ def emit(result, fmt: Format, tablefmt: str, limit: int | None) -> None:
     rows = result.rows if limit is None else result.rows[:limit]
     sys.stdout.write(render(fmt.value, result.columns, rows, tablefmt=tablefmt, json_columns=result.json_columns))
     if len(rows) < len(result.rows):
-        err(f"note: {counted(len(result.rows) - len(rows), 'more row')} not shown (--limit {limit}); {len(result.rows)} in all")
+        err(
+            f"note: {counted(len(result.rows) - len(rows), 'more row')} not shown (--limit {limit}); {len(result.rows)} in all"
+        )

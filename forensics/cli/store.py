@@ -86,14 +86,7 @@ def ingest_cmd(
     for f in read:
         what = f"{f.rows} rows, {f.unreadable} unreadable, {f.bytes} bytes" if f.action != "retry" else escape(f.reason)
         typer.echo(f"{f.action:<16} {escape(f.path)}: {what}")
-    typer.echo(
-        f"batch {report.batch}: {report.rows['sessions']} session rows, {report.rows['replay_runs']} replay "
-        f"rows, {report.unreadable} unreadable lines, {report.bytes} bytes from {len(read)} of "
-        f"{len(report.files)} files"
-        + (f"; {report.compacted} small files merged" if report.compacted else "")
-        + (f"; {report.expired} files of days past the retention dropped" if report.expired else "")
-        + (f"; {report.held} kept for the alarm" if report.held else "")
-    )
+    typer.echo(report.summary())
 
 
 def _days(text: str | None) -> int | None:
