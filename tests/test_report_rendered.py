@@ -142,3 +142,18 @@ def test_the_report_printed_fits_its_page(busy, browser, paper, tmp_path):
     assert found["wider"] == [] and found["midToken"] == [], found
     assert found["scrollWidth"] <= found["width"], found
     assert pdf.startswith(b"%PDF") and pdf.count(b"/Type /Page") >= 2
+
+
+def test_the_measure_sees_an_overflow_and_a_broken_token(browser, tmp_path):
+    """The check itself can fail: a table wider than the page and an id broken inside a word are both seen."""
+    page_file = tmp_path / "bad.html"
+    page_file.write_text(
+        "<!doctype html><body style='margin:0'><table style='width:1500px'><tr><td>wide</td></tr></table>"
+        "<div style='width:60px'><code style='overflow-wrap:anywhere'>abcdefghijklmnopqrstuvwxyz</code></div>"
+    )
+    page = browser.page(page_file, 1280)
+    try:
+        found = page.eval(chromium.MEASURE)
+    finally:
+        page.close()
+    assert any(w.startswith("table") for w in found["wider"]) and found["midToken"], found
