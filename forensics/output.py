@@ -129,7 +129,7 @@ def _tabulate(columns, rows, tablefmt: str, numeric: list[bool] | None = None) -
     return (
         tabulate(
             cells,
-            headers=[escape(c) for c in columns],
+            headers=[c if getattr(c, "_ready", False) else escape(c) for c in columns],
             tablefmt=tablefmt,
             disable_numparse=True,
             colalign=["right" if n else "left" for n in numeric],
@@ -171,9 +171,36 @@ def to_table(columns, rows, *, tablefmt="simple", width: int | None = None, **_)
     if width is None:
         width = 1 << 30
     fixed = [n or c in _NEVER_CUT for c, n in zip(columns, numeric)]
-    caps = _caps([escape(c) for c in columns], text, fixed, width)
+    headers = [escape(c) for c in columns]
+    if _wide(headers, text) > width:
+        # On a narrow terminal a long column name (reached_model) would set its column's width:
+        # it folds after its underscores, where a person would break it, before any text is cut.
+        headers = [_fold(h, max([len(r[i]) for r in text] + [1])) for i, h in enumerate(headers)]
+    caps = _caps(headers, text, fixed, width)
     fitted = [[_Ready(_cut(v, caps[i])) for i, v in enumerate(r)] for r in text]
-    return _tabulate([_cut(escape(c), caps[i]) for i, c in enumerate(columns)], fitted, tablefmt, numeric)
+    return _tabulate(
+        [_Ready("\n".join(_cut(x, caps[i]) for x in h.split("\n"))) for i, h in enumerate(headers)],
+        fitted,
+        tablefmt,
+        numeric,
+    )
+
+
+def _wide(headers, text) -> int:
+    """How wide tabulate's table would be (a header padded by two, two spaces between columns)."""
+    widths = [max([max(len(x) for x in h.split("\n")) + 2] + [len(r[i]) for r in text]) for i, h in enumerate(headers)]
+    return sum(widths) + 2 * (len(widths) - 1)
+
+
+def _fold(header: str, room: int) -> str:
+    """A column name in lines no longer than ``room`` (or its longest part), broken only after an underscore."""
+    parts = re.findall(r"[^_]+_*|_+", header)
+    lines = [""]
+    for part in parts:
+        if lines[-1] and len(lines[-1]) + len(part) > max(room - 2, 1):
+            lines.append("")
+        lines[-1] += part
+    return "\n".join(lines)
 
 
 class _Ready(str):
@@ -185,7 +212,7 @@ class _Ready(str):
 def _caps(headers, text, fixed, width: int) -> list[int | None]:
     """Per column, the widest a cell may be (None: uncut) so that the table fits ``width``."""
     # tabulate pads a header by two (its MIN_PADDING) and puts two spaces between columns.
-    widths = [max([len(h) + 2] + [len(r[i]) for r in text]) for i, h in enumerate(headers)]
+    widths = [max([max(len(x) for x in h.split("\n")) + 2] + [len(r[i]) for r in text]) for i, h in enumerate(headers)]
     room = width - 2 * (len(widths) - 1)
     cuttable = [i for i, w in enumerate(widths) if w > MIN_WIDTH and not fixed[i]]
     if sum(widths) <= room or not cuttable:

@@ -164,6 +164,7 @@ def test_dataframes_without_pandas_say_how_to_install_it(log, monkeypatch):
 
 
 def test_terminal_tables_show_rates_as_percentages_and_fit_the_terminal(cli, log, tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # (at 100 the long column names fold onto two lines)
     code, out, _ = cli("run", "first_shot_success_rate", "-s", log)
     header, _, first = out.splitlines()[:3]
     assert header.split()[:6] == ["model", "reached_model", "first_shot", "rate", "ci_low", "ci_high"]
@@ -182,12 +183,22 @@ def test_terminal_tables_show_rates_as_percentages_and_fit_the_terminal(cli, log
         code, out, _ = cli("run", "three_consecutive_rejections", "-s", wide)
         lines = out.splitlines()
         assert code == 0 and max(len(x) for x in lines) <= columns, (columns, out)
-        assert "…" in lines[2] and "r-0" in out  # the free text is cut, the id never
+        first = lines[next(i for i, x in enumerate(lines) if x.startswith("---")) + 1]  # (headers may fold)
+        assert "…" in first and "r-0" in out  # the free text is cut, the id never
     code, out, _ = cli("run", "three_consecutive_rejections", "-s", wide, "-f", "json")
     assert long_error in json.loads(out)[0]["errors"]
     monkeypatch.setenv("COLUMNS", "100")
     code, out, _ = cli("list")
     assert code == 0 and max(len(x) for x in out.splitlines()) <= 100
+    # an 80-column terminal: a long column name folds after its underscore, the table fits
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, _ = cli("run", "first_shot_success_rate", "-s", log)
+    assert out.splitlines()[0].split()[:3] == ["model", "reached_", "first_"]
+    assert out.splitlines()[1].split()[:2] == ["model", "shot"]
+    assert max(len(x) for x in out.splitlines()) <= 86  # (tabulate pads each header by two)
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, _ = cli("list")
+    assert code == 0 and max(len(x) for x in out.splitlines()) <= 80
 
 
 # --- build_session_record takes what a caller naturally has ----------------------------------------
