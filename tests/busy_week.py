@@ -70,7 +70,7 @@ INCIDENTS = [
 ]
 
 
-def write(folder: Path, *, incidents: bool = True) -> tuple[Path, Path, Path]:
+def write(folder: Path, *, incidents: bool = True, acknowledged: bool = True) -> tuple[Path, Path, Path]:
     """The logs and the alarm's memory (its events log, as `alarm --state` keeps it): (sessions, replays, state)."""
     s = write_jsonl(folder / "sessions.jsonl", sessions())
     r = write_jsonl(
@@ -82,6 +82,9 @@ def write(folder: Path, *, incidents: bool = True) -> tuple[Path, Path, Path]:
     for k, (alarm, severity, sid, seen, acked) in enumerate(INCIDENTS if incidents else []):
         common = {"identity": f"id-{k}", "alarm": alarm, "severity": severity, "session_id": sid}
         lines.append({**common, "event": "new", "at": seen})
-        lines.append({**common, "event": "acknowledged", "at": acked, "by": "oncall.jane-doe", "note": "known flake"})
+        if acknowledged or k:  # unacknowledged: the first incident stays open
+            lines.append(
+                {**common, "event": "acknowledged", "at": acked, "by": "oncall.jane-doe", "note": "known flake"}
+            )
     events.write_text("".join(json.dumps(e) + "\n" for e in lines))
     return s, r, state

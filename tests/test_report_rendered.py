@@ -77,6 +77,23 @@ def test_alarm_cards_say_what_is_open(busy):
     assert 'class="card critical hit"' not in page  # acknowledged: not a red open alarm
 
 
+def test_an_open_incident_is_red_and_leads_the_headline(tmp_path):
+    s, r, state = busy_week.write(tmp_path, acknowledged=False)
+    with Store(resolve(str(s), str(r), env={})) as st:
+        data = build_report(st, resolve_week("2026-W46"), now=busy_week.NOW, memory=Memory.of_file(state))
+    assert data["headline"]["text"].endswith("; 3 incidents, 1 open")
+    page = render_report(data, "html")
+    assert (
+        page.count('class="card critical hit"') == 1
+        and '<div class="n">1 <span class="of">this week · 1 open</span></div>' in page
+    )
+    assert _quiet_with(tmp_path, state)["headline"]["text"] == "3 incidents, 1 open; no real change"
+
+
+def _quiet_with(tmp_path, state):
+    return _quiet(tmp_path, now=busy_week.NOW, memory=Memory.of_file(state))
+
+
 def test_a_week_in_progress_says_so(tmp_path):
     data = _quiet(tmp_path, week="2026-W46", now=datetime(2026, 11, 9, 0, 7, 30, tzinfo=UTC))
     assert "partial week: 7 minutes of data so far" in render_report(data, "html")
