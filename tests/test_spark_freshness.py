@@ -31,5 +31,7 @@ def test_spark_says_how_fresh_its_answer_is_and_leaves_no_warehouse_in_the_cwd(r
     )
     err = run.stderr.decode()
     assert run.returncode == 0, err
-    assert re.search(r"^note: Spark answers as of ingest batch 1, \d+ (s|min) ago: 3 rows not yet ingested", err, re.M), err
+    assert re.search(
+        r"^note: Spark answers as of ingest batch 1, \d+ (s|min) ago: 3 rows not yet ingested", err, re.M
+    ), err
     assert list(work.iterdir()) == []  # no spark-warehouse/, no metastore_db/

@@ -184,7 +184,8 @@ def build_report(
         "min_sessions": MIN_SESSIONS,
         "unknown_verdicts": sum(m["calls"] - m["reached_model"] - m["infra_error"] for m in models),
         "basis": {
-            "store": store.lake is not None,
+            # a store read by DuckDB (its lake) or by Spark (its manifest)
+            "store": store.lake is not None or getattr(store, "manifest", None) is not None,
             "files": [f.as_dict() for f in store.scan.files],
             "rows": coverage[0],
             "unreadable_lines": store.scan.unreadable_lines,
