@@ -68,6 +68,11 @@ def test_every_reading_command_without_a_source_exits_2_with_one_sentence(cli, a
     assert cli(*args) == (2, "", NO_SOURCE)
 
 
+def test_ingest_into_a_new_store_without_a_source_exits_2_with_the_same_sentence(cli, tmp_path):
+    code, out, err = cli("ingest", "--store", tmp_path / "new")
+    assert (code, out) == (2, "") and err.startswith(NO_SOURCE.rstrip("\n") + "; the store remembers its sources")
+
+
 def test_the_alarm_without_a_source_keeps_exit_3_for_cron(cli):
     code, out, err = cli("alarm")
     assert code == 3 and "could not evaluate: no sessions log configured" in out + err
