@@ -39,8 +39,9 @@ def _second(value: Any) -> str:
     return "–" if value is None else iso_utc(value.replace(microsecond=0))
 
 
-# Where a person would break a name, an id or a time: after a separator, never inside a word.
-_BREAK_AFTER = re.compile(r"([-_:/.@,]+)")
+# Where a person would break a name, an id or a time: after a separator, never inside a word, and
+# not before a short tail (q8_0, q4_K_M, w1: a quantisation or a counter reads as one piece).
+_BREAK_AFTER = re.compile(r"([-_:/.@,]+)(?=[^-_:/.@,\s]{3})")
 
 
 def _breakable(value: Any):
