@@ -146,8 +146,7 @@ def test_the_report_fits_1280px_in_chromium_and_breaks_no_token(busy, browser):
     assert found["wider"] == [] and found["midToken"] == [], found
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("paper", ["A4", "Letter"])
+@pytest.mark.parametrize("paper", ["A4", "Letter"])  # (the browser is already up: under a second each)
 def test_the_report_printed_fits_its_page(busy, browser, paper, tmp_path):
     _, html = busy
     page = browser.page(html, chromium.PRINT_WIDTHS[paper], media="print")
