@@ -2,15 +2,23 @@
 
 __version__ = "0.1.0"
 
+# The public API: what a notebook or a script may import. The modules named here are public
+# with their own __all__ (`from forensics.ingest import ingest`, `from forensics.sample import
+# generate`, `from forensics.palette import styles`).
 __all__ = [
     "ReplayLogger",
     "SessionLogger",
     "build_session_record",
     "connect",
+    "id_paths",
+    "ingest",
     "new_session_id",
+    "palette",
+    "sample",
 ]
 
 _WRITER_NAMES = {"ReplayLogger", "SessionLogger", "build_session_record", "new_session_id"}
+_MODULES = {"ingest", "palette", "sample"}
 
 
 def __getattr__(name: str):
@@ -19,6 +27,14 @@ def __getattr__(name: str):
         from .write import loggers
 
         return getattr(loggers, name)
+    if name in _MODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    if name == "id_paths":
+        from .read.artifacts import id_paths
+
+        return id_paths
     raise AttributeError(f"module 'forensics' has no attribute {name!r}")
 
 

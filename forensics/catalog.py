@@ -13,6 +13,7 @@ Parameters are `$name` DuckDB bound parameters; values are never formatted into 
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from dataclasses import dataclass, field
@@ -101,7 +102,9 @@ class Query:
         unknown = sorted(set(given) - set(self.params))
         if unknown:
             known = ", ".join(self.params) or "none"
-            raise ParameterError(f"{self.name}: unknown parameter {', '.join(unknown)} (it takes: {known})")
+            close = [c for u in unknown for c in difflib.get_close_matches(u, self.params, n=1)]
+            hint = f"; did you mean {', '.join(dict.fromkeys(close))}?" if close else ""
+            raise ParameterError(f"{self.name}: unknown parameter {', '.join(unknown)}{hint} (it takes: {known})")
         out = {}
         for p in self.params.values():
             if p.name in given and given[p.name] is not None:
@@ -220,8 +223,10 @@ class Catalog:
         try:
             return self.queries[name]
         except KeyError:
+            # A name that holds or is held by another (top_rejection, …_errors_2), then one spelt alike.
             close = [n for n in self.queries if name in n or n in name]
-            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            close += [n for n in difflib.get_close_matches(name, self.queries, n=3, cutoff=0.6) if n not in close]
+            hint = f" (did you mean {', '.join(close[:3])}?)" if close else ""
             raise UnknownQueryError(f"no query named {name!r}{hint}; `forensics list` shows them all") from None
 
     def alarms(self) -> list[Query]:

@@ -2,7 +2,15 @@
 
 
 class ForensicsError(Exception):
-    """A problem the user can fix: a missing source, a bad parameter, an unknown query."""
+    """A problem the user can fix: a missing source, a bad parameter, an unknown query.
+
+    ``details`` are lines that help fix it (DuckDB's candidate bindings, its caret under the
+    mistake), printed indented under the message.
+    """
+
+    def __init__(self, *args, details: list[str] | None = None):
+        super().__init__(*args)
+        self.details = list(details or [])
 
 
 def first_line(exc: BaseException) -> str:
@@ -33,6 +41,14 @@ class UnknownQueryError(CatalogError, UsageError):
 
 class ParameterError(UsageError):
     """A query parameter (or an option's value) that is unknown, missing, of the wrong form or out of range."""
+
+
+class NoSourceError(SourceError):
+    """No log named anywhere (flag, environment, config): every reading command exits 2 with the same sentence.
+
+    Not a UsageError: the alarm keeps its documented exit 3 (could not evaluate) for it, which
+    cron's dead man's switch reads; the other commands' `handle_errors` make it exit 2.
+    """
 
 
 class ConfigError(SourceError, UsageError):

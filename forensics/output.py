@@ -28,6 +28,18 @@ def escape(text: str) -> str:
     return text.translate(_ESCAPES)
 
 
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """A count and its noun, as English says it: 1 row, 3 rows (``plural`` for an irregular one)."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+
+
+def exist(paths: list) -> str:
+    """What an overwrite refusal says: "a already exists", "a and b already exist"."""
+    names = [str(p) for p in paths]
+    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return f"{listed} already exist{'s' if len(names) == 1 else ''}"
+
+
 def iso_utc(value: datetime) -> str:
     """ISO 8601 in UTC with a Z, the one time format every output uses."""
     if value.tzinfo is None:
@@ -117,7 +129,7 @@ def _tabulate(columns, rows, tablefmt: str, numeric: list[bool] | None = None) -
     return (
         tabulate(
             cells,
-            headers=[escape(c) for c in columns],
+            headers=[c if getattr(c, "_ready", False) else escape(c) for c in columns],
             tablefmt=tablefmt,
             disable_numparse=True,
             colalign=["right" if n else "left" for n in numeric],
@@ -126,11 +138,26 @@ def _tabulate(columns, rows, tablefmt: str, numeric: list[bool] | None = None) -
     )
 
 
-def to_table(columns, rows, *, tablefmt="simple", width: int | None = None, **_) -> str:
-    """A text table for a terminal via tabulate (--tablefmt passes through): rates as percentages,
-    and wide text cut with an ellipsis so the table fits the terminal ($COLUMNS, else 100)."""
+def table_width() -> int | None:
+    """How wide a table may be: $COLUMNS when set, else the terminal's width; None (no cut) when piped."""
+    import os
     import shutil
+    import sys
 
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    try:
+        if sys.stdout.isatty():
+            return shutil.get_terminal_size((100, 24)).columns
+    except (AttributeError, ValueError):  # a closed or replaced stdout
+        pass
+    return None
+
+
+def to_table(columns, rows, *, tablefmt="simple", width: int | None = None, **_) -> str:
+    """A text table via tabulate (--tablefmt passes through): rates as percentages, and on a terminal
+    (or when $COLUMNS says how wide) wide text cut with an ellipsis so the table fits; piped, nothing is cut."""
     if not rows:
         return "(no rows)\n"
     numeric = _numeric(columns, rows)
@@ -140,11 +167,40 @@ def to_table(columns, rows, *, tablefmt="simple", width: int | None = None, **_)
         for i, (c, n) in enumerate(zip(columns, numeric))
     ]
     text = [[f"{float(v) * 100:.1f}%" if rate[i] and v is not None else cell(v) for i, v in enumerate(r)] for r in rows]
-    width = width or shutil.get_terminal_size((100, 24)).columns
+    width = width or table_width()
+    if width is None:
+        width = 1 << 30
     fixed = [n or c in _NEVER_CUT for c, n in zip(columns, numeric)]
-    caps = _caps([escape(c) for c in columns], text, fixed, width)
+    headers = [escape(c) for c in columns]
+    if _wide(headers, text) > width:
+        # On a narrow terminal a long column name (reached_model) would set its column's width:
+        # it folds after its underscores, where a person would break it, before any text is cut.
+        headers = [_fold(h, max([len(r[i]) for r in text] + [1])) for i, h in enumerate(headers)]
+    caps = _caps(headers, text, fixed, width)
     fitted = [[_Ready(_cut(v, caps[i])) for i, v in enumerate(r)] for r in text]
-    return _tabulate([_cut(escape(c), caps[i]) for i, c in enumerate(columns)], fitted, tablefmt, numeric)
+    return _tabulate(
+        [_Ready("\n".join(_cut(x, caps[i]) for x in h.split("\n"))) for i, h in enumerate(headers)],
+        fitted,
+        tablefmt,
+        numeric,
+    )
+
+
+def _wide(headers, text) -> int:
+    """How wide tabulate's table would be (a header padded by two, two spaces between columns)."""
+    widths = [max([max(len(x) for x in h.split("\n")) + 2] + [len(r[i]) for r in text]) for i, h in enumerate(headers)]
+    return sum(widths) + 2 * (len(widths) - 1)
+
+
+def _fold(header: str, room: int) -> str:
+    """A column name in lines no longer than ``room`` (or its longest part), broken only after an underscore."""
+    parts = re.findall(r"[^_]+_*|_+", header)
+    lines = [""]
+    for part in parts:
+        if lines[-1] and len(lines[-1]) + len(part) > max(room - 2, 1):
+            lines.append("")
+        lines[-1] += part
+    return "\n".join(lines)
 
 
 class _Ready(str):
@@ -156,20 +212,23 @@ class _Ready(str):
 def _caps(headers, text, fixed, width: int) -> list[int | None]:
     """Per column, the widest a cell may be (None: uncut) so that the table fits ``width``."""
     # tabulate pads a header by two (its MIN_PADDING) and puts two spaces between columns.
-    widths = [max([len(h) + 2] + [len(r[i]) for r in text]) for i, h in enumerate(headers)]
+    widths = [max([max(len(x) for x in h.split("\n")) + 2] + [len(r[i]) for r in text]) for i, h in enumerate(headers)]
     room = width - 2 * (len(widths) - 1)
     cuttable = [i for i, w in enumerate(widths) if w > MIN_WIDTH and not fixed[i]]
     if sum(widths) <= room or not cuttable:
         return [None] * len(widths)
     left = room - sum(w for i, w in enumerate(widths) if i not in cuttable)
+    # Free text keeps MIN_WIDTH characters while the rest leaves room for it; on a narrow terminal
+    # (80 columns) it gives way further, down to a few words, rather than wrap every line.
+    floor = MIN_WIDTH if left // len(cuttable) >= MIN_WIDTH else max(12, left // len(cuttable))
     # The widest text columns give way first, down to one cap they share (water-filling).
-    cap = max(MIN_WIDTH, left // len(cuttable))
+    cap = max(floor, left // len(cuttable))
     for _ in range(len(cuttable)):
         small = [i for i in cuttable if widths[i] <= cap]
         big = [i for i in cuttable if widths[i] > cap]
         if not big:
             break
-        cap = max(MIN_WIDTH, (left - sum(widths[i] for i in small)) // len(big))
+        cap = max(floor, (left - sum(widths[i] for i in small)) // len(big))
     return [cap if i in cuttable and widths[i] > cap else None for i in range(len(widths))]
 
 

@@ -6,16 +6,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .output import escape, iso_utc
+from .output import counted, escape, iso_utc
 
 
 def _pct(value: Any, digits: int = 1) -> str:
     return "–" if value is None else f"{value * 100:.{digits}f}%"
 
 
-def _pp(value: Any) -> str:
-    """A difference of two rates, in percentage points."""
-    return "–" if value is None else f"{value * 100:+.1f} pp"
+def _pp(value: Any, unit: bool = True) -> str:
+    """A difference of two rates, in percentage points (``unit``: with its " pp")."""
+    return "–" if value is None else f"{value * 100:+.1f}" + (" pp" if unit else "")
 
 
 def _num(value: Any, digits: int = 0) -> str:
@@ -32,6 +32,48 @@ def _duration(seconds: Any) -> str:
     days, rest = divmod(minutes, 1440)
     hours, minutes = divmod(rest, 60)
     return f"{days} d {hours} h" if days else f"{hours} h {minutes} min" if hours else f"{minutes} min"
+
+
+def _second(value: Any) -> str:
+    """A time in ISO UTC to the second: what a reader compares (the JSON keeps every digit)."""
+    return "–" if value is None else iso_utc(value.replace(microsecond=0))
+
+
+# Where a person would break a name, an id or a time: after a separator, never inside a word, and
+# not before a short tail (q8_0, q4_K_M, w1: a quantisation or a counter reads as one piece).
+_BREAK_AFTER = re.compile(r"([-_:/.@,]+)(?=[^-_:/.@,\s]{3})")
+
+
+def _breakable(value: Any):
+    """Untrusted text for HTML, escaped, with a break opportunity after each separator (``-_:/.``)."""
+    from markupsafe import Markup
+    from markupsafe import escape as html_escape
+
+    text = str(html_escape("" if value is None else str(value)))
+    # Escaping turned < > & ' " into entities, whose ; and # are no separators of the above.
+    return Markup(_BREAK_AFTER.sub(r"\1<wbr>", text))
+
+
+def _when(value: Any):
+    """A time for an HTML page, to the second, that wraps only between its date and its time."""
+    from markupsafe import Markup
+
+    if value is None:
+        return "–"
+    day, _, clock = _second(value).partition("T")
+    return Markup(f'<span class="nw">{day}</span><wbr><span class="nw">T{clock}</span>')
+
+
+def _span(seconds: Any) -> str:
+    """A stretch of time in words: 7 minutes, 5 hours, 3 days 4 hours."""
+    minutes = max(0, int((seconds or 0) // 60))
+    if minutes < 120:
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    hours = minutes // 60
+    if hours < 48:
+        return f"{hours} hours"
+    days, hours = divmod(hours, 24)
+    return f"{days} days" + (f" {hours} hour{'s' if hours != 1 else ''}" if hours else "")
 
 
 def _md(value: Any) -> str:
@@ -78,5 +120,17 @@ def environment():
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(pct=_pct, pp=_pp, num=_num, md=_md, utc=iso_utc, duration=_duration)
+    env.filters.update(
+        pct=_pct,
+        pp=_pp,
+        num=_num,
+        counted=counted,
+        md=_md,
+        utc=iso_utc,
+        duration=_duration,
+        second=_second,
+        when=_when,
+        wbr=_breakable,
+        span=_span,
+    )
     return env

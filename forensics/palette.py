@@ -7,6 +7,8 @@ eight, so twelve models are twelve distinct lines, in print and in greyscale too
 
 from __future__ import annotations
 
+__all__ = ["COLOURS", "DASHES", "styles"]
+
 COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#555555", "#882255")
 # The same patterns as SVG stroke-dasharray and as matplotlib (offset, on-off sequence).
 DASHES = ("", "6 3", "2 2", "8 3 2 3")

@@ -45,8 +45,8 @@ def test_an_integer_past_bigint_is_an_empty_cell_doctor_lists(cli, tmp_path):
     ]
     code, out, _ = cli("doctor", "-s", log)
     assert code == 1
-    assert "FAIL type:duration_ms: 1 row(s)" in out and str(big) in out
-    assert "FAIL type:attempts[].iteration: 1 row(s)" in out
+    assert "FAIL type:duration_ms: 1 row" in out and str(big) in out
+    assert "FAIL type:attempts[].iteration: 1 row" in out
     runs = write_jsonl(tmp_path / "r.jsonl", [replay("s-2", 1, tokens_out=big), replay("s-2", 1)])
     code, out, _ = cli("doctor", "-s", log, "-r", runs)
-    assert "FAIL type:replay.tokens_out: 1 row(s)" in out
+    assert "FAIL type:replay.tokens_out: 1 row" in out

@@ -216,5 +216,5 @@ def test_ack_on_a_memory_that_does_not_exist_is_an_error_and_creates_nothing(cli
     assert cli("alarm", "--store", tmp_path / "store", "-s", logs)[0] == 1
     typo = tmp_path / "stroe"
     code, out, err = cli("ack", "--all", "--store", typo)
-    assert code == 2 and str(typo) in err and "0 violation(s) acknowledged" not in out
+    assert code == 2 and str(typo) in err and "0 violations acknowledged" not in out
     assert not typo.exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -75,7 +76,8 @@ def test_sample_is_unhealthy_only_for_its_incidents_and_exit_codes(cli, sample_d
     # The sample holds ungrounded accepted rows on purpose: a log with one is never healthy.
     assert code == 1, out
     assert [line.split(":")[0] for line in out.splitlines() if line.startswith("FAIL")] == ["FAIL ungrounded_accepted"]
-    assert "problems found" in out.splitlines()[-1] and "producers: gateway, validatord" in out
+    assert re.fullmatch(r"\d+ checks ok, 1 problem", out.splitlines()[-1]) and "producers: gateway, validatord" in out
+    assert not any(line.startswith("ok ") for line in out.splitlines())  # the passing checks: --verbose
     assert "schemas: session.iterate.v1" in out and "have no replay run" in out
     p = write_jsonl(tmp_path / "s.jsonl", [session("a"), CRAFTED["bad_timestamp"], b"not json"])
     code, out, _ = cli("doctor", "-s", p, "-f", "json")

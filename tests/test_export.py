@@ -333,7 +333,7 @@ def test_an_unknown_format_or_view_is_a_usage_error(cli, tmp_path):
     code, _, err = cli("export", "-s", log, "-o", tmp_path / "out", "--view", "replay_runs")
     assert code == 2 and "no replay runs were given" in err
     code, _, err = cli("export", "-o", tmp_path / "out")
-    assert code == 1 and "no sessions log configured" in err
+    assert code == 2 and "no sessions log configured" in err
     assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
     with forensics.connect(str(log)) as store:
         with pytest.raises(ParameterError, match="unknown export format"):

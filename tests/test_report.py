@@ -100,7 +100,7 @@ def test_html_is_standalone_and_inert(tmp_path):
     assert "&lt;script&gt;alert(&#39;m&#39;)&lt;/script&gt;" in html
     # The reason is folded (the quoted value becomes '<v>') and then escaped.
     assert "&lt;img src=x onerror=&#39;&lt;v&gt;&#39;&gt;" in html
-    assert "&lt;b&gt;id&lt;/b&gt;" in html
+    assert "&lt;b&gt;id&lt;/b&gt;" in html.replace("<wbr>", "")  # a break opportunity after the separator /
     assert not re.search(r"url\(|@import|https?://", html)
     assert "<svg" in html and "<polyline" in html
     md = render_report(data, "markdown")
@@ -110,7 +110,7 @@ def test_html_is_standalone_and_inert(tmp_path):
 def test_empty_week_is_a_clear_message(tmp_path, cli):
     s = write_jsonl(tmp_path / "s.jsonl", [session("a", ts="2026-11-10T10:00:00Z")])
     code, out, err = cli("report", "-s", s, "--week", "2026-W10")
-    assert code == 0 and "**No calls in 2026-W10.**" in out and "1 row(s)" in out
+    assert code == 0 and "**No calls in 2026-W10.**" in out and "The logs hold 1 row from" in out
     code, _, err = cli("report", "-s", s, "--week", "2026-W10", "-f", "html", "-o", tmp_path / "r.html")
     assert code == 0 and "No calls in 2026-W10." in (tmp_path / "r.html").read_text()
 
@@ -156,7 +156,7 @@ def test_report_cli_writes_file(tmp_path, cli, sample_dir):
         "--out",
         out,
     )
-    assert code == 0 and "wrote html report for 2026-W45" in err
+    assert (code, err) == (0, "")  # cron's line: silent when it succeeds (-v, or a terminal, says where)
     text = out.read_text()
     assert text.startswith("<!doctype html>") and "gpt-oss:20b" in text
 

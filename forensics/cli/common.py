@@ -8,8 +8,8 @@ import sys
 
 import typer
 
-from ..errors import ForensicsError, ParameterError, UsageError
-from ..output import escape
+from ..errors import ForensicsError, NoSourceError, ParameterError, UsageError
+from ..output import counted, escape
 from .options import Engine, Format
 
 
@@ -27,11 +27,11 @@ def handle_errors(fn):
             return fn(*args, **kwargs)
         except (typer.Exit, typer.Abort, SystemExit):
             raise
-        except UsageError as exc:
-            err(f"error: {escape(str(exc))}")
+        except (UsageError, NoSourceError) as exc:
+            _say(exc)
             raise typer.Exit(2) from None
         except ForensicsError as exc:
-            err(f"error: {escape(str(exc))}")
+            _say(exc)
             raise typer.Exit(1) from None
         except BrokenPipeError:  # `forensics run ... | head` is fine
             raise typer.Exit(0) from None
@@ -42,6 +42,26 @@ def handle_errors(fn):
             raise typer.Exit(1) from None
 
     return wrapper
+
+
+def _say(exc: ForensicsError) -> None:
+    """The error on one line, and the lines that help fix it indented under it (each escaped)."""
+    err(f"error: {escape(str(exc))}")
+    for line in exc.details:
+        err(f"  {escape(line)}")
+
+
+def check_out(out) -> None:
+    """An --out file whose folder does not exist is a usage error, said before any work is done."""
+    if out is None:
+        return
+    from pathlib import Path
+
+    path = Path(out)
+    if path.is_dir():
+        raise ParameterError(f"--out {path} is a folder: give a file name inside it")
+    if not path.parent.is_dir():
+        raise ParameterError(f"--out {path}: the folder {path.parent} does not exist")
 
 
 def open_logs(sessions, replay_runs, config, queries_dir, store=None, ingest=False):
@@ -97,6 +117,22 @@ def open_engine(engine, sessions, replay_runs, config, queries_dir, store=None, 
     return SparkStore(folder, load_catalog(src.queries_dirs), master=master, remote=remote)
 
 
+def freshness_line(fresh: dict) -> str:
+    """How fresh a Spark answer is, in a line: "as of ingest batch 28, 4 min ago: 12 rows not yet ingested"."""
+    if fresh["at"] is None:
+        return "note: Spark answers over an empty store (no ingest has run)"
+    age = fresh["age_s"]
+    ago = f"{age} s" if age < 120 else f"{age // 60} min" if age < 7200 else f"{age // 3600} h"
+    pending = fresh["pending_rows"]
+    if pending is None:
+        rest = "lines written since are not counted (the store is not on this machine, or its sources cannot be read)"
+    elif pending == 0:
+        rest = "every line the sources hold is ingested"
+    else:
+        rest = f"{pending} row{'s' if pending != 1 else ''} not yet ingested (forensics ingest, or --ingest)"
+    return f"note: Spark answers as of ingest batch {fresh['batch']}, {ago} ago: {rest}"
+
+
 _NO_REPLAY = (
     "note: no replay runs given (--replay-runs, $FORENSICS_REPLAY_RUNS or replay_runs in "
     "forensics.toml): replay_runs is empty, so what it says about replays is no finding"
@@ -141,4 +177,6 @@ def emit(result, fmt: Format, tablefmt: str, limit: int | None) -> None:
     rows = result.rows if limit is None else result.rows[:limit]
     sys.stdout.write(render(fmt.value, result.columns, rows, tablefmt=tablefmt, json_columns=result.json_columns))
     if len(rows) < len(result.rows):
-        err(f"note: {len(result.rows) - len(rows)} more row(s) not shown (--limit {limit}); {len(result.rows)} in all")
+        err(
+            f"note: {counted(len(result.rows) - len(rows), 'more row')} not shown (--limit {limit}); {len(result.rows)} in all"
+        )

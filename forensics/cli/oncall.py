@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import ParameterError
-from ..output import escape
+from ..output import counted, escape
 from .common import err, handle_errors, open_logs
 from .options import (
     AlarmFormat,
@@ -265,7 +265,7 @@ def ack(
         typer.echo(
             f"acknowledged {escape(d['alarm'])}  session={escape(str(d['session_id']))}  first seen {d['first_seen']}"
         )
-    typer.echo(f"{len(done)} violation(s) acknowledged")
+    typer.echo(f"{counted(len(done), 'violation')} acknowledged")
 
 
 @app.command()

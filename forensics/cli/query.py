@@ -12,7 +12,17 @@ import typer
 from ..errors import ParameterError
 from ..output import escape
 from ..store.export import EXPORT_FORMATS, VIEWS
-from .common import emit, err, handle_errors, open_engine, open_logs, parse_params, sql_parameters, warn_unreadable
+from .common import (
+    emit,
+    err,
+    freshness_line,
+    handle_errors,
+    open_engine,
+    open_logs,
+    parse_params,
+    sql_parameters,
+    warn_unreadable,
+)
 from .options import (
     ConfigOpt,
     Engine,
@@ -140,6 +150,8 @@ def run(
         result = store.query(name, params)
         if engine is Engine.duckdb:
             warn_unreadable(store, [store.catalog.get(name).sql])
+        else:
+            err(freshness_line(store.freshness()))
     emit(result, fmt, tablefmt, limit)
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import ParameterError
-from .common import err, handle_errors, open_engine, warn_unreadable
+from .common import check_out, err, freshness_line, handle_errors, open_engine, warn_unreadable
 from .options import (
     ConfigOpt,
     Engine,
@@ -53,11 +53,15 @@ def report(
     engine: EngineOpt = Engine.duckdb,
     spark_master: SparkMasterOpt = None,
     spark_remote: SparkRemoteOpt = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Say where the report was written (said anyway on a terminal).")
+    ] = False,
 ) -> None:
     """The weekly per-model success report, in markdown or standalone HTML.
 
     With the alarm's memory (a store, or --state) it lists the week's incidents and how
-    long each went unacknowledged.
+    long each went unacknowledged. With --out it is silent when it succeeds, as a cron job
+    should be (-v, or a terminal, says where it wrote).
 
     \b
     Examples:
@@ -69,6 +73,7 @@ def report(
 
     if week and last_week:
         raise ParameterError("give --week or --last-week, not both")
+    check_out(out)
     from ..oncall.memory import Memory
 
     with open_engine(
@@ -79,13 +84,18 @@ def report(
             memory = Memory.of_store(store.local)
         data = build_report(store, resolve_week(week), trend_weeks=trend_weeks, memory=memory)
         if engine is Engine.duckdb:
-            warn_unreadable(store, ["replay_runs"])
+            # Lines it could not read are said; a store without replay runs is said in the
+            # report itself, not on stderr every Monday.
+            warn_unreadable(store)
+        elif verbose or sys.stdout.isatty():
+            err(freshness_line(store.freshness()))
     text = render_report(data, fmt.value)
     if out:
         from ..paths import write_atomic
 
         # (whole, and never through a link planted at its name: a report cron writes to a shared folder)
         write_atomic(out, text.encode("utf-8"), locked=False)
-        err(f"wrote {fmt.value} report for {data['week']} to {out}")
+        if verbose or sys.stdout.isatty():
+            err(f"wrote {fmt.value} report for {data['week']} to {out}")
     else:
         sys.stdout.write(text)

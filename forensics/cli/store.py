@@ -86,14 +86,7 @@ def ingest_cmd(
     for f in read:
         what = f"{f.rows} rows, {f.unreadable} unreadable, {f.bytes} bytes" if f.action != "retry" else escape(f.reason)
         typer.echo(f"{f.action:<16} {escape(f.path)}: {what}")
-    typer.echo(
-        f"batch {report.batch}: {report.rows['sessions']} session rows, {report.rows['replay_runs']} replay "
-        f"rows, {report.unreadable} unreadable lines, {report.bytes} bytes from {len(read)} of "
-        f"{len(report.files)} files"
-        + (f"; {report.compacted} small files merged" if report.compacted else "")
-        + (f"; {report.expired} files of days past the retention dropped" if report.expired else "")
-        + (f"; {report.held} kept for the alarm" if report.held else "")
-    )
+    typer.echo(report.summary())
 
 
 def _days(text: str | None) -> int | None:
@@ -127,6 +120,7 @@ def doctor(
             "(default twice the ingests' cadence, or 10m).",
         ),
     ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List every check, not only the problems.")] = False,
 ) -> None:
     """Check the health of the logs themselves; exit 0 healthy, 1 with problems.
 
@@ -146,7 +140,7 @@ def doctor(
     if fmt is AlarmFormat.json:
         typer.echo(json.dumps(health.as_dict(), ensure_ascii=False, indent=2, default=str))
     else:
-        typer.echo(render_text(health))
+        typer.echo(render_text(health, verbose=verbose))
     raise typer.Exit(0 if health.healthy else 1)
 
 

@@ -76,8 +76,9 @@ def notebook(
 
     \b
     Example:
-      forensics notebook ~/analysis && jupyter lab ~/analysis/exploration.ipynb
+      forensics notebook ~/analysis && jupyter execute --inplace ~/analysis/exploration.ipynb
     """
+    from ..oncall.commands import quote
     from ..paths import shipped_notebook, write_atomic
 
     source = shipped_notebook()
@@ -86,9 +87,11 @@ def notebook(
         raise ForensicsError(f"{target} exists; pass --force to overwrite it")
     out.mkdir(parents=True, exist_ok=True)
     write_atomic(target, source.read_bytes(), locked=False)
+    # The advice names what the `notebook` extra installs (nbclient's `jupyter execute`, an
+    # IPython kernel); JupyterLab is not in it: a reader who has one opens the file there.
     typer.echo(
-        f"wrote {escape(str(target))}: open it with `jupyter lab {escape(str(target))}` "
-        "(it needs pip install 'forensics[notebook]')"
+        f"wrote {escape(str(target))}: run it with `jupyter execute --inplace {quote(target)}` "
+        "(pip install 'forensics[notebook]' gives that), or open it in JupyterLab or VS Code"
     )
 
 

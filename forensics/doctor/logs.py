@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..output import escape, iso_utc, plain
+from ..output import counted, escape, iso_utc, plain
 from ..read.columns import JSON_TYPES, REPLAY_COLUMNS, SESSION_COLUMNS
 from ..read.lines import physical_lines
 from ..read.narrow import columns_named
@@ -271,8 +271,21 @@ def _count_wrong(store, stream: str, columns, checks, examples: int):
     return totals, found
 
 
-def render_text(health: Health) -> str:
-    """A readable health report; every text that came from a log is shown escaped."""
+def tally(health: Health) -> tuple[int, int]:
+    """(checks passed, problems): each invariant and each file is a check; a stuck store is a problem."""
+    problems = sum(1 for c in health.checks if c["rows"]) + sum(
+        1 for f in health.files if f["unreadable_lines"] or f.get("error")
+    )
+    checks = len(health.checks) + len(health.files)
+    if health.ingest is not None:
+        checks += 1
+        problems += 0 if health.ingest["healthy"] else 1
+    return checks - problems, problems
+
+
+def render_text(health: Health, *, verbose: bool = False) -> str:
+    """A readable health report: the problems and a summary ("41 checks ok, 1 problem"); ``verbose``
+    lists every check. Every text that came from a log is shown escaped."""
     out = []
     for f in health.files:
         span = ""
@@ -295,8 +308,10 @@ def render_text(health: Health) -> str:
             out.append(f"    producers: {escape(', '.join(f['producers']))}")
     out.append("")
     for c in health.checks:
+        if c["rows"] == 0 and not verbose:
+            continue
         mark = "ok  " if c["rows"] == 0 else "FAIL"
-        line = f"{mark} {c['check']}: {c['rows']} row(s)"
+        line = f"{mark} {c['check']}: {counted(c['rows'], 'row')}"
         if c["rows"]:
             examples = ", ".join(
                 e["at"] + (f" ({e['value']})" if e.get("value") is not None else "") for e in c["examples"]
@@ -324,5 +339,11 @@ def render_text(health: Health) -> str:
 
         out.append("")
         out += render(health.ingest)
-    out.append("healthy" if health.healthy else "problems found")
+    ok, problems = tally(health)
+    summary = f"{ok} check{'s' if ok != 1 else ''} ok"
+    if problems:
+        summary += f", {problems} problem{'s' if problems != 1 else ''}"
+    else:
+        summary += ": healthy" + ("" if verbose else " (--verbose lists every check)")
+    out.append(summary)
     return "\n".join(out)

@@ -44,10 +44,7 @@ def self_test(opts: AlarmOptions | None = None) -> tuple[int, str]:
         and not first.warnings
         and first.violations[0]["state"] == "new"
     ):
-        return EXIT_CANNOT_EVALUATE, (
-            f"self-test FAILED: exit {first.exit_code}, status {first.status}, flagged {found}, "
-            f"warnings {[w['session_id'] for w in first.warnings]}, reason {first.reason}"
-        )
+        return EXIT_CANNOT_EVALUATE, "self-test FAILED: " + _missed(first, found, opts)
     again = [(v["session_id"], v["state"]) for v in second.violations]
     if second.exit_code != EXIT_VIOLATION or again != [(PLANTED, "firing")] or render_text(second):
         return EXIT_CANNOT_EVALUATE, (
@@ -58,6 +55,41 @@ def self_test(opts: AlarmOptions | None = None) -> tuple[int, str]:
         f"self-test passed: the planted violation was found, then remembered; "
         f"{first.checked['rows'] - 1} clean rows were not flagged"
     )
+
+
+# The built-in alarm the planted row breaks (an accepted fill naming someone not on the roster).
+PLANTED_ALARM = "ungrounded_accepted"
+
+
+def _missed(first, found: list, opts: AlarmOptions) -> str:
+    """What the first run missed or got wrong, and why when it can be told (a replaced or demoted alarm)."""
+    from ..catalog import load_catalog
+
+    said = []
+    if PLANTED not in found:
+        why = f"the alarm ran and returned no row for it (exit {first.exit_code}, {first.status})"
+        if first.reason:
+            why = f"the alarm could not evaluate: {first.reason}"
+        else:
+            try:
+                catalog = load_catalog([str(d) for d in opts.sources.queries_dirs])
+            except Exception as exc:  # the run said nothing of it; the reason is the catalog's
+                why = f"the queries could not be loaded: {exc}"
+            else:
+                query = catalog.queries.get(PLANTED_ALARM)
+                if PLANTED_ALARM in catalog.replaced and query is not None:
+                    why = f"{PLANTED_ALARM} is replaced by {query.path.resolve()}"
+                    if query.kind != "alarm":
+                        why += " (a report query there, so no alarm runs it)"
+        said.append(f"the planted {PLANTED_ALARM} row was not flagged: {why}")
+    clean = sorted({f"{v['session_id']} ({v.get('alarm')})" for v in first.violations if v["session_id"] != PLANTED})
+    if clean:
+        said.append(f"clean planted rows were flagged: {', '.join(clean)}")
+    if first.warnings:
+        said.append(f"rows were warned about: {', '.join(sorted({str(w['session_id']) for w in first.warnings}))}")
+    if not said:
+        said.append(f"the planted row was flagged but not as new (exit {first.exit_code}, {first.status})")
+    return "; ".join(said)
 
 
 def _plant(folder: Path):

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import ConfigError, SourceError
+from ..errors import ConfigError, NoSourceError, SourceError
 
 ENV_SESSIONS = "FORENSICS_SESSIONS"
 ENV_REPLAY_RUNS = "FORENSICS_REPLAY_RUNS"
@@ -288,7 +288,7 @@ def resolve(
     s_specs, s_from = pick(sessions, ENV_SESSIONS, "sessions") if streams else (None, None)
     r_specs, r_from = pick(replay_runs, ENV_REPLAY_RUNS, "replay_runs") if streams else (None, None)
     if s_specs is None and streams:
-        raise SourceError(
+        raise NoSourceError(
             "no sessions log configured: pass --sessions PATH, set FORENSICS_SESSIONS, "
             f"or name it in ./{CONFIG_NAME} (see `forensics --help`)"
         )

@@ -9,6 +9,9 @@ from typing import Any
 from ..errors import ForensicsError
 from ..pages import environment
 from ..timewindow import week_label
+from .chart import chart
+from .chart import trend_weeks as trend_weeks_shown
+from .glance import alarm_cards, headline, partial_week
 
 # Fewer calls that reached the model than this, and a model's rate is flagged, not ranked.
 MIN_SESSIONS = 30
@@ -128,11 +131,24 @@ def build_report(
     depth_by_model: dict[str, dict] = {}
     for r in depth:
         depth_by_model.setdefault(r["model"], {})[r["hits_bucket"]] = r
-    # Every week of the trend, those without a call included: a report whose logs end early
-    # shows the empty weeks as empty, never an older week as the latest.
-    weeks = [week_label(trend_start + timedelta(weeks=k)) for k in range(trend_weeks)]
-    trend_models = sorted({r["model"] for r in weekly}, key=_model_order)
+    # Every week of the trend, those without a call included (a report whose logs end early
+    # shows the empty weeks as empty, never an older week as the latest), from the first week
+    # with data on: a new store's empty past spends no width.
+    all_weeks = [week_label(trend_start + timedelta(weeks=k)) for k in range(trend_weeks)]
+    weeks = trend_weeks_shown(all_weeks, {r["week"] for r in weekly if r["first_shot_rate"] is not None})
+    # The legend and the markdown trend follow the table's order; models not in this week after, by name.
+    table_order = [m["model"] for m in models]
+    trend_models = table_order + sorted({r["model"] for r in weekly} - set(table_order), key=_model_order)
     trend = {m: {r["week"]: r["first_shot_rate"] for r in weekly if r["model"] == m} for m in trend_models}
+    bands = {
+        m: {
+            r["week"]: {"rate": r["first_shot_rate"], "low": r["ci_low"], "high": r["ci_high"]}
+            for r in weekly
+            if r["model"] == m
+        }
+        for m in trend_models
+    }
+    marks = {m["model"]: m["change"]["verdict"] for m in models if m["change"]["verdict"] in ("up", "down")}
     if memory is None and store.lake is not None:
         from ..oncall.memory import Memory
 
@@ -144,15 +160,20 @@ def build_report(
         events = memory.events()
         incidents = history(events, start, end, now)
         silences = silence_history(events, start, end)
+    now = now or datetime.now(UTC)
+    empty = not this_week
+    alarms = alarm_cards(alarms, incidents)
     return {
         "week": label,
+        "headline": headline(models, incidents, alarms, empty),
+        "partial": partial_week(start, end, now),
         "incidents": incidents,
         "silences": silences,
         "start": start,
         "end": end - timedelta(seconds=1),
-        "generated": now or datetime.now(UTC),
+        "generated": now,
         "models": models,
-        "empty": not this_week,
+        "empty": empty,
         "alarms": alarms,
         "rejections": rejections,
         "depth": depth,
@@ -161,12 +182,15 @@ def build_report(
         # A store's replay runs count as given, whether or not this command named their logs.
         "replay_given": store.lake.replay_sources if store.lake is not None else bool(store.sources.replay_runs),
         "trend_weeks": weeks,
+        "trend_left_out": all_weeks[: len(all_weeks) - len(weeks)],
         "trend_empty": [w for w in weeks if not any(p.get(w) is not None for p in trend.values())],
         "trend": trend,
-        "chart": _chart(weeks, trend),
+        "chart": chart(weeks, bands, trend_models, marks),
         "min_sessions": MIN_SESSIONS,
         "unknown_verdicts": sum(m["calls"] - m["reached_model"] - m["infra_error"] for m in models),
         "basis": {
+            # a store read by DuckDB (its lake) or by Spark (its manifest)
+            "store": store.lake is not None or getattr(store, "manifest", None) is not None,
             "files": [f.as_dict() for f in store.scan.files],
             "rows": coverage[0],
             "unreadable_lines": store.scan.unreadable_lines,
@@ -189,48 +213,6 @@ _BUCKETS = ("no replay", "0", "1-2", "3-5", "6+")
 def _bucket_order(row: dict) -> int:
     b = row["hits_bucket"]
     return _BUCKETS.index(b) if b in _BUCKETS else len(_BUCKETS)
-
-
-def _chart(weeks: list[str], trend: dict[str, dict[str, float]]) -> dict:
-    """Coordinates for an inline SVG line chart of first-shot % per model per week (a gap where a week has no data)."""
-    from ..palette import styles
-
-    width, top, bottom, left, right = 640, 12, 40, 44, 170
-    height = max(240, top + 16 * len(trend) + bottom)
-    plot_w, plot_h = width - left - right, height - top - bottom
-    xs = {w: left + (plot_w * i / max(len(weeks) - 1, 1)) for i, w in enumerate(weeks)}
-    style = styles(trend)
-    series = []
-    for i, (model, points) in enumerate(trend.items()):
-        segments, run = [], []
-        for w in weeks:
-            if points.get(w) is None:
-                segments, run = (segments + [run] if run else segments), []
-            else:
-                run.append((xs[w], top + plot_h * (1 - points[w])))
-        segments += [run] if run else []
-        series.append(
-            {
-                "model": model,
-                **style[model],
-                "segments": [" ".join(f"{x:.1f},{y:.1f}" for x, y in seg) for seg in segments],
-                "dots": [{"x": round(x, 1), "y": round(y, 1)} for seg in segments for x, y in seg],
-                "label_y": top + 16 * i + 8,
-            }
-        )
-    has_data = {w for points in trend.values() for w, v in points.items() if v is not None}
-    grid = [{"y": round(top + plot_h * (1 - v / 100), 1), "label": f"{v}%"} for v in (0, 25, 50, 75, 100)]
-    ticks = [{"x": round(x, 1), "label": w[-3:], "empty": w not in has_data} for w, x in xs.items()]
-    return {
-        "width": width,
-        "height": height,
-        "left": left,
-        "right_x": width - right + 10,
-        "bottom": height - bottom,
-        "series": series,
-        "grid": grid,
-        "ticks": ticks,
-    }
 
 
 def render_report(data: dict, fmt: str = "markdown") -> str:

@@ -88,13 +88,14 @@ def generate(
     Logs already there are never overwritten unless ``force``: they may be real ones.
     """
     from ..errors import UsageError
+    from ..output import exist
 
     rng = random.Random(seed)
     out = Path(out)
     s_path, r_path = out / "sessions.jsonl", out / "replay_runs.jsonl"
     there = [str(p) for p in (s_path, r_path) if p.exists()]
     if there and not force:
-        raise UsageError(f"{', '.join(there)} already exist(s); pass --force to overwrite them")
+        raise UsageError(f"{exist(there)}; pass --force to overwrite {'it' if len(there) == 1 else 'them'}")
     out.mkdir(parents=True, exist_ok=True)
     for p in (s_path, r_path):
         p.unlink(missing_ok=True)

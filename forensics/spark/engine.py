@@ -37,6 +37,20 @@ from sessions
 lateral view posexplode(attempts) numbered as pos, attempt"""
 
 
+def _pending_rows(folder: Path, manifest) -> int | None:
+    """Rows the store's sources hold past its checkpoints: DuckDB's answer over the store and its
+    tails less what the store holds (None when the sources cannot be read now)."""
+    from ..store.connect import open_store
+
+    stored = sum(f.get("rows", 0) for f in manifest.files if f.get("stream") in ("sessions", "replay_runs"))
+    try:
+        with open_store(folder) as st:
+            total = st.execute("select (select count(*) from sessions) + (select count(*) from replay_runs)").rows[0][0]
+    except ForensicsError:
+        return None
+    return max(0, int(total) - stored)
+
+
 class SparkStore:
     """A store read by Spark: the `sessions`, `attempts` and `replay_runs` views and the named queries."""
 
@@ -96,6 +110,19 @@ class SparkStore:
     def warnings(self) -> list[str]:
         """Nothing to say: the unreadable lines were counted when they were ingested."""
         return []
+
+    def freshness(self, now: datetime | None = None) -> dict:
+        """How fresh Spark's answer is: the last ingest's batch and age, and (a store on this machine)
+        the complete lines its sources hold that no ingest has read yet."""
+        now = now or datetime.now(UTC)
+        last = self.manifest.batches[-1] if self.manifest.batches else None
+        at = datetime.strptime(last["at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) if last else None
+        return {
+            "batch": self.manifest.batch,
+            "at": at,
+            "age_s": None if at is None else max(0, int((now - at).total_seconds())),
+            "pending_rows": _pending_rows(self.local, self.manifest) if self.local is not None else None,
+        }
 
     def coverage(self):
         """All session rows, and the oldest and newest timestamp among them."""

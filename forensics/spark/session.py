@@ -32,6 +32,9 @@ def spark_session(master: str | None = None, remote: str | None = None):
         if master.startswith("local"):
             # A laptop's data: a few shuffle partitions, not the cluster default of 200.
             builder = builder.config("spark.sql.shuffle.partitions", "8")
+        # Spark makes its warehouse folder (spark-warehouse/) in the working directory unless told
+        # otherwise: forensics keeps no table in it, so it goes to the user's cache, not the cwd.
+        builder = builder.config("spark.sql.warehouse.dir", _warehouse())
     # The DuckDB semantics the queries are written for: UTC, and NULL (not an error) for an
     # index past the end or a division by zero.
     builder = builder.config("spark.sql.session.timeZone", "UTC").config("spark.sql.ansi.enabled", "false")
@@ -48,6 +51,16 @@ def spark_session(master: str | None = None, remote: str | None = None):
 
     logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL + 1)
     return session
+
+
+def _warehouse() -> str:
+    """Spark's warehouse folder: under the user's private cache, else a fresh temporary folder."""
+    import tempfile
+
+    from ..paths import user_dir
+
+    folder = user_dir("spark", "warehouse")
+    return str(folder) if folder is not None else tempfile.mkdtemp(prefix="forensics-spark-warehouse-")
 
 
 def _driver_log() -> str:

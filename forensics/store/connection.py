@@ -157,7 +157,10 @@ class Store:
                     exc = again
             raise ForensicsError(f"query failed: {first_line(exc)}") from None
         except duckdb.Error as exc:
-            raise ForensicsError(f"query failed: {first_line(exc)}") from None
+            # A mistake in the SQL: DuckDB's further lines (candidate bindings, the statement's
+            # line with a caret under the mistake) are what helps fix it.
+            rest = [line for line in str(exc).strip().splitlines()[1:] if line.strip()]
+            raise ForensicsError(f"query failed: {first_line(exc)}", details=rest) from None
 
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> Result:
         """Execute SQL with bound parameters; fetch the whole result, with physical line numbers."""

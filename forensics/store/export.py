@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ForensicsError, ParameterError, UsageError
+from ..output import exist
 from ..paths import fsync_path
 from ..read.lines import nonblank_lines
 from .physical import has_blank_lines, readable_path
@@ -117,7 +118,7 @@ def _prepare(out: Path, targets: list[Path], force: bool) -> None:
         raise UsageError(f"{folders[0]} is a folder, not a file that could be overwritten")
     there = [str(p) for p in targets if p.exists() or p.is_symlink()]
     if there and not force:
-        raise UsageError(f"{', '.join(there)} already exist(s); pass --force to overwrite them")
+        raise UsageError(f"{exist(there)}; pass --force to overwrite {'it' if len(there) == 1 else 'them'}")
 
 
 def _write(store, view: str, target: Path, fmt: str, shifted: bool) -> ExportedFile:

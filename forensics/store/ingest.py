@@ -128,7 +128,8 @@ def _sources(manifest: Manifest, sessions, replay_runs, config, env) -> dict:
         try:
             src = resolve(None, None, config=config, env=env)
         except SourceError as exc:
-            raise SourceError(f"{exc}; the store remembers its sources after the first ingest") from None
+            # (the same kind of error: no source at all stays exit 2 on the command line)
+            raise type(exc)(f"{exc}; the store remembers its sources after the first ingest") from None
         specs = {
             "sessions": [str(p) for p in src.sessions or []],
             "replay_runs": [str(p) for p in src.replay_runs or []],

@@ -60,6 +60,18 @@ class IngestReport:
         """Files that could not be read now and are tried again next run."""
         return [f for f in self.files if f.action == "retry"]
 
+    def summary(self) -> str:
+        """What the ingest did, in a sentence (`forensics ingest` prints it; so does the notebook)."""
+        read = [f for f in self.files if f.bytes or f.action == "retry"]
+        return (
+            f"batch {self.batch}: {self.rows['sessions']} session rows, {self.rows['replay_runs']} replay "
+            f"rows, {self.unreadable} unreadable lines, {self.bytes} bytes from {len(read)} of "
+            f"{len(self.files)} files"
+            + (f"; {self.compacted} small files merged" if self.compacted else "")
+            + (f"; {self.expired} files of days past the retention dropped" if self.expired else "")
+            + (f"; {self.held} kept for the alarm" if self.held else "")
+        )
+
     def as_dict(self) -> dict:
         """A JSON-ready summary."""
         return {

@@ -1,0 +1,37 @@
+"""`--engine spark` as a person runs it: it says how fresh its answer is, and leaves no `spark-warehouse/`
+in the working directory. Spark starts in the installed script, as from a shell (`-m spark`)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from .conftest import script_path, session, write_jsonl
+
+pytestmark = pytest.mark.spark
+
+
+def test_spark_says_how_fresh_its_answer_is_and_leaves_no_warehouse_in_the_cwd(run_script, tmp_path):
+    import subprocess
+
+    pytest.importorskip("pyspark")
+    log = write_jsonl(tmp_path / "logs" / "sessions.jsonl", [session(f"a-{i}") for i in range(6)])
+    store, work = tmp_path / "store", tmp_path / "work"
+    work.mkdir()
+    assert run_script("ingest", "--store", store, "-s", log, cwd=work).returncode == 0
+    with open(log, "a") as fh:  # written after the ingest: Spark does not see them yet
+        fh.write("".join(__import__("json").dumps(session(f"late-{i}")) + "\n" for i in range(3)))
+    # (a local Spark's start-up takes minutes with both cores busy: a generous deadline, not a wait)
+    run = subprocess.run(
+        [script_path(), "run", "first_shot_success_rate", "--engine", "spark", "--store", str(store)],
+        capture_output=True,
+        cwd=work,
+        timeout=900,
+    )
+    err = run.stderr.decode()
+    assert run.returncode == 0, err
+    assert re.search(
+        r"^note: Spark answers as of ingest batch 1, \d+ (s|min) ago: 3 rows not yet ingested", err, re.M
+    ), err
+    assert list(work.iterdir()) == []  # no spark-warehouse/, no metastore_db/
