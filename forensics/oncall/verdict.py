@@ -115,6 +115,7 @@ def judge(
             after_batch=after_batch,
         )
         alarms = {q.name for q in store.catalog.alarms()}
+        outcome.paging.descriptions = {q.name: q.description for q in store.catalog.alarms()}
         unread = {live_name(f.path) for f in scan.unreadable_files}
         if untimed or future:
             where = ", ".join(f"{p}:{ln}" for p, ln, _ in odd_times)
