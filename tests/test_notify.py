@@ -202,9 +202,7 @@ def test_exec_that_fails_is_retried_next_run(cli, bad, tmp_path, monkeypatch):
 
 
 def test_exec_timeout_is_a_failure(cli, bad, tmp_path):
-    (tmp_path / "forensics.toml").write_text(
-        f'sessions = "{bad}"\n[[notify]]\nurl = "exec:sleep 30"\ntimeout = 0.3\n'
-    )
+    (tmp_path / "forensics.toml").write_text(f'sessions = "{bad}"\n[[notify]]\nurl = "exec:sleep 30"\ntimeout = 0.3\n')
     start = time.monotonic()
     code, _, err = cli("alarm", "--config", tmp_path / "forensics.toml", "--state", tmp_path / "st.json")
     assert code == 1 and "no answer within 0.3 s (killed)" in err and time.monotonic() - start < 20
@@ -258,7 +256,7 @@ def test_templates_dir_overrides_the_text_and_still_escapes(cli, bad, tmp_path):
     )
     url, record = _recorder(tmp_path)
     (tmp_path / "forensics.toml").write_text(
-        f"sessions = \"{bad}\"\ntemplates_dir = \"tpl\"\n[[notify]]\nurl = '{url}'\n"
+        f'sessions = "{bad}"\ntemplates_dir = "tpl"\n[[notify]]\nurl = \'{url}\'\n'
     )
     cli("alarm", "--state", tmp_path / "st.json")
     (run,) = _runs(record)
@@ -365,7 +363,9 @@ def test_reminder_names_its_sessions_with_their_incident_commands(cli, bad, tmp_
     lines = out.splitlines()
     assert code == 1 and lines[1].startswith("about ungrounded_accepted:")
     assert lines[2].startswith("REMINDER ungrounded_accepted: 2 row(s) firing since ")
-    assert lines[3].startswith("FIRING   CRITICAL ungrounded_accepted") and lines[4].startswith("  incident: forensics incident ")
+    assert lines[3].startswith("FIRING   CRITICAL ungrounded_accepted") and lines[4].startswith(
+        "  incident: forensics incident "
+    )
     assert len(lines) == 5  # --max-rows sessions in all
 
 
@@ -474,8 +474,11 @@ def test_alertmanager_gets_one_alert_per_violation_resent_then_ended_by_ack(cli,
     daemon = f"validatord-{tmp_path.name}"[:60]  # (one Alertmanager serves every test: this test's own rows)
     write_jsonl(
         bad,
-        _clean() + [session("BAD-1", grounded=False, ts=_ts(2), daemon=daemon),
-                    session(HOSTILE_SID, grounded=False, ts=_ts(3), model=HOSTILE_MODEL, daemon=daemon)],
+        _clean()
+        + [
+            session("BAD-1", grounded=False, ts=_ts(2), daemon=daemon),
+            session(HOSTILE_SID, grounded=False, ts=_ts(3), model=HOSTILE_MODEL, daemon=daemon),
+        ],
     )
     code, _, err = cli("alarm", "-s", bad, "--state", state, "--notify", url)
     assert code == 1 and err == ""

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from ..errors import ForensicsError, UsageError
-from ..oncall.alarm import evaluate
+from ..oncall import alarm as oncall_alarm
 from ..oncall.options import AlarmOptions
 from ..oncall.outcome import EXIT_USAGE, AlarmOutcome
 from ..output import escape, iso_utc
@@ -177,11 +177,14 @@ def alarm(
         if say is not None:
             say(outcome)
         return outcome, out
-    now = opts.checks.now or datetime.now(UTC)
     recorded = {"ok": not dry_run}
     ledgers: list[Ledger] = []
+    when: list[datetime] = []
 
     def said(outcome: AlarmOutcome) -> None:
+        # (the time the alarm ran at: set on its options by the time it says what it found)
+        now = opts.checks.now or datetime.now(UTC)
+        when.append(now)
         outcome.paging.group_by = settings.group_by
         path = outcome.paging.memory_path
         ledger = Ledger(ledger_path(path) if path else None, wait=opts.lock.wait)
@@ -206,10 +209,11 @@ def alarm(
                 "this run is not recorded, and the next says it again"
             )
 
-    outcome = evaluate(opts, say=said, record=lambda: recorded["ok"])
+    # (looked up on its module at each run: a test's clock or a wrapper set there applies)
+    outcome = oncall_alarm.evaluate(opts, say=said, record=lambda: recorded["ok"])
     if settings.receivers and not dry_run and recorded["ok"] and ledgers:
         try:
-            sent = send_queued(ledgers[-1], settings, now=now)
+            sent = send_queued(ledgers[-1], settings, now=when[-1])
         except (ForensicsError, OSError) as exc:
             sent = Delivered(
                 lines=[

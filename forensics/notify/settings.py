@@ -104,6 +104,8 @@ def load_settings(config=None, notify: list[str] | None = None, *, cwd=None) -> 
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"config: {path}: {exc}") from None
+        except RecursionError:  # (tomllib parses nesting by recursion)
+            raise ConfigError(f"config: {path}: nested deeper than a config is read") from None
     out = Settings()
     tables = data.get("notify", [])
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
