@@ -35,6 +35,7 @@ class _Hook(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _HookHandler)
         self.bodies: list = []
         self.mode = "ok"
+        self.forward: str | None = None  # a base URL: each POST taken is passed on there (a proxy)
 
     @property
     def url(self) -> str:
@@ -48,6 +49,14 @@ class _HookHandler(BaseHTTPRequestHandler):
             self.send_response(503)
             self.end_headers()
             self.wfile.write(b"down for maintenance")
+            return
+        if self.server.forward:
+            request = urllib.request.Request(
+                self.server.forward + self.path, data=body, headers={"Content-Type": "application/json"}
+            )
+            with urllib.request.urlopen(request, timeout=10) as r:
+                self.send_response(r.status)
+                self.end_headers()
             return
         self.server.bodies.append(json.loads(body))
         self.send_response(200)
@@ -69,6 +78,7 @@ def _server():
 def hook(_server):
     _server.bodies.clear()
     _server.mode = "ok"
+    _server.forward = None
     return _server
 
 
@@ -521,3 +531,22 @@ def test_notify_test_reaches_alertmanager(cli, alertmanager):
     code, out, _ = cli("alarm", "--notify-test", "--notify", "alertmanager+" + alertmanager)
     assert code == 0 and out.startswith("ok     alertmanager+http://127.0.0.1:")
     assert _alerts(alertmanager, alertname="notify_test", session_id="forensics-notify-test")
+
+
+def test_alertmanager_down_for_two_runs_then_back_gets_the_acknowledgement(cli, bad, tmp_path, alertmanager, hook):
+    hook.forward = alertmanager  # the receiver's address: a proxy that can be down
+    url = f"alertmanager+http://127.0.0.1:{hook.server_port}"
+    daemon = f"proxy-{tmp_path.name}"[:60]
+    write_jsonl(bad, _clean() + [session("BAD-1", grounded=False, ts=_ts(2), daemon=daemon)])
+    state = tmp_path / "st.json"
+    assert cli("alarm", "-s", bad, "--state", state, "--notify", url)[0] == 1
+    assert len(_alerts(alertmanager, daemon=daemon)) == 1
+    hook.mode = "fail"
+    assert cli("ack", "BAD-1", "--state", state)[0] == 0
+    for _ in range(2):
+        code, out, err = cli("alarm", "-s", bad, "--state", state, "--notify", url)
+        assert (code, out) == (0, "") and "(alertmanager): failed: HTTP 503" in err
+        assert len(_alerts(alertmanager, daemon=daemon)) == 1  # (it missed the acknowledgement)
+    hook.mode = "ok"
+    assert cli("alarm", "-s", bad, "--state", state, "--notify", url) == (0, "", "")
+    assert _alerts(alertmanager, daemon=daemon) == []

@@ -98,7 +98,14 @@ def alarm(
     repeat: Annotated[
         str, typer.Option(metavar="AGE", help="How long a firing alarm stays quiet before one reminder line.")
     ] = "24h",
-    max_rows: Annotated[int, typer.Option(min=1, help="Rows printed per alarm (JSON carries them all).")] = 20,
+    max_rows: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Rows printed per alarm; past it, a storm is grouped and this many rows shown in all "
+            "(JSON carries them all).",
+        ),
+    ] = 20,
     engine: EngineOpt = Engine.duckdb,
     spark_master: SparkMasterOpt = None,
     spark_remote: SparkRemoteOpt = None,
