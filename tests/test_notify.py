@@ -274,6 +274,18 @@ def test_templates_dir_overrides_the_text_and_still_escapes(cli, bad, tmp_path):
     assert "[qwen\\n<b>FAKE: all clear</b>]" in run["stdin"] and "\n<b>" not in run["stdin"]
 
 
+def test_a_damaged_ledger_is_said_and_the_run_is_not_recorded(cli, bad, tmp_path, hook):
+    state = tmp_path / "st.json"
+    (tmp_path / "st.notify.json").write_text("{not json")
+    code, out, err = cli("alarm", "-s", bad, "--state", state, "--notify", hook.url)
+    assert code == 1 and out.startswith("ALARM: 2 new critical") and hook.bodies == []
+    assert "cannot queue this run's news" in err and "st.notify.json" in err and "move it aside" in err
+    assert not state.exists()  # not recorded: once the ledger is moved aside, the next run says and sends it
+    (tmp_path / "st.notify.json").rename(tmp_path / "damaged.json")
+    code, out, err = cli("alarm", "-s", bad, "--state", state, "--notify", hook.url)
+    assert out.startswith("ALARM: 2 new critical") and err == "" and len(hook.bodies) == 1
+
+
 # --- dry run, test ------------------------------------------------------------------------------
 
 
@@ -405,6 +417,18 @@ def test_a_real_document_matches_the_documented_schema(cli, bad, tmp_path, hook)
 # --- printed commands ---------------------------------------------------------------------------
 
 
+def test_program_is_the_running_forensics_as_a_shell_runs_it():
+    import sys
+
+    from forensics.oncall.commands import program
+
+    assert program("/opt/forensics/bin/forensics") == "/opt/forensics/bin/forensics"
+    assert program("/opt/my tools/bin/forensics") == "'/opt/my tools/bin/forensics'"
+    assert program("/usr/lib/python3/site-packages/forensics/__main__.py") == f"{sys.executable} -m forensics"
+    assert program("/usr/bin/pytest") == "forensics"  # (embedded: a notebook, a test harness)
+
+
+@pytest.mark.slow  # (two runs of the installed script in a subprocess)
 def test_printed_commands_use_the_running_forensics_path(bad, tmp_path, run_script):
     script = script_path()
     env = {**os.environ, "PATH": "/usr/bin:/bin"}  # as cron runs it: forensics' folder not on PATH

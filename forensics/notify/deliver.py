@@ -92,39 +92,40 @@ def send_queued(ledger: Ledger, settings: Settings, *, now: datetime) -> Deliver
                     continue
                 answer = alertmanager.send(r, alerts)
                 ended = {k: a["endsAt"] for k, a in e["open"].items() if a.get("endsAt")}
-                taken = [] if not answer.ok else list(ended)
-                left = len(ended)
+                _record(ledger, r, answer, now, ended=ended if answer.ok else {})
+                kept = "its alerts are sent again next run"
             else:
-                answer, taken = None, []
+                answer, left = None, len(e["pending"])
                 for m in e["pending"]:
                     answer = _send(r, m)
+                    # (saved at once: a kill after this answer sends only this message again)
+                    _record(ledger, r, answer, now, taken=m["id"] if answer.ok else None)
                     if not answer.ok:
                         break
-                    taken.append(m["id"])
                     out.sent += 1
-                left = len(e["pending"]) - len(taken)
-            with ledger.locked():
-                state = ledger.load()
-                now_e = entry(state, r)
-                if r.kind == "alertmanager":
-                    for k in taken:  # (ended, and sent as ended: forgotten)
-                        if now_e["open"].get(k, {}).get("endsAt") == ended[k]:
-                            now_e["open"].pop(k)
-                else:
-                    now_e["pending"] = [m for m in now_e["pending"] if m["id"] not in set(taken)]
-                if answer is not None:
-                    now_e["last"] = {"at": iso_utc(now), "ok": answer.ok, "how": answer.how}
-                ledger.save(state)
-            if answer is not None and not answer.ok:
+                    left -= 1
                 kept = (
                     f"{left} message(s) kept, sent again next run"
                     if ledger.path is not None
                     else "not kept: an alarm without a memory (--store or --state) does not retry"
                 )
-                if r.kind == "alertmanager":
-                    kept = "its alerts are sent again next run"
+            if answer is not None and not answer.ok:
                 out.lines.append(f"warning: notify {escape(r.name)} ({r.kind}): {answer.said()}; {kept}")
     return out
+
+
+def _record(ledger: Ledger, receiver, answer, now: datetime, *, taken: str | None = None, ended=None) -> None:
+    """The ledger after one answer: the message taken dropped, or the ended alerts sent forgotten."""
+    with ledger.locked():
+        state = ledger.load()
+        e = entry(state, receiver)
+        if taken is not None:
+            e["pending"] = [m for m in e["pending"] if m["id"] != taken]
+        for key, end in (ended or {}).items():
+            if e["open"].get(key, {}).get("endsAt") == end:  # (ended, and sent as ended: forgotten)
+                e["open"].pop(key)
+        e["last"] = {"at": iso_utc(now), "ok": answer.ok, "how": answer.how}
+        ledger.save(state)
 
 
 def preview(ledger: Ledger, settings: Settings, outcome, *, now: datetime, max_rows: int) -> list[str]:
