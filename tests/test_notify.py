@@ -292,9 +292,13 @@ def test_a_damaged_ledger_is_said_and_the_run_is_not_recorded(cli, bad, tmp_path
 def test_dry_run_prints_what_each_receiver_would_get_and_changes_nothing(cli, bad, tmp_path, hook):
     url, record = _recorder(tmp_path)
     state = tmp_path / "st.json"
-    code, out, _ = cli("alarm", "-s", bad, "--state", state, "--notify", hook.url, "--notify", url, "--dry-run")
-    assert code == 1 and hook.bodies == [] and not record.exists() and not state.exists()
+    am = "alertmanager+" + _refused_url()  # (nothing is sent: nothing needs to listen)
+    code, out, err = cli(
+        "alarm", "-s", bad, "--state", state, "--notify", hook.url, "--notify", url, "--notify", am, "--dry-run"
+    )
+    assert code == 1 and hook.bodies == [] and not record.exists() and not state.exists() and err == ""
     assert "(webhook): 1 message(s)" in out and "(exec): 1 message(s)" in out
+    assert "(alertmanager): 2 alert(s)" in out and '"alertname": "ungrounded_accepted"' in out
     assert "-- FORENSICS_EVENT=new FORENSICS_EXIT=1" in out and '"version": 1' in out
     assert "\x1b" not in out and "SECRET" not in out
     # the next real run still says and delivers it
