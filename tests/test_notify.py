@@ -199,6 +199,21 @@ def test_exec_gets_the_message_on_stdin_and_the_event_in_its_environment(cli, ba
     assert [r["env"]["FORENSICS_EVENT"] for r in _runs(record)] == ["new", "resolved"]
 
 
+def test_exec_is_told_of_a_problem_and_of_its_recovery(cli, tmp_path):
+    log = write_jsonl(tmp_path / "logs" / "sessions.jsonl", [session(f"s{i}", ts=_ts(192 + i)) for i in range(3)])
+    url, record = _recorder(tmp_path)
+    state = tmp_path / "st.json"
+    assert cli("alarm", "-s", log, "--state", state, "--max-age", "2h", "--notify", url)[0] == 3
+    with open(log, "a") as fh:  # the daemon writes again
+        fh.write(json.dumps(session("fresh", ts=_ts(1))) + "\n")
+    assert cli("alarm", "-s", log, "--state", state, "--max-age", "2h", "--notify", url)[0] == 0
+    problem, recovered = _runs(record)
+    assert problem["env"]["FORENSICS_EVENT"] == "problem" and problem["env"]["FORENSICS_EXIT"] == "3"
+    assert "COULD NOT EVALUATE since " in problem["stdin"] and "older than --max-age 2h" in problem["stdin"]
+    assert recovered["env"]["FORENSICS_EVENT"] == "recovered" and recovered["env"]["FORENSICS_EXIT"] == "0"
+    assert "RECOVERED evaluated again" in recovered["stdin"]
+
+
 def test_exec_that_fails_is_retried_next_run(cli, bad, tmp_path, monkeypatch):
     url, record = _recorder(tmp_path)
     state = tmp_path / "st.json"
