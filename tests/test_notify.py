@@ -264,9 +264,12 @@ def test_routing_by_severity(cli, tmp_path, hook):
         ('notify = "http://x/"\n', "notify must be tables"),
         ('group_by = ["colour"]\n', "group_by takes a list of"),
         ('templates_dir = "nowhere"\n', "is not a folder"),
+        ('templates_dir = "tpl"\n', "TemplateSyntaxError"),
     ],
 )
 def test_a_bad_receiver_is_a_usage_error(cli, bad, tmp_path, toml, said):
+    (tmp_path / "tpl").mkdir()
+    (tmp_path / "tpl" / "message.txt.j2").write_text("{% for x in %}")
     (tmp_path / "forensics.toml").write_text(f'sessions = "{bad}"\n' + toml)
     code, out, err = cli("alarm", "--state", tmp_path / "st.json")
     assert code == 2 and said in out + err and "Traceback" not in out + err

@@ -130,9 +130,24 @@ def load_settings(config=None, notify: list[str] | None = None, *, cwd=None) -> 
         out.templates_dir = folder if folder.is_absolute() else path.parent / folder
         if not out.templates_dir.is_dir():
             raise ConfigError(f"config: {path}: templates_dir {str(out.templates_dir)!r} is not a folder")
+        _compile(out.templates_dir)
     keys = data.get("group_by")
     if keys is not None:
         if not isinstance(keys, list) or not keys or any(k not in GROUP_KEYS for k in keys):
             raise ConfigError(f"config: {path}: group_by takes a list of {', '.join(GROUP_KEYS)}, got {keys!r}")
         out.group_by = tuple(keys)
     return out
+
+
+def _compile(folder: Path) -> None:
+    """A user's template that does not parse is a usage error now, not a failure at every run's delivery."""
+    from jinja2 import TemplateError
+
+    from .templates import environment
+
+    for name in ("message.txt.j2", "subject.txt.j2"):
+        if (folder / name).is_file():
+            try:
+                environment(folder).get_template(name)
+            except TemplateError as exc:
+                raise ConfigError(f"template {folder / name}: {type(exc).__name__}: {exc}") from None
