@@ -397,6 +397,11 @@ def test_a_storm_is_grouped_in_the_webhook_document():
     assert [g["count"] for g in doc["groups"]] == [4687, 157, 156]
     assert sum(len(g["rows"]) for g in doc["groups"]) == 20 and all(g["rows"] for g in doc["groups"])
     assert doc["groups"][0]["head"] == "4687 new · ungrounded_accepted · model=qwen3.5:latest"
+    assert doc["groups_omitted"] == 0
+    # grouped by session, 5000 groups: the 100 largest are listed, the document stays small
+    doc = document(context(changes(outcome), outcome, now=datetime.now(UTC), keys=("session_id",), max_rows=20))
+    assert len(doc["groups"]) == 100 and doc["groups_omitted"] == 4900 and doc["rows_omitted"] == 4980
+    assert len(json.dumps(doc)) < 200_000
     assert time.monotonic() - start < 3
 
 

@@ -28,6 +28,7 @@ SCHEMA = {
     "counts": dict,
     "groups": list,
     "rows_omitted": int,
+    "groups_omitted": int,
     "reminders": list,
     "problems": list,
     "recovered": list,
@@ -36,6 +37,8 @@ SCHEMA = {
 GROUP_SCHEMA = {"event": str, "labels": dict, "count": int, "head": str, "rows": list}
 _WORDS = {"silence-expired": "firing again (silence expired)", "reminder": "reminded"}
 _ROWS = ("new", "reminder", "resolved", "silence-expired")
+# Groups listed per event at most (by size): a storm grouped by session must not make a document of megabytes.
+MAX_GROUPS = 100
 
 
 def sections(news: Changes, keys, max_rows: int) -> list[dict]:
@@ -46,6 +49,8 @@ def sections(news: Changes, keys, max_rows: int) -> list[dict]:
         if not rows:
             continue
         groups = group(rows, keys, budget)
+        for g in groups[MAX_GROUPS:]:
+            g.shown = []  # (a group not listed shows no row)
         shown = sum(len(g.shown) for g in groups)
         budget -= shown
         out.append(
@@ -53,6 +58,7 @@ def sections(news: Changes, keys, max_rows: int) -> list[dict]:
                 "event": event,
                 "count": len(rows),
                 "omitted": len(rows) - shown,
+                "groups_omitted": max(0, len(groups) - MAX_GROUPS),
                 "groups": [
                     {
                         "event": event,
@@ -61,7 +67,7 @@ def sections(news: Changes, keys, max_rows: int) -> list[dict]:
                         "head": g.head(_WORDS.get(event, event)),
                         "rows": g.shown,
                     }
-                    for g in groups
+                    for g in groups[:MAX_GROUPS]
                 ],
             }
         )
@@ -118,6 +124,7 @@ def document(ctx: dict, folder=None) -> dict:
         "counts": ctx["counts"],
         "groups": [g for s in ctx["sections"] for g in s["groups"]],
         "rows_omitted": sum(s["omitted"] for s in ctx["sections"]),
+        "groups_omitted": sum(s["groups_omitted"] for s in ctx["sections"]),
         "reminders": ctx["reminders"],
         "problems": ctx["problems"],
         "recovered": ctx["recovered"],
