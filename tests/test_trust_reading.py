@@ -418,7 +418,7 @@ def test_every_ascii_whitespace_line_is_blank_to_both_counters(cli, tmp_path, bl
     )
     p = write_jsonl(tmp_path / "s.jsonl", [session("c0", ts=fresh()), blank, clean, repeated])
     code, out, _ = cli("alarm", "-s", p)
-    assert code == 1 and "session=VIOL" in out and out.split("\n")[1].endswith("s.jsonl:4")
+    assert code == 1 and "session=VIOL" in out and out.split("\n")[2].endswith("s.jsonl:4")
     code, out, _ = cli("sql", "select session_id, source_file, line from sessions order by line", "-s", p, "-f", "json")
     assert [(r["session_id"], r["line"]) for r in json.loads(out)] == [("c0", 1), ("x1", 3), ("VIOL", 4)]
 
