@@ -54,13 +54,16 @@ def test_critical_violation_is_loud_and_exit_1(cli, dirty):
     assert lines[0].startswith(
         "ALARM: 1 new critical, 0 firing, 0 acknowledged, 1 new warning(s), 0 resolved; checked 1 file(s), 10 row(s)"
     )
-    assert lines[1].startswith(
+    # each alarm's one-line description once, before its first row
+    assert lines[1].startswith("about ungrounded_accepted: Accepted artifacts that named someone not on the")
+    assert lines[2].startswith(
         "NEW      CRITICAL ungrounded_accepted  2026-11-10T10:00:00Z  session=BAD-1  "
         "model=m-x  kind=fill  daemon=gateway  at="
     )
-    assert lines[1].endswith("sessions.jsonl:9")
-    assert lines[2] == f"  incident: forensics incident BAD-1 -s {dirty}"
-    assert lines[3].startswith("NEW      WARN     unverified_accepted_fill") and "session=WARN-1" in lines[3]
+    assert lines[2].endswith("sessions.jsonl:9")
+    assert lines[3] == f"  incident: forensics incident BAD-1 -s {dirty}"
+    assert lines[4].startswith("about unverified_accepted_fill: ")
+    assert lines[5].startswith("NEW      WARN     unverified_accepted_fill") and "session=WARN-1" in lines[5]
 
 
 def test_warnings_fail_only_with_fail_on_warn(cli, tmp_path):

@@ -62,16 +62,19 @@ def test_new_then_silent_while_firing_then_one_reminder_after_repeat(cli, logs, 
     assert code == 1 and lines[0].startswith(
         "ALARM: 1 new critical, 0 firing, 0 acknowledged, 0 new warning(s), 0 resolved; checked 1 file(s), 6 row(s)"
     )
-    assert lines[1].startswith("NEW      CRITICAL ungrounded_accepted") and "session=BAD-1" in lines[1]
-    assert lines[2] == f"  incident: forensics incident BAD-1 --store {st}"
+    assert lines[1].startswith("about ungrounded_accepted: ")  # the alarm's description, once
+    assert lines[2].startswith("NEW      CRITICAL ungrounded_accepted") and "session=BAD-1" in lines[2]
+    assert lines[3] == f"  incident: forensics incident BAD-1 --store {st}"
     # the same violation again: exit 1 stays (a monitor stays red), nothing is mailed
     assert cli("alarm", "--store", st) == (1, "", "")
     assert cli("alarm", "--store", st, "--repeat", "1h") == (1, "", "")
     alarm_clock.advance(1.2)
     code, out, _ = cli("alarm", "--store", st, "--repeat", "1s")
-    (line,) = [x for x in out.splitlines() if not x.startswith("ALARM:")]
+    (line,) = [x for x in out.splitlines() if x.startswith("REMINDER")]
     assert code == 1 and line.startswith("REMINDER ungrounded_accepted: 1 row(s) firing since ")
     assert f"forensics ack --all --alarm ungrounded_accepted --store {st}" in line
+    # ... and which session it is about, with its incident command
+    assert out.splitlines()[-1] == f"  incident: forensics incident BAD-1 --store {st}"
     assert out.startswith("ALARM: 0 new critical, 1 firing")
     alarm_clock.advance(0.5)
     assert cli("alarm", "--store", st, "--repeat", "1s") == (1, "", "")  # reminded once per --repeat
@@ -187,7 +190,7 @@ def test_a_damaged_state_is_named_not_reset(cli, logs, tmp_path):
 # --- what cron mails --------------------------------------------------------------------------
 
 
-def test_a_storm_prints_the_summary_first_and_at_most_max_rows_per_alarm(cli, tmp_path):
+def test_a_storm_prints_the_summary_first_grouped_and_at_most_max_rows_in_all(cli, tmp_path):
     rows = _clean() + [session(f"STORM-{i:04d}", grounded=False, ts=_ts(5 - i / 1000)) for i in range(300)]
     rows += [session(f"WARN-{i}", grounded=None, ts=_ts(3)) for i in range(3)]
     log = write_jsonl(tmp_path / "sessions.jsonl", rows)
@@ -195,11 +198,14 @@ def test_a_storm_prints_the_summary_first_and_at_most_max_rows_per_alarm(cli, tm
     code, out, _ = cli("alarm", "--store", st, "-s", log, "--max-rows", "20")
     lines = out.splitlines()
     assert code == 1 and lines[0].startswith("ALARM: 300 new critical, 0 firing, 0 acknowledged, 3 new warning(s)")
+    # grouped (by alarm, model and daemon), each group's first rows in turn: 20 rows in all
+    assert "300 new · ungrounded_accepted · model=m-a · daemon=validatord" in lines
+    assert "3 new · unverified_accepted_fill · model=m-a · daemon=validatord" in lines
     crit = [x for x in lines if x.startswith("NEW      CRITICAL")]
-    assert len(crit) == 20 and len([x for x in lines if x.startswith("NEW      WARN")]) == 3
+    assert len(crit) == 17 and len([x for x in lines if x.startswith("NEW      WARN")]) == 3
     (more,) = [x for x in lines if x.startswith("...")]
     assert more.startswith(
-        f"... and 280 more ungrounded_accepted row(s): forensics run ungrounded_accepted --store {st}"
+        f"... and 283 more ungrounded_accepted row(s): forensics run ungrounded_accepted --store {st}"
     )
     assert len(lines) < 60
     code, out, _ = cli("alarm", "--store", st, "--format", "json")

@@ -117,7 +117,7 @@ def test_control_characters_in_every_text_field_are_shown_escaped(cli, tmp_path)
     p = write_jsonl(tmp_path / "s.jsonl", [row, session("ok")])
     code, out, err = cli("alarm", "-s", p)
     assert code == 1
-    lines = out.splitlines()
+    lines = out.splitlines()[1:]  # (after the summary: the alarm's description, then the row)
     assert len(lines) == 3 and lines[1].startswith("NEW      CRITICAL ungrounded_accepted  ")
     assert (
         "session=evil\\nCRITICAL ungrounded_accepted forged line\\r\\x1b[2K\\x1b]0;owned\\x07\\x85\\u2028\\u202e"

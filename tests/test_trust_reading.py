@@ -423,7 +423,7 @@ def test_every_ascii_whitespace_line_is_blank_to_both_counters(cli, tmp_path, bl
     )
     p = write_jsonl(tmp_path / "s.jsonl", [session("c0", ts=fresh()), blank, clean, repeated])
     code, out, _ = cli("alarm", "-s", p)
-    assert code == 1 and "session=VIOL" in out and out.split("\n")[1].endswith("s.jsonl:4")
+    assert code == 1 and "session=VIOL" in out and out.split("\n")[2].endswith("s.jsonl:4")
     code, out, _ = cli("sql", "select session_id, source_file, line from sessions order by line", "-s", p, "-f", "json")
     assert [(r["session_id"], r["line"]) for r in json.loads(out)] == [("c0", 1), ("x1", 3), ("VIOL", 4)]
 
@@ -497,7 +497,7 @@ def test_a_folder_finds_every_name_logrotate_can_write(tmp_path):
 def test_a_crash_left_nul_block_or_a_mid_file_bom_costs_no_row(cli, tmp_path, prefix, what):
     p = write_jsonl(tmp_path / "s.jsonl", [session("c0", ts=fresh()), prefix + _viol(), session("c1", ts=fresh())])
     code, out, err = cli("alarm", "-s", p)
-    assert code == 1 and "session=VIOL" in out and out.splitlines()[1].endswith(":2") and what in err
+    assert code == 1 and "session=VIOL" in out and out.splitlines()[2].endswith(":2") and what in err
 
 
 def test_sql_with_nothing_to_run_and_bytes_in_json(cli, tmp_path):

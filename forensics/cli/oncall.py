@@ -98,10 +98,36 @@ def alarm(
     repeat: Annotated[
         str, typer.Option(metavar="AGE", help="How long a firing alarm stays quiet before one reminder line.")
     ] = "24h",
-    max_rows: Annotated[int, typer.Option(min=1, help="Rows printed per alarm (JSON carries them all).")] = 20,
+    max_rows: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Rows printed per alarm; past it, a storm is grouped and this many rows shown in all "
+            "(JSON carries them all).",
+        ),
+    ] = 20,
     engine: EngineOpt = Engine.duckdb,
     spark_master: SparkMasterOpt = None,
     spark_remote: SparkRemoteOpt = None,
+    notify: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--notify",
+            metavar="URL",
+            help="Also send the news here (repeatable): http(s)://… (a webhook), alertmanager+http://HOST:PORT, "
+            "or exec:COMMAND; added to forensics.toml's [[notify]] receivers.",
+        ),
+    ] = None,
+    notify_test: Annotated[
+        bool,
+        typer.Option("--notify-test", help="Send a planted incident through every receiver; print which answered."),
+    ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Print what each receiver would be sent this run; send nothing, record nothing."
+        ),
+    ] = False,
 ) -> None:
     """Run every alarm query; silent when nothing changed, loud once per new violation.
 
@@ -124,9 +150,15 @@ def alarm(
       forensics alarm -s /var/log/validatord/sessions.jsonl --state ~/.alarm.json --max-age 2h
       forensics alarm --store /var/lib/forensics --format json
       forensics alarm --self-test
+      forensics alarm --store /var/lib/forensics --notify https://hooks.example.com/T0/B0/XXXX
+      forensics alarm --notify-test
     """
-    from ..oncall.alarm import AlarmOptions, evaluate
+    from ..notify.deliver import alarm as alarm_and_deliver
+    from ..oncall.alarm import AlarmOptions
     from ..oncall.mail import render_text
+
+    if notify_test:
+        _notify_test(config, notify or [], fmt)
 
     opts = AlarmOptions(
         sessions=sessions,
@@ -183,7 +215,9 @@ def alarm(
         sys.stderr.flush()
 
     try:
-        outcome = evaluate(opts, say=say)
+        outcome, delivered = alarm_and_deliver(
+            opts, notify=notify, dry_run=dry_run, max_rows=max_rows, say=None if dry_run else say
+        )
     except OSError as exc:  # (from `say`: everything else is the outcome's) nothing was recorded as said
         with contextlib.suppress(OSError):
             err(
@@ -193,7 +227,34 @@ def alarm(
         raise typer.Exit(3) from None
     for line in outcome.paging.stderr_lines[said:]:  # (the memory could not be saved)
         err(line)
+    for line in delivered.preview:
+        typer.echo(line)
+    for line in delivered.lines:  # (a receiver that failed: said, never the exit code)
+        err(line)
     raise typer.Exit(outcome.exit_code)
+
+
+@handle_errors
+def _notify_test(config, notify: list[str], fmt) -> None:
+    """`forensics alarm --notify-test`: which receivers answered, and how; exit 1 if any did not."""
+    from ..notify.deliver import notify_test
+
+    results = notify_test(config, notify)
+    if fmt is AlarmFormat.json:
+        typer.echo(
+            json.dumps(
+                [
+                    {"receiver": r.name, "kind": r.kind, "ok": a.ok, "how": a.how, "seconds": round(a.seconds, 3)}
+                    for r, a in results
+                ],
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+    else:
+        for r, a in results:
+            typer.echo(f"{'ok    ' if a.ok else 'FAILED'} {escape(r.name)} ({r.kind}): {a.said()}")
+    raise typer.Exit(0 if all(a.ok for _, a in results) else 1)
 
 
 def alarm_memory(store: Path | None, state: Path | None, config):

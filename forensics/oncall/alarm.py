@@ -38,12 +38,18 @@ def lock_path(files: list[Path]) -> Path:
     return folder / f"alarm-{digest}.lock"
 
 
-def evaluate(opts: AlarmOptions, say: Callable[[AlarmOutcome], None] | None = None) -> AlarmOutcome:
+def evaluate(
+    opts: AlarmOptions,
+    say: Callable[[AlarmOutcome], None] | None = None,
+    *,
+    record: bool | Callable[[], bool] = True,
+) -> AlarmOutcome:
     """Evaluate every alarm query; any failure to evaluate is status 'error', exit 3.
 
     ``say`` prints the outcome (the command line's mail): it runs before the memory is saved,
     so that what the memory records as said has been said; a kill in between repeats a
-    notification on the next run, never loses one.
+    notification on the next run, never loses one. Without ``record`` (a dry run; or a callable
+    that says so once ``say`` ran) the memory is left as it was: the next run says the same again.
     """
     pending: list[Callable[..., None]] = []  # the memory's saves, held until the outcome is said
     outcome = AlarmOutcome()
@@ -55,8 +61,9 @@ def evaluate(opts: AlarmOptions, say: Callable[[AlarmOutcome], None] | None = No
         for commit in pending:
             commit(said=False)
         raise
+    said = record() if callable(record) else record
     for commit in pending:
-        commit(said=True)
+        commit(said=said)
     return outcome
 
 
@@ -104,6 +111,7 @@ def _run(opts: AlarmOptions, outcome: AlarmOutcome, pending: list) -> None:
             if folder is None:
                 memory = Memory.of_file(opts.recall.state) if opts.recall.state else None
                 outcome.paging.memory_args = f"--state {quote(opts.recall.state)}" if opts.recall.state else None
+                outcome.paging.memory_path = str(memory.state_path) if memory is not None else None
                 afresh = memory is not None and memory.is_new()
                 if afresh and opts.checks.since:
                     outcome.paging.stderr_lines.append(_afresh_note(memory, "the logs hold"))
@@ -171,6 +179,7 @@ def _evaluate_store(root, src, opts: AlarmOptions, outcome: AlarmOutcome, pendin
     outcome.paging.memory_args = (
         f"--state {quote(opts.recall.state)}" if opts.recall.state else f"--store {quote(root)}"
     )
+    outcome.paging.memory_path = str(memory.state_path)
     remembered = memory.load()
     if opts.sources.engine == "spark":
         store = _spark_store(root, src, opts)

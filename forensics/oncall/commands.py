@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
+import sys
 from pathlib import Path
 
 from ..output import escape
@@ -29,6 +31,23 @@ def quote(value) -> str:
         for c in text
     )
     return f"$'{spelled}'"
+
+
+def program(argv0: str | None = None) -> str:
+    """The running forensics as the reader's shell can run it: its own path, not a name PATH may not find.
+
+    cron runs `/opt/forensics/bin/forensics`, which the person reading the mail may not have on
+    PATH; `python -m forensics` is named by its interpreter. Run any other way (a notebook, a test
+    harness), it is plain `forensics`.
+    """
+    argv0 = sys.argv[0] if argv0 is None else argv0
+    name = Path(argv0).name
+    if name == "forensics" or name.startswith("forensics."):  # (the console script; .exe on Windows)
+        found = argv0 if os.sep in argv0 else shutil.which(argv0)
+        return quote(os.path.abspath(found)) if found else "forensics"
+    if name == "__main__.py" and Path(argv0).parent.name == "forensics":
+        return f"{quote(sys.executable)} -m forensics"
+    return "forensics"
 
 
 def source_args(opts: AlarmOptions, folder, src=None, *, env=None, cwd=None) -> str:
@@ -83,9 +102,9 @@ def incident_command(item: dict, source_args: str, state=None) -> str | None:
     if "\x00" in text or len(text.encode("utf-8", "surrogatepass")) >= _LONGEST_ARGUMENT:
         if not item.get("identity"):
             return None
-        parts = ["forensics incident --identity", quote(item["identity"]), source_args, memory]
+        parts = [program(), "incident --identity", quote(item["identity"]), source_args, memory]
     elif text.startswith("-"):
-        parts = ["forensics incident", source_args, memory, "--", quote(text)]
+        parts = [program(), "incident", source_args, memory, "--", quote(text)]
     else:
-        parts = ["forensics incident", quote(text), source_args, memory]
+        parts = [program(), "incident", quote(text), source_args, memory]
     return " ".join(p for p in parts if p)

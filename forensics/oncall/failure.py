@@ -29,6 +29,8 @@ def remember_failure(opts: AlarmOptions, outcome: AlarmOutcome, pending: list, *
     # A memory only where one was kept: a mistyped --store or --state must not be created.
     if memory is None or not memory.state_path.parent.is_dir() or memory.is_new():
         memory = None
+    if memory is not None:  # (its receivers' ledger is beside it)
+        outcome.paging.memory_path = str(memory.state_path)
     now = opts.checks.now or datetime.now(UTC)
 
     def said_in(memory: Memory | None, repeat: timedelta, wait: float = 0) -> Reconciled:

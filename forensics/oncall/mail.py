@@ -5,12 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 
 from ..output import escape, iso_utc
+from .commands import program, quote
+from .groups import GROUP_BY, group
 
 _ORDER = {"critical": 0, "warn": 1}
 
 
-def render_text(outcome, *, verbose: bool = False, max_rows: int = 20) -> str:
-    """The cron mail: '' when nothing changed (clean, or only rows already notified), else the summary first."""
+def render_text(outcome, *, verbose: bool = False, max_rows: int = 20, group_by=None) -> str:
+    """The cron mail: '' when nothing changed (clean, or only rows already notified), else the summary first.
+
+    More rows of one kind than ``max_rows`` (a storm) are grouped by ``group_by``: each group
+    counted, then its first rows, ``max_rows`` rows in all. Each alarm's description is said once.
+    """
+    about: set[str] = set()  # the alarms whose description this mail has said
     rows = outcome.violations + outcome.warnings
     new = [v for v in rows if v["state"] == "new"]
     rec = outcome.recalled
@@ -49,29 +56,91 @@ def render_text(outcome, *, verbose: bool = False, max_rows: int = 20) -> str:
         lines.append("also: could not evaluate: " + "; ".join(escape(p["text"]) for p in new_problems))
     if outcome.status != "error":
         lines += problem_lines
-    lines += _rows_by_alarm("NEW", new, outcome, max_rows, command=True)
+    ctx = (outcome, max_rows, tuple(group_by or outcome.paging.group_by) or GROUP_BY, about)
+    lines += _section("NEW", new, ctx, command=True)
+    prog = program()
     if new and outcome.paging.memory_args:
-        lines.append(f"  silence them: forensics ack SESSION_ID... {outcome.paging.memory_args}  (or --all)")
+        lines.append(f"  silence them: {prog} ack SESSION_ID... {outcome.paging.memory_args}  (or --all)")
         if any("--identity" in (v.get("incident") or "") for v in new):
             # (an id no shell can pass: its incident is named by the identity its command shows)
-            lines.append(f"  one named by its identity: forensics ack --identity KEY {outcome.paging.memory_args}")
+            lines.append(f"  one named by its identity: {prog} ack --identity KEY {outcome.paging.memory_args}")
+    budget = max_rows  # the sessions reminded of, in all
     for r in outcome.recalled.reminders:
+        lines += _about(r["alarm"], outcome, about)
         lines.append(
             f"REMINDER {escape(r['alarm'])}: {r['firing']} row(s) firing since {r['first_seen']}, not "
-            f"acknowledged: forensics ack --all --alarm {escape(r['alarm'])} {outcome.paging.memory_args or ''}".rstrip()
+            f"acknowledged: {prog} ack --all --alarm {quote(r['alarm'])} {outcome.paging.memory_args or ''}".rstrip()
         )
-    for e in rec.expired_silences:
+        # ... and which sessions, each with its incident, so the one paged can start from a session.
+        firing = [v for v in rows if v["alarm"] == r["alarm"] and v["state"] == "firing"]
+        for v in firing[:budget]:
+            lines.append(_row_line("FIRING", v))
+            if v.get("incident"):
+                lines.append(f"  incident: {v['incident']}")
+        budget -= min(budget, len(firing))
+    for e in outcome.recalled.expired_silences:
         lines.append(
             f"silence {escape(e['silence'])} expired: {e['still_firing']} still firing "
-            f"({escape(', '.join(e['alarms']))}): forensics alarm --verbose lists them"
+            f"({escape(', '.join(e['alarms']))}): {prog} alarm --verbose lists them"
         )
-    lines += _rows_by_alarm("GONE", gone, outcome, max_rows)
-    lines += _rows_by_alarm("RESOLVED", outcome.recalled.resolved, outcome, max_rows)
+    lines += _section("GONE", gone, ctx)
+    lines += _section("RESOLVED", outcome.recalled.resolved, ctx)
     if verbose:
-        lines += _rows_by_alarm("FIRING", [v for v in rows if v["state"] == "firing"], outcome, max_rows)
-        lines += _rows_by_alarm("ACKED", [v for v in rows if v["state"] == "acknowledged"], outcome, max_rows)
-        lines += _rows_by_alarm("SILENCED", [v for v in rows if v["state"] == "silenced"], outcome, max_rows)
+        lines += _section("FIRING", [v for v in rows if v["state"] == "firing"], ctx)
+        lines += _section("ACKED", [v for v in rows if v["state"] == "acknowledged"], ctx)
+        lines += _section("SILENCED", [v for v in rows if v["state"] == "silenced"], ctx)
     return "\n".join(lines)
+
+
+def _about(alarm: str, outcome, about: set[str]) -> list[str]:
+    """The alarm's one-line description, the first time the mail names the alarm."""
+    text = outcome.paging.descriptions.get(alarm)
+    if alarm in about or not text:
+        return []
+    about.add(alarm)
+    return [f"about {escape(alarm)}: {escape(text)}"]
+
+
+_EVENT_WORDS = {"NEW": "new", "GONE": "gone", "RESOLVED": "resolved", "FIRING": "firing", "ACKED": "acknowledged"}
+
+
+def _section(word: str, rows: list[dict], ctx, *, command: bool = False) -> list[str]:
+    """One kind of row: listed by alarm; a storm (more than max_rows) grouped, with max_rows rows in all."""
+    outcome, max_rows, keys, about = ctx
+    if len(rows) <= max_rows:
+        return _rows_by_alarm(word, rows, outcome, max_rows, command=command, about=about)
+    lines = []
+    groups = group(rows, keys, max_rows)
+    for g in groups[:max_rows]:
+        for alarm in dict.fromkeys([g.labels["alarm"]] if "alarm" in g.labels else [v["alarm"] for v in g.shown]):
+            lines += _about(alarm, outcome, about)
+        lines.append(escape(g.head(_EVENT_WORDS[word])))
+        for v in g.shown:
+            lines.append(_row_line(word, v))
+            if command and v.get("incident"):
+                lines.append(f"  incident: {v['incident']}")
+    if len(groups) > max_rows:
+        lines.append(f"... and {len(groups) - max_rows} more group(s)")
+    shown: dict[str, int] = {}
+    total: dict[str, int] = {}
+    for g in groups:
+        for v in g.shown:
+            shown[v["alarm"]] = shown.get(v["alarm"], 0) + 1
+    for v in rows:
+        total[v["alarm"]] = total.get(v["alarm"], 0) + 1
+    for alarm, n in sorted(total.items()):
+        lines += _more(alarm, n - shown.get(alarm, 0), outcome)
+    return lines
+
+
+def _more(alarm: str, rest: int, outcome) -> list[str]:
+    """Where the rows not listed are."""
+    if rest <= 0:
+        return []
+    return [
+        f"... and {rest} more {escape(alarm)} row(s): {program()} run {quote(alarm)} "
+        f"{outcome.paging.source_args}; every one is under violations in --format json".replace("  ", " ")
+    ]
 
 
 def _checked(chk: dict) -> str:
@@ -84,23 +153,21 @@ def _checked(chk: dict) -> str:
     )
 
 
-def _rows_by_alarm(word: str, rows: list[dict], outcome, max_rows: int, *, command: bool = False) -> list[str]:
+def _rows_by_alarm(
+    word: str, rows: list[dict], outcome, max_rows: int, *, command: bool = False, about: set[str]
+) -> list[str]:
     """Up to max_rows lines per alarm, then where the rest are."""
     by_alarm: dict[str, list[dict]] = {}
     for v in rows:
         by_alarm.setdefault(v["alarm"], []).append(v)
     lines = []
-    for alarm, group in sorted(by_alarm.items(), key=lambda kv: (_ORDER.get(kv[1][0]["severity"], 2), kv[0])):
-        for v in group[:max_rows]:
+    for alarm, listed in sorted(by_alarm.items(), key=lambda kv: (_ORDER.get(kv[1][0]["severity"], 2), kv[0])):
+        lines += _about(alarm, outcome, about)
+        for v in listed[:max_rows]:
             lines.append(_row_line(word, v))
             if command and v.get("incident"):
                 lines.append(f"  incident: {v['incident']}")
-        if len(group) > max_rows:
-            rest = len(group) - max_rows
-            lines.append(
-                f"... and {rest} more {escape(alarm)} row(s): forensics run {escape(alarm)} "
-                f"{outcome.paging.source_args}; every one is under violations in --format json".replace("  ", " ")
-            )
+        lines += _more(alarm, len(listed) - max_rows, outcome)
     return lines
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..output import plain
+from .groups import GROUP_BY
 
 EXIT_CLEAN, EXIT_VIOLATION, EXIT_USAGE, EXIT_CANNOT_EVALUATE = 0, 1, 2, 3
 
@@ -36,6 +37,12 @@ class Paging:
     # `--store DIR` or `-s ... -r ...`, and the memory's own option (for `forensics ack`).
     source_args: str = ""
     memory_args: str | None = None
+    # Where the memory lives (its state file), for what is kept beside it (the receivers' ledger).
+    memory_path: str | None = None
+    # Each alarm's one-line description (its query's header), said once per mail.
+    descriptions: dict[str, str] = field(default_factory=dict)
+    # What a storm is grouped by (forensics.toml's `group_by`).
+    group_by: tuple[str, ...] = GROUP_BY
 
 
 @dataclass

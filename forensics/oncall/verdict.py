@@ -127,6 +127,7 @@ def judge(
                 silences = load_silences(memory)
             except ForensicsError as exc:  # (said as a problem; every row then fires: none is hidden)
                 problems.append(("silences", str(exc)))
+        outcome.paging.descriptions = {q.name: q.description for q in store.catalog.alarms()}
         unread = {live_name(f.path) for f in scan.unreadable_files}
         if untimed or future:
             where = ", ".join(f"{p}:{ln}" for p, ln, _ in odd_times)

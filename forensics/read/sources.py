@@ -19,8 +19,10 @@ ENV_STORE = "FORENSICS_STORE"
 CONFIG_NAME = "forensics.toml"
 # What a forensics.toml (or its [sources] table) may say.
 CONFIG_KEYS = ("sessions", "replay_runs", "queries_dirs", "store", "lakehouse")
-# Tables a forensics.toml may hold that others read: [alarms.NAME] thresholds (oncall/thresholds.py).
+# Tables a forensics.toml may hold that others read: [alarms.NAME] thresholds (oncall/thresholds.py),
+# and the keys other parts read for themselves, at the top (forensics/notify/settings.py's).
 OTHER_TABLES = ("alarms",)
+OTHER_KEYS = ("notify", "templates_dir", "group_by")
 
 # What a directory source contributes: live logs and what logrotate leaves of them:
 # numbered (`.1`, `.2.gz`), dated (`-20261130`, `-2026113012`, `.gz`), zstd-compressed.
@@ -195,7 +197,7 @@ def _section(path: Path, data: Mapping) -> dict:
     table = data.get("sources", {})
     if not isinstance(table, Mapping):
         raise ConfigError(f"config: {path}: 'sources' must be a table ([sources]), got {type(table).__name__}")
-    top = {k: v for k, v in data.items() if k != "sources" and k not in OTHER_TABLES}
+    top = {k: v for k, v in data.items() if k != "sources" and k not in OTHER_TABLES and k not in OTHER_KEYS}
     for key in top.keys() & table.keys():
         raise ConfigError(f"config: {path}: {key!r} is given both at the top and in [sources]; keep one")
     section = {**top, **table}
