@@ -21,7 +21,10 @@ def log(tmp_path):
 
 def test_did_you_mean_for_query_names_and_parameters(cli, log):
     code, _, err = cli("run", "first_shot_rate", "-s", log)
-    assert code == 2 and "did you mean first_shot_success_rate" in err
+    assert code == 2 and "no query named 'first_shot_rate' (did you mean " in err
+    assert "first_shot_success_rate" in err.split("did you mean ")[1].split(")")[0]
+    code, _, err = cli("run", "first_shot_success_rat", "-s", log)
+    assert code == 2 and "(did you mean first_shot_success_rate" in err  # the closest first
     code, _, err = cli("run", "top_rejection_errors", "-p", "modle=x", "-s", log)
     assert code == 2 and "unknown parameter modle; did you mean model?" in err
 
