@@ -214,6 +214,27 @@ def test_exec_is_told_of_a_problem_and_of_its_recovery(cli, tmp_path):
     assert "RECOVERED evaluated again" in recovered["stdin"]
 
 
+def test_a_silence_s_end_is_its_own_event_to_a_receiver(cli, bad, tmp_path):
+    url, record = _recorder(tmp_path)
+    state = tmp_path / "st.json"
+    code, out, _ = cli(
+        "silence", "add", "session_id=BAD-1", "--for", "1h", "--comment", "redeploy", "--state", state, "-f", "json"
+    )
+    sid = json.loads(out)["id"]
+    assert cli("alarm", "-s", bad, "--state", state, "--notify", url)[0] == 1  # the other row is new
+    (first,) = _runs(record)
+    assert first["env"]["FORENSICS_EVENT"] == "new" and "BAD-1" not in first["stdin"]
+    assert cli("alarm", "-s", bad, "--state", state, "--notify", url)[:2] == (1, "")  # nothing changed
+    assert len(_runs(record)) == 1
+    assert cli("silence", "expire", sid, "--state", state)[0] == 0
+    code, out, _ = cli("alarm", "-s", bad, "--state", state, "--notify", url)
+    assert code == 1 and f"silence {sid} expired: 1 still firing" in out
+    (ended,) = _runs(record)[1:]
+    assert ended["env"]["FORENSICS_EVENT"] == "silence-expired" and "BAD-1" in ended["stdin"]
+    cli("alarm", "-s", bad, "--state", state, "--notify", url)
+    assert len(_runs(record)) == 2  # said once
+
+
 def test_exec_that_fails_is_retried_next_run(cli, bad, tmp_path, monkeypatch):
     url, record = _recorder(tmp_path)
     state = tmp_path / "st.json"
