@@ -53,6 +53,9 @@ QUERIES = {
         [("timestamp", 1), ("session_id", 1)],
     ),
     "verdict_breakdown": (lambda c, r, **p: ref.verdict_breakdown(c, **p), None),
+    "retry_cost": (lambda c, r, **p: ref.retry_cost(c, **p), None),
+    "rejections_by_class": (lambda c, r, **p: ref.rejections_by_class(c, **p), None),
+    "prompt_template_first_shot": (lambda c, r, **p: ref.prompt_template_first_shot(c, **p), None),
 }
 
 

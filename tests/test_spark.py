@@ -27,7 +27,39 @@ PARAMS = {
     "top_rejection_errors": [{}, {"top": 1}],
     "model_weekly_summary": [{}, {"model": "qwen3.5:latest"}],
     "three_consecutive_rejections": [{}, {"min_run": 2}],
+    "retry_cost": [{}, {"model": "qwen3.5:latest"}],
+    "rejections_by_class": [{}, {"since": "2026-11-01", "until": "2026-11-10"}],
+    "prompt_template_first_shot": [{}, {"kind": "fill"}],
 }
+
+# Every error class, in each shape an error text comes in, malformed JSON included.
+ERROR_TEXTS = [
+    '{"Schema":{"field":"x","reason":"y"}}',
+    '{"Completeness":{"reason":"y"}}',
+    ' {"Consistency":{"reason":"y"}} ',
+    '{"Policy":{"reason":"y"}}',
+    '{"Kind":"Schema","Field":"x","Reason":"y"}',
+    '{"Kind":"Weird"}',
+    '{"Kind":5}',
+    '{"Schema":"no object"}',
+    '{"Schema":{},"Policy":{}}',
+    '{"Schema":{"field":',
+    "{not json",
+    '"phantom W-1"',
+    "[1, 2]",
+    "phantom W-17",
+    "Roster: nobody",
+    "schema: missing required field 'shift_id'",
+    "policy violation",
+    "missing required field",
+    "",
+]
+PROMPTS = [
+    "Fill site A on 2026-11-03T10:00:00Z for W-17, trace 123e4567-e89b-12d3-a456-426614174000",
+    "Fill site A on 2026-12-24 for W-4, trace 00ff00ff00ff: doc-1 doc-2 doc-3 'O''Brien' \"x y\"",
+    "  \t ",
+    "ünïcode\tprompt  with\nlines 3ü4 deadbeefcafe",
+]
 
 
 def _odd_rows():
@@ -55,6 +87,16 @@ def _odd_rows():
     odd["attempts"][1]["iteration"] = 0  # a repeated iteration number
     del odd["attempts"][2]["iteration"]  # an attempt without one goes last
     out.append(odd)
+    for i, text in enumerate(ERROR_TEXTS):
+        row = session(
+            f"class-{i}",
+            verdict="accepted" if i % 2 else "max_iter_exhausted",
+            attempts=["validation_failed", "no_json", "accepted" if i % 2 else "validation_failed"],
+            ts=f"2026-11-0{3 + i % 5}T08:00:00Z",
+            prompt=PROMPTS[i % len(PROMPTS)],
+        )
+        row["attempts"][0]["error"] = text
+        out.append(row)
     empty = session("no-attempts", verdict="max_iter_exhausted", attempts=[], ts="2026-11-04T09:01:00Z")
     out.append(empty)
     for i in range(3):
@@ -174,6 +216,18 @@ def test_the_views_have_the_same_columns_and_types(engines):
         "select sum(attempts_to_accept) from sessions",
     ):
         assert duck.execute(sql).rows == spark.execute(sql).rows
+
+
+def test_the_error_class_and_the_prompt_template_are_duckdb_s_on_spark(engines):
+    """Spark's own functions (a store written before prompt_template computes it) give DuckDB's answers."""
+    duck, spark = engines
+    classes = "select error, verdict_kind, error_class from attempts where session_id like 'class-%'"
+    assert _rows(duck.execute(classes)) == _rows(spark.execute(classes))
+    assert {r[2] for r in duck.execute(classes).rows} >= {"schema", "completeness", "consistency", "policy", "roster"}
+    theirs = spark.execute("select prompt, prompt_template(prompt) as t from sessions")
+    ours = duck.execute("select prompt, prompt_template as t from sessions")
+    assert _rows(theirs) == _rows(ours)
+    assert len({r[1] for r in ours.rows}) > 3
 
 
 def test_a_store_at_a_url_is_read_through_spark_s_file_systems(engines):
