@@ -33,11 +33,18 @@ from .conftest import session, write_jsonl
         # score interval), as the `propint` R package's tests also pin them.
         (56, 70, 48, 80, 0.2000, 0.0524, 0.3339),
         (9, 10, 3, 10, 0.6000, 0.1705, 0.8090),
+        (6, 7, 2, 7, 0.5714, 0.0582, 0.8062),
+        (5, 56, 0, 29, 0.0893, -0.0381, 0.1926),
     ],
 )
 def test_the_two_proportion_interval_is_newcombe_s_published_one(k_b, n_b, k_a, n_a, difference, low, high):
     d, lo, hi = proportion_difference(k_a, n_a, k_b, n_b)
-    assert (round(d, 4), round(lo, 4), round(hi, 4)) == (difference, low, high)
+    # To the four decimals printed (the paper used z = 1.959964, the macros 1.96).
+    assert (d, lo, hi) == (
+        pytest.approx(difference, abs=1e-4),
+        pytest.approx(low, abs=1e-4),
+        pytest.approx(high, abs=1e-4),
+    )
 
 
 def test_the_python_wilson_interval_is_the_sql_macro(cohorts):

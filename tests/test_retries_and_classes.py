@@ -3,6 +3,8 @@ reference (tests/reference.py): every class (malformed JSON included), ties, n =
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from forensics.read.sources import resolve
@@ -186,3 +188,62 @@ def test_top_reasons_are_counted_within_their_class(crafted):
     # Completeness and Policy envelopes fold to one text; their classes keep them apart.
     folded = [r for r in rows if r["reason"] == "{'<v>':{'<v>':'<v>'}}"]
     assert {r["error_class"] for r in folded} == {"completeness", "policy"}
+
+
+def test_a_store_written_before_prompt_template_computes_it(tmp_path):
+    """Parquet files without the column (an older store), then newer ones, then merged: the same templates."""
+    import duckdb
+
+    import forensics
+    from forensics.ingest import ingest
+
+    prompts = ["Fill site A for week 45", "Fill site A for week 46: doc-1 doc-2", "Summarise 'x'"]
+    old = write_jsonl(tmp_path / "a.jsonl", [session(f"a{i}", prompt=p) for i, p in enumerate(prompts)])
+    store = tmp_path / "store"
+    ingest(store, sessions=[str(old)])
+    for f in (store / "sessions").rglob("*.parquet"):
+        con = duckdb.connect()
+        con.execute(f"copy (select * exclude (prompt_template) from read_parquet('{f}')) to '{f}.old' (format parquet)")
+        con.close()
+        f.unlink()
+        (f.parent / (f.name + ".old")).rename(f)
+    # the manifest knows each file by its size: this one is the older store's file now
+    manifest = json.loads((store / "manifest.json").read_text())
+    for f in manifest["files"]:
+        f["bytes"] = (store / f["path"]).stat().st_size
+    (store / "manifest.json").write_text(json.dumps(manifest))
+
+    def templates():
+        with forensics.connect(store=store) as st:
+            return sorted(st.execute("select session_id, prompt_template from sessions").rows)
+
+    expected = lambda ids: sorted((f"{k}{i}", ref.prompt_template(p)) for k in ids for i, p in enumerate(prompts))  # noqa: E731
+    assert templates() == expected("a")
+    new = write_jsonl(tmp_path / "b.jsonl", [session(f"b{i}", prompt=p) for i, p in enumerate(prompts)])
+    ingest(store, sessions=[str(old), str(new)])
+    assert templates() == expected("ab")  # some files hold the column, some do not
+    ingest(store, compact=True)
+    assert templates() == expected("ab")  # merged: the older rows' NULLs filled in
+
+
+def test_the_report_shows_what_retries_cost_and_reasons_by_class(tmp_path):
+    from forensics.report.weekly import build_report, render_report
+    from forensics.timewindow import resolve_week
+
+    rows = [
+        session("r-first", model="m-r", attempts=["accepted"], duration_ms=100),
+        session("r-retried", model="m-r", attempts=["no_json", "accepted"], duration_ms=300),
+        session("r-exhausted", model="m-r", verdict="max_iter_exhausted", duration_ms=900),
+        session("r-infra", model="m-r", verdict="infra_error", duration_ms=5000),
+        session("<b>x</b>", model="<i>m</i>", verdict="max_iter_exhausted"),
+    ]
+    path = write_jsonl(tmp_path / "sessions.jsonl", rows)
+    with Store(resolve(str(path), env={})) as st:
+        data = build_report(st, resolve_week("2026-W46"))
+    r = next(x for x in data["retry_cost"] if x["model"] == "m-r")
+    assert (r["attempts_per_accepted"], r["ms_per_accepted"], r["recovery_rate"]) == (3.5, 3150, 0.5)
+    md, html = render_report(data, "markdown"), render_report(data, "html")
+    assert "| `m-r` | 4 | 2 | 2.00 | 3.50 | 3,150 ms | 66.7% of 3 | 50.0% (9%–91%, n=2) |" in md
+    assert "What retries cost" in html and "<i>m</i>" not in html and "&lt;i&gt;m&lt;/i&gt;" in html
+    classes = [(x["model"], x["error_class"]) for x in data["rejections"]]
+    assert classes == sorted(classes) and ("m-r", "no_json") in classes and ("m-r", "roster") in classes

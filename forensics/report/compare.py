@@ -240,7 +240,8 @@ def compare(
     until: datetime | str | None = None,
 ):
     """Compare cohort A (`by` = a) with cohort B (`by` = b), or, with ``split_at``, the calls
-    before that moment with those at or after it for each value of `by`; returns a Result.
+    before that moment with those at or after it for each value of `by` (its `group` column);
+    returns a Result, one row per measure and pair.
 
     Times are datetimes, ISO texts or ages (7d), read in UTC. Rows whose timestamp does not
     parse are in neither side of a split.
@@ -286,6 +287,8 @@ def compare(
         rows += compare_cohorts(
             _cohort(found.get((group, label_a)), label_a), _cohort(found.get((group, label_b)), label_b), group
         )
+    if split_at is None:  # one pair: no group to name
+        return Result(COLUMNS[1:], [row[1:] for row in rows], [""] * (len(COLUMNS) - 1))
     return Result(list(COLUMNS), rows, [""] * len(COLUMNS))
 
 
