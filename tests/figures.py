@@ -202,6 +202,7 @@ def check_report(sessions: list[str], replays: list[str], week: str, *, trend_we
     assert_rates_in_unit_interval(data["models"], "report models")
     assert {a["name"]: (a["count"], a["session_ids"]) for a in data["alarms"]} == want.alarms
     assert_rows(data["rejections"], want.rejections, what="report rejections")
+    assert_rows(data["retry_cost"], want.retry_cost, what="report retry cost")
     assert_rows(data["depth"], want.depth, what="report depth")
     assert data["trend"].keys() == want.trend.keys()
     for model, points in want.trend.items():

@@ -710,6 +710,7 @@ class ReportFigures:
     models: list[dict] = field(default_factory=list)
     alarms: dict[str, tuple[int, list[str]]] = field(default_factory=dict)
     rejections: list[dict] = field(default_factory=list)
+    retry_cost: list[dict] = field(default_factory=list)
     depth: list[dict] = field(default_factory=list)
     trend: dict[Any, dict[str, float | None]] = field(default_factory=dict)
     rows: int = 0
@@ -748,7 +749,12 @@ def report(calls, replays, start: datetime, *, trend_weeks: int) -> ReportFigure
     return ReportFigures(
         models=models,
         alarms=alarms,
-        rejections=top_rejection_errors(calls, start, end, top=3),
+        # each model's top reasons, grouped by their error class
+        rejections=sorted(
+            top_rejection_errors(calls, start, end, top=3),
+            key=lambda r: (_model_order(r["model"]), r["error_class"] or "", -r["rejections"], r["reason"]),
+        ),
+        retry_cost=retry_cost(calls, start, end),
         depth=retrieval_depth_vs_first_shot(calls, replays, start, end),
         trend=dict(trend),
         rows=len(calls),

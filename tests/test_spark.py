@@ -230,6 +230,20 @@ def test_the_error_class_and_the_prompt_template_are_duckdb_s_on_spark(engines):
     assert len({r[1] for r in ours.rows}) > 3
 
 
+def test_compare_on_spark_is_duckdb_s(engines):
+    """`forensics compare` runs one statement: Spark answers it as DuckDB does, in both modes."""
+    from forensics.report.compare import compare
+
+    duck, spark = engines
+    for args in (
+        {"by": "model", "a": "qwen3.5:latest", "b": "gpt-oss:20b"},
+        {"split_at": "2026-11-20T00:00:00Z", "by": "kind"},
+    ):
+        d, s = compare(duck, **args), compare(spark, **args)
+        assert d.columns == s.columns and d.rows, args
+        assert all(_close(a, b) for a, b in zip(_rows(d), _rows(s))) and len(d.rows) == len(s.rows), args
+
+
 def test_a_store_at_a_url_is_read_through_spark_s_file_systems(engines):
     """A URL (here file://, as s3a:// or hdfs:// would be) is read by Spark itself, manifest included."""
     from forensics.catalog import load_catalog
