@@ -115,26 +115,24 @@ create or replace temp macro error_class(verdict_kind, e) as
         else 'other'
     end;
 create or replace temp macro fold_prompt(p) as
-    -- Dates (and times) and UUIDs first, then runs of eight or more hex digits standing alone
+    -- Dates (and times) first, then UUIDs and runs of eight or more hex digits standing alone
     -- (span and trace ids), then what fold_error folds: quoted values, staff ids, numbers.
-    fold_error(regexp_replace(regexp_replace(regexp_replace(p,
+    fold_error(regexp_replace(regexp_replace(p,
         '[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?([Zz]|[+-][0-9]{2}:?[0-9]{2})?)?',
         '<date>', 'g'),
-        '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}', '<id>', 'g'),
-        '\b[0-9a-fA-F]{8,}\b', '<id>', 'g'));
+        '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|\b[0-9a-fA-F]{8,}\b', '<id>', 'g'));
 create or replace temp macro template_text(p) as
     -- The folded prompt's words, one space between, a word repeated next to itself kept once
     -- (a list of context documents of any length is one template). Each word is paired with
-    -- the one before it: a lambda that indexed the list would compute it again per word.
-    array_to_string(list_transform(list_filter(
-        list_zip(string_split(trim(regexp_replace(fold_prompt(p), '[ \t\n\r]+', ' ', 'g')), ' '),
-                 list_prepend(null, string_split(trim(regexp_replace(fold_prompt(p), '[ \t\n\r]+', ' ', 'g')), ' '))),
-        lambda x: x[1] <> '' and x[1] is distinct from x[2]), lambda x: x[1]), ' ');
-create or replace temp macro template_of(t) as
-    -- A short stable hash of the words, and the first eight words; NULL for no words.
-    case when t <> '' then left(md5(t), 8) || ' ' || regexp_extract(t, '^[^ ]+( [^ ]+){0,7}') end;
+    -- the one before it: a lambda that indexed the list would compute it again per word. The
+    -- outer lambda binds the words once (a macro repeats its argument's text).
+    list_transform([string_split(trim(regexp_replace(fold_prompt(p), '[ \t\n\r]+', ' ', 'g')), ' ')],
+        lambda w: array_to_string(list_transform(list_filter(list_zip(w, list_prepend(null, w)),
+            lambda x: x[1] <> '' and x[1] is distinct from x[2]), lambda x: x[1]), ' '))[1];
 create or replace temp macro prompt_template(p) as
-    template_of(template_text(p));
+    -- A short stable hash of the words, and the first eight words; NULL for no words.
+    list_transform([template_text(p)], lambda t:
+        case when t <> '' then left(md5(t), 8) || ' ' || regexp_extract(t, '^[^ ]+( [^ ]+){0,7}') end)[1];
 """
 
 # The view computes the ordered attempts once per row (a hidden column) and derives both

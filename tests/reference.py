@@ -821,8 +821,7 @@ def prompt_template(prompt: str | None) -> str | None:
     if prompt is None:
         return None
     text = re.sub(_DATE, "<date>", prompt)
-    text = re.sub(_UUID, "<id>", text)
-    text = re.sub(r"\b[0-9a-fA-F]{8,}\b", "<id>", text, flags=re.ASCII)
+    text = re.sub(_UUID + r"|\b[0-9a-fA-F]{8,}\b", "<id>", text, flags=re.ASCII)
     words = [w for w in re.split(r"[ \t\n\r]+", fold(text)) if w]
     words = [w for i, w in enumerate(words) if i == 0 or w != words[i - 1]]
     if not words:

@@ -3,8 +3,6 @@ reference (tests/reference.py): every class (malformed JSON included), ties, n =
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from forensics.read.sources import resolve
@@ -86,6 +84,11 @@ def crafted(tmp_path_factory):
         v = "accepted" if i % 3 else "max_iter_exhausted"
         rows.append(session(f"p-{i}", model="m-p", verdict=v, prompt=p, ts="2026-11-11T10:00:00Z"))
     rows.append(session("p-empty", model="m-p", prompt="  \t ", ts="2026-11-11T10:00:00Z"))
+    rows.append(
+        session(
+            "p-ids", model="m-p", prompt="trace 0123456789abcdef-e89b-12d3-a456-426614174000", ts="2026-11-11T10:00:00Z"
+        )
+    )
     rows.append(session("p-late", model="m-p", prompt="Fill site A", ts="2026-11-18T10:00:00Z"))
     path = write_jsonl(tmp_path_factory.mktemp("classes") / "sessions.jsonl", rows)
     with Store(resolve(str(path), env={})) as st:
@@ -131,6 +134,7 @@ def test_prompt_templates_fold_numbers_dates_ids_and_quotes(crafted):
     assert got["p-0"].split(" ", 1)[1] == "Fill site A for week <n> on <date>,"
     assert len(got["p-0"].split(" ", 1)[0]) == 8
     assert got["p-empty"] is None and got["p-late"] != got["p-0"]
+    assert got["p-ids"].split(" ", 1)[1] == "trace <id>-e89b-12d3-a456-<id>"  # one pass, leftmost first
 
 
 def test_retry_cost_is_the_docs_worked_example(crafted):
@@ -190,40 +194,33 @@ def test_top_reasons_are_counted_within_their_class(crafted):
     assert {r["error_class"] for r in folded} == {"completeness", "policy"}
 
 
-def test_a_store_written_before_prompt_template_computes_it(tmp_path):
-    """Parquet files without the column (an older store), then newer ones, then merged: the same templates."""
+def test_a_store_keeps_no_prompt_template_and_computes_it_when_read(tmp_path):
+    """The Parquet files hold no template (folding every prompt would double the ingest); the
+    view computes it from the stored prompt, after an ingest, a second one and a merge alike."""
     import duckdb
 
     import forensics
     from forensics.ingest import ingest
 
-    prompts = ["Fill site A for week 45", "Fill site A for week 46: doc-1 doc-2", "Summarise 'x'"]
+    prompts = ["Fill site A for week 45", "Fill site A for week 46: doc-1 doc-2", "Summarise 'x'", ""]
     old = write_jsonl(tmp_path / "a.jsonl", [session(f"a{i}", prompt=p) for i, p in enumerate(prompts)])
     store = tmp_path / "store"
-    ingest(store, sessions=[str(old)])
-    for f in (store / "sessions").rglob("*.parquet"):
-        con = duckdb.connect()
-        con.execute(f"copy (select * exclude (prompt_template) from read_parquet('{f}')) to '{f}.old' (format parquet)")
-        con.close()
-        f.unlink()
-        (f.parent / (f.name + ".old")).rename(f)
-    # the manifest knows each file by its size: this one is the older store's file now
-    manifest = json.loads((store / "manifest.json").read_text())
-    for f in manifest["files"]:
-        f["bytes"] = (store / f["path"]).stat().st_size
-    (store / "manifest.json").write_text(json.dumps(manifest))
 
     def templates():
+        files = [str(f) for f in (store / "sessions").rglob("*.parquet")]
+        stored = {n for (n,) in duckdb.connect().execute("select name from parquet_schema(?)", [files]).fetchall()}
+        assert "prompt" in stored and "prompt_template" not in stored
         with forensics.connect(store=store) as st:
             return sorted(st.execute("select session_id, prompt_template from sessions").rows)
 
     expected = lambda ids: sorted((f"{k}{i}", ref.prompt_template(p)) for k in ids for i, p in enumerate(prompts))  # noqa: E731
+    ingest(store, sessions=[str(old)])
     assert templates() == expected("a")
     new = write_jsonl(tmp_path / "b.jsonl", [session(f"b{i}", prompt=p) for i, p in enumerate(prompts)])
     ingest(store, sessions=[str(old), str(new)])
-    assert templates() == expected("ab")  # some files hold the column, some do not
+    assert templates() == expected("ab")
     ingest(store, compact=True)
-    assert templates() == expected("ab")  # merged: the older rows' NULLs filled in
+    assert templates() == expected("ab")
 
 
 def test_the_report_shows_what_retries_cost_and_reasons_by_class(tmp_path):

@@ -59,6 +59,7 @@ PROMPTS = [
     "Fill site A on 2026-12-24 for W-4, trace 00ff00ff00ff: doc-1 doc-2 doc-3 'O''Brien' \"x y\"",
     "  \t ",
     "ünïcode\tprompt  with\nlines 3ü4 deadbeefcafe",
+    "trace 0123456789abcdef-e89b-12d3-a456-426614174000 and 123e4567-e89b-12d3-a456-426614174000",
 ]
 
 

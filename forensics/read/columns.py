@@ -136,9 +136,9 @@ def _out_columns(columns: tuple[Column, ...]) -> list[str]:
 # defined in measures.py.
 _DERIVED = {"first_shot": FIRST_SHOT, "attempts_to_accept": ATTEMPTS_TO_ACCEPT, "prompt_template": PROMPT_TEMPLATE}
 
-# Derived columns a store's Parquet files written before them lack: the store's views compute
-# them from the stored columns there (and where a merged file holds them as NULL).
-LATE_COLUMNS = {"prompt_template": PROMPT_TEMPLATE}
+# Derived columns a store does not keep, computed from the stored ones whenever they are read:
+# folding every prompt at ingest would double its cost, for a column few statements read.
+COMPUTED_ON_READ = {"prompt_template": PROMPT_TEMPLATE}
 
 
 def _session_out() -> list[tuple[str, str]]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import ForensicsError, first_line
 from ..measures import ERROR_CLASS
-from ..read.columns import LATE_COLUMNS
+from ..read.columns import COMPUTED_ON_READ, session_view_columns
 from .functions import define_functions
 from .schema import store_schemas
 from .session import spark_session
@@ -199,13 +199,15 @@ def _install(session, root: str):
             schemas = schemas or store_schemas()
             df = session.createDataFrame([], schemas[stream])
         df.createOrReplaceTempView(f"_{stream}_parquet")
-        cols = columns[stream] = [c for c in df.columns if c not in _HIDDEN]
+        cols = [c for c in df.columns if c not in _HIDDEN]
         select = ", ".join(_stored(c) for c in cols)
         if stream == "sessions":
-            # A store written before a derived column: computed from what it stored.
-            late = [c for c in LATE_COLUMNS if c not in cols]
-            select += "".join(f", {LATE_COLUMNS[c]} as `{c}`" for c in late)
-            cols += late
+            # The columns a store does not keep, computed from those it does, each in its place.
+            computed = [c for c in COMPUTED_ON_READ if c not in cols]
+            select += "".join(f", {COMPUTED_ON_READ[c]} as `{c}`" for c in computed)
+            order = session_view_columns()
+            cols = sorted(cols + computed, key=lambda c: order.index(c) if c in order else len(order))
+        columns[stream] = cols
         # Each row shows its file's current name, as the DuckDB view does.
         session.sql(
             f"create or replace temp view _{stream}_all as select {select}, p.batch as _batch "
@@ -221,12 +223,8 @@ def _install(session, root: str):
 
 
 def _stored(c: str) -> str:
-    """A stored column as the view shows it: a file's current name, a late column filled in where NULL."""
-    if c == "source_file":
-        return "coalesce(f.path, p.source_file) as source_file"
-    if c in LATE_COLUMNS:
-        return f"coalesce(p.`{c}`, {LATE_COLUMNS[c]}) as `{c}`"
-    return f"p.`{c}`"
+    """A stored column as the view shows it (each row's file by its current name)."""
+    return "coalesce(f.path, p.source_file) as source_file" if c == "source_file" else f"p.`{c}`"
 
 
 def _window(session, columns: dict, since, until, after_batch) -> None:

@@ -87,11 +87,11 @@ FUNCTIONS = {
             else 'other'
         end""",
     "fold_prompt": r"""(p STRING) RETURNS STRING
-        RETURN fold_error(regexp_replace(regexp_replace(regexp_replace(p,
+        RETURN fold_error(regexp_replace(regexp_replace(p,
             '[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?([Zz]|[+-][0-9]{2}:?[0-9]{2})?)?',
             '<date>'),
-            '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}', '<id>'),
-            '(?<![0-9A-Za-z_])[0-9a-fA-F]{8,}(?![0-9A-Za-z_])', '<id>'))""",
+            '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|(?<![0-9A-Za-z_])[0-9a-fA-F]{8,}(?![0-9A-Za-z_])',
+            '<id>'))""",
     # Each word beside the one before it (zip_with pads with NULL): Spark takes no lambda that
     # names the function's own argument.
     "template_words": """(words ARRAY<STRING>) RETURNS ARRAY<STRING>

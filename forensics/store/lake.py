@@ -124,42 +124,25 @@ def install(con, reader, lake: Lake) -> None:
         if files:
             var = f"forensics_parquet_{stream}"
             con.execute(f"set variable {var} = ?::varchar[]", [files])
-            late, by_name = _late_columns(con, var) if stream == "sessions" else ({}, False)
-
-            typed = ", ".join(_stored(c, t, late) for c, t in described)
-            options = ", union_by_name = true" if by_name else ""
+            typed = ", ".join(_stored(c, t) for c, t in described)
             body = (
                 f"select {typed}, batch as _batch, file_id as _file_id, fingerprint as _fingerprint\n"
-                f"from read_parquet(getvariable('{var}'){options})\nunion all\n{tail}"
+                f"from read_parquet(getvariable('{var}'))\nunion all\n{tail}"
             )
         view = "_sessions_files" if stream == "sessions" else "_replay_files"
         con.execute(f"create or replace temp view {view} as {body}")
 
 
-def _stored(c: str, t: str, late: dict[str, str]) -> str:
-    """A stored column as the view types it: each file's current name, a late column filled in."""
+def _stored(c: str, t: str) -> str:
+    """A stored column as the view types it: each file's current name; a column the store does
+    not keep computed from the ones it does."""
+    from ..read.columns import COMPUTED_ON_READ
+
     if c == "source_file":
         return f"coalesce(getvariable('forensics_file_paths')[file_id], source_file)::{t} as source_file"
-    if c in late:
-        return f'{late[c]}::{t} as "{c}"'
+    if c in COMPUTED_ON_READ:
+        return f'{COMPUTED_ON_READ[c]}::{t} as "{c}"'
     return f'"{c}"::{t} as "{c}"'
-
-
-def _late_columns(con, var: str) -> tuple[dict[str, str], bool]:
-    """How the sessions' Parquet files give each derived column added since some were written
-    (`LATE_COLUMNS`), and whether the files must be read by name (some hold it, some do not)."""
-    from ..read.columns import LATE_COLUMNS
-
-    names = ", ".join(f"'{c}'" for c in LATE_COLUMNS)
-    counts = con.execute(
-        f"select name, count(distinct file_name) from parquet_schema(getvariable('{var}')) "
-        f"where name in ({names}) group by name"
-    ).fetchall()
-    held = dict(counts)
-    files = len(con.execute(f"select getvariable('{var}')").fetchone()[0])
-    # Where a file holds the column, a merged older file may hold it as NULL: filled in there.
-    out = {c: (f'coalesce("{c}", {expr})' if held.get(c) else expr) for c, expr in LATE_COLUMNS.items()}
-    return out, any(0 < held.get(c, 0) < files for c in LATE_COLUMNS)
 
 
 def add_line_maps(con, reader, lake: Lake) -> None:
