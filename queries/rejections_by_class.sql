@@ -4,7 +4,7 @@
 -- param: since timestamp = null  -- only rows at or after this time
 -- param: until timestamp = null  -- only rows before this time
 -- param: model text = null  -- only this model
--- `error_class` is the `attempts` view's (docs/SESSION_LOG.md, "Error classes"): every attempt
+-- `error_class` is the `attempts` view's (docs/SESSION_LOG.md, "What the figures mean"): every attempt
 -- that was not accepted has one, an infrastructure error's included (class `infra`).
 -- `attempts` counts them, `sessions` the distinct session ids that met the class, `share`
 -- is of the week's and model's attempts not accepted. A row whose timestamp does not parse

@@ -194,6 +194,7 @@ def test_top_reasons_are_counted_within_their_class(crafted):
     assert {r["error_class"] for r in folded} == {"completeness", "policy"}
 
 
+@pytest.mark.slow  # three ingests and a merge: several seconds
 def test_a_store_keeps_no_prompt_template_and_computes_it_when_read(tmp_path):
     """The Parquet files hold no template (folding every prompt would double the ingest); the
     view computes it from the stored prompt, after an ingest, a second one and a merge alike."""
