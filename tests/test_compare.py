@@ -240,17 +240,28 @@ def test_the_command_line(cohorts, cli):
     assert code == 0, err
     rows = json.loads(out)
     assert rows[0]["measure"] == "first_shot_rate" and rows[0]["verdict"] == "down"
-    code, out, _ = cli("compare", "--split-at", "2026-11-15", "-s", path)
-    assert code == 0 and "before" in out and "too few calls" in out
     for args, message in (
         (("--by", "nope", "a", "b"), "no column of the sessions view"),
         (("m-a",), "two cohorts"),
-        (("m-a", "m-a"), "both"),
         (("--split-at", "2026-11-15", "m-a", "m-b"), "give no A or B"),
-        (("--split-at", "not a time"), "not a time"),
     ):
         code, out, err = cli("compare", *args, "-s", path)
         assert code == 2 and out == "" and message in err and len(err.strip().splitlines()) == 1, (args, err)
+
+
+def test_bad_cohorts_are_usage_errors(cohorts):
+    from forensics.errors import ParameterError, UsageError
+
+    st, _ = cohorts
+    for kwargs, message in (
+        ({"a": "m-a", "b": "m-a"}, "both"),
+        ({"a": "m-a"}, "two cohorts"),
+        ({"split_at": "not a time"}, "not a time"),
+        ({"split_at": "2026-11-15", "a": "m-a", "b": "m-b"}, "give no A or B"),
+    ):
+        with pytest.raises(ParameterError, match=message):
+            compare(st, **kwargs)
+    assert issubclass(ParameterError, UsageError)  # exit 2 on the command line
 
 
 def test_templates_are_named_by_their_hash(tmp_path, cli):
