@@ -4,10 +4,14 @@ docs/SESSION_LOG.md, "What the figures mean", says each in words; tests/referenc
 again in plain Python, and tests/test_measures.py holds the two to agreeing on anomalous logs.
 
 - `MACROS`: the macros every connection gets (the named queries call them by name).
-- `ATTEMPTS_IN_ORDER`, `FIRST_SHOT`, `ATTEMPTS_TO_ACCEPT`: the `sessions` view's expressions.
+- `ATTEMPTS_IN_ORDER`, `FIRST_SHOT`, `ATTEMPTS_TO_ACCEPT`, `PROMPT_TEMPLATE`: the `sessions` view's expressions.
+- `ERROR_CLASS`: the `attempts` view's `error_class`.
+- `wilson_interval`, `newcombe_interval`: the two-proportion intervals, for figures Python combines.
 """
 
 from __future__ import annotations
+
+import math
 
 # A call's attempts are taken in one order everywhere: by `iteration` (an attempt without
 # one goes last), then by position in the list, so a repeated iteration number is still an
@@ -35,6 +39,12 @@ create or replace temp macro attempts_to_accept(final_verdict, ordered) as
     case when final_verdict = 'accepted' then
         list_position(list_transform(ordered, lambda a: a.verdict_kind), 'accepted')
     end;
+create or replace temp macro attempt_count(attempts) as
+    -- Every attempt logged, whatever its verdict; a call without an attempt list has none.
+    coalesce(len(attempts), 0);
+create or replace temp macro rejection_count(attempts) as
+    -- The model's answers turned down: the validator's rejections and the answers with no JSON.
+    coalesce(len(list_filter(attempts, lambda a: a.verdict_kind in ('validation_failed', 'no_json'))), 0);
 create or replace temp macro wilson_low(k, n) as
     case when n > 0 then greatest(0.0,
         ((k / n) + 1.96 ^ 2 / (2 * n)
@@ -67,6 +77,68 @@ create or replace temp macro fold_error(e) as
         '''[^'']*''|"[^"]*"', '''<v>''', 'g'),
         'W-[0-9]+', 'W-<n>', 'g'),
         '\b[0-9]+\b', '<n>', 'g');
+create or replace temp macro error_class_of(word) as
+    -- A validator variant's name, or a complaint's leading word, as its class; NULL for any other.
+    case lower(word)
+        when 'schema' then 'schema'
+        when 'completeness' then 'completeness'
+        when 'consistency' then 'consistency'
+        when 'policy' then 'policy'
+        when 'phantom' then 'roster'
+        when 'roster' then 'roster'
+    end;
+create or replace temp macro is_json_object(e) as
+    -- Malformed JSON is no object: json_type is asked only of text that parses.
+    coalesce(case when json_valid(e) then json_type(e) = 'OBJECT' end, false);
+create or replace temp macro error_variant(e) as
+    -- The validator's variant an error text that is a JSON object names: the legacy flat
+    -- shape's `Kind` when it is a string, else the one key of the tagged shape whose value is
+    -- an object. Text that is no JSON object (malformed JSON included) names none.
+    case when is_json_object(e) then
+        coalesce(
+            case when json_type(e, '$.Kind') = 'VARCHAR' then e ->> '$.Kind' end,
+            case when len(json_keys(e)) = 1 then
+                case
+                    when json_type(e, '$.Schema') = 'OBJECT' then 'Schema'
+                    when json_type(e, '$.Completeness') = 'OBJECT' then 'Completeness'
+                    when json_type(e, '$.Consistency') = 'OBJECT' then 'Consistency'
+                    when json_type(e, '$.Policy') = 'OBJECT' then 'Policy'
+                end
+            end)
+    end;
+create or replace temp macro error_class(verdict_kind, e) as
+    -- Why an attempt was not accepted (NULL for an accepted one): the verdict kind first, then
+    -- for a validator's rejection the variant its JSON names, or its text's leading word.
+    case
+        when verdict_kind = 'accepted' then null
+        when verdict_kind = 'no_json' then 'no_json'
+        when verdict_kind = 'infra_error' then 'infra'
+        when verdict_kind = 'validation_failed' then coalesce(error_class_of(
+            case
+                when is_json_object(e) then error_variant(e)
+                else regexp_extract(e, '^[ \t\n\r]*([A-Za-z]+)', 1)
+            end), 'other')
+        else 'other'
+    end;
+create or replace temp macro fold_prompt(p) as
+    -- Dates (and times) first, then UUIDs and runs of eight or more hex digits standing alone
+    -- (span and trace ids), then what fold_error folds: quoted values, staff ids, numbers.
+    fold_error(regexp_replace(regexp_replace(p,
+        '[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?([Zz]|[+-][0-9]{2}:?[0-9]{2})?)?',
+        '<date>', 'g'),
+        '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|\b[0-9a-fA-F]{8,}\b', '<id>', 'g'));
+create or replace temp macro template_text(p) as
+    -- The folded prompt's words, one space between, a word repeated next to itself kept once
+    -- (a list of context documents of any length is one template). Each word is paired with
+    -- the one before it: a lambda that indexed the list would compute it again per word. The
+    -- outer lambda binds the words once (a macro repeats its argument's text).
+    list_transform([string_split(trim(regexp_replace(fold_prompt(p), '[ \t\n\r]+', ' ', 'g')), ' ')],
+        lambda w: array_to_string(list_transform(list_filter(list_zip(w, list_prepend(null, w)),
+            lambda x: x[1] <> '' and x[1] is distinct from x[2]), lambda x: x[1]), ' '))[1];
+create or replace temp macro prompt_template(p) as
+    -- A short stable hash of the words, and the first eight words; NULL for no words.
+    list_transform([template_text(p)], lambda t:
+        case when t <> '' then left(md5(t), 8) || ' ' || regexp_extract(t, '^[^ ]+( [^ ]+){0,7}') end)[1];
 """
 
 # The view computes the ordered attempts once per row (a hidden column) and derives both
@@ -75,3 +147,25 @@ create or replace temp macro fold_error(e) as
 ATTEMPTS_IN_ORDER = "attempts_in_order({attempts})"
 FIRST_SHOT = "first_shot(final_verdict, _attempts_in_order)"
 ATTEMPTS_TO_ACCEPT = "attempts_to_accept(final_verdict, _attempts_in_order)"
+PROMPT_TEMPLATE = "prompt_template(prompt)"
+ERROR_CLASS = "error_class(attempt.verdict_kind, attempt.error)"
+
+# Wilson at 95%, as the macros: the z the report's intervals all use.
+Z = 1.96
+
+
+def wilson_interval(k: int, n: int) -> tuple[float | None, float | None]:
+    """The 95% Wilson score interval of k out of n (the `wilson_low`/`wilson_high` macros in Python)."""
+    if n <= 0:
+        return None, None
+    p = k / n
+    centre, half = p + Z**2 / (2 * n), Z * math.sqrt(p * (1 - p) / n + Z**2 / (4 * n * n))
+    return max(0.0, (centre - half) / (1 + Z**2 / n)), min(1.0, (centre + half) / (1 + Z**2 / n))
+
+
+def newcombe_interval(
+    p1: float, low1: float, high1: float, p0: float, low0: float, high0: float
+) -> tuple[float, float]:
+    """The 95% interval for p1 - p0 from each rate's Wilson interval (Newcombe 1998, method 10)."""
+    d = p1 - p0
+    return (d - math.sqrt((p1 - low1) ** 2 + (high0 - p0) ** 2), d + math.sqrt((high1 - p1) ** 2 + (p0 - low0) ** 2))

@@ -55,6 +55,9 @@ QUERIES = {
         [("timestamp", 1), ("session_id", 1)],
     ),
     "verdict_breakdown": (lambda c, r, **p: ref.verdict_breakdown(c, **p), None),
+    "retry_cost": (lambda c, r, **p: ref.retry_cost(c, **p), None),
+    "rejections_by_class": (lambda c, r, **p: ref.rejections_by_class(c, **p), None),
+    "prompt_template_first_shot": (lambda c, r, **p: ref.prompt_template_first_shot(c, **p), None),
 }
 
 
@@ -201,6 +204,7 @@ def check_report(sessions: list[str], replays: list[str], week: str, *, trend_we
     assert_rates_in_unit_interval(data["models"], "report models")
     assert {a["name"]: (a["count"], a["session_ids"]) for a in data["alarms"]} == want.alarms
     assert_rows(data["rejections"], want.rejections, what="report rejections")
+    assert_rows(data["retry_cost"], want.retry_cost, what="report retry cost")
     assert_rows(data["depth"], want.depth, what="report depth")
     assert data["trend"].keys() == want.trend.keys()
     for model, points in want.trend.items():

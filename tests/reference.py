@@ -519,24 +519,25 @@ def top_rejection_errors(calls, since=None, until=None, model=None, top=5):
         for a in c.attempts or []:
             if a.verdict_kind in ("validation_failed", "no_json"):
                 reason = "(no JSON in the answer)" if a.verdict_kind == "no_json" else fold(a.error)
-                rejected.append((c.model, reason, c.session_id, a.error))
+                rejected.append((c.model, (reason, error_class(a.verdict_kind, a.error)), c.session_id, a.error))
     out = []
     for m, group in _group(rejected, lambda r: r[0]).items():
         rows = []
-        for reason, same in _group(group, lambda r: r[1]).items():
+        for (reason, cls), same in _group(group, lambda r: r[1]).items():
             errors = [r[3] for r in same if r[3] is not None]
             rows.append(
                 {
                     "model": m,
+                    "error_class": cls,
                     "reason": reason,
                     "rejections": len(same),
                     "sessions": len({r[2] for r in same if r[2] is not None}),
                     "example": min(errors) if errors else None,
                 }
             )
-        rows.sort(key=lambda r: (-r["rejections"], r["reason"]))
+        rows.sort(key=lambda r: (-r["rejections"], r["reason"], r["error_class"]))
         out += rows[:top]
-    out.sort(key=lambda r: (_model_order(r["model"]), -r["rejections"], r["reason"]))
+    out.sort(key=lambda r: (_model_order(r["model"]), -r["rejections"], r["reason"], r["error_class"]))
     return out
 
 
@@ -770,6 +771,7 @@ class ReportFigures:
     models: list[dict] = field(default_factory=list)
     alarms: dict[str, tuple[int, list[str]]] = field(default_factory=dict)
     rejections: list[dict] = field(default_factory=list)
+    retry_cost: list[dict] = field(default_factory=list)
     depth: list[dict] = field(default_factory=list)
     trend: dict[Any, dict[str, float | None]] = field(default_factory=dict)
     rows: int = 0
@@ -808,8 +810,181 @@ def report(calls, replays, start: datetime, *, trend_weeks: int) -> ReportFigure
     return ReportFigures(
         models=models,
         alarms=alarms,
-        rejections=top_rejection_errors(calls, start, end, top=3),
+        # each model's top reasons, grouped by their error class
+        rejections=sorted(
+            top_rejection_errors(calls, start, end, top=3),
+            key=lambda r: (_model_order(r["model"]), r["error_class"] or "", -r["rejections"], r["reason"]),
+        ),
+        retry_cost=retry_cost(calls, start, end),
         depth=retrieval_depth_vs_first_shot(calls, replays, start, end),
         trend=dict(trend),
         rows=len(calls),
     )
+
+
+# -- error classes, prompt templates, retries (issue 25) ----------------------------------------
+
+_CLASSES = {
+    "schema": "schema",
+    "completeness": "completeness",
+    "consistency": "consistency",
+    "policy": "policy",
+    "phantom": "roster",
+    "roster": "roster",
+}
+_TAGS = ("Schema", "Completeness", "Consistency", "Policy")
+
+
+def _json_object(text: str | None) -> dict | None:
+    """The text as a JSON object, or None (malformed JSON, any other JSON value, NaN)."""
+    if text is None:
+        return None
+
+    def refuse(constant):
+        raise ValueError(constant)
+
+    try:
+        value = json.loads(text, parse_constant=refuse)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def error_class(verdict_kind: str | None, error: str | None) -> str | None:
+    """Why an attempt was not accepted: the verdict kind, then the validator's JSON variant
+    (legacy `Kind` when a string, else the one tagged key with an object), else the leading word."""
+    if verdict_kind == "accepted":
+        return None
+    if verdict_kind in ("no_json", "infra_error"):
+        return {"no_json": "no_json", "infra_error": "infra"}[verdict_kind]
+    if verdict_kind != "validation_failed":
+        return "other"
+    obj = _json_object(error)
+    word = None
+    if obj is not None:
+        if isinstance(obj.get("Kind"), str):
+            word = obj["Kind"]
+        elif len(obj) == 1 and next(iter(obj)) in _TAGS and isinstance(next(iter(obj.values())), dict):
+            word = next(iter(obj))
+    elif error is not None:
+        m = re.match(r"[ \t\n\r]*([A-Za-z]+)", error)
+        word = m.group(1) if m else None
+    return _CLASSES.get((word or "").lower(), "other")
+
+
+_DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?([Zz]|[+-][0-9]{2}:?[0-9]{2})?)?"
+_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+
+
+def prompt_template(prompt: str | None) -> str | None:
+    """Dates, UUIDs, hex ids, then fold(): the words, a word repeated beside itself once; the md5's
+    first 8 hex digits of the words and the first eight words. None for a prompt with no words."""
+    if prompt is None:
+        return None
+    text = re.sub(_DATE, "<date>", prompt)
+    text = re.sub(_UUID + r"|\b[0-9a-fA-F]{8,}\b", "<id>", text, flags=re.ASCII)
+    words = [w for w in re.split(r"[ \t\n\r]+", fold(text)) if w]
+    words = [w for i, w in enumerate(words) if i == 0 or w != words[i - 1]]
+    if not words:
+        return None
+    import hashlib
+
+    return hashlib.md5(" ".join(words).encode()).hexdigest()[:8] + " " + " ".join(words[:8])
+
+
+def rejections(call: Call) -> int:
+    """The call's attempts turned down: validation_failed or no_json."""
+    return sum(a.verdict_kind in ("validation_failed", "no_json") for a in call.attempts or [])
+
+
+def retry_cost(calls, since=None, until=None, model=None):
+    """Per UTC ISO week and model: calls, attempts and time per accepted artifact; retries and recoveries."""
+    timed = [c for c in _pick(calls, since, until, model) if c.timestamp is not None]
+    out = []
+    for (_week, m), group in sorted(
+        _group(timed, lambda c: (_monday(c.timestamp), c.model)).items(),
+        key=lambda kv: (kv[0][0], _model_order(kv[0][1])),
+    ):
+        accepted = sum(c.final_verdict == "accepted" for c in group)
+        attempts = sum(len(c.attempts or []) for c in group)
+        reached = [c for c in group if reached_model(c)]
+        retried = [c for c in reached if rejections(c) > 0]
+        recovered = sum(c.final_verdict == "accepted" for c in retried)
+        durations = [c.duration_ms for c in group if c.duration_ms is not None]
+        low, high = wilson(recovered, len(retried))
+        out.append(
+            {
+                "week": iso_week(group[0].timestamp),
+                "model": m,
+                "calls": len(group),
+                "accepted": accepted,
+                "calls_per_accepted": _rate(len(group), accepted),
+                "attempts": attempts,
+                "attempts_per_accepted": _rate(attempts, accepted),
+                "reached_model": len(reached),
+                "retried": len(retried),
+                "retry_share": _rate(len(retried), len(reached)),
+                "recovered": recovered,
+                "recovery_rate": _rate(recovered, len(retried)),
+                "recovery_ci_low": low,
+                "recovery_ci_high": high,
+                "ms_per_accepted": _rate(sum(durations), accepted) if durations else None,
+            }
+        )
+    return out
+
+
+def rejections_by_class(calls, since=None, until=None, model=None):
+    """Per UTC ISO week and model: the attempts not accepted, by error class."""
+    timed = [c for c in _pick(calls, since, until, model) if c.timestamp is not None]
+    out = []
+    for (_week, m), group in sorted(
+        _group(timed, lambda c: (_monday(c.timestamp), c.model)).items(),
+        key=lambda kv: (kv[0][0], _model_order(kv[0][1])),
+    ):
+        classed = [
+            (error_class(a.verdict_kind, a.error), c.session_id)
+            for c in group
+            for a in c.attempts or []
+            if error_class(a.verdict_kind, a.error) is not None
+        ]
+        rows = [
+            {
+                "week": iso_week(group[0].timestamp),
+                "model": m,
+                "error_class": cls,
+                "attempts": len(same),
+                "sessions": len({sid for _, sid in same if sid is not None}),
+                "share": len(same) / len(classed),
+            }
+            for cls, same in _group(classed, lambda r: r[0]).items()
+        ]
+        out += sorted(rows, key=lambda r: (-r["attempts"], r["error_class"]))
+    return out
+
+
+def prompt_template_first_shot(calls, since=None, until=None, model=None, kind=None):
+    """Per prompt template: first shots out of the calls that reached the model, best first."""
+    out = []
+    for template, group in _group(
+        _pick(calls, since, until, model, kind), lambda c: prompt_template(_text(c.raw.get("prompt")))
+    ).items():
+        n = sum(reached_model(c) for c in group)
+        k = sum(first_shot(c) for c in group)
+        low, high = wilson(k, n)
+        out.append(
+            {
+                "prompt_template": template,
+                "calls": len(group),
+                "reached_model": n,
+                "first_shot": k,
+                "rate": _rate(k, n),
+                "ci_low": low,
+                "ci_high": high,
+                "infra_error": sum(c.final_verdict == "infra_error" for c in group),
+            }
+        )
+    out.sort(
+        key=lambda r: (r["rate"] is None, -(r["rate"] or 0), -r["reached_model"], nulls_last(r["prompt_template"]))
+    )
+    return out

@@ -19,6 +19,7 @@ def test_commands_are_the_documented_set():
             [
                 "ack",
                 "alarm",
+                "compare",
                 "demo",
                 "doctor",
                 "export",

@@ -274,7 +274,7 @@ def test_every_command_the_demo_prints_reproduces_what_it_showed(cli):
         drop = lambda lines: [x for x in lines if "Generated" not in x]  # noqa: E731  (the report's clock)
         assert drop(printed) == drop(shown), command
         commands += 1
-    assert commands == 5
+    assert commands == 6
 
 
 def test_a_store_s_replay_runs_are_given_to_the_report_without_naming_their_logs(cli, tmp_path):

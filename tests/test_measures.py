@@ -309,6 +309,9 @@ def test_every_worked_example_names_its_query():
         "ungrounded_accepted",
         "retrieval_depth_vs_first_shot",
         "model_weekly_summary",
+        "retry_cost",
+        "rejections_by_class",
+        "prompt_template_first_shot",
     ]
 
 
@@ -356,6 +359,10 @@ ERRORS = st.one_of(
             'missing required field "date"',
             "schema: 'fills' must be an array",
             "too many fills: 12",
+            '{"Schema":{"field":"x","reason":"y"}}',
+            '{"Kind":"Policy","Field":"","Reason":"r"}',
+            '{"Consistency":',
+            "Roster: W-3 unknown",
         ]
     ),
     st.text(alphabet="aW-'\"0123456789 é_x", max_size=10),

@@ -51,6 +51,10 @@ def test_notebook_executes(tmp_path):
     names = next(c for c in nb.cells if c.cell_type == "code" and "grounded_names" in c.source)
     shown = json.dumps([o.get("data", {}).get("text/plain", "") for o in names.outputs])
     assert "W-999" in shown and "False" in shown
+    # the two best models compared on every per-call measure
+    compared = next(c for c in nb.cells if c.cell_type == "code" and "compare(store" in c.source)
+    shown = json.dumps([o.get("data", {}).get("text/plain", "") for o in compared.outputs])
+    assert "first_shot_rate" in shown and "p95_duration_ms" in shown and "gpt-oss:20b" in shown
     # the chart drew the intervals (a filled band per model) in the report's styles
     chart = next(c for c in nb.cells if c.cell_type == "code" and "fill_between" in c.source)
     assert any("image/png" in o.get("data", {}) for o in chart.outputs)

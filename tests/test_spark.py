@@ -29,7 +29,40 @@ PARAMS = {
     "three_consecutive_rejections": [{}, {"min_run": 2}],
     "first_shot_drop": [{"baseline": "2026-10-01", "recent": "2026-11-19", "until": "2026-12-01", "min_calls": 30}],
     "failure_streak": [{}, {"since": "2026-11-01", "until": "2026-11-30", "calls": 3}],
+    "retry_cost": [{}, {"model": "qwen3.5:latest"}],
+    "rejections_by_class": [{}, {"since": "2026-11-01", "until": "2026-11-10"}],
+    "prompt_template_first_shot": [{}, {"kind": "fill"}],
 }
+
+# Every error class, in each shape an error text comes in, malformed JSON included.
+ERROR_TEXTS = [
+    '{"Schema":{"field":"x","reason":"y"}}',
+    '{"Completeness":{"reason":"y"}}',
+    ' {"Consistency":{"reason":"y"}} ',
+    '{"Policy":{"reason":"y"}}',
+    '{"Kind":"Schema","Field":"x","Reason":"y"}',
+    '{"Kind":"Weird"}',
+    '{"Kind":5}',
+    '{"Schema":"no object"}',
+    '{"Schema":{},"Policy":{}}',
+    '{"Schema":{"field":',
+    "{not json",
+    '"phantom W-1"',
+    "[1, 2]",
+    "phantom W-17",
+    "Roster: nobody",
+    "schema: missing required field 'shift_id'",
+    "policy violation",
+    "missing required field",
+    "",
+]
+PROMPTS = [
+    "Fill site A on 2026-11-03T10:00:00Z for W-17, trace 123e4567-e89b-12d3-a456-426614174000",
+    "Fill site A on 2026-12-24 for W-4, trace 00ff00ff00ff: doc-1 doc-2 doc-3 'O''Brien' \"x y\"",
+    "  \t ",
+    "ünïcode\tprompt  with\nlines 3ü4 deadbeefcafe",
+    "trace 0123456789abcdef-e89b-12d3-a456-426614174000 and 123e4567-e89b-12d3-a456-426614174000",
+]
 
 
 def _odd_rows():
@@ -57,6 +90,16 @@ def _odd_rows():
     odd["attempts"][1]["iteration"] = 0  # a repeated iteration number
     del odd["attempts"][2]["iteration"]  # an attempt without one goes last
     out.append(odd)
+    for i, text in enumerate(ERROR_TEXTS):
+        row = session(
+            f"class-{i}",
+            verdict="accepted" if i % 2 else "max_iter_exhausted",
+            attempts=["validation_failed", "no_json", "accepted" if i % 2 else "validation_failed"],
+            ts=f"2026-11-0{3 + i % 5}T08:00:00Z",
+            prompt=PROMPTS[i % len(PROMPTS)],
+        )
+        row["attempts"][0]["error"] = text
+        out.append(row)
     empty = session("no-attempts", verdict="max_iter_exhausted", attempts=[], ts="2026-11-04T09:01:00Z")
     out.append(empty)
     for i in range(3):
@@ -187,6 +230,32 @@ def test_the_views_have_the_same_columns_and_types(engines):
         "select sum(attempts_to_accept) from sessions",
     ):
         assert duck.execute(sql).rows == spark.execute(sql).rows
+
+
+def test_the_error_class_and_the_prompt_template_are_duckdb_s_on_spark(engines):
+    """Spark's own functions (a store written before prompt_template computes it) give DuckDB's answers."""
+    duck, spark = engines
+    classes = "select error, verdict_kind, error_class from attempts where session_id like 'class-%'"
+    assert _rows(duck.execute(classes)) == _rows(spark.execute(classes))
+    assert {r[2] for r in duck.execute(classes).rows} >= {"schema", "completeness", "consistency", "policy", "roster"}
+    theirs = spark.execute("select prompt, prompt_template(prompt) as t from sessions")
+    ours = duck.execute("select prompt, prompt_template as t from sessions")
+    assert _rows(theirs) == _rows(ours)
+    assert len({r[1] for r in ours.rows}) > 3
+
+
+def test_compare_on_spark_is_duckdb_s(engines):
+    """`forensics compare` runs one statement: Spark answers it as DuckDB does, in both modes."""
+    from forensics.report.compare import compare
+
+    duck, spark = engines
+    for args in (
+        {"by": "model", "a": "qwen3.5:latest", "b": "gpt-oss:20b"},
+        {"split_at": "2026-11-20T00:00:00Z", "by": "kind"},
+    ):
+        d, s = compare(duck, **args), compare(spark, **args)
+        assert d.columns == s.columns and d.rows, args
+        assert all(_close(a, b) for a, b in zip(_rows(d), _rows(s))) and len(d.rows) == len(s.rows), args
 
 
 def test_a_store_at_a_url_is_read_through_spark_s_file_systems(engines):

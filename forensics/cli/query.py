@@ -157,6 +157,62 @@ def run(
 
 @app.command()
 @handle_errors
+def compare(
+    cohorts: Annotated[
+        Optional[list[str]],
+        typer.Argument(metavar="[A B]", help="The two values of --by to compare (none with --split-at)."),
+    ] = None,
+    by: Annotated[str, typer.Option("--by", metavar="COLUMN", help="A column of the sessions view.")] = "model",
+    split_at: Annotated[
+        Optional[str],
+        typer.Option(
+            "--split-at", metavar="TIME", help="Compare the calls before TIME with those after, per value of --by."
+        ),
+    ] = None,
+    sessions: SessionsOpt = None,
+    replay_runs: ReplayOpt = None,
+    config: ConfigOpt = None,
+    fmt: FormatOpt = Format.table,
+    tablefmt: TablefmtOpt = "simple",
+    limit: LimitOpt = None,
+    store: StoreOpt = None,
+    ingest: IngestOpt = False,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    engine: EngineOpt = Engine.duckdb,
+    spark_master: SparkMasterOpt = None,
+    spark_remote: SparkRemoteOpt = None,
+) -> None:
+    """Compare two cohorts of calls on every per-call measure: the difference, its 95% interval, a verdict.
+
+    Cohort B minus cohort A (after minus before): first-shot, accepted, exhausted and
+    infra-error rates (Newcombe's interval), attempts per accepted call (Welch's), p50 and p95
+    duration (a seeded bootstrap). The verdict is up, down, no real change, or too few calls
+    (fewer than the report's minimum on either side).
+
+    \b
+    Examples:
+      forensics compare --by model qwen3.5:latest gpt-oss:20b -s logs/
+      forensics compare --split-at 2026-11-20T08:00:00Z -s logs/ --since 14d
+      forensics compare --by prompt_template 8dad8f34 0ab34e7b --store /var/lib/forensics -f json
+    """
+    from ..report.compare import compare as compare_cohorts
+
+    values = list(cohorts or [])
+    if split_at is None and len(values) != 2:
+        raise ParameterError("compare takes two cohorts: --by COLUMN A B (or --split-at TIME)")
+    a, b = (values + [None, None])[:2] if values else (None, None)
+    if split_at is not None and values:
+        raise ParameterError("--split-at compares before with after for each value of --by: give no A or B")
+    with open_engine(engine, sessions, replay_runs, config, None, store, ingest, spark_master, spark_remote) as st:
+        result = compare_cohorts(st, by=by, a=a, b=b, split_at=split_at, since=since, until=until)
+        if engine is Engine.duckdb:
+            warn_unreadable(st)
+    emit(result, fmt, tablefmt, limit)
+
+
+@app.command()
+@handle_errors
 def sql(
     text: Annotated[str, typer.Argument(help="SQL over the sessions, attempts and replay_runs views.")],
     param: Annotated[

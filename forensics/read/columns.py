@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..measures import ATTEMPTS_IN_ORDER, ATTEMPTS_TO_ACCEPT, FIRST_SHOT
+from ..measures import ATTEMPTS_IN_ORDER, ATTEMPTS_TO_ACCEPT, ERROR_CLASS, FIRST_SHOT, PROMPT_TEMPLATE
 from . import wire
 
 SESSION_SCHEMA_PREFIX = "session."
@@ -134,15 +134,30 @@ def _out_columns(columns: tuple[Column, ...]) -> list[str]:
 
 # Derived once here, so every query means the same by them; the measures themselves are
 # defined in measures.py.
-_DERIVED = {"first_shot": FIRST_SHOT, "attempts_to_accept": ATTEMPTS_TO_ACCEPT}
+_DERIVED = {"first_shot": FIRST_SHOT, "attempts_to_accept": ATTEMPTS_TO_ACCEPT, "prompt_template": PROMPT_TEMPLATE}
+
+# Derived columns a store does not keep, computed from the stored ones whenever they are read:
+# folding every prompt at ingest would double its cost, for a column few statements read.
+COMPUTED_ON_READ = {"prompt_template": PROMPT_TEMPLATE}
+
+
+def _session_out() -> list[tuple[str, str]]:
+    """The `sessions` view's columns in order: (select expression, name)."""
+    names = _out_columns(SESSION_COLUMNS)
+    at = names.index('"artifact"')
+    plain = lambda cols: [(c, c.strip('"')) for c in cols]  # noqa: E731
+    derived = [(f"{expr} as {name}", name) for name, expr in _DERIVED.items()]
+    return plain(names[:at]) + derived + plain(names[at:] + ["source_file", "line"])
 
 
 def session_columns_out() -> str:
     """The `sessions` view's columns, in order, over the per-file selects."""
-    names = _out_columns(SESSION_COLUMNS)
-    at = names.index('"artifact"')
-    derived = [f"{expr} as {name}" for name, expr in _DERIVED.items()]
-    return ", ".join(names[:at] + derived + names[at:] + ["source_file", "line"])
+    return ", ".join(expr for expr, _ in _session_out())
+
+
+def session_view_columns() -> tuple[str, ...]:
+    """The `sessions` view's column names, in order (what `compare --by` may name)."""
+    return tuple(name for _, name in _session_out())
 
 
 def empty_sessions() -> str:
@@ -244,6 +259,7 @@ select
     attempt.iteration as iteration,
     attempt.verdict_kind as verdict_kind,
     attempt.error as error,
+    {ERROR_CLASS} as error_class,
     attempt.span_id as span_id,
     position
 from (

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..errors import ForensicsError
+from ..measures import newcombe_interval
 from ..pages import environment
 from ..timewindow import week_label
 from .chart import chart
@@ -24,14 +24,6 @@ def _model_order(model: str | None) -> tuple[bool, str]:
 
 def _by_model(rows: list[dict]) -> dict[str, dict]:
     return {r["model"]: r for r in rows}
-
-
-def newcombe_interval(
-    p1: float, low1: float, high1: float, p0: float, low0: float, high0: float
-) -> tuple[float, float]:
-    """The 95% interval for p1 - p0 from each rate's Wilson interval (Newcombe 1998, method 10)."""
-    d = p1 - p0
-    return (d - math.sqrt((p1 - low1) ** 2 + (high0 - p0) ** 2), d + math.sqrt((high1 - p1) ** 2 + (p0 - low0) ** 2))
 
 
 def _change(cur: dict, prev: dict | None) -> dict:
@@ -76,6 +68,7 @@ def build_report(
         "model_weekly_summary": {"since": trend_start, "until": end},
         "top_rejection_errors": {**wk, "top": 3},
         "retrieval_depth_vs_first_shot": wk,
+        "retry_cost": wk,
     }
     statements = {}
     for name, params in sections.items():
@@ -125,7 +118,11 @@ def build_report(
                 "session_ids": sorted({sid for (sid,) in rows if sid}),
             }
         )
-    rejections = run("top_rejection_errors").records()
+    # Each model's top reasons, grouped by their error class.
+    rejections = sorted(
+        run("top_rejection_errors").records(),
+        key=lambda r: (_model_order(r["model"]), r["error_class"] or "", -r["rejections"], r["reason"]),
+    )
     depth = run("retrieval_depth_vs_first_shot").records()
     buckets = list(dict.fromkeys(r["hits_bucket"] for r in sorted(depth, key=_bucket_order)))
     depth_by_model: dict[str, dict] = {}
@@ -176,6 +173,7 @@ def build_report(
         "empty": empty,
         "alarms": alarms,
         "rejections": rejections,
+        "retry_cost": sorted(run("retry_cost").records(), key=lambda r: _model_order(r["model"])),
         "depth": depth,
         "depth_buckets": buckets,
         "depth_by_model": dict(sorted(depth_by_model.items(), key=lambda kv: _model_order(kv[0]))),

@@ -15,6 +15,7 @@ def run_demo(out: Path, *, echo: Callable[[str], None] = print, sessions: int = 
     from ..oncall.mail import render_text
     from ..output import render
     from ..read.sources import resolve
+    from ..report.compare import compare
     from ..report.weekly import build_report, render_report
     from ..store.connection import Store
     from ..timewindow import resolve_week
@@ -45,6 +46,9 @@ def run_demo(out: Path, *, echo: Callable[[str], None] = print, sessions: int = 
             f"($ forensics run three_consecutive_rejections {logs} --limit 3)"
         )
         echo(render("table", r.columns, r.rows[:3]).rstrip())
+        r = compare(store, by="model", a="qwen3.5:latest", b="gpt-oss:20b")
+        echo(f"\n== Two models side by side ($ forensics compare --by model qwen3.5:latest gpt-oss:20b {logs})")
+        echo(render("table", r.columns, r.rows).rstrip())
     echo(f"\n== The cron alarm ($ forensics alarm {logs} --verbose)")
     outcome = evaluate(AlarmOptions(sessions=[str(s_path)], replay_runs=[str(r_path)], config=config))
     echo(render_text(outcome, verbose=True))

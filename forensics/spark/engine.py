@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ForensicsError, first_line
+from ..measures import ERROR_CLASS
+from ..read.columns import COMPUTED_ON_READ, session_view_columns
 from .functions import define_functions
 from .schema import store_schemas
 from .session import spark_session
@@ -25,12 +27,13 @@ _HIDDEN = ("file_id", "fingerprint", "batch", "day")
 # Columns of DuckDB's JSON type in the views: JSON output nests them, on either engine.
 _JSON_COLUMNS = frozenset({"artifact", "grounded_in_roster_raw", "raw"})
 
-_ATTEMPTS_VIEW = """create or replace temp view attempts as
+_ATTEMPTS_VIEW = f"""create or replace temp view attempts as
 select
     session_id, `timestamp`, model, provider, kind, daemon, final_verdict, source_file, line,
     attempt.iteration as iteration,
     attempt.verdict_kind as verdict_kind,
     attempt.error as error,
+    {ERROR_CLASS} as error_class,
     attempt.span_id as span_id,
     cast(pos + 1 as bigint) as position
 from sessions
@@ -223,10 +226,15 @@ def _install(session, root: str):
             schemas = schemas or store_schemas()
             df = session.createDataFrame([], schemas[stream])
         df.createOrReplaceTempView(f"_{stream}_parquet")
-        cols = columns[stream] = [c for c in df.columns if c not in _HIDDEN]
-        select = ", ".join(
-            "coalesce(f.path, p.source_file) as source_file" if c == "source_file" else f"p.`{c}`" for c in cols
-        )
+        cols = [c for c in df.columns if c not in _HIDDEN]
+        select = ", ".join(_stored(c) for c in cols)
+        if stream == "sessions":
+            # The columns a store does not keep, computed from those it does, each in its place.
+            computed = [c for c in COMPUTED_ON_READ if c not in cols]
+            select += "".join(f", {COMPUTED_ON_READ[c]} as `{c}`" for c in computed)
+            order = session_view_columns()
+            cols = sorted(cols + computed, key=lambda c: order.index(c) if c in order else len(order))
+        columns[stream] = cols
         # Each row shows its file's current name, as the DuckDB view does.
         session.sql(
             f"create or replace temp view _{stream}_all as select {select}, p.batch as _batch "
@@ -239,6 +247,11 @@ def _install(session, root: str):
     )
     _window(session, columns, None, None, None)
     return manifest, columns
+
+
+def _stored(c: str) -> str:
+    """A stored column as the view shows it (each row's file by its current name)."""
+    return "coalesce(f.path, p.source_file) as source_file" if c == "source_file" else f"p.`{c}`"
 
 
 def _window(session, columns: dict, since, until, after_batch) -> None:

@@ -22,6 +22,12 @@ FUNCTIONS = {
     "attempts_to_accept": f"""(final_verdict STRING, ordered ARRAY<{_ORDERED}>) RETURNS INT
         RETURN case when final_verdict = 'accepted' then
             cast(nullif(array_position(transform(ordered, a -> a.verdict_kind), 'accepted'), 0) as int) end""",
+    # size() of a NULL list is -1 where Spark's legacy setting is on: spelt out.
+    "attempt_count": f"""(attempts ARRAY<{_ATTEMPT}>) RETURNS BIGINT
+        RETURN case when attempts is null then 0 else size(attempts) end""",
+    "rejection_count": f"""(attempts ARRAY<{_ATTEMPT}>) RETURNS BIGINT
+        RETURN case when attempts is null then 0
+            else size(filter(attempts, a -> a.verdict_kind in ('validation_failed', 'no_json'))) end""",
     "wilson_low": """(k DOUBLE, n DOUBLE) RETURNS DOUBLE
         RETURN case when n > 0 then greatest(0.0d,
             ((k / n) + power(1.96d, 2) / (2 * n)
@@ -49,6 +55,61 @@ FUNCTIONS = {
             "'[^']*'|\"[^\"]*\"", "'<v>'"),
             'W-[0-9]+', 'W-<n>'),
             '(?<![0-9A-Za-z_])[0-9]+(?![0-9A-Za-z_])', '<n>')""",
+    "error_class_of": """(word STRING) RETURNS STRING
+        RETURN case lower(word)
+            when 'schema' then 'schema'
+            when 'completeness' then 'completeness'
+            when 'consistency' then 'consistency'
+            when 'policy' then 'policy'
+            when 'phantom' then 'roster'
+            when 'roster' then 'roster'
+        end""",
+    # json_object_keys is NULL for text that is no JSON object. get_json_object gives a value's
+    # text whatever its JSON type, but only a JSON string reads as a variant's name, and a
+    # `Kind` of any type leaves the one-key tagged shape out, as in DuckDB.
+    "error_variant": """(e STRING) RETURNS STRING
+        RETURN case when json_object_keys(e) is not null then
+            coalesce(
+                get_json_object(e, '$.Kind'),
+                case when size(json_object_keys(e)) = 1 then
+                    case
+                        when startswith(get_json_object(e, '$.Schema'), '{') then 'Schema'
+                        when startswith(get_json_object(e, '$.Completeness'), '{') then 'Completeness'
+                        when startswith(get_json_object(e, '$.Consistency'), '{') then 'Consistency'
+                        when startswith(get_json_object(e, '$.Policy'), '{') then 'Policy'
+                    end
+                end)
+        end""",
+    "error_class": r"""(verdict_kind STRING, e STRING) RETURNS STRING
+        RETURN case
+            when verdict_kind = 'accepted' then null
+            when verdict_kind = 'no_json' then 'no_json'
+            when verdict_kind = 'infra_error' then 'infra'
+            when verdict_kind = 'validation_failed' then coalesce(error_class_of(
+                case
+                    when json_object_keys(e) is not null then error_variant(e)
+                    else regexp_extract(e, '^[ \t\n\r]*([A-Za-z]+)', 1)
+                end), 'other')
+            else 'other'
+        end""",
+    "fold_prompt": r"""(p STRING) RETURNS STRING
+        RETURN fold_error(regexp_replace(regexp_replace(p,
+            '[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?([Zz]|[+-][0-9]{2}:?[0-9]{2})?)?',
+            '<date>'),
+            '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|(?<![0-9A-Za-z_])[0-9a-fA-F]{8,}(?![0-9A-Za-z_])',
+            '<id>'))""",
+    # Each word beside the one before it (zip_with pads with NULL): Spark takes no lambda that
+    # names the function's own argument.
+    "template_words": """(words ARRAY<STRING>) RETURNS ARRAY<STRING>
+        RETURN filter(zip_with(words, concat(array(cast(null as string)), words),
+            (w, prev) -> case when w != '' and (prev is null or w != prev) then w end), w -> w is not null)""",
+    "template_text": r"""(p STRING) RETURNS STRING
+        RETURN array_join(template_words(split(trim(regexp_replace(fold_prompt(p), '[ \\t\\n\\r]+', ' ')), ' ')), ' ')""",
+    # Spark takes no SQL function whose argument holds a lambda: template_text is called thrice.
+    "prompt_template": """(p STRING) RETURNS STRING
+        RETURN case when template_text(p) != '' then
+            concat(left(md5(cast(template_text(p) as binary)), 8), ' ',
+                regexp_extract(template_text(p), '^[^ ]+( [^ ]+){0,7}', 0)) end""",
 }
 
 

@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from ..read.columns import COMPUTED_ON_READ
 from .compaction import sql_path
 from .manifest import STREAMS
 
@@ -67,7 +68,7 @@ def _write_streams(root: Path, lake, batch: int, tmp: Path, written: list[dict])
             cols = [
                 c
                 for c, _ in con.execute(f"select column_name, column_type from (describe {view})").fetchall()
-                if not c.startswith("_")
+                if not c.startswith("_") and c not in COMPUTED_ON_READ
             ]
             select = ", ".join(f'"{c}"' for c in cols)
             stage = tmp / f"stage-{stream}"

@@ -50,7 +50,7 @@ def compact_store(root: Path, manifest: Manifest) -> int:
                 continue
             rel = f"{stream}/day={day}/c{manifest.batch:09d}-{len(merged)}.parquet"
             con.execute(
-                f"copy (select * from read_parquet(?::varchar[])) to '{sql_path(root / rel)}' "
+                f"copy (select * from read_parquet(?::varchar[], union_by_name = true)) to '{sql_path(root / rel)}' "
                 "(format parquet, compression zstd)",
                 [[str(root / f["path"]) for f in files]],
             )

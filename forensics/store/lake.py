@@ -124,20 +124,25 @@ def install(con, reader, lake: Lake) -> None:
         if files:
             var = f"forensics_parquet_{stream}"
             con.execute(f"set variable {var} = ?::varchar[]", [files])
-            typed = ", ".join(
-                (
-                    f"coalesce(getvariable('forensics_file_paths')[file_id], source_file)::{t} as source_file"
-                    if c == "source_file"
-                    else f'"{c}"::{t} as "{c}"'
-                )
-                for c, t in described
-            )
+            typed = ", ".join(_stored(c, t) for c, t in described)
             body = (
                 f"select {typed}, batch as _batch, file_id as _file_id, fingerprint as _fingerprint\n"
                 f"from read_parquet(getvariable('{var}'))\nunion all\n{tail}"
             )
         view = "_sessions_files" if stream == "sessions" else "_replay_files"
         con.execute(f"create or replace temp view {view} as {body}")
+
+
+def _stored(c: str, t: str) -> str:
+    """A stored column as the view types it: each file's current name; a column the store does
+    not keep computed from the ones it does."""
+    from ..read.columns import COMPUTED_ON_READ
+
+    if c == "source_file":
+        return f"coalesce(getvariable('forensics_file_paths')[file_id], source_file)::{t} as source_file"
+    if c in COMPUTED_ON_READ:
+        return f'{COMPUTED_ON_READ[c]}::{t} as "{c}"'
+    return f'"{c}"::{t} as "{c}"'
 
 
 def add_line_maps(con, reader, lake: Lake) -> None:
