@@ -9,6 +9,7 @@ __all__ = [
     "ReplayLogger",
     "SessionLogger",
     "build_session_record",
+    "compare",
     "connect",
     "id_paths",
     "ingest",
@@ -31,6 +32,10 @@ def __getattr__(name: str):
         import importlib
 
         return importlib.import_module(f"{__name__}.{name}")
+    if name == "compare":
+        from .report.compare import compare
+
+        return compare
     if name == "id_paths":
         from .read.artifacts import id_paths
 
