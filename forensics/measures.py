@@ -129,12 +129,12 @@ create or replace temp macro fold_prompt(p) as
         '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|\b[0-9a-fA-F]{8,}\b', '<id>', 'g'));
 create or replace temp macro template_text(p) as
     -- The folded prompt's words, one space between, a word repeated next to itself kept once
-    -- (a list of context documents of any length is one template). Each word is paired with
-    -- the one before it: a lambda that indexed the list would compute it again per word. The
-    -- outer lambda binds the words once (a macro repeats its argument's text).
+    -- (a list of context documents of any length is one template). The outer lambda binds the
+    -- words once (a macro repeats its argument's text), so each word reads the one before it
+    -- from a list already made.
     list_transform([string_split(trim(regexp_replace(fold_prompt(p), '[ \t\n\r]+', ' ', 'g')), ' ')],
-        lambda w: array_to_string(list_transform(list_filter(list_zip(w, list_prepend(null, w)),
-            lambda x: x[1] <> '' and x[1] is distinct from x[2]), lambda x: x[1]), ' '))[1];
+        lambda w: array_to_string(list_filter(w,
+            lambda x, i: x <> '' and (i = 1 or x is distinct from w[i - 1])), ' '))[1];
 create or replace temp macro prompt_template(p) as
     -- A short stable hash of the words, and the first eight words; NULL for no words.
     list_transform([template_text(p)], lambda t:
