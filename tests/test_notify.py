@@ -45,6 +45,11 @@ class _Hook(ThreadingHTTPServer):
 class _HookHandler(BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
+        if self.server.mode == "redirect":  # (a hook moved: urllib would follow with a GET, without the body)
+            self.send_response(302)
+            self.send_header("Location", f"http://localhost:{self.server.server_port}/moved/SECRET")
+            self.end_headers()
+            return
         if self.server.mode == "fail":
             self.send_response(503)
             self.end_headers()
@@ -59,6 +64,10 @@ class _HookHandler(BaseHTTPRequestHandler):
                 self.end_headers()
             return
         self.server.bodies.append(json.loads(body))
+        self.send_response(200)
+        self.end_headers()
+
+    def do_GET(self):  # (where a followed redirect lands: it answers 200 and takes nothing)
         self.send_response(200)
         self.end_headers()
 
@@ -175,6 +184,20 @@ def test_refused_connection_is_said_and_never_changes_the_exit_code(cli, bad, tm
     clean = write_jsonl(tmp_path / "clean" / "sessions.jsonl", _clean())
     code, _, err = cli("alarm", "-s", clean, "--state", tmp_path / "c.json", "--notify", _refused_url())
     assert code == 0 and err == ""  # nothing to say: nothing sent, nothing failed
+
+
+def test_a_redirect_is_a_failure_kept_for_the_next_run_not_a_delivery(cli, bad, tmp_path, hook):
+    # urllib follows a 302 from a POST with a GET that has no body: a 200 there took nothing
+    state = tmp_path / "st.json"
+    hook.mode = "redirect"
+    code, out, err = cli("alarm", "-s", bad, "--state", state, "--notify", hook.url)
+    assert code == 1 and out.startswith("ALARM: 2 new critical")
+    assert "failed: HTTP 302: redirected to localhost, not followed" in err and "1 message(s) kept" in err
+    assert "SECRET" not in err
+    hook.mode = "ok"
+    assert cli("alarm", "-s", bad, "--state", state, "--notify", hook.url) == (1, "", "")
+    (doc,) = hook.bodies
+    assert doc["counts"]["new"] == 2
 
 
 # --- a command ----------------------------------------------------------------------------------

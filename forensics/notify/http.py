@@ -6,8 +6,21 @@ import json
 import time
 import urllib.error
 import urllib.request
+from urllib.parse import urljoin, urlsplit
 
 from .answer import Answer
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer, not a place to go: urllib turns a redirected POST into a GET without its
+    body, which a 200 then reports as taken (the message lost); the receiver's URL is to be mended instead."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        """Follow none: the 3xx comes back as an HTTPError."""
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
 
 
 def post_json(url: str, body, *, timeout: float) -> Answer:
@@ -21,10 +34,14 @@ def post_json(url: str, body, *, timeout: float) -> Answer:
     )
     start = time.monotonic()
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with _OPENER.open(request, timeout=timeout) as response:
             response.read(65536)
             status = response.status
     except urllib.error.HTTPError as exc:
+        if 300 <= exc.code < 400:
+            # (the new place's host only: its path may hold a secret as a Slack hook's does)
+            went = urlsplit(urljoin(url, exc.headers.get("Location") or "")).hostname or "elsewhere"
+            return Answer(False, f"HTTP {exc.code}: redirected to {went}, not followed", time.monotonic() - start)
         detail = exc.read(300).decode("utf-8", "replace").strip()
         return Answer(False, f"HTTP {exc.code}" + (f" {detail}" if detail else ""), time.monotonic() - start)
     except urllib.error.URLError as exc:
