@@ -4,6 +4,7 @@ grouped storm; --dry-run and --notify-test; hostile text; the documented JSON do
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -34,6 +35,7 @@ class _Hook(ThreadingHTTPServer):
     def __init__(self):
         super().__init__(("127.0.0.1", 0), _HookHandler)
         self.bodies: list = []
+        self.auths: list = []  # each POST's Authorization header (None without one)
         self.mode = "ok"
         self.forward: str | None = None  # a base URL: each POST taken is passed on there (a proxy)
 
@@ -45,6 +47,7 @@ class _Hook(ThreadingHTTPServer):
 class _HookHandler(BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.server.auths.append(self.headers.get("Authorization"))
         if self.server.mode == "redirect":  # (a hook moved: urllib would follow with a GET, without the body)
             self.send_response(302)
             self.send_header("Location", f"http://localhost:{self.server.server_port}/moved/SECRET")
@@ -86,6 +89,7 @@ def _server():
 @pytest.fixture
 def hook(_server):
     _server.bodies.clear()
+    _server.auths.clear()
     _server.mode = "ok"
     _server.forward = None
     return _server
@@ -198,6 +202,19 @@ def test_a_redirect_is_a_failure_kept_for_the_next_run_not_a_delivery(cli, bad, 
     assert cli("alarm", "-s", bad, "--state", state, "--notify", hook.url) == (1, "", "")
     (doc,) = hook.bodies
     assert doc["counts"]["new"] == 2
+
+
+def test_a_webhook_url_with_credentials_sends_them_as_basic_auth_and_never_prints_them(cli, bad, tmp_path, hook):
+    url = hook.url.replace("http://", "http://bob:hun%40ter2@")
+    state = tmp_path / "st.json"
+    hook.mode = "fail"
+    code, out, err = cli("alarm", "-s", bad, "--state", state, "--notify", url)
+    assert code == 1 and "failed: HTTP 503" in err and "hun" not in err + out and "bob" not in err + out
+    hook.mode = "ok"
+    assert cli("alarm", "-s", bad, "--state", state, "--notify", url) == (1, "", "")
+    assert len(hook.bodies) == 1 and hook.auths[-1] == "Basic " + base64.b64encode(b"bob:hun@ter2").decode()
+    code, out, _ = cli("alarm", "-s", bad, "--state", tmp_path / "dry.json", "--notify", url, "--dry-run")
+    assert "hun" not in out and "bob" not in out
 
 
 # --- a command ----------------------------------------------------------------------------------

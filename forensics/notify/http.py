@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import urllib.error
 import urllib.request
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from .answer import Answer
 
@@ -26,12 +27,11 @@ _OPENER = urllib.request.build_opener(_NoRedirect)
 def post_json(url: str, body, *, timeout: float) -> Answer:
     """POST ``body`` as JSON; 2xx is taken, anything else (a refusal, a 5xx, a timeout) is not."""
     data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-    request = urllib.request.Request(
-        url,
-        data=data,
-        method="POST",
-        headers={"Content-Type": "application/json; charset=utf-8", "User-Agent": "forensics-alarm"},
-    )
+    headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": "forensics-alarm"}
+    url, auth = _credentials(url)
+    if auth:
+        headers["Authorization"] = auth
+    request = urllib.request.Request(url, data=data, method="POST", headers=headers)
     start = time.monotonic()
     try:
         with _OPENER.open(request, timeout=timeout) as response:
@@ -51,3 +51,14 @@ def post_json(url: str, body, *, timeout: float) -> Answer:
             False, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__, time.monotonic() - start
         )
     return Answer(200 <= status < 300, f"HTTP {status}", time.monotonic() - start)
+
+
+def _credentials(url: str) -> tuple[str, str | None]:
+    """`https://user:secret@host/…` as the URL without them and their Basic header: urllib sends no
+    userinfo and took `user:secret@host` for a host name (no delivery ever, "Name or service not known")."""
+    parts = urlsplit(url)
+    if parts.username is None:
+        return url, None
+    host = parts.netloc.rpartition("@")[2]
+    pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+    return urlunsplit(parts._replace(netloc=host)), "Basic " + base64.b64encode(pair).decode("ascii")
