@@ -294,6 +294,19 @@ def test_exec_timeout_is_a_failure(cli, bad, tmp_path):
     assert code == 1 and "no answer within 0.3 s (killed)" in err and time.monotonic() - start < 20
 
 
+def test_exec_that_leaves_a_child_running_is_taken_once_and_its_output_is_not_kept(cli, bad, tmp_path):
+    # a command that exits 0 at once but leaves a child behind (`notifier &`), after 50 MB on stdout
+    # and an error line on stderr: taken, not waited on until its timeout, called failed and sent again
+    taken = tmp_path / "taken.txt"
+    cmd = f"exec:head -c 50000000 /dev/zero; (sleep 30 &); echo noise >&2; cat >> {taken}"
+    (tmp_path / "forensics.toml").write_text(f'sessions = "{bad}"\n[[notify]]\nurl = "{cmd}"\ntimeout = 5\n')
+    state, start = tmp_path / "st.json", time.monotonic()
+    code, _, err = cli("alarm", "--config", tmp_path / "forensics.toml", "--state", state)
+    assert (code, err) == (1, "") and time.monotonic() - start < 4
+    assert cli("alarm", "--config", tmp_path / "forensics.toml", "--state", state) == (1, "", "")
+    assert taken.read_text().count("2 new (ungrounded_accepted)") == 1  # sent once
+
+
 # --- routing, configuration ---------------------------------------------------------------------
 
 
