@@ -21,7 +21,10 @@ from pathlib import Path
 
 import pytest
 
+from . import test_alarm_memory
 from .conftest import ROOT, _clean, _ts, script_path, session, write_jsonl
+
+alarm_clock = test_alarm_memory.alarm_clock  # the alarm's clock, moved by the test (a fixture)
 
 HOSTILE_SID = "BAD-\x1b[31m<!channel>&\u202e"
 HOSTILE_MODEL = "qwen\n<b>FAKE: all clear</b>"
@@ -675,3 +678,25 @@ def test_alertmanager_down_for_two_runs_then_back_gets_the_acknowledgement(cli, 
     hook.mode = "ok"
     assert cli("alarm", "-s", bad, "--state", state, "--notify", url) == (0, "", "")
     assert _alerts(alertmanager, daemon=daemon) == []
+
+
+def test_alertmanager_takes_an_alert_ended_before_it_started_by_a_clock_stepped_back(
+    cli, tmp_path, alertmanager, alarm_clock
+):
+    # first seen at T; the clock is stepped back 3 h (an NTP correction) and the row acknowledged: its end
+    # came before its start, and Alertmanager refused the whole batch with a 400, run after run
+    url, daemon = "alertmanager+" + alertmanager, f"stepped-{tmp_path.name}"[:60]
+    logs = write_jsonl(
+        tmp_path / "logs" / "sessions.jsonl",
+        _clean() + [session(s, grounded=False, ts=_ts(2), daemon=daemon) for s in ("BAD-1", "BAD-2")],
+    )
+    state = tmp_path / "st.json"
+    assert cli("alarm", "-s", logs, "--state", state, "--notify", url)[:3:2] == (1, "")
+    alarm_clock.advance(-3 * 3600)
+    assert cli("ack", "BAD-1", "--state", state)[0] == 0
+    cli("alarm", "-s", logs, "--state", state, "--notify", url)
+    alarm_clock.advance(3 * 3600 + 60)
+    cli("alarm", "-s", logs, "--state", state, "--notify", url)
+    code, _, err = cli("alarm", "-s", logs, "--state", state, "--notify", url)
+    assert code == 1 and "start time must be before end time" not in err and err == ""
+    assert [a["labels"]["session_id"] for a in _alerts(alertmanager, daemon=daemon)] == ["BAD-2"]
