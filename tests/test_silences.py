@@ -132,6 +132,9 @@ def test_matchers_and_times_are_checked(cli, tmp_path):
         (["model=x", "--for", "2 fortnights"], "--for takes an age"),
         (["model=x", "--until", "2026-12-08T04:00:00"], "no offset"),
         (["model=x", "--until", "2020-01-01T00:00:00Z"], "not after now"),
+        (["model=x", "--until", "0001-01-01T00:30:00+01:00"], "past the calendar"),
+        (["model=x", "--until", "9999-12-31T23:59:59-01:00"], "past the calendar"),
+        (["model=x", "--for", "9" * 5000 + "h"], "past the calendar"),
     ):
         code, _, err = cli("silence", "add", *args, "--comment", "c", "--state", state)
         assert code == 2 and said in err, (args, err)

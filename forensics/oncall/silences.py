@@ -236,7 +236,7 @@ def silence_end(lasts: str | None, until: str | None, now: datetime) -> datetime
         unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[found.group(2)]
         try:
             return now + timedelta(**{unit: int(found.group(1))})
-        except OverflowError:
+        except (OverflowError, ValueError):  # (ValueError: more digits than Python converts)
             raise ParameterError(f"--for {lasts!r} reaches past the calendar") from None
     try:
         end = datetime.fromisoformat(until.strip().replace("Z", "+00:00").replace("z", "+00:00"))
@@ -246,7 +246,10 @@ def silence_end(lasts: str | None, until: str | None, now: datetime) -> datetime
         ) from None
     if end.tzinfo is None:
         raise ParameterError(f"--until {until!r} has no offset: say which (Z for UTC, or +01:00)")
-    return end.astimezone(UTC)
+    try:
+        return end.astimezone(UTC)
+    except OverflowError:  # (year 1 or 9999 with an offset: no such time in UTC)
+        raise ParameterError(f"--until {until!r} is past the calendar's ends") from None
 
 
 def add_silence(
