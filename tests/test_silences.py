@@ -251,3 +251,13 @@ def test_a_regex_alertmanager_would_refuse_is_refused_at_add(cli, tmp_path):
             "silence", "add", f"model=~{pattern}", "--for", "1h", "--comment", "c", "--state", tmp_path / "a.json"
         )
         assert code == 2 and "not a regular expression" in err, (pattern, err)
+
+
+def test_a_silence_added_before_the_store_s_first_ingest_leaves_the_store_usable(cli, two_bad, tmp_path, alarm_clock):
+    # planned maintenance, silenced before the alarm's first run: the silences file is the alarm's, not
+    # "other files" that made the folder refuse to become a store
+    st = tmp_path / "store"
+    sid = _silence(cli, st, "daemon=gateway", "--for", "2h", "--comment", "before the first run")
+    code, out, err = cli("alarm", "--store", st, "-s", two_bad)
+    assert code == 1 and "session=BAD-V" in out and "BAD-G" not in out, err
+    assert [s["id"] for s in _json(cli, "silence", "list", "--store", st)["silences"]] == [sid]
