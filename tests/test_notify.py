@@ -220,6 +220,63 @@ def test_a_webhook_url_with_credentials_sends_them_as_basic_auth_and_never_print
     assert "hun" not in out and "bob" not in out
 
 
+@pytest.fixture
+def raw_server():
+    """A loopback TCP server that answers each connection with `how(conn)` (set by the test)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+    box = {}
+
+    def serve():
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=box["how"], args=(conn, stop), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield box, f"http://127.0.0.1:{listener.getsockname()[1]}/hook"
+    stop.set()
+    listener.close()
+
+
+def _trickle(conn, stop):
+    # a status line, then a header byte every 0.05 s: each read is within any timeout, the answer goes on
+    with conn:
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+        deadline = time.monotonic() + 12  # (then it ends: a client that waits on it fails the test, not hangs)
+        while not stop.wait(0.05) and time.monotonic() < deadline:
+            try:
+                conn.sendall(b"z")
+            except OSError:
+                return
+
+
+def _garbage(conn, stop):
+    with conn:
+        conn.recv(65536)
+        conn.sendall(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")
+
+
+def test_a_server_that_trickles_its_answer_is_given_up_at_the_timeout_and_garbage_is_a_failure(
+    cli, bad, tmp_path, raw_server, hook
+):
+    box, url = raw_server
+    box["how"] = _trickle
+    config = tmp_path / "forensics.toml"
+    config.write_text(f'sessions = "{bad}"\n[[notify]]\nurl = "{url}"\ntimeout = 0.5\n')
+    start = time.monotonic()
+    code, out, err = cli("alarm", "--config", config, "--state", tmp_path / "st.json", "--notify", hook.url)
+    assert code == 1 and time.monotonic() - start < 8  # (it trickled on for as long as the server liked)
+    assert "failed: no answer within 0.5 s" in err and "1 message(s) kept" in err
+    assert len(hook.bodies) == 1  # the receiver after it is still sent to
+    box["how"] = _garbage  # not HTTP at all: a failure said, not a crash
+    code, out, err = cli("alarm", "--config", config, "--state", tmp_path / "st.json")
+    assert code == 1 and "failed: BadStatusLine" in err and "1 message(s) kept" in err
+
+
 # --- a command ----------------------------------------------------------------------------------
 
 

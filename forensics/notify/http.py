@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import http.client
 import json
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -33,6 +35,19 @@ def post_json(url: str, body, *, timeout: float) -> Answer:
         headers["Authorization"] = auth
     request = urllib.request.Request(url, data=data, method="POST", headers=headers)
     start = time.monotonic()
+    # The timeout bounds the whole exchange, not each read: a server that sends a byte a second would
+    # otherwise hold the run (and every receiver after it, behind the send lock) for as long as it likes.
+    # The exchange runs in a thread left behind at the deadline (a daemon: the run's end ends it).
+    answers: list[Answer] = []
+    worker = threading.Thread(target=lambda: answers.append(_exchange(request, url, timeout, start)), daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if not answers:
+        return Answer(False, f"no answer within {timeout:g} s", time.monotonic() - start)
+    return answers[0]
+
+
+def _exchange(request, url: str, timeout: float, start: float) -> Answer:
     try:
         with _OPENER.open(request, timeout=timeout) as response:
             response.read(65536)
@@ -46,7 +61,8 @@ def post_json(url: str, body, *, timeout: float) -> Answer:
         return Answer(False, f"HTTP {exc.code}" + (f" {detail}" if detail else ""), time.monotonic() - start)
     except urllib.error.URLError as exc:
         return Answer(False, str(getattr(exc.reason, "strerror", None) or exc.reason), time.monotonic() - start)
-    except (TimeoutError, OSError) as exc:
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        # (HTTPException: an answer that is not HTTP, as a server speaking another protocol gives)
         return Answer(
             False, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__, time.monotonic() - start
         )
