@@ -275,6 +275,9 @@ def test_a_server_that_trickles_its_answer_is_given_up_at_the_timeout_and_garbag
     box["how"] = _garbage  # not HTTP at all: a failure said, not a crash
     code, out, err = cli("alarm", "--config", config, "--state", tmp_path / "st.json")
     assert code == 1 and "failed: BadStatusLine" in err and "1 message(s) kept" in err
+    # a host name IDNA cannot encode (a crash past the delivery before): a failure said
+    code, out, err = cli("alarm", "-s", bad, "--state", tmp_path / "idna.json", "--notify", "http://a..b/hook")
+    assert code == 1 and out.startswith("ALARM: 2 new critical") and "failed: UnicodeError" in err
 
 
 # --- a command ----------------------------------------------------------------------------------
