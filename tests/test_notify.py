@@ -370,6 +370,24 @@ def test_exec_that_leaves_a_child_running_is_taken_once_and_its_output_is_not_ke
     assert taken.read_text().count("2 new (ungrounded_accepted)") == 1  # sent once
 
 
+def test_a_user_template_that_raises_or_says_nothing_never_changes_the_exit_code(cli, bad, tmp_path):
+    url, record = _recorder(tmp_path)
+    (tmp_path / "t").mkdir()
+    subject = tmp_path / "t" / "subject.txt.j2"
+    subject.write_text("{{ 1 // 0 }}")  # parses (checked at load), raises at render
+    config = tmp_path / "forensics.toml"
+    config.write_text(f'sessions = "{bad}"\ntemplates_dir = "t"\n[[notify]]\nurl = "{url}"\n')
+    state = tmp_path / "st.json"
+    code, out, err = cli("alarm", "--config", config, "--state", state)
+    assert code == 1 and out.startswith("ALARM: 2 new critical") and "ZeroDivisionError" in err
+    assert "this run is not recorded, and the next says it again" in err and not record.exists()
+    subject.write_text("")  # mended, to a subject of nothing
+    code, out, err = cli("alarm", "--config", config, "--state", state)
+    assert (code, err) == (1, "") and out.startswith("ALARM: 2 new critical")  # said again: not lost
+    (run,) = _runs(record)
+    assert run["env"]["FORENSICS_SUBJECT"] == "" and "BAD-1" in run["stdin"]
+
+
 # --- routing, configuration ---------------------------------------------------------------------
 
 
