@@ -56,6 +56,11 @@ class _HookHandler(BaseHTTPRequestHandler):
             self.send_header("Location", f"http://localhost:{self.server.server_port}/moved/SECRET")
             self.end_headers()
             return
+        if self.server.mode == "picky" and json.loads(body)["counts"]["new"] >= 2:  # (one message it refuses)
+            self.send_response(413)
+            self.end_headers()
+            self.wfile.write(b"payload too large")
+            return
         if self.server.mode == "fail":
             self.send_response(503)
             self.end_headers()
@@ -278,6 +283,20 @@ def test_a_server_that_trickles_its_answer_is_given_up_at_the_timeout_and_garbag
     # a host name IDNA cannot encode (a crash past the delivery before): a failure said
     code, out, err = cli("alarm", "-s", bad, "--state", tmp_path / "idna.json", "--notify", "http://a..b/hook")
     assert code == 1 and out.startswith("ALARM: 2 new critical") and "failed: UnicodeError" in err
+
+
+def test_a_message_the_webhook_refuses_with_a_4xx_is_dropped_not_retried_ahead_of_the_next(cli, bad, tmp_path, hook):
+    # kept, a 413 is answered at every run, and every later message waits behind it for good
+    state = tmp_path / "st.json"
+    hook.mode = "picky"
+    code, out, err = cli("alarm", "-s", bad, "--state", state, "--notify", hook.url)
+    assert code == 1 and out.startswith("ALARM: 2 new critical")
+    assert "refused new of " in err and "HTTP 413 payload too large" in err and "that message is dropped" in err
+    test_alarm_memory._append(bad, [session("BAD-3", grounded=False, ts=_ts(1))])
+    code, out, err = cli("alarm", "-s", bad, "--state", state, "--notify", hook.url)
+    assert (code, err) == (1, "") and out.startswith("ALARM: 1 new critical")
+    (doc,) = hook.bodies
+    assert [r["session_id"] for g in doc["groups"] for r in g["rows"]] == ["BAD-3"]
 
 
 # --- a command ----------------------------------------------------------------------------------

@@ -58,7 +58,10 @@ def _exchange(request, url: str, timeout: float, start: float) -> Answer:
             went = urlsplit(urljoin(url, exc.headers.get("Location") or "")).hostname or "elsewhere"
             return Answer(False, f"HTTP {exc.code}: redirected to {went}, not followed", time.monotonic() - start)
         detail = exc.read(300).decode("utf-8", "replace").strip()
-        return Answer(False, f"HTTP {exc.code}" + (f" {detail}" if detail else ""), time.monotonic() - start)
+        # (408, 425 and 429 say "later"; any other 4xx refuses this message, however often it is sent)
+        refused = 400 <= exc.code < 500 and exc.code not in (408, 425, 429)
+        how = f"HTTP {exc.code}" + (f" {detail}" if detail else "")
+        return Answer(False, how, time.monotonic() - start, refused=refused)
     except urllib.error.URLError as exc:
         return Answer(False, str(getattr(exc.reason, "strerror", None) or exc.reason), time.monotonic() - start)
     except (OSError, http.client.HTTPException, ValueError) as exc:
