@@ -4,6 +4,7 @@ grouped storm; --dry-run and --notify-test; hostile text; the documented JSON do
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -20,7 +21,10 @@ from pathlib import Path
 
 import pytest
 
+from . import test_alarm_memory
 from .conftest import ROOT, _clean, _ts, script_path, session, write_jsonl
+
+alarm_clock = test_alarm_memory.alarm_clock  # the alarm's clock, moved by the test (a fixture)
 
 HOSTILE_SID = "BAD-\x1b[31m<!channel>&\u202e"
 HOSTILE_MODEL = "qwen\n<b>FAKE: all clear</b>"
@@ -34,6 +38,7 @@ class _Hook(ThreadingHTTPServer):
     def __init__(self):
         super().__init__(("127.0.0.1", 0), _HookHandler)
         self.bodies: list = []
+        self.auths: list = []  # each POST's Authorization header (None without one)
         self.mode = "ok"
         self.forward: str | None = None  # a base URL: each POST taken is passed on there (a proxy)
 
@@ -45,6 +50,17 @@ class _Hook(ThreadingHTTPServer):
 class _HookHandler(BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.server.auths.append(self.headers.get("Authorization"))
+        if self.server.mode == "redirect":  # (a hook moved: urllib would follow with a GET, without the body)
+            self.send_response(302)
+            self.send_header("Location", f"http://localhost:{self.server.server_port}/moved/SECRET")
+            self.end_headers()
+            return
+        if self.server.mode == "picky" and json.loads(body)["counts"]["new"] >= 2:  # (one message it refuses)
+            self.send_response(413)
+            self.end_headers()
+            self.wfile.write(b"payload too large")
+            return
         if self.server.mode == "fail":
             self.send_response(503)
             self.end_headers()
@@ -59,6 +75,10 @@ class _HookHandler(BaseHTTPRequestHandler):
                 self.end_headers()
             return
         self.server.bodies.append(json.loads(body))
+        self.send_response(200)
+        self.end_headers()
+
+    def do_GET(self):  # (where a followed redirect lands: it answers 200 and takes nothing)
         self.send_response(200)
         self.end_headers()
 
@@ -77,6 +97,7 @@ def _server():
 @pytest.fixture
 def hook(_server):
     _server.bodies.clear()
+    _server.auths.clear()
     _server.mode = "ok"
     _server.forward = None
     return _server
@@ -177,6 +198,107 @@ def test_refused_connection_is_said_and_never_changes_the_exit_code(cli, bad, tm
     assert code == 0 and err == ""  # nothing to say: nothing sent, nothing failed
 
 
+def test_a_redirect_is_a_failure_kept_for_the_next_run_not_a_delivery(cli, bad, tmp_path, hook):
+    # urllib follows a 302 from a POST with a GET that has no body: a 200 there took nothing
+    state = tmp_path / "st.json"
+    hook.mode = "redirect"
+    code, out, err = cli("alarm", "-s", bad, "--state", state, "--notify", hook.url)
+    assert code == 1 and out.startswith("ALARM: 2 new critical")
+    assert "failed: HTTP 302: redirected to localhost, not followed" in err and "1 message(s) kept" in err
+    assert "SECRET" not in err
+    hook.mode = "ok"
+    assert cli("alarm", "-s", bad, "--state", state, "--notify", hook.url) == (1, "", "")
+    (doc,) = hook.bodies
+    assert doc["counts"]["new"] == 2
+
+
+def test_a_webhook_url_with_credentials_sends_them_as_basic_auth_and_never_prints_them(cli, bad, tmp_path, hook):
+    url = hook.url.replace("http://", "http://bob:hun%40ter2@")
+    state = tmp_path / "st.json"
+    hook.mode = "fail"
+    code, out, err = cli("alarm", "-s", bad, "--state", state, "--notify", url)
+    assert code == 1 and "failed: HTTP 503" in err and "hun" not in err + out and "bob" not in err + out
+    hook.mode = "ok"
+    assert cli("alarm", "-s", bad, "--state", state, "--notify", url) == (1, "", "")
+    assert len(hook.bodies) == 1 and hook.auths[-1] == "Basic " + base64.b64encode(b"bob:hun@ter2").decode()
+    code, out, _ = cli("alarm", "-s", bad, "--state", tmp_path / "dry.json", "--notify", url, "--dry-run")
+    assert "hun" not in out and "bob" not in out
+
+
+@pytest.fixture
+def raw_server():
+    """A loopback TCP server that answers each connection with `how(conn)` (set by the test)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+    box = {}
+
+    def serve():
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=box["how"], args=(conn, stop), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield box, f"http://127.0.0.1:{listener.getsockname()[1]}/hook"
+    stop.set()
+    listener.close()
+
+
+def _trickle(conn, stop):
+    # a status line, then a header byte every 0.05 s: each read is within any timeout, the answer goes on
+    with conn:
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+        deadline = time.monotonic() + 12  # (then it ends: a client that waits on it fails the test, not hangs)
+        while not stop.wait(0.05) and time.monotonic() < deadline:
+            try:
+                conn.sendall(b"z")
+            except OSError:
+                return
+
+
+def _garbage(conn, stop):
+    with conn:
+        conn.recv(65536)
+        conn.sendall(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")
+
+
+def test_a_server_that_trickles_its_answer_is_given_up_at_the_timeout_and_garbage_is_a_failure(
+    cli, bad, tmp_path, raw_server, hook
+):
+    box, url = raw_server
+    box["how"] = _trickle
+    config = tmp_path / "forensics.toml"
+    config.write_text(f'sessions = "{bad}"\n[[notify]]\nurl = "{url}"\ntimeout = 0.5\n')
+    start = time.monotonic()
+    code, out, err = cli("alarm", "--config", config, "--state", tmp_path / "st.json", "--notify", hook.url)
+    assert code == 1 and time.monotonic() - start < 8  # (it trickled on for as long as the server liked)
+    assert "failed: no answer within 0.5 s" in err and "1 message(s) kept" in err
+    assert len(hook.bodies) == 1  # the receiver after it is still sent to
+    box["how"] = _garbage  # not HTTP at all: a failure said, not a crash
+    code, out, err = cli("alarm", "--config", config, "--state", tmp_path / "st.json")
+    assert code == 1 and "failed: BadStatusLine" in err and "1 message(s) kept" in err
+    # a host name IDNA cannot encode (a crash past the delivery before): a failure said
+    code, out, err = cli("alarm", "-s", bad, "--state", tmp_path / "idna.json", "--notify", "http://a..b/hook")
+    assert code == 1 and out.startswith("ALARM: 2 new critical") and "failed: UnicodeError" in err
+
+
+def test_a_message_the_webhook_refuses_with_a_4xx_is_dropped_not_retried_ahead_of_the_next(cli, bad, tmp_path, hook):
+    # kept, a 413 is answered at every run, and every later message waits behind it for good
+    state = tmp_path / "st.json"
+    hook.mode = "picky"
+    code, out, err = cli("alarm", "-s", bad, "--state", state, "--notify", hook.url)
+    assert code == 1 and out.startswith("ALARM: 2 new critical")
+    assert "refused new of " in err and "HTTP 413 payload too large" in err and "that message is dropped" in err
+    test_alarm_memory._append(bad, [session("BAD-3", grounded=False, ts=_ts(1))])
+    code, out, err = cli("alarm", "-s", bad, "--state", state, "--notify", hook.url)
+    assert (code, err) == (1, "") and out.startswith("ALARM: 1 new critical")
+    (doc,) = hook.bodies
+    assert [r["session_id"] for g in doc["groups"] for r in g["rows"]] == ["BAD-3"]
+
+
 # --- a command ----------------------------------------------------------------------------------
 
 
@@ -252,6 +374,37 @@ def test_exec_timeout_is_a_failure(cli, bad, tmp_path):
     start = time.monotonic()
     code, _, err = cli("alarm", "--config", tmp_path / "forensics.toml", "--state", tmp_path / "st.json")
     assert code == 1 and "no answer within 0.3 s (killed)" in err and time.monotonic() - start < 20
+
+
+def test_exec_that_leaves_a_child_running_is_taken_once_and_its_output_is_not_kept(cli, bad, tmp_path):
+    # a command that exits 0 at once but leaves a child behind (`notifier &`), after 50 MB on stdout
+    # and an error line on stderr: taken, not waited on until its timeout, called failed and sent again
+    taken = tmp_path / "taken.txt"
+    cmd = f"exec:head -c 50000000 /dev/zero; (sleep 30 &); echo noise >&2; cat >> {taken}"
+    (tmp_path / "forensics.toml").write_text(f'sessions = "{bad}"\n[[notify]]\nurl = "{cmd}"\ntimeout = 5\n')
+    state, start = tmp_path / "st.json", time.monotonic()
+    code, _, err = cli("alarm", "--config", tmp_path / "forensics.toml", "--state", state)
+    assert (code, err) == (1, "") and time.monotonic() - start < 4
+    assert cli("alarm", "--config", tmp_path / "forensics.toml", "--state", state) == (1, "", "")
+    assert taken.read_text().count("2 new (ungrounded_accepted)") == 1  # sent once
+
+
+def test_a_user_template_that_raises_or_says_nothing_never_changes_the_exit_code(cli, bad, tmp_path):
+    url, record = _recorder(tmp_path)
+    (tmp_path / "t").mkdir()
+    subject = tmp_path / "t" / "subject.txt.j2"
+    subject.write_text("{{ 1 // 0 }}")  # parses (checked at load), raises at render
+    config = tmp_path / "forensics.toml"
+    config.write_text(f'sessions = "{bad}"\ntemplates_dir = "t"\n[[notify]]\nurl = "{url}"\n')
+    state = tmp_path / "st.json"
+    code, out, err = cli("alarm", "--config", config, "--state", state)
+    assert code == 1 and out.startswith("ALARM: 2 new critical") and "ZeroDivisionError" in err
+    assert "this run is not recorded, and the next says it again" in err and not record.exists()
+    subject.write_text("")  # mended, to a subject of nothing
+    code, out, err = cli("alarm", "--config", config, "--state", state)
+    assert (code, err) == (1, "") and out.startswith("ALARM: 2 new critical")  # said again: not lost
+    (run,) = _runs(record)
+    assert run["env"]["FORENSICS_SUBJECT"] == "" and "BAD-1" in run["stdin"]
 
 
 # --- routing, configuration ---------------------------------------------------------------------
@@ -622,3 +775,25 @@ def test_alertmanager_down_for_two_runs_then_back_gets_the_acknowledgement(cli, 
     hook.mode = "ok"
     assert cli("alarm", "-s", bad, "--state", state, "--notify", url) == (0, "", "")
     assert _alerts(alertmanager, daemon=daemon) == []
+
+
+def test_alertmanager_takes_an_alert_ended_before_it_started_by_a_clock_stepped_back(
+    cli, tmp_path, alertmanager, alarm_clock
+):
+    # first seen at T; the clock is stepped back 3 h (an NTP correction) and the row acknowledged: its end
+    # came before its start, and Alertmanager refused the whole batch with a 400, run after run
+    url, daemon = "alertmanager+" + alertmanager, f"stepped-{tmp_path.name}"[:60]
+    logs = write_jsonl(
+        tmp_path / "logs" / "sessions.jsonl",
+        _clean() + [session(s, grounded=False, ts=_ts(2), daemon=daemon) for s in ("BAD-1", "BAD-2")],
+    )
+    state = tmp_path / "st.json"
+    assert cli("alarm", "-s", logs, "--state", state, "--notify", url)[:3:2] == (1, "")
+    alarm_clock.advance(-3 * 3600)
+    assert cli("ack", "BAD-1", "--state", state)[0] == 0
+    cli("alarm", "-s", logs, "--state", state, "--notify", url)
+    alarm_clock.advance(3 * 3600 + 60)
+    cli("alarm", "-s", logs, "--state", state, "--notify", url)
+    code, _, err = cli("alarm", "-s", logs, "--state", state, "--notify", url)
+    assert code == 1 and "start time must be before end time" not in err and err == ""
+    assert [a["labels"]["session_id"] for a in _alerts(alertmanager, daemon=daemon)] == ["BAD-2"]

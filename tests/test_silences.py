@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -131,6 +132,9 @@ def test_matchers_and_times_are_checked(cli, tmp_path):
         (["model=x", "--for", "2 fortnights"], "--for takes an age"),
         (["model=x", "--until", "2026-12-08T04:00:00"], "no offset"),
         (["model=x", "--until", "2020-01-01T00:00:00Z"], "not after now"),
+        (["model=x", "--until", "0001-01-01T00:30:00+01:00"], "past the calendar"),
+        (["model=x", "--until", "9999-12-31T23:59:59-01:00"], "past the calendar"),
+        (["model=x", "--for", "9" * 5000 + "h"], "past the calendar"),
     ):
         code, _, err = cli("silence", "add", *args, "--comment", "c", "--state", state)
         assert code == 2 and said in err, (args, err)
@@ -214,3 +218,46 @@ def test_matchers_read_as_alertmanager_reads_them():
         ("severity=critical", False),  # (no severity in these labels)
     ):
         assert parse_matcher(text).matches(row) is hit, text
+
+
+def test_a_catastrophic_regex_over_a_hostile_model_name_does_not_hang_the_alarm(cli, tmp_path, alarm_clock):
+    # (a+)+b backtracks 2^n steps in Python's re over "aaa…a!": RE2's linear matching, as Alertmanager's
+    logs = write_jsonl(
+        tmp_path / "logs" / "sessions.jsonl",
+        _clean() + [session("BAD-A", grounded=False, ts=_ts(2), model="a" * 60 + "!")],
+    )
+    st = tmp_path / "alarm.json"
+    code, _, err = cli("silence", "add", "model=~(a+)+b", "--for", "1h", "--comment", "careless", "--state", st)
+    assert code == 0, err
+
+    def hung(*_):
+        raise TimeoutError("the alarm hung on a silence's regex")
+
+    # (a deadline, not a wait: Python's re checks for signals while it backtracks)
+    before = signal.signal(signal.SIGALRM, hung)
+    signal.setitimer(signal.ITIMER_REAL, 20)
+    try:
+        code, out, err = cli("alarm", "--state", st, "-s", logs)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, before)
+    assert code == 1 and "session=BAD-A" in out, err  # not covered: the pattern does not match it
+
+
+def test_a_regex_alertmanager_would_refuse_is_refused_at_add(cli, tmp_path):
+    # Alertmanager's regexes are RE2's: no lookaround, no backreference
+    for pattern in ("(?=qwen).*", r"(q)\1"):
+        code, _, err = cli(
+            "silence", "add", f"model=~{pattern}", "--for", "1h", "--comment", "c", "--state", tmp_path / "a.json"
+        )
+        assert code == 2 and "not a regular expression" in err, (pattern, err)
+
+
+def test_a_silence_added_before_the_store_s_first_ingest_leaves_the_store_usable(cli, two_bad, tmp_path, alarm_clock):
+    # planned maintenance, silenced before the alarm's first run: the silences file is the alarm's, not
+    # "other files" that made the folder refuse to become a store
+    st = tmp_path / "store"
+    sid = _silence(cli, st, "daemon=gateway", "--for", "2h", "--comment", "before the first run")
+    code, out, err = cli("alarm", "--store", st, "-s", two_bad)
+    assert code == 1 and "session=BAD-V" in out and "BAD-G" not in out, err
+    assert [s["id"] for s in _json(cli, "silence", "list", "--store", st)["silences"]] == [sid]

@@ -76,7 +76,20 @@ def update(open_: dict, outcome, receiver, now: datetime) -> None:
 def payload(open_: dict, receiver, now: datetime) -> list[dict]:
     """The alerts to send: every firing one with its end a hold ahead, every ended one with its end."""
     ahead = iso_utc(now + timedelta(seconds=receiver.hold))
-    return [{**a, "endsAt": a.get("endsAt") or ahead} for a in open_.values()]
+    return [{**a, "endsAt": _not_before(a.get("endsAt") or ahead, a.get("startsAt"))} for a in open_.values()]
+
+
+def _not_before(end: str, start: str | None) -> str:
+    """An end no earlier than its start: Alertmanager answers 400 to the whole batch for one that is, and a
+    clock stepped back (an NTP correction) between a row's first run and its end made that so for good."""
+    try:
+        return start if start and _instant(end) < _instant(start) else end
+    except ValueError:
+        return end
+
+
+def _instant(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
 def endpoint(url: str) -> str:

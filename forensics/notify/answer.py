@@ -14,6 +14,7 @@ class Answer:
     ok: bool
     how: str
     seconds: float = 0.0
+    refused: bool = False  # a 4xx that no retry changes (the message itself is refused)
 
     def said(self) -> str:
         """One line: 'answered HTTP 200 in 0.03 s' or 'failed: ...'."""

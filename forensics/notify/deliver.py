@@ -99,7 +99,16 @@ def send_queued(ledger: Ledger, settings: Settings, *, now: datetime) -> Deliver
                 for m in e["pending"]:
                     answer = _send(r, m)
                     # (saved at once: a kill after this answer sends only this message again)
-                    _record(ledger, r, answer, now, taken=m["id"] if answer.ok else None)
+                    _record(ledger, r, answer, now, taken=m["id"] if answer.ok or answer.refused else None)
+                    if answer.refused:
+                        # Kept, it would be refused at every run and hold every later message behind it.
+                        left -= 1
+                        out.lines.append(
+                            f"warning: notify {escape(r.name)} ({r.kind}): refused {escape(m['event'])} of "
+                            f"{escape(m['at'])}: {answer.said()}; that message is dropped (a 4xx is not retried)"
+                        )
+                        answer = None
+                        continue
                     if not answer.ok:
                         break
                     out.sent += 1

@@ -100,7 +100,8 @@ def context(news: Changes, outcome, *, now: datetime, keys, max_rows: int, test:
 def subject(ctx: dict, folder=None) -> str:
     """The one-line subject: what happened (counts by event), where, which alarms."""
     said = [f"{n} {_WORDS.get(e, e)}" for e, n in ctx["counts"].items() if n]
-    return render("subject.txt.j2", {**ctx, "counts": said or ["nothing new"]}, folder).splitlines()[0]
+    lines = render("subject.txt.j2", {**ctx, "counts": said or ["nothing new"]}, folder).splitlines()
+    return lines[0] if lines else ""  # (a user's template may say nothing)
 
 
 def text(ctx: dict, folder=None, *, slack: bool = False) -> str:

@@ -54,3 +54,6 @@ def render(name: str, context: dict, folder: Path | None = None, *, slack: bool 
         return environment(folder, slack=slack).get_template(name).render(**context).strip()
     except TemplateError as exc:
         raise ConfigError(f"template {name}: {type(exc).__name__}: {exc}") from None
+    except Exception as exc:  # (a user's template may raise anything: `{{ 1 // 0 }}`, a recursion)
+        # (a ConfigError is what delivery keeps the run's news for: one escaping changed the alarm's exit code)
+        raise ConfigError(f"template {name}: {type(exc).__name__}: {escape(str(exc))}") from None

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -39,7 +40,9 @@ class Matcher:
         got = "" if got is None else str(got)
         if self.op in ("=", "!="):
             return (got == self.value) == (self.op == "=")
-        return (re.fullmatch(self.value, got) is not None) == (self.op == "=~")
+        if (self.value, got) not in _FULL:
+            prime([self], [labels])
+        return _FULL[(self.value, got)] == (self.op == "=~")
 
     def __str__(self) -> str:
         return f"{self.label}{self.op}{json.dumps(self.value, ensure_ascii=False)}"
@@ -69,11 +72,48 @@ def parse_matcher(text: str) -> Matcher:
 
 def _checked(m: Matcher, text: str) -> Matcher:
     if m.op in ("=~", "!~"):
+        import duckdb
+
         try:
-            re.compile(m.value)
-        except re.error as exc:
-            raise ParameterError(f"matcher {text!r}: not a regular expression ({exc})") from None
+            _full_matches(m.value, [""])
+        except duckdb.Error as exc:
+            why = str(exc).removeprefix("Invalid Input Error: ")
+            raise ParameterError(f"matcher {text!r}: not a regular expression ({escape(why)})") from None
     return m
+
+
+# Regexes are RE2's (DuckDB's regexp_full_match), as Alertmanager's Go regexp: linear in the text whatever
+# the pattern. Python's `re` backtracks: `model=~(a+)+b` over a model named "aaaa…a!" hung the alarm.
+_FULL: dict[tuple[str, str], bool] = {}
+_DB = threading.local()
+
+
+def _full_matches(pattern: str, values: list[str]) -> list[bool]:
+    import duckdb
+
+    con = getattr(_DB, "con", None)
+    if con is None:
+        con = _DB.con = duckdb.connect()
+    got = con.execute(
+        "select list_transform($values, lambda v: regexp_full_match(v, $pattern))",
+        # (a lone surrogate, which a log may hold, is no UTF-8: it stands as a replacement character)
+        {"values": [v.encode("utf-8", "replace").decode("utf-8") for v in values], "pattern": pattern},
+    ).fetchone()[0]
+    return list(got)
+
+
+def prime(matchers: Iterable[Matcher], labelled: Iterable[dict]) -> None:
+    """Judge the regex matchers over many labels at once (one query a pattern), for `Matcher.matches` to read."""
+    labelled = list(labelled)
+    if len(_FULL) > 200_000:
+        _FULL.clear()
+    for m in matchers:
+        if m.op not in ("=~", "!~"):
+            continue
+        values = sorted({"" if x.get(m.label) is None else str(x.get(m.label)) for x in labelled})
+        values = [v for v in values if (m.value, v) not in _FULL]
+        if values:
+            _FULL.update(zip([(m.value, v) for v in values], _full_matches(m.value, values)))
 
 
 def silences_path(memory: Memory) -> Path:
@@ -196,7 +236,7 @@ def silence_end(lasts: str | None, until: str | None, now: datetime) -> datetime
         unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[found.group(2)]
         try:
             return now + timedelta(**{unit: int(found.group(1))})
-        except OverflowError:
+        except (OverflowError, ValueError):  # (ValueError: more digits than Python converts)
             raise ParameterError(f"--for {lasts!r} reaches past the calendar") from None
     try:
         end = datetime.fromisoformat(until.strip().replace("Z", "+00:00").replace("z", "+00:00"))
@@ -206,7 +246,10 @@ def silence_end(lasts: str | None, until: str | None, now: datetime) -> datetime
         ) from None
     if end.tzinfo is None:
         raise ParameterError(f"--until {until!r} has no offset: say which (Z for UTC, or +01:00)")
-    return end.astimezone(UTC)
+    try:
+        return end.astimezone(UTC)
+    except OverflowError:  # (year 1 or 9999 with an offset: no such time in UTC)
+        raise ParameterError(f"--until {until!r} is past the calendar's ends") from None
 
 
 def add_silence(
@@ -313,6 +356,7 @@ def cover(incidents: dict[str, dict], silences: list[dict], *, now: datetime) ->
     """
     at = iso_utc(now)
     active = [(s, matchers_of(s)) for s in silences if status(s, now) == "active"]
+    prime([m for _, ms in active for m in ms], [labels_of(inc) for inc in incidents.values()])
     by_id = {s["id"]: s for s in silences}
     covered: dict[str, str] = {}
     ended: dict[str, list[str]] = {}

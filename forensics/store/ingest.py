@@ -104,11 +104,12 @@ def ingest(
 
 
 def _ours(root: Path, path: Path) -> bool:
-    """A file a store's ingest writes (a first ingest killed before its commit leaves these)."""
+    """A file a store's ingest writes (a first ingest killed before its commit leaves these), or the alarm's memory."""
     rel = path.relative_to(root).as_posix()
     if path.is_dir() or rel in (LOCK_NAME,) or rel.startswith(".tmp/") or rel == ".tmp":
         return True
-    return bool(OWN_FILE.fullmatch(rel) or re.fullmatch(r"\.manifest-[^/]*\.json", rel))
+    # (the alarm keeps its memory in the store: `silence add` or `ack` before the first ingest writes it)
+    return bool(OWN_FILE.fullmatch(rel) or re.fullmatch(r"\.manifest-[^/]*\.json|alarm-[^/]+\.(json|jsonl|lock)", rel))
 
 
 def _sources(manifest: Manifest, sessions, replay_runs, config, env) -> dict:
