@@ -274,7 +274,7 @@ def test_a_real_change_is_newcombes_interval_excluding_zero(tmp_path, prev_shots
     if verdict == "up":
         assert m["ci_low"] < ref.wilson(prev_shots, 150)[1], "the intervals overlap: the old rule said no change"
         md = render_report(data, "markdown")
-        assert "▲ up +14.0 pp (+2.8 pp to +24.7 pp)" in md and "Newcombe's 95% score interval" in md
+        assert "▲ up +14.0 pp, real** (+2.8 pp to +24.7 pp)" in md and "Newcombe's 95% score interval" in md
 
 
 def test_the_reports_alarm_section_counts_rows_whose_timestamp_does_not_parse(tmp_path):
