@@ -388,8 +388,16 @@ def test_the_store_answers_every_built_in_query_as_a_cold_read_of_the_same_files
         code_s, out_s, err_s = cli("run", name, "--store", st, "-f", "json", *p)
         code_c, out_c, err_c = cli("run", name, *cold_args, "-f", "json", *p)
         assert (code_s, json.loads(out_s)) == (code_c, json.loads(out_c)), (name, err_s, err_c)
-    # the comparison proves something only if a query returns rows somewhere
-    assert json.loads(out_s) or name in ("ungrounded_unknown_verdict", "three_consecutive_rejections", "orphans")
+    # the comparison proves something only if a query returns rows somewhere (the condition alarms
+    # need a drop or a streak these clean sessions lack: tests/test_rate_alarms.py fires them)
+    quiet = (
+        "ungrounded_unknown_verdict",
+        "three_consecutive_rejections",
+        "orphans",
+        "first_shot_drop",
+        "failure_streak",
+    )
+    assert json.loads(out_s) or name in quiet
 
 
 def test_a_gz_cut_short_for_good_is_read_as_a_cold_read_reads_it_and_finished_later_read_on(cli, tmp_path):
