@@ -204,13 +204,19 @@ def _replay_parts(r: str, hits_only: bool = False, line: str | None = None) -> l
     return parts
 
 
-def replay_select(source: str = "json") -> str:
-    """The per-file select of the replay stream over read_ndjson_objects' `json` column.
+def replay_parsed(source: str = "json") -> str:
+    """The replay line's keys parsed once per line, as `_t` (every key) and `_g` (the guard's).
 
-    One shape for every key: DuckDB folds the repeated json_transform into one parse per
-    line, where `json ->> key` per column would parse it each time.
+    Selected beside `json` in a subquery under `replay_select`: each column then reads a field
+    of `_t`, where naming the json_transform in every column made the view's text tens of KB
+    that DuckDB binds again in every statement that reads it.
     """
-    parts = _replay_parts(f"json_transform({source}, '{_replay_shape()}').", line=source)
+    return f"json_transform({source}, '{_replay_shape()}') as _t, json_transform({source}, '{_GUARD_SHAPE}') as _g"
+
+
+def replay_select(source: str = "json") -> str:
+    """The per-file select of the replay stream over `replay_parsed`'s `_t` and the line's `json`."""
+    parts = _replay_parts("_t.", line=source)
     parts.append(f"{source} as raw")
     return ",\n    ".join(parts)
 
@@ -315,7 +321,8 @@ def schema_sql(raw: str) -> str:
 
 def is_row_sql(stream: str, *, over: str = "columns") -> str:
     """The SQL condition that a line is a row of its stream, over read_json's columns or
-    (``over="json"``) over the line's JSON text in a column `json`.
+    (``over="json"``) over the line's JSON text in a column `json` and its keys parsed in `_g`
+    (`replay_parsed`).
 
     Another stream's row (its `schema` names another kind, or a replay line that carries a
     session's verdict) or an object with none of the stream's keys is never read as a row:
@@ -324,7 +331,7 @@ def is_row_sql(stream: str, *, over: str = "columns") -> str:
 
     def key(name: str) -> str:
         if over == "json":
-            return f"json_transform(json, '{_GUARD_SHAPE}').\"{name}\""
+            return f'_g."{name}"'
         return f'"{name}"'
 
     # A schema that is no JSON string names no stream: the line is judged by its keys.

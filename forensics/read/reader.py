@@ -27,6 +27,7 @@ from .columns import (
     empty_sessions,
     is_row_sql,
     read_spec,
+    replay_parsed,
     replay_select,
     session_columns_out,
     session_select,
@@ -160,7 +161,7 @@ class LogReader:
                 f"read_json({where}, format = 'newline_delimited', records = true, "
                 f"columns = {spec}{options}) with ordinality"
             )
-        return f"read_ndjson_objects({where}{options}) with ordinality"
+        return f"(select *, {replay_parsed()} from read_ndjson_objects({where}{options}) with ordinality)"
 
     def _group_select(self, stream: str, files: list[tuple[str, str]], *, tolerant: bool) -> str:
         """One group's rows with `source_file`, `line` and `_is_row` (or the strict guard)."""
