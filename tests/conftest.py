@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import functools
 import json
 import os
@@ -163,6 +164,20 @@ def mostly_slow(values, keep):
     """The values as parameters, all but those in `keep` on the slow line: the default line keeps
     one case of each kind, `.ci/run`'s slow line runs the whole matrix."""
     return [v if v in keep else pytest.param(v, marks=pytest.mark.slow) for v in values]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """`@pytest.mark.default_keeps(N)`: the default line runs a test's first N cases, `.ci/run`'s
+    slow line the rest (before `-m` selects: the marks added here are what it reads)."""
+    seen: collections.Counter = collections.Counter()
+    for item in items:
+        keeps = item.get_closest_marker("default_keeps")
+        if keeps is None:
+            continue
+        seen[item.nodeid.split("[", 1)[0]] += 1
+        if seen[item.nodeid.split("[", 1)[0]] > keeps.args[0]:
+            item.add_marker(pytest.mark.slow)
 
 
 # Typer's CliRunner rebuilds the click command from the functions' signatures on every invoke,

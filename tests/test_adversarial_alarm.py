@@ -27,6 +27,7 @@ def _bash(command: str, cwd: Path) -> subprocess.CompletedProcess:
 # --- every printed command runs as printed -----------------------------------------------------------
 
 
+@pytest.mark.default_keeps(2)
 @pytest.mark.parametrize("sid", ["a\x00b", "\x00-lead", "x" * (128 * 1024)], ids=["nul", "nul-dash", "long"])
 def test_an_identity_command_printed_without_a_memory_runs(cli, tmp_path, sid):
     """Without --store or --state the alarm printed `forensics incident --identity KEY -s LOG`, which refused
@@ -64,6 +65,7 @@ def test_an_identity_command_runs_when_the_memory_could_not_record_the_run(cli, 
 # --- never zero times, never a hang ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_memory_held_by_another_process_is_waited_for_lock_wait_then_said(tmp_path):
     """The memory's lock is held while a run says what it found (its stdout may be a pipe nobody reads):
     the next cron run waited for it forever, whatever --lock-wait said, and so did every run after it."""
@@ -106,6 +108,7 @@ def _firing_outside_the_window(cli, tmp_path) -> tuple[Path, Path, dict]:
     return log, st, state
 
 
+@pytest.mark.default_keeps(1)
 @pytest.mark.parametrize(
     "row",
     [{"severity": 5}, {"alarm": [1]}, {"severity": None, "state": "gone"}, {"session_id": "OTHER", "in_window": True}],
@@ -409,6 +412,7 @@ def _log_with_a_bad_line_and_an_untimed_row(tmp_path: Path) -> Path:
     return write_jsonl(tmp_path / "logs" / "sessions.jsonl", [*recent[:2], b"{garbage", untimed, *recent[2:]])
 
 
+@pytest.mark.default_keeps(1)
 @pytest.mark.parametrize("memory", ["store", "state"])
 def test_a_warning_that_did_not_change_is_not_mailed_on_every_run(cli, tmp_path, memory):
     """One unreadable line or one row without a time (in every window, for ever) was warned on stderr on

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from .conftest import _clean, _ts, session, write_jsonl
 
 SLOW_ALARM = """-- name: too_slow
@@ -56,6 +58,7 @@ def _stored_ids(cli, st: Path) -> set[str]:
     return {r["session_id"] for r in json.loads(out)}
 
 
+@pytest.mark.slow
 def test_rows_a_run_by_hand_ingested_are_still_evaluated_by_crons_own_alarm_queries(cli, tmp_path):
     """A run by hand without cron's --queries-dir ingested a backfilled row and advanced the memory past
     it: cron's user alarm never evaluated it (outside its window, in a batch already "evaluated"), and

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from .conftest import replay, session, write_jsonl
 
 
@@ -15,6 +17,7 @@ def _rows(cli, sql: str, *where) -> list[dict]:
     return json.loads(out)
 
 
+@pytest.mark.slow
 def test_a_replay_line_that_repeats_a_key_reads_its_last_copy_cold_as_in_the_store(cli, tmp_path):
     """A replay line giving `status` twice read its first copy ("ok") on a cold read, with no word of
     the repeat, and its last ("error") from the store that ingested the same file: the answers differed."""

@@ -115,6 +115,7 @@ def test_a_new_violation_after_an_acknowledgement_is_new(cli, logs, tmp_path):
     assert [x.split("session=")[1].split()[0] for x in new] == ["BAD-1", "BAD-2"]
 
 
+@pytest.mark.slow
 def test_a_row_gone_from_the_store_is_resolved_once(cli, tmp_path):
     old = (datetime.now(UTC) - timedelta(days=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
     log = write_jsonl(tmp_path / "sessions.jsonl", _clean() + [session("OLD-BAD", grounded=False, ts=old)])
@@ -257,6 +258,7 @@ def test_json_has_the_same_keys_in_every_outcome(cli, logs, tmp_path):
         assert set(json.loads(out)) == keys, (code, out)
 
 
+@pytest.mark.slow
 def test_self_test_is_silent_and_leaves_no_file_behind(run_script, tmp_path):
     tmp, cache = tmp_path / "tmp", tmp_path / "cache"
     tmp.mkdir()

@@ -253,6 +253,7 @@ def test_what_build_session_record_cannot_read_is_logged_not_silent(caplog):
     assert caplog.text == ""  # nothing missing: nothing said
 
 
+@pytest.mark.default_keeps(1)
 def test_every_command_the_demo_prints_reproduces_what_it_showed(cli):
     import shlex
 

@@ -192,6 +192,7 @@ def _read_back(path: Path, fmt: str, types: list[tuple[str, str]]) -> tuple[list
     return names, sorted(rows, key=_key)
 
 
+@pytest.mark.default_keeps(2)
 @pytest.mark.parametrize("fmt", EXPORT_FORMATS)
 @pytest.mark.parametrize("view", VIEWS)
 def test_every_format_reads_back_as_the_view_row_for_row(logs, exported, fmt, view):

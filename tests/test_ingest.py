@@ -58,6 +58,7 @@ def same_as_cold(store_dir, sessions, replay_runs=None):
         return n
 
 
+@pytest.mark.slow
 def test_store_plus_live_tail_equals_a_cold_read_at_every_step(tmp_path):
     log, rlog, st = tmp_path / "sessions.jsonl", tmp_path / "replay_runs.jsonl", tmp_path / "store"
     write_jsonl(log, rows(40))
@@ -87,6 +88,7 @@ def test_store_plus_live_tail_equals_a_cold_read_at_every_step(tmp_path):
     assert ingest(st).bytes == 0
 
 
+@pytest.mark.default_keeps(1)
 def test_rotation_by_rename_finishes_the_old_file_and_never_rereads_it(tmp_path):
     log, st = tmp_path / "sessions.jsonl", tmp_path / "store"
     write_jsonl(log, rows(20))
@@ -215,6 +217,7 @@ def test_a_folder_that_is_not_a_store_is_refused(tmp_path, cli):
     assert (tmp_path / "junk" / "notes.txt").read_text() == "mine"
 
 
+@pytest.mark.slow
 def test_alarm_on_a_store_sees_late_rows_and_counts_new_unreadable_lines(tmp_path, cli):
     now = datetime.now(UTC)
 

@@ -340,6 +340,7 @@ def test_worked_examples_match_their_named_queries(data, tmp_path, sample_dir):
     check_doc_examples(folder)
 
 
+@pytest.mark.default_keeps(1)
 def test_every_figure_agrees_with_the_reference_on_the_sample(sample_dir):
     s, r = [str(sample_dir / "sessions.jsonl")], [str(sample_dir / "replay_runs.jsonl")]
     start, end = resolve_week("2026-W46")[1:]

@@ -42,6 +42,7 @@ def templates(tmp_path_factory):
     return make_templates(tmp_path_factory.mktemp("templates"), sessions=200)
 
 
+@pytest.mark.default_keeps(3)
 @needs_logrotate
 @pytest.mark.parametrize("mode", list(EXPECTED_NAMES))
 def test_logrotate_rotates_while_the_writers_append(tmp_path, templates, mode):

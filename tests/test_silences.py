@@ -71,6 +71,7 @@ def test_a_silence_hushes_what_it_matches_exit_0_and_is_listed_with_its_id(cli, 
     assert out.startswith(f"{sid}  active ") and "# gateway redeploy" in out
 
 
+@pytest.mark.default_keeps(1)
 def test_a_row_that_arrives_while_silenced_is_hushed_and_fires_once_the_silence_expires(
     cli, two_bad, tmp_path, alarm_clock
 ):

@@ -89,6 +89,7 @@ def test_an_explicit_rotated_gz_is_ingested_whenever_it_was_rotated(cli, rotated
     assert stored(st2) == cold([live, gz])
 
 
+@pytest.mark.default_keeps(2)
 @pytest.mark.parametrize(
     "order",
     [["file", "folder"], ["folder", "file"], ["gz", "file"], ["file", "gz"]],
@@ -115,6 +116,7 @@ def reversed_pairs(args):
 # --- a named file the store does not hold is said ------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_named_file_the_store_does_not_hold_is_said_on_stderr_and_by_doctor(cli, rotated, tmp_path):
     live, gz, st = rotated / "sessions.jsonl", rotated / "sessions.jsonl.2.gz", tmp_path / "store"
     ingest(st, [str(live)])

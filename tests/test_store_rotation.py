@@ -356,6 +356,7 @@ def test_truncated_file_is_read_again_from_byte_zero(tmp_path, template_lines):
     assert_nothing_new(store)
 
 
+@pytest.mark.default_keeps(2)
 @pytest.mark.parametrize("how", ["in_place", "replaced"])
 def test_rewritten_file_is_a_new_file(tmp_path, template_lines, how):
     """Other content under the same name, longer than what was read (so not a truncation)."""
@@ -382,6 +383,7 @@ def test_rewritten_file_is_a_new_file(tmp_path, template_lines, how):
     assert_nothing_new(store)
 
 
+@pytest.mark.default_keeps(1)
 @needs_logrotate
 @pytest.mark.parametrize("unread", [0, 12])
 def test_compressed_copy_is_read_only_past_what_was_read(tmp_path, template_lines, unread):

@@ -345,6 +345,7 @@ def test_a_stale_log_is_said_once_with_its_age_reminded_and_said_when_it_recover
     assert events.count("problem") == 1 and events.count("recovered") == 1
 
 
+@pytest.mark.slow
 def test_a_dead_log_behind_a_firing_incident_is_said_and_not_mailed_every_run_after_an_ack(cli, tmp_path):
     rows = [session("BAD-1", grounded=False, ts=_ts(200)), *[session(f"s{i}", ts=_ts(190 + i)) for i in range(3)]]
     log = write_jsonl(tmp_path / "logs" / "sessions.jsonl", rows)
@@ -396,6 +397,7 @@ group by all
 """
 
 
+@pytest.mark.default_keeps(1)
 @pytest.mark.parametrize("case", ["no session id", "aggregate"])
 def test_a_violation_that_only_left_the_window_is_never_resolved(cli, tmp_path, case):
     bad = session("X", grounded=False, ts=_ts(60 * 24 * 3))

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from .conftest import _clean, _ts, session, write_jsonl
 from .rotation import Logrotate, needs_logrotate
 
@@ -33,6 +35,7 @@ def _new(out: str) -> list[str]:
     return [line for line in out.splitlines() if line.startswith("NEW")]
 
 
+@pytest.mark.slow
 @needs_logrotate
 def test_the_classes_mixed_under_cron_and_logrotate(tmp_path):
     home = tmp_path / "home"

@@ -75,6 +75,7 @@ select session_id, "timestamp", model, kind, daemon, source_file, line from sess
 """
 
 
+@pytest.mark.default_keeps(2)
 @pytest.mark.parametrize("how", ["queries_dir", "env", "config_in_cwd"])
 @pytest.mark.parametrize("severity", ["critical", "warn"])
 def test_a_replaced_built_in_alarm_is_announced_and_fails_the_self_test(cli, tmp_path, monkeypatch, how, severity):

@@ -59,6 +59,7 @@ NOT_ROWS = [
 ]
 
 
+@pytest.mark.default_keeps(4)
 @pytest.mark.parametrize("line, cause", NOT_ROWS)
 def test_a_line_that_is_no_session_row_is_never_one(tmp_path, line, cause):
     p = write_jsonl(tmp_path / "sessions.jsonl", [session("ok", ts=fresh())] + [line])
@@ -120,6 +121,7 @@ def test_only_rfc3339_timestamps_are_times(tmp_path, ts, want):
     assert (got.isoformat() if got else None) == want and raw == ts
 
 
+@pytest.mark.default_keeps(3)
 @pytest.mark.parametrize(
     "ts",
     [None, "not a time", "epoch", "infinity", "2999-01-01T00:00:00Z", (NOW + timedelta(hours=1)).isoformat()],
@@ -439,6 +441,7 @@ def test_a_lone_surrogate_escape_is_repaired_not_fatal(cli, tmp_path):
     assert "lone_surrogate" in err
 
 
+@pytest.mark.default_keeps(1)
 @pytest.mark.parametrize(
     "body",
     [b"", gzip.compress(b"") + b"\0" * 512, b"\x1f\x8b\x08\x10" + b"\0" * 6 + b"a comment\0" + gzip.compress(b"")[10:]],

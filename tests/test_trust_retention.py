@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from .conftest import _clean, _ts, session, write_jsonl
 
 DAY = 60 * 24
@@ -28,6 +30,7 @@ def _backfill(tmp_path: Path) -> Path:
     return write_jsonl(tmp_path / "logs" / "sessions.jsonl", _clean())
 
 
+@pytest.mark.default_keeps(1)
 def test_a_violation_dated_past_the_retention_is_alarmed_on_before_it_is_dropped(cli, tmp_path):
     log, st = _backfill(tmp_path), tmp_path / "store"
     assert cli("alarm", "--store", st, "-s", log, "--since", "1h")[0] == 0
@@ -72,6 +75,7 @@ def _two_memories_and_an_old_violation(cli, tmp_path: Path) -> tuple[Path, Path]
     return st, other
 
 
+@pytest.mark.default_keeps(1)
 def test_every_memory_reading_the_store_must_have_evaluated_a_row_before_it_goes(cli, tmp_path):
     st, other = _two_memories_and_an_old_violation(cli, tmp_path)
     assert cli("ingest", "--store", st)[1].count("kept for the alarm") == 1  # team B's has not seen it

@@ -100,6 +100,7 @@ def test_a_logger_made_after_many_dropped_ones_still_works_across_fork(tmp_path)
 # --- 2. never hang, never raise ----------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_hostile_records_terminate_and_each_leaves_a_row(tmp_path):
     out = run_child(
         """
