@@ -3,6 +3,7 @@ narrowed to the columns and the window a command needs."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -21,6 +22,8 @@ _ALWAYS_KEPT = frozenset({"session_id", "timestamp", "timestamp_raw", "model", "
 
 VIEWS = {"sessions": "_sessions_files", "replay_runs": "_replay_files"}
 _TABLES = {"sessions": "_sessions_all", "replay_runs": "_replay_mat"}
+# A store's window up to this many bytes of Parquet is loaded into a table (a few times that in memory).
+SMALL_LOAD_BYTES = 16 * 1024 * 1024
 
 
 @dataclass
@@ -88,15 +91,18 @@ def materialize(
         if keep[stream] is not None and not lines:
             keep[stream].discard("line")
 
-    if store.lake is not None and window_only and (since is not None or until is not None):
+    lake = store.lake
+    if lake is not None and window_only and (since is not None or until is not None):
         # Only the Parquet files that can hold a row of the window are read.
         from .lake import install, pruned
 
-        install(store.con, store.reader, pruned(store.lake, since, until, after_batch))
+        lake = pruned(lake, since, until, after_batch)
+        install(store.con, store.reader, lake)
 
-    # A store's rows are columnar already: a view over them reads each statement's columns
-    # from Parquet faster than a table would be loaded (the tails are checked, and small).
-    kind = "view" if store.lake is not None else "table"
+    # A store's rows are columnar already: over a large span a view reads each statement's
+    # columns from Parquet faster than a table would be loaded. A small one (cron's window) is
+    # loaded once: each of the alarm's statements would otherwise open its files again.
+    kind = "view" if lake is not None and _stored_bytes(lake) > SMALL_LOAD_BYTES else "table"
     import duckdb
 
     for name in _TABLES.values():
@@ -164,6 +170,18 @@ def materialize(
         store.con.execute(f"create or replace temp view replay_runs as select {views['replay_runs']} from _replay_mat")
     store._loaded = Loaded(window_only=window_only, replay=replay)
     return store.execute("select count(*) from sessions").rows[0][0]
+
+
+def _stored_bytes(lake) -> int:
+    """The bytes of the Parquet files a (pruned) lake reads; a file gone since counts as large."""
+    total = 0
+    for parts in lake.stored.parts.values():
+        for path, _, _ in parts:
+            try:
+                total += os.stat(path).st_size
+            except OSError:
+                return SMALL_LOAD_BYTES + 1
+    return total
 
 
 def _typed_replay_view(store: Store, *, hits_only: bool, line: bool) -> str:
