@@ -1,7 +1,7 @@
 """Attacks on --engine spark: data and DuckDB constructs that would make the engines disagree.
 
 Each construct must give DuckDB's answer on Spark or an error naming it, never another answer.
-One local Spark for the module, over a store of rows meant to separate the engines.
+On each Spark server in turn (Apache Spark's own, Sail), over a store of rows meant to separate the engines.
 """
 
 from __future__ import annotations
@@ -15,17 +15,16 @@ pytestmark = pytest.mark.spark
 
 
 @pytest.fixture(scope="module")
-def engines(tmp_path_factory):
-    """(DuckDB store, Spark store) over one store folder holding errors RE2 and Java read apart."""
-    pytest.importorskip("pyspark")
-    base = tmp_path_factory.mktemp("spark-attack")
+def engines(tmp_path_factory, spark_server):
+    """(DuckDB store, Spark store) over one store folder holding errors RE2, Java and Rust read apart."""
+    base = tmp_path_factory.mktemp(f"spark-attack-{spark_server.name}")
     errs = session(
         "errs", verdict="max_iter_exhausted", attempts=["validation_failed"] * 3, model="m-e", ts="2026-11-04T09:00:00Z"
     )
     errs["attempts"][0]["error"] = "bad 3ü4 and ü7 W-12 12"
     errs["attempts"][1]["error"] = "x_12 ½ 12.5 é9é"
     logs = write_jsonl(base / "logs" / "sessions.jsonl", [errs, session("s-1", ts="2026-11-04T10:00:00.5Z")])
-    yield from both_engines(base / "store", sessions=[str(logs)], replay_runs=[])
+    yield from both_engines(base / "store", spark_server, sessions=[str(logs)], replay_runs=[])
 
 
 def test_fold_error_reads_a_number_beside_a_unicode_letter_as_re2_does(engines):

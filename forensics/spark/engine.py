@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ForensicsError, first_line
-from .functions import define_functions
 from .schema import store_schemas
 from .session import spark_session
-from .translate import to_spark
+from .translate import described_query, to_spark
 
 # The store's provenance columns, and the day folder Spark may read as a column: not in the views.
 _HIDDEN = ("file_id", "fingerprint", "batch", "day")
@@ -48,7 +47,6 @@ class SparkStore:
         self.root = str(root).rstrip("/")
         self.catalog = catalog
         self.session = session or spark_session(master, remote)
-        define_functions(self.session)
         self.manifest, self._columns = _install(self.session, self.root)
         self.sources = _Sources(
             bool(self.manifest.files_of("replay_runs")) or bool(self.manifest.sources.get("replay_runs"))
@@ -153,7 +151,15 @@ class SparkStore:
         from ..store.connection import Result
 
         text = to_spark(sql, name=name)
+        described = described_query(text)
         try:
+            if described is not None:
+                # A query's columns from its plan, never run: a server may refuse DESCRIBE's bound
+                # values (Sail: "command with parameters"); the rows are Spark's own DESCRIBE QUERY's.
+                fields = self.session.sql(described, args=_args(params or {}, described)).schema.fields
+                columns = ["col_name", "data_type", "comment"]
+                rows = [(f.name, f.dataType.simpleString(), None) for f in fields]
+                return Result(columns, rows, ["", "", ""])
             df = self.session.sql(text, args=_args(params or {}, text))
             columns = list(df.columns)
             rows = [tuple(_python(v) for v in row) for row in df.collect()]
@@ -171,7 +177,12 @@ class SparkStore:
     def close(self) -> None:
         """Drop the views; the Spark session itself is Spark's (a local one ends with the process)."""
         for view in ("sessions", "attempts", "replay_runs"):
-            self.session.catalog.dropTempView(view)
+            # a view already gone (another store on the same session closed first): Apache Spark
+            # says so by returning False, Sail by raising
+            try:
+                self.session.catalog.dropTempView(view)
+            except Exception:
+                pass
 
     def __enter__(self):
         return self
