@@ -163,3 +163,40 @@ def test_duckdb_s_functions_are_given_spark_s_spelling_of_their_meaning():
     assert "CAST(8 AS DOUBLE) - CAST(-3 AS DOUBLE) * FLOOR(" in text  # the sign of the divisor
     assert "UNIX_MICROS(ts)" in text
     assert not _calls(text, "spark") & {"list_position", "fdiv", "fmod", "epoch_us"}
+
+
+def test_a_word_alone_in_regexp_replace_is_replaced_as_re2_does():
+    """fold_error's `\\b[0-9]+\\b`, as Spark gets it (two passes, the neighbours captured), applied by
+    a backtracking engine without look-around (Python's, as Java's and Rust's read it) gives RE2's answer."""
+    import duckdb
+    import sqlglot
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from sqlglot import exp
+
+    from forensics.spark.translate import to_spark
+
+    text = to_spark("select regexp_replace(x, '\\b[0-9]+\\b', '<n>', 'g') from t")
+    passes = list(reversed(list(sqlglot.parse_one(text, read="spark").find_all(exp.RegexpReplace))))
+    assert len(passes) == 2 and "?<" not in text  # no look-around: Sail's regex has none
+    db = duckdb.connect()
+
+    @settings(max_examples=100, deadline=None, database=None)
+    @given(st.text(alphabet="019a_.ü\n -<>", max_size=12))
+    def agree(value):
+        re2 = db.execute("select regexp_replace($v, '\\b[0-9]+\\b', '<n>', 'g')", {"v": value}).fetchone()[0]
+        out = value
+        for p in passes:
+            out = re.sub(p.expression.this, re.sub(r"\$(\d)", r"\\g<\1>", p.args["replacement"].this), out)
+        assert out == re2, value
+
+    agree()
+
+
+def test_a_regexp_replace_with_no_common_spelling_is_refused():
+    from forensics.spark.translate import NotPortable, to_spark
+
+    with pytest.raises(NotPortable, match="starting with a letter"):
+        to_spark("select regexp_replace(x, '\\b[0-9]+\\b', 'N', 'g') from t")
+    with pytest.raises(NotPortable, match="holds a word it matches"):
+        to_spark("select regexp_replace(x, '\\b[a-z]+\\b', '<word>', 'g') from t")

@@ -72,9 +72,16 @@ def _word_alone(node, word: str, replacement: str):
     # A word of the replacement that WORD matches would be replaced again by the second pass.
     if any(re.fullmatch(word, w, re.ASCII) for w in re.findall(r"[0-9A-Za-z_]+", replacement)):
         raise RegexNotPortable(f"regexp_replace of \\b{word}\\b by {replacement!r}, which holds a word it matches")
-    # Named groups: ${name} is the group to Java and to Rust alike, whatever follows it.
-    pattern = exp.Literal.string(f"(?<before>^|{_OUTSIDE}){word}(?<after>{_OUTSIDE}|$)")
-    put = exp.Literal.string(f"${{before}}{replacement}${{after}}")
+    # $1 and $2 are the groups to Java and to Rust alike, unless a word character follows $1 (Rust
+    # reads `$1N` as a group named 1N); ${name} would not do: Apache Spark substitutes ${...} in
+    # a statement's text with its configuration's variables before it parses it.
+    if re.match(r"[0-9A-Za-z_]", replacement):
+        raise RegexNotPortable(
+            f"regexp_replace of \\b{word}\\b by {replacement!r}: a replacement starting with a letter, a digit or _ "
+            "has no spelling Java and Rust read alike"
+        )
+    pattern = exp.Literal.string(f"(^|{_OUTSIDE}){word}({_OUTSIDE}|$)")
+    put = exp.Literal.string(f"$1{replacement}$2")
     once = exp.RegexpReplace(this=node.this, expression=pattern, replacement=put)
     return exp.RegexpReplace(this=once, expression=pattern.copy(), replacement=put.copy())
 
