@@ -62,7 +62,8 @@ def _rewrite(tree, name: str):
         raise NotPortable(f"{name} cannot run on Spark: {construct} ({why})")
 
     # A list index: DuckDB counts from 1 and from the end below 0, with [0] and past the end
-    # NULL; element_at does the same but fails on 0. sqlglot has already moved a literal
+    # NULL; try_element_at does the same but fails on 0 (element_at too, where ANSI mode is
+    # off; Sail's element_at fails past the end whatever the mode). sqlglot has already moved a literal
     # index to Spark's base (2 reads 1, -1 reads -2, 0 reads -1), so that shift is undone.
     for node in list(tree.find_all(exp.Bracket)):
         index = node.expressions
@@ -81,7 +82,7 @@ def _rewrite(tree, name: str):
             i = exp.Literal.number((-1 if isinstance(i, exp.Neg) else 1) * int(literal.this) + 1)
         node.replace(
             exp.Anonymous(
-                this="element_at",
+                this="try_element_at",
                 expressions=[
                     node.this,
                     exp.Nullif(this=exp.Cast(this=i, to=exp.DataType.build("int")), expression=exp.Literal.number(0)),
