@@ -1,11 +1,21 @@
 """DuckDB functions that sqlglot passes on to Spark by name, or with Spark's meaning where DuckDB's differs,
-given a Spark spelling of DuckDB's meaning: a lambda's index, list_position, fdiv, fmod, epoch_us.
+given a Spark spelling of DuckDB's meaning: a lambda's index, list_position, fdiv, fmod, epoch_us, a
+list's len, and the JSON functions the macros read an error's JSON with (json_valid, json_type,
+json_keys; ->> is sqlglot's get_json_object already).
+
+The JSON ones read the text through Spark's variant (try_parse_json, variant_get, schema_of_variant),
+which Apache Spark and Sail both have and which, unlike get_json_object, tells a string from a number
+whose text it is. Where the parsers differ DuckDB's answer is not promised (docs/SCALING.md): text
+after a whole document and a trailing comma (yyjson takes the comma, not the text; Spark the text,
+not the comma), NaN, and an object naming a key twice (yyjson keeps both, the variant refuses it).
 
 The macros (measures.py, columns.py) call them, and so may any statement: each is rewritten on the
 parsed statement, wherever it stands, after the macros are inlined (macros.py).
 """
 
 from __future__ import annotations
+
+import re
 
 
 def rewrite_functions(tree):
@@ -48,12 +58,83 @@ def rewrite_functions(tree):
                     )
                 )
             )
+    _rewrite_json(tree)
     # list_position: NULL where the element is missing (Spark's array_position gives 0), an INTEGER.
     for node in list(tree.find_all(exp.ArrayPosition)):
         node.replace(
             exp.Cast(this=exp.Nullif(this=node.copy(), expression=exp.Literal.number(0)), to=exp.DataType.build("int"))
         )
     return tree
+
+
+# A json_type answer as schema_of_variant spells the type (OBJECT<...>, ARRAY<...>); the number
+# types are left out: yyjson's UBIGINT/BIGINT/DOUBLE do not follow the variant's BIGINT/DECIMAL.
+_JSON_TYPES = {"OBJECT": "OBJECT<%", "ARRAY": "ARRAY<%", "VARCHAR": "STRING", "BOOLEAN": "BOOLEAN", "NULL": "VOID"}
+# A path json_type is asked of: the same words to DuckDB and to the variant's paths.
+_SIMPLE_PATH = re.compile(r"\$(\.[A-Za-z_][A-Za-z0-9_]*)+")
+
+
+class JsonNotPortable(ValueError):
+    """A use of a DuckDB JSON function with no Spark spelling known to give DuckDB's answer."""
+
+
+def _rewrite_json(tree):
+    """json_valid, json_type compared with a type's name, json_keys and a list's len, as Spark reads them."""
+    from sqlglot import exp
+
+    for node in reversed(list(tree.find_all(exp.Anonymous))):
+        if node.name.lower() == "json_valid" and len(node.expressions) == 1:
+            (x,) = node.expressions
+            # NULL for NULL, as DuckDB's; any JSON value, an object, an array or a scalar.
+            node.replace(_when_not_null(x, exp.Not(this=exp.Is(this=_parsed(x), expression=exp.Null()))))
+    for node in list(tree.find_all(exp.JSONType)):
+        compared = node.parent
+        other = None
+        if isinstance(compared, exp.EQ):
+            other = compared.expression if compared.this is node else compared.this
+        name = other.this if isinstance(other, exp.Literal) and other.is_string else None
+        if name not in _JSON_TYPES:
+            raise JsonNotPortable(
+                f"{(compared or node).sql(dialect='duckdb')}: json_type only compared with one of "
+                f"{', '.join(sorted(_JSON_TYPES))} has a Spark spelling"
+            )
+        value = _parsed(node.this)
+        path = node.expression
+        if path is not None:
+            if not (isinstance(path, exp.Literal) and path.is_string and _SIMPLE_PATH.fullmatch(path.this)):
+                raise JsonNotPortable(f"{node.sql(dialect='duckdb')}: json_type's path must be a literal $.key.key")
+            value = exp.Anonymous(this="variant_get", expressions=[value, path.copy()])
+        schema = exp.Anonymous(this="schema_of_variant", expressions=[value])
+        spelt = _JSON_TYPES[name]
+        compared.replace(
+            exp.Like(this=schema, expression=exp.Literal.string(spelt))
+            if spelt.endswith("%")
+            else exp.EQ(this=schema, expression=exp.Literal.string(spelt))
+        )
+    for node in list(tree.find_all(exp.Length)):
+        # len of a list is its size (Spark's length reads only text); array_size is NULL for NULL.
+        if isinstance(node.this, (exp.JSONKeys, exp.Array, exp.ArrayFilter, exp.Transform, exp.Split)):
+            node.replace(exp.Anonymous(this="array_size", expressions=[node.this]))
+    for node in list(tree.find_all(exp.JSONKeys)):
+        # DuckDB's json_keys is [] for JSON that is no object, Spark's json_object_keys NULL.
+        x = node.this
+        keys = exp.Anonymous(this="json_object_keys", expressions=[x.copy()])
+        empty = exp.Cast(this=exp.Array(expressions=[]), to=exp.DataType.build("array<string>"))
+        node.replace(_when_not_null(x, exp.Coalesce(this=keys, expressions=[empty])))
+
+
+def _parsed(x):
+    """The text parsed as a variant: NULL where it is no JSON."""
+    from sqlglot import exp
+
+    return exp.Anonymous(this="try_parse_json", expressions=[x.copy()])
+
+
+def _when_not_null(x, then):
+    """``then`` where x is not NULL, else NULL."""
+    from sqlglot import exp
+
+    return exp.Case(ifs=[exp.If(this=exp.Not(this=exp.Is(this=x.copy(), expression=exp.Null())), true=then)])
 
 
 def _double(node):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 
 from ..errors import UsageError, first_line
-from .functions import rewrite_functions
+from .functions import JsonNotPortable, rewrite_functions
 from .macros import MacroError, inline_macros
 from .regex import RegexNotPortable, rewrite_regexes
 
@@ -35,7 +35,7 @@ def to_spark(sql: str, *, name: str = "statement") -> str:
         if len(trees) != 1:
             raise NotPortable(f"{name}: Spark runs one statement at a time, got {len(trees)}")
         return _rewrite(inline_macros(trees[0]), name).sql(dialect="spark", unsupported_level=ErrorLevel.RAISE)
-    except (UnsupportedError, MacroError, RegexNotPortable) as exc:
+    except (UnsupportedError, MacroError, RegexNotPortable, JsonNotPortable) as exc:
         raise NotPortable(f"{name} cannot run on Spark: {first_line(exc)}") from exc
     except ParseError as exc:
         raise NotPortable(f"{name} cannot be translated for Spark: {first_line(exc)}") from exc
