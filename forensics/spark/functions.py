@@ -59,6 +59,13 @@ def rewrite_functions(tree):
                 )
             )
     _rewrite_json(tree)
+    # string_split(x, 'sep'): sqlglot quotes the separator as \Q...\E, which Sail's regex does not
+    # read; each character spelt \x{hex} is the same literal to Java and to Rust.
+    for node in list(tree.find_all(exp.Split)):
+        sep = node.expression
+        if isinstance(sep, exp.Literal) and sep.is_string and sep.this and not node.args.get("limit"):
+            pattern = "".join(c if c.isascii() and c.isalnum() else f"\\x{{{ord(c):x}}}" for c in sep.this)
+            node.replace(exp.Anonymous(this="split", expressions=[node.this, exp.Literal.string(pattern)]))
     # list_position: NULL where the element is missing (Spark's array_position gives 0), an INTEGER.
     for node in list(tree.find_all(exp.ArrayPosition)):
         node.replace(
@@ -115,6 +122,9 @@ def _rewrite_json(tree):
         # len of a list is its size (Spark's length reads only text); array_size is NULL for NULL.
         if isinstance(node.this, (exp.JSONKeys, exp.Array, exp.ArrayFilter, exp.Transform, exp.Split)):
             node.replace(exp.Anonymous(this="array_size", expressions=[node.this]))
+    for node in list(tree.find_all(exp.ArraySize)):
+        # DuckDB's array_length: Spark's size is -1 for NULL where ANSI mode is off, array_size NULL.
+        node.replace(exp.Anonymous(this="array_size", expressions=[node.this]))
     for node in list(tree.find_all(exp.JSONKeys)):
         # DuckDB's json_keys is [] for JSON that is no object, Spark's json_object_keys NULL.
         x = node.this
