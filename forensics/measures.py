@@ -125,12 +125,10 @@ create or replace temp macro error_class(verdict_kind, e) as
 create or replace temp macro fold_prompt(p) as
     -- Dates (and times) first, then UUIDs and runs of eight or more hex digits standing alone
     -- (span and trace ids), then what fold_error folds: quoted values, staff ids, numbers.
-    fold_error(regexp_replace(regexp_replace(regexp_replace(p,
+    fold_error(regexp_replace(regexp_replace(p,
         '[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?([Zz]|[+-][0-9]{2}:?[0-9]{2})?)?',
         '<date>', 'g'),
-        '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}', '<id>', 'g'),
-        -- A pass of its own: a word standing alone is the one \b form Sail's regex (no look-around) reads.
-        '\b[0-9a-fA-F]{8,}\b', '<id>', 'g'));
+        '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|\b[0-9a-fA-F]{8,}\b', '<id>', 'g'));
 create or replace temp macro template_text(p) as
     -- The folded prompt's words, one space between, a word repeated next to itself kept once
     -- (a list of context documents of any length is one template). The outer lambda binds the

@@ -24,7 +24,16 @@ def test_spark_says_how_fresh_its_answer_is_and_leaves_no_warehouse_in_the_cwd(r
         fh.write("".join(__import__("json").dumps(session(f"late-{i}")) + "\n" for i in range(3)))
     # (a local Spark's start-up takes minutes with both cores busy: a generous deadline, not a wait)
     run = subprocess.run(
-        [script_path(), "run", "first_shot_success_rate", "--engine", "spark", "--store", str(store), *spark_server.flags],
+        [
+            script_path(),
+            "run",
+            "first_shot_success_rate",
+            "--engine",
+            "spark",
+            "--store",
+            str(store),
+            *spark_server.flags,
+        ],
         capture_output=True,
         cwd=work,
         timeout=900,
