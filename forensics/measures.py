@@ -41,18 +41,20 @@ create or replace temp macro attempts_to_accept(final_verdict, ordered) as
     end;
 create or replace temp macro attempt_count(attempts) as
     -- Every attempt logged, whatever its verdict; a call without an attempt list has none.
-    coalesce(len(attempts), 0);
+    -- array_length, not len: a list's length is spelt apart from a text's on Spark (functions.py).
+    coalesce(array_length(attempts), 0);
 create or replace temp macro rejection_count(attempts) as
     -- The model's answers turned down: the validator's rejections and the answers with no JSON.
     coalesce(len(list_filter(attempts, lambda a: a.verdict_kind in ('validation_failed', 'no_json'))), 0);
 create or replace temp macro wilson_low(k, n) as
-    case when n > 0 then greatest(0.0,
+    -- The bounds are DOUBLEs, as the interval is: Sail makes greatest(DECIMAL, DOUBLE) a DECIMAL.
+    case when n > 0 then greatest(0.0::double,
         ((k / n) + 1.96 ^ 2 / (2 * n)
          - 1.96 * sqrt((k / n) * (1 - k / n) / n + 1.96 ^ 2 / (4 * n * n)))
         / (1 + 1.96 ^ 2 / n))
     end;
 create or replace temp macro wilson_high(k, n) as
-    case when n > 0 then least(1.0,
+    case when n > 0 then least(1.0::double,
         ((k / n) + 1.96 ^ 2 / (2 * n)
          + 1.96 * sqrt((k / n) * (1 - k / n) / n + 1.96 ^ 2 / (4 * n * n)))
         / (1 + 1.96 ^ 2 / n))

@@ -20,6 +20,8 @@ from typer.testing import CliRunner
 from forensics.cli import app
 from forensics.sample.logs import generate
 
+from .spark_servers import SERVERS, server
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 PARITY = SHARED / "fixtures" / "parity"
@@ -238,3 +240,10 @@ def _clean(n: int = 5, *, model: str = "m-a") -> list[dict]:
 def logs(tmp_path):
     """A live log with clean rows and one ungrounded accepted fill (BAD-1)."""
     return write_jsonl(tmp_path / "logs" / "sessions.jsonl", _clean() + [session("BAD-1", grounded=False, ts=_ts(2))])
+
+
+@pytest.fixture(scope="module", params=SERVERS)
+def spark_server(request, tmp_path_factory):
+    """Each Spark server in turn (tests/spark_servers.py): Apache Spark's own, then Sail; skipped where absent."""
+    with server(request.param, tmp_path_factory.mktemp(f"{request.param}-server")) as started:
+        yield started

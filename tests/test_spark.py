@@ -1,6 +1,8 @@
 """The named queries on Spark: every built-in one against DuckDB's answer on the same store.
 
-A local Spark starts once for the module (`-m spark`, its own line in .ci/run). The store is built
+Each Spark server starts once for the module (`-m spark`, its own lines in .ci/run): Apache Spark's
+own (a local driver) and Sail (`sail spark server` on a loopback port), each skipped where it is not
+installed (tests/spark_servers.py). The store is built
 from generated logs plus rows meant to separate two engines that disagree: no timestamp, a
 leap second, offsets, a repeated iteration, an attempt without one, empty attempts, unicode
 and quotes in every text, a call with several files' rows.
@@ -16,6 +18,7 @@ from decimal import Decimal
 import pytest
 
 from .conftest import replay, session, write_jsonl
+from .spark_servers import free_port, local_spark_or_skip, wait_listening
 
 pytestmark = pytest.mark.spark
 
@@ -121,10 +124,10 @@ def _odd_rows():
 
 
 @pytest.fixture(scope="module")
-def engines(tmp_path_factory):
-    """(DuckDB store, Spark store) over one store folder built from generated and odd logs."""
-    pytest.importorskip("pyspark")
+def store(tmp_path_factory):
+    """One store folder built from generated and odd logs (DuckDB only: no Spark needed to build it)."""
     from forensics.sample.logs import generate
+    from forensics.store.ingest import ingest
 
     base = tmp_path_factory.mktemp("spark")
     generate(base / "gen", sessions=4000, seed=17)
@@ -133,22 +136,39 @@ def engines(tmp_path_factory):
         base / "odd" / "replay_runs.jsonl",
         [replay("many-files", 3, ts="2026-11-05T03:00:00Z"), replay("many-files", 0)],
     )
-    yield from both_engines(
+    ingest(
         base / "store",
         sessions=[str(base / "gen" / "sessions.jsonl"), str(odd)],
         replay_runs=[str(base / "gen" / "replay_runs.jsonl"), str(odd_replay)],
     )
+    return base / "store"
 
 
-def both_engines(store, *, sessions, replay_runs):
-    """Ingest into a new store; yield (DuckDB store, Spark store) over it, then close both."""
+@pytest.fixture(scope="module")
+def duck(store):
+    """DuckDB over the store: the answers Spark must give."""
     import forensics
-    from forensics.catalog import load_catalog
-    from forensics.spark.engine import SparkStore
+
+    engine = forensics.connect(store=store)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="module")
+def engines(duck, store, spark_server):
+    """(DuckDB store, Spark store) over the same folder, the Spark one on each server in turn."""
+    spark = spark_server.open(store)
+    yield duck, spark
+    spark.close()
+
+
+def both_engines(store, server, *, sessions, replay_runs):
+    """Ingest into a new store; yield (DuckDB store, Spark store on ``server``) over it, then close both."""
+    import forensics
     from forensics.store.ingest import ingest
 
     ingest(store, sessions=sessions, replay_runs=replay_runs)
-    spark = SparkStore(store, load_catalog([]), master="local[2]")
+    spark = server.open(store)
     duck = forensics.connect(store=store)
     yield duck, spark
     duck.close()
@@ -203,13 +223,41 @@ def _all_runs():
     list(_all_runs()),
     ids=lambda v: v if isinstance(v, str) else ",".join(f"{k}={x}" for k, x in v.items()) or "-",
 )
-def test_every_built_in_query_gives_duckdb_s_answer_on_spark(engines, name, params):
+def test_every_built_in_query_gives_duckdb_s_answer_on_spark(engines, spark_server, name, params):
     duck, spark = engines
+    if spark_server.name == "sail" and name in PROMPT_TEMPLATE_QUERIES:
+        _refused_by_sail(lambda: spark.query(name, params))
+        return
     d, s = duck.query(name, params), spark.query(name, params)
     assert d.columns == s.columns
     dr, sr = _rows(d), _rows(s)
     assert len(dr) == len(sr) and all(_close(a, b) for a, b in zip(dr, sr)), name
     assert dr or name in ("ungrounded_unknown_verdict",), f"{name} returned no rows: the comparison proves nothing"
+    # ... and the same kinds of value: a DECIMAL where DuckDB gives a DOUBLE breaks the report's arithmetic
+    assert _kinds(s) == _kinds(d), name
+
+
+# What reads prompt_template: its fold_prompt's `UUID|\bHEX\b` has no spelling Sail's regex (no
+# look-around) reads with RE2's one leftmost-first pass (docs/SCALING.md). Sail refuses it.
+PROMPT_TEMPLATE_QUERIES = frozenset({"prompt_template_first_shot"})
+
+
+def _refused_by_sail(run) -> None:
+    """Sail refuses the statement with its regex parser's error: an error, never another answer."""
+    from forensics.errors import ForensicsError
+
+    with pytest.raises(ForensicsError, match="regex parse error"):
+        run()
+
+
+def _kinds(result) -> list[set[str]]:
+    """Each column's kinds of non-null value (a number's Python type kept apart: int, float, Decimal)."""
+    kinds = [set() for _ in result.columns]
+    for row in result.rows:
+        for i, v in enumerate(row):
+            if v is not None:
+                kinds[i].add("text" if isinstance(v, (str, dict, list)) else type(v).__name__)
+    return kinds
 
 
 def test_the_views_have_the_same_columns_and_types(engines):
@@ -232,12 +280,15 @@ def test_the_views_have_the_same_columns_and_types(engines):
         assert duck.execute(sql).rows == spark.execute(sql).rows
 
 
-def test_the_error_class_and_the_prompt_template_are_duckdb_s_on_spark(engines):
+def test_the_error_class_and_the_prompt_template_are_duckdb_s_on_spark(engines, spark_server):
     """Spark's own functions (a store written before prompt_template computes it) give DuckDB's answers."""
     duck, spark = engines
     classes = "select error, verdict_kind, error_class from attempts where session_id like 'class-%'"
     assert _rows(duck.execute(classes)) == _rows(spark.execute(classes))
     assert {r[2] for r in duck.execute(classes).rows} >= {"schema", "completeness", "consistency", "policy", "roster"}
+    if spark_server.name == "sail":
+        _refused_by_sail(lambda: spark.execute("select prompt, prompt_template(prompt) as t from sessions"))
+        return
     theirs = spark.execute("select prompt, prompt_template(prompt) as t from sessions")
     ours = duck.execute("select prompt, prompt_template as t from sessions")
     assert _rows(theirs) == _rows(ours)
@@ -282,20 +333,11 @@ def test_a_query_spark_cannot_run_names_the_construct(engines):
         spark.execute("select 1; select 2")
 
 
-def test_the_cli_runs_a_query_on_spark_as_on_duckdb(engines, cli):
+def test_the_cli_runs_a_query_on_spark_as_on_duckdb(engines, spark_server, cli):
     duck, spark = engines
     root = str(spark.root)
     spark_out = cli(
-        "run",
-        "first_shot_success_rate",
-        "--store",
-        root,
-        "--engine",
-        "spark",
-        "--spark-master",
-        "local[2]",
-        "-f",
-        "json",
+        "run", "first_shot_success_rate", "--store", root, "--engine", "spark", *spark_server.flags, "-f", "json"
     )
     duck_out = cli("run", "first_shot_success_rate", "--store", root, "-f", "json")
     # stderr holds one line, how fresh Spark's answer is (every line ingested: the engines agree)
@@ -308,30 +350,21 @@ def test_the_cli_runs_a_query_on_spark_as_on_duckdb(engines, cli):
     assert [canonical(r) for r in json.loads(spark_out[1])] == [canonical(r) for r in json.loads(duck_out[1])]
 
 
-def test_the_alarm_and_the_report_on_spark(engines, cli, tmp_path):
+def test_the_alarm_and_the_report_on_spark(engines, spark_server, cli, tmp_path):
     _, spark = engines
     root = str(spark.root)
     state = tmp_path / "alarm.json"
-    code, out, err = cli(
-        "alarm",
-        "--store",
-        root,
-        "--engine",
-        "spark",
-        "--spark-master",
-        "local[2]",
-        "--state",
-        state,
-        "--format",
-        "json",
-    )
+    flags = spark_server.flags
+    code, out, err = cli("alarm", "--store", root, "--engine", "spark", *flags, "--state", state, "--format", "json")
     data = json.loads(out)
     duck = json.loads(cli("alarm", "--store", root, "--state", tmp_path / "duck.json", "--format", "json")[1])
     assert code == 1 == data["exit_code"] and data["summary"] == duck["summary"], err
     assert sorted(v["identity"] for v in data["violations"]) == sorted(v["identity"] for v in duck["violations"])
     # the same memory: a second run on Spark is silent and still red
-    assert cli("alarm", "--store", root, "--engine", "spark", "--state", state)[:2] == (1, "")
-    code, md, err = cli("report", "--store", root, "--engine", "spark", "--week", "2026-W45")
+    assert cli("alarm", "--store", root, "--engine", "spark", *flags, "--state", state)[:2] == (1, "")
+    if spark_server.name == "sail":
+        pytest.xfail("the report reads prompt templates, which Sail's regex refuses (docs/SCALING.md)")
+    code, md, err = cli("report", "--store", root, "--engine", "spark", *flags, "--week", "2026-W45")
     duck_md = cli("report", "--store", root, "--week", "2026-W45")[1]
     strip = lambda t: [x for x in t.splitlines() if "Generated" not in x and not x.startswith("- `")]  # noqa: E731
     assert code == 0 and strip(md) == strip(duck_md)
@@ -342,18 +375,11 @@ def connect_url(tmp_path_factory):
     """A Spark Connect server on this machine (the one pyspark ships), for the thin client."""
     pytest.importorskip("grpc", reason="Spark Connect's client: pip install '.[spark-connect]'")
     import os
-    import socket
     import subprocess
-    import time
-    from pathlib import Path
 
-    import pyspark
-
-    home = Path(pyspark.__file__).resolve().parent
+    home = local_spark_or_skip()
     work = tmp_path_factory.mktemp("connect")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     env = {
         **os.environ,
         "SPARK_HOME": str(home),
@@ -378,16 +404,8 @@ def connect_url(tmp_path_factory):
         timeout=120,
     )
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    logs = "".join(p.read_text(errors="replace")[-2000:] for p in work.glob("*.out"))
-                    raise AssertionError(f"the Spark Connect server did not listen on {port}: {logs}") from None
-                time.sleep(0.5)
+        # started by a script that returns at once: no process of ours to watch, only the port
+        wait_listening(port, None, work)
         yield f"sc://127.0.0.1:{port}"
     finally:
         subprocess.run(
@@ -395,9 +413,8 @@ def connect_url(tmp_path_factory):
         )
 
 
-def test_a_laptop_drives_spark_connect_with_the_thin_client(engines, connect_url, cli, run_script):
-    duck, spark = engines
-    root = str(spark.root)
+def test_a_laptop_drives_spark_connect_with_the_thin_client(store, connect_url, cli, run_script):
+    root = str(store)
     for name in ("first_shot_success_rate", "model_weekly_summary", "three_consecutive_rejections"):
         # its own process, as on a laptop: one process holds one kind of Spark session
         res = run_script("run", name, "--store", root, "--engine", "spark", "--spark-remote", connect_url, "-f", "json")

@@ -1,5 +1,6 @@
 """`--engine spark` as a person runs it: it says how fresh its answer is, and leaves no `spark-warehouse/`
-in the working directory. Spark starts in the installed script, as from a shell (`-m spark`)."""
+in the working directory. Spark starts in the installed script, as from a shell (`-m spark`), on each
+Spark server in turn (a local Apache Spark, Sail through its Connect URL)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,9 @@ from .conftest import script_path, session, write_jsonl
 pytestmark = pytest.mark.spark
 
 
-def test_spark_says_how_fresh_its_answer_is_and_leaves_no_warehouse_in_the_cwd(run_script, tmp_path):
+def test_spark_says_how_fresh_its_answer_is_and_leaves_no_warehouse_in_the_cwd(run_script, tmp_path, spark_server):
     import subprocess
 
-    pytest.importorskip("pyspark")
     log = write_jsonl(tmp_path / "logs" / "sessions.jsonl", [session(f"a-{i}") for i in range(6)])
     store, work = tmp_path / "store", tmp_path / "work"
     work.mkdir()
@@ -24,7 +24,16 @@ def test_spark_says_how_fresh_its_answer_is_and_leaves_no_warehouse_in_the_cwd(r
         fh.write("".join(__import__("json").dumps(session(f"late-{i}")) + "\n" for i in range(3)))
     # (a local Spark's start-up takes minutes with both cores busy: a generous deadline, not a wait)
     run = subprocess.run(
-        [script_path(), "run", "first_shot_success_rate", "--engine", "spark", "--store", str(store)],
+        [
+            script_path(),
+            "run",
+            "first_shot_success_rate",
+            "--engine",
+            "spark",
+            "--store",
+            str(store),
+            *spark_server.flags,
+        ],
         capture_output=True,
         cwd=work,
         timeout=900,

@@ -17,23 +17,22 @@ from typing import Any
 from ..errors import ForensicsError, first_line
 from ..measures import ERROR_CLASS
 from ..read.columns import COMPUTED_ON_READ, session_view_columns
-from .functions import define_functions
 from .schema import store_schemas
 from .session import spark_session
-from .translate import to_spark
+from .translate import described_query, expression_to_spark, to_spark
 
 # The store's provenance columns, and the day folder Spark may read as a column: not in the views.
 _HIDDEN = ("file_id", "fingerprint", "batch", "day")
 # Columns of DuckDB's JSON type in the views: JSON output nests them, on either engine.
 _JSON_COLUMNS = frozenset({"artifact", "grounded_in_roster_raw", "raw"})
 
-_ATTEMPTS_VIEW = f"""create or replace temp view attempts as
+_ATTEMPTS_VIEW = """create or replace temp view attempts as
 select
     session_id, `timestamp`, model, provider, kind, daemon, final_verdict, source_file, line,
     attempt.iteration as iteration,
     attempt.verdict_kind as verdict_kind,
     attempt.error as error,
-    {ERROR_CLASS} as error_class,
+    {error_class} as error_class,
     attempt.span_id as span_id,
     cast(pos + 1 as bigint) as position
 from sessions
@@ -65,7 +64,6 @@ class SparkStore:
         self.root = str(root).rstrip("/")
         self.catalog = catalog
         self.session = session or spark_session(master, remote)
-        define_functions(self.session)
         self.manifest, self._columns = _install(self.session, self.root)
         self.sources = _Sources(
             bool(self.manifest.files_of("replay_runs")) or bool(self.manifest.sources.get("replay_runs"))
@@ -183,7 +181,15 @@ class SparkStore:
         from ..store.connection import Result
 
         text = to_spark(sql, name=name)
+        described = described_query(text)
         try:
+            if described is not None:
+                # A query's columns from its plan, never run: a server may refuse DESCRIBE's bound
+                # values (Sail: "command with parameters"); the rows are Spark's own DESCRIBE QUERY's.
+                fields = self.session.sql(described, args=_args(params or {}, described)).schema.fields
+                columns = ["col_name", "data_type", "comment"]
+                rows = [(f.name, f.dataType.simpleString(), None) for f in fields]
+                return Result(columns, rows, ["", "", ""])
             df = self.session.sql(text, args=_args(params or {}, text))
             columns = list(df.columns)
             rows = [tuple(_python(v) for v in row) for row in df.collect()]
@@ -201,7 +207,12 @@ class SparkStore:
     def close(self) -> None:
         """Drop the views; the Spark session itself is Spark's (a local one ends with the process)."""
         for view in ("sessions", "attempts", "replay_runs"):
-            self.session.catalog.dropTempView(view)
+            # a view already gone (another store on the same session closed first): Apache Spark
+            # says so by returning False, Sail by raising
+            try:
+                self.session.catalog.dropTempView(view)
+            except Exception:
+                pass
 
     def __enter__(self):
         return self
@@ -231,7 +242,7 @@ def _install(session, root: str):
         if stream == "sessions":
             # The columns a store does not keep, computed from those it does, each in its place.
             computed = [c for c in COMPUTED_ON_READ if c not in cols]
-            select += "".join(f", {COMPUTED_ON_READ[c]} as `{c}`" for c in computed)
+            select += "".join(f", {expression_to_spark(COMPUTED_ON_READ[c])} as `{c}`" for c in computed)
             order = session_view_columns()
             cols = sorted(cols + computed, key=lambda c: order.index(c) if c in order else len(order))
         columns[stream] = cols
@@ -274,7 +285,8 @@ def _window(session, columns: dict, since, until, after_batch) -> None:
         + ", ".join(f"`{c}`" for c in columns["sessions"])
         + f" from _sessions_all where {where}"
     )
-    session.sql(_ATTEMPTS_VIEW)
+    # (the class is DuckDB's macro, inlined and translated as every statement is)
+    session.sql(_ATTEMPTS_VIEW.format(error_class=expression_to_spark(ERROR_CLASS)))
 
 
 class _Sources:

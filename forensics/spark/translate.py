@@ -1,13 +1,14 @@
-"""The named queries in Spark SQL: DuckDB's text translated by sqlglot, and our macros as Spark SQL functions.
+"""The named queries in Spark SQL: DuckDB's text translated by sqlglot, our macros inlined.
 
-The catalog stays one set of `.sql` files in DuckDB's dialect. sqlglot translates each statement
-to Spark SQL, with any construct it cannot carry over made an error that names it (never a
-guess); the macros the queries call (measures.py, columns.py) are defined again here as Spark SQL
-functions, by hand, because their DuckDB bodies lean on semantics a translator cannot see
-(a lambda's 1-based index, `list_position` giving NULL where Spark gives 0). A few DuckDB idioms
-that sqlglot carries over word for word, though Spark spells them otherwise, are rewritten on the
-parsed statement (`_rewrite`). Every built-in query is portable this way (tests/test_spark.py).
-The macros' Spark SQL bodies are functions.py.
+The catalog stays one set of `.sql` files in DuckDB's dialect. sqlglot parses each statement,
+the macros it calls (measures.py, columns.py) are replaced by their DuckDB bodies (macros.py),
+and the whole is translated to Spark SQL, with any construct it cannot carry over made an error
+that names it (never a guess). DuckDB idioms that sqlglot carries over word for word, though
+Spark spells them otherwise, are rewritten on the parsed statement: here (`_rewrite`), in
+functions.py (a lambda's index, list_position, fdiv, fmod, epoch_us) and in regex.py (RE2's
+patterns as Java and Rust read them). The statement Spark gets is self-contained: no temporary
+function, so any Spark Connect server runs it (Apache Spark's own, Sail). Every built-in query
+is portable this way (tests/test_spark.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from __future__ import annotations
 import re
 
 from ..errors import UsageError, first_line
+from .functions import JsonNotPortable, rewrite_functions
+from .macros import MacroError, inline_macros
+from .regex import RegexNotPortable, rewrite_regexes
 
 
 class NotPortable(UsageError):
@@ -30,11 +34,32 @@ def to_spark(sql: str, *, name: str = "statement") -> str:
         trees = [t for t in sqlglot.parse(sql, read="duckdb") if t is not None]
         if len(trees) != 1:
             raise NotPortable(f"{name}: Spark runs one statement at a time, got {len(trees)}")
-        return _rewrite(trees[0], name).sql(dialect="spark", unsupported_level=ErrorLevel.RAISE)
-    except UnsupportedError as exc:
+        return _rewrite(inline_macros(trees[0]), name).sql(dialect="spark", unsupported_level=ErrorLevel.RAISE)
+    except (UnsupportedError, MacroError, RegexNotPortable, JsonNotPortable) as exc:
         raise NotPortable(f"{name} cannot run on Spark: {first_line(exc)}") from exc
     except ParseError as exc:
         raise NotPortable(f"{name} cannot be translated for Spark: {first_line(exc)}") from exc
+
+
+def expression_to_spark(expression: str) -> str:
+    """One DuckDB expression (a view's column) as Spark SQL, its macros inlined."""
+    import sqlglot
+
+    tree = sqlglot.parse_one(f"select {expression}", read="duckdb")
+    return _rewrite(inline_macros(tree), "expression").expressions[0].sql(dialect="spark")
+
+
+def described_query(text: str) -> str | None:
+    """The query a Spark `DESCRIBE <query>` statement describes (to be planned, not run), else None."""
+    import sqlglot
+    from sqlglot import exp
+
+    if not text.lstrip()[:8].upper().startswith("DESCRIBE"):
+        return None
+    tree = sqlglot.parse_one(text, read="spark")
+    return (
+        tree.this.sql(dialect="spark") if isinstance(tree, exp.Describe) and isinstance(tree.this, exp.Query) else None
+    )
 
 
 def _rewrite(tree, name: str):
@@ -45,7 +70,8 @@ def _rewrite(tree, name: str):
         raise NotPortable(f"{name} cannot run on Spark: {construct} ({why})")
 
     # A list index: DuckDB counts from 1 and from the end below 0, with [0] and past the end
-    # NULL; element_at does the same but fails on 0. sqlglot has already moved a literal
+    # NULL; try_element_at does the same but fails on 0 (element_at too, where ANSI mode is
+    # off; Sail's element_at fails past the end whatever the mode). sqlglot has already moved a literal
     # index to Spark's base (2 reads 1, -1 reads -2, 0 reads -1), so that shift is undone.
     for node in list(tree.find_all(exp.Bracket)):
         index = node.expressions
@@ -64,44 +90,14 @@ def _rewrite(tree, name: str):
             i = exp.Literal.number((-1 if isinstance(i, exp.Neg) else 1) * int(literal.this) + 1)
         node.replace(
             exp.Anonymous(
-                this="element_at",
+                this="try_element_at",
                 expressions=[
                     node.this,
                     exp.Nullif(this=exp.Cast(this=i, to=exp.DataType.build("int")), expression=exp.Literal.number(0)),
                 ],
             )
         )
-    # regexp_replace: DuckDB replaces the first match unless 'g' is given, Spark every one;
-    # and a replacement's $ and \ mean different things to RE2 and to Java.
-    for node in list(tree.find_all(exp.RegexpReplace)):
-        flags = node.args.get("modifiers")
-        if not (isinstance(flags, exp.Literal) and flags.is_string and flags.this == "g"):
-            refuse(
-                "regexp_replace without the 'g' option alone", "DuckDB replaces the first match only, Spark every match"
-            )
-        repl = node.args.get("replacement")
-        if not (isinstance(repl, exp.Literal) and repl.is_string) or "$" in repl.this or "\\" in repl.this:
-            refuse(
-                "a regexp_replace replacement that is not plain text", "RE2 and Java read $ and \\ in it differently"
-            )
-    # A regex's \b is an ASCII word boundary to RE2, a Unicode one to Java 17: spelt out in ASCII.
-    for node in list(
-        tree.find_all(
-            exp.RegexpReplace,
-            exp.RegexpLike,
-            exp.RegexpExtract,
-            exp.RegexpExtractAll,
-            exp.RegexpFullMatch,
-            exp.RegexpSplit,
-            exp.RegexpILike,
-        )
-    ):
-        pattern = node.expression
-        if isinstance(pattern, exp.Literal) and pattern.is_string and ("\\b" in pattern.this or "\\B" in pattern.this):
-            text = _ascii_boundaries(pattern.this)
-            if text is None:
-                refuse(f"the pattern {pattern.sql(dialect='duckdb')}", "\\b inside a bracket class")
-            pattern.replace(exp.Literal.string(text))
+    rewrite_regexes(tree)
     # epoch(ts) is seconds with their fraction; Spark's unix_timestamp drops the fraction.
     for node in list(tree.find_all(exp.TimeToUnix)):
         node.replace(
@@ -143,15 +139,19 @@ def _rewrite(tree, name: str):
     for node in list(tree.find_all(exp.IntDiv)):
         if _fractional(node.this) or _fractional(node.expression):
             refuse(f"{node.sql(dialect='duckdb')}", "// of a fraction divides in DuckDB, truncates in Spark")
+    # After the check above, which reads DuckDB's own functions (fdiv's DOUBLE is whole), and
+    # before the rewrites below, whose Spark lambdas already count from 0.
+    rewrite_functions(tree)
     # strftime(x, '%G-W%V'), the ISO week label: Spark has no week-based pattern letters, but
-    # weekofyear is ISO's, and the ISO year is the year of that week's Thursday.
+    # weekofyear is ISO's, and the ISO year is the year of that week's Thursday (dayofweek
+    # counts from Sunday = 1: Sail has no DAYOFWEEK_ISO, and its weekday reads Sunday as -1).
     for node in list(tree.find_all(exp.TimeToStr)):
         fmt = node.args.get("format")
         if isinstance(fmt, exp.Literal) and fmt.this == "%G-W%V":
             x = node.this.sql(dialect="spark")
             node.replace(
                 parse_one(
-                    f"concat(cast(year(date_add(to_date({x}), 4 - extract(DAYOFWEEK_ISO from {x}))) as string), '-W', "
+                    f"concat(cast(year(date_add(to_date({x}), 3 - pmod(dayofweek({x}) + 5, 7))) as string), '-W', "
                     f"lpad(cast(weekofyear({x}) as string), 2, '0'))",
                     read="spark",
                 )
@@ -219,9 +219,6 @@ def _rewrite(tree, name: str):
 _INTEGRAL = frozenset(
     {"TINYINT", "SMALLINT", "INT", "BIGINT", "UTINYINT", "USMALLINT", "UINT", "UBIGINT", "INT128", "UINT128"}
 )
-# RE2's \b and \B with ASCII word characters, in Java's lookarounds.
-_ASCII_BOUNDARY = r"(?:(?<=[0-9A-Za-z_])(?![0-9A-Za-z_])|(?<![0-9A-Za-z_])(?=[0-9A-Za-z_]))"
-_ASCII_NOT_BOUNDARY = r"(?:(?<=[0-9A-Za-z_])(?=[0-9A-Za-z_])|(?<![0-9A-Za-z_])(?![0-9A-Za-z_]))"
 # strftime's parts with a Spark date_format spelling that gives the same text (checked on both).
 _STRFTIME = {
     "%Y": "yyyy",
@@ -249,39 +246,6 @@ _STRFTIME = {
 }
 # Text between them that Spark's patterns take as itself (a letter would be a pattern letter).
 _LITERAL_CHARS = frozenset(" -:/.,_|()+=@!~;*<>")
-
-
-def _ascii_boundaries(pattern: str) -> str | None:
-    """The regex with each \\b and \\B spelt out in ASCII; None when one sits inside a [...] class."""
-    out, i, in_class = [], 0, False
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\" and i + 1 < len(pattern):
-            pair = pattern[i : i + 2]
-            if pair in ("\\b", "\\B"):
-                if in_class:
-                    return None
-                out.append(_ASCII_BOUNDARY if pair == "\\b" else _ASCII_NOT_BOUNDARY)
-            else:
-                out.append(pair)
-            i += 2
-            continue
-        if ch == "[" and not in_class:
-            in_class = True
-            out.append(ch)
-            if pattern[i + 1 : i + 2] == "^":
-                out.append("^")
-                i += 1
-            if pattern[i + 1 : i + 2] == "]":  # a ] first in a class is itself
-                out.append("]")
-                i += 1
-        elif ch == "]" and in_class:
-            in_class = False
-            out.append(ch)
-        else:
-            out.append(ch)
-        i += 1
-    return "".join(out)
 
 
 def _int(node) -> int | None:
