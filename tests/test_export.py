@@ -370,7 +370,7 @@ def test_unreadable_lines_are_reported_and_never_exported(cli, tmp_path):
     log = write_jsonl(tmp_path / "sessions.jsonl", lines, raw_tail=json.dumps(session("torn")).encode()[:40])
     code, stdout, err = cli("export", "-s", log, "-o", tmp_path / "out", "-f", "jsonl")
     assert code == 0, err
-    assert "unreadable line(s) skipped" in err and "repaired and read" in err
+    assert "unreadable lines skipped" in err and "repaired and read" in err
     for cause in (
         "not_object: 2",
         "empty_object: 1",
