@@ -222,7 +222,7 @@ def test_every_format_reads_back_as_the_view_row_for_row(logs, exported, fmt, vi
         assert by_id[UNICODE]["line"] == 3 and by_id[UNICODE]["model"] is None
         assert by_id["r-numbers"]["retrieval"]["hits"][0]["score"] == 1e-300
     path = folder / f"{view}.{fmt}"
-    assert f"{path}: {len(want)} rows, {path.stat().st_size} bytes" in stdout.splitlines()
+    assert f"{path}: {len(want):,} rows, {path.stat().st_size:,} bytes" in stdout.splitlines()
 
 
 def test_jsonl_nests_json_columns_and_csv_keeps_every_digit(exported):

@@ -84,7 +84,11 @@ def ingest_cmd(
         return
     read = [f for f in report.files if f.bytes or f.action == "retry"]
     for f in read:
-        what = f"{f.rows} rows, {f.unreadable} unreadable, {f.bytes} bytes" if f.action != "retry" else escape(f.reason)
+        what = (
+            f"{counted(f.rows, 'row')}, {f.unreadable:,} unreadable, {counted(f.bytes, 'byte')}"
+            if f.action != "retry"
+            else escape(f.reason)
+        )
         typer.echo(f"{f.action:<16} {escape(f.path)}: {what}")
     typer.echo(report.summary())
 
