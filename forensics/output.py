@@ -28,9 +28,26 @@ def escape(text: str) -> str:
     return text.translate(_ESCAPES)
 
 
-def counted(n: int, noun: str, plural: str | None = None) -> str:
-    """A count and its noun, as English says it: 1 row, 3 rows (``plural`` for an irregular one)."""
-    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+def plural(n: int, noun: str, irregular: str | None = None) -> str:
+    """The noun (a phrase's last word) as English says it of ``n``: row, rows; reply, replies; batch, batches.
+
+    Every count the tool prints passes here or through `counted`: none hedges its noun with a bracketed s.
+    ``irregular`` is the plural of one English does not form by the rule.
+    """
+    if n == 1:
+        return noun
+    if irregular is not None:
+        return irregular
+    if noun.endswith(("s", "x", "z", "ch", "sh")):
+        return noun + "es"
+    if len(noun) > 1 and noun[-1] == "y" and noun[-2] not in "aeiou":
+        return noun[:-1] + "ies"
+    return noun + "s"
+
+
+def counted(n: int, noun: str, irregular: str | None = None) -> str:
+    """A count and its noun, as English says it: 1 row, 3 rows, 1,204 rows; "more row" counts as "2 more rows"."""
+    return f"{n:,} {plural(n, noun, irregular)}"
 
 
 def exist(paths: list) -> str:

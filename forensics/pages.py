@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .output import counted, escape, iso_utc
+from .output import counted, escape, iso_utc, plural
 
 
 def _pct(value: Any, digits: int = 1) -> str:
@@ -68,12 +68,12 @@ def _span(seconds: Any) -> str:
     """A stretch of time in words: 7 minutes, 5 hours, 3 days 4 hours."""
     minutes = max(0, int((seconds or 0) // 60))
     if minutes < 120:
-        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+        return counted(minutes, "minute")
     hours = minutes // 60
     if hours < 48:
-        return f"{hours} hours"
+        return counted(hours, "hour")
     days, hours = divmod(hours, 24)
-    return f"{days} days" + (f" {hours} hour{'s' if hours != 1 else ''}" if hours else "")
+    return counted(days, "day") + (f" {counted(hours, 'hour')}" if hours else "")
 
 
 def _md(value: Any) -> str:
@@ -92,6 +92,11 @@ def _md(value: Any) -> str:
     # the fence, which CommonMark then strips.
     pad = " " if text[0] in "` " or text[-1] in "` " else ""
     return f"{fence}{pad}{text}{pad}{fence}"
+
+
+# The counts' words, for every template (the pages here, the notify messages too): `n | counted('row')`
+# says "1 row" or "2 rows", `n | plural('iteration')` the noun alone; never "row(s)".
+COUNT_FILTERS = {"counted": counted, "plural": plural}
 
 
 def environment():
@@ -124,7 +129,7 @@ def environment():
         pct=_pct,
         pp=_pp,
         num=_num,
-        counted=counted,
+        **COUNT_FILTERS,
         md=_md,
         utc=iso_utc,
         duration=_duration,

@@ -37,6 +37,8 @@ from typing import Any
 
 import pytest
 
+from forensics.output import counted
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -481,7 +483,7 @@ class Writers:
                     break
                 if time.monotonic() > deadline:
                     raise AssertionError(
-                        f"writers {behind} did not append {rows} row(s) to {path} "
+                        f"writers {behind} did not append {counted(rows, 'row')} to {path} "
                         f"within {timeout:.0f}s (newest rows {newest}, from {base})"
                     )
                 time.sleep(0.02)

@@ -422,7 +422,7 @@ def test_a_warning_that_did_not_change_is_not_mailed_on_every_run(cli, tmp_path,
         ["--store", tmp_path / "st", "-s", log] if memory == "store" else ["-s", log, "--state", tmp_path / "a.json"]
     )
     code, _, err = cli("alarm", *where, "--since", "15m", "--max-unreadable", "5")
-    assert code == 0 and "1 unreadable line(s) skipped" in err and "without a valid RFC 3339 timestamp" in err
+    assert code == 0 and "1 unreadable line skipped" in err and "without a valid RFC 3339 timestamp" in err
     assert cli("alarm", *where, "--since", "15m", "--max-unreadable", "5") == (0, "", "")
     # reminded per --repeat, as a problem is; said again when it changes
     code, _, err = cli("alarm", *where, "--since", "15m", "--max-unreadable", "5", "--repeat", "0s")
@@ -430,14 +430,14 @@ def test_a_warning_that_did_not_change_is_not_mailed_on_every_run(cli, tmp_path,
     with open(log, "ab") as fh:
         fh.write(b"{more garbage\n")
     code, _, err = cli("alarm", *where, "--since", "15m", "--max-unreadable", "5")
-    assert code == 0 and "unreadable line(s) skipped" in err and "without a valid RFC 3339 timestamp" not in err
+    assert code == 0 and " unreadable line" in err and "without a valid RFC 3339 timestamp" not in err
 
 
 def test_without_a_memory_every_run_warns(cli, tmp_path):
     log = _log_with_a_bad_line_and_an_untimed_row(tmp_path)
     for _ in range(2):
         code, _, err = cli("alarm", "-s", log, "--since", "15m", "--max-unreadable", "5")
-        assert code == 0 and "1 unreadable line(s) skipped" in err and "without a valid RFC 3339 timestamp" in err
+        assert code == 0 and "1 unreadable line skipped" in err and "without a valid RFC 3339 timestamp" in err
 
 
 def test_a_log_that_cannot_be_read_whole_is_not_noted_as_new_on_every_run(cli, tmp_path):

@@ -43,7 +43,7 @@ def test_clean_is_silent_and_exit_0(cli, clean):
     assert (code, out, err) == (0, "", "")
     code, out, _ = cli("alarm", "-s", clean, "--verbose")
     assert code == 0 and out.startswith(
-        "CLEAN: 0 new critical, 0 firing, 0 acknowledged, 0 new warning(s), 0 resolved; checked 1 file(s), 8 row(s)"
+        "CLEAN: 0 new critical, 0 firing, 0 acknowledged, 0 new warnings, 0 resolved; checked 1 file, 8 rows"
     )
 
 
@@ -52,7 +52,7 @@ def test_critical_violation_is_loud_and_exit_1(cli, dirty):
     assert code == 1
     lines = out.strip().splitlines()
     assert lines[0].startswith(
-        "ALARM: 1 new critical, 0 firing, 0 acknowledged, 1 new warning(s), 0 resolved; checked 1 file(s), 10 row(s)"
+        "ALARM: 1 new critical, 0 firing, 0 acknowledged, 1 new warning, 0 resolved; checked 1 file, 10 rows"
     )
     # each alarm's one-line description once, before its first row
     assert lines[1].startswith("about ungrounded_accepted: Accepted artifacts that named someone not on the")
@@ -144,7 +144,7 @@ def test_could_not_evaluate_is_exit_3(case, cli, clean, tmp_path, monkeypatch):
 def test_max_unreadable_allows_a_budget(cli, tmp_path):
     p = write_jsonl(tmp_path / "u.jsonl", clean_rows() + [b"{torn"])
     code, _, err = cli("alarm", "-s", p, "--max-unreadable", "1")
-    assert code == 0 and "1 unreadable line(s)" in err
+    assert code == 0 and "1 unreadable line" in err
 
 
 def test_since_window_and_max_age_pass_on_fresh_data(cli, tmp_path):

@@ -60,7 +60,7 @@ def test_new_then_silent_while_firing_then_one_reminder_after_repeat(cli, logs, 
     code, out, err = cli("alarm", "--store", st, "-s", logs)
     lines = out.splitlines()
     assert code == 1 and lines[0].startswith(
-        "ALARM: 1 new critical, 0 firing, 0 acknowledged, 0 new warning(s), 0 resolved; checked 1 file(s), 6 row(s)"
+        "ALARM: 1 new critical, 0 firing, 0 acknowledged, 0 new warnings, 0 resolved; checked 1 file, 6 rows"
     )
     assert lines[1].startswith("about ungrounded_accepted: ")  # the alarm's description, once
     assert lines[2].startswith("NEW      CRITICAL ungrounded_accepted") and "session=BAD-1" in lines[2]
@@ -71,7 +71,7 @@ def test_new_then_silent_while_firing_then_one_reminder_after_repeat(cli, logs, 
     alarm_clock.advance(1.2)
     code, out, _ = cli("alarm", "--store", st, "--repeat", "1s")
     (line,) = [x for x in out.splitlines() if x.startswith("REMINDER")]
-    assert code == 1 and line.startswith("REMINDER ungrounded_accepted: 1 row(s) firing since ")
+    assert code == 1 and line.startswith("REMINDER ungrounded_accepted: 1 row firing since ")
     assert f"forensics ack --all --alarm ungrounded_accepted --store {st}" in line
     # ... and which session it is about, with its incident command
     assert out.splitlines()[-1] == f"  incident: forensics incident BAD-1 --store {st}"
@@ -127,7 +127,7 @@ def test_a_row_gone_from_the_store_is_resolved_once(cli, tmp_path):
     assert code == 0 and "files of days past the retention dropped" in out
     # gone before anyone acknowledged it: not resolved, firing as gone, said once (issue 23, class 2)
     code, out, _ = cli("alarm", "--store", st, "--since", "1h")
-    assert code == 1 and out.startswith("ALARM: 0 new critical, 1 firing, 0 acknowledged, 0 new warning(s), 0 resolved")
+    assert code == 1 and out.startswith("ALARM: 0 new critical, 1 firing, 0 acknowledged, 0 new warnings, 0 resolved")
     (line,) = [x for x in out.splitlines() if x.startswith("GONE")]
     assert "session=OLD-BAD" in line and "gone from the logs before it was acknowledged" in line
     assert cli("alarm", "--store", st, "--since", "1h") == (1, "", "")  # said once
@@ -135,7 +135,7 @@ def test_a_row_gone_from_the_store_is_resolved_once(cli, tmp_path):
     assert code == 0 and "ungrounded_accepted" in out, err
     assert cli("ack", "OLD-BAD", "--store", st)[0] == 0
     code, out, _ = cli("alarm", "--store", st, "--since", "1h")
-    assert code == 0 and out.startswith("CLEAN: 0 new critical, 0 firing, 0 acknowledged, 0 new warning(s), 1 resolved")
+    assert code == 0 and out.startswith("CLEAN: 0 new critical, 0 firing, 0 acknowledged, 0 new warnings, 1 resolved")
     (line,) = [x for x in out.splitlines() if x.startswith("RESOLVED")]
     assert "session=OLD-BAD" in line and "first seen" in line
     assert cli("alarm", "--store", st, "--since", "1h") == (0, "", "")  # said once
@@ -198,16 +198,14 @@ def test_a_storm_prints_the_summary_first_grouped_and_at_most_max_rows_in_all(cl
     st = tmp_path / "store"
     code, out, _ = cli("alarm", "--store", st, "-s", log, "--max-rows", "20")
     lines = out.splitlines()
-    assert code == 1 and lines[0].startswith("ALARM: 300 new critical, 0 firing, 0 acknowledged, 3 new warning(s)")
+    assert code == 1 and lines[0].startswith("ALARM: 300 new critical, 0 firing, 0 acknowledged, 3 new warnings")
     # grouped (by alarm, model and daemon), each group's first rows in turn: 20 rows in all
     assert "300 new · ungrounded_accepted · model=m-a · daemon=validatord" in lines
     assert "3 new · unverified_accepted_fill · model=m-a · daemon=validatord" in lines
     crit = [x for x in lines if x.startswith("NEW      CRITICAL")]
     assert len(crit) == 17 and len([x for x in lines if x.startswith("NEW      WARN")]) == 3
     (more,) = [x for x in lines if x.startswith("...")]
-    assert more.startswith(
-        f"... and 283 more ungrounded_accepted row(s): forensics run ungrounded_accepted --store {st}"
-    )
+    assert more.startswith(f"... and 283 more ungrounded_accepted rows: forensics run ungrounded_accepted --store {st}")
     assert len(lines) < 60
     code, out, _ = cli("alarm", "--store", st, "--format", "json")
     data = json.loads(out)
@@ -219,7 +217,7 @@ def test_warnings_are_mailed_once_with_exit_0(cli, tmp_path, alarm_clock):
     log = write_jsonl(tmp_path / "sessions.jsonl", _clean() + [session("WARN-1", grounded=None, ts=_ts(2))])
     state = tmp_path / "alarm.json"
     code, out, _ = cli("alarm", "-s", log, "--state", state)
-    assert code == 0 and out.startswith("WARNING: 0 new critical, 0 firing, 0 acknowledged, 1 new warning(s)")
+    assert code == 0 and out.startswith("WARNING: 0 new critical, 0 firing, 0 acknowledged, 1 new warning")
     assert any(x.startswith("NEW      WARN     unverified_accepted_fill") for x in out.splitlines())
     assert cli("alarm", "-s", log, "--state", state) == (0, "", "")
     alarm_clock.advance(1.1)
@@ -251,6 +249,7 @@ def test_json_has_the_same_keys_in_every_outcome(cli, logs, tmp_path):
         "problem_states",
         "recovered",
         "expired_silences",
+        "freshness",
     }
     clean = write_jsonl(tmp_path / "c.jsonl", _clean())
     for args in (["-s", clean], ["-s", logs], ["-s", tmp_path / "missing.jsonl"]):

@@ -112,7 +112,7 @@ def test_unreadable_lines_reported_on_stderr(cli, tmp_path):
     code, out, err = cli("run", "verdict_breakdown", "-s", p, "-f", "json")
     assert code == 0
     assert json.loads(out)[0]["calls"] == 2
-    assert "1 unreadable line(s)" in err and "invalid_json: 1" in err and "line 2" in err
+    assert "1 unreadable line" in err and "invalid_json: 1" in err and "line 2" in err
 
 
 def test_environment_variable_source(cli, sample_dir, monkeypatch):

@@ -223,7 +223,7 @@ def test_every_format_reads_back_as_the_view_row_for_row(logs, exported, fmt, vi
         assert by_id[UNICODE]["line"] == 3 and by_id[UNICODE]["model"] is None
         assert by_id["r-numbers"]["retrieval"]["hits"][0]["score"] == 1e-300
     path = folder / f"{view}.{fmt}"
-    assert f"{path}: {len(want)} rows, {path.stat().st_size} bytes" in stdout.splitlines()
+    assert f"{path}: {len(want):,} rows, {path.stat().st_size:,} bytes" in stdout.splitlines()
 
 
 def test_jsonl_nests_json_columns_and_csv_keeps_every_digit(exported):
@@ -371,7 +371,7 @@ def test_unreadable_lines_are_reported_and_never_exported(cli, tmp_path):
     log = write_jsonl(tmp_path / "sessions.jsonl", lines, raw_tail=json.dumps(session("torn")).encode()[:40])
     code, stdout, err = cli("export", "-s", log, "-o", tmp_path / "out", "-f", "jsonl")
     assert code == 0, err
-    assert "unreadable line(s) skipped" in err and "repaired and read" in err
+    assert "unreadable lines skipped" in err and "repaired and read" in err
     for cause in (
         "not_object: 2",
         "empty_object: 1",

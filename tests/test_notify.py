@@ -176,7 +176,7 @@ def test_receiver_down_two_runs_then_back_is_sent_once_then_never_again(cli, bad
     code, out, err = cli("alarm", "-s", bad, "--state", state, "--notify", hook.url)
     assert code == 1 and out.startswith("ALARM: 2 new critical")  # stdout is cron's text as ever
     assert "warning: notify http://127.0.0.1:" in err and "/… (webhook): failed: HTTP 503" in err
-    assert "SECRET" not in err and "1 message(s) kept, sent again next run" in err
+    assert "SECRET" not in err and "1 message kept, sent again next run" in err
     code, out, err = cli("alarm", "-s", bad, "--state", state, "--notify", hook.url)
     assert (code, out) == (1, "") and "failed: HTTP 503" in err  # still down: said again, still kept
     hook.mode = "ok"
@@ -204,7 +204,7 @@ def test_a_redirect_is_a_failure_kept_for_the_next_run_not_a_delivery(cli, bad, 
     hook.mode = "redirect"
     code, out, err = cli("alarm", "-s", bad, "--state", state, "--notify", hook.url)
     assert code == 1 and out.startswith("ALARM: 2 new critical")
-    assert "failed: HTTP 302: redirected to localhost, not followed" in err and "1 message(s) kept" in err
+    assert "failed: HTTP 302: redirected to localhost, not followed" in err and "1 message kept" in err
     assert "SECRET" not in err
     hook.mode = "ok"
     assert cli("alarm", "-s", bad, "--state", state, "--notify", hook.url) == (1, "", "")
@@ -275,11 +275,11 @@ def test_a_server_that_trickles_its_answer_is_given_up_at_the_timeout_and_garbag
     start = time.monotonic()
     code, out, err = cli("alarm", "--config", config, "--state", tmp_path / "st.json", "--notify", hook.url)
     assert code == 1 and time.monotonic() - start < 8  # (it trickled on for as long as the server liked)
-    assert "failed: no answer within 0.5 s" in err and "1 message(s) kept" in err
+    assert "failed: no answer within 0.5 s" in err and "1 message kept" in err
     assert len(hook.bodies) == 1  # the receiver after it is still sent to
     box["how"] = _garbage  # not HTTP at all: a failure said, not a crash
     code, out, err = cli("alarm", "--config", config, "--state", tmp_path / "st.json")
-    assert code == 1 and "failed: BadStatusLine" in err and "1 message(s) kept" in err
+    assert code == 1 and "failed: BadStatusLine" in err and "1 message kept" in err
     # a host name IDNA cannot encode (a crash past the delivery before): a failure said
     code, out, err = cli("alarm", "-s", bad, "--state", tmp_path / "idna.json", "--notify", "http://a..b/hook")
     assert code == 1 and out.startswith("ALARM: 2 new critical") and "failed: UnicodeError" in err
@@ -489,8 +489,8 @@ def test_dry_run_prints_what_each_receiver_would_get_and_changes_nothing(cli, ba
         "alarm", "-s", bad, "--state", state, "--notify", hook.url, "--notify", url, "--notify", am, "--dry-run"
     )
     assert code == 1 and hook.bodies == [] and not record.exists() and not state.exists() and err == ""
-    assert "(webhook): 1 message(s)" in out and "(exec): 1 message(s)" in out
-    assert "(alertmanager): 2 alert(s)" in out and '"alertname": "ungrounded_accepted"' in out
+    assert "(webhook): 1 message" in out and "(exec): 1 message" in out
+    assert "(alertmanager): 2 alerts" in out and '"alertname": "ungrounded_accepted"' in out
     assert "-- FORENSICS_EVENT=new FORENSICS_EXIT=1" in out and '"version": 1' in out
     assert "\x1b" not in out and "SECRET" not in out
     # the next real run still says and delivers it
@@ -555,7 +555,7 @@ def test_a_storm_is_grouped_in_the_cron_text():
     assert heads[0] == f"{max(counts.values())} new · ungrounded_accepted · model=qwen3.5:latest · daemon=gateway"
     assert sum(1 for x in lines if x.startswith("NEW ")) == 20  # at most --max-rows rows in all
     assert sum(1 for x in lines if x.startswith("  incident: ")) == 20
-    assert "... and 4980 more ungrounded_accepted row(s)" in text
+    assert "... and 4,980 more ungrounded_accepted rows" in text
     assert text.count("about ungrounded_accepted: named someone not on the roster") == 1
     assert len(lines) < 60
 
@@ -585,7 +585,7 @@ def test_reminder_names_its_sessions_with_their_incident_commands(cli, bad, tmp_
     code, out, _ = cli("alarm", "-s", bad, "--state", state, "--repeat", "0s", "--max-rows", "1")
     lines = out.splitlines()
     assert code == 1 and lines[1].startswith("about ungrounded_accepted:")
-    assert lines[2].startswith("REMINDER ungrounded_accepted: 2 row(s) firing since ")
+    assert lines[2].startswith("REMINDER ungrounded_accepted: 2 rows firing since ")
     assert lines[3].startswith("FIRING   CRITICAL ungrounded_accepted") and lines[4].startswith(
         "  incident: forensics incident "
     )

@@ -49,7 +49,7 @@ def test_first_shot_drop_is_new_once_then_firing_then_resolved_when_the_window_m
     args = ("-s", drop_logs, "--state", state, "--since", "1h")
     code, out, err = cli("alarm", *args)
     (line,) = [x for x in out.splitlines() if x.startswith("NEW")]
-    assert code == 0 and out.startswith("WARNING: 0 new critical, 0 firing, 0 acknowledged, 1 new warning(s)")
+    assert code == 0 and out.startswith("WARNING: 0 new critical, 0 firing, 0 acknowledged, 1 new warning")
     assert line.startswith("NEW      WARN     first_shot_drop  model=m-drop  recent_calls=40  recent_rate=0.000")
     assert "baseline_calls=40  baseline_rate=1.000" in line and "change_high=-" in line
     assert cli("alarm", *args)[:2] == (0, "")  # firing: said once (a warning is not reminded)
@@ -135,7 +135,7 @@ def test_failure_streak_new_resolved_and_no_flapping_within_repeat(cli, tmp_path
     alarm_clock.advance(24 * 3600 + 60)
     code, out, _ = cli("alarm", *args)
     (line,) = [x for x in out.splitlines() if x.startswith(("RESOLVED", "NEW", "REMINDER"))]
-    assert line.startswith("REMINDER failure_streak: 1 row(s) firing since ")
+    assert line.startswith("REMINDER failure_streak: 1 row firing since ")
     assert cli("alarm", *args)[:2] == (0, "")
     assert _events_of(tmp_path / "a.json") == ["new", "resolved", "new", "resolved", "new", "reminded"]
 

@@ -53,7 +53,7 @@ def test_a_silence_hushes_what_it_matches_exit_0_and_is_listed_with_its_id(cli, 
     assert len(sid) == 8 and int(sid, 16) >= 0
     code, out, _ = cli("alarm", "--store", st)
     assert code == 1 and "session=BAD-V" in out and "BAD-G" not in out  # only the row it does not cover
-    assert out.startswith("ALARM: 1 new critical, 0 firing, 0 acknowledged, 0 new warning(s), 0 resolved, 1 silenced")
+    assert out.startswith("ALARM: 1 new critical, 0 firing, 0 acknowledged, 0 new warnings, 0 resolved, 1 silenced")
     assert cli("ack", "BAD-V", "--store", st)[0] == 0
     assert cli("alarm", "--store", st) == (0, "", "")  # the silenced row leaves the exit code 0, as an ack does
     code, out, _ = cli("alarm", "--store", st, "--verbose")

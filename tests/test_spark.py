@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -360,8 +361,16 @@ def test_the_alarm_and_the_report_on_spark(engines, spark_server, cli, tmp_path)
     duck = json.loads(cli("alarm", "--store", root, "--state", tmp_path / "duck.json", "--format", "json")[1])
     assert code == 1 == data["exit_code"] and data["summary"] == duck["summary"], err
     assert sorted(v["identity"] for v in data["violations"]) == sorted(v["identity"] for v in duck["violations"])
-    # the same memory: a second run on Spark is silent and still red
+    # how fresh Spark's answer is, in the JSON (the alarm ingests first: every line is in the store)
+    assert data["freshness"]["pending_rows"] == 0 and data["freshness"]["batch"] >= 1 and duck["freshness"] is None
+    # the same memory: a second run on Spark is silent and still red; -v says how fresh, after the summary
     assert cli("alarm", "--store", root, "--engine", "spark", *flags, "--state", state)[:2] == (1, "")
+    verbose = cli("alarm", "--store", root, "--engine", "spark", *flags, "--state", state, "-v")[1].splitlines()
+    # (each run's ingest is a batch of its own, an empty one too)
+    assert verbose[0].startswith("ALARM: 0 new critical, ") and re.fullmatch(
+        r"note: Spark answers as of ingest batch \d+, \d+ (s|min) ago: every line the sources hold is ingested",
+        verbose[1],
+    )
     if spark_server.name == "sail":
         pytest.xfail("the report reads prompt templates, which Sail's regex refuses (docs/SCALING.md)")
     code, md, err = cli("report", "--store", root, "--engine", "spark", *flags, "--week", "2026-W45")

@@ -44,3 +44,42 @@ def test_spark_says_how_fresh_its_answer_is_and_leaves_no_warehouse_in_the_cwd(r
         r"^note: Spark answers as of ingest batch 1, \d+ (s|min) ago: 3 rows not yet ingested", err, re.M
     ), err
     assert list(work.iterdir()) == []  # no spark-warehouse/, no metastore_db/
+
+
+def test_the_alarm_on_spark_is_silent_when_clean_and_says_how_fresh_when_it_fires(run_script, tmp_path):
+    """As cron runs it: a clean run prints nothing at all (cron mails any output); a run that fires
+    says, after its summary, what Spark's answer is as of."""
+    import json
+    import subprocess
+
+    from .conftest import _clean, _ts
+
+    pytest.importorskip("pyspark")
+    log = write_jsonl(tmp_path / "logs" / "sessions.jsonl", _clean())
+    store, work = tmp_path / "store", tmp_path / "work"
+    work.mkdir()
+    # (the memory made on DuckDB, whose first run says it is new: the Spark runs below are its later runs)
+    assert run_script("alarm", "--store", store, "-s", log, cwd=work).returncode == 0
+
+    def spark_alarm():
+        # (a local Spark's start-up takes minutes with both cores busy: a generous deadline, not a wait)
+        run = subprocess.run(
+            [script_path(), "alarm", "--engine", "spark", "--store", str(store), "-s", str(log)],
+            capture_output=True,
+            cwd=work,
+            timeout=900,
+        )
+        return run.returncode, run.stdout.decode(), run.stderr.decode()
+
+    assert spark_alarm() == (0, "", "")
+    with open(log, "a") as fh:
+        fh.write(json.dumps(session("BAD-1", grounded=False, ts=_ts(1))) + "\n")
+    code, out, err = spark_alarm()
+    lines = out.splitlines()
+    assert code == 1 and lines[0].startswith("ALARM: 1 new critical, 0 firing") and err == "", (out, err)
+    # the new row was ingested by this run, before Spark read the store (each run's ingest is a batch)
+    assert re.fullmatch(
+        r"note: Spark answers as of ingest batch 3, \d+ (s|min) ago: every line the sources hold is ingested",
+        lines[1],
+    ), out
+    assert any(x.startswith("NEW      CRITICAL ungrounded_accepted") for x in lines)

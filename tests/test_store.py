@@ -96,8 +96,8 @@ def test_unreadable_lines_counted_by_cause_and_never_null_rows(tmp_path):
         assert rows[1][3] == "\ufffd\ufffd" and rows[1][4] is False
         assert st.execute("select count(*) from sessions where session_id is null").rows[0][0] == 0
         warning = st.scan.warnings()[0]
-        assert "4 unreadable line(s)" in warning and "torn_last_line: 1" in warning
-        assert "1 line(s) repaired and read (invalid_utf8: 1; line 5)" in st.scan.warnings()[1]
+        assert "4 unreadable lines" in warning and "torn_last_line: 1" in warning
+        assert "1 line repaired and read (invalid_utf8: 1; line 5)" in st.scan.warnings()[1]
 
 
 def test_crlf_bom_unknown_keys_and_key_order(tmp_path):

@@ -81,7 +81,7 @@ def test_cli_commands_all_count_the_same_foreign_rows(cli, tmp_path):
         ["doctor"],
     ):
         code, out, err = cli(*args, "-s", p)
-        assert "3 unreadable line(s) skipped (empty_object: 1, foreign_row: 1, not_object: 1" in err, args
+        assert "3 unreadable lines skipped (empty_object: 1, foreign_row: 1, not_object: 1" in err, args
     code, out, _ = cli("sql", "select count(*) as n from sessions", "-s", p, "-f", "json")
     assert json.loads(out) == [{"n": 1}]
 

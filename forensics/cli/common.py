@@ -117,22 +117,6 @@ def open_engine(engine, sessions, replay_runs, config, queries_dir, store=None, 
     return SparkStore(folder, load_catalog(src.queries_dirs), master=master, remote=remote)
 
 
-def freshness_line(fresh: dict) -> str:
-    """How fresh a Spark answer is, in a line: "as of ingest batch 28, 4 min ago: 12 rows not yet ingested"."""
-    if fresh["at"] is None:
-        return "note: Spark answers over an empty store (no ingest has run)"
-    age = fresh["age_s"]
-    ago = f"{age} s" if age < 120 else f"{age // 60} min" if age < 7200 else f"{age // 3600} h"
-    pending = fresh["pending_rows"]
-    if pending is None:
-        rest = "lines written since are not counted (the store is not on this machine, or its sources cannot be read)"
-    elif pending == 0:
-        rest = "every line the sources hold is ingested"
-    else:
-        rest = f"{pending} row{'s' if pending != 1 else ''} not yet ingested (forensics ingest, or --ingest)"
-    return f"note: Spark answers as of ingest batch {fresh['batch']}, {ago} ago: {rest}"
-
-
 _NO_REPLAY = (
     "note: no replay runs given (--replay-runs, $FORENSICS_REPLAY_RUNS or replay_runs in "
     "forensics.toml): replay_runs is empty, so what it says about replays is no finding"

@@ -10,12 +10,11 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import ParameterError
-from ..output import escape
+from ..output import counted, escape
 from ..store.export import EXPORT_FORMATS, VIEWS
 from .common import (
     emit,
     err,
-    freshness_line,
     handle_errors,
     open_engine,
     open_logs,
@@ -151,6 +150,8 @@ def run(
         if engine is Engine.duckdb:
             warn_unreadable(store, [store.catalog.get(name).sql])
         else:
+            from ..spark.engine import freshness_line
+
             err(freshness_line(store.freshness()))
     emit(result, fmt, tablefmt, limit)
 
@@ -305,4 +306,4 @@ def export(
                 "forensics.toml): replay_runs not exported"
             )
     for f in files:
-        typer.echo(f"{escape(str(f.path))}: {f.rows} rows, {f.bytes} bytes")
+        typer.echo(f"{escape(str(f.path))}: {counted(f.rows, 'row')}, {counted(f.bytes, 'byte')}")

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import ParameterError
-from .common import check_out, err, freshness_line, handle_errors, open_engine, warn_unreadable
+from .common import check_out, err, handle_errors, open_engine, warn_unreadable
 from .options import (
     ConfigOpt,
     Engine,
@@ -88,6 +88,8 @@ def report(
             # report itself, not on stderr every Monday.
             warn_unreadable(store)
         elif verbose or sys.stdout.isatty():
+            from ..spark.engine import freshness_line
+
             err(freshness_line(store.freshness()))
     text = render_report(data, fmt.value)
     if out:

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import ParameterError
-from ..output import escape
+from ..output import counted, escape
 from .common import err, handle_errors, open_logs, warn_unreadable
 from .options import AlarmFormat, ConfigOpt, IngestOpt, ReplayOpt, SessionsOpt, StoreOpt
 from .root import app
@@ -75,7 +75,7 @@ def ingest_cmd(
         err(escape(line))
     if report.held:
         err(
-            f"note: {report.held} file(s) of days past the retention are kept: no alarm has evaluated their "
+            f"note: {counted(report.held, 'file')} of days past the retention {'is' if report.held == 1 else 'are'} kept: no alarm has evaluated their "
             "rows yet (they go once `forensics alarm --store` has; for a store no alarm reads, "
             "ingest once with --retain-unevaluated)"
         )
@@ -84,7 +84,11 @@ def ingest_cmd(
         return
     read = [f for f in report.files if f.bytes or f.action == "retry"]
     for f in read:
-        what = f"{f.rows} rows, {f.unreadable} unreadable, {f.bytes} bytes" if f.action != "retry" else escape(f.reason)
+        what = (
+            f"{counted(f.rows, 'row')}, {f.unreadable:,} unreadable, {counted(f.bytes, 'byte')}"
+            if f.action != "retry"
+            else escape(f.reason)
+        )
         typer.echo(f"{f.action:<16} {escape(f.path)}: {what}")
     typer.echo(report.summary())
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..output import counted, escape, iso_utc, plain
+from ..output import counted, escape, iso_utc, plain, plural
 from ..read.columns import JSON_TYPES, REPLAY_COLUMNS, SESSION_COLUMNS
 from ..read.lines import physical_lines
 from ..read.narrow import columns_named
@@ -291,17 +291,19 @@ def render_text(health: Health, *, verbose: bool = False) -> str:
         span = ""
         if f["oldest_timestamp"]:
             span = f"  {iso_utc(f['oldest_timestamp'])} .. {iso_utc(f['newest_timestamp'])}"
-        out.append(f"{escape(f['file'])} ({f['stream']}): {f['rows']} rows, {f['unreadable_lines']} unreadable{span}")
+        out.append(
+            f"{escape(f['file'])} ({f['stream']}): {counted(f['rows'], 'row')}, {f['unreadable_lines']:,} unreadable{span}"
+        )
         if f.get("error"):
             out.append(f"    FILE NOT READ WHOLE: {escape(f['error'])}")
         if f["unreadable"]:
             causes = ", ".join(f"{k}: {v}" for k, v in sorted(f["unreadable"].items()))
             lines = ", ".join(str(u["line"]) for u in f["unreadable_at"])
-            out.append(f"    unreadable by cause: {causes} (lines {lines})")
+            out.append(f"    unreadable by cause: {causes} ({plural(len(f['unreadable_at']), 'line')} {lines})")
         if f.get("repaired"):
             what = ", ".join(f"{k}: {v}" for k, v in sorted(f["repaired"].items()))
             lines = ", ".join(str(u["line"]) for u in f["repaired_at"])
-            out.append(f"    repaired and read: {what} (lines {lines})")
+            out.append(f"    repaired and read: {what} ({plural(len(f['repaired_at']), 'line')} {lines})")
         if f["schemas"]:
             out.append(f"    schemas: {escape(', '.join(f['schemas']))}")
         if f.get("producers"):
@@ -325,14 +327,16 @@ def render_text(health: Health, *, verbose: bool = False) -> str:
     else:
         if o.get("session_ids"):
             out.append(
-                f"orphans: {o['without_replay']} of {o['session_ids']} session ids have no replay run "
+                f"orphans: {o['without_replay']:,} of {counted(o['session_ids'], 'session id')} "
+                f"{'has' if o['without_replay'] == 1 else 'have'} no replay run "
                 f"({o['without_replay_rate']:.1%})"
             )
         if o.get("replay_session_ids"):
             out.append(
-                f"orphans: {o['replay_without_session']} of {o['replay_session_ids']} replayed session "
-                f"ids have no session row ({o['replay_without_session_rate']:.1%}); "
-                f"{o['replay_rows_without_session_id']} replay row(s) carry no session id"
+                f"orphans: {o['replay_without_session']:,} of {counted(o['replay_session_ids'], 'replayed session id')} "
+                f"{'has' if o['replay_without_session'] == 1 else 'have'} no session row ({o['replay_without_session_rate']:.1%}); "
+                f"{counted(o['replay_rows_without_session_id'], 'replay row')} "
+                f"{'carries' if o['replay_rows_without_session_id'] == 1 else 'carry'} no session id"
             )
     if health.ingest is not None:
         from .store import render
@@ -340,9 +344,9 @@ def render_text(health: Health, *, verbose: bool = False) -> str:
         out.append("")
         out += render(health.ingest)
     ok, problems = tally(health)
-    summary = f"{ok} check{'s' if ok != 1 else ''} ok"
+    summary = f"{counted(ok, 'check')} ok"
     if problems:
-        summary += f", {problems} problem{'s' if problems != 1 else ''}"
+        summary += f", {counted(problems, 'problem')}"
     else:
         summary += ": healthy" + ("" if verbose else " (--verbose lists every check)")
     out.append(summary)

@@ -96,7 +96,7 @@ def ingest_health(lake, *, grace: timedelta | None = None, now: datetime | None 
 
 def render(health: dict) -> list[str]:
     """Lines for doctor's text report."""
-    from ..output import escape, iso_utc
+    from ..output import counted, escape, iso_utc
 
     last = iso_utc(health["last_ingest"]) if health["last_ingest"] else "never"
     out = [
@@ -113,7 +113,7 @@ def render(health: dict) -> list[str]:
         else:
             when = f"changed {e['age_s']}s ago"
         out.append(
-            f"NOT INGESTED {escape(e['file'])}: {when}, {e['bytes']} bytes waiting (is the cron ingest running?)"
+            f"NOT INGESTED {escape(e['file'])}: {when}, {counted(e['bytes'], 'byte')} waiting (is the cron ingest running?)"
         )
     for e in health.get("not_held", []):
         out.append(

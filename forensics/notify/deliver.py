@@ -14,7 +14,7 @@ from ..errors import ForensicsError, UsageError
 from ..oncall import alarm as oncall_alarm
 from ..oncall.options import AlarmOptions
 from ..oncall.outcome import EXIT_USAGE, AlarmOutcome
-from ..output import escape, iso_utc
+from ..output import counted, escape, iso_utc
 from . import alertmanager, command, webhook
 from .document import context, document, subject, text
 from .events import changes
@@ -114,7 +114,7 @@ def send_queued(ledger: Ledger, settings: Settings, *, now: datetime) -> Deliver
                     out.sent += 1
                     left -= 1
                 kept = (
-                    f"{left} message(s) kept, sent again next run"
+                    f"{counted(left, 'message')} kept, sent again next run"
                     if ledger.path is not None
                     else "not kept: an alarm without a memory (--store or --state) does not retry"
                 )
@@ -148,12 +148,12 @@ def preview(ledger: Ledger, settings: Settings, outcome, *, now: datetime, max_r
         if r.kind == "alertmanager":
             alertmanager.update(e["open"], outcome, r, now)
             alerts = alertmanager.payload(e["open"], r, now)
-            lines.append(f"== {escape(r.name)} (alertmanager): {len(alerts)} alert(s)")
+            lines.append(f"== {escape(r.name)} (alertmanager): {counted(len(alerts), 'alert')}")
             if alerts:
                 lines.append(json.dumps(alerts, ensure_ascii=True, indent=1))
             continue
         queued = e["pending"] + messages(r, outcome, settings, now=now, max_rows=max_rows)
-        lines.append(f"== {escape(r.name)} ({r.kind}): {len(queued)} message(s)")
+        lines.append(f"== {escape(r.name)} ({r.kind}): {counted(len(queued), 'message')}")
         for m in queued:
             if r.kind == "webhook":
                 lines.append(json.dumps(m["document"], ensure_ascii=True, indent=1))

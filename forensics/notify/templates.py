@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..output import escape
+from ..pages import COUNT_FILTERS
 
 # The characters Slack (and Mattermost) read as markup in a message's text: shown as entities, so a
 # model named `<!channel>` pings nobody and a name cannot forge a link.
@@ -33,7 +34,7 @@ def environment(folder: Path | None = None, *, slack: bool = False):
 
     loaders = [FileSystemLoader(str(folder))] if folder is not None else []
     loaders.append(PackageLoader("forensics", "templates/notify"))
-    return Environment(
+    env = Environment(
         loader=ChoiceLoader(loaders),
         autoescape=False,  # (text, not HTML: `finalize` escapes what a terminal or a chat would misread)
         finalize=_finalize(slack),
@@ -42,6 +43,8 @@ def environment(folder: Path | None = None, *, slack: bool = False):
         lstrip_blocks=True,
         keep_trailing_newline=False,
     )
+    env.filters.update(COUNT_FILTERS)
+    return env
 
 
 def render(name: str, context: dict, folder: Path | None = None, *, slack: bool = False) -> str:

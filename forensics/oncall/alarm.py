@@ -182,7 +182,12 @@ def _evaluate_store(root, src, opts: AlarmOptions, outcome: AlarmOutcome, pendin
     outcome.paging.memory_path = str(memory.state_path)
     remembered = memory.load()
     if opts.sources.engine == "spark":
+        from ..spark.engine import freshness_line
+
         store = _spark_store(root, src, opts)
+        # (after the ingest above: on a store on this machine, what a line written since adds)
+        outcome.freshness = store.store.freshness()
+        outcome.paging.freshness = freshness_line(outcome.freshness)
         now_made = store.manifest.created_at
         before = before or store.manifest
         report_batch = report_batch if report_batch is not None else store.manifest.batch

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ..output import escape, iso_utc
+from ..output import counted, escape, iso_utc
 from .commands import program, quote
 from .groups import GROUP_BY, group
 
@@ -47,11 +47,13 @@ def render_text(outcome, *, verbose: bool = False, max_rows: int = 20, group_by=
     hushed = [v for v in rows if v["state"] == "silenced"]
     head = "ALARM" if outcome.exit_code == 1 else ("WARNING" if n["new_warnings"] else "CLEAN")
     lines.append(
-        f"{head}: {n['new_critical']} new critical, {n['firing']} firing, {n['acknowledged']} acknowledged, "
-        f"{n['new_warnings']} new warning(s), {n['resolved']} resolved"
-        + (f", {len(hushed)} silenced" if hushed else "")
+        f"{head}: {n['new_critical']:,} new critical, {n['firing']:,} firing, {n['acknowledged']:,} acknowledged, "
+        f"{counted(n['new_warnings'], 'new warning')}, {n['resolved']:,} resolved"
+        + (f", {len(hushed):,} silenced" if hushed else "")
         + f"; {_checked(outcome.checked)}"
     )
+    if outcome.paging.freshness:
+        lines.append(outcome.paging.freshness)
     if new_problems and outcome.status != "error":
         lines.append("also: could not evaluate: " + "; ".join(escape(p["text"]) for p in new_problems))
     if outcome.status != "error":
@@ -68,7 +70,7 @@ def render_text(outcome, *, verbose: bool = False, max_rows: int = 20, group_by=
     for r in outcome.recalled.reminders:
         lines += _about(r["alarm"], outcome, about)
         lines.append(
-            f"REMINDER {escape(r['alarm'])}: {r['firing']} row(s) firing since {r['first_seen']}, not "
+            f"REMINDER {escape(r['alarm'])}: {counted(r['firing'], 'row')} firing since {r['first_seen']}, not "
             f"acknowledged: {prog} ack --all --alarm {quote(r['alarm'])} {outcome.paging.memory_args or ''}".rstrip()
         )
         # ... and which sessions, each with its incident, so the one paged can start from a session.
@@ -120,7 +122,7 @@ def _section(word: str, rows: list[dict], ctx, *, command: bool = False) -> list
             if command and v.get("incident"):
                 lines.append(f"  incident: {v['incident']}")
     if len(groups) > max_rows:
-        lines.append(f"... and {len(groups) - max_rows} more group(s)")
+        lines.append(f"... and {counted(len(groups) - max_rows, 'more group')}")
     shown: dict[str, int] = {}
     total: dict[str, int] = {}
     for g in groups:
@@ -138,7 +140,7 @@ def _more(alarm: str, rest: int, outcome) -> list[str]:
     if rest <= 0:
         return []
     return [
-        f"... and {rest} more {escape(alarm)} row(s): {program()} run {quote(alarm)} "
+        f"... and {counted(rest, f'more {escape(alarm)} row')}: {program()} run {quote(alarm)} "
         f"{outcome.paging.source_args}; every one is under violations in --format json".replace("  ", " ")
     ]
 
@@ -148,8 +150,8 @@ def _checked(chk: dict) -> str:
     if chk.get("oldest_timestamp"):
         span = f", {iso_utc(chk['oldest_timestamp'])} .. {iso_utc(chk['newest_timestamp'])}"
     return (
-        f"checked {len(chk.get('files', []))} file(s), {chk.get('rows', 0)} row(s), "
-        f"{chk.get('unreadable_lines', 0)} unreadable line(s){span}"
+        f"checked {counted(len(chk.get('files', [])), 'file')}, {counted(chk.get('rows', 0), 'row')}, "
+        f"{counted(chk.get('unreadable_lines', 0), 'unreadable line')}{span}"
     )
 
 

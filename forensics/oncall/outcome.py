@@ -43,6 +43,8 @@ class Paging:
     descriptions: dict[str, str] = field(default_factory=dict)
     # What a storm is grouped by (forensics.toml's `group_by`).
     group_by: tuple[str, ...] = GROUP_BY
+    # On Spark, how fresh its answer is ("as of ingest batch 28, ..."), said in a mail that says anything.
+    freshness: str | None = None
 
 
 @dataclass
@@ -58,6 +60,8 @@ class AlarmOutcome:
     warnings: list[dict] = field(default_factory=list)
     recalled: Recalled = field(default_factory=Recalled)
     paging: Paging = field(default_factory=Paging)
+    # On Spark: the ingest batch its answer is as of, its time and age, the rows not yet ingested.
+    freshness: dict[str, Any] | None = None
 
     @property
     def summary(self) -> dict:
@@ -92,5 +96,6 @@ class AlarmOutcome:
                 "problem_states": self.recalled.problems,
                 "recovered": self.recalled.recovered,
                 "expired_silences": self.recalled.expired_silences,
+                "freshness": self.freshness,
             }
         )

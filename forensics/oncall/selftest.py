@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from ..output import counted
 from . import alarm
 from .options import AlarmOptions
 from .outcome import EXIT_CANNOT_EVALUATE, EXIT_CLEAN, EXIT_VIOLATION
@@ -25,7 +26,7 @@ def self_test(opts: AlarmOptions | None = None) -> tuple[int, str]:
     with tempfile.TemporaryDirectory(prefix="forensics-selftest-") as tmp:
         path, replay = _plant(Path(tmp))
         if path is None:
-            return EXIT_CANNOT_EVALUATE, f"self-test FAILED: the writer reported {replay} error(s)"
+            return EXIT_CANNOT_EVALUATE, f"self-test FAILED: the writer reported {counted(replay, 'error')}"
         run = AlarmOptions(
             sessions=[str(path)],
             replay_runs=[str(replay)],

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from ..errors import ForensicsError, ParameterError
-from ..output import escape, iso_utc, plain
+from ..output import escape, iso_utc, plain, plural
 from .conditions import keyed_identity, reopen, settle
 from .memory import ROW_MEMORY, Memory, identity, legacy_identity, who
 from .problems import older, reconcile_notices, reconcile_problems
@@ -239,8 +239,8 @@ def acknowledge(
             unknown = sorted(set(identities) - set(chosen))
             if missing or unknown:
                 where = f" of alarm {alarm}" if alarm else ""
-                named = ([f"session(s) {', '.join(map(repr, missing))}"] if missing else []) + (
-                    [f"identity {', '.join(map(repr, unknown))}"] if unknown else []
+                named = ([f"{plural(len(missing), 'session')} {', '.join(map(repr, missing))}"] if missing else []) + (
+                    [f"{plural(len(unknown), 'identity')} {', '.join(map(repr, unknown))}"] if unknown else []
                 )
                 raise ParameterError(
                     f"no open incident{where} for {' and '.join(named)}: "

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..errors import ColumnNotRead, ForensicsError, ParameterError
-from ..output import escape
+from ..output import counted, escape
 from ..timewindow import parse_age, parse_time
 from .commands import incident_command
 from .mail import replaced_alarms
@@ -133,7 +133,7 @@ def judge(
             where = ", ".join(f"{p}:{ln}" for p, ln, _ in odd_times)
             notice(
                 outcome,
-                f"warning: {untimed} row(s) without a valid RFC 3339 timestamp and {future} stamped more "
+                f"warning: {counted(untimed, 'row')} without a valid RFC 3339 timestamp and {future} stamped more "
                 f"than {int(FUTURE_SLACK.total_seconds() // 60)} minutes ahead: evaluated in every window, "
                 f"never counted as fresh (e.g. {escape(where)})",
             )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from ..output import escape, iso_utc
+from ..output import counted, escape, iso_utc
 from ..read.narrow import columns_named
 from ..timewindow import age_in_words
 from .memory import IDENTITY_COLUMNS
@@ -146,11 +146,11 @@ def problems(
         out.append((f"file:{f.path}", f"{escape(f.path)}: {escape(f.error)}"))
     unreadable = outcome.checked.get("unreadable_lines_new", outcome.checked["unreadable_lines"])
     if unreadable > opts.checks.max_unreadable:
-        new = " new" if after_batch is not None else ""
+        new = "new " if after_batch is not None else ""
         out.append(
             (
                 "unreadable",
-                f"{unreadable}{new} unreadable line(s), more than --max-unreadable {opts.checks.max_unreadable}",
+                f"{counted(unreadable, new + 'unreadable line')}, more than --max-unreadable {opts.checks.max_unreadable}",
             )
         )
     if max_age is not None and newest is not None and newest < now - max_age:

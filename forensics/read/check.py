@@ -14,6 +14,7 @@ import os
 from typing import TYPE_CHECKING
 
 from ..errors import first_line
+from ..output import counted
 from .columns import guard_keys, is_row, is_row_sql, schema_sql
 from .lines import judge_lines, longest_line, open_binary
 from .scans import FileScan
@@ -202,7 +203,7 @@ def _salvage(reader: LogReader, path: str, scan: FileScan, exc: Exception) -> st
                     out.write(line)
                     kept += 1
         except Exception as broke:  # what each decompressor raises differs; all mean "cut short"
-            scan.error = f"compressed file cut short after {kept} line(s): {first_line(broke)}"
+            scan.error = f"compressed file cut short after {counted(kept, 'line')}: {first_line(broke)}"
             scan.bad.add(0, kept + 1, "truncated_compressed")
         else:
             scan.error = None

@@ -159,7 +159,7 @@ class ScanReport:
 
     def warnings(self) -> list[str]:
         """One line per file that held unreadable or repaired lines, or could not be read, for stderr."""
-        from ..output import escape
+        from ..output import counted, escape, plural
 
         out = []
         for f in self.files:
@@ -170,16 +170,16 @@ class ScanReport:
                 where = ", ".join(str(ln) for _, ln, _ in f.bad.at[:5])
                 more = "" if len(f.bad.at) <= 5 else ", ..."
                 out.append(
-                    f"warning: {escape(f.path)}: {f.unreadable_total} unreadable line(s) skipped "
-                    f"({causes}; line {where}{more})"
+                    f"warning: {escape(f.path)}: {counted(f.unreadable_total, 'unreadable line')} skipped "
+                    f"({causes}; {plural(len(f.bad.at), 'line')} {where}{more})"
                 )
             if f.fixed.causes:
                 what = ", ".join(f"{c}: {n}" for c, n in sorted(f.fixed.causes.items()))
                 where = ", ".join(str(ln) for ln, _ in f.fixed.at[:5])
                 more = "" if len(f.fixed.at) <= 5 else ", ..."
                 out.append(
-                    f"warning: {escape(f.path)}: {sum(f.fixed.causes.values())} line(s) repaired and read "
-                    f"({what}; line {where}{more})"
+                    f"warning: {escape(f.path)}: {counted(sum(f.fixed.causes.values()), 'line')} repaired and read "
+                    f"({what}; {plural(len(f.fixed.at), 'line')} {where}{more})"
                 )
         return out
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from ..output import counted, plural
+
 
 def headline(models: list[dict], incidents: list[dict] | None, alarms: list[dict], empty: bool) -> dict:
     """One sentence for the top of the report, as parts: text, and model names (untrusted, escaped by the page).
@@ -19,13 +21,13 @@ def headline(models: list[dict], incidents: list[dict] | None, alarms: list[dict
         changed = True
         if parts:
             parts.append(("text", "; "))
-        parts.append(("text", f"{len(moved)} model{'s' if len(moved) > 1 else ''} {words}: "))
+        parts.append(("text", f"{counted(len(moved), 'model')} {words}: "))
         for i, m in enumerate(moved):
             if i:
                 parts.append(("text", ", "))
             parts.append(("name", m["model"] if m["model"] is not None else "(no model)"))
             parts.append(("text", f" first shot {m['change']['delta'] * 100:+.1f} pp"))
-        parts.append(("text", f" (real change{'s' if len(moved) > 1 else ''})"))
+        parts.append(("text", f" ({plural(len(moved), 'real change')})"))
     if empty:
         change_words = "no calls this week"
     else:
@@ -48,12 +50,12 @@ def _incidents(incidents: list[dict] | None, alarms: list[dict]) -> tuple[int, s
         found = sum(a["count"] for a in alarms)
         if not found:
             return 0, "0 open incidents"
-        return found, f"{found} alarm finding{'s' if found != 1 else ''} (no alarm memory says which are handled)"
+        return found, f"{counted(found, 'alarm finding')} (no alarm memory says which are handled)"
     total = len(incidents)
     still = sum(1 for i in incidents if i["open"])
     if total == 0:
         return 0, "0 open incidents"
-    noun = f"{total} incident{'s' if total != 1 else ''}"
+    noun = counted(total, "incident")
     if still == 0:
         acked = all(i["acknowledged_at"] is not None for i in incidents)
         return 0, f"{noun}, all {'acknowledged' if acked else 'acknowledged or resolved'}"

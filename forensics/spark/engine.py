@@ -16,6 +16,7 @@ from typing import Any
 
 from ..errors import ForensicsError, first_line
 from ..measures import ERROR_CLASS
+from ..output import counted
 from ..read.columns import COMPUTED_ON_READ, session_view_columns
 from .schema import store_schemas
 from .session import spark_session
@@ -37,6 +38,23 @@ select
     cast(pos + 1 as bigint) as position
 from sessions
 lateral view posexplode(attempts) numbered as pos, attempt"""
+
+
+def freshness_line(fresh: dict) -> str:
+    """How fresh a Spark answer is (`SparkStore.freshness`), in a line: "as of ingest batch 28, 4 min ago:
+    12 rows not yet ingested"; what `run` and `report` say on stderr and the alarm in its mail."""
+    if fresh["at"] is None:
+        return "note: Spark answers over an empty store (no ingest has run)"
+    age = fresh["age_s"]
+    ago = f"{age} s" if age < 120 else f"{age // 60} min" if age < 7200 else f"{age // 3600} h"
+    pending = fresh["pending_rows"]
+    if pending is None:
+        rest = "lines written since are not counted (the store is not on this machine, or its sources cannot be read)"
+    elif pending == 0:
+        rest = "every line the sources hold is ingested"
+    else:
+        rest = f"{counted(pending, 'row')} not yet ingested (forensics ingest, or --ingest)"
+    return f"note: Spark answers as of ingest batch {fresh['batch']}, {ago} ago: {rest}"
 
 
 def _pending_rows(folder: Path, manifest) -> int | None:

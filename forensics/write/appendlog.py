@@ -15,6 +15,7 @@ import threading
 import weakref
 from typing import Any
 
+from ..output import counted
 from .markers import describe, exception_text, safe_text
 
 log = logging.getLogger("forensics.writer")
@@ -318,6 +319,6 @@ class AppendLog:
             more = f" and {len(problems) - 3} more" if len(problems) > 3 else ""
             verb = "wrote a row to" if ok else "in the row for"
             parts.append(
-                f"forensics: {verb} {self._file.name}, {len(problems)} value(s) could not be written as given: {what}{more}"
+                f"forensics: {verb} {self._file.name}, {counted(len(problems), 'value')} could not be written as given: {what}{more}"
             )
         return "; ".join(parts) + _QUIET
