@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from ..output import counted
 from .manifest import STREAMS, Manifest, now_iso
 from .named import record_history
 
@@ -108,7 +109,7 @@ def record_batch(manifest: Manifest, report: IngestReport, checkpoints, new, tai
             # (one finished since is read whole, and has nothing to say).
             report.warnings.append(
                 f"warning: {seg.path}: compressed file cut short for good (unchanged since an ingest could not "
-                f"read it whole); its complete lines are read, {rows} row(s), and the rest is lost"
+                f"read it whole); its complete lines are read, {counted(rows, 'row')}, and the rest is lost"
             )
         _advance(seg.checkpoint, t, rows, bad, at)
         report.files.append(FileIngest(seg.path, seg.stream, seg.action, rows, bad, t.end - seg.start))
