@@ -197,7 +197,9 @@ def main() -> None:
         out["ingest_scale_wall"] = round(scale, 2)
         out["ingest_scale_cpu"] = round(median(ing[hi]["ingest"]["cpu_s"]) / median(ing[lo]["ingest"]["cpu_s"]), 2)
         out["targets"][f"ingest_{hi}M_within_{1.1 * hi / lo:.1f}x_{lo}M"] = scale <= 1.1 * hi / lo
-        out["targets"]["alarm_after_new_within_1.1x"] = out["alarm_after_new"][f"{hi}M_over_{lo}M"]["wall_median"] <= 1.1
+        out["targets"]["alarm_after_new_within_1.1x"] = (
+            out["alarm_after_new"][f"{hi}M_over_{lo}M"]["wall_median"] <= 1.1
+        )
         out["targets"]["report_week_within_1.1x"] = out["report_week"][f"{hi}M_over_{lo}M"]["wall_median"] <= 1.1
     out["targets"]["alarm_nothing_new_within_1.3x_import_duckdb"] = all(
         v["wall_median"] <= 1.3 for v in out["alarm_nothing_new"]["over_import_duckdb"].values()

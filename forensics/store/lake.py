@@ -105,7 +105,9 @@ def install(con, reader, lake: Lake) -> None:
     ]
     if rows:
         con.executemany("insert into _forensics_tails values (?, ?, ?, ?, ?)", rows)
-    con.execute("create temp table if not exists _forensics_linemap (read_path varchar, ordinal bigint, physical bigint)")
+    con.execute(
+        "create temp table if not exists _forensics_linemap (read_path varchar, ordinal bigint, physical bigint)"
+    )
     # Once a connection's tails are checked (an ingest checks only after its strict pass was refused).
     if reader.checked is not None and not con.execute("select getvariable('forensics_line_mapped')").fetchone()[0]:
         add_line_maps(con, reader, lake)
