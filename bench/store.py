@@ -2,11 +2,11 @@
 files, and the cron path's cost as the store grows, in one run, each command a fresh process,
 taking turns.
 
-    python bench/store.py [--sizes 1,4] [--repeat 3] [--new 1000] [--skip-ingest-rounds]
+    python bench/store.py [--sizes 1,4] [--repeat 3] [--new 1000] [--ingest-repeat N] [--per-file N]
 
 A size of K is K million generated sessions in K files of distinct sessions (seeds 1..K of
 the project's generator, each made once into bench/data/; ~1.75 GB a million), with each
-file's replay runs. The last file is a copy short of its last NEW lines, appended later.
+file's replay runs (`--per-file` makes smaller files, to try the script). The last file is a copy short of its last NEW lines, appended later.
 
 Figures (wall, CPU-seconds user+sys and peak RSS from wait4 of each command):
 - the first ingest against the bare COPY (`preserve_insertion_order=false`, `read_json` of
@@ -85,9 +85,9 @@ def ratios(a: list[dict], b: list[dict]) -> dict:
     }
 
 
-def logs_for(size: int, work: Path, new: int) -> tuple[list[str], list[str], Path, bytes]:
+def logs_for(size: int, work: Path, new: int, per_file: int) -> tuple[list[str], list[str], Path, bytes]:
     """The size's session and replay files; the last sessions file a copy short of its last NEW lines."""
-    sources = [dataset(1_000_000, seed) for seed in range(1, size + 1)]
+    sources = [dataset(per_file, seed) for seed in range(1, size + 1)]
     last = work / "sessions-last.jsonl"
     with open(sources[-1] / "sessions.jsonl", "rb") as fh:
         lines = fh.readlines()
@@ -107,6 +107,7 @@ def main() -> None:
     ap.add_argument("--new", type=int, default=1000)
     ap.add_argument("--week", default="2026-W45")
     ap.add_argument("--ingest-repeat", type=int, help="rounds of ingest/COPY (default --repeat)")
+    ap.add_argument("--per-file", type=int, default=1_000_000, help="sessions a file (a size's unit)")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     fx = forensics_cmd()
@@ -118,7 +119,7 @@ def main() -> None:
     for size in sizes:
         work = root / f"m{size}"
         work.mkdir(parents=True)
-        sessions, replay, last, tail = logs_for(size, work, args.new)
+        sessions, replay, last, tail = logs_for(size, work, args.new, args.per_file)
         appends[size] = (last, tail)
         source_bytes = sum(os.path.getsize(p) for p in sessions + replay)
 
