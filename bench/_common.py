@@ -13,15 +13,19 @@ DATA = Path(__file__).resolve().parent / "data"
 HERE = Path(__file__).resolve().parent
 
 
-def dataset(sessions: int = 1_000_000) -> Path:
-    """Generate (once) ~1M sessions of ~1 KB each with the project's own generator."""
+def dataset(sessions: int = 1_000_000, seed: int = 1) -> Path:
+    """Generate (once) ~1M sessions of ~1 KB each with the project's own generator.
+
+    Another seed gives other sessions (other trace ids) over the same weeks: four seeds make
+    the 4M set of four files of distinct sessions.
+    """
     from forensics.sample.logs import generate
 
-    out = DATA / f"n{sessions}"
+    out = DATA / (f"n{sessions}" if seed == 1 else f"n{sessions}-seed{seed}")
     if not (out / "sessions.jsonl").exists():
         print(f"generating {sessions} sessions into {out} (once) ...", file=sys.stderr)
         t0 = time.time()
-        generate(out, sessions=sessions, seed=1, weeks=8, context_docs=(80, 150))
+        generate(out, sessions=sessions, seed=seed, weeks=8, context_docs=(80, 150), force=True)
         print(f"  done in {time.time() - t0:.0f}s", file=sys.stderr)
     return out
 

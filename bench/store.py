@@ -1,17 +1,22 @@
-"""The store (issue 15): ingest and the cron path against one raw DuckDB `read_json` scan of the
-same log, in one run, taking turns.
+"""The store (issues 15 and 26): the first ingest against DuckDB's own conversion of the same
+files, and the cron path's cost as the store grows, in one run, each command a fresh process,
+taking turns.
 
-    python bench/store.py [--sessions 1000000] [--repeat 3] [--new 1000] [--skip-many] [--copies K]
+    python bench/store.py [--sizes 1,4] [--repeat 3] [--new 1000] [--ingest-repeat N] [--per-file N]
 
-With --copies K the store holds K copies of the log (K x SESSIONS rows, in K files), to say how
-each figure grows with the store's size; the unit stays one raw scan of one copy.
+A size of K is K million generated sessions in K files of distinct sessions (seeds 1..K of
+the project's generator, each made once into bench/data/; ~1.75 GB a million), with each
+file's replay runs (`--per-file` makes smaller files, to try the script). The last file is a copy short of its last NEW lines, appended later.
 
-Figures, each as a ratio to the raw scan (`bench/scan.py`'s aggregate) of the SESSIONS file:
-- the first ingest of the whole log (target within 1.5x), and the store's size on disk
-  against the JSONL's (target under a third);
-- after NEW more sessions are appended: `forensics alarm --store` (ingest + evaluate, target
-  under 0.15x), a named query on the store (under 0.1x), `forensics report --store` (under 0.3x);
-- 1,000 source files, one new row in one of them: the cron alarm on a store (under 0.2x).
+Figures (wall, CPU-seconds user+sys and peak RSS from wait4 of each command):
+- the first ingest against the bare COPY (`preserve_insertion_order=false`, `read_json` of
+  each stream's files into one zstd Parquet file, one statement a stream, one process):
+  per-round ratios of wall and CPU, median; target within 1.1x, peak at most 1 GiB, and the
+  largest size's ingest within 4.4x the 1M one for 4x the data;
+- `forensics alarm --store --since 15m` (as cron runs it) with nothing new, against
+  `python -c "import duckdb"` (target within 1.3x), and after NEW new rows (each round on a
+  fresh copy of the store), the largest size against the smallest (target within 1.1x);
+- `forensics report --store --week W`, the largest size against the smallest (within 1.1x).
 Prints one JSON object.
 """
 
@@ -19,12 +24,24 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
-from itertools import islice
+import statistics
 from pathlib import Path
 
-from _common import DATA, dataset, forensics_cmd, interleaved, measure, paired_ratios, python
-from scan import RAW_DUCKDB
+from _common import DATA, dataset, forensics_cmd, measure, python
+
+COPY = r"""
+import sys, duckdb
+con = duckdb.connect()
+con.execute("set preserve_insertion_order = false")
+out, streams = sys.argv[1], [sys.argv[2].split(","), sys.argv[3].split(",")]
+for i, files in enumerate(streams):
+    con.execute(
+        f"copy (select * from read_json({files!r}, format = 'newline_delimited')) "
+        f"to '{out}-{i}.parquet' (format parquet, compression zstd)"
+    )
+"""
 
 
 def du(path: Path) -> int:
@@ -32,126 +49,164 @@ def du(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
+def median(xs: list[float]) -> float:
+    """The median, rounded for printing."""
+    return round(statistics.median(xs), 2)
+
+
+def turns(rounds: int, cmds: dict[str, list[str] | callable]) -> dict[str, list[dict]]:
+    """Run the commands in turn, `rounds` times; a callable entry makes its command per round."""
+    runs: dict[str, list[dict]] = {name: [] for name in cmds}
+    for r in range(rounds):
+        for name, cmd in cmds.items():
+            runs[name].append(measure(cmd(r) if callable(cmd) else cmd))
+    return runs
+
+
+def summary(runs: list[dict]) -> dict:
+    """Each run's wall and CPU, and the peak of any run."""
+    return {
+        "wall_s": [r["wall_s"] for r in runs],
+        "cpu_s": [r["cpu_s"] for r in runs],
+        "peak_mib": max(r["peak_mib"] for r in runs),
+        "exit": sorted({r["exit"] for r in runs}),
+    }
+
+
+def ratios(a: list[dict], b: list[dict]) -> dict:
+    """Round by round, a over b: the median of the wall and of the CPU ratios, and their ranges."""
+    wall = [x["wall_s"] / y["wall_s"] for x, y in zip(a, b)]
+    cpu = [x["cpu_s"] / y["cpu_s"] for x, y in zip(a, b)]
+    return {
+        "wall_median": median(wall),
+        "wall_range": [round(min(wall), 2), round(max(wall), 2)],
+        "cpu_median": median(cpu),
+        "cpu_range": [round(min(cpu), 2), round(max(cpu), 2)],
+    }
+
+
+def logs_for(size: int, work: Path, new: int, per_file: int) -> tuple[list[str], list[str], Path, bytes]:
+    """The size's session and replay files; the last sessions file a copy short of its last NEW lines."""
+    sources = [dataset(per_file, seed) for seed in range(1, size + 1)]
+    last = work / "sessions-last.jsonl"
+    with open(sources[-1] / "sessions.jsonl", "rb") as fh:
+        lines = fh.readlines()
+    tail = b"".join(lines[-new:])
+    with open(last, "wb") as out:
+        out.writelines(lines[:-new])
+    del lines
+    sessions = [str(s / "sessions.jsonl") for s in sources[:-1]] + [str(last)]
+    replay = [str(s / "replay_runs.jsonl") for s in sources]
+    return sessions, replay, last, tail
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--sessions", type=int, default=1_000_000)
+    ap.add_argument("--sizes", default="1,4", help="millions of sessions, comma-separated (1,4)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--new", type=int, default=1000)
-    ap.add_argument("--skip-many", action="store_true", help="skip the 1,000-file case")
-    ap.add_argument("--copies", type=int, default=1, help="the store holds this many copies of the log")
+    ap.add_argument("--week", default="2026-W45")
+    ap.add_argument("--ingest-repeat", type=int, help="rounds of ingest/COPY (default --repeat)")
+    ap.add_argument("--per-file", type=int, default=1_000_000, help="sessions a file (a size's unit)")
     args = ap.parse_args()
-    source = dataset(args.sessions)
-    work = DATA / f"store-{args.sessions}"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    logs = work / "logs"
-    logs.mkdir()
-    # The log minus its last NEW rows: those are appended after the first ingest.
-    with open(source / "sessions.jsonl", "rb") as fh:
-        lines = fh.readlines()
-    head, tail = lines[: -args.new], lines[-args.new :]
-    del lines
-    (logs / "sessions.jsonl").write_bytes(b"".join(head))
-    shutil.copy(source / "replay_runs.jsonl", logs / "replay_runs.jsonl")
-    for i in range(1, args.copies):
-        shutil.copy(source / "sessions.jsonl", logs / f"sessions-copy{i}.jsonl")
-    jsonl = logs / "sessions.jsonl"
-    out: dict = {
-        "sessions": args.sessions,
-        "copies": args.copies,
-        "new_sessions": args.new,
-        "jsonl_mib": round(jsonl.stat().st_size / 2**20, 1),
-        "results": {},
-    }
+    sizes = [int(s) for s in args.sizes.split(",")]
     fx = forensics_cmd()
-    raw = [python(), "-c", RAW_DUCKDB, str(jsonl)]
+    out: dict = {"sizes_millions": sizes, "new_rows": args.new, "load_before": os.getloadavg(), "ingest": {}}
+    stores: dict[int, Path] = {}
+    appends: dict[int, tuple[Path, bytes]] = {}
+    root = DATA / "bench-store"
+    shutil.rmtree(root, ignore_errors=True)
+    for size in sizes:
+        work = root / f"m{size}"
+        work.mkdir(parents=True)
+        sessions, replay, last, tail = logs_for(size, work, args.new, args.per_file)
+        appends[size] = (last, tail)
+        source_bytes = sum(os.path.getsize(p) for p in sessions + replay)
 
-    # First ingest, against the raw scan, taking turns (each round ingests into a new store).
-    ingests, raws = [], []
-    for i in range(args.repeat):
-        store = work / f"store-{i}"
-        ingests.append(
-            measure(fx + ["ingest", "--store", str(store), "-s", str(logs), "-r", str(logs / "replay_runs.jsonl")])
-        )
-        raws.append(measure(raw))
-    store = work / "store-0"
-    for i in range(1, args.repeat):
-        shutil.rmtree(work / f"store-{i}")
-    ratio = sorted(a["wall_s"] / b["wall_s"] for a, b in zip(ingests, raws))
-    out["results"]["first_ingest"] = {
-        "runs": [r["wall_s"] for r in ingests],
-        "peak_mib": max(r["peak_mib"] for r in ingests),
-        "raw_runs": [r["wall_s"] for r in raws],
-        "ratio_median": round(ratio[len(ratio) // 2], 2),
-    }
-    store_bytes = du(store / "sessions") + du(store / "replay_runs")
-    out["store_mib"] = round(store_bytes / 2**20, 1)
-    out["store_vs_jsonl"] = round(du(store / "sessions") / jsonl.stat().st_size, 3)
+        def ingest(r: int, work=work, sessions=sessions, replay=replay) -> list[str]:
+            shutil.rmtree(work / f"store-{r}", ignore_errors=True)
+            cmd = fx + ["ingest", "--store", str(work / f"store-{r}")]
+            for s in sessions:
+                cmd += ["-s", s]
+            for p in replay:
+                cmd += ["-r", p]
+            return cmd
 
-    # The cron path: NEW sessions appended, then each command, taking turns with the raw scan.
-    # Each alarm round ingests the NEW rows into a fresh copy of the store.
-    with open(jsonl, "ab") as fh:
-        fh.write(b"".join(tail))
-    copies = []
-    for i in range(args.repeat):
-        c = work / f"cron-{i}"
-        shutil.copytree(store, c)
-        copies.append(c)
-    alarm_runs, raw_runs = [], []
-    for c in copies:
-        # As cron runs it: the last 15 minutes, plus every row new since the last alarm.
-        alarm_runs.append(measure(fx + ["alarm", "--store", str(c), "--since", "15m", "--format", "json"]))
-        raw_runs.append(measure(raw))
-    r = sorted(a["wall_s"] / b["wall_s"] for a, b in zip(alarm_runs, raw_runs))
-    out["results"]["alarm_store_after_new"] = {
-        "runs": [x["wall_s"] for x in alarm_runs],
-        "exit": [x["exit"] for x in alarm_runs],
-        "ratio_median": round(r[len(r) // 2], 3),
-    }
-    cron = copies[0]
-    res = interleaved(
-        args.repeat,
-        {
-            "run_store": fx + ["run", "first_shot_success_rate", "--store", str(cron), "-f", "json"],
-            "report_store": fx + ["report", "--store", str(cron), "--week", "2026-W45"],
-            "raw_duckdb": raw,
-        },
-    )
-    rounds = paired_ratios(res, "raw_duckdb")
-    out["results"].update(res)
-    out["per_round_ratios_vs_raw_duckdb"] = rounds
+        def copy(r: int, work=work, sessions=sessions, replay=replay) -> list[str]:
+            return [python(), "-c", COPY, str(work / f"copy-{r}"), ",".join(sessions), ",".join(replay)]
 
-    if not args.skip_many:
-        many = work / "many"
-        many.mkdir()
-        with open(source / "sessions.jsonl", "rb") as fh:
-            for i in range(1000):
-                (many / f"sessions.jsonl-{2026100100 + i}").write_bytes(b"".join(islice(fh, 20)))
-        mstore = work / "many-store"
-        measure(fx + ["ingest", "--store", str(mstore), "-s", str(many)])
-        with open(many / "sessions.jsonl-2026100100", "ab") as fh:
-            fh.write(tail[0])
-        measure(fx + ["alarm", "--store", str(mstore), "--since", "15m", "--format", "json"])  # its state
-        with open(many / "sessions.jsonl-2026100100", "ab") as fh:
-            fh.write(tail[1])
-        m = measure(fx + ["alarm", "--store", str(mstore), "--since", "15m", "--format", "json"])
-        b = measure(raw)
-        out["results"]["many_files_alarm_store"] = {
-            "wall_s": m["wall_s"],
-            "exit": m["exit"],
-            "ratio": round(m["wall_s"] / b["wall_s"], 3),
+        runs = turns(args.ingest_repeat or args.repeat, {"ingest": ingest, "copy": copy})
+        store = work / "store-0"
+        for r in range(1, args.ingest_repeat or args.repeat):
+            shutil.rmtree(work / f"store-{r}", ignore_errors=True)
+        for f in work.glob("copy-*.parquet"):
+            f.unlink()
+        stores[size] = store
+        out["ingest"][size] = {
+            "source_mib": round(source_bytes / 2**20),
+            "store_mib": round(du(store) / 2**20),
+            "ingest": summary(runs["ingest"]),
+            "copy": summary(runs["copy"]),
+            "ingest_over_copy": ratios(runs["ingest"], runs["copy"]),
+            "load_after": os.getloadavg(),
         }
-    out["targets"] = {
-        "first_ingest_within_1.5x": out["results"]["first_ingest"]["ratio_median"] <= 1.5,
-        "store_under_a_third": out["store_vs_jsonl"] < 1 / 3,
-        "alarm_store_under_0.15x": out["results"]["alarm_store_after_new"]["ratio_median"] < 0.15,
-        "run_store_under_0.1x": rounds["run_store"]["median"] < 0.1,
-        "report_store_under_0.3x": rounds["report_store"]["median"] < 0.3,
+        # The alarm's memory: what it has evaluated (cron's first run on a store reads it all).
+        measure(fx + ["alarm", "--store", str(store), "--since", "15m", "--format", "json"])
+
+    def alarm(store: Path) -> list[str]:
+        return fx + ["alarm", "--store", str(store), "--since", "15m", "--format", "json"]
+
+    lo, hi = min(sizes), max(sizes)
+    # Nothing new: no DuckDB should be needed.
+    cmds: dict = {f"alarm_{s}M": alarm(stores[s]) for s in sizes}
+    cmds["import_duckdb"] = [python(), "-c", "import duckdb"]
+    runs = turns(args.repeat, cmds)
+    out["alarm_nothing_new"] = {name: summary(rs) for name, rs in runs.items()}
+    out["alarm_nothing_new"]["over_import_duckdb"] = {
+        f"{s}M": ratios(runs[f"alarm_{s}M"], runs["import_duckdb"]) for s in sizes
     }
-    if "many_files_alarm_store" in out["results"]:
-        out["targets"]["many_files_alarm_under_0.2x"] = out["results"]["many_files_alarm_store"]["ratio"] < 0.2
+    # NEW new rows appended: each round's alarm runs on a fresh copy of the store made before.
+    copies = {s: [] for s in sizes}
+    for s in sizes:
+        for r in range(args.repeat):
+            c = stores[s].parent / f"cron-{r}"
+            shutil.copytree(stores[s], c)
+            copies[s].append(c)
+        last, tail = appends[s]
+        with open(last, "ab") as fh:
+            fh.write(tail)
+    runs = turns(args.repeat, {f"alarm_{s}M": (lambda r, s=s: alarm(copies[s][r])) for s in sizes})
+    out["alarm_after_new"] = {name: summary(rs) for name, rs in runs.items()}
+    if hi != lo:
+        out["alarm_after_new"][f"{hi}M_over_{lo}M"] = ratios(runs[f"alarm_{hi}M"], runs[f"alarm_{lo}M"])
+    # The week's report, on the stores the new rows went into.
+    cmds = {f"report_{s}M": fx + ["report", "--store", str(copies[s][0]), "--week", args.week] for s in sizes}
+    runs = turns(args.repeat, cmds)
+    out["report_week"] = {name: summary(rs) for name, rs in runs.items()}
+    if hi != lo:
+        out["report_week"][f"{hi}M_over_{lo}M"] = ratios(runs[f"report_{hi}M"], runs[f"report_{lo}M"])
+    out["load_after"] = os.getloadavg()
+    ing = out["ingest"]
+    out["targets"] = {
+        f"ingest_{s}M_within_1.1x_copy_wall_and_cpu": ing[s]["ingest_over_copy"]["wall_median"] <= 1.1
+        and ing[s]["ingest_over_copy"]["cpu_median"] <= 1.1
+        for s in sizes
+    }
+    out["targets"]["ingest_peak_at_most_1GiB"] = all(ing[s]["ingest"]["peak_mib"] <= 1024 for s in sizes)
+    if hi != lo:
+        scale = median(ing[hi]["ingest"]["wall_s"]) / median(ing[lo]["ingest"]["wall_s"])
+        out["ingest_scale_wall"] = round(scale, 2)
+        out["ingest_scale_cpu"] = round(median(ing[hi]["ingest"]["cpu_s"]) / median(ing[lo]["ingest"]["cpu_s"]), 2)
+        out["targets"][f"ingest_{hi}M_within_{1.1 * hi / lo:.1f}x_{lo}M"] = scale <= 1.1 * hi / lo
+        out["targets"]["alarm_after_new_within_1.1x"] = (
+            out["alarm_after_new"][f"{hi}M_over_{lo}M"]["wall_median"] <= 1.1
+        )
+        out["targets"]["report_week_within_1.1x"] = out["report_week"][f"{hi}M_over_{lo}M"]["wall_median"] <= 1.1
+    out["targets"]["alarm_nothing_new_within_1.3x_import_duckdb"] = all(
+        v["wall_median"] <= 1.3 for v in out["alarm_nothing_new"]["over_import_duckdb"].values()
+    )
     print(json.dumps(out, indent=2))
-    shutil.rmtree(work, ignore_errors=True)
+    shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -320,6 +320,23 @@ def test_a_large_file_read_in_pieces_is_named_and_numbered_as_one(tmp_path, monk
     assert same_as_cold(st, [log]) == (33, 33)
 
 
+def test_blank_lines_alone_are_numbered_as_physical_lines(tmp_path, monkeypatch):
+    """No line is refused, yet DuckDB numbers fewer rows than lines: the ingest checks, and places each row."""
+    import forensics.store.tails as tails
+
+    monkeypatch.setattr(tails, "PIECE_BYTES", 2000)
+    log, st = tmp_path / "sessions.jsonl", tmp_path / "store"
+    items = rows(30)
+    items[5:5] = [b"\n"]
+    items[22:22] = [b"   \n", b"\n"]
+    write_jsonl(log, items)
+    report = ingest(st, [str(log)])
+    assert [(f.path, f.rows, f.unreadable) for f in report.files] == [(str(log), 30, 0)]
+    with forensics.connect(store=st) as s:
+        lines = dict(s.execute("select session_id, line from sessions").rows)
+    assert lines["s-4"] == 5 and lines["s-5"] == 7 and lines["s-29"] == 33
+
+
 def test_a_line_torn_while_a_file_is_read_in_place_is_read_again_from_a_copy(tmp_path, monkeypatch):
     """DuckDB reads a whole file in place to its end: a writer mid-line there must not fail the ingest."""
     import duckdb

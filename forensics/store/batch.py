@@ -17,8 +17,9 @@ from ..read.columns import COMPUTED_ON_READ
 from .compaction import sql_path
 from .manifest import STREAMS
 
-# What an ingest lets DuckDB hold (the process adds some 100 MiB of its own).
-INGEST_MEMORY = "2GB"
+# What an ingest lets DuckDB hold; past it DuckDB spills to the store's private folder. The
+# process adds Python's and DuckDB's own (readers' buffers, Parquet writers): it stays under 1 GiB.
+INGEST_MEMORY = "512MB"
 
 
 class ReadFailed(Exception):
@@ -47,47 +48,58 @@ def remove_written(root: Path, written: list[dict]) -> None:
 
 
 def _write_streams(root: Path, lake, batch: int, tmp: Path, written: list[dict]):
-    """Each stream's tails to Parquet by day, placed in the store; `written` lists what was placed."""
+    """Each stream's tails to Parquet by day, placed in the store; `written` lists what was placed.
+
+    One strict pass first: DuckDB refuses any line that is not a row of its stream, so a tail
+    it reads whole, with a row for every line, needs no check (a cold read of a clean log
+    trusts the same pass). Only a refusal, or fewer rows than lines (blank lines, which DuckDB
+    does not number), sends the tails through the check and the tolerant read, as before.
+    """
     import duckdb
 
+    from ..read.scans import FileScan, ScanReport
     from ..read.sources import Sources
     from .connection import Store
     from .lake import tail_report
 
-    with Store(Sources(), lake=lake) as st:
-        scans = tail_report(st.reader.checked, lake)
+    with Store(Sources(), lake=lake, check_first=False) as st:
         con = st.con
         con.execute("set preserve_insertion_order = false")
         # A partitioned write keeps every day's rows in memory until its file closes: without
         # a limit an ingest's memory grows with the log (bench/README.md). With one, DuckDB
-        # flushes and spills instead, whatever the log's size.
+        # flushes and spills (inside the store's private folder) instead, whatever the log's size.
         con.execute("set partitioned_write_flush_threshold = 32768")
         con.execute(f"set memory_limit = '{INGEST_MEMORY}'")
+        con.execute(f"set temp_directory = '{sql_path(tmp / 'spill')}'")
+        try:
+            for stream in STREAMS:
+                _stage(con, tmp, stream, batch)
+            counted = _rows_by_tail(con, tmp, lake)
+        except (duckdb.InvalidInputException, duckdb.ConversionException, duckdb.IOException):
+            counted = None
+        if counted is not None:
+            st.reader.checked = ScanReport(
+                [FileScan(path=t.read_path, stream=t.segment.stream, rows=t.lines) for t in lake.tails]
+            )
+        else:
+            for stream in STREAMS:
+                shutil.rmtree(tmp / f"stage-{stream}", ignore_errors=True)
+            st.reader.check()
+            st._run(st._build_views)
+            for stream in STREAMS:
+                try:
+                    _stage(con, tmp, stream, batch)
+                except (duckdb.InvalidInputException, duckdb.ConversionException):
+                    if not st.reader.strict:
+                        raise
+                    # A row the optimistic reader cannot type (attempts that are no list, as the
+                    # writer's own marker is) is read as a cold read reads it: tolerantly, an empty cell.
+                    st._read_tolerantly()
+                    shutil.rmtree(tmp / f"stage-{stream}", ignore_errors=True)
+                    _stage(con, tmp, stream, batch)
+        scans = tail_report(st.reader.checked, lake)
         for stream in STREAMS:
-            view = "_sessions_files" if stream == "sessions" else "_replay_files"
-            cols = [
-                c
-                for c, _ in con.execute(f"select column_name, column_type from (describe {view})").fetchall()
-                if not c.startswith("_") and c not in COMPUTED_ON_READ
-            ]
-            select = ", ".join(f'"{c}"' for c in cols)
-            stage = tmp / f"stage-{stream}"
-            copy = f"""copy (
-                    select {select}, _file_id as file_id, _fingerprint as fingerprint, $batch::bigint as batch,
-                        coalesce(strftime("timestamp", '%Y-%m-%d'), 'unknown') as day
-                    from {view}
-                ) to '{sql_path(stage)}' (format parquet, partition_by (day), compression zstd)"""
-            try:
-                con.execute(copy, {"batch": batch})
-            except (duckdb.InvalidInputException, duckdb.ConversionException):
-                if not st.reader.strict:
-                    raise
-                # A row the optimistic reader cannot type (attempts that are no list, as the
-                # writer's own marker is) is read as a cold read reads it: tolerantly, an empty cell.
-                st._read_tolerantly()
-                shutil.rmtree(stage, ignore_errors=True)
-                con.execute(copy, {"batch": batch})
-            written += _place(con, root, stage, stream, batch)
+            written += _place(con, root, tmp / f"stage-{stream}", stream, batch)
         bad = _unreadable_rows(scans, lake, batch)
         if bad:
             con.execute(
@@ -109,6 +121,41 @@ def _write_streams(root: Path, lake, batch: int, tmp: Path, written: list[dict])
                 }
             )
     return written, scans
+
+
+def _stage(con, tmp: Path, stream: str, batch: int) -> None:
+    """One stream's tails written as Parquet by UTC day into the private folder, in one pass."""
+    view = "_sessions_files" if stream == "sessions" else "_replay_files"
+    cols = [
+        c
+        for c, _ in con.execute(f"select column_name, column_type from (describe {view})").fetchall()
+        if not c.startswith("_") and c not in COMPUTED_ON_READ
+    ]
+    select = ", ".join(f'"{c}"' for c in cols)
+    con.execute(
+        f"""copy (
+            select {select}, _file_id as file_id, _fingerprint as fingerprint, $batch::bigint as batch,
+                coalesce(strftime("timestamp", '%Y-%m-%d'), 'unknown') as day
+            from {view}
+        ) to '{sql_path(tmp / f"stage-{stream}")}' (format parquet, partition_by (day), compression zstd)""",
+        {"batch": batch},
+    )
+
+
+def _rows_by_tail(con, tmp: Path, lake) -> dict | None:
+    """The rows staged of each source file, if every line its tails hold became one (else None).
+
+    DuckDB numbers a file's non-blank lines: a file with blank lines (or a line the strict
+    pass did not refuse yet did not read as a row) has fewer rows than lines, and is checked.
+    """
+    lines: dict[int, int] = {}
+    for t in lake.tails:
+        lines[t.segment.checkpoint.id] = lines.get(t.segment.checkpoint.id, 0) + t.lines
+    staged = sorted(str(p) for p in tmp.glob("stage-*/*/*.parquet"))
+    rows: dict[int, int] = {}
+    if staged:
+        rows = dict(con.execute("select file_id, count(*) from read_parquet(?) group by all", [staged]).fetchall())
+    return rows if all(rows.get(k, 0) == n for k, n in lines.items()) else None
 
 
 def _place(con, root: Path, stage: Path, stream: str, batch: int) -> list[dict]:

@@ -105,9 +105,13 @@ def install(con, reader, lake: Lake) -> None:
     ]
     if rows:
         con.executemany("insert into _forensics_tails values (?, ?, ?, ?, ?)", rows)
-    if not con.execute("select count(*) from duckdb_tables() where table_name = '_forensics_linemap'").fetchone()[0]:
-        con.execute("create temp table _forensics_linemap (read_path varchar, ordinal bigint, physical bigint)")
+    con.execute(
+        "create temp table if not exists _forensics_linemap (read_path varchar, ordinal bigint, physical bigint)"
+    )
+    # Once a connection's tails are checked (an ingest checks only after its strict pass was refused).
+    if reader.checked is not None and not con.execute("select getvariable('forensics_line_mapped')").fetchone()[0]:
         add_line_maps(con, reader, lake)
+        con.execute("set variable forensics_line_mapped = true")
     con.execute("set variable forensics_file_paths = ?::varchar[]", [lake.file_paths])
     for stream, tail_view in TAIL_VIEWS.items():
         described = con.execute(f"select column_name, column_type from (describe {tail_view})").fetchall()
