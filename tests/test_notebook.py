@@ -45,7 +45,7 @@ def test_notebook_executes(tmp_path):
     assert "has replay runs" in printed
     # the store cell says what the ingest did in a sentence, as `forensics ingest` does (no raw dict)
     assert re.search(
-        r"batch 1: \d+ session rows, \d+ replay rows, 0 unreadable lines, \d+ bytes from 2 of 2 files", printed
+        r"batch 1: [\d,]+ session rows, [\d,]+ replay rows, 0 unreadable lines, [\d,]+ bytes from 2 of 2 files", printed
     )
     assert "{'sessions'" not in printed
     assert "the artifact gives its names at $.fills[*].candidate_id" in printed

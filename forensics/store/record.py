@@ -65,12 +65,12 @@ class IngestReport:
         """What the ingest did, in a sentence (`forensics ingest` prints it; so does the notebook)."""
         read = [f for f in self.files if f.bytes or f.action == "retry"]
         return (
-            f"batch {self.batch}: {self.rows['sessions']} session rows, {self.rows['replay_runs']} replay "
-            f"rows, {self.unreadable} unreadable lines, {self.bytes} bytes from {len(read)} of "
-            f"{len(self.files)} files"
-            + (f"; {self.compacted} small files merged" if self.compacted else "")
-            + (f"; {self.expired} files of days past the retention dropped" if self.expired else "")
-            + (f"; {self.held} kept for the alarm" if self.held else "")
+            f"batch {self.batch}: {counted(self.rows['sessions'], 'session row')}, "
+            f"{counted(self.rows['replay_runs'], 'replay row')}, {counted(self.unreadable, 'unreadable line')}, "
+            f"{counted(self.bytes, 'byte')} from {len(read):,} of {counted(len(self.files), 'file')}"
+            + (f"; {counted(self.compacted, 'small file')} merged" if self.compacted else "")
+            + (f"; {counted(self.expired, 'file')} of days past the retention dropped" if self.expired else "")
+            + (f"; {self.held:,} kept for the alarm" if self.held else "")
         )
 
     def as_dict(self) -> dict:
