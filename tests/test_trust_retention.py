@@ -58,7 +58,7 @@ def test_the_once_ingest_keeps_old_days_until_the_first_alarm_has_seen_them(cli,
     code, out, _ = cli("alarm", "--store", st, "--since", "1h")
     assert code == 1 and "session=ANCIENT-BAD" in out
     code, out, _ = cli("ingest", "--store", st)
-    assert code == 0 and "1 files of days past the retention dropped" in out
+    assert code == 0 and "1 file of days past the retention dropped" in out
     assert "ANCIENT-BAD" not in _stored_ids(cli, st)
 
 
@@ -82,7 +82,7 @@ def test_every_memory_reading_the_store_must_have_evaluated_a_row_before_it_goes
     code, out, _ = cli("alarm", "--store", st, "--state", other, "--since", "1h")
     assert code == 1 and "session=OLD-BAD" in out
     code, out, _ = cli("ingest", "--store", st)
-    assert "1 files of days past the retention dropped" in out
+    assert "1 file of days past the retention dropped" in out
     assert "OLD-BAD" not in _stored_ids(cli, st)
 
 
@@ -90,7 +90,7 @@ def test_a_memory_removed_no_longer_holds_rows_back(cli, tmp_path):
     st, other = _two_memories_and_an_old_violation(cli, tmp_path)
     other.unlink()  # team B's alarm was taken out of cron, its memory with it
     code, out, _ = cli("ingest", "--store", st)
-    assert "1 files of days past the retention dropped" in out, out
+    assert "1 file of days past the retention dropped" in out, out
 
 
 def test_a_store_no_alarm_reads_drops_by_day_when_told_and_an_alarm_undoes_that(cli, tmp_path):
@@ -100,7 +100,7 @@ def test_a_store_no_alarm_reads_drops_by_day_when_told_and_an_alarm_undoes_that(
     )
     st = tmp_path / "store"
     code, out, err = cli("ingest", "--store", st, "-s", log, "--retain", "90d", "--retain-unevaluated")
-    assert code == 0 and "1 files of days past the retention dropped" in out and "kept" not in err, (out, err)
+    assert code == 0 and "1 file of days past the retention dropped" in out and "kept" not in err, (out, err)
     assert "ANCIENT" not in _stored_ids(cli, st)
     # an alarm now reads the store: from here on, rows it has not evaluated are held again
     assert cli("alarm", "--store", st, "--since", "1h")[0] == 0
