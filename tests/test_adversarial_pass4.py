@@ -5,6 +5,7 @@ promise before its fix, or pins one the attack could not break."""
 from __future__ import annotations
 
 import ast
+import json
 import re
 from pathlib import Path
 
@@ -123,3 +124,64 @@ def test_no_fstring_in_the_code_counts_by_hand():
         if lines and name not in _WIRE | _HELPERS:
             found[name] = lines
     assert set(found) == _LEFT, found
+
+
+# --- the replay line parsed once (a pin: the attack found no defect) --------------------------------
+
+
+@pytest.mark.slow
+def test_hostile_replay_lines_over_many_files_read_cold_as_the_store_reads_them(cli, tmp_path):
+    """The replay reader's subquery (`_t`, `_g` beside `json`, `ordinality` and, over many files,
+    `filename`): lines that are arrays, scalars, null, a string, a repeated key, keys named after the
+    subquery's own columns, gzip files, more files than one reader group takes. The cold read, the
+    store and the warnings' physical line numbers agree."""
+    import gzip
+
+    from .conftest import replay
+
+    good = replay("s-1", 2)
+    hostile = [
+        "[1, 2]",
+        "null",
+        '"a string"',
+        "42",
+        json.dumps(good)[:-1] + ', "status": "error"}',
+        "{not json",
+        json.dumps({**good, "_t": 1, "_g": {"x": 1}, "json": "j", "ordinality": 9, "filename": "f", "raw": 0}),
+    ]
+    paths = []
+    for i in range(10):
+        lines = [
+            replay(f"s-{i}", 1, task_id=f"{i}-first"),
+            *hostile[i % 7 : i % 7 + 2],
+            replay(f"s-{i}", 3, task_id=f"{i}-last"),
+        ]
+        p = write_jsonl(tmp_path / f"r{i}.jsonl", lines)
+        if i % 4 == 0:
+            p.with_suffix(".jsonl.gz").write_bytes(gzip.compress(p.read_bytes()))
+            p.unlink()
+            p = p.with_suffix(".jsonl.gz")
+        paths.append(p)
+    sessions = write_jsonl(tmp_path / "s.jsonl", [session("s-1")])
+    given = ["-s", sessions, *(x for p in paths for x in ("-r", p))]
+    sql = "select source_file, line, task_id, status, session_id, hits from replay_runs order by source_file, line"
+    code, out, err = cli("sql", sql, *given, "-f", "json")
+    assert code == 0, err
+    cold = json.loads(out)
+    # each file's first and last lines, its repeated key read by its last copy, its own line numbers
+    assert [(r["task_id"], r["line"]) for r in cold if r["source_file"].endswith("r1.jsonl")] == [
+        ("1-first", 1),
+        ("1-last", 4),
+    ]
+    assert {(r["source_file"].rsplit("/", 1)[-1], r["line"], r["status"]) for r in cold if r["task_id"] == "t"} >= {
+        ("r3.jsonl", 3, "error"),
+        ("r4.jsonl.gz", 2, "error"),
+    }
+    assert "r2.jsonl: 2 unreadable lines skipped (not_object: 2; lines 2, 3)" in err
+    st = tmp_path / "store"
+    assert cli("ingest", "--store", st, *given)[0] == 0
+    code, out, err = cli("sql", sql, "--store", st, "-f", "json")
+    assert code == 0, err
+    assert [{**r, "source_file": r["source_file"].rsplit("/", 1)[-1]} for r in json.loads(out)] == [
+        {**r, "source_file": r["source_file"].rsplit("/", 1)[-1]} for r in cold
+    ]
