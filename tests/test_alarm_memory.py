@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -125,7 +124,7 @@ def test_a_row_gone_from_the_store_is_resolved_once(cli, tmp_path):
     # out of the window, still firing: a window is not a resolution
     assert cli("alarm", "--store", st, "--since", "1h") == (1, "", "")
     code, out, _ = cli("ingest", "--store", st, "--retain", "7d")
-    assert code == 0 and re.search(r"; [\d,]+ files? of days past the retention dropped", out)
+    assert code == 0 and "1 file of days past the retention dropped" in out
     # gone before anyone acknowledged it: not resolved, firing as gone, said once (issue 23, class 2)
     code, out, _ = cli("alarm", "--store", st, "--since", "1h")
     assert code == 1 and out.startswith("ALARM: 0 new critical, 1 firing, 0 acknowledged, 0 new warnings, 0 resolved")

@@ -97,5 +97,5 @@ def test_the_memory_cap_holds_on_a_large_log(tmp_path):
     _, status, usage = os.wait4(proc.pid, 0)
     out = proc.stdout.read().decode()
     assert os.waitstatus_to_exitcode(status) == 0, proc.stderr.read().decode()
-    assert "200000 session rows" in out
+    assert "200,000 session rows" in out
     assert usage.ru_maxrss * 1024 < 1 << 30, f"peak RSS {usage.ru_maxrss / 1024:.0f} MiB"

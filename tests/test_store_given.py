@@ -179,7 +179,7 @@ def test_a_file_rewritten_in_place_with_the_same_size_and_mtime_is_read(cli, tmp
     code, out, _ = cli("ingest", "--store", st)
     assert code == 0 and "rewritten" in out and "20 rows" in out, out
     assert stored(st, "select count(*) from sessions where session_id like 'b-%'") == [(20,)]
-    assert cli("ingest", "--store", st)[1].endswith("from 0 of 1 files\n")  # then unchanged, and not re-read
+    assert cli("ingest", "--store", st)[1].endswith("from 0 of 1 file\n")  # then unchanged, and not re-read
 
 
 def test_a_file_that_only_grew_is_unchanged_then_grown_and_never_re_read(tmp_path):

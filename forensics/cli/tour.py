@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import ForensicsError
-from ..output import escape
+from ..output import counted, escape
 from .common import err, handle_errors
 from .root import app
 
@@ -55,8 +55,8 @@ def generate(
     result = gen(
         out, sessions=sessions, seed=seed, weeks=weeks, end=parse_time(end) if end else DEFAULT_END, force=force
     )
-    typer.echo(f"wrote {result.sessions} session rows to {result.sessions_path}")
-    typer.echo(f"wrote {result.replay_runs} replay rows to {result.replay_runs_path}")
+    typer.echo(f"wrote {counted(result.sessions, 'session row')} to {result.sessions_path}")
+    typer.echo(f"wrote {counted(result.replay_runs, 'replay row')} to {result.replay_runs_path}")
 
 
 class Stream(str, Enum):

@@ -13,6 +13,7 @@ import itertools
 import statistics
 from datetime import UTC, datetime, timedelta
 
+from ..output import counted
 from ..store.checkpoints import complete_end
 
 # Without enough ingests to tell the cron cadence, a source may wait this long.
@@ -77,7 +78,7 @@ def ingest_health(lake, *, grace: timedelta | None = None, now: datetime | None 
                     "age_s": int((now - since).total_seconds()) if since <= now else None,
                     "bytes": None,
                     "reason": f"skipped by every ingest since {p['since']}"
-                    + (f" ({skips} ingests)" if skips else "")
+                    + (f" ({counted(skips, 'ingest')})" if skips else "")
                     + f": {p['reason']}",
                 }
             )
@@ -96,7 +97,7 @@ def ingest_health(lake, *, grace: timedelta | None = None, now: datetime | None 
 
 def render(health: dict) -> list[str]:
     """Lines for doctor's text report."""
-    from ..output import counted, escape, iso_utc
+    from ..output import escape, iso_utc
 
     last = iso_utc(health["last_ingest"]) if health["last_ingest"] else "never"
     out = [

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from functools import cache
 
+from ..output import counted
+
 # Deeper than any macro calls another: past it a macro is calling itself.
 _DEPTH = 16
 
@@ -59,7 +61,7 @@ def inline_macros(tree, defined: dict | None = None):
         args = node.expressions
         if len(args) != len(params) or any(isinstance(a, (exp.PropertyEQ, exp.Kwarg)) for a in args):
             raise MacroError(
-                f"{name} takes {len(params)} argument{'s' if len(params) != 1 else ''} by position "
+                f"{name} takes {counted(len(params), 'argument')} by position "
                 f"({', '.join(params)}), got {node.sql(dialect='duckdb')}"
             )
         args = [a.transform(expand, depth) for a in args]

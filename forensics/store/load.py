@@ -115,10 +115,11 @@ def materialize(
     def build():
         described = {stream: store.describe(view) for stream, view in VIEWS.items()}
         if keep["sessions"] is None:
+            # (The exclude is the only part that differs: a conditional around implicitly joined
+            # literals took the store's branch as its first literal alone, an unclosed replace.)
+            exclude = "exclude (_file_id, _fingerprint) " if store.lake is not None else ""
             select = (
-                f"* exclude (_file_id, _fingerprint) replace (case when {in_window} then prompt end as prompt, "
-                if store.lake is not None
-                else f"* replace (case when {in_window} then prompt end as prompt, "
+                f"* {exclude}replace (case when {in_window} then prompt end as prompt, "
                 f"case when {in_window} then attempts end as attempts, "
                 f"case when {in_window} then artifact end as artifact)"
             )

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..errors import ForensicsError
+from ..output import counted
 from .checkpoints import Checkpoint
 
 FORMAT = 1
@@ -185,7 +186,7 @@ def damaged(root: Path, manifest: Manifest) -> list[str]:
             out.append(f"{f['path']} is missing")
             continue
         if f.get("bytes") is not None and size != f["bytes"]:
-            out.append(f"{f['path']} has {size} bytes, the manifest says {f['bytes']}")
+            out.append(f"{f['path']} has {counted(size, 'byte')}, the manifest says {f['bytes']:,}")
     return out
 
 

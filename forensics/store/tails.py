@@ -15,6 +15,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..output import counted
 from ..read.lines import open_binary
 from .checkpoints import Checkpoint, Segment, Skipped, error_text, plan
 from .identity import FP_BYTES, WINDOW, fingerprint, window_before, window_fp
@@ -168,7 +169,7 @@ def _cut(tail: TailFile, folder: Path, *, consume: bool, in_place: bool = True, 
             if seg.compressed:
                 skipped, _, before = _copy(fh, None, seg.start)
                 if skipped < seg.start:
-                    raise EOFError(f"the file holds fewer than {seg.start} bytes past what was read")
+                    raise EOFError(f"the file holds fewer than {counted(seg.start, 'byte')} past what was read")
                 if expect is not None and window_fp(before) != expect:
                     raise NotThisFile(seg.path)
             else:

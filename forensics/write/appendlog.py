@@ -51,7 +51,7 @@ def _failure(exc: BaseException) -> tuple:
 
 def _short(n: int, size: int) -> tuple:
     # A short write is the disk filling up (or a quota): the same kind as the ENOSPC after it.
-    return ("io", "OSError", errno.ENOSPC), f"short write: {n} of {size} bytes (disk full or over quota)"
+    return ("io", "OSError", errno.ENOSPC), f"short write: {n:,} of {counted(size, 'byte')} (disk full or over quota)"
 
 
 def _ends_mid_line(path) -> bool:
