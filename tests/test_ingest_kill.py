@@ -15,6 +15,7 @@ import sys
 import pytest
 
 from .conftest import replay, session, write_jsonl
+from .killing import killed_command
 from .test_ingest import same_as_cold
 
 pytestmark = pytest.mark.slow
@@ -26,27 +27,8 @@ STEPS = {
     "just before the commit": ("forensics.store.ingest:commit", "before"),
 }
 
-_HARNESS = r"""
-import importlib, os, signal, sys
-import forensics.store.tails as tails
-tails.PIECE_BYTES = 4000  # a large file, in miniature: cut into pieces read side by side
-target, when = sys.argv[1], sys.argv[2]
-module_name, _, name = target.partition(":")
-owner = importlib.import_module(module_name)
-original = getattr(owner, name)
-
-def killed(*args, **kwargs):
-    if when == "before":
-        os.kill(os.getpid(), signal.SIGKILL)
-    result = original(*args, **kwargs)
-    os.kill(os.getpid(), signal.SIGKILL)
-    return result
-
-setattr(owner, name, killed)
-sys.argv = ["forensics", *sys.argv[3:]]
-from forensics.cli import main
-main()
-"""
+# A large file, in miniature: cut into pieces read side by side.
+_SMALL_PIECES = "import forensics.store.tails as tails; tails.PIECE_BYTES = 4000"
 
 
 def _logs(tmp_path, *, bad: bool):
@@ -65,7 +47,7 @@ def test_an_ingest_killed_mid_parallel_write_is_completed_by_the_next(tmp_path, 
     st = tmp_path / "store"
     args = ["ingest", "--store", str(st), "-s", str(log), "-r", str(rlog), "--format", "json"]
     killed = subprocess.run(
-        [sys.executable, "-c", _HARNESS, *STEPS[step], *args], capture_output=True, text=True, timeout=300
+        killed_command(*STEPS[step], args, prelude=_SMALL_PIECES), capture_output=True, text=True, timeout=300
     )
     assert killed.returncode == -9, killed.stderr
     again = subprocess.run(

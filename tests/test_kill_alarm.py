@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import _clean, _ts, session, write_jsonl
+from .killing import killed_command
 
 pytestmark = pytest.mark.slow
 
@@ -35,35 +36,12 @@ STEPS = {
     "after retention is told": ("forensics.store.retention:mark_evaluated", "after"),
 }
 
-_HARNESS = r"""
-import importlib, os, signal, sys
-target, when = sys.argv[1], sys.argv[2]
-module_name, _, attr = target.partition(":")
-owner = importlib.import_module(module_name)
-*path, name = attr.split(".")
-for part in path:
-    owner = getattr(owner, part)
-original = getattr(owner, name)
-
-def killed(*args, **kwargs):
-    if when == "before":
-        os.kill(os.getpid(), signal.SIGKILL)
-    result = original(*args, **kwargs)
-    os.kill(os.getpid(), signal.SIGKILL)
-    return result
-
-setattr(owner, name, killed)
-sys.argv = ["forensics", *sys.argv[3:]]
-from forensics.cli import main
-main()
-"""
-
 
 def _alarm(args, *, kill=None, cwd):
     if kill is None:
         cmd = [sys.executable, "-m", "forensics", *map(str, args)]
     else:
-        cmd = [sys.executable, "-c", _HARNESS, *kill, *map(str, args)]
+        cmd = killed_command(*kill, args)
     return subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, timeout=120, env=os.environ.copy())
 
 
