@@ -229,3 +229,33 @@ def test_a_boundary_inside_a_bracket_class_is_refused_and_any_replacement_is_tak
             "select regexp_replace(x, '\\b[a-z]+\\b', '<word>', 'g') from t",
         ):
             assert "$" not in to_spark(sql, regex=flavour)
+
+
+def test_the_server_s_regex_is_asked_once_and_an_unclear_answer_keeps_the_look_arounds():
+    """Rust's spelling only where the server gives RE2's answer with it; Java's on another answer or an error."""
+    from forensics.spark.regex import RegexFlavour
+    from forensics.spark.session import regex_flavour
+
+    class Server:
+        def __init__(self, answer):
+            self.answer, self.asked = answer, 0
+
+        def sql(self, text, args):
+            self.asked += 1
+            if isinstance(self.answer, Exception):
+                raise self.answer
+            return type(
+                "Df",
+                (),
+                {
+                    "collect": lambda _: (
+                        [(re.sub(r"\b[0-9]", "#", args["t"], flags=re.ASCII),)]
+                        if self.answer == "re2"
+                        else [(args["t"],)]
+                    )
+                },
+            )()
+
+    rust, java, broken = Server("re2"), Server("unicode"), Server(RuntimeError("regex parse error"))
+    assert [regex_flavour(s) for s in (rust, java, broken)] == [RegexFlavour.RUST, RegexFlavour.JAVA, RegexFlavour.JAVA]
+    assert regex_flavour(rust) is RegexFlavour.RUST and rust.asked == 1  # once per session
