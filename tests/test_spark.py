@@ -224,11 +224,8 @@ def _all_runs():
     list(_all_runs()),
     ids=lambda v: v if isinstance(v, str) else ",".join(f"{k}={x}" for k, x in v.items()) or "-",
 )
-def test_every_built_in_query_gives_duckdb_s_answer_on_spark(engines, spark_server, name, params):
+def test_every_built_in_query_gives_duckdb_s_answer_on_spark(engines, name, params):
     duck, spark = engines
-    if spark_server.name == "sail" and name in PROMPT_TEMPLATE_QUERIES:
-        _refused_by_sail(lambda: spark.query(name, params))
-        return
     d, s = duck.query(name, params), spark.query(name, params)
     assert d.columns == s.columns
     dr, sr = _rows(d), _rows(s)
@@ -236,19 +233,6 @@ def test_every_built_in_query_gives_duckdb_s_answer_on_spark(engines, spark_serv
     assert dr or name in ("ungrounded_unknown_verdict",), f"{name} returned no rows: the comparison proves nothing"
     # ... and the same kinds of value: a DECIMAL where DuckDB gives a DOUBLE breaks the report's arithmetic
     assert _kinds(s) == _kinds(d), name
-
-
-# What reads prompt_template: its fold_prompt's `UUID|\bHEX\b` has no spelling Sail's regex (no
-# look-around) reads with RE2's one leftmost-first pass (docs/SCALING.md). Sail refuses it.
-PROMPT_TEMPLATE_QUERIES = frozenset({"prompt_template_first_shot"})
-
-
-def _refused_by_sail(run) -> None:
-    """Sail refuses the statement with its regex parser's error: an error, never another answer."""
-    from forensics.errors import ForensicsError
-
-    with pytest.raises(ForensicsError, match="regex parse error"):
-        run()
 
 
 def _kinds(result) -> list[set[str]]:
@@ -281,15 +265,12 @@ def test_the_views_have_the_same_columns_and_types(engines):
         assert duck.execute(sql).rows == spark.execute(sql).rows
 
 
-def test_the_error_class_and_the_prompt_template_are_duckdb_s_on_spark(engines, spark_server):
+def test_the_error_class_and_the_prompt_template_are_duckdb_s_on_spark(engines):
     """Spark's own functions (a store written before prompt_template computes it) give DuckDB's answers."""
     duck, spark = engines
     classes = "select error, verdict_kind, error_class from attempts where session_id like 'class-%'"
     assert _rows(duck.execute(classes)) == _rows(spark.execute(classes))
     assert {r[2] for r in duck.execute(classes).rows} >= {"schema", "completeness", "consistency", "policy", "roster"}
-    if spark_server.name == "sail":
-        _refused_by_sail(lambda: spark.execute("select prompt, prompt_template(prompt) as t from sessions"))
-        return
     theirs = spark.execute("select prompt, prompt_template(prompt) as t from sessions")
     ours = duck.execute("select prompt, prompt_template as t from sessions")
     assert _rows(theirs) == _rows(ours)
@@ -304,6 +285,7 @@ def test_compare_on_spark_is_duckdb_s(engines):
     for args in (
         {"by": "model", "a": "qwen3.5:latest", "b": "gpt-oss:20b"},
         {"split_at": "2026-11-20T00:00:00Z", "by": "kind"},
+        {"split_at": "2026-11-20T00:00:00Z", "by": "prompt_template"},  # fold_prompt's \\b on every server
     ):
         d, s = compare(duck, **args), compare(spark, **args)
         assert d.columns == s.columns and d.rows, args
@@ -371,8 +353,6 @@ def test_the_alarm_and_the_report_on_spark(engines, spark_server, cli, tmp_path)
         r"note: Spark answers as of ingest batch \d+, \d+ (s|min) ago: every line the sources hold is ingested",
         verbose[1],
     )
-    if spark_server.name == "sail":
-        pytest.xfail("the report reads prompt templates, which Sail's regex refuses (docs/SCALING.md)")
     code, md, err = cli("report", "--store", root, "--engine", "spark", *flags, "--week", "2026-W45")
     duck_md = cli("report", "--store", root, "--week", "2026-W45")[1]
     strip = lambda t: [x for x in t.splitlines() if "Generated" not in x and not x.startswith("- `")]  # noqa: E731

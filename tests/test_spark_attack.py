@@ -23,6 +23,7 @@ def engines(tmp_path_factory, spark_server):
     )
     errs["attempts"][0]["error"] = "bad 3ü4 and ü7 W-12 12"
     errs["attempts"][1]["error"] = "x_12 ½ 12.5 é9é"
+    errs["prompt"] = HOSTILE_PROMPT
     hostile = session(
         "json",
         verdict="max_iter_exhausted",
@@ -33,6 +34,20 @@ def engines(tmp_path_factory, spark_server):
         attempt["error"] = error
     logs = write_jsonl(base / "logs" / "sessions.jsonl", [errs, hostile, session("s-1", ts="2026-11-04T10:00:00.5Z")])
     yield from both_engines(base / "store", spark_server, sessions=[str(logs)], replay_runs=[])
+
+
+# Hex runs beside letters past ASCII, a combining mark, _, digits and the text's ends; a trace id run into a UUID.
+HOSTILE_PROMPT = (
+    "12345678 run é12345678 a12345678 12345678é _12345678 e\u03019abcdef01 "
+    "trace deadbeef-e89b-12d3-a456-426614174000abc ü7 x_12 at 2026-11-04 cafebabe99"
+)
+
+
+def test_the_prompt_template_reads_hex_beside_a_unicode_letter_as_re2_does(engines):
+    duck, spark = engines
+    theirs = spark.execute("select prompt_template(prompt) from sessions where session_id = 'errs'").rows
+    ours = duck.execute("select prompt_template from sessions where session_id = 'errs'").rows
+    assert theirs == ours and "<id>" in ours[0][0], ours
 
 
 def test_fold_error_reads_a_number_beside_a_unicode_letter_as_re2_does(engines):
@@ -156,6 +171,13 @@ RESPELT = [
     "select list_position([1, 2], 3) as a, list_position(['x', 'y'], 'y') as b",
     "select list_transform(['a', 'b', 'c'], lambda x, i: i) as a, list_filter([5, 6, 7], lambda x, i: i > 1) as b",
     "select regexp_replace('1 2 3 x4 5_ 6 7.8 ü9 10', '\\b[0-9]+\\b', '<n>', 'g') as a",
+    # RE2's ASCII \\b and \\B beside letters past ASCII, a combining mark, _, digits, the text's ends
+    "select regexp_replace('12345678 x 12345678 é12345678 a12345678 12345678é _12345678 e\u03019abcdef01 12345678', "
+    "'\\b[0-9a-fA-F]{8,}\\b', '<h>', 'g') as a, "
+    "regexp_replace('a1 _2 é3 4 x5é 66 e\u03017', '\\B[0-9]', '#', 'g') as b, "
+    "regexp_matches('ü4', '\\b4') as c, regexp_matches('_4', '\\b4') as d, regexp_extract('ü12 3', '\\b[0-9]+') as e",
+    "select fold_prompt('trace deadbeef-e89b-12d3-a456-426614174000abc é12345678 _12345678 12345678ü 9abcdef01') as a, "
+    "fold_error('ü7 x_12 é9é 3ü4 5') as b",
     "select utc_week_start(timestamp '1969-12-28 12:00:00') as a, utc_week_start(timestamp '2026-11-08 23:59:59') as b",
     "select wilson_low(3, 8) as a, wilson_high(3, 8) as b, wilson_low(0, 0) as c",
 ]

@@ -168,38 +168,94 @@ def test_duckdb_s_functions_are_given_spark_s_spelling_of_their_meaning():
     assert not _calls(text, "spark") & {"list_position", "fdiv", "fmod", "epoch_us"}
 
 
-def test_a_word_alone_in_regexp_replace_is_replaced_as_re2_does():
-    """fold_error's `\\b[0-9]+\\b`, as Spark gets it (two passes, the neighbours captured), applied by
-    a backtracking engine without look-around (Python's, as Java's and Rust's read it) gives RE2's answer."""
+# fold_prompt's one pass (a hex run standing alone that runs into a UUID is one id) and fold_error's.
+BOUNDARY_PATTERNS = [
+    "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|\\b[0-9a-fA-F]{8,}\\b",
+    "\\b[0-9]+\\b",
+    "\\B[0-9]+",
+]
+
+
+@pytest.mark.parametrize("flavour", ["java", "rust"])
+def test_re2_s_word_boundary_is_spelt_as_each_server_reads_re2_s(flavour):
+    """`\\b` and `\\B` as Spark gets them, one pattern in one pass, applied by a backtracking engine that
+    reads the server's spelling as the server does (Python's: Java's look-arounds as they are, Rust's
+    ASCII `(?-u:\\b)` as `(?a:\\b)`), give RE2's answer on text with letters past ASCII, marks, _ and digits."""
     import duckdb
     import sqlglot
     from hypothesis import given, settings
     from hypothesis import strategies as st
     from sqlglot import exp
 
+    from forensics.spark.regex import RegexFlavour
     from forensics.spark.translate import to_spark
 
-    text = to_spark("select regexp_replace(x, '\\b[0-9]+\\b', '<n>', 'g') from t")
-    passes = list(reversed(list(sqlglot.parse_one(text, read="spark").find_all(exp.RegexpReplace))))
-    assert len(passes) == 2 and "?<" not in text  # no look-around: Sail's regex has none
     db = duckdb.connect()
+    spelt = []
+    for pattern in BOUNDARY_PATTERNS:
+        text = to_spark(f"select regexp_replace(x, '{pattern}', '<id>', 'g') from t", regex=RegexFlavour(flavour))
+        (node,) = sqlglot.parse_one(text, read="spark").find_all(exp.RegexpReplace)
+        theirs = node.expression.this
+        # one pattern, no look-around for Rust (Sail's regex has none); no (?-u:) for Java (its \b is Unicode)
+        assert ("?<" in theirs) == (flavour == "java") and ("(?-u:" in theirs) == (flavour == "rust"), theirs
+        spelt.append((pattern, theirs.replace("(?-u:", "(?a:")))
 
-    @settings(max_examples=100, deadline=None, database=None)
-    @given(st.text(alphabet="019a_.ü\n -<>", max_size=12))
+    @settings(max_examples=80, deadline=None, database=None)
+    @given(st.text(alphabet="0a9fF_-é\u0301ü½ \n", max_size=24))
     def agree(value):
-        re2 = db.execute("select regexp_replace($v, '\\b[0-9]+\\b', '<n>', 'g')", {"v": value}).fetchone()[0]
-        out = value
-        for p in passes:
-            out = re.sub(p.expression.this, re.sub(r"\$(\d)", r"\\g<\1>", p.args["replacement"].this), out)
-        assert out == re2, value
+        for pattern, theirs in spelt:
+            re2 = db.execute("select regexp_replace($v, $p, '<id>', 'g')", {"v": value, "p": pattern}).fetchone()[0]
+            assert re.sub(theirs, "<id>", value) == re2, (pattern, value)
 
     agree()
+    # a trace id that runs into a UUID: one id, as RE2's leftmost-first pass reads it
+    uuid = "123e4567-e89b-12d3-a456-426614174000"
+    value = f"trace deadbeef{uuid[8:]}abc x"
+    for pattern, theirs in spelt[:1]:
+        re2 = db.execute("select regexp_replace($v, $p, '<id>', 'g')", {"v": value, "p": pattern}).fetchone()[0]
+        assert re.sub(theirs, "<id>", value) == re2
 
 
-def test_a_regexp_replace_with_no_common_spelling_is_refused():
+def test_a_boundary_inside_a_bracket_class_is_refused_and_any_replacement_is_taken():
+    from forensics.spark.regex import RegexFlavour
     from forensics.spark.translate import NotPortable, to_spark
 
-    with pytest.raises(NotPortable, match="starting with a letter"):
-        to_spark("select regexp_replace(x, '\\b[0-9]+\\b', 'N', 'g') from t")
-    with pytest.raises(NotPortable, match="holds a word it matches"):
-        to_spark("select regexp_replace(x, '\\b[a-z]+\\b', '<word>', 'g') from t")
+    for flavour in RegexFlavour:
+        with pytest.raises(NotPortable, match="inside a bracket class"):
+            to_spark("select regexp_matches(x, '[\\b0-9]') from t", regex=flavour)
+        # one pass, no captured neighbours: a replacement of letters, or one the pattern matches, is fine
+        for sql in (
+            "select regexp_replace(x, '\\b[0-9]+\\b', 'N', 'g') from t",
+            "select regexp_replace(x, '\\b[a-z]+\\b', '<word>', 'g') from t",
+        ):
+            assert "$" not in to_spark(sql, regex=flavour)
+
+
+def test_the_server_s_regex_is_asked_once_and_an_unclear_answer_keeps_the_look_arounds():
+    """Rust's spelling only where the server gives RE2's answer with it; Java's on another answer or an error."""
+    from forensics.spark.regex import RegexFlavour
+    from forensics.spark.session import regex_flavour
+
+    class Server:
+        def __init__(self, answer):
+            self.answer, self.asked = answer, 0
+
+        def sql(self, text, args):
+            self.asked += 1
+            if isinstance(self.answer, Exception):
+                raise self.answer
+            return type(
+                "Df",
+                (),
+                {
+                    "collect": lambda _: (
+                        [(re.sub(r"\b[0-9]", "#", args["t"], flags=re.ASCII),)]
+                        if self.answer == "re2"
+                        else [(args["t"],)]
+                    )
+                },
+            )()
+
+    rust, java, broken = Server("re2"), Server("unicode"), Server(RuntimeError("regex parse error"))
+    assert [regex_flavour(s) for s in (rust, java, broken)] == [RegexFlavour.RUST, RegexFlavour.JAVA, RegexFlavour.JAVA]
+    assert regex_flavour(rust) is RegexFlavour.RUST and rust.asked == 1  # once per session

@@ -19,7 +19,7 @@ from ..measures import ERROR_CLASS
 from ..output import counted
 from ..read.columns import COMPUTED_ON_READ, session_view_columns
 from .schema import store_schemas
-from .session import spark_session
+from .session import regex_flavour, spark_session
 from .translate import described_query, expression_to_spark, to_spark
 
 # The store's provenance columns, and the day folder Spark may read as a column: not in the views.
@@ -82,7 +82,9 @@ class SparkStore:
         self.root = str(root).rstrip("/")
         self.catalog = catalog
         self.session = session or spark_session(master, remote)
-        self.manifest, self._columns = _install(self.session, self.root)
+        # Before the views: a store written before prompt_template computes it with a regex.
+        self.regex = regex_flavour(self.session)
+        self.manifest, self._columns = _install(self.session, self.root, self.regex)
         self.sources = _Sources(
             bool(self.manifest.files_of("replay_runs")) or bool(self.manifest.sources.get("replay_runs"))
         )
@@ -103,7 +105,7 @@ class SparkStore:
         **_ignored,
     ) -> None:
         """Put the window behind `sessions` (Spark reads Parquet columnar: nothing is loaded)."""
-        _window(self.session, self._columns, since, until, after_batch)
+        _window(self.session, self._columns, since, until, after_batch, self.regex)
 
     def columns_read(self, statements) -> None:
         """Spark reads only the columns a statement names by itself."""
@@ -198,7 +200,7 @@ class SparkStore:
         """Run DuckDB-dialect SQL on Spark (translated, values bound as Spark parameters); fetch the whole result."""
         from ..store.connection import Result
 
-        text = to_spark(sql, name=name)
+        text = to_spark(sql, name=name, regex=self.regex)
         described = described_query(text)
         try:
             if described is not None:
@@ -239,7 +241,7 @@ class SparkStore:
         self.close()
 
 
-def _install(session, root: str):
+def _install(session, root: str, regex):
     """The views over the manifest's files; returns the manifest and the `sessions` view's columns."""
     manifest, names = _manifest(session, root)
     session.createDataFrame(
@@ -260,7 +262,7 @@ def _install(session, root: str):
         if stream == "sessions":
             # The columns a store does not keep, computed from those it does, each in its place.
             computed = [c for c in COMPUTED_ON_READ if c not in cols]
-            select += "".join(f", {expression_to_spark(COMPUTED_ON_READ[c])} as `{c}`" for c in computed)
+            select += "".join(f", {expression_to_spark(COMPUTED_ON_READ[c], regex)} as `{c}`" for c in computed)
             order = session_view_columns()
             cols = sorted(cols + computed, key=lambda c: order.index(c) if c in order else len(order))
         columns[stream] = cols
@@ -274,7 +276,7 @@ def _install(session, root: str):
         + ", ".join(f"`{c}`" for c in columns["replay_runs"])
         + " from _replay_runs_all"
     )
-    _window(session, columns, None, None, None)
+    _window(session, columns, None, None, None, regex)
     return manifest, columns
 
 
@@ -283,7 +285,7 @@ def _stored(c: str) -> str:
     return "coalesce(f.path, p.source_file) as source_file" if c == "source_file" else f"p.`{c}`"
 
 
-def _window(session, columns: dict, since, until, after_batch) -> None:
+def _window(session, columns: dict, since, until, after_batch, regex) -> None:
     """`sessions` (and `attempts`) over the rows of a window, as the DuckDB store's load keeps them:
     rows without a valid time are in every window, and so is every row ingested after ``after_batch``."""
 
@@ -304,7 +306,7 @@ def _window(session, columns: dict, since, until, after_batch) -> None:
         + f" from _sessions_all where {where}"
     )
     # (the class is DuckDB's macro, inlined and translated as every statement is)
-    session.sql(_ATTEMPTS_VIEW.format(error_class=expression_to_spark(ERROR_CLASS)))
+    session.sql(_ATTEMPTS_VIEW.format(error_class=expression_to_spark(ERROR_CLASS, regex)))
 
 
 class _Sources:

@@ -1,11 +1,13 @@
 """Starting Spark: Spark Connect at a URL, else a local driver whose JVM output goes to a log of its
-own (never to cron's mail)."""
+own (never to cron's mail); and which regex the session's server reads."""
 
 from __future__ import annotations
 
 import os
+import weakref
 
 from ..errors import ForensicsError, first_line
+from .regex import RegexFlavour
 
 
 def spark_session(master: str | None = None, remote: str | None = None):
@@ -91,3 +93,34 @@ class _jvm_stderr:
         if self.path is not None:
             os.dup2(self.saved, 2)
             os.close(self.saved)
+
+
+# A text where RE2's ASCII \b differs from Java's (a letter past ASCII, a combining mark after a
+# letter), and RE2's answer for `\b[0-9]` replaced by '#'.
+_PROBE_TEXT = "\u00e91e\u03012_3 4"
+_PROBE_RE2 = "\u00e9#e\u0301#_3 #"
+_FLAVOURS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def regex_flavour(session) -> RegexFlavour:
+    """The regex the session's server reads, asked of it once per session: Rust's (Sail) when it reads
+    `(?-u:\\b)` as RE2's ASCII \\b, else Java's (Apache Spark: look-arounds, exact on any JVM)."""
+    try:
+        return _FLAVOURS[session]
+    except (KeyError, TypeError):
+        pass
+    # Asked by behaviour, not by a version string: the one-pass spelling is chosen only where the
+    # server is seen to give RE2's answer with it. A failed probe falls back to the look-arounds,
+    # which a server without them refuses with an error, never another answer.
+    try:
+        row = session.sql(
+            "select regexp_replace(:t, :p, '#') as r", args={"t": _PROBE_TEXT, "p": r"(?-u:\b)[0-9]"}
+        ).collect()
+        flavour = RegexFlavour.RUST if row and row[0][0] == _PROBE_RE2 else RegexFlavour.JAVA
+    except Exception:
+        flavour = RegexFlavour.JAVA
+    try:
+        _FLAVOURS[session] = flavour
+    except TypeError:  # a session that cannot be weakly referenced is asked each time
+        pass
+    return flavour

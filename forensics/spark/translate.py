@@ -6,7 +6,7 @@ and the whole is translated to Spark SQL, with any construct it cannot carry ove
 that names it (never a guess). DuckDB idioms that sqlglot carries over word for word, though
 Spark spells them otherwise, are rewritten on the parsed statement: here (`_rewrite`), in
 functions.py (a lambda's index, list_position, fdiv, fmod, epoch_us) and in regex.py (RE2's
-patterns as Java and Rust read them). The statement Spark gets is self-contained: no temporary
+patterns as the server's regex, Java's or Rust's, reads them). The statement Spark gets is self-contained: no temporary
 function, so any Spark Connect server runs it (Apache Spark's own, Sail). Every built-in query
 is portable this way (tests/test_spark.py).
 """
@@ -18,15 +18,15 @@ import re
 from ..errors import UsageError, first_line
 from .functions import JsonNotPortable, rewrite_functions
 from .macros import MacroError, inline_macros
-from .regex import RegexNotPortable, rewrite_regexes
+from .regex import RegexFlavour, RegexNotPortable, rewrite_regexes
 
 
 class NotPortable(UsageError):
     """A statement Spark cannot run as written (it names the construct)."""
 
 
-def to_spark(sql: str, *, name: str = "statement") -> str:
-    """DuckDB SQL as Spark SQL; a construct sqlglot cannot translate is an error naming it."""
+def to_spark(sql: str, *, name: str = "statement", regex: RegexFlavour = RegexFlavour.JAVA) -> str:
+    """DuckDB SQL as Spark SQL for a server whose regex is ``regex``; a construct sqlglot cannot translate is an error naming it."""
     import sqlglot
     from sqlglot.errors import ErrorLevel, ParseError, UnsupportedError
 
@@ -34,19 +34,19 @@ def to_spark(sql: str, *, name: str = "statement") -> str:
         trees = [t for t in sqlglot.parse(sql, read="duckdb") if t is not None]
         if len(trees) != 1:
             raise NotPortable(f"{name}: Spark runs one statement at a time, got {len(trees)}")
-        return _rewrite(inline_macros(trees[0]), name).sql(dialect="spark", unsupported_level=ErrorLevel.RAISE)
+        return _rewrite(inline_macros(trees[0]), name, regex).sql(dialect="spark", unsupported_level=ErrorLevel.RAISE)
     except (UnsupportedError, MacroError, RegexNotPortable, JsonNotPortable) as exc:
         raise NotPortable(f"{name} cannot run on Spark: {first_line(exc)}") from exc
     except ParseError as exc:
         raise NotPortable(f"{name} cannot be translated for Spark: {first_line(exc)}") from exc
 
 
-def expression_to_spark(expression: str) -> str:
-    """One DuckDB expression (a view's column) as Spark SQL, its macros inlined."""
+def expression_to_spark(expression: str, regex: RegexFlavour = RegexFlavour.JAVA) -> str:
+    """One DuckDB expression (a view's column) as Spark SQL for a server whose regex is ``regex``, its macros inlined."""
     import sqlglot
 
     tree = sqlglot.parse_one(f"select {expression}", read="duckdb")
-    return _rewrite(inline_macros(tree), "expression").expressions[0].sql(dialect="spark")
+    return _rewrite(inline_macros(tree), "expression", regex).expressions[0].sql(dialect="spark")
 
 
 def described_query(text: str) -> str | None:
@@ -62,7 +62,7 @@ def described_query(text: str) -> str | None:
     )
 
 
-def _rewrite(tree, name: str):
+def _rewrite(tree, name: str, regex: RegexFlavour):
     """The DuckDB idioms sqlglot carries over word for word but Spark spells otherwise."""
     from sqlglot import exp, parse_one
 
@@ -97,7 +97,7 @@ def _rewrite(tree, name: str):
                 ],
             )
         )
-    rewrite_regexes(tree)
+    rewrite_regexes(tree, regex)
     # epoch(ts) is seconds with their fraction; Spark's unix_timestamp drops the fraction.
     for node in list(tree.find_all(exp.TimeToUnix)):
         node.replace(
