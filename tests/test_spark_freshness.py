@@ -46,7 +46,7 @@ def test_spark_says_how_fresh_its_answer_is_and_leaves_no_warehouse_in_the_cwd(r
     assert list(work.iterdir()) == []  # no spark-warehouse/, no metastore_db/
 
 
-def test_the_alarm_on_spark_is_silent_when_clean_and_says_how_fresh_when_it_fires(run_script, tmp_path):
+def test_the_alarm_on_spark_is_silent_when_clean_and_says_how_fresh_when_it_fires(run_script, tmp_path, spark_server):
     """As cron runs it: a clean run prints nothing at all (cron mails any output); a run that fires
     says, after its summary, what Spark's answer is as of."""
     import json
@@ -54,7 +54,6 @@ def test_the_alarm_on_spark_is_silent_when_clean_and_says_how_fresh_when_it_fire
 
     from .conftest import _clean, _ts
 
-    pytest.importorskip("pyspark")
     log = write_jsonl(tmp_path / "logs" / "sessions.jsonl", _clean())
     store, work = tmp_path / "store", tmp_path / "work"
     work.mkdir()
@@ -64,7 +63,7 @@ def test_the_alarm_on_spark_is_silent_when_clean_and_says_how_fresh_when_it_fire
     def spark_alarm():
         # (a local Spark's start-up takes minutes with both cores busy: a generous deadline, not a wait)
         run = subprocess.run(
-            [script_path(), "alarm", "--engine", "spark", "--store", str(store), "-s", str(log)],
+            [script_path(), "alarm", "--engine", "spark", "--store", str(store), "-s", str(log), *spark_server.flags],
             capture_output=True,
             cwd=work,
             timeout=900,
