@@ -23,6 +23,7 @@ Prints one JSON object.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import shutil
@@ -89,12 +90,14 @@ def logs_for(size: int, work: Path, new: int, per_file: int) -> tuple[list[str],
     """The size's session and replay files; the last sessions file a copy short of its last NEW lines."""
     sources = [dataset(per_file, seed) for seed in range(1, size + 1)]
     last = work / "sessions-last.jsonl"
-    with open(sources[-1] / "sessions.jsonl", "rb") as fh:
-        lines = fh.readlines()
-    tail = b"".join(lines[-new:])
-    with open(last, "wb") as out:
-        out.writelines(lines[:-new])
-    del lines
+    # Streamed, never held whole: a child forked from a large process counts the pages it shared
+    # before exec in its peak RSS, so this process stays small while it measures others.
+    src = sources[-1] / "sessions.jsonl"
+    with open(src, "rb") as fh:
+        total = sum(1 for _ in fh)
+    with open(src, "rb") as fh, open(last, "wb") as out:
+        out.writelines(itertools.islice(fh, total - new))
+        tail = fh.read()
     sessions = [str(s / "sessions.jsonl") for s in sources[:-1]] + [str(last)]
     replay = [str(s / "replay_runs.jsonl") for s in sources]
     return sessions, replay, last, tail
