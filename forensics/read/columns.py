@@ -178,7 +178,9 @@ def _replay_read(c: Column, hits_only: bool) -> tuple[str, str]:
 
 
 def _replay_shape() -> str:
-    return "{" + ",".join(f'"{c.name}":{_replay_read(c, False)[1]}' for c in REPLAY_COLUMNS) + "}"
+    # The session marks ride along as JSON: the guard reads its keys from the same parse.
+    keys = [f'"{c.name}":{_replay_read(c, False)[1]}' for c in REPLAY_COLUMNS]
+    return "{" + ",".join(keys + [f'"{m}":"JSON"' for m in SESSION_MARKS]) + "}"
 
 
 def _replay_parts(r: str, hits_only: bool = False, line: str | None = None) -> list[str]:
@@ -205,13 +207,16 @@ def _replay_parts(r: str, hits_only: bool = False, line: str | None = None) -> l
 
 
 def replay_parsed(source: str = "json") -> str:
-    """The replay line's keys parsed once per line, as `_t` (every key) and `_g` (the guard's).
+    """The replay line's keys parsed once per line, as `_t` (every key, and the session marks)
+    and `_k` (the line's keys in order, for the strict guard's repeated-key test).
 
     Selected beside `json` in a subquery under `replay_select`: each column then reads a field
     of `_t`, where naming the json_transform in every column made the view's text tens of KB
-    that DuckDB binds again in every statement that reads it.
+    that DuckDB binds again in every statement that reads it. The guard reads `_t` too: a key
+    is present there exactly when it is in a shape of its own (a value of any JSON type but
+    null), so one parse serves both. A statement that does not read `_k` does not compute it.
     """
-    return f"json_transform({source}, '{_replay_shape()}') as _t, json_transform({source}, '{_GUARD_SHAPE}') as _g"
+    return f"json_transform({source}, '{_replay_shape()}') as _t, json_keys({source}) as _k"
 
 
 def replay_select(source: str = "json") -> str:
@@ -301,17 +306,12 @@ create or replace temp macro rfc3339(t) as
 """
 
 
-# Over JSON text, the guard reads the keys it needs in one shape (DuckDB folds the
-# repeated json_transform into one parse per line).
 _REPLAY_KEYS = tuple(c.name for c in REPLAY_COLUMNS if c.name != "schema")
 
 
 def guard_keys(stream: str) -> tuple[str, ...]:
     """The keys `is_row_sql` reads (as JSON): `schema`, the rest only for being present."""
     return ("schema", *(() if stream == "sessions" else _REPLAY_KEYS), *SESSION_MARKS)
-
-
-_GUARD_SHAPE = "{" + ",".join(f'"{k}":"JSON"' for k in guard_keys("replay_runs")) + "}"
 
 
 def schema_sql(raw: str) -> str:
@@ -321,7 +321,7 @@ def schema_sql(raw: str) -> str:
 
 def is_row_sql(stream: str, *, over: str = "columns") -> str:
     """The SQL condition that a line is a row of its stream, over read_json's columns or
-    (``over="json"``) over the line's JSON text in a column `json` and its keys parsed in `_g`
+    (``over="json"``) over the line's JSON text in a column `json` and its keys parsed in `_t`
     (`replay_parsed`).
 
     Another stream's row (its `schema` names another kind, or a replay line that carries a
@@ -331,7 +331,7 @@ def is_row_sql(stream: str, *, over: str = "columns") -> str:
 
     def key(name: str) -> str:
         if over == "json":
-            return f'_g."{name}"'
+            return f'_t."{name}"'
         return f'"{name}"'
 
     # A schema that is no JSON string names no stream: the line is judged by its keys.

@@ -181,7 +181,7 @@ class LogReader:
                 # json_transform reads a repeated key's first copy where the check reads the
                 # last (read_json refuses the line, as the sessions reader does): refused here
                 # too, the line is found by the check and read as the store reads it.
-                guard = f"({guard} and len(json_keys(json)) = list_unique(json_keys(json)))"
+                guard = f"({guard} and len(_k) = list_unique(_k))"
         if tolerant:
             return f"select {select}, {source} as source_file, {line} as line, {guard} as _is_row from {reader}"
         check = f"case when {guard} then true else error('{NOT_A_ROW}') end"

@@ -20,6 +20,8 @@ from .manifest import STREAMS
 # What an ingest lets DuckDB hold; past it DuckDB spills to the store's private folder. The
 # process adds Python's and DuckDB's own (readers' buffers, Parquet writers): it stays under 1 GiB.
 INGEST_MEMORY = "512MB"
+# Rows of one day a thread holds before writing them out as a row group.
+FLUSH_ROWS = 1024
 
 
 class ReadFailed(Exception):
@@ -65,10 +67,12 @@ def _write_streams(root: Path, lake, batch: int, tmp: Path, written: list[dict])
     with Store(Sources(), lake=lake, check_first=False) as st:
         con = st.con
         con.execute("set preserve_insertion_order = false")
-        # A partitioned write keeps every day's rows in memory until its file closes: without
-        # a limit an ingest's memory grows with the log (bench/README.md). With one, DuckDB
-        # flushes and spills (inside the store's private folder) instead, whatever the log's size.
-        con.execute("set partitioned_write_flush_threshold = 32768")
+        # A partitioned write holds each thread's unwritten rows of every day it has met: an
+        # ingest's memory would grow with the log. Capped, DuckDB spills them (inside the store's
+        # private folder), which costs more than the write itself; so each day's rows are
+        # written out in small row groups instead, often enough that weeks of days fit under
+        # the cap (bench/README.md, "Issue 26").
+        con.execute(f"set partitioned_write_flush_threshold = {FLUSH_ROWS}")
         con.execute(f"set memory_limit = '{INGEST_MEMORY}'")
         con.execute(f"set temp_directory = '{sql_path(tmp / 'spill')}'")
         try:
