@@ -3,30 +3,68 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 import time
+from datetime import date, timedelta
 from pathlib import Path
 
 DATA = Path(__file__).resolve().parent / "data"
 HERE = Path(__file__).resolve().parent
 
 
-def dataset(sessions: int = 1_000_000, seed: int = 1) -> Path:
+def dataset(sessions: int = 1_000_000, seed: int = 1, *, derive: bool = False, history: bool = False) -> Path:
     """Generate (once) ~1M sessions of ~1 KB each with the project's own generator.
 
     Another seed gives other sessions (other trace ids) over the same weeks: four seeds make
-    the 4M set of four files of distinct sessions.
+    the 4M set of four files of distinct sessions. With ``derive``, seed N > 1 is seed 1's
+    files with every session id prefixed `dN-` (distinct sessions, the same times and sizes),
+    made in seconds where generating takes most of an hour on two cores. With ``history`` too,
+    seed N's days are also moved N-1 spans of 8 weeks back: the same rows a day, more history.
     """
     from forensics.sample.logs import generate
 
+    if derive and seed > 1:
+        return _derived(dataset(sessions, 1), seed, SPAN * (seed - 1) if history else None)
     out = DATA / (f"n{sessions}" if seed == 1 else f"n{sessions}-seed{seed}")
     if not (out / "sessions.jsonl").exists():
         print(f"generating {sessions} sessions into {out} (once) ...", file=sys.stderr)
         t0 = time.time()
         generate(out, sessions=sessions, seed=seed, weeks=8, context_docs=(80, 150), force=True)
         print(f"  done in {time.time() - t0:.0f}s", file=sys.stderr)
+    return out
+
+
+SPAN = timedelta(weeks=8)  # what one generated file covers
+_STAMP = re.compile(rb'"timestamp":"(\d{4}-\d{2}-\d{2})T')
+
+
+def _derived(base: Path, seed: int, back: timedelta | None) -> Path:
+    """Seed 1's files with each session id prefixed, and each row's date moved ``back``, made once
+    (see `dataset`). A whole number of days: the time of day and the offset stay as written."""
+    out = base.with_name(f"{base.name}-{'history' if back else 'derived'}{seed}")
+    moved: dict[bytes, bytes] = {}
+
+    def move(m: re.Match) -> bytes:
+        day = m.group(1)
+        if day not in moved:
+            try:
+                moved[day] = (date.fromisoformat(day.decode()) - back).isoformat().encode()
+            except ValueError:  # (a producer's bad date stays as bad)
+                moved[day] = day
+        return b'"timestamp":"' + moved[day] + b"T"
+
+    if not (out / "sessions.jsonl").exists():
+        out.mkdir(parents=True, exist_ok=True)
+        for name in ("replay_runs.jsonl", "sessions.jsonl"):  # (sessions last: its presence says done)
+            part = out / f".{name}.part"
+            with open(base / name, "rb") as src, open(part, "wb") as dst:
+                for line in src:
+                    line = line.replace(b'"session_id":"', f'"session_id":"d{seed}-'.encode(), 1)
+                    dst.write(_STAMP.sub(move, line, count=1) if back else line)
+            part.rename(out / name)
     return out
 
 

@@ -86,9 +86,12 @@ def ratios(a: list[dict], b: list[dict]) -> dict:
     }
 
 
-def logs_for(size: int, work: Path, new: int, per_file: int) -> tuple[list[str], list[str], Path, bytes]:
+def logs_for(
+    size: int, work: Path, new: int, per_file: int, derive: str | None
+) -> tuple[list[str], list[str], Path, bytes]:
     """The size's session and replay files; the last sessions file a copy short of its last NEW lines."""
-    sources = [dataset(per_file, seed) for seed in range(1, size + 1)]
+    made = {"derive": derive is not None, "history": derive == "history"}
+    sources = [dataset(per_file, seed, **made) for seed in range(1, size + 1)]
     last = work / "sessions-last.jsonl"
     # Streamed, never held whole: a child forked from a large process counts the pages it shared
     # before exec in its peak RSS, so this process stays small while it measures others.
@@ -111,6 +114,12 @@ def main() -> None:
     ap.add_argument("--week", default="2026-W45")
     ap.add_argument("--ingest-repeat", type=int, help="rounds of ingest/COPY (default --repeat)")
     ap.add_argument("--per-file", type=int, default=1_000_000, help="sessions a file (a size's unit)")
+    ap.add_argument(
+        "--derive",
+        choices=["dense", "history"],
+        help="files past the first made from it, not generated: session ids prefixed; "
+        "dense: the same days (more rows a day), history: 8 weeks further back each (more days)",
+    )
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     fx = forensics_cmd()
@@ -122,7 +131,7 @@ def main() -> None:
     for size in sizes:
         work = root / f"m{size}"
         work.mkdir(parents=True)
-        sessions, replay, last, tail = logs_for(size, work, args.new, args.per_file)
+        sessions, replay, last, tail = logs_for(size, work, args.new, args.per_file, args.derive)
         appends[size] = (last, tail)
         source_bytes = sum(os.path.getsize(p) for p in sessions + replay)
 
