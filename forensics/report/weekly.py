@@ -80,7 +80,18 @@ def build_report(
     for q in alarm_queries:
         params = q.bind({k: v for k, v in wk.items() if k in q.params})
         statements[q.name] = (_ids_only(store, q.sql, params), params)
-    store.materialize(since=trend_start, until=end, replay=True, columns=store.columns_read(list(statements.values())))
+    # Every statement is bound to its span: a store loads only the trend's days (and counts the
+    # rest from its manifest), with replay runs of any day to join them. Logs are read whole
+    # anyway, and their load keeps every row's time for the coverage.
+    stored = getattr(store, "lake", None) is not None
+    store.materialize(
+        since=trend_start,
+        until=end,
+        replay=True,
+        columns=store.columns_read(list(statements.values())),
+        window_only=stored,
+        replay_whole=stored,
+    )
 
     def run(name: str):
         sql, params = statements[name]

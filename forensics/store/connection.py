@@ -231,6 +231,10 @@ class Store:
 
     def coverage(self) -> tuple[int, datetime | None, datetime | None]:
         """All session rows read, and the oldest and newest timestamp among them."""
+        if self.lake is not None:  # (from the manifest, whatever window was loaded)
+            from .lake import coverage
+
+            return self._run(lambda: coverage(self.con, self.lake))
         table = "_sessions_all" if self._loaded is not None else "_sessions_files"
         return self.execute(f'select count(*), min("timestamp"), max("timestamp") from {table}').rows[0]
 
@@ -246,6 +250,7 @@ class Store:
         window_only: bool = False,
         lines: bool = True,
         after_batch: int | None = None,
+        replay_whole: bool = False,
     ) -> int:
         """Parse the logs once into temp tables behind the same view names; returns rows in the window (see load.py)."""
         from .load import materialize
@@ -259,6 +264,7 @@ class Store:
             window_only=window_only,
             lines=lines,
             after_batch=after_batch,
+            replay_whole=replay_whole,
         )
 
     def _to_physical(self, result: Result) -> None:

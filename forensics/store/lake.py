@@ -27,6 +27,7 @@ class Stored:
     """What the store's committed manifest holds: its Parquet files, the files it holds rows of, its ingests."""
 
     parts: dict = field(default_factory=dict)  # stream -> [(absolute path, day, batch)] of its Parquet files
+    rows: dict = field(default_factory=dict)  # stream -> the rows its Parquet files hold (the manifest's count)
     unreadable: list = field(default_factory=list)  # Parquet files of stored unreadable lines
     checkpoints: list = field(default_factory=list)  # every file the store holds rows of
     batches: list = field(default_factory=list)  # the manifest's recent ingests
@@ -72,10 +73,10 @@ class Lake:
 # -- SQL ---------------------------------------------------------------------------------
 
 
-def pruned(lake: Lake, since, until, after_batch: int | None) -> Lake:
-    """The lake with only the Parquet files that can hold a row of the window: a file's day
-    is its rows' UTC day, and its batch the newest of its rows' (rows without a valid time
-    are in every window, and in `day=unknown`)."""
+def pruned(lake: Lake, since, until, after_batch: int | None, streams=("sessions", "replay_runs")) -> Lake:
+    """The lake with only the Parquet files of ``streams`` that can hold a row of the window: a
+    file's day is its rows' UTC day, and its batch the newest of its rows' (rows without a valid
+    time are in every window, and in `day=unknown`). The other streams keep every file."""
     from dataclasses import replace
 
     lo = since.astimezone(UTC).date().isoformat() if since is not None else None
@@ -88,7 +89,7 @@ def pruned(lake: Lake, since, until, after_batch: int | None) -> Lake:
             return True  # `unknown`, or a year past 9999, which sorts before every other day
         return (lo is None or day >= lo) and (hi is None or day <= hi)
 
-    parts = {s: [f for f in parts if keep(f[1], f[2])] for s, parts in lake.stored.parts.items()}
+    parts = {s: [f for f in parts if s not in streams or keep(f[1], f[2])] for s, parts in lake.stored.parts.items()}
     return replace(lake, stored=replace(lake.stored, parts=parts))
 
 
@@ -147,6 +148,31 @@ def _stored(c: str, t: str) -> str:
     if c in COMPUTED_ON_READ:
         return f'{COMPUTED_ON_READ[c]}::{t} as "{c}"'
     return f'"{c}"::{t} as "{c}"'
+
+
+def coverage(con, lake: Lake) -> tuple[int, object, object]:
+    """All session rows a store and its tails hold, and the oldest and newest timestamp among them.
+
+    The count is the manifest's; the times are read from the files of the first and the last
+    day only (a file's day is its rows' UTC day), so neither grows with the store's history.
+    """
+    days = [d for _, d, _ in lake.stored.parts.get("sessions", [])]
+    dated = sorted({d for d in days if d and re.fullmatch(r"\d{4}-\d{2}-\d{2}", d)})
+    known_days = set(dated)
+    # (`unknown` holds rows without a time; a year past 9999 sorts before every other day)
+    ends = {dated[0], dated[-1]} if dated else set()
+    files = [p for p, d, _ in lake.stored.parts.get("sessions", []) if d in ends or d not in known_days]
+    tail_rows, *times = con.execute(
+        f'select count(*), min("timestamp"), max("timestamp") from {TAIL_VIEWS["sessions"]}'
+    ).fetchone()
+    if files:
+        con.execute("set variable forensics_coverage_files = ?::varchar[]", [files])
+        times += con.execute(
+            """select min("timestamp"), max("timestamp") from read_parquet(getvariable('forensics_coverage_files'))"""
+        ).fetchone()
+    known = [t for t in times if t is not None]
+    oldest, newest = (min(known), max(known)) if known else (None, None)
+    return lake.stored.rows.get("sessions", 0) + tail_rows, oldest, newest
 
 
 def add_line_maps(con, reader, lake: Lake) -> None:
@@ -309,6 +335,7 @@ def open_lake(root: Path, sources: dict | None = None) -> Lake:
         stored.parts[stream] = [
             (str(root / f["path"]), f.get("day"), f.get("batch", 0)) for f in manifest.files_of(stream)
         ]
+        stored.rows[stream] = sum(f.get("rows", 0) for f in manifest.files_of(stream))
     stored.unreadable = [str(root / f["path"]) for f in manifest.files_of("unreadable")]
     lake.replay_sources = bool(specs.get("replay_runs")) or bool(stored.parts["replay_runs"])
     return lake

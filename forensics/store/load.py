@@ -45,6 +45,7 @@ def materialize(
     window_only: bool = False,
     lines: bool = True,
     after_batch: int | None = None,
+    replay_whole: bool = False,
 ) -> int:
     """Parse the logs once into temp tables behind the same view names; returns rows in the window.
 
@@ -56,6 +57,8 @@ def materialize(
     window: a broken timestamp must not hide a violation. Without ``lines`` the load
     numbers no lines (numbering them makes DuckDB read on one thread): `line` is then a
     stand-in that raises `ColumnNotRead` the moment a statement needs a row's line.
+    ``replay_whole``: a store's replay runs of every day are read, not only the window's (a
+    statement joins them to the window's sessions by id, whatever their own time).
     """
     # The window lives in two variables, so the views filter by it (DuckDB folds them
     # into constants) instead of the load storing a flag per row.
@@ -96,7 +99,7 @@ def materialize(
         # Only the Parquet files that can hold a row of the window are read.
         from .lake import install, pruned
 
-        lake = pruned(lake, since, until, after_batch)
+        lake = pruned(lake, since, until, after_batch, ("sessions",) if replay_whole else ("sessions", "replay_runs"))
         install(store.con, store.reader, lake)
 
     # A store's rows are columnar already: over a large span a view reads each statement's
