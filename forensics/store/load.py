@@ -97,7 +97,7 @@ def materialize(
         from .lake import install, pruned
 
         lake = pruned(lake, since, until, after_batch)
-        install(store.con, store.reader, lake)
+        install(store, lake)
 
     # A store's rows are columnar already: over a large span a view reads each statement's
     # columns from Parquet faster than a table would be loaded. A small one (cron's window) is
@@ -164,11 +164,9 @@ def materialize(
         have = {r[0] for r in store.con.execute(f"select column_name from (describe {table})").fetchall()}
         one = store.reader.ref(paths[stream][0]) if len(paths[stream]) == 1 else None
         views[stream] = view_over(described[stream], have, one_file=one, stand_ins=stand_ins)
-    store.con.execute(
-        f"create or replace temp view sessions as select {views['sessions']} from _sessions_all where {in_window}"
-    )
+    store.view("sessions", f"select {views['sessions']} from _sessions_all where {in_window}")
     if replay:
-        store.con.execute(f"create or replace temp view replay_runs as select {views['replay_runs']} from _replay_mat")
+        store.view("replay_runs", f"select {views['replay_runs']} from _replay_mat")
     store._loaded = Loaded(window_only=window_only, replay=replay)
     return store.execute("select count(*) from sessions").rows[0][0]
 
