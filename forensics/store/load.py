@@ -103,14 +103,15 @@ def materialize(
     # columns from Parquet faster than a table would be loaded. A small one (cron's window) is
     # loaded once: each of the alarm's statements would otherwise open its files again.
     kind = "view" if lake is not None and _stored_bytes(lake) > SMALL_LOAD_BYTES else "table"
-    import duckdb
 
-    for name in _TABLES.values():
-        for other in ("view", "table"):  # a second load may change the kind
-            try:
-                store.con.execute(f"drop {other} if exists {name}")
-            except duckdb.CatalogException:
-                pass
+    def make(name: str, made: str, sql: str) -> None:
+        # A second load may change the kind, which `create or replace` refuses to.
+        held = store.installed.get(name)
+        if held is not None and held != made:
+            store.con.execute(f"drop {held} if exists {name}")
+            store.installed.pop(name)
+        store.con.execute(f"create or replace temp {made} {name} {sql}")
+        store.installed[name] = made
 
     def build():
         described = {stream: store.describe(view) for stream, view in VIEWS.items()}
@@ -128,7 +129,7 @@ def materialize(
             if store.lake is not None:
                 select += ", _batch"
         where = f" where {in_window}" if window_only else ""
-        store.con.execute(f"create or replace temp {kind} _sessions_all as select {select} from _sessions_files{where}")
+        make("_sessions_all", kind, f"as select {select} from _sessions_files{where}")
         rkeep = keep["replay_runs"]
         if rkeep is None:
             rselect = "*"
@@ -145,10 +146,16 @@ def materialize(
             and 0 < len(paths["replay_runs"]) <= FEW_FILES
         ):
             source = _typed_replay_view(store, hits_only="retrieval" not in rkeep, line="line" in rkeep)
-        store.con.execute(
-            f"create or replace temp {kind} _replay_mat as select {rselect} from "
-            + (source if replay else "_replay_files where false")
-        )
+        if replay or rkeep is None:
+            make(
+                "_replay_mat", kind, f"as select {rselect} from " + (source if replay else "_replay_files where false")
+            )
+        else:
+            # No replay row is read: an empty table of the columns, typed as the view's, without binding the view.
+            cols = [(n, t) for n, t in described["replay_runs"] if n in rkeep] or [
+                (n, t) for n, t in described["replay_runs"] if n == "session_id"
+            ]
+            make("_replay_mat", "table", "(" + ", ".join(f'"{n}" {t}' for n, t in cols) + ")")
         return described
 
     # Row order in the table is never relied on (queries order explicitly, lines are
