@@ -251,3 +251,31 @@ def test_the_default_path_never_imports_spark_and_says_how_to_get_it(cli, tmp_pa
     assert code == 2 and "reads a store" in err
     code, _, err = cli("run", "first_shot_success_rate", "-s", log, "--spark-master", "local[2]")
     assert code == 2 and "go with --engine spark" in err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["alarm", "--help"],
+        ["alarm", "--bogus"],
+        ["alarm", "--since"],
+        ["silence", "list", "--help"],
+        ["silence", "nothing"],
+        ["alarmx"],
+        ["--version"],
+        [],
+    ],
+)
+def test_the_console_script_builds_only_the_command_it_runs_and_says_the_same(args):
+    """The script's app holds the one command named (Typer builds every command's options before it
+    runs one), with the full app's help, errors and exit codes."""
+    from typer.main import get_command
+    from typer.testing import CliRunner
+
+    from forensics.cli.main import app_for
+
+    one = app_for(args)
+    full, alone = (CliRunner().invoke(a, args) for a in (app, one))
+    assert (alone.exit_code, alone.stdout, alone.stderr) == (full.exit_code, full.stdout, full.stderr)
+    built = set(get_command(one).commands)
+    assert built == ({args[0]} if args and args[0] in ("alarm", "silence") else set(get_command(app).commands))

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import copy
+import sys
+
+import typer
+
 # Importing a command module registers its commands: `forensics --help` lists them in this order.
 # isort: off
 from . import tour, query, store, report, oncall, silence  # noqa: F401
@@ -15,9 +20,27 @@ for _info in app.registered_commands:
         _info.short_help = _info.callback.__doc__.strip().splitlines()[0]
 
 
+def app_for(args: list[str]) -> typer.Typer:
+    """The app, holding only the command the arguments name when they name one (else every command).
+
+    Typer builds every registered command's options before it runs one: a cron line pays for
+    one command. The help, the errors and the group's own options are the same either way.
+    """
+    from typer.main import get_command_name
+
+    name = next(iter(args), None)
+    commands = [c for c in app.registered_commands if (c.name or get_command_name(c.callback.__name__)) == name]
+    groups = [g for g in app.registered_groups if g.name == name]
+    if not (commands or groups):
+        return app
+    one = copy.copy(app)
+    one.registered_commands, one.registered_groups = commands, groups
+    return one
+
+
 def main() -> None:
     """Console-script entry point."""
-    app()
+    app_for(sys.argv[1:2])()
 
 
 if __name__ == "__main__":

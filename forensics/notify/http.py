@@ -3,27 +3,30 @@
 from __future__ import annotations
 
 import base64
-import http.client
 import json
 import threading
 import time
-import urllib.error
-import urllib.request
+from functools import cache
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from .answer import Answer
 
+# urllib.request and http.client (with ssl and email) are imported on the first POST: every cron
+# run imports this module, and most send nothing.
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """A redirect is an answer, not a place to go: urllib turns a redirected POST into a GET without its
+
+@cache
+def _opener():
+    """urllib's opener, following no redirect: urllib turns a redirected POST into a GET without its
     body, which a 200 then reports as taken (the message lost); the receiver's URL is to be mended instead."""
+    import urllib.request
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        """Follow none: the 3xx comes back as an HTTPError."""
-        return None
+    class _NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, req, fp, code, msg, headers, newurl):
+            """Follow none: the 3xx comes back as an HTTPError."""
+            return None
 
-
-_OPENER = urllib.request.build_opener(_NoRedirect)
+    return urllib.request.build_opener(_NoRedirect)
 
 
 def post_json(url: str, body, *, timeout: float) -> Answer:
@@ -33,6 +36,8 @@ def post_json(url: str, body, *, timeout: float) -> Answer:
     url, auth = _credentials(url)
     if auth:
         headers["Authorization"] = auth
+    import urllib.request
+
     request = urllib.request.Request(url, data=data, method="POST", headers=headers)
     start = time.monotonic()
     # The timeout bounds the whole exchange, not each read: a server that sends a byte a second would
@@ -48,8 +53,11 @@ def post_json(url: str, body, *, timeout: float) -> Answer:
 
 
 def _exchange(request, url: str, timeout: float, start: float) -> Answer:
+    import http.client
+    import urllib.error
+
     try:
-        with _OPENER.open(request, timeout=timeout) as response:
+        with _opener().open(request, timeout=timeout) as response:
             response.read(65536)
             status = response.status
     except urllib.error.HTTPError as exc:

@@ -185,6 +185,7 @@ def _evaluate_store(root, src, opts: AlarmOptions, outcome: AlarmOutcome, pendin
         from ..spark.engine import freshness_line
 
         store = _spark_store(root, src, opts)
+        catalog = None
         # (after the ingest above: on a store on this machine, what a line written since adds)
         outcome.freshness = store.store.freshness()
         outcome.paging.freshness = freshness_line(outcome.freshness)
@@ -197,7 +198,8 @@ def _evaluate_store(root, src, opts: AlarmOptions, outcome: AlarmOutcome, pendin
 
         now_made = (load(root) or before).created_at
         lake = open_lake(root)
-        store = lambda: Store(src, lake=lake)  # noqa: E731
+        catalog = load_catalog(src.queries_dirs)  # (once: its alarms' names below, and the store's)
+        store = lambda: Store(src, catalog, lake=lake)  # noqa: E731
     after = remembered["batch"]
     if not isinstance(after, int) or isinstance(after, bool):
         # A memory new to this store (its first alarm, a damaged state moved aside, a new
@@ -208,7 +210,7 @@ def _evaluate_store(root, src, opts: AlarmOptions, outcome: AlarmOutcome, pendin
         # The memory's batch is of another store (this one was rebuilt, its batches counted
         # afresh): which rows are new is unknown, so every row is evaluated.
         after = 0
-    names = {q.name for q in load_catalog(src.queries_dirs).alarms()}
+    names = {q.name for q in (catalog if catalog is not None else load_catalog(src.queries_dirs)).alarms()}
     ran, unrun = behind(remembered, names, now=opts.checks.now or datetime.now(UTC)) if after else ([], [])
     # An alarm query a run without it (by hand, without cron's --queries-dir) left behind evaluates
     # from its own batch; rows a query run lately has not evaluated are held from retention.

@@ -9,11 +9,9 @@ report reads.
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import json
 import os
-import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +67,10 @@ def _digest(values: list) -> str:
 
 def who() -> str:
     """The person (or cron user) behind a change: user@host."""
+    # (imported here: most cron runs change nothing, and every run imports this module)
+    import getpass
+    import socket
+
     try:
         user = getpass.getuser()
     except Exception:  # no user name in a container without /etc/passwd

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -212,6 +211,8 @@ def needs_force(matchers: list[Matcher], critical: Iterable[str]) -> bool:
     """
     if not matchers:
         return True
+    import secrets
+
     probe = "probe-" + secrets.token_hex(8)
     critical = list(critical)
 
@@ -269,6 +270,8 @@ def add_silence(
     Its matchers are checked against the alarms of the catalog (built-in and ``queries_dirs``):
     one that would hush every critical alarm needs ``force``.
     """
+    import secrets
+
     from ..catalog import load_catalog
 
     now = now or datetime.now(UTC)

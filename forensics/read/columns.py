@@ -263,8 +263,7 @@ CALL_COLUMNS = (
 
 # unnest() in the select list: a lateral join (`from sessions, unnest(...)`) is much slower
 # in DuckDB on a million rows.
-ATTEMPTS_VIEW = f"""
-create or replace temp view attempts as
+ATTEMPTS_BODY = f"""
 select
     {", ".join(CALL_COLUMNS)},
     attempt.iteration as iteration,
@@ -281,6 +280,7 @@ from (
     from sessions
 )
 """
+ATTEMPTS_VIEW = f"create or replace temp view attempts as {ATTEMPTS_BODY}"
 
 # Timestamps are RFC 3339 or nothing: DuckDB's cast alone also takes `epoch`, `infinity`,
 # a bare date, a time with no offset, hour 24 and offsets past ±23:59, none of which says

@@ -62,6 +62,7 @@ class LogReader:
         self._refs: dict[str, str] = {}
         self._limit = {s: MAX_OBJECT_BYTES for s in STREAMS}
         self._tmp: tempfile.TemporaryDirectory | None = None
+        self._built: dict[str, str] = {}  # view -> the text it was created with
         con.execute("create temp table _forensics_skip (stream varchar, source_file varchar, line bigint)")
         con.execute(
             "create temp table _forensics_repaired (stream varchar, copy_line bigint, source_file varchar, line bigint)"
@@ -233,10 +234,18 @@ class LogReader:
         return body
 
     def build(self, names: dict[str, str] | None = None) -> None:
-        """(Re)create `_sessions_files` and `_replay_files` (or the given names) for the current mode."""
+        """(Re)create `_sessions_files` and `_replay_files` (or the given streams' names) for the current mode.
+
+        A view whose text is the same is left as it is: a statement binds a view's text anew.
+        """
         names = names or {"sessions": "_sessions_files", "replay_runs": "_replay_files"}
         for stream in STREAMS:
-            self.con.execute(f"create or replace temp view {names[stream]} as {self.stream_body(stream)}")
+            if stream not in names:
+                continue
+            body = self.stream_body(stream)
+            if self._built.get(names[stream]) != body:
+                self.con.execute(f"create or replace temp view {names[stream]} as {body}")
+                self._built[names[stream]] = body
 
     # -- the check -------------------------------------------------------------------
 

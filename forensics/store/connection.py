@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ..catalog import Catalog, load_catalog
 from ..errors import ColumnNotRead, ForensicsError, first_line
 from ..measures import MACROS as MEASURE_MACROS
-from ..read.columns import ATTEMPTS_VIEW, READ_MACROS
+from ..read.columns import ATTEMPTS_BODY, READ_MACROS
 from ..read.narrow import NOT_READ, columns_read
 from ..read.reader import LogReader
 from ..read.scans import FileScan, ScanReport
@@ -64,6 +64,11 @@ class Store:
         )
         self._loaded: Loaded | None = None
         self._blank_lines: dict[str, int] = {}
+        # What this connection holds, so that building the views again (each load installs the
+        # lake it reads) creates only what changed: a view's text, a variable's value, a body's types.
+        self.installed: dict[str, Any] = {}
+        self._views: dict[str, tuple[str, list | None]] = {}
+        self._described: dict[str, list[tuple[str, str]]] = {}
         # (an ingest checks only once its one strict pass was refused: `check_first=False`)
         if lake is not None and check_first:
             self.reader.check()
@@ -81,12 +86,34 @@ class Store:
         else:
             from .lake import PROVENANCE, install
 
-            install(self.con, self.reader, self.lake)
+            install(self, self.lake)
             hidden = f" exclude ({', '.join(PROVENANCE)})"
-        self.con.execute(f"create or replace temp view sessions as select *{hidden} from _sessions_files")
-        self.con.execute(f"create or replace temp view replay_runs as select *{hidden} from _replay_files")
-        self.con.execute(ATTEMPTS_VIEW)
+        self.view("sessions", f"select *{hidden} from _sessions_files")
+        self.view("replay_runs", f"select *{hidden} from _replay_files")
+        self.view("attempts", ATTEMPTS_BODY)
         self._loaded = None
+
+    def view(self, name: str, body: str, *, columns: list[tuple[str, str]] | None = None) -> None:
+        """Create (or replace) a temp view, unless it already reads exactly this; ``columns`` are
+        its (name, type) when known, which `describe` then answers without binding it."""
+        if self._views.get(name, (None,))[0] != body:
+            self.con.execute(f"create or replace temp view {name} as {body}")
+        self._views[name] = (body, columns)
+
+    def described(self, body: str, *, view: str | None = None) -> list[tuple[str, str]]:
+        """(name, type) of a select's columns (or of ``view``, whose text it is), bound once per text."""
+        if body not in self._described:
+            self._described[body] = self.con.execute(
+                f"select column_name, column_type from (describe {view or body})"
+            ).fetchall()
+        return self._described[body]
+
+    def set_variable(self, name: str, value: Any, kind: str) -> None:
+        """Set a DuckDB variable the views read, unless it holds this value already."""
+        key = f"variable {name}"
+        if self.installed.get(key, self) != value:  # (self: never a value, so the first set always runs)
+            self.con.execute(f"set variable {name} = ?::{kind}", [value])
+            self.installed[key] = value
 
     def check(self) -> ScanReport:
         """Check every file (once), reading tolerantly from then on if anything was found; returns every file's scan."""
@@ -216,6 +243,9 @@ class Store:
         """(name, type) of a file view's columns."""
         from .lake import PROVENANCE
 
+        known = self._views.get(view, (None, None))[1]
+        if known is not None:
+            return list(known)
         return [
             (n, t)
             for n, t in self._run(
@@ -287,7 +317,7 @@ class Store:
         if self.lake is not None:
             from .lake import install
 
-            install(self.con, self.reader, self.lake)  # a window's load may have pruned the files
+            install(self, self.lake)  # a window's load may have pruned the files
         rows = self.execute(
             """select distinct session_id
             from _sessions_files

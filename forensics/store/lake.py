@@ -93,49 +93,73 @@ def pruned(lake: Lake, since, until, after_batch: int | None, streams=("sessions
     return replace(lake, stored=replace(lake.stored, parts=parts))
 
 
-def install(con, reader, lake: Lake) -> None:
-    """Create `_sessions_files` and `_replay_files` over the store's Parquet files and the tails."""
-    reader.build(TAIL_VIEWS)
-    con.execute(
-        "create or replace temp table _forensics_tails "
-        "(read_path varchar, source_file varchar, file_id bigint, fingerprint varchar, base bigint)"
-    )
+def install(store, lake: Lake) -> None:
+    """Create `_sessions_files` and `_replay_files` over the store's Parquet files and the tails.
+
+    Each window's load installs its pruned lake again: the files are variables the views read
+    (each statement binds a view anew), so only what changed is set or created again. A stream
+    with no tail reads its Parquet files alone: every statement would otherwise bind the empty
+    tail's reader too, and that costs more than reading a small window.
+    """
+    reader = store.reader
+    tailed = {t.segment.stream for t in lake.tails}
+    if tailed:
+        reader.build({s: v for s, v in TAIL_VIEWS.items() if s in tailed})
+        _tails_table(store, lake)
+    store.set_variable("forensics_file_paths", lake.file_paths, "varchar[]")
+    for stream, tail_view in TAIL_VIEWS.items():
+        # The view's types are the reader's (its empty body's, when there is no tail).
+        described = store.described(reader.stream_body(stream), view=tail_view if stream in tailed else None)
+        branches = []
+        files = lake.parquet(stream)
+        if files:
+            var = f"forensics_parquet_{stream}"
+            store.set_variable(var, files, "varchar[]")
+            typed = ", ".join(_stored(c, t) for c, t in described)
+            branches.append(
+                f"select {typed}, batch as _batch, file_id as _file_id, fingerprint as _fingerprint\n"
+                f"from read_parquet(getvariable('{var}'))"
+            )
+        if stream in tailed:
+            branches.append(
+                f"select t.* replace (g.source_file as source_file, "
+                f"g.base + coalesce(m.physical, t.line) as line), "
+                f"null::bigint as _batch, g.file_id as _file_id, g.fingerprint as _fingerprint\n"
+                f"from {tail_view} as t\n"
+                f"join _forensics_tails as g on g.read_path = t.source_file\n"
+                f"left join _forensics_linemap as m on m.read_path = t.source_file and m.ordinal = t.line"
+            )
+        if not branches:  # no rows at all, typed as they would be
+            nulls = ", ".join(f'null::{t} as "{c}"' for c, t in described)
+            branches.append(
+                f"select {nulls}, null::bigint as _batch, null::bigint as _file_id, "
+                f"null::varchar as _fingerprint\nwhere false"
+            )
+        view = "_sessions_files" if stream == "sessions" else "_replay_files"
+        store.view(view, "\nunion all\n".join(branches), columns=described)
+
+
+def _tails_table(store, lake: Lake) -> None:
+    """The tails' names and where their lines start (`_forensics_tails`), and their line maps once checked."""
+    con, reader = store.con, store.reader
     rows = [
         [t.read_path, t.segment.path, t.segment.checkpoint.id, t.fp or t.segment.checkpoint.identity.fp, t.base]
         for t in lake.tails
     ]
-    if rows:
-        con.executemany("insert into _forensics_tails values (?, ?, ?, ?, ?)", rows)
-    con.execute(
-        "create temp table if not exists _forensics_linemap (read_path varchar, ordinal bigint, physical bigint)"
-    )
-    # Once a connection's tails are checked (an ingest checks only after its strict pass was refused).
-    if reader.checked is not None and not con.execute("select getvariable('forensics_line_mapped')").fetchone()[0]:
-        add_line_maps(con, reader, lake)
-        con.execute("set variable forensics_line_mapped = true")
-    con.execute("set variable forensics_file_paths = ?::varchar[]", [lake.file_paths])
-    for stream, tail_view in TAIL_VIEWS.items():
-        described = con.execute(f"select column_name, column_type from (describe {tail_view})").fetchall()
-        tail = (
-            f"select t.* replace (g.source_file as source_file, "
-            f"g.base + coalesce(m.physical, t.line) as line), "
-            f"null::bigint as _batch, g.file_id as _file_id, g.fingerprint as _fingerprint\n"
-            f"from {tail_view} as t\n"
-            f"join _forensics_tails as g on g.read_path = t.source_file\n"
-            f"left join _forensics_linemap as m on m.read_path = t.source_file and m.ordinal = t.line"
+    if store.installed.get("_forensics_tails") != rows:
+        con.execute(
+            "create or replace temp table _forensics_tails "
+            "(read_path varchar, source_file varchar, file_id bigint, fingerprint varchar, base bigint)"
         )
-        body = tail
-        files = lake.parquet(stream)
-        if files:
-            var = f"forensics_parquet_{stream}"
-            con.execute(f"set variable {var} = ?::varchar[]", [files])
-            typed = ", ".join(_stored(c, t) for c, t in described)
-            body = (
-                f"select {typed}, batch as _batch, file_id as _file_id, fingerprint as _fingerprint\n"
-                f"from read_parquet(getvariable('{var}'))\nunion all\n{tail}"
-            )
-        view = "_sessions_files" if stream == "sessions" else "_replay_files"
-        con.execute(f"create or replace temp view {view} as {body}")
+        con.executemany("insert into _forensics_tails values (?, ?, ?, ?, ?)", rows)
+        con.execute(
+            "create temp table if not exists _forensics_linemap (read_path varchar, ordinal bigint, physical bigint)"
+        )
+        store.installed["_forensics_tails"] = rows
+    # Once a connection's tails are checked (an ingest checks only after its strict pass was refused).
+    if reader.checked is not None and not store.installed.get("_forensics_linemap"):
+        add_line_maps(con, reader, lake)
+        store.installed["_forensics_linemap"] = True
 
 
 def _stored(c: str, t: str) -> str:
@@ -162,9 +186,11 @@ def coverage(con, lake: Lake) -> tuple[int, object, object]:
     # (`unknown` holds rows without a time; a year past 9999 sorts before every other day)
     ends = {dated[0], dated[-1]} if dated else set()
     files = [p for p, d, _ in lake.stored.parts.get("sessions", []) if d in ends or d not in known_days]
-    tail_rows, *times = con.execute(
-        f'select count(*), min("timestamp"), max("timestamp") from {TAIL_VIEWS["sessions"]}'
-    ).fetchone()
+    tail_rows, times = 0, []
+    if any(t.segment.stream == "sessions" for t in lake.tails):  # (else no tail view is made)
+        tail_rows, *times = con.execute(
+            f'select count(*), min("timestamp"), max("timestamp") from {TAIL_VIEWS["sessions"]}'
+        ).fetchone()
     if files:
         con.execute("set variable forensics_coverage_files = ?::varchar[]", [files])
         times += con.execute(

@@ -100,20 +100,21 @@ def materialize(
         from .lake import install, pruned
 
         lake = pruned(lake, since, until, after_batch, ("sessions",) if replay_whole else ("sessions", "replay_runs"))
-        install(store.con, store.reader, lake)
+        install(store, lake)
 
     # A store's rows are columnar already: over a large span a view reads each statement's
     # columns from Parquet faster than a table would be loaded. A small one (cron's window) is
     # loaded once: each of the alarm's statements would otherwise open its files again.
     kind = "view" if lake is not None and _stored_bytes(lake) > SMALL_LOAD_BYTES else "table"
-    import duckdb
 
-    for name in _TABLES.values():
-        for other in ("view", "table"):  # a second load may change the kind
-            try:
-                store.con.execute(f"drop {other} if exists {name}")
-            except duckdb.CatalogException:
-                pass
+    def make(name: str, made: str, sql: str) -> None:
+        # A second load may change the kind, which `create or replace` refuses to.
+        held = store.installed.get(name)
+        if held is not None and held != made:
+            store.con.execute(f"drop {held} if exists {name}")
+            store.installed.pop(name)
+        store.con.execute(f"create or replace temp {made} {name} {sql}")
+        store.installed[name] = made
 
     def build():
         described = {stream: store.describe(view) for stream, view in VIEWS.items()}
@@ -131,7 +132,7 @@ def materialize(
             if store.lake is not None:
                 select += ", _batch"
         where = f" where {in_window}" if window_only else ""
-        store.con.execute(f"create or replace temp {kind} _sessions_all as select {select} from _sessions_files{where}")
+        make("_sessions_all", kind, f"as select {select} from _sessions_files{where}")
         rkeep = keep["replay_runs"]
         if rkeep is None:
             rselect = "*"
@@ -148,10 +149,16 @@ def materialize(
             and 0 < len(paths["replay_runs"]) <= FEW_FILES
         ):
             source = _typed_replay_view(store, hits_only="retrieval" not in rkeep, line="line" in rkeep)
-        store.con.execute(
-            f"create or replace temp {kind} _replay_mat as select {rselect} from "
-            + (source if replay else "_replay_files where false")
-        )
+        if replay or rkeep is None:
+            make(
+                "_replay_mat", kind, f"as select {rselect} from " + (source if replay else "_replay_files where false")
+            )
+        else:
+            # No replay row is read: an empty table of the columns, typed as the view's, without binding the view.
+            cols = [(n, t) for n, t in described["replay_runs"] if n in rkeep] or [
+                (n, t) for n, t in described["replay_runs"] if n == "session_id"
+            ]
+            make("_replay_mat", "table", "(" + ", ".join(f'"{n}" {t}' for n, t in cols) + ")")
         return described
 
     # Row order in the table is never relied on (queries order explicitly, lines are
@@ -167,11 +174,9 @@ def materialize(
         have = {r[0] for r in store.con.execute(f"select column_name from (describe {table})").fetchall()}
         one = store.reader.ref(paths[stream][0]) if len(paths[stream]) == 1 else None
         views[stream] = view_over(described[stream], have, one_file=one, stand_ins=stand_ins)
-    store.con.execute(
-        f"create or replace temp view sessions as select {views['sessions']} from _sessions_all where {in_window}"
-    )
+    store.view("sessions", f"select {views['sessions']} from _sessions_all where {in_window}")
     if replay:
-        store.con.execute(f"create or replace temp view replay_runs as select {views['replay_runs']} from _replay_mat")
+        store.view("replay_runs", f"select {views['replay_runs']} from _replay_mat")
     store._loaded = Loaded(window_only=window_only, replay=replay)
     return store.execute("select count(*) from sessions").rows[0][0]
 
