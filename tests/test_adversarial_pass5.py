@@ -124,3 +124,180 @@ def test_a_retained_and_compacted_store_s_report_counts_what_it_holds(kept_and_c
     assert got["models"] and got["models"] == want["models"]
     assert [str(got["basis"][k]) for k in ("rows", "oldest", "newest")] == _held(store)
     assert got["basis"]["rows"] < want["basis"]["rows"]  # (the cold read still has the dropped days)
+
+
+def test_a_store_read_with_sources_it_does_not_hold_counts_them_as_its_tail(tmp_path):
+    """`report --store S -s OTHER`: OTHER is read as a tail beside every stored row."""
+    s = write_jsonl(tmp_path / "sessions.jsonl", _week_rows())
+    other = write_jsonl(tmp_path / "other" / "sessions.jsonl", [session("o1", ts="2026-11-18T01:00:00+03:00")])
+    r = write_jsonl(tmp_path / "replay_runs.jsonl", [replay("w0", 2)])
+    ingest(tmp_path / "store", [str(s)], [str(r)])
+    with open_store(tmp_path / "store", [str(other)]) as st:
+        got = _report(st)
+    with open_store(tmp_path / "store", [str(other)]) as st:
+        held = [str(v) for v in st.execute('select count(*), min("timestamp"), max("timestamp") from sessions').rows[0]]
+    assert [str(got["basis"][k]) for k in ("rows", "oldest", "newest")] == held != ["0", "None", "None"]
+    assert got["basis"]["rows"] == len(IN_WEEK) + 1
+
+
+# -- the replay guard: one json_transform for the guard and the typing ------------------------------
+
+GOOD = replay("g", 1)
+_R = {k: v for k, v in GOOD.items() if k != "schema"}  # a replay row of an older producer (no schema)
+# Each line alone after a good one: the strict reader must read it as a row exactly when the format's
+# rule (`is_row` over the line as Python parses it) says so; any other line it leaves to the check.
+ODD_LINES = {
+    "retrieval_null_alone": {"retrieval": None},
+    "retrieval_string_alone": {"retrieval": "x"},
+    "retrieval_number_alone": {"retrieval": 0},
+    "retrieval_false_alone": {"retrieval": False},
+    "retrieval_array_alone": {"retrieval": []},
+    "retrieval_empty_object_alone": {"retrieval": {}},
+    "retrieval_nested_nulls_alone": {"retrieval": {"query": None, "k": None, "hits": [None, {"doc_id": None}]}},
+    "retrieval_huge": {**_R, "retrieval": {"query": "q" * 50_000, "hits": [{"doc_id": str(i)} for i in range(3000)]}},
+    "every_key_null": {k: None for k in _R},
+    "schema_null_and_keys_null": {"schema": None, "session_id": None, "retrieval": None},
+    "schema_not_a_string": {"schema": 5, "session_id": "x"},
+    "schema_of_sessions": {**_R, "schema": "session.iterate.v1"},
+    "final_verdict_null": {**_R, "final_verdict": None},
+    "attempts_null": {**_R, "attempts": None},
+    "final_verdict_present": {**_R, "final_verdict": "accepted"},
+    "final_verdict_wrong_type": {**_R, "final_verdict": 5},
+    "attempts_empty_list": {**_R, "attempts": []},
+    "attempts_wrong_type": {**_R, "attempts": "none"},
+    "keys_that_are_prefixes": {"retrieval_x": 1, "session": "a", "sessions_id": "b", "final": "c"},
+    "keys_in_another_case": {"Retrieval": {}, "SESSION_ID": "a"},
+    "unknown_keys_only": {"foo": 1},
+}
+RAW_LINES = {
+    "array": "[1, 2]",
+    "array_of_a_row": json.dumps([GOOD]),
+    "number": "5",
+    "string": '"x"',
+    "null": "null",
+    "repeated_retrieval": json.dumps(_R)[:-1] + ', "retrieval": null}',
+    "repeated_retrieval_null_first": '{"retrieval": null, "retrieval": {}}',
+    "repeated_schema": json.dumps(GOOD)[:-1] + ', "schema": "session.iterate.v1"}',
+    "repeated_unknown_key": json.dumps(GOOD)[:-1] + ', "x": 1, "x": 2}',
+    "repeated_final_verdict": json.dumps(_R)[:-1] + ', "final_verdict": null, "final_verdict": "accepted"}',
+}
+
+
+def _lines() -> dict[str, str]:
+    return {**{k: json.dumps(v) for k, v in ODD_LINES.items()}, **RAW_LINES}
+
+
+def _rows_read(store) -> list[int]:
+    return [r[0] for r in store.execute("select line from replay_runs order by line").rows]
+
+
+@pytest.fixture(scope="module")
+def odd_replay(tmp_path_factory):
+    """Every odd line in one replay log between good ones, that log read cold and stored."""
+    root = tmp_path_factory.mktemp("odd")
+    lines = list(_lines().values())
+    body = [json.dumps(GOOD)] + [x for line in lines for x in (line, json.dumps(GOOD))]
+    s = write_jsonl(root / "sessions.jsonl", [session("g")])
+    r = write_jsonl(root / "replay_runs.jsonl", body)
+    ingest(root / "store", [str(s)], [str(r)])
+    return root, s, r, body
+
+
+@pytest.mark.parametrize("name", list(_lines()))
+def test_the_strict_replay_reader_reads_a_line_as_a_row_exactly_when_the_format_says(name, tmp_path):
+    from forensics.read.columns import is_row
+
+    line = _lines()[name]
+    try:
+        obj = json.loads(line)  # (Python keeps a repeated key's last copy, as the check does)
+    except ValueError:
+        obj = None
+    want_row = isinstance(obj, dict) and is_row(obj, "replay_runs")
+    s = write_jsonl(tmp_path / "sessions.jsonl", [session("g")])
+    r = write_jsonl(tmp_path / "replay_runs.jsonl", [json.dumps(GOOD), line])
+    with Store(resolve([str(s)], [str(r)], env={})) as cold:
+        assert _rows_read(cold) == ([1, 2] if want_row else [1])
+        scan = {f.stream: f for f in cold.scan.files}["replay_runs"]
+        assert (scan.rows, sum(scan.unreadable.values())) == ((2, 0) if want_row else (1, 1))
+
+
+def test_the_cold_read_the_store_and_doctor_agree_on_every_odd_replay_line(odd_replay):
+    from forensics.doctor.logs import diagnose
+
+    root, s, r, body = odd_replay
+    with Store(resolve([str(s)], [str(r)], env={})) as cold:
+        cold_rows = cold.execute("select line, * exclude (line, source_file) from replay_runs order by line").rows
+        cold_scan = {f.stream: f for f in cold.scan.files}["replay_runs"]
+    with open_store(root / "store") as st:
+        stored = st.execute("select line, * exclude (line, source_file) from replay_runs order by line").rows
+        store_scan = {f.stream: f for f in st.scan.files}["replay_runs"]
+    with Store(resolve([str(s)], [str(r)], env={})) as again:
+        health = diagnose(again).as_dict()
+    assert [row[0] for row in stored] == [row[0] for row in cold_rows]
+    assert [tuple(map(str, row)) for row in stored] == [tuple(map(str, row)) for row in cold_rows]
+    assert (store_scan.rows, store_scan.bad_lines) == (cold_scan.rows, cold_scan.bad_lines)
+    doc = next(f for f in health["files"] if f["stream"] == "replay_runs")
+    assert doc["rows"] == cold_scan.rows and health["unreadable_lines"] == sum(cold_scan.unreadable.values())
+    good_lines = set(range(1, len(body) + 1, 2))
+    assert good_lines <= {row[0] for row in cold_rows} and sum(cold_scan.unreadable.values()) > 5
+
+
+# -- the alarm's loads on one connection: views, variables and types built once ---------------------
+
+
+def _alarm_logs(root, *, replay_tail: bool, sessions_tail: bool):
+    """A store of sessions over weeks (two ingests) with a tail of sessions or of replay runs only."""
+    days = [NOW - timedelta(days=d, hours=h) for d in range(0, 30, 2) for h in (1, 13)]
+    verdicts = ("accepted", "max_iter_exhausted", "infra_error")
+    rows = [
+        session(f"a{i}", verdict=verdicts[i % 3], grounded=None if i % 5 == 0 else True, ts=t.isoformat())
+        for i, t in enumerate(days)
+    ]
+    rows.append(session("a-notime", ts="not a time"))
+    s = write_jsonl(root / "sessions.jsonl", rows[: len(rows) // 2])
+    r = write_jsonl(root / "replay_runs.jsonl", [] if replay_tail else [replay("a1", 2)])
+    ingest(root / "store", [str(s)], [str(r)])
+    with open(s, "a", encoding="utf-8") as fh:
+        fh.writelines(json.dumps(row) + "\n" for row in rows[len(rows) // 2 : -4])
+    ingest(root / "store")
+    if sessions_tail:
+        with open(s, "a", encoding="utf-8") as fh:
+            fh.writelines(json.dumps(row) + "\n" for row in rows[-4:])
+    if replay_tail:
+        write_jsonl(r, [replay("a1", 2), replay("a-notime", 0, ts="2020-01-01T00:00:00Z")])
+    return root / "store", days
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "tails", [{"replay_tail": False, "sessions_tail": True}, {"replay_tail": True, "sessions_tail": False}]
+)
+def test_the_alarm_s_loads_on_one_connection_answer_as_a_store_opened_for_each(tails, tmp_path):
+    """Window after window (the alarm's, one no file holds, a condition alarm's lookback, every row
+    since a batch), a store with a tail of one stream only and replay runs with or without Parquet
+    files: each answer is the one a store opened afresh gives."""
+    from forensics.oncall.window import gather
+
+    store, days = _alarm_logs(tmp_path, **tails)
+    loads = [
+        {"since": days[4], "after_batch": 1, "lines": True},
+        {"since": NOW + timedelta(days=400), "after_batch": 2, "lines": True},
+        {"since": days[10], "after_batch": None, "lines": True, "lookback": days[-1]},
+        {"since": NOW - timedelta(hours=30), "after_batch": 0, "lines": True, "lookback": days[6]},
+        {"since": days[4], "after_batch": 1, "lines": True},
+    ]
+
+    def answers(st, load):
+        got = gather(st, now=NOW, **load)
+        ids = [r[0] for r in st.execute("select session_id from sessions order by 1 limit 2").rows]
+        rows = st.execute("select * from replay_runs order by all").rows
+        return [json.dumps(got, default=str, sort_keys=True), st.sessions_present(["none", "a-notime", *ids]), rows]
+
+    with open_store(store) as again:
+        for load in loads:
+            with open_store(store) as fresh:
+                want = answers(fresh, load)
+            assert answers(again, load) == want, load
+    with open_store(store) as fresh:
+        first = answers(fresh, loads[0])
+    assert json.loads(first[0])[0][0] > 0 and any(json.loads(first[0])[3])  # (rows, and an alarm's rows)
