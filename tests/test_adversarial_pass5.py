@@ -301,3 +301,49 @@ def test_the_alarm_s_loads_on_one_connection_answer_as_a_store_opened_for_each(t
     with open_store(store) as fresh:
         first = answers(fresh, loads[0])
     assert json.loads(first[0])[0][0] > 0 and any(json.loads(first[0])[3])  # (rows, and an alarm's rows)
+
+
+UNREPLAYED = """-- name: unreplayed_accepted
+-- kind: alarm
+-- severity: warn
+-- description: Accepted sessions no replay run names.
+select
+    session_id,
+    "timestamp",
+    model,
+    source_file,
+    line
+from sessions as s
+where final_verdict = 'accepted'
+    and not exists (
+        select 1
+        from replay_runs as r
+        where r.session_id = s.session_id
+    )
+"""
+
+
+def test_a_user_s_alarm_joining_replay_runs_reads_them_whatever_their_day_on_a_store(cli, tmp_path):
+    """The store's window prunes session files by day; a replay run is joined by id, whatever its own
+    (wrong) clock: the store's alarm must not page a session whose replay run lies outside the window."""
+    queries = tmp_path / "q"
+    queries.mkdir()
+    (queries / "unreplayed_accepted.sql").write_text(UNREPLAYED)
+    now = datetime.now(UTC)
+    s = write_jsonl(
+        tmp_path / "sessions.jsonl",
+        [session(f"x{i}", ts=(now - timedelta(hours=2 + i)).isoformat()) for i in range(2)],
+    )
+    r = write_jsonl(tmp_path / "replay_runs.jsonl", [replay("x0", 1, ts=(now - timedelta(days=40)).isoformat())])
+    runs = {
+        "cold": ["-s", s, "-r", r, "--state", tmp_path / "state.json"],
+        "store": ["--store", tmp_path / "store", "-s", s, "-r", r],
+    }
+    said = {}
+    for way, args in runs.items():
+        for _ in range(2):  # the second run evaluates the window only
+            code, out, _ = cli("alarm", *args, "--queries-dir", queries, "--since", "1d", "-f", "json")
+        data = json.loads(out)
+        said[way] = (code, data["summary"], [(a["alarm"], a["session_id"]) for a in data["warnings"]])
+    assert said["store"] == said["cold"]
+    assert said["cold"][2] == [("unreplayed_accepted", "x1")] and said["cold"][1]["firing"] == 1
