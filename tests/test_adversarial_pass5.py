@@ -5,7 +5,7 @@ and the ingest's small row groups, each against what a cold read or a store open
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -347,3 +347,36 @@ def test_a_user_s_alarm_joining_replay_runs_reads_them_whatever_their_day_on_a_s
         said[way] = (code, data["summary"], [(a["alarm"], a["session_id"]) for a in data["warnings"]])
     assert said["store"] == said["cold"]
     assert said["cold"][2] == [("unreplayed_accepted", "x1")] and said["cold"][1]["firing"] == 1
+
+
+# -- the ingest's small row groups: a batch of many days -----------------------------------------
+
+
+def test_a_batch_of_more_days_than_open_files_is_stored_whole_under_each_row_s_utc_day(tmp_path):
+    """Days interleaved line by line, more of them than DuckDB keeps files open (100): every row is
+    stored once, under its UTC day, with the cold read's values."""
+    start = datetime(2024, 2, 28, 23, 30, tzinfo=UTC)
+    rows = [
+        session(
+            f"s{d}-{k}",
+            ts=(start + timedelta(days=d, minutes=k)).astimezone(timezone(timedelta(hours=-5))).isoformat(),
+            prompt=f"p{d}",
+        )
+        for k in range(3)
+        for d in range(130)
+    ]
+    s = write_jsonl(tmp_path / "sessions.jsonl", rows)
+    r = write_jsonl(tmp_path / "replay_runs.jsonl", [replay(f"s{d}-0", d % 3) for d in range(130)])
+    ingest(tmp_path / "store", [str(s)], [str(r)])
+    sql = 'select session_id, "timestamp", prompt, line from sessions order by all'
+    with Store(resolve([str(s)], [str(r)], env={})) as cold:
+        want = cold.execute(sql).rows
+    with open_store(tmp_path / "store") as st:
+        assert st.execute(sql).rows == want
+    files = json.loads((tmp_path / "store" / "manifest.json").read_text())["files"]
+    days = {}
+    for f in files:
+        if f["stream"] == "sessions":
+            days[f["day"]] = days.get(f["day"], 0) + f["rows"]
+    assert days == {d: 3 for d in {t.astimezone(UTC).date().isoformat() for _, t, _, _ in want}}
+    assert len(want) == 390
