@@ -67,6 +67,7 @@ REPORT_CASES = {
         [session("tail-far", ts="9999-12-31T23:00:00-05:00"), session("tail-old", ts="2000-01-01T00:00:00+00:30")],
     ),
     "only_a_tail": ([], _week_rows("t")),
+    "only_history_before_the_trend": ([session(f"h{i}", ts=f"2025-0{1 + i}-15T12:00:00+09:00") for i in range(4)], []),
     "no_valid_time_only": ([session("n1", ts="not a time"), session("n2", ts=12345), session("n3", ts=None)], []),
     "empty": ([], []),
 }
@@ -380,3 +381,31 @@ def test_a_batch_of_more_days_than_open_files_is_stored_whole_under_each_row_s_u
             days[f["day"]] = days.get(f["day"], 0) + f["rows"]
     assert days == {d: 3 for d in {t.astimezone(UTC).date().isoformat() for _, t, _, _ in want}}
     assert len(want) == 390
+
+
+@pytest.mark.slow
+def test_store_failures_from_a_store_s_alarm_are_the_cold_read_s_rows(cli, tmp_path):
+    """--store-failures after the alarm's loads (its window, then a condition alarm's lookback, the
+    views built once): the full rows written are the cold read's, on the first run and the next."""
+    now = datetime.now(UTC)
+    rows = [session(f"old{i}", grounded=False, ts=(now - timedelta(days=20 + i)).isoformat()) for i in range(3)]
+    s = write_jsonl(tmp_path / "sessions.jsonl", rows)
+    r = write_jsonl(tmp_path / "replay_runs.jsonl", [replay("old0", 1)])
+    runs = {
+        "cold": ["-s", s, "-r", r, "--state", tmp_path / "state.json"],
+        "store": ["--store", tmp_path / "store", "-s", s, "-r", r],
+    }
+    written = {}
+    for way, args in runs.items():
+        out = tmp_path / f"{way}.jsonl"
+        for new in ([], [session("new1", grounded=False, ts=(now - timedelta(hours=1)).isoformat())]):
+            with open(s, "a", encoding="utf-8") as fh:
+                fh.writelines(json.dumps(x) + "\n" for x in new)
+            code, _, err = cli("alarm", *args, "--since", "2d", "--store-failures", out)
+            assert code == 1, err
+        written[way] = [
+            {k: v for k, v in json.loads(line).items() if k != "found_at"} for line in out.read_text().splitlines()
+        ]
+        s.write_text("".join(json.dumps(x) + "\n" for x in rows))
+    assert written["store"] == written["cold"]
+    assert sorted(w["session_id"] for w in written["cold"]) == ["new1", "old0", "old1", "old2"]
