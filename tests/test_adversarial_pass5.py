@@ -409,3 +409,24 @@ def test_store_failures_from_a_store_s_alarm_are_the_cold_read_s_rows(cli, tmp_p
         s.write_text("".join(json.dumps(x) + "\n" for x in rows))
     assert written["store"] == written["cold"]
     assert sorted(w["session_id"] for w in written["cold"]) == ["new1", "old0", "old1", "old2"]
+
+
+# -- the console script's app of one command -----------------------------------------------------
+
+
+def test_the_console_script_s_one_command_app_says_what_the_full_app_says_for_every_command():
+    """Every command and group, asked for help or given a bogus option: the app built for
+    it alone answers as the full app does (its help lists the same commands, its errors the same)."""
+    from typer.main import get_command
+    from typer.testing import CliRunner
+
+    from forensics.cli import app
+    from forensics.cli.main import app_for
+
+    names = sorted(get_command(app).commands)
+    assert {"alarm", "report", "ingest", "silence"} <= set(names)
+    runner = CliRunner()
+    for name in names:
+        for args in ([name, "--help"], [name, "--no-such-option"], [name, "--help", "--no-such-option"]):
+            full, alone = (runner.invoke(a, args) for a in (app, app_for(args)))
+            assert (alone.exit_code, alone.stdout, alone.stderr) == (full.exit_code, full.stdout, full.stderr), args
