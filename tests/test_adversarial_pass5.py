@@ -430,3 +430,33 @@ def test_the_console_script_s_one_command_app_says_what_the_full_app_says_for_ev
         for args in ([name, "--help"], [name, "--no-such-option"], [name, "--help", "--no-such-option"]):
             full, alone = (runner.invoke(a, args) for a in (app, app_for(args)))
             assert (alone.exit_code, alone.stdout, alone.stderr) == (full.exit_code, full.stdout, full.stderr), args
+
+
+@pytest.mark.parametrize("way", ["cold", "store"])
+def test_a_load_without_replay_rows_after_one_with_them_reads_replay_runs_as_a_fresh_load(way, tmp_path):
+    """`materialize` is public (a notebook loads as it likes): a load that reads no replay row, after
+    one that did, left `replay_runs` reading the emptied table (no rows, or a binder error)."""
+    s = write_jsonl(tmp_path / "sessions.jsonl", _week_rows())
+    r = write_jsonl(tmp_path / "replay_runs.jsonl", [replay("w0", 2), replay("w1", 1, ts="2026-01-01T00:00:00Z")])
+    if way == "store":
+        ingest(tmp_path / "store", [str(s)], [str(r)])
+
+    def opened():
+        return open_store(tmp_path / "store") if way == "store" else Store(resolve([str(s)], [str(r)], env={}))
+
+    # (each load names what its statements read: replay_runs, so a store reads them whatever their day)
+    loads = [
+        {"replay": True},
+        {"since": NOW - timedelta(days=8), "window_only": True, "columns": {"model", "replay_runs", "hits"}},
+        {"since": NOW - timedelta(days=8), "window_only": True, "columns": {"hits"}, "replay": True},
+        {"columns": {"model", "final_verdict", "replay_runs", "hits"}},
+    ]
+    sql = "select session_id, hits, source_file, line from replay_runs order by all"
+    with opened() as again:
+        for load in loads:
+            again.materialize(**load)
+            with opened() as fresh:
+                fresh.materialize(**load)
+                want = fresh.execute(sql).rows
+            assert again.execute(sql).rows == want, load
+            assert len(want) == 2

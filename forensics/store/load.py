@@ -182,6 +182,10 @@ def materialize(
     store.view("sessions", f"select {views['sessions']} from _sessions_all where {in_window}")
     if replay:
         store.view("replay_runs", f"select {views['replay_runs']} from _replay_mat")
+    else:
+        # Replay rows not loaded are read from the files, as before any load: an earlier load's
+        # table was just replaced by an empty one.
+        store.view("replay_runs", store.file_view_sql("replay_runs"))
     store._loaded = Loaded(window_only=window_only, replay=replay)
     return store.execute("select count(*) from sessions").rows[0][0]
 
