@@ -16,7 +16,7 @@ from forensics.store.connection import Store
 from forensics.store.ingest import ingest
 from forensics.timewindow import resolve_week
 
-from .conftest import replay, session, write_jsonl
+from .conftest import mostly_slow, replay, session, write_jsonl
 
 WEEK = "2026-W46"
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
@@ -73,7 +73,7 @@ REPORT_CASES = {
 }
 
 
-@pytest.mark.parametrize("case", list(REPORT_CASES))
+@pytest.mark.parametrize("case", mostly_slow(list(REPORT_CASES), {"odd_times_at_both_ends_and_in_the_tail"}))
 def test_a_store_s_report_is_the_cold_read_s_and_its_coverage_what_it_holds(case, tmp_path):
     before, after = REPORT_CASES[case]
     s = write_jsonl(tmp_path / "sessions.jsonl", before)
@@ -111,6 +111,7 @@ def kept_and_compacted(tmp_path_factory):
     return store, s, r, today
 
 
+@pytest.mark.slow
 def test_a_retained_and_compacted_store_s_report_counts_what_it_holds(kept_and_compacted):
     store, s, r, today = kept_and_compacted
     manifest = json.loads((store / "manifest.json").read_text())
@@ -127,6 +128,7 @@ def test_a_retained_and_compacted_store_s_report_counts_what_it_holds(kept_and_c
     assert got["basis"]["rows"] < want["basis"]["rows"]  # (the cold read still has the dropped days)
 
 
+@pytest.mark.slow
 def test_a_store_read_with_sources_it_does_not_hold_counts_them_as_its_tail(tmp_path):
     """`report --store S -s OTHER`: OTHER is read as a tail beside every stored row."""
     s = write_jsonl(tmp_path / "sessions.jsonl", _week_rows())
@@ -204,7 +206,13 @@ def odd_replay(tmp_path_factory):
     return root, s, r, body
 
 
-@pytest.mark.parametrize("name", list(_lines()))
+@pytest.mark.parametrize(
+    "name",
+    mostly_slow(
+        list(_lines()),
+        {"retrieval_null_alone", "retrieval_string_alone", "final_verdict_null", "repeated_retrieval", "array"},
+    ),
+)
 def test_the_strict_replay_reader_reads_a_line_as_a_row_exactly_when_the_format_says(name, tmp_path):
     from forensics.read.columns import is_row
 
@@ -222,6 +230,7 @@ def test_the_strict_replay_reader_reads_a_line_as_a_row_exactly_when_the_format_
         assert (scan.rows, sum(scan.unreadable.values())) == ((2, 0) if want_row else (1, 1))
 
 
+@pytest.mark.slow
 def test_the_cold_read_the_store_and_doctor_agree_on_every_odd_replay_line(odd_replay):
     from forensics.doctor.logs import diagnose
 
@@ -353,6 +362,7 @@ def test_a_user_s_alarm_joining_replay_runs_reads_them_whatever_their_day_on_a_s
 # -- the ingest's small row groups: a batch of many days -----------------------------------------
 
 
+@pytest.mark.slow
 def test_a_batch_of_more_days_than_open_files_is_stored_whole_under_each_row_s_utc_day(tmp_path):
     """Days interleaved line by line, more of them than DuckDB keeps files open (100): every row is
     stored once, under its UTC day, with the cold read's values."""
@@ -432,7 +442,7 @@ def test_the_console_script_s_one_command_app_says_what_the_full_app_says_for_ev
             assert (alone.exit_code, alone.stdout, alone.stderr) == (full.exit_code, full.stdout, full.stderr), args
 
 
-@pytest.mark.parametrize("way", ["cold", "store"])
+@pytest.mark.parametrize("way", mostly_slow(["cold", "store"], {"store"}))
 def test_a_load_without_replay_rows_after_one_with_them_reads_replay_runs_as_a_fresh_load(way, tmp_path):
     """`materialize` is public (a notebook loads as it likes): a load that reads no replay row, after
     one that did, left `replay_runs` reading the emptied table (no rows, or a binder error)."""
