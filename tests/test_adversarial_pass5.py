@@ -470,3 +470,17 @@ def test_a_load_without_replay_rows_after_one_with_them_reads_replay_runs_as_a_f
                 want = fresh.execute(sql).rows
             assert again.execute(sql).rows == want, load
             assert len(want) == 2
+
+
+def test_a_time_past_year_9999_is_written_as_every_time_is_in_the_report_and_doctor(cli, tmp_path):
+    """An offset carries `9999-12-31T23:59:59-05:00` past year 9999 in UTC, which DuckDB hands over as
+    text: the report (cold and on a store) and doctor wrote it with a Python datetime's methods and
+    stopped on "unexpected TypeError/AttributeError" instead of printing it."""
+    s = write_jsonl(tmp_path / "sessions.jsonl", [*_week_rows(), session("far", ts="9999-12-31T23:59:59.25-05:00")])
+    r = write_jsonl(tmp_path / "replay_runs.jsonl", [replay("w0", 2)])
+    ingest(tmp_path / "store", [str(s)], [str(r)])
+    for source in (["-s", s, "-r", r], ["--store", tmp_path / "store"]):
+        code, out, err = cli("report", *source, "--week", WEEK)
+        assert code == 0 and "and 10000-01-01T04:59:59Z" in out, err
+    code, out, err = cli("doctor", "-s", s, "-r", r)
+    assert "unexpected" not in err and ".. 10000-01-01T04:59:59.25Z" in out, err
