@@ -484,3 +484,30 @@ def test_a_time_past_year_9999_is_written_as_every_time_is_in_the_report_and_doc
         assert code == 0 and "and 10000-01-01T04:59:59Z" in out, err
     code, out, err = cli("doctor", "-s", s, "-r", r)
     assert "unexpected" not in err and ".. 10000-01-01T04:59:59.25Z" in out, err
+
+
+@pytest.mark.slow
+def test_incident_after_a_store_s_alarm_says_what_it_says_after_a_cold_read_s(cli, tmp_path):
+    now = datetime.now(UTC)
+    rows = [
+        session(f"x{i}", grounded=i % 2 == 0, ts=(now - timedelta(hours=3 * i, minutes=1)).isoformat())
+        for i in range(8)
+    ]
+    s = write_jsonl(tmp_path / "sessions.jsonl", rows)
+    r = write_jsonl(tmp_path / "replay_runs.jsonl", [replay("x1", 2, ts=(now - timedelta(days=30)).isoformat())])
+    runs = {
+        "cold": (["-s", s, "-r", r, "--state", tmp_path / "state.json"],) * 2,
+        "store": (["--store", tmp_path / "store", "-s", s, "-r", r], ["--store", tmp_path / "store"]),
+    }
+    said = {}
+    for way, (alarm_args, incident_args) in runs.items():
+        code, _, err = cli("alarm", *alarm_args, "--since", "1d")
+        assert code == 1, err
+        said[way] = []
+        for sid in ("x1", "x3"):
+            code, out, err = cli("incident", sid, *incident_args, "-f", "json")
+            data = json.loads(out)
+            for a in data["alarms"]:
+                a.pop("first_seen"), a.pop("last_notified")
+            said[way].append((code, {k: v for k, v in data.items() if k != "generated_at"}))
+    assert said["store"] == said["cold"] and all(d["alarms"] for _, d in said["cold"])
