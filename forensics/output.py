@@ -57,8 +57,13 @@ def exist(paths: list) -> str:
     return f"{listed} already exist{'s' if len(names) == 1 else ''}"
 
 
-def iso_utc(value: datetime) -> str:
+def iso_utc(value: datetime | str) -> str:
     """ISO 8601 in UTC with a Z, the one time format every output uses."""
+    if isinstance(value, str):
+        # A time past year 9999 (a wrong clock an offset carried there): DuckDB hands it over as
+        # its text, `10000-01-01 04:59:59.5+00`, in the connection's zone, UTC.
+        day, _, clock = value.partition(" ")
+        return f"{day}T{clock.removesuffix('+00')}Z"
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -36,6 +36,8 @@ def _duration(seconds: Any) -> str:
 
 def _second(value: Any) -> str:
     """A time in ISO UTC to the second: what a reader compares (the JSON keeps every digit)."""
+    if isinstance(value, str):  # (past year 9999: DuckDB's text, see iso_utc)
+        return iso_utc(re.sub(r"\.\d+", "", value))
     return "–" if value is None else iso_utc(value.replace(microsecond=0))
 
 

@@ -82,16 +82,23 @@ class Store:
     def _build_views(self) -> None:
         if self.lake is None:
             self.reader.build()
-            hidden = ""
         else:
-            from .lake import PROVENANCE, install
+            from .lake import install
 
             install(self, self.lake)
-            hidden = f" exclude ({', '.join(PROVENANCE)})"
-        self.view("sessions", f"select *{hidden} from _sessions_files")
-        self.view("replay_runs", f"select *{hidden} from _replay_files")
+        self.view("sessions", self.file_view_sql("sessions"))
+        self.view("replay_runs", self.file_view_sql("replay_runs"))
         self.view("attempts", ATTEMPTS_BODY)
         self._loaded = None
+
+    def file_view_sql(self, stream: str) -> str:
+        """The body of a stream's view before any load: its file view (a store's, less where each row is from)."""
+        hidden = ""
+        if self.lake is not None:
+            from .lake import PROVENANCE
+
+            hidden = f" exclude ({', '.join(PROVENANCE)})"
+        return f"select *{hidden} from {'_sessions_files' if stream == 'sessions' else '_replay_files'}"
 
     def view(self, name: str, body: str, *, columns: list[tuple[str, str]] | None = None) -> None:
         """Create (or replace) a temp view, unless it already reads exactly this; ``columns`` are

@@ -186,18 +186,23 @@ def coverage(con, lake: Lake) -> tuple[int, object, object]:
     # (`unknown` holds rows without a time; a year past 9999 sorts before every other day)
     ends = {dated[0], dated[-1]} if dated else set()
     files = [p for p, d, _ in lake.stored.parts.get("sessions", []) if d in ends or d not in known_days]
-    tail_rows, times = 0, []
+    # The oldest and newest are taken in SQL: a time past year 9999 (an offset can carry one
+    # there) comes back from DuckDB as text, which Python cannot order among datetimes.
+    branches = []
     if any(t.segment.stream == "sessions" for t in lake.tails):  # (else no tail view is made)
-        tail_rows, *times = con.execute(
-            f'select count(*), min("timestamp"), max("timestamp") from {TAIL_VIEWS["sessions"]}'
-        ).fetchone()
+        branches.append(f'select "timestamp", true as _tail from {TAIL_VIEWS["sessions"]}')
     if files:
         con.execute("set variable forensics_coverage_files = ?::varchar[]", [files])
-        times += con.execute(
-            """select min("timestamp"), max("timestamp") from read_parquet(getvariable('forensics_coverage_files'))"""
+        branches.append(
+            """select "timestamp", false as _tail from read_parquet(getvariable('forensics_coverage_files'))"""
+        )
+    tail_rows, oldest, newest = 0, None, None
+    if branches:
+        tail_rows, oldest, newest = con.execute(
+            'select count(*) filter (where _tail), min("timestamp"), max("timestamp") from ('
+            + "\nunion all\n".join(branches)
+            + ")"
         ).fetchone()
-    known = [t for t in times if t is not None]
-    oldest, newest = (min(known), max(known)) if known else (None, None)
     return lake.stored.rows.get("sessions", 0) + tail_rows, oldest, newest
 
 

@@ -58,7 +58,8 @@ def materialize(
     numbers no lines (numbering them makes DuckDB read on one thread): `line` is then a
     stand-in that raises `ColumnNotRead` the moment a statement needs a row's line.
     ``replay_whole``: a store's replay runs of every day are read, not only the window's (a
-    statement joins them to the window's sessions by id, whatever their own time).
+    statement joins them to the window's sessions by id, whatever their own time); so they
+    are whenever replay rows are loaded or ``columns`` name `replay_runs`.
     """
     # The window lives in two variables, so the views filter by it (DuckDB folds them
     # into constants) instead of the load storing a flag per row.
@@ -99,7 +100,11 @@ def materialize(
         # Only the Parquet files that can hold a row of the window are read.
         from .lake import install, pruned
 
-        lake = pruned(lake, since, until, after_batch, ("sessions",) if replay_whole else ("sessions", "replay_runs"))
+        # The replay_runs view is never windowed: a statement that reads replay rows (a user's
+        # alarm joining them to the window's sessions) reads them whatever their own day.
+        named = columns.get("replay_runs") if isinstance(columns, dict) else columns is None or "replay_runs" in columns
+        whole = replay_whole or replay or bool(named)
+        lake = pruned(lake, since, until, after_batch, ("sessions",) if whole else ("sessions", "replay_runs"))
         install(store, lake)
 
     # A store's rows are columnar already: over a large span a view reads each statement's
@@ -177,6 +182,10 @@ def materialize(
     store.view("sessions", f"select {views['sessions']} from _sessions_all where {in_window}")
     if replay:
         store.view("replay_runs", f"select {views['replay_runs']} from _replay_mat")
+    else:
+        # Replay rows not loaded are read from the files, as before any load: an earlier load's
+        # table was just replaced by an empty one.
+        store.view("replay_runs", store.file_view_sql("replay_runs"))
     store._loaded = Loaded(window_only=window_only, replay=replay)
     return store.execute("select count(*) from sessions").rows[0][0]
 
