@@ -63,6 +63,9 @@ def update(open_: dict, outcome, receiver, now: datetime) -> None:
         current[key] = alert(row, outcome.paging.descriptions.get(row["alarm"]))
     for p in outcome.recalled.problems:
         current[f"problem:{p['problem']}"] = problem_alert(p)
+    if outcome.paging.freshness:  # (on --engine spark: the answer is as of the store's last ingest)
+        for a in current.values():
+            a["annotations"]["freshness"] = outcome.paging.freshness
     for key, a in current.items():
         a.setdefault("startsAt", at)
         a["startsAt"] = a["startsAt"] or at

@@ -33,6 +33,7 @@ SCHEMA = {
     "problems": list,
     "recovered": list,
     "descriptions": dict,
+    "freshness": dict,
 }
 GROUP_SCHEMA = {"event": str, "labels": dict, "count": int, "head": str, "rows": list}
 _WORDS = {"silence-expired": "firing again (silence expired)", "reminder": "reminded"}
@@ -94,6 +95,9 @@ def context(news: Changes, outcome, *, now: datetime, keys, max_rows: int, test:
         "descriptions": {a: outcome.paging.descriptions[a] for a in alarms if outcome.paging.descriptions.get(a)},
         "alarms": alarms,
         "program": program(),
+        # (on --engine spark: how fresh the store Spark read is, as the alarm's JSON says it)
+        "freshness": outcome.freshness,
+        "freshness_line": outcome.paging.freshness,
     }
 
 
@@ -130,4 +134,5 @@ def document(ctx: dict, folder=None) -> dict:
         "problems": ctx["problems"],
         "recovered": ctx["recovered"],
         "descriptions": ctx["descriptions"],
+        "freshness": ctx["freshness"] or {},  # (a key keeps its type: empty on DuckDB)
     }
