@@ -90,7 +90,6 @@ def build_report(
         replay=True,
         columns=store.columns_read(list(statements.values())),
         window_only=stored,
-        replay_whole=stored,
     )
 
     def run(name: str):

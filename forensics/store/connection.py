@@ -287,7 +287,6 @@ class Store:
         window_only: bool = False,
         lines: bool = True,
         after_batch: int | None = None,
-        replay_whole: bool = False,
     ) -> int:
         """Parse the logs once into temp tables behind the same view names; returns rows in the window (see load.py)."""
         from .load import materialize
@@ -301,7 +300,6 @@ class Store:
             window_only=window_only,
             lines=lines,
             after_batch=after_batch,
-            replay_whole=replay_whole,
         )
 
     def _to_physical(self, result: Result) -> None:

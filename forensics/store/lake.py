@@ -73,6 +73,11 @@ class Lake:
 # -- SQL ---------------------------------------------------------------------------------
 
 
+def _dated(day: str | None) -> bool:
+    """A file's day is a date that sorts as its rows' times do: not `unknown`, not a year past 9999."""
+    return day is not None and re.fullmatch(r"\d{4}-\d{2}-\d{2}", day) is not None
+
+
 def pruned(lake: Lake, since, until, after_batch: int | None, streams=("sessions", "replay_runs")) -> Lake:
     """The lake with only the Parquet files of ``streams`` that can hold a row of the window: a
     file's day is its rows' UTC day, and its batch the newest of its rows' (rows without a valid
@@ -85,7 +90,7 @@ def pruned(lake: Lake, since, until, after_batch: int | None, streams=("sessions
     def keep(day, batch) -> bool:
         if after_batch is not None and batch > after_batch:
             return True
-        if day is None or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", day):
+        if not _dated(day):
             return True  # `unknown`, or a year past 9999, which sorts before every other day
         return (lo is None or day >= lo) and (hi is None or day <= hi)
 
@@ -180,12 +185,11 @@ def coverage(con, lake: Lake) -> tuple[int, object, object]:
     The count is the manifest's; the times are read from the files of the first and the last
     day only (a file's day is its rows' UTC day), so neither grows with the store's history.
     """
-    days = [d for _, d, _ in lake.stored.parts.get("sessions", [])]
-    dated = sorted({d for d in days if d and re.fullmatch(r"\d{4}-\d{2}-\d{2}", d)})
-    known_days = set(dated)
+    parts = lake.stored.parts.get("sessions", [])
+    dated = sorted({d for _, d, _ in parts if _dated(d)})
     # (`unknown` holds rows without a time; a year past 9999 sorts before every other day)
     ends = {dated[0], dated[-1]} if dated else set()
-    files = [p for p, d, _ in lake.stored.parts.get("sessions", []) if d in ends or d not in known_days]
+    files = [p for p, d, _ in parts if d in ends or not _dated(d)]
     # The oldest and newest are taken in SQL: a time past year 9999 (an offset can carry one
     # there) comes back from DuckDB as text, which Python cannot order among datetimes.
     branches = []

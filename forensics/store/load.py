@@ -45,7 +45,6 @@ def materialize(
     window_only: bool = False,
     lines: bool = True,
     after_batch: int | None = None,
-    replay_whole: bool = False,
 ) -> int:
     """Parse the logs once into temp tables behind the same view names; returns rows in the window.
 
@@ -57,9 +56,9 @@ def materialize(
     window: a broken timestamp must not hide a violation. Without ``lines`` the load
     numbers no lines (numbering them makes DuckDB read on one thread): `line` is then a
     stand-in that raises `ColumnNotRead` the moment a statement needs a row's line.
-    ``replay_whole``: a store's replay runs of every day are read, not only the window's (a
-    statement joins them to the window's sessions by id, whatever their own time); so they
-    are whenever replay rows are loaded or ``columns`` name `replay_runs`.
+    A store's replay runs of every day are read, not only the window's, whenever replay rows
+    are loaded or ``columns`` name `replay_runs` (a statement joins them to the window's
+    sessions by id, whatever their own time).
     """
     # The window lives in two variables, so the views filter by it (DuckDB folds them
     # into constants) instead of the load storing a flag per row.
@@ -103,7 +102,7 @@ def materialize(
         # The replay_runs view is never windowed: a statement that reads replay rows (a user's
         # alarm joining them to the window's sessions) reads them whatever their own day.
         named = columns.get("replay_runs") if isinstance(columns, dict) else columns is None or "replay_runs" in columns
-        whole = replay_whole or replay or bool(named)
+        whole = replay or bool(named)
         lake = pruned(lake, since, until, after_batch, ("sessions",) if whole else ("sessions", "replay_runs"))
         install(store, lake)
 
